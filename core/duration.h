@@ -1,0 +1,51 @@
+#pragma once
+// Durations as users write them in config files and requests: "15m", "30s", "1h30m",
+// "500ms", bare numbers and numeric strings as seconds, 0 (at once), and negative numbers or
+// "forever" (never). Used for keep_alive, timeouts and TTLs.
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/error.h"
+
+namespace ask::core {
+
+class Duration {
+public:
+  using Millis = std::chrono::milliseconds;
+
+  constexpr Duration() = default;
+  static constexpr Duration zero() { return Duration(Millis{0}, false); }
+  static constexpr Duration forever() { return Duration(Millis{0}, true); }
+  static constexpr Duration from(Millis ms) { return Duration(ms, false); }
+  static constexpr Duration seconds(long long s) { return Duration(Millis{s * 1000}, false); }
+
+  constexpr bool is_forever() const { return m_forever; }
+  constexpr bool is_zero() const { return !m_forever && m_value.count() == 0; }
+  // The finite length; meaningless when is_forever().
+  constexpr Millis value() const { return m_value; }
+
+  // Canonical text: "forever", "0s", "500ms", "15m", "1h30m", "1h0m5s".
+  std::string to_string() const;
+  // Seconds for Ollama's keep_alive field: -1 for forever, else whole or fractional seconds.
+  double to_ollama_seconds() const;
+
+  friend constexpr bool operator==(const Duration&, const Duration&) = default;
+
+private:
+  constexpr Duration(Millis v, bool forever) : m_value(v), m_forever(forever) {}
+  Millis m_value{0};
+  bool m_forever = false;
+};
+
+// Parses "15m", "1h30m", "500ms", "2.5s", "90" (seconds), "-1" / "forever" / "never" /
+// "infinite" (forever). Units: ms, s, m, h, d. Errors are bad_request with a message that
+// quotes the input and says what is accepted.
+Result<Duration> parse_duration(std::string_view text);
+// Accepts a JSON number (seconds; negative = forever) or a string as above.
+Result<Duration> parse_duration(const nlohmann::json& value);
+
+} // namespace ask::core
