@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ask/askd needs to build and test, skipping those already
+# present. Runs apt-get through sudo when not root. Usage: scripts/install-deps.sh [--fuzz]
+set -euo pipefail
+
+packages=(build-essential cmake ninja-build pkg-config libcpp-httplib-dev libsqlitecpp-dev
+          libsqlite3-dev nlohmann-json3-dev libcli11-dev libssl-dev libspdlog-dev doctest-dev
+          curl)
+if [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang-16 libclang-rt-16-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "installing Debian packages: ${missing[*]}" >&2
+sudo=()
+[[ $(id -u) -ne 0 ]] && sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
