@@ -44,8 +44,21 @@ private:
 // Parses "15m", "1h30m", "500ms", "2.5s", "90" (seconds), "-1" / "forever" / "never" /
 // "infinite" (forever). Units: ms, s, m, h, d. Errors are bad_request with a message that
 // quotes the input and says what is accepted.
+// The grammar, close to Go's time.ParseDuration (which Ollama uses for keep_alive):
+//   [+|-] ( number | (number unit)+ ),  number = digits [ "." digits ]
+// - A lone number means seconds ("90", "2.5"); once a unit appears every number needs one,
+//   so "1h30" is rejected ("missing unit after \"30\"") rather than guessed at.
+// - Units go from larger to smaller, each at most once: "1h30m" and "1h0m5s" parse, "30m1h"
+//   and "1s1s" do not (Go accepts those; they are almost always typos).
+// - Any negative value means forever (as Ollama treats keep_alive); "-0" is zero.
+// - The keywords forever / never / infinite / infinity / inf are case-insensitive.
+// - Precision is a millisecond: finer fractions round to the nearest one, but a non-zero
+//   duration never rounds down to 0, which would mean "at once".
+// - Rejected: empty text, leading or trailing whitespace, unknown units ("5 minutes", "5x",
+//   "5M", "5us"), exponents, ".5s" / "5.s", and anything beyond 36500 days.
 Result<Duration> parse_duration(std::string_view text);
-// Accepts a JSON number (seconds; negative = forever) or a string as above.
+// Accepts a JSON number (seconds, fractions allowed; negative = forever) or a string as
+// above; booleans, null, arrays, objects, NaN and infinities are bad_request.
 Result<Duration> parse_duration(const nlohmann::json& value);
 
 } // namespace ask::core

@@ -1,0 +1,72 @@
+#include "core/error.h"
+
+namespace ask::core {
+
+std::string_view to_string(ErrorKind kind) {
+  switch (kind) {
+  case ErrorKind::connect:
+    return "connect";
+  case ErrorKind::timeout:
+    return "timeout";
+  case ErrorKind::upstream_status:
+    return "upstream_status";
+  case ErrorKind::overloaded:
+    return "overloaded";
+  case ErrorKind::bad_request:
+    return "bad_request";
+  case ErrorKind::not_found:
+    return "not_found";
+  case ErrorKind::internal:
+    return "internal";
+  }
+  return "internal"; // an out-of-range value cast into the enum
+}
+
+int Error::status_for_client() const {
+  switch (kind) {
+  case ErrorKind::bad_request:
+    return 400;
+  case ErrorKind::not_found:
+    return 404;
+  case ErrorKind::overloaded:
+    return 429;
+  case ErrorKind::timeout:
+    return 504;
+  case ErrorKind::connect:
+  case ErrorKind::upstream_status:
+    return 502;
+  case ErrorKind::internal:
+    return 500;
+  }
+  return 500;
+}
+
+std::string_view Error::openai_type() const {
+  switch (kind) {
+  case ErrorKind::bad_request:
+    return "invalid_request_error";
+  case ErrorKind::not_found:
+    return "not_found_error";
+  case ErrorKind::overloaded:
+    return "rate_limit_error";
+  case ErrorKind::timeout:
+    return "timeout_error";
+  case ErrorKind::connect:
+  case ErrorKind::upstream_status:
+  case ErrorKind::internal:
+    return "server_error";
+  }
+  return "server_error";
+}
+
+std::string Error::describe() const {
+  std::string out(to_string(kind));
+  if (kind == ErrorKind::upstream_status && http_status != 0) {
+    out += " (HTTP " + std::to_string(http_status) + ")";
+  }
+  out += ": ";
+  out += message;
+  return out;
+}
+
+} // namespace ask::core

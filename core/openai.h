@@ -2,7 +2,13 @@
 // OpenAI chat-completions wire types: request, response, stream chunk and error body, with
 // defensive parsing (every error names the field, e.g. "messages[2].content[0].image_url")
 // and serialisation. Fields this code does not model are kept in `extra` and written back,
-// so a passthrough loses nothing.
+// so a passthrough loses nothing: for a request that parses, to_json(parse(x)) == x.
+//
+// To keep that promise, `extra` may also hold a *known* key whose value means "absent"
+// (`"temperature":null`, `"stream":false`, `"stop":[]`, `"tool_calls":[]`, `"content":null`,
+// `"include_usage":false`): to_json writes `extra` first and the typed fields over it, so a
+// typed field that is set always wins. Code that builds messages sets
+// `extra["content"] = nullptr` when it wants an explicit `"content":null` written.
 
 #include <optional>
 #include <string>
@@ -35,6 +41,8 @@ struct ToolCall {
   std::string id;
   std::string type = "function";
   ToolCallFunction function;
+  // Unknown keys of the call; unknown keys of its "function" object sit in extra["function"].
+  Json extra = Json::object();
 };
 
 struct Message {
@@ -55,6 +63,7 @@ struct Message {
 
 struct StreamOptions {
   bool include_usage = false;
+  Json extra = Json::object(); // other keys of "stream_options", kept for passthrough
 };
 
 struct ChatRequest {
@@ -78,12 +87,21 @@ struct ChatRequest {
   std::optional<long long> token_limit() const;
 };
 
-// Validates types and shapes; errors are bad_request naming the offending field path.
+// Validates types and shapes; errors are bad_request naming the offending field path, e.g.
+// "messages[1].content[0].image_url.url: expected a string, got a number". Rules beyond the
+// JSON types: `model` is a non-empty string; `messages` a non-empty array; role one of
+// system, developer, user, assistant, tool, function; system/developer/user/tool messages
+// need content, assistant ones content or tool_calls; tool_calls only on assistant messages;
+// tool messages need tool_call_id; temperature in [0, 2]; top_p in [0, 1];
+// max_tokens / max_completion_tokens integers >= 1 (1.5 and "16" are rejected, 16.0 is
+// accepted); seed an integer; `stop` a string or an array of at most 16 strings (OpenAI
+// allows 4, llama.cpp and Ollama more); numbers given as strings are rejected.
 Result<ChatRequest> parse_chat_request(const Json& body);
 // Parses the text first; a syntax error is bad_request with the parser's position.
 Result<ChatRequest> parse_chat_request(std::string_view body);
 Json to_json(const ChatRequest& req);
 Json to_json(const Message& msg);
+// One request message with the rules above; `path` prefixes error messages ("messages[3]").
 Result<Message> parse_message(const Json& value, const std::string& path);
 
 struct Usage {
@@ -97,6 +115,7 @@ struct Choice {
   int index = 0;
   Message message;
   std::optional<std::string> finish_reason; // stop, length, tool_calls, content_filter
+  Json extra = Json::object();              // logprobs etc.
 };
 
 struct ChatResponse {
@@ -110,6 +129,9 @@ struct ChatResponse {
   Json extra = Json::object();
 };
 
+// Parses a backend's reply leniently (missing ids, null content, Ollama's "reasoning" read as
+// reasoning_content); malformed shapes are upstream_status errors (http_status 0) naming
+// the field.
 Result<ChatResponse> parse_chat_response(const Json& body);
 Json to_json(const ChatResponse& resp);
 
@@ -136,6 +158,7 @@ struct ChunkChoice {
   int index = 0;
   Delta delta;
   std::optional<std::string> finish_reason;
+  Json extra = Json::object(); // logprobs etc.
 };
 
 struct ChatChunk {
@@ -149,17 +172,23 @@ struct ChatChunk {
   Json extra = Json::object();
 };
 
+// Like parse_chat_response. Ollama's delta field "reasoning" is read as reasoning_content
+// (and written back under that name, so clients see one name); when both are present,
+// "reasoning" stays in `extra`.
 Result<ChatChunk> parse_chat_chunk(const Json& body);
 Json to_json(const ChatChunk& chunk);
 Json to_json(const Usage& usage);
 
 // Accumulates stream chunks into the response a non-streaming call would have returned
-// (content and reasoning concatenated, tool calls merged by index, last finish_reason,
-// usage when sent).
+// (content and reasoning concatenated, tool calls merged by index in order of first
+// appearance, last finish_reason, usage when sent, top-level extras such as llama-server's
+// "timings" from the last chunk that had them). Only choice 0 is accumulated. A tool call's
+// id, type and name are taken from the first fragment that has them; arguments are appended.
 class ChunkAccumulator {
 public:
   void add(const ChatChunk& chunk);
   ChatResponse result() const;
+  // True once any non-empty content, reasoning or tool-call fragment arrived.
   bool saw_content() const { return m_saw_content; }
 
 private:
@@ -168,7 +197,9 @@ private:
   std::string m_reasoning;
   bool m_saw_content = false;
   bool m_has_reasoning = false;
+  bool m_has_content = false; // a non-null content delta arrived (even "")
   std::vector<ToolCall> m_tool_calls;
+  std::vector<int> m_tool_indices; // the stream index of each entry of m_tool_calls
   std::optional<std::string> m_finish;
   std::optional<std::string> m_role;
 };
@@ -180,9 +211,11 @@ struct ErrorBody {
   std::string type;
   Json code; // null when absent
   std::optional<std::string> param;
+  Json extra = Json::object(); // e.g. llama-server's n_prompt_tokens, n_ctx
 };
 
 Json to_json(const ErrorBody& err);
+// Also accepts Ollama's native {"error":"message"} (type empty then).
 Result<ErrorBody> parse_error_body(const Json& body);
 // The error body askd sends for `e`: message, openai_type(), code = to_string(kind).
 ErrorBody error_body_for(const Error& e);

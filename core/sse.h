@@ -13,7 +13,8 @@ namespace ask::core {
 struct SseEvent {
   std::string event; // the "event:" field; empty means the default "message"
   std::string data;  // "data:" lines joined with '\n'
-  std::string id;    // the last "id:" field seen in this event, if any
+  std::string id;    // the last "id:" field seen in this event, if any (ids containing NUL
+                     // are ignored, per the spec)
   std::optional<long> retry_ms;
 
   // True for OpenAI's end-of-stream sentinel `data: [DONE]`.
@@ -23,8 +24,10 @@ struct SseEvent {
 // Feeds bytes in any split (even one byte at a time, even between '\r' and '\n') and hands
 // back each complete event. Lines end with "\n", "\r\n" or "\r". Comment lines (":...") are
 // skipped, one leading space after the colon is dropped, an event is dispatched at a blank
-// line and only if it had a data field (per the spec). A line longer than `max_line_bytes`
-// makes the parser fail (`failed()`), so a hostile peer cannot grow memory without bound.
+// line and only if it had a data field (per the spec). A UTF-8 byte order mark at the very
+// start is skipped; unknown fields and a "retry:" that is not all digits are ignored. A line,
+// or an event's joined data, longer than `max_line_bytes` makes the parser fail (`failed()`),
+// so a hostile peer cannot grow memory without bound.
 class SseParser {
 public:
   explicit SseParser(std::size_t max_line_bytes = 16 * 1024 * 1024);
@@ -41,6 +44,9 @@ public:
 
 private:
   void process_line(std::string_view line, std::vector<SseEvent>& out);
+  void process_field(std::string_view name, std::string_view value);
+  void dispatch(std::vector<SseEvent>& out);
+  void fail_with(std::string message);
 
   std::size_t m_max_line;
   std::string m_line;
@@ -48,16 +54,18 @@ private:
   bool m_has_data = false;
   bool m_saw_any_field = false;
   bool m_last_was_cr = false;
+  bool m_at_start = true; // no line processed yet: a leading BOM is still possible
   bool m_failed = false;
   std::string m_error;
 };
 
-// "data: <payload>\n\n" with multi-line payloads split into several data lines; `event`
-// adds an "event:" line when not empty.
+// "data: <payload>\n\n" with multi-line payloads split into several data lines (any of
+// "\n", "\r\n", "\r" breaks a line; the parser gives the payload back with "\n"); `event`
+// adds an "event:" line when not empty (line breaks in it are replaced by spaces).
 std::string encode_sse(std::string_view data, std::string_view event = {});
 // "data: [DONE]\n\n".
 std::string encode_sse_done();
-// ": <text>\n\n", a comment (keep-alive ping).
+// ": <text>\n\n", a comment (keep-alive ping); a multi-line text becomes several comment lines.
 std::string encode_sse_comment(std::string_view text);
 
 } // namespace ask::core
