@@ -1,0 +1,408 @@
+// The top level and the smaller sections: listen, api_keys, backends, presets, tiers,
+// aliases, groups, cache, telemetry. Models, councils and gpus have files of their own.
+
+#include "config/parse.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <limits>
+
+#include <arpa/inet.h>
+
+#include <fmt/format.h>
+
+#include "config/defaults.h"
+
+namespace ask::config::detail {
+
+namespace {
+
+constexpr std::array<std::string_view, 14> k_root_keys{
+    "listen",  "api_keys", "max_request_body", "backends", "models", "tiers", "default_tier",
+    "aliases", "councils", "presets",          "gpus",     "groups", "cache", "telemetry"};
+
+bool is_host_name(std::string_view host) {
+  if (host.empty() || host.size() > 253) {
+    return false;
+  }
+  return std::ranges::all_of(host, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+  });
+}
+
+bool is_ipv6(const std::string& host) {
+  in6_addr addr{};
+  return inet_pton(AF_INET6, host.c_str(), &addr) == 1;
+}
+
+std::optional<int> parse_port(std::string_view text, int min) {
+  int port = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (text.empty() || r.ec != std::errc{} || r.ptr != text.data() + text.size() || port < min ||
+      port > 65535) {
+    return std::nullopt;
+  }
+  return port;
+}
+
+// "host:port" or "[v6]:port" -> host (brackets removed) and the port text.
+std::optional<std::pair<std::string, std::string>> split_host_port(std::string_view text) {
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return std::nullopt;
+    }
+    return std::pair{std::string(text.substr(1, close - 1)), std::string(text.substr(close + 2))};
+  }
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || text.find(':') != colon) {
+    return std::nullopt; // none, or an IPv6 literal without brackets
+  }
+  return std::pair{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
+}
+
+bool valid_host(const std::string& host, bool bracketed) {
+  return bracketed ? is_ipv6(host) : is_host_name(host);
+}
+
+void parse_listen(Context& ctx, const Json& root, Config& config) {
+  if (const auto it = root.find("listen"); it != root.end()) {
+    const auto text = read_string(ctx, *it, "listen");
+    if (!text) {
+      return;
+    }
+    const auto parts = split_host_port(*text);
+    const bool bracketed = text->starts_with('[');
+    const auto port = parts ? parse_port(parts->second, 0) : std::nullopt;
+    if (!parts || !valid_host(parts->first, bracketed) || !port) {
+      ctx.error("listen", fmt::format("invalid address \"{}\": expected host:port such as "
+                                      "\"127.0.0.1:11436\" or \"[::1]:11436\" (port 0 to 65535)",
+                                      *text));
+      return;
+    }
+    config.listen.host = parts->first;
+    config.listen.port = *port;
+  }
+}
+
+void parse_api_keys(Context& ctx, const Json& keys, Config& config) {
+  if (!expect_array(ctx, keys, "api_keys")) {
+    return;
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const std::string path = path_index("api_keys", i);
+    auto text = read_string(ctx, keys[i], path);
+    if (!text) {
+      continue;
+    }
+    ApiKey key;
+    if (text->starts_with("env:")) {
+      key.env_var = text->substr(4);
+      if (!is_env_name(key.env_var)) {
+        ctx.error(path,
+                  fmt::format("\"env:{}\" does not name an environment variable", key.env_var));
+        continue;
+      }
+      const auto value = ctx.env(key.env_var);
+      if (!value || value->empty()) {
+        ctx.error(path, fmt::format("environment variable {} is not set", key.env_var));
+        continue;
+      }
+      key.value = *value;
+    } else if (text->empty()) {
+      ctx.error(path, "an API key cannot be empty");
+      continue;
+    } else {
+      key.value = std::move(*text);
+    }
+    config.listen.api_keys.push_back(std::move(key));
+  }
+}
+
+// "headers" and "api_key_env" of an ollama or openai backend.
+void parse_backend_auth(Context& ctx, ObjectReader& r, Backend& b) {
+  if (auto headers = r.string_map("headers")) {
+    for (const auto& [header, header_value] : *headers) {
+      const bool bad_name =
+          header.empty() || !std::ranges::all_of(header, [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+          });
+      if (bad_name || header_value.find_first_of("\r\n") != std::string::npos) {
+        ctx.error(path_member(r.path_of("headers"), header),
+                  "invalid header: names are letters, digits, '-' and '_', and values cannot "
+                  "contain line breaks");
+      }
+    }
+    b.headers = std::move(*headers);
+  }
+  if (auto env = r.string("api_key_env")) {
+    if (!is_env_name(*env)) {
+      ctx.error(r.path_of("api_key_env"),
+                fmt::format("\"{}\" is not an environment variable name", *env));
+    } else if (const auto v = ctx.env(*env); !v || v->empty()) {
+      ctx.warning(r.path_of("api_key_env"),
+                  fmt::format("environment variable {} is not set; requests to backend \"{}\" "
+                              "go without an API key until askd is started with it",
+                              *env, b.name));
+    }
+    b.api_key_env = std::move(*env);
+  }
+}
+
+void parse_backend(Context& ctx, const std::string& name, const Json& value,
+                   const std::string& path, Config& config) {
+  static constexpr std::array<std::string_view, 9> keys{
+      "kind",      "url",    "headers",    "api_key_env", "timeouts", "max_concurrency",
+      "max_queue", "preset", "description"};
+  static constexpr std::array<std::string_view, 3> kinds{"ollama", "openai", "llama-server"};
+  ObjectReader r(ctx, value, path, keys);
+  if (!r.ok()) {
+    return;
+  }
+  Backend b;
+  b.name = name;
+  r.require("kind");
+  const auto kind = r.choice("kind", kinds);
+  if (!kind) {
+    return; // the rest depends on the kind
+  }
+  b.kind = *kind == "ollama"   ? BackendKind::ollama
+           : *kind == "openai" ? BackendKind::openai
+                               : BackendKind::llama_server;
+  if (b.managed()) {
+    for (std::string_view k : {"url", "api_key_env", "headers"}) {
+      if (r.has(k)) {
+        ctx.error(r.path_of(k),
+                  fmt::format("a llama-server backend is run by askd itself and takes no "
+                              "\"{}\"; to reach a llama-server you run yourself, use kind "
+                              "\"openai\"",
+                              k));
+      }
+    }
+  } else if (r.require("url")) {
+    if (const auto url = r.string("url")) {
+      b.url = parse_url(ctx, *url, r.path_of("url"));
+    }
+  }
+  if (r.has("preset") && !b.managed()) {
+    ctx.error(r.path_of("preset"), "only llama-server backends take a \"preset\"");
+  } else if (auto preset = r.name("preset", "preset")) {
+    b.preset = std::move(*preset);
+  }
+  if (!b.managed()) {
+    parse_backend_auth(ctx, r, b);
+  }
+  if (const Json* t = r.find("timeouts")) {
+    parse_timeouts(ctx, *t, r.path_of("timeouts"), b.timeouts);
+  }
+  b.max_concurrency = static_cast<int>(r.integer("max_concurrency", 0, k_int_max).value_or(0));
+  b.max_queue =
+      static_cast<int>(r.integer("max_queue", 0, k_int_max).value_or(k_default_max_queue));
+  (void)r.string("description");
+  config.backends.push_back(std::move(b));
+}
+
+void parse_tiers(Context& ctx, const Json& section, Config& config) {
+  if (!expect_object(ctx, section, "tiers")) {
+    return;
+  }
+  for (const auto& [flag, value] : section.items()) {
+    const std::string path = path_member("tiers", flag);
+    const bool valid = flag.size() >= 2 && flag.size() <= 64 &&
+                       std::isalnum(static_cast<unsigned char>(flag[0])) &&
+                       std::ranges::all_of(flag, [](char c) {
+                         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                       });
+    if (!valid) {
+      ctx.error(path, fmt::format("invalid tier flag \"{}\": a tier becomes `ask --{}`, so it "
+                                  "must be 2 to 64 of a-z, 0-9 and '-', not starting with '-'",
+                                  flag, flag));
+      continue;
+    }
+    if (std::ranges::find(k_reserved_tier_flags, flag) != k_reserved_tier_flags.end()) {
+      ctx.error(path,
+                fmt::format("tier flag \"{}\" would clash with ask's own option --{}", flag, flag));
+      continue;
+    }
+    if (auto target = read_name(ctx, value, path, "model")) {
+      config.tiers.push_back(Tier{flag, std::move(*target)});
+    }
+  }
+}
+
+void parse_aliases(Context& ctx, const Json& section, Config& config) {
+  for_each_named(ctx, section, "aliases", "alias",
+                 [&](const std::string& name, const Json& value, const std::string& path) {
+                   if (auto target = read_name(ctx, value, path, "model")) {
+                     config.aliases.push_back(Alias{name, *target, *target});
+                   }
+                 });
+}
+
+void parse_groups(Context& ctx, const Json& section, Config& config) {
+  static constexpr std::array<std::string_view, 3> keys{"exclusive", "members", "description"};
+  for_each_named(ctx, section, "groups", "group",
+                 [&](const std::string& name, const Json& value, const std::string& path) {
+                   ObjectReader r(ctx, value, path, keys);
+                   if (!r.ok()) {
+                     return;
+                   }
+                   Group g{name, r.boolean("exclusive").value_or(true), {}};
+                   r.require("members");
+                   g.members = r.strings("members").value_or(std::vector<std::string>{});
+                   (void)r.string("description");
+                   config.groups.push_back(std::move(g));
+                 });
+}
+
+void parse_cache(Context& ctx, const Json* section, Config& config) {
+  static constexpr std::array<std::string_view, 3> keys{"enabled", "path", "ttl"};
+  CacheConfig& c = config.cache;
+  c.path = ctx.xdg.ask_cache() / "cache.sqlite";
+  if (section == nullptr) {
+    return;
+  }
+  ObjectReader r(ctx, *section, "cache", keys);
+  c.enabled = r.boolean("enabled").value_or(true);
+  if (auto p = r.string("path")) {
+    c.path = ctx.resolve_path(*p);
+  }
+  c.ttl = r.duration("ttl").value_or(c.ttl);
+}
+
+void parse_telemetry(Context& ctx, const Json* section, Config& config) {
+  static constexpr std::array<std::string_view, 3> keys{"enabled", "ask_log", "askd_log"};
+  TelemetryConfig& t = config.telemetry;
+  t.ask_log = ctx.xdg.ask_data() / "log.jsonl";
+  t.askd_log = ctx.xdg.ask_state() / "askd.jsonl";
+  if (section == nullptr) {
+    return;
+  }
+  ObjectReader r(ctx, *section, "telemetry", keys);
+  t.enabled = r.boolean("enabled").value_or(true);
+  if (auto p = r.string("ask_log")) {
+    t.ask_log = ctx.resolve_path(*p);
+  }
+  if (auto p = r.string("askd_log")) {
+    t.askd_log = ctx.resolve_path(*p);
+  }
+}
+
+} // namespace
+
+void parse_root(Context& ctx, const Json& root, Config& config) {
+  ObjectReader r(ctx, root, "", k_root_keys);
+  if (!r.ok()) {
+    return;
+  }
+  parse_listen(ctx, root, config);
+  if (const Json* keys = r.find("api_keys")) {
+    parse_api_keys(ctx, *keys, config);
+  }
+  config.listen.max_request_body = r.bytes("max_request_body").value_or(32ull << 20);
+  // Sections that others refer to come first; diagnostics are sorted by line afterwards.
+  if (const Json* s = r.find("presets")) {
+    parse_presets(ctx, *s, config);
+  }
+  if (const Json* s = r.find("gpus")) {
+    parse_gpus(ctx, *s, config);
+  }
+  if (const Json* s = r.find("backends")) {
+    for_each_named(ctx, *s, "backends", "backend",
+                   [&](const std::string& name, const Json& value, const std::string& path) {
+                     parse_backend(ctx, name, value, path, config);
+                   });
+  }
+  if (const Json* s = r.find("models")) {
+    parse_models(ctx, *s, config);
+  }
+  if (const Json* s = r.find("councils")) {
+    parse_councils(ctx, *s, config);
+  }
+  if (const Json* s = r.find("tiers")) {
+    parse_tiers(ctx, *s, config);
+  }
+  config.default_tier = r.string("default_tier").value_or("");
+  if (const Json* s = r.find("aliases")) {
+    parse_aliases(ctx, *s, config);
+  }
+  if (const Json* s = r.find("groups")) {
+    parse_groups(ctx, *s, config);
+  }
+  parse_cache(ctx, r.object("cache"), config);
+  parse_telemetry(ctx, r.object("telemetry"), config);
+}
+
+void parse_timeouts(Context& ctx, const Json& value, const std::string& path, Timeouts& out) {
+  static constexpr std::array<std::string_view, 4> keys{"connect", "first_byte", "idle", "total"};
+  ObjectReader r(ctx, value, path, keys);
+  auto read = [&](std::string_view key, core::Duration& field) {
+    const auto d = r.duration(key);
+    if (d && d->is_zero()) {
+      ctx.error(r.path_of(key), "a timeout of 0 would fail every request; write \"forever\" "
+                                "for no limit");
+    } else if (d) {
+      field = *d;
+    }
+  };
+  read("connect", out.connect);
+  read("first_byte", out.first_byte);
+  read("idle", out.idle);
+  read("total", out.total);
+}
+
+std::optional<Url> parse_url(Context& ctx, const std::string& text, const std::string& path) {
+  auto bad = [&](std::string_view why) {
+    ctx.error(path, fmt::format("invalid URL \"{}\": {}", text, why));
+    return std::nullopt;
+  };
+  Url url;
+  const auto sep = text.find("://");
+  if (sep == std::string::npos) {
+    return bad("expected http://host:port or https://host:port");
+  }
+  url.scheme = text.substr(0, sep);
+  std::ranges::transform(url.scheme, url.scheme.begin(),
+                         [](char c) { return static_cast<char>(std::tolower(c)); });
+  if (url.scheme != "http" && url.scheme != "https") {
+    return bad("the scheme must be http or https");
+  }
+  std::string rest = text.substr(sep + 3);
+  if (rest.find_first_of("?#") != std::string::npos) {
+    return bad("a query or fragment is not allowed");
+  }
+  const auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  url.base_path = slash == std::string::npos ? "" : rest.substr(slash);
+  while (url.base_path.ends_with('/')) {
+    url.base_path.pop_back();
+  }
+  if (authority.find('@') != std::string::npos) {
+    return bad("credentials in URLs are not supported; use \"headers\" or \"api_key_env\"");
+  }
+  const bool bracketed = authority.starts_with('[');
+  const bool has_port = bracketed ? authority.find("]:") != std::string::npos
+                                  : authority.find(':') != std::string::npos;
+  const auto hp = has_port ? split_host_port(authority) : std::nullopt;
+  url.host = has_port ? (hp ? hp->first : "") : authority;
+  if (!has_port && bracketed && authority.ends_with(']')) {
+    url.host = authority.substr(1, authority.size() - 2);
+  }
+  if (!valid_host(url.host, bracketed)) {
+    return bad("expected a host name or IP address after the scheme");
+  }
+  const auto port = has_port ? (hp ? parse_port(hp->second, 1) : std::nullopt)
+                             : std::optional(url.scheme == "https" ? 443 : 80);
+  if (!port) {
+    return bad("the port must be a number from 1 to 65535");
+  }
+  url.port = *port;
+  if (url.base_path.ends_with("/v1")) {
+    ctx.warning(path, "askd appends /v1/... itself; with this URL requests go to "
+                      ".../v1/v1/chat/completions (remove the trailing /v1)");
+  }
+  return url;
+}
+
+} // namespace ask::config::detail

@@ -1,0 +1,255 @@
+// The "models" section: logical models, their default request parameters, and the settings
+// of models askd runs itself on a llama-server backend.
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "config/parse.h"
+
+namespace ask::config::detail {
+
+namespace {
+
+constexpr std::array<std::string_view, 12> k_common_keys{
+    "backend", "upstream",       "family",   "description",     "keep_alive", "fallbacks",
+    "params",  "context_length", "timeouts", "max_concurrency", "max_queue",  "capabilities"};
+
+constexpr std::array<std::string_view, 15> k_managed_keys{
+    "gguf",       "preset",       "ctx",       "parallel",     "kv_cache_type",
+    "flash_attn", "draft",        "gpus",      "max_replicas", "pinned",
+    "preload",    "n_gpu_layers", "n_cpu_moe", "extra_args",   "load_timeout"};
+
+constexpr std::array<std::string_view, 6> k_capabilities{"completion", "vision",    "tools",
+                                                         "thinking",   "embedding", "insert"};
+
+constexpr std::array<std::string_view, 9> k_kv_types{"f32",  "f16",    "bf16", "q8_0", "q4_0",
+                                                     "q4_1", "iq4_nl", "q5_0", "q5_1"};
+
+std::vector<std::string_view> all_model_keys() {
+  std::vector<std::string_view> keys(k_common_keys.begin(), k_common_keys.end());
+  keys.insert(keys.end(), k_managed_keys.begin(), k_managed_keys.end());
+  return keys;
+}
+
+void parse_params(Context& ctx, const Json& value, const std::string& path, Model& m) {
+  static constexpr std::array<std::string_view, 3> k_think_levels{"low", "medium", "high"};
+  if (!expect_object(ctx, value, path)) {
+    return;
+  }
+  for (const auto& [key, v] : value.items()) {
+    const std::string p = path_member(path, key);
+    if (key == "model" || key == "messages" || key == "stream") {
+      ctx.error(p, fmt::format("\"{}\" belongs to each request, not to a model's defaults", key));
+    } else if (key == "temperature") {
+      (void)read_number(ctx, v, p, 0, 2);
+    } else if (key == "top_p") {
+      (void)read_number(ctx, v, p, 0, 1);
+    } else if (key == "top_k") {
+      (void)read_int(ctx, v, p, 0, k_int_max);
+    } else if (key == "max_tokens" || key == "num_ctx") {
+      (void)read_int(ctx, v, p, 1, k_int_max);
+    } else if (key == "seed") {
+      (void)read_int(ctx, v, p, std::numeric_limits<std::int64_t>::min(),
+                     std::numeric_limits<std::int64_t>::max());
+    } else if (key == "think" && !v.is_boolean()) {
+      (void)read_choice(ctx, v, p, k_think_levels);
+    } else if (key == "stop" && !v.is_string()) {
+      (void)read_strings(ctx, v, p);
+    }
+  }
+  m.params = nlohmann::json(value); // unknown parameters pass through unchecked
+}
+
+void parse_kv_cache_type(Context& ctx, const Json& v, const std::string& path, KvCacheType& out) {
+  static constexpr std::array<std::string_view, 2> keys{"k", "v"};
+  if (v.is_string()) {
+    if (auto t = read_choice(ctx, v, path, k_kv_types)) {
+      out = KvCacheType{*t, *t};
+    }
+    return;
+  }
+  if (!v.is_object()) {
+    ctx.error(path, fmt::format("expected a cache type such as \"q8_0\" or {{\"k\": \"q8_0\", "
+                                "\"v\": \"q4_0\"}}, got {}",
+                                type_name(v)));
+    return;
+  }
+  ObjectReader r(ctx, v, path, keys);
+  out.k = r.choice("k", k_kv_types).value_or(out.k);
+  out.v = r.choice("v", k_kv_types).value_or(out.v);
+}
+
+void parse_flash_attn(Context& ctx, const Json& v, const std::string& path, ManagedSpec& out) {
+  static constexpr std::array<std::string_view, 3> modes{"on", "off", "auto"};
+  if (v.is_boolean()) {
+    out.flash_attn = v.get<bool>() ? FlashAttn::on : FlashAttn::off;
+  } else if (auto mode = read_choice(ctx, v, path, modes)) {
+    out.flash_attn = *mode == "on"    ? FlashAttn::on
+                     : *mode == "off" ? FlashAttn::off
+                                      : FlashAttn::automatic;
+  }
+}
+
+void warn_if_missing(Context& ctx, const std::filesystem::path& file, const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    ctx.warning(path, fmt::format("file not found: {} (the model cannot load until it exists)",
+                                  file.string()));
+  }
+}
+
+void parse_managed(Context& ctx, ObjectReader& r, Model& m) {
+  ManagedSpec s;
+  if (r.require("gguf")) {
+    if (auto gguf = r.string("gguf")) {
+      s.gguf = ctx.resolve_path(*gguf);
+      warn_if_missing(ctx, s.gguf, r.path_of("gguf"));
+    }
+  }
+  s.preset = r.name("preset", "preset").value_or("");
+  if (auto ctx_size = r.integer("ctx", 0, k_int_max)) {
+    s.ctx = static_cast<int>(*ctx_size);
+  }
+  s.parallel = static_cast<int>(r.integer("parallel", 1, 1024).value_or(1));
+  if (const Json* kv = r.find("kv_cache_type")) {
+    parse_kv_cache_type(ctx, *kv, r.path_of("kv_cache_type"), s.kv_cache_type);
+  }
+  if (const Json* fa = r.find("flash_attn")) {
+    parse_flash_attn(ctx, *fa, r.path_of("flash_attn"), s);
+  }
+  if (auto draft = r.string("draft")) {
+    if (*draft == "auto") {
+      s.draft_auto = true;
+    } else {
+      s.draft = ctx.resolve_path(*draft);
+      warn_if_missing(ctx, *s.draft, r.path_of("draft"));
+    }
+  }
+  s.gpus = r.strings("gpus").value_or(std::vector<std::string>{});
+  s.max_replicas = static_cast<int>(r.integer("max_replicas", 1, 1024).value_or(1));
+  s.pinned = r.boolean("pinned").value_or(false);
+  s.preload = r.boolean("preload").value_or(false);
+  if (auto ngl = r.integer("n_gpu_layers", -1, k_int_max)) {
+    s.n_gpu_layers = static_cast<int>(*ngl);
+  }
+  if (auto moe = r.integer("n_cpu_moe", 0, k_int_max)) {
+    s.n_cpu_moe = static_cast<int>(*moe);
+  }
+  s.extra_args = r.strings("extra_args").value_or(std::vector<std::string>{});
+  check_extra_args(ctx, s.extra_args, r.path_of("extra_args"));
+  if (auto t = r.duration("load_timeout")) {
+    if (t->is_zero()) {
+      ctx.error(r.path_of("load_timeout"), "a load timeout of 0 would fail every load; write "
+                                           "\"forever\" for no limit");
+    } else {
+      s.load_timeout = *t;
+    }
+  }
+  if (!m.context_length && s.ctx && *s.ctx > 0) {
+    m.context_length = *s.ctx / s.parallel; // llama-server splits -c across its slots
+  }
+  m.managed = std::move(s);
+}
+
+void reject_managed_keys(Context& ctx, const ObjectReader& r, const Backend& backend) {
+  for (std::string_view key : k_managed_keys) {
+    if (r.has(key)) {
+      ctx.error(r.path_of(key),
+                fmt::format("\"{}\" is only for models on a llama-server backend; backend "
+                            "\"{}\" is kind {}",
+                            key, backend.name, to_string(backend.kind)));
+    }
+  }
+}
+
+void parse_common(Context& ctx, ObjectReader& r, Model& m) {
+  if (auto upstream = r.string("upstream")) {
+    if (upstream->empty() || std::ranges::any_of(*upstream, [](char c) {
+          return static_cast<unsigned char>(c) < 0x20;
+        })) {
+      ctx.error(r.path_of("upstream"), "an upstream model name cannot be empty or hold "
+                                       "control characters");
+    } else {
+      m.upstream = std::move(*upstream);
+    }
+  }
+  m.family = r.string("family").value_or("");
+  m.description = r.string("description").value_or("");
+  m.keep_alive = r.duration("keep_alive");
+  m.fallbacks = r.strings("fallbacks").value_or(std::vector<std::string>{});
+  if (const Json* params = r.find("params")) {
+    parse_params(ctx, *params, r.path_of("params"), m);
+  }
+  m.context_length = r.integer("context_length", 1, std::numeric_limits<std::int64_t>::max());
+  if (const Json* t = r.find("timeouts")) {
+    parse_timeouts(ctx, *t, r.path_of("timeouts"), m.timeouts);
+  }
+  m.max_concurrency = static_cast<int>(r.integer("max_concurrency", 0, k_int_max).value_or(0));
+  m.max_queue =
+      static_cast<int>(r.integer("max_queue", 0, k_int_max).value_or(k_default_max_queue));
+  if (const Json* caps = r.array("capabilities")) {
+    for (std::size_t i = 0; i < caps->size(); ++i) {
+      if (auto c = read_choice(ctx, (*caps)[i], path_index(r.path_of("capabilities"), i),
+                               k_capabilities)) {
+        m.capabilities.push_back(std::move(*c));
+      }
+    }
+  }
+}
+
+void parse_model(Context& ctx, const std::string& name, const Json& value, const std::string& path,
+                 Config& config) {
+  const auto keys = all_model_keys();
+  ObjectReader r(ctx, value, path, keys);
+  if (!r.ok()) {
+    return;
+  }
+  Model m;
+  m.name = name;
+  m.upstream = name;
+  r.require("backend");
+  m.backend = r.name("backend", "backend").value_or("");
+  const Backend* backend = config.find_backend(m.backend);
+  if (backend != nullptr) {
+    m.timeouts = backend->timeouts; // the model's own timeouts override these below
+  }
+  parse_common(ctx, r, m);
+  if (backend != nullptr && backend->managed()) {
+    parse_managed(ctx, r, m);
+  } else if (backend != nullptr) {
+    reject_managed_keys(ctx, r, *backend);
+  }
+  if (backend != nullptr && backend->kind == BackendKind::openai && m.keep_alive) {
+    ctx.warning(r.path_of("keep_alive"),
+                fmt::format("keep_alive has no effect on backend \"{}\": the OpenAI API has no "
+                            "such field (ollama and llama-server backends honour it)",
+                            backend->name));
+  }
+  config.models.push_back(std::move(m));
+}
+
+} // namespace
+
+void parse_models(Context& ctx, const Json& section, Config& config) {
+  for_each_named(ctx, section, "models", "model",
+                 [&](const std::string& name, const Json& value, const std::string& path) {
+                   parse_model(ctx, name, value, path, config);
+                 });
+}
+
+void check_extra_args(Context& ctx, const std::vector<std::string>& args, const std::string& path) {
+  static constexpr std::array<std::string_view, 4> reserved{"--host", "--port", "-m", "--model"};
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    const std::string_view flag = arg.substr(0, arg.find('='));
+    if (std::ranges::find(reserved, flag) != reserved.end()) {
+      ctx.error(path_index(path, i),
+                fmt::format("askd sets {} itself when it starts llama-server", flag));
+    }
+  }
+}
+
+} // namespace ask::config::detail

@@ -1,0 +1,299 @@
+// The "councils", "presets" and "gpus" sections.
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "config/bytes.h"
+#include "config/council_prompts.h"
+#include "config/parse.h"
+#include "config/suggest.h"
+
+namespace ask::config::detail {
+
+namespace {
+
+void parse_prompt(Context& ctx, ObjectReader& r, PromptKind kind, std::string& out) {
+  const std::string key(to_string(kind));
+  auto text = r.string(key);
+  if (!text) {
+    out = default_prompt(kind);
+    return;
+  }
+  const std::string path = r.path_of(key);
+  const PlaceholderScan scan = scan_placeholders(*text);
+  if (!scan.error.empty()) {
+    ctx.error(path, scan.error);
+    return;
+  }
+  const auto allowed = allowed_placeholders(kind);
+  bool ok = true;
+  for (const std::string& name : scan.names) {
+    if (std::ranges::find(allowed, name) == allowed.end()) {
+      ctx.error(path, fmt::format("unknown placeholder {{{{{}}}}}{}; a {} prompt may use {}", name,
+                                  did_you_mean(name, allowed), key,
+                                  "{{" + join_names(allowed, "}}, {{") + "}}"));
+      ok = false;
+    }
+  }
+  for (std::string_view name : required_placeholders(kind)) {
+    if (std::ranges::find(scan.names, name) == scan.names.end()) {
+      ctx.error(path, fmt::format("a {} prompt must contain {{{{{}}}}}", key, name));
+      ok = false;
+    }
+  }
+  out = ok ? std::move(*text) : std::string(default_prompt(kind));
+}
+
+void parse_member(Context& ctx, const Json& value, const std::string& path, Council& c) {
+  static constexpr std::array<std::string_view, 3> keys{"model", "temperature", "label"};
+  ObjectReader r(ctx, value, path, keys);
+  if (!r.ok()) {
+    return;
+  }
+  r.require("model");
+  CouncilMember m;
+  m.model = r.name("model", "model").value_or("");
+  m.temperature = r.number("temperature", 0, 2);
+  m.label = r.string("label").value_or(m.model);
+  c.members.push_back(std::move(m));
+}
+
+void parse_council(Context& ctx, const std::string& name, const Json& value,
+                   const std::string& path, Config& config) {
+  static constexpr std::array<std::string_view, 7> keys{
+      "description", "members",     "chairman", "chairman_temperature",
+      "prompts",     "peer_review", "shuffle"};
+  static constexpr std::array<std::string_view, 3> prompt_keys{"member", "ranking", "chairman"};
+  ObjectReader r(ctx, value, path, keys);
+  if (!r.ok()) {
+    return;
+  }
+  Council c;
+  c.name = name;
+  c.description = r.string("description").value_or("");
+  r.require("members");
+  if (const Json* members = r.array("members")) {
+    if (members->empty()) {
+      ctx.error(r.path_of("members"), "a council needs at least one member");
+    }
+    for (std::size_t i = 0; i < members->size(); ++i) {
+      parse_member(ctx, (*members)[i], path_index(r.path_of("members"), i), c);
+    }
+  }
+  r.require("chairman");
+  c.chairman = r.name("chairman", "model").value_or("");
+  c.chairman_temperature = r.number("chairman_temperature", 0, 2);
+  const Json empty = Json::object();
+  const Json* prompts = r.object("prompts");
+  ObjectReader p(ctx, prompts ? *prompts : empty, r.path_of("prompts"), prompt_keys);
+  parse_prompt(ctx, p, PromptKind::member, c.prompts.member);
+  parse_prompt(ctx, p, PromptKind::ranking, c.prompts.ranking);
+  parse_prompt(ctx, p, PromptKind::chairman, c.prompts.chairman);
+  c.peer_review = r.boolean("peer_review").value_or(false);
+  c.shuffle = r.boolean("shuffle").value_or(true);
+  config.councils.push_back(std::move(c));
+}
+
+void parse_preset(Context& ctx, const std::string& name, const Json& value, const std::string& path,
+                  Config& config) {
+  static constexpr std::array<std::string_view, 5> keys{"binary", "backend", "args", "env",
+                                                        "description"};
+  ObjectReader r(ctx, value, path, keys);
+  if (!r.ok()) {
+    return;
+  }
+  Preset p;
+  p.name = name;
+  r.require("binary");
+  if (auto binary = r.string("binary")) {
+    if (binary->find('/') == std::string::npos && !binary->starts_with('~')) {
+      p.binary = *binary; // a bare name: looked up on PATH when askd starts it
+    } else {
+      p.binary = ctx.resolve_path(*binary);
+      if (::access(p.binary.c_str(), X_OK) != 0) {
+        ctx.warning(r.path_of("binary"),
+                    fmt::format("{} is not an executable file (yet)", p.binary.string()));
+      }
+    }
+  }
+  r.require("backend");
+  if (auto api = r.choice("backend", k_gpu_api_names)) {
+    p.api = gpu_api_from(*api);
+  }
+  p.args = r.strings("args").value_or(std::vector<std::string>{});
+  check_extra_args(ctx, p.args, r.path_of("args"));
+  if (auto env = r.string_map("env")) {
+    for (const auto& [var, v] : *env) {
+      if (!is_env_name(var)) {
+        ctx.error(path_member(r.path_of("env"), var),
+                  fmt::format("\"{}\" is not an environment variable name", var));
+      }
+    }
+    p.env = std::move(*env);
+  }
+  (void)r.string("description");
+  config.presets.push_back(std::move(p));
+}
+
+std::optional<GpuCap> read_cap(Context& ctx, const Json& v, const std::string& path) {
+  if (v.is_string() && v.get_ref<const std::string&>().ends_with('%')) {
+    const std::string& s = v.get_ref<const std::string&>();
+    double pct = 0;
+    const auto r = std::from_chars(s.data(), s.data() + s.size() - 1, pct);
+    if (r.ec != std::errc{} || r.ptr != s.data() + s.size() - 1 || !(pct > 0 && pct <= 100)) {
+      ctx.error(path, fmt::format("invalid percentage \"{}\": expected more than 0% and at "
+                                  "most 100%",
+                                  s));
+      return std::nullopt;
+    }
+    return GpuCap{std::nullopt, pct / 100.0};
+  }
+  auto bytes = read_bytes(ctx, v, path);
+  return bytes ? std::optional(GpuCap{*bytes, std::nullopt}) : std::nullopt;
+}
+
+bool is_pci_address(std::string_view s) {
+  // "0000:01:00.0": domain:bus:device.function, hex digits
+  if (s.size() != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.') {
+    return false;
+  }
+  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11}) {
+    if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void parse_backend_index(Context& ctx, const Json& v, const std::string& path, GpuSpec& g) {
+  if (!expect_object(ctx, v, path)) {
+    return;
+  }
+  for (const auto& [api, index] : v.items()) {
+    const std::string p = path_member(path, api);
+    if (std::ranges::find(k_gpu_api_names, api) == k_gpu_api_names.end()) {
+      ctx.error(p, fmt::format("unknown GPU API \"{}\"{}; expected one of: {}", api,
+                               did_you_mean(api, k_gpu_api_names), join_names(k_gpu_api_names)));
+    } else if (auto i = read_int(ctx, index, p, 0, 255)) {
+      g.backend_index.emplace_back(gpu_api_from(api), static_cast<int>(*i));
+    }
+  }
+}
+
+void check_device_sizes(Context& ctx, const ObjectReader& r, const GpuSpec& g) {
+  if (!g.vram) {
+    return;
+  }
+  if (g.cap.bytes && *g.cap.bytes > *g.vram) {
+    ctx.error(r.path_of("cap"), fmt::format("cap {} is more than the device's vram {}",
+                                            format_bytes(*g.cap.bytes), format_bytes(*g.vram)));
+  }
+  if (g.reserve >= *g.vram) {
+    ctx.error(r.path_of(r.has("reserve") ? "reserve" : "vram"),
+              fmt::format("reserve {} leaves nothing of vram {}", format_bytes(g.reserve),
+                          format_bytes(*g.vram)));
+  }
+}
+
+void parse_device(Context& ctx, const Json& value, const std::string& path, Config& config) {
+  static constexpr std::array<std::string_view, 9> keys{
+      "id", "name", "vendor", "vram", "cap", "reserve", "pci", "display", "backend_index"};
+  static constexpr std::array<std::string_view, 5> vendors{"nvidia", "amd", "intel", "apple",
+                                                           "other"};
+  ObjectReader r(ctx, value, path, keys);
+  if (!r.ok() || !r.require("id")) {
+    return;
+  }
+  GpuSpec g;
+  g.id = r.name("id", "GPU").value_or("");
+  if (!g.id.empty() && config.find_gpu(g.id) != nullptr) {
+    ctx.error(r.path_of("id"), fmt::format("GPU id \"{}\" is used twice", g.id));
+  }
+  g.name = r.string("name").value_or(g.id);
+  if (auto v = r.choice("vendor", vendors)) {
+    g.vendor = static_cast<GpuVendor>(std::ranges::find(vendors, *v) - vendors.begin());
+  }
+  g.vram = r.bytes("vram");
+  if (!config.gpus.probe && !r.has("vram")) {
+    ctx.error(path, "missing required key \"vram\" (gpus.probe is false, so askd cannot ask "
+                    "the driver)");
+  }
+  if (const Json* cap = r.find("cap")) {
+    g.cap = read_cap(ctx, *cap, r.path_of("cap")).value_or(GpuCap{});
+  }
+  g.reserve = r.bytes("reserve").value_or(config.gpus.reserve);
+  if (auto pci = r.string("pci")) {
+    std::ranges::transform(*pci, pci->begin(),
+                           [](char c) { return static_cast<char>(std::tolower(c)); });
+    if (!is_pci_address(*pci)) {
+      ctx.error(r.path_of("pci"), fmt::format("invalid PCI address \"{}\": expected "
+                                              "domain:bus:device.function such as "
+                                              "\"0000:01:00.0\"",
+                                              *pci));
+    }
+    g.pci = std::move(*pci);
+  }
+  g.display = r.boolean("display").value_or(false);
+  if (const Json* bi = r.find("backend_index")) {
+    parse_backend_index(ctx, *bi, r.path_of("backend_index"), g);
+  }
+  check_device_sizes(ctx, r, g);
+  config.gpus.devices.push_back(std::move(g));
+}
+
+} // namespace
+
+GpuApi gpu_api_from(std::string_view name) {
+  if (name == "cuda") {
+    return GpuApi::cuda;
+  }
+  if (name == "rocm" || name == "hip") {
+    return GpuApi::rocm;
+  }
+  if (name == "vulkan") {
+    return GpuApi::vulkan;
+  }
+  if (name == "sycl") {
+    return GpuApi::sycl;
+  }
+  if (name == "metal") {
+    return GpuApi::metal;
+  }
+  return GpuApi::cpu;
+}
+
+void parse_councils(Context& ctx, const Json& section, Config& config) {
+  for_each_named(ctx, section, "councils", "council",
+                 [&](const std::string& name, const Json& value, const std::string& path) {
+                   parse_council(ctx, name, value, path, config);
+                 });
+}
+
+void parse_presets(Context& ctx, const Json& section, Config& config) {
+  for_each_named(ctx, section, "presets", "preset",
+                 [&](const std::string& name, const Json& value, const std::string& path) {
+                   parse_preset(ctx, name, value, path, config);
+                 });
+}
+
+void parse_gpus(Context& ctx, const Json& section, Config& config) {
+  static constexpr std::array<std::string_view, 3> keys{"probe", "reserve", "devices"};
+  ObjectReader r(ctx, section, "gpus", keys);
+  if (!r.ok()) {
+    return;
+  }
+  config.gpus.probe = r.boolean("probe").value_or(true);
+  config.gpus.reserve = r.bytes("reserve").value_or(config.gpus.reserve);
+  if (const Json* devices = r.array("devices")) {
+    for (std::size_t i = 0; i < devices->size(); ++i) {
+      parse_device(ctx, (*devices)[i], path_index("gpus.devices", i), config);
+    }
+  }
+}
+
+} // namespace ask::config::detail

@@ -1,0 +1,265 @@
+#pragma once
+// The resolved configuration of ask and askd: what a config file says once it has been
+// parsed, validated and completed with defaults. Names are resolved (aliases followed to the
+// model or council they mean), paths expanded, durations and sizes parsed. A Config is a
+// plain value; readers share one through a shared_ptr<const Config> when it can be reloaded.
+// docs/config.md describes every key.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/duration.h"
+
+namespace ask::config {
+
+using namespace std::chrono_literals;
+
+enum class BackendKind {
+  ollama,       // Ollama's native API (/api/chat): keep_alive and think are honoured
+  openai,       // any OpenAI-compatible server: passthrough with the model name rewritten
+  llama_server, // llama.cpp's llama-server, spawned and supervised by askd ("managed")
+};
+// "ollama", "openai", "llama-server".
+std::string_view to_string(BackendKind kind);
+
+// The GPU programming interface a llama.cpp build uses. "hip" in a file reads as rocm.
+enum class GpuApi { cuda, rocm, vulkan, sycl, metal, cpu };
+std::string_view to_string(GpuApi api);
+
+enum class GpuVendor { nvidia, amd, intel, apple, other };
+std::string_view to_string(GpuVendor vendor);
+
+enum class FlashAttn { on, off, automatic };
+// "on", "off", "auto".
+std::string_view to_string(FlashAttn mode);
+
+// A backend's base URL, split for an HTTP client.
+struct Url {
+  std::string scheme;    // "http" or "https"
+  std::string host;      // without brackets for IPv6 literals
+  int port = 0;          // explicit, or 80 / 443 from the scheme
+  std::string base_path; // "" or a prefix such as "/proxy" (never a trailing '/')
+
+  // "http://127.0.0.1:11434", "https://[::1]:8443/proxy".
+  std::string to_string() const;
+};
+
+struct Timeouts {
+  core::Duration connect;    // to open the TCP (and TLS) connection
+  core::Duration first_byte; // from sending the request to the first response byte (cold loads)
+  core::Duration idle;       // between two chunks of a streamed response
+  core::Duration total;      // for the whole request; forever = no limit
+};
+// Used where neither the model nor its backend says otherwise.
+inline constexpr Timeouts k_default_timeouts{
+    core::Duration::seconds(5), core::Duration::seconds(300), core::Duration::seconds(120),
+    core::Duration::forever()};
+
+// Concurrency limits: at most `max_concurrency` requests at once (0 = unlimited), then at
+// most `max_queue` waiting; beyond that the proxy answers 429.
+inline constexpr int k_default_max_queue = 32;
+
+struct Backend {
+  std::string name;
+  BackendKind kind = BackendKind::ollama;
+  std::optional<Url> url; // required for ollama and openai; never for llama-server
+  std::vector<std::pair<std::string, std::string>> headers; // sent with every request
+  std::string api_key_env; // env var holding the bearer token, read when used; "" = none
+  Timeouts timeouts = k_default_timeouts; // defaults for this backend's models
+  int max_concurrency = 0;                // across all of this backend's models; 0 = unlimited
+  int max_queue = k_default_max_queue;
+  std::string preset; // llama-server only: the default preset of its models
+
+  bool managed() const { return kind == BackendKind::llama_server; }
+};
+
+// K and V cache types; each one of f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1.
+struct KvCacheType {
+  std::string k = "f16";
+  std::string v = "f16";
+  friend bool operator==(const KvCacheType&, const KvCacheType&) = default;
+};
+
+// How askd runs a model on a llama-server backend.
+struct ManagedSpec {
+  std::filesystem::path gguf; // the model file, ~ expanded, relative to the config's folder
+  std::string preset;         // the binary preset (model's, else backend's, else the only one)
+  std::optional<int> ctx;     // -c; 0 = the model's trained context; none = preset default
+  int parallel = 1;           // --parallel: slots, i.e. concurrent requests per instance
+  KvCacheType kv_cache_type;
+  FlashAttn flash_attn = FlashAttn::automatic;
+  std::optional<std::filesystem::path> draft; // speculative-decoding draft model file
+  bool draft_auto = false;                    // "draft": "auto": pick one beside the model file
+  std::vector<std::string> gpus;              // ids from gpus.devices to place it on; empty = any
+  int max_replicas = 1;
+  bool pinned = false;             // never evicted
+  bool preload = false;            // loaded when askd starts
+  std::optional<int> n_gpu_layers; // -ngl; -1 = all
+  std::optional<int> n_cpu_moe;    // --n-cpu-moe
+  std::vector<std::string> extra_args;
+  core::Duration load_timeout = core::Duration::seconds(600); // spawn to /health ready
+};
+
+// keep_alive when a model does not set one: Ollama's own default, and the managed default.
+inline constexpr core::Duration k_default_keep_alive = core::Duration::seconds(300);
+
+// A logical model: the name clients ask for, and where and how it runs.
+struct Model {
+  std::string name;
+  std::string backend;  // a Backend's name
+  std::string upstream; // the backend's name for it; defaults to `name`
+  std::string family;   // "qwen", "llama", ...; "" = unknown
+  std::string description;
+  std::optional<core::Duration> keep_alive; // none = k_default_keep_alive / Ollama's default
+  std::vector<std::string> fallbacks;       // model names (aliases resolved), in order
+  nlohmann::json params = nlohmann::json::object(); // defaults for requests that omit them
+  std::optional<std::int64_t> context_length;
+  Timeouts timeouts = k_default_timeouts; // the model's, else its backend's, else defaults
+  int max_concurrency = 0;                // 0 = unlimited
+  int max_queue = k_default_max_queue;
+  std::vector<std::string> capabilities; // completion, vision, tools, thinking, embedding, insert
+  std::optional<ManagedSpec> managed;    // set exactly when the backend is llama-server
+
+  bool has_capability(std::string_view capability) const;
+};
+
+struct CouncilMember {
+  std::string model; // a plain model (aliases resolved; never a council)
+  std::optional<double> temperature;
+  std::string label; // for logs and headers; defaults to the model name
+};
+
+// Prompt templates; placeholders are written {{name}} (see council_prompts.h).
+struct CouncilPrompts {
+  std::string member;   // what each member is sent: {{question}}
+  std::string ranking;  // peer review: {{question}}, {{responses}}
+  std::string chairman; // {{question}}, {{responses}}, {{rankings}}
+};
+
+struct Council {
+  std::string name;
+  std::string description;
+  std::vector<CouncilMember> members; // at least one
+  std::string chairman;               // a plain model
+  std::optional<double> chairman_temperature;
+  CouncilPrompts prompts;
+  bool peer_review = false;
+  bool shuffle = true;
+};
+
+// A tier flag of `ask` ("9b" is `ask --9b`) and the model or council it selects.
+struct Tier {
+  std::string flag;
+  std::string target; // a model or council name (aliases resolved)
+};
+
+struct Alias {
+  std::string name;
+  std::string target;  // the model or council it finally means
+  std::string written; // what the file says it points to (maybe another alias)
+};
+
+// A llama-server build: what askd executes for managed models.
+struct Preset {
+  std::string name;
+  std::filesystem::path binary; // a path, or a bare name looked up on PATH at spawn time
+  GpuApi api = GpuApi::cpu;     // the key "backend"
+  std::vector<std::string> args;
+  std::vector<std::pair<std::string, std::string>> env;
+};
+
+// A per-GPU cap on what askd may use: bytes, or a fraction of the card's memory.
+struct GpuCap {
+  std::optional<std::uint64_t> bytes;
+  std::optional<double> fraction; // 0 < fraction <= 1, written "90%"
+};
+
+struct GpuSpec {
+  std::string id;
+  std::string name; // defaults to id
+  GpuVendor vendor = GpuVendor::other;
+  std::optional<std::uint64_t> vram; // required when gpus.probe is false
+  GpuCap cap;
+  std::uint64_t reserve = 0;                         // kept free; defaults to gpus.reserve
+  std::string pci;                                   // "0000:01:00.0", lower-case; "" = unknown
+  bool display = false;                              // drives a display (its usage fluctuates)
+  std::vector<std::pair<GpuApi, int>> backend_index; // device index per API, e.g. vulkan -> 1
+};
+
+struct GpuConfig {
+  bool probe = true;
+  std::uint64_t reserve = 512ull << 20;
+  std::vector<GpuSpec> devices;
+};
+
+// Models of which at most one (exclusive) is loaded at a time.
+struct Group {
+  std::string name;
+  bool exclusive = true;
+  std::vector<std::string> members; // model names
+};
+
+struct CacheConfig {
+  bool enabled = true;
+  std::filesystem::path path; // default $XDG_CACHE_HOME/ask/cache.sqlite
+  core::Duration ttl = core::Duration::seconds(30LL * 24 * 3600);
+};
+
+struct TelemetryConfig {
+  bool enabled = true;
+  std::filesystem::path ask_log;  // default $XDG_DATA_HOME/ask/log.jsonl
+  std::filesystem::path askd_log; // default $XDG_STATE_HOME/ask/askd.jsonl
+};
+
+// One accepted API key. `value` is a secret: never log or print it (to_json masks it).
+struct ApiKey {
+  std::string value;
+  std::string env_var; // set when the file wrote "env:NAME"
+};
+
+struct ListenConfig {
+  std::string host = "127.0.0.1"; // without brackets for IPv6
+  int port = 11436;
+  std::vector<ApiKey> api_keys; // the top-level "api_keys"
+  std::uint64_t max_request_body = 32ull << 20;
+
+  // "127.0.0.1:11436", "[::1]:11436".
+  std::string to_string() const;
+  // 127.0.0.0/8, ::1 and "localhost".
+  bool is_loopback() const;
+};
+
+struct Config {
+  ListenConfig listen;
+  std::vector<Backend> backends; // in file order, as are the lists below
+  std::vector<Model> models;
+  std::vector<Tier> tiers;
+  std::string default_tier; // a tier flag, or "" when there is none
+  std::vector<Alias> aliases;
+  std::vector<Council> councils;
+  std::vector<Preset> presets;
+  GpuConfig gpus;
+  std::vector<Group> groups;
+  CacheConfig cache;
+  TelemetryConfig telemetry;
+
+  // Lookups by exact name; nullptr when absent. The pointers live as long as the Config.
+  const Backend* find_backend(std::string_view name) const;
+  const Model* find_model(std::string_view name) const;
+  const Council* find_council(std::string_view name) const;
+  const Alias* find_alias(std::string_view name) const;
+  const Tier* find_tier(std::string_view flag) const;
+  const Preset* find_preset(std::string_view name) const;
+  const GpuSpec* find_gpu(std::string_view id) const;
+  const Group* find_group(std::string_view name) const;
+};
+
+} // namespace ask::config

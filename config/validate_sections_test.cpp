@@ -1,0 +1,255 @@
+// Validation of the sections that describe machines and processes: GPUs, managed models and
+// presets, the listen address and API keys, backend URLs. Each test asserts the message, the
+// key path and the line.
+
+#include <doctest/doctest.h>
+
+#include "config/testing.h"
+
+namespace ask::config {
+
+using testing::has_diag;
+using testing::lines;
+using testing::with_managed_models;
+using testing::with_models;
+
+TEST_CASE("Config: reports bad sizes with the path") {
+  const auto d = ERRORS_OF(lines({
+      "{",
+      R"("gpus": {"reserve": "24G", "devices": [)",
+      R"(  {"id": "a", "vram": "8GiB", "cap": "9GiB"},)",
+      R"(  {"id": "b", "cap": "120%"},)",
+      R"(  {"id": "c", "vram": "1GiB", "reserve": "2GiB", "pci": "01:00.0"},)",
+      R"(  {"id": "a", "vendor": "nvidai", "backend_index": {"cuda": 0, "opencl": 1}})",
+      "]}}",
+  }));
+  CHECK_DIAG(d, 2, "gpus.reserve", "invalid size \"24G\": \"G\" is ambiguous");
+  CHECK_DIAG(d, 3, "gpus.devices[0].cap", "cap 9 GiB is more than the device's vram 8 GiB");
+  CHECK_DIAG(d, 4, "gpus.devices[1].cap", "invalid percentage \"120%\"");
+  CHECK_DIAG(d, 5, "gpus.devices[2].reserve", "reserve 2 GiB leaves nothing of vram 1 GiB");
+  CHECK_DIAG(d, 5, "gpus.devices[2].pci", "invalid PCI address \"01:00.0\"");
+  CHECK_DIAG(d, 6, "gpus.devices[3].id", "GPU id \"a\" is used twice");
+  CHECK_DIAG(d, 6, "gpus.devices[3].vendor", "unknown value \"nvidai\" (did you mean \"nvidia\"?)");
+  CHECK_DIAG(d, 6, "gpus.devices[3].backend_index.opencl", "unknown GPU API \"opencl\"");
+}
+
+TEST_CASE("Config: a static GPU inventory needs vram") {
+  const auto d =
+      ERRORS_OF(lines({"{", R"("gpus": {"probe": false, "devices": [{"id": "g"}]})", "}"}));
+  CHECK_DIAG(d, 2, "gpus.devices[0]", "missing required key \"vram\" (gpus.probe is false");
+}
+
+TEST_CASE("Config: resolves GPU sizes and defaults") {
+  const auto c = VALID(lines({
+      "{",
+      R"("gpus": {"reserve": "1GiB", "devices": [)",
+      R"(  {"id": "a", "vram": "24GiB", "cap": "90%", "pci": "0000:0A:00.0",)",
+      R"(   "backend_index": {"hip": 1}}, {"id": "b", "reserve": 0}]}})",
+  }));
+  const GpuSpec& a = *c.config.find_gpu("a");
+  CHECK(a.vram == 24ull << 30);
+  CHECK(a.cap.fraction == doctest::Approx(0.9));
+  CHECK(a.reserve == 1ull << 30);
+  CHECK(a.pci == "0000:0a:00.0");
+  CHECK(a.name == "a");
+  REQUIRE(a.backend_index.size() == 1);
+  CHECK(a.backend_index[0] == std::pair{GpuApi::rocm, 1});
+  CHECK(c.config.find_gpu("b")->reserve == 0);
+}
+
+TEST_CASE("Config: rejects managed-only keys on models of other backends") {
+  const auto d = ERRORS_OF(with_models(
+      {R"("m": {"backend": "ollama", "gguf": "/x.gguf",)", R"(      "pinned": true})"}));
+  CHECK_DIAG(d, 4, "models.m.gguf",
+             "\"gguf\" is only for models on a llama-server backend; "
+             "backend \"ollama\" is kind ollama");
+  CHECK_DIAG(d, 5, "models.m.pinned", "\"pinned\" is only for models on a llama-server");
+}
+
+TEST_CASE("Config: a llama-server backend takes no url, and only it takes a preset") {
+  const auto d = ERRORS_OF(lines({
+      "{",
+      R"("backends": {"l": {"kind": "llama-server", "url": "http://h:1"},)",
+      R"(  "o": {"kind": "openai", "url": "http://h:1", "preset": "p"}})",
+      "}",
+  }));
+  CHECK_DIAG(d, 2, "backends.l.url", "a llama-server backend is run by askd itself");
+  CHECK_DIAG(d, 3, "backends.o.preset", "only llama-server backends take a \"preset\"");
+}
+
+TEST_CASE("Config: checks managed model references: presets and GPU pins") {
+  const auto d = ERRORS_OF(with_managed_models({
+      R"("a": {"backend": "l", "gguf": "/m.gguf", "preset": "vulkn", "gpus": ["gpu0", "gpu2"]},)",
+      R"("b": {"backend": "l", "gguf": "/m.gguf"})",
+  }));
+  CHECK_DIAG(d, 7, "models.a.preset", "unknown preset \"vulkn\" (did you mean \"vulkan\"?)");
+  CHECK_DIAG(d, 7, "models.a.gpus[1]", "unknown GPU \"gpu2\" (did you mean \"gpu0\"?)");
+  CHECK_DIAG(d, 8, "models.b", "no preset: set \"preset\" here or on backend \"l\"");
+}
+
+TEST_CASE("Config: validates managed model settings") {
+  const auto d = ERRORS_OF(with_managed_models({
+      R"("a": {"backend": "l", "gguf": "/m.gguf", "preset": "cuda", "parallel": 0,)",
+      R"(  "kv_cache_type": "q8", "flash_attn": "maybe", "max_replicas": 0,)",
+      R"(  "extra_args": ["--port", "1", "--host=0.0.0.0", "-fa"], "load_timeout": 0},)",
+      R"("b": {"backend": "l", "preset": "cuda", "kv_cache_type": {"k": "q8_0", "v": "q3"}})",
+  }));
+  CHECK_DIAG(d, 7, "models.a.parallel", "must be between 1 and 1024, got 0");
+  CHECK_DIAG(d, 8, "models.a.kv_cache_type", "unknown value \"q8\"");
+  CHECK_DIAG(d, 8, "models.a.flash_attn", "expected one of: on, off, auto");
+  CHECK_DIAG(d, 8, "models.a.max_replicas", "must be between 1 and 1024");
+  CHECK_DIAG(d, 9, "models.a.extra_args[0]", "askd sets --port itself");
+  CHECK_DIAG(d, 9, "models.a.extra_args[2]", "askd sets --host itself");
+  CHECK_DIAG(d, 9, "models.a.load_timeout", "a load timeout of 0");
+  CHECK_DIAG(d, 10, "models.b", "missing required key \"gguf\"");
+  CHECK_DIAG(d, 10, "models.b.kv_cache_type.v", "unknown value \"q3\"");
+}
+
+TEST_CASE("Config: resolves managed models with their defaults") {
+  testing::TempDir dir;
+  const auto file = dir.write("m.gguf", "GGUF");
+  const auto c = VALID(with_managed_models({
+      R"("a": {"backend": "l", "preset": "cuda", "gguf": ")" + file.string() + R"(",)",
+      R"(  "ctx": 32768, "parallel": 4, "kv_cache_type": {"k": "q8_0", "v": "q4_0"},)",
+      R"(  "flash_attn": true, "draft": "auto", "gpus": ["gpu1"], "n_gpu_layers": -1},)",
+      R"("b": {"backend": "l", "preset": "vulkan", "gguf": "~/models/b.gguf"})",
+  }));
+  const Model& a = *c.config.find_model("a");
+  REQUIRE(a.managed);
+  CHECK(a.managed->gguf == file);
+  CHECK(a.managed->preset == "cuda");
+  CHECK(a.managed->ctx == 32768);
+  CHECK(a.context_length == 8192); // ctx split over the parallel slots
+  CHECK(a.managed->kv_cache_type == KvCacheType{"q8_0", "q4_0"});
+  CHECK(a.managed->flash_attn == FlashAttn::on);
+  CHECK(a.managed->draft_auto);
+  CHECK(a.managed->n_gpu_layers == -1);
+  CHECK(a.managed->load_timeout == core::Duration::seconds(600));
+  const Model& b = *c.config.find_model("b");
+  CHECK(b.managed->gguf == "/home/test/models/b.gguf");
+  CHECK(b.managed->parallel == 1);
+  CHECK(b.managed->max_replicas == 1);
+  CHECK(b.managed->flash_attn == FlashAttn::automatic);
+  CHECK(testing::has_diag(c.warnings, 10, "models.b.gguf",
+                          "file not found: "
+                          "/home/test/models/b.gguf"));
+  CHECK(testing::has_diag(c.warnings, 4, "presets.cuda.binary", "is not an executable file"));
+  CHECK_FALSE(testing::has_diag(c.warnings, 0, "models.a.gguf", ""));
+}
+
+TEST_CASE("Config: a managed model takes the only preset when none is named") {
+  const auto c = VALID(lines({
+      "{",
+      R"("backends": {"l": {"kind": "llama-server"}},)",
+      R"("presets": {"only": {"binary": "llama-server", "backend": "cpu"}},)",
+      R"("models": {"m": {"backend": "l", "gguf": "/m.gguf"}}})",
+  }));
+  CHECK(c.config.find_model("m")->managed->preset == "only");
+}
+
+TEST_CASE("Config: checks presets") {
+  const auto d = ERRORS_OF(lines({
+      "{",
+      R"("presets": {"p": {"binary": "llama-server", "backend": "cdua",)",
+      R"(  "args": ["-m", "x"], "env": {"1BAD": "x", "OK": 1}}})",
+      "}",
+  }));
+  CHECK_DIAG(d, 2, "presets.p.backend", "unknown value \"cdua\" (did you mean \"cuda\"?)");
+  CHECK_DIAG(d, 3, "presets.p.args[0]", "askd sets -m itself");
+  CHECK_DIAG(d, 3, "presets.p.env.1BAD", "is not an environment variable name");
+  CHECK_DIAG(d, 3, "presets.p.env.OK", "expected a string, got integer");
+}
+
+TEST_CASE("Config: refuses to listen beyond loopback without api_keys") {
+  const auto d = ERRORS_OF(lines({"{", R"("listen": "0.0.0.0:11436")", "}"}));
+  CHECK_DIAG(d, 2, "listen", "refusing to listen on 0.0.0.0:11436 without api_keys");
+  const auto v6 = ERRORS_OF(lines({"{", R"("listen": "[::]:8080")", "}"}));
+  CHECK_DIAG(v6, 2, "listen", "refusing to listen on [::]:8080 without api_keys");
+  const auto host = ERRORS_OF(lines({"{", R"("listen": "127.example.com:80")", "}"}));
+  CHECK_DIAG(host, 2, "listen", "refusing to listen on 127.example.com:80");
+}
+
+TEST_CASE("Config: listens anywhere with api_keys, and on loopback without") {
+  const auto env = testing::fake_env({{"HOME", "/h"}, {"ASKD_KEY", "from-the-environment"}});
+  auto c =
+      parse_config(R"({"listen": "0.0.0.0:9000", "api_keys": ["env:ASKD_KEY", "lit"]})", "t", env);
+  REQUIRE(c);
+  CHECK(c->config.listen.host == "0.0.0.0");
+  CHECK(c->config.listen.port == 9000);
+  REQUIRE(c->config.listen.api_keys.size() == 2);
+  CHECK(c->config.listen.api_keys[0].value == "from-the-environment");
+  CHECK(c->config.listen.api_keys[0].env_var == "ASKD_KEY");
+  CHECK(c->config.listen.api_keys[1].value == "lit");
+  for (const char* loopback : {"127.0.0.1:1", "127.1.2.3:1", "localhost:1", "[::1]:0"}) {
+    CAPTURE(loopback);
+    CHECK(VALID(std::string("{\"listen\": \"") + loopback + "\"}").config.listen.is_loopback());
+  }
+}
+
+TEST_CASE("Config: rejects malformed listen addresses and api keys") {
+  for (const char* bad : {"11436", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "::1:80",
+                          "[::1]80", "[nonsense]:80", "host name:80", ":80"}) {
+    CAPTURE(bad);
+    const auto d = ERRORS_OF(lines({"{", std::string("\"listen\": \"") + bad + "\"", "}"}));
+    CHECK_DIAG(d, 2, "listen", "invalid address");
+  }
+  const auto d = ERRORS_OF(lines({"{", R"("api_keys": ["env:MISSING", "", "env:1x", 7])", "}"}));
+  CHECK_DIAG(d, 2, "api_keys[0]", "environment variable MISSING is not set");
+  CHECK_DIAG(d, 2, "api_keys[1]", "an API key cannot be empty");
+  CHECK_DIAG(d, 2, "api_keys[2]", "does not name an environment variable");
+  CHECK_DIAG(d, 2, "api_keys[3]", "expected a string, got integer");
+}
+
+TEST_CASE("Config: validates backend URLs") {
+  const auto d = ERRORS_OF(lines({
+      "{",
+      R"("backends": {)",
+      R"(  "a": {"kind": "ollama", "url": "127.0.0.1:11434"},)",
+      R"(  "b": {"kind": "ollama", "url": "http://user:pw@h:1"},)",
+      R"(  "c": {"kind": "ollama", "url": "http://h:99999"},)",
+      R"(  "d": {"kind": "ollama", "url": "http://h:1/?q=1"},)",
+      R"(  "e": {"kind": "ollama", "url": "http://:1"})",
+      "}}",
+  }));
+  CHECK_DIAG(d, 3, "backends.a.url", "expected http://host:port");
+  CHECK_DIAG(d, 4, "backends.b.url", "credentials in URLs are not supported");
+  CHECK_DIAG(d, 5, "backends.c.url", "the port must be a number from 1 to 65535");
+  CHECK_DIAG(d, 6, "backends.d.url", "a query or fragment is not allowed");
+  CHECK_DIAG(d, 7, "backends.e.url", "expected a host name or IP address");
+}
+
+TEST_CASE("Config: splits backend URLs for the HTTP client") {
+  const auto c = VALID(lines({
+      "{",
+      R"("backends": {)",
+      R"(  "a": {"kind": "openai", "url": "HTTPS://api.example.com/proxy/"},)",
+      R"(  "b": {"kind": "openai", "url": "http://[::1]:8080"},)",
+      R"(  "c": {"kind": "openai", "url": "http://h/v1"})",
+      "}}",
+  }));
+  const Url& a = *c.config.find_backend("a")->url;
+  CHECK(a.scheme == "https");
+  CHECK(a.host == "api.example.com");
+  CHECK(a.port == 443);
+  CHECK(a.base_path == "/proxy");
+  CHECK(a.to_string() == "https://api.example.com:443/proxy");
+  const Url& b = *c.config.find_backend("b")->url;
+  CHECK(b.host == "::1");
+  CHECK(b.port == 8080);
+  CHECK(b.to_string() == "http://[::1]:8080");
+  CHECK(c.config.find_backend("c")->url->port == 80);
+  CHECK(has_diag(c.warnings, 5, "backends.c.url", "remove the trailing /v1"));
+}
+
+TEST_CASE("Config: warns when an api_key_env variable is not set") {
+  const auto c = VALID(lines({
+      "{",
+      R"("backends": {"o": {"kind": "openai", "url": "http://h:1", "api_key_env": "OPENAI_KEY"}})",
+      "}",
+  }));
+  CHECK(has_diag(c.warnings, 2, "backends.o.api_key_env",
+                 "environment variable OPENAI_KEY is not set"));
+  CHECK(c.config.find_backend("o")->api_key_env == "OPENAI_KEY");
+}
+
+} // namespace ask::config
