@@ -26,15 +26,20 @@ public:
   WallTime wall_now() const override { return std::chrono::system_clock::now(); }
 };
 
-// Starts at a fixed wall time (2026-01-01T00:00:00Z) unless told otherwise; thread-safe.
+// Starts at a fixed wall time (2026-01-01T00:00:00Z) unless told otherwise, and at a steady
+// time of 1000 hours (k_steady_start), so no time it returns equals SteadyTime{}, which code
+// uses as an "unset" sentinel; thread-safe.
 class FakeClock final : public Clock {
 public:
+  static constexpr std::chrono::hours k_steady_start{1000};
+
   FakeClock();
   explicit FakeClock(WallTime start);
 
   SteadyTime now() const override;
   WallTime wall_now() const override;
-  // Moves both clocks forward by `d` (never backward).
+  // Moves both clocks forward by `d`. A zero or negative `d` is ignored (the clocks never go
+  // backward); a step past the largest representable time stops there instead of wrapping.
   void advance(std::chrono::nanoseconds d);
 
 private:

@@ -39,6 +39,30 @@ TEST_CASE("FakeClock: never moves backward") {
   CHECK(clock.now() == t0);
 }
 
+TEST_CASE("FakeClock: steady time starts well away from the SteadyTime{} sentinel") {
+  FakeClock clock;
+  CHECK(clock.now() != Clock::SteadyTime{});
+  CHECK(clock.now().time_since_epoch() == FakeClock::k_steady_start);
+  CHECK(clock.now() - Clock::SteadyTime{} >= 1000h);
+}
+
+TEST_CASE("FakeClock: a huge advance saturates instead of wrapping") {
+  FakeClock clock;
+  const auto t0 = clock.now();
+  const auto w0 = clock.wall_now();
+  clock.advance(std::chrono::nanoseconds::max());
+  CHECK(clock.now() > t0);
+  CHECK(clock.wall_now() > w0);
+  const auto t1 = clock.now();
+  const auto w1 = clock.wall_now();
+  clock.advance(std::chrono::nanoseconds::max());
+  clock.advance(1s);
+  CHECK(clock.now() >= t1);
+  CHECK(clock.wall_now() >= w1);
+  CHECK(clock.now() == Clock::SteadyTime::max());
+  CHECK(clock.wall_now() == Clock::WallTime::max());
+}
+
 TEST_CASE("FakeClock: advance from two threads loses no time") {
   FakeClock clock;
   const auto t0 = clock.now();

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/excerpt.h"
+
 namespace ask::core {
 
 namespace {
@@ -31,27 +33,10 @@ constexpr std::size_t k_quote_limit = 64;
 constexpr std::array<std::string_view, 5> k_forever_words = {"forever", "never", "infinite",
                                                              "infinity", "inf"};
 
-// The input in double quotes, control bytes escaped, long inputs cut short.
+// The input in double quotes: control bytes and invalid UTF-8 escaped, long inputs cut
+// short at a code-point boundary, so the message stays valid UTF-8.
 std::string quote(std::string_view text) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (std::size_t i = 0; i < text.size() && i < k_quote_limit; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      out += "\\x";
-      out += k_hex[c >> 4];
-      out += k_hex[c & 0xf];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > k_quote_limit) {
-    out += "...";
-  }
-  return out + "\"";
+  return "\"" + detail::printable_excerpt(text, k_quote_limit, true) + "\"";
 }
 
 Error duration_error(std::string_view input, std::string_view reason) {

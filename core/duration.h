@@ -4,6 +4,7 @@
 // "forever" (never). Used for keep_alive, timeouts and TTLs.
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,13 +21,22 @@ public:
   constexpr Duration() = default;
   static constexpr Duration zero() { return Duration(Millis{0}, false); }
   static constexpr Duration forever() { return Duration(Millis{0}, true); }
-  static constexpr Duration from(Millis ms) { return Duration(ms, false); }
-  static constexpr Duration seconds(long long s) { return Duration(Millis{s * 1000}, false); }
+  // A negative length means forever, as in parse_duration.
+  static constexpr Duration from(Millis ms) {
+    return ms.count() < 0 ? forever() : Duration(ms, false);
+  }
+  // A negative count means forever, as in parse_duration.
+  static constexpr Duration seconds(long long s) { return from(Millis{s * 1000}); }
 
   constexpr bool is_forever() const { return m_forever; }
   constexpr bool is_zero() const { return !m_forever && m_value.count() == 0; }
-  // The finite length; meaningless when is_forever().
+  // The finite length; only meaningful when !is_forever() (it is 0 for forever, so
+  // `now + d.value()` would expire a forever entry at once). Prefer finite().
   constexpr Millis value() const { return m_value; }
+  // The finite length, or nullopt for forever.
+  constexpr std::optional<Millis> finite() const {
+    return m_forever ? std::nullopt : std::optional<Millis>(m_value);
+  }
 
   // Canonical text: "forever", "0s", "500ms", "15m", "1h30m", "1h0m5s".
   std::string to_string() const;

@@ -6,6 +6,8 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include "core/openai.h"
+
 using namespace ask::core;
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -191,4 +193,39 @@ TEST_CASE("Duration: to_ollama_seconds") {
   CHECK(Duration::zero().to_ollama_seconds() == 0.0);
   CHECK(Duration::seconds(300).to_ollama_seconds() == 300.0);
   CHECK(Duration::from(2500ms).to_ollama_seconds() == 2.5);
+}
+
+TEST_CASE("Duration: messages stay valid UTF-8 when the input is cut or is not UTF-8") {
+  const auto dumps_ok = [](const std::string& msg) {
+    INFO(msg);
+    CHECK_NOTHROW((void)to_json(error_body_for(Error::bad_request(msg))).dump());
+  };
+  // 63 ASCII bytes then a two-byte 'é': a cut at byte 64 would split it.
+  const std::string split = std::string(63, '9') + "\xc3\xa9" + "m";
+  const auto cut = rejected(split);
+  CHECK(cut.find(std::string(63, '9') + "...\"") != std::string::npos);
+  dumps_ok(cut);
+  const auto invalid = rejected("5\xff\xfem");
+  CHECK(invalid.find("\\xff\\xfe") != std::string::npos);
+  dumps_ok(invalid);
+  dumps_ok(rejected("\xe6\x97\xa5"));
+  dumps_ok(rejected("5\xe6\x97\xa5"));
+}
+
+TEST_CASE("Duration: finite() is nullopt for forever, value() is 0 for it") {
+  CHECK(Duration::forever().finite() == std::nullopt);
+  CHECK(Duration::forever().value() == 0ms);
+  CHECK(Duration::seconds(90).finite() == 90'000ms);
+  CHECK(Duration::zero().finite() == 0ms);
+  CHECK(ok("forever").finite() == std::nullopt);
+  CHECK(ok("1h30m").finite() == 5'400'000ms);
+}
+
+TEST_CASE("Duration: from() and seconds() with a negative value mean forever, as parse does") {
+  CHECK(Duration::from(-1ms).is_forever());
+  CHECK(Duration::from(-1ms) == Duration::forever());
+  CHECK(Duration::seconds(-5).is_forever());
+  CHECK(Duration::from(0ms).is_zero());
+  CHECK(Duration::from(1500ms).value() == 1500ms);
+  static_assert(Duration::from(Duration::Millis{-1}).is_forever());
 }

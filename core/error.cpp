@@ -22,6 +22,14 @@ std::string_view to_string(ErrorKind kind) {
   return "internal"; // an out-of-range value cast into the enum
 }
 
+namespace {
+
+bool is_client_error(int status) {
+  return status >= 400 && status <= 499;
+}
+
+} // namespace
+
 int Error::status_for_client() const {
   switch (kind) {
   case ErrorKind::bad_request:
@@ -32,8 +40,9 @@ int Error::status_for_client() const {
     return 429;
   case ErrorKind::timeout:
     return 504;
-  case ErrorKind::connect:
   case ErrorKind::upstream_status:
+    return is_client_error(http_status) ? http_status : 502;
+  case ErrorKind::connect:
     return 502;
   case ErrorKind::internal:
     return 500;
@@ -51,8 +60,15 @@ std::string_view Error::openai_type() const {
     return "rate_limit_error";
   case ErrorKind::timeout:
     return "timeout_error";
-  case ErrorKind::connect:
   case ErrorKind::upstream_status:
+    if (http_status == 404) {
+      return "not_found_error";
+    }
+    if (http_status == 429) {
+      return "rate_limit_error";
+    }
+    return is_client_error(http_status) ? "invalid_request_error" : "server_error";
+  case ErrorKind::connect:
   case ErrorKind::internal:
     return "server_error";
   }

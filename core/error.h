@@ -12,7 +12,7 @@ namespace ask::core {
 enum class ErrorKind {
   connect,         // connection refused or reset, DNS failure, peer gone
   timeout,         // connect, first-byte or whole-request deadline passed
-  upstream_status, // the backend answered with an HTTP error status
+  upstream_status, // the backend answered with an error status, or with a malformed reply
   overloaded,      // a queue is full or a scheduler cannot place the model
   bad_request,     // the caller's input is wrong; retrying elsewhere would not help
   not_found,       // an unknown model, file or route
@@ -25,13 +25,22 @@ std::string_view to_string(ErrorKind kind);
 struct Error {
   ErrorKind kind = ErrorKind::internal;
   std::string message;
-  int http_status = 0; // the upstream's status for upstream_status; 0 when none
+  // For upstream_status: the HTTP status the backend sent (4xx, 5xx; or the code of an
+  // error it sent in-band, in a 200 reply or a stream), or 502 when the reply was malformed
+  // (unparseable JSON, wrong shapes), so that the fallback executor treats it as a server
+  // failure. 0 for every other kind.
+  int http_status = 0;
 
   static Error connect(std::string msg) { return {ErrorKind::connect, std::move(msg), 0}; }
   static Error timeout(std::string msg) { return {ErrorKind::timeout, std::move(msg), 0}; }
   static Error upstream(int status, std::string msg) {
     return {ErrorKind::upstream_status, std::move(msg), status};
   }
+  // The backend's reply could not be understood: upstream_status with http_status 502.
+  static Error malformed_reply(std::string msg) {
+    return {ErrorKind::upstream_status, std::move(msg), k_malformed_reply_status};
+  }
+  static constexpr int k_malformed_reply_status = 502;
   static Error overloaded(std::string msg) { return {ErrorKind::overloaded, std::move(msg), 0}; }
   static Error bad_request(std::string msg) {
     return {ErrorKind::bad_request, std::move(msg), 0};
@@ -39,9 +48,14 @@ struct Error {
   static Error not_found(std::string msg) { return {ErrorKind::not_found, std::move(msg), 0}; }
   static Error internal(std::string msg) { return {ErrorKind::internal, std::move(msg), 0}; }
 
-  // The HTTP status askd answers with for this error (400, 404, 429, 502, 504, 500).
+  // The HTTP status askd answers with for this error: bad_request 400, not_found 404,
+  // overloaded 429, timeout 504, connect 502, internal 500; upstream_status passes a
+  // backend's 4xx through (the client's request was at fault, retrying will not help) and
+  // answers 502 for 5xx, 0 and anything else.
   int status_for_client() const;
-  // OpenAI's error `type` for this error ("invalid_request_error", "server_error", ...).
+  // OpenAI's error `type` for this error: "invalid_request_error" (bad_request, an upstream
+  // 4xx), "not_found_error" (not_found, an upstream 404), "rate_limit_error" (overloaded, an
+  // upstream 429), "timeout_error", else "server_error".
   std::string_view openai_type() const;
   // "kind: message", for logs.
   std::string describe() const;

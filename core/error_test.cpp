@@ -20,9 +20,36 @@ TEST_CASE("Error: maps each kind to the HTTP status askd answers with") {
   CHECK(Error::overloaded("x").status_for_client() == 429);
   CHECK(Error::timeout("x").status_for_client() == 504);
   CHECK(Error::connect("x").status_for_client() == 502);
-  CHECK(Error::upstream(503, "x").status_for_client() == 502);
-  CHECK(Error::upstream(400, "x").status_for_client() == 502);
   CHECK(Error::internal("x").status_for_client() == 500);
+}
+
+TEST_CASE("Error: an upstream 4xx passes through, 5xx and malformed replies are 502") {
+  CHECK(Error::upstream(400, "x").status_for_client() == 400);
+  CHECK(Error::upstream(401, "x").status_for_client() == 401);
+  CHECK(Error::upstream(404, "x").status_for_client() == 404);
+  CHECK(Error::upstream(413, "x").status_for_client() == 413);
+  CHECK(Error::upstream(429, "x").status_for_client() == 429);
+  CHECK(Error::upstream(499, "x").status_for_client() == 499);
+  CHECK(Error::upstream(500, "x").status_for_client() == 502);
+  CHECK(Error::upstream(503, "x").status_for_client() == 502);
+  CHECK(Error::upstream(0, "x").status_for_client() == 502);
+  CHECK(Error::upstream(302, "x").status_for_client() == 502);
+  CHECK(Error::upstream(-1, "x").status_for_client() == 502);
+  CHECK(Error::malformed_reply("x").status_for_client() == 502);
+
+  CHECK(Error::upstream(400, "x").openai_type() == "invalid_request_error");
+  CHECK(Error::upstream(422, "x").openai_type() == "invalid_request_error");
+  CHECK(Error::upstream(404, "x").openai_type() == "not_found_error");
+  CHECK(Error::upstream(429, "x").openai_type() == "rate_limit_error");
+  CHECK(Error::upstream(503, "x").openai_type() == "server_error");
+  CHECK(Error::upstream(0, "x").openai_type() == "server_error");
+}
+
+TEST_CASE("Error: malformed_reply is upstream_status with HTTP 502") {
+  const auto e = Error::malformed_reply("garbled");
+  CHECK(e.kind == ErrorKind::upstream_status);
+  CHECK(e.http_status == 502);
+  CHECK(e.message == "garbled");
 }
 
 TEST_CASE("Error: maps each kind to OpenAI's error type") {

@@ -4,20 +4,35 @@
 #include <cmath>
 #include <limits>
 
+#include "core/excerpt.h"
 #include "core/openai_detail.h"
 
 namespace ask::core {
 
 namespace detail {
 
+namespace {
+
+// Longest key written into a field path; keys come from the body.
+constexpr std::size_t k_path_key_limit = 64;
+// Longest value quoted in a message ("unknown role \"...\"").
+constexpr std::size_t k_quoted_value_limit = 64;
+
+} // namespace
+
 std::string field_path(const std::string& base, std::string_view key) {
+  const std::string printable_key = printable_excerpt(key, k_path_key_limit);
   if (base.empty()) {
-    return std::string(key);
+    return printable_key;
   }
   std::string out = base;
   out += '.';
-  out += key;
+  out += printable_key;
   return out;
+}
+
+std::string quoted(std::string_view value) {
+  return "\"" + printable_excerpt(value, k_quoted_value_limit, true) + "\"";
 }
 
 std::string index_path(const std::string& base, std::size_t i) {
@@ -372,8 +387,8 @@ bool known_role(std::string_view role) {
 Result<void> check_message_rules(const Message& msg, const std::string& path) {
   if (!known_role(msg.role)) {
     return fail(invalid(field_path(path, "role"),
-                        "unknown role \"" + msg.role +
-                            "\" (expected system, developer, user, assistant, tool or "
+                        "unknown role " + detail::quoted(msg.role) +
+                            " (expected system, developer, user, assistant, tool or "
                             "function)"));
   }
   const bool has_content = msg.content.has_value() || msg.content_is_parts;

@@ -10,8 +10,11 @@
 
 namespace ask::core::detail {
 
-// "base.key", or "key" when base is empty.
+// "base.key", or "key" when base is empty; the key is made printable and cut short, since
+// keys come from the body (see excerpt.h).
 std::string field_path(const std::string& base, std::string_view key);
+// `value` in double quotes for a message, made printable and cut short (see excerpt.h).
+std::string quoted(std::string_view value);
 // "base[i]".
 std::string index_path(const std::string& base, std::size_t i);
 // bad_request "path: what".
@@ -37,5 +40,16 @@ Json tool_call_to_json(const ToolCall& call);
 // A message as a backend returns it: like parse_message without the request rules, reading
 // Ollama's "reasoning" as reasoning_content.
 Result<Message> parse_reply_message(const Json& value, const std::string& path);
+
+// malformed_reply "invalid <what>: <reason>".
+Error reply_error(std::string_view what, std::string_view reason);
+// A backend's reply text parsed with the nesting limit; errors are reply_error(what, ...).
+Result<Json> parse_reply_text(std::string_view text, std::string_view what);
+// reply_error(what, ...) when `body` nests deeper than the limit (see core/json_text.h).
+std::optional<Error> check_reply_depth(const Json& body, std::string_view what);
+// The backend's own error when `body` (an object) carries a non-null "error" and no
+// "choices": upstream_status with the error's message and http_status its integer code in
+// 400..599, else 502; reply_error(what, ...) when that "error" is not an error body.
+std::optional<Error> in_band_error(const Json& body, std::string_view what);
 
 } // namespace ask::core::detail

@@ -2,6 +2,7 @@
 #include <array>
 #include <cmath>
 
+#include "core/json_text.h"
 #include "core/openai.h"
 #include "core/openai_detail.h"
 
@@ -16,7 +17,6 @@ using detail::type_error;
 namespace {
 
 constexpr std::size_t k_max_stop = 16;
-constexpr int k_max_json_depth = 128;
 constexpr std::array<std::string_view, 3> k_tool_choice_words = {"none", "auto", "required"};
 constexpr std::array<std::string_view, 3> k_response_formats = {"text", "json_object",
                                                                 "json_schema"};
@@ -86,8 +86,8 @@ Result<void> check_tool_choice(const Json& choice) {
       return {};
     }
     return fail(invalid("tool_choice", "expected \"none\", \"auto\", \"required\" or an object, "
-                                       "got \"" +
-                                           choice.get<std::string>() + "\""));
+                                       "got " +
+                                           detail::quoted(choice.get_ref<const std::string&>())));
   }
   if (!choice.is_object()) {
     return fail(type_error("tool_choice", "a string or an object", choice));
@@ -237,6 +237,52 @@ Result<void> parse_stream(const Json& value, ChatRequest& req) {
   return {};
 }
 
+Result<void> parse_seed(const Json& value, ChatRequest& req) {
+  auto n = detail::read_integer(value, "seed");
+  if (!n) {
+    return fail(n.error());
+  }
+  req.seed = *n;
+  return {};
+}
+
+// Reads a numeric top-level key; nullopt for any other key. An integer given for a double
+// field ("temperature":1) is also kept in req.extra, so to_json writes "1" back rather than
+// "1.0" (see write_number). Integer fields are always written as integers: "16.0" comes back
+// as 16, which servers written in Go need.
+std::optional<Result<void>> parse_number_field(const std::string& key, const Json& v,
+                                               ChatRequest& req) {
+  Result<void> ok;
+  if (key == "temperature" || key == "top_p") {
+    ok = key == "temperature" ? parse_ranged(v, "temperature", 2.0, req.temperature)
+                              : parse_ranged(v, "top_p", 1.0, req.top_p);
+    if (ok && v.is_number_integer()) {
+      req.extra[key] = v;
+    }
+  } else if (key == "max_tokens") {
+    ok = parse_count(v, "max_tokens", req.max_tokens);
+  } else if (key == "max_completion_tokens") {
+    ok = parse_count(v, "max_completion_tokens", req.max_completion_tokens);
+  } else if (key == "seed") {
+    ok = parse_seed(v, req);
+  } else {
+    return std::nullopt;
+  }
+  return ok;
+}
+
+// Writes a numeric field over out[key], unless out[key] (from extra) is a number equal to
+// it, kept for its form; a kept number whose field was cleared is dropped.
+template <class T> void write_number(Json& out, const char* key, const std::optional<T>& field) {
+  const auto it = out.find(key);
+  const bool kept = it != out.end() && it->is_number();
+  if (field && !(kept && it->template get<double>() == static_cast<double>(*field))) {
+    out[key] = *field;
+  } else if (!field && kept) {
+    out.erase(key);
+  }
+}
+
 Result<void> keep_checked(const Json& value, Result<void> check, Json& target) {
   if (!check) {
     return check;
@@ -272,59 +318,14 @@ Result<void> parse_request_field(const std::string& key, const Json& v, ChatRequ
   if (key == "stream_options") {
     return parse_stream_options(v, req);
   }
-  if (key == "temperature") {
-    return parse_ranged(v, "temperature", 2.0, req.temperature);
-  }
-  if (key == "top_p") {
-    return parse_ranged(v, "top_p", 1.0, req.top_p);
-  }
-  if (key == "max_tokens") {
-    return parse_count(v, "max_tokens", req.max_tokens);
-  }
-  if (key == "max_completion_tokens") {
-    return parse_count(v, "max_completion_tokens", req.max_completion_tokens);
-  }
   if (key == "stop") {
     return parse_stop(v, req);
   }
-  if (key == "seed") {
-    auto n = detail::read_integer(v, "seed");
-    if (!n) {
-      return fail(n.error());
-    }
-    req.seed = *n;
-    return {};
+  if (auto number = parse_number_field(key, v, req)) {
+    return *number;
   }
   req.extra[key] = v;
   return {};
-}
-
-// The deepest nesting of arrays and objects in JSON text, counted without parsing (strings
-// skipped), so hostile input cannot make the recursive parts of nlohmann::json overflow the
-// stack.
-int nesting_depth(std::string_view text) {
-  int depth = 0;
-  int max_depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return max_depth;
 }
 
 } // namespace
@@ -334,6 +335,10 @@ std::optional<long long> ChatRequest::token_limit() const {
 }
 
 Result<ChatRequest> parse_chat_request(const Json& body) {
+  if (detail::deeper_than(body, detail::k_max_json_depth)) {
+    return fail(Error::bad_request("request body: JSON nested deeper than " +
+                                   std::to_string(detail::k_max_json_depth) + " levels"));
+  }
   if (!body.is_object()) {
     return fail(Error::bad_request("request body: expected a JSON object, got " +
                                    std::string(detail::json_kind(body))));
@@ -354,22 +359,13 @@ Result<ChatRequest> parse_chat_request(const Json& body) {
 }
 
 Result<ChatRequest> parse_chat_request(std::string_view body) {
-  if (nesting_depth(body) > k_max_json_depth) {
-    return fail(Error::bad_request("request body: JSON nested deeper than " +
-                                   std::to_string(k_max_json_depth) + " levels"));
+  auto parsed = detail::parse_json_text(body);
+  if (!parsed) {
+    const auto& e = parsed.error();
+    return fail(Error::bad_request(e.too_deep ? "request body: " + e.what
+                                              : "request body is not valid JSON: " + e.what));
   }
-  Json parsed;
-  try {
-    parsed = Json::parse(body);
-  } catch (const Json::exception& e) { // parse_error, or out_of_range for a number overflow
-    std::string what = e.what();
-    if (const auto pos = what.find("] ");
-        what.starts_with("[json.exception") && pos != std::string::npos) {
-      what.erase(0, pos + 2);
-    }
-    return fail(Error::bad_request("request body is not valid JSON: " + what));
-  }
-  return parse_chat_request(parsed);
+  return parse_chat_request(*parsed);
 }
 
 Json to_json(const ChatRequest& req) {
@@ -398,16 +394,11 @@ Json to_json(const ChatRequest& req) {
     }
     out["stream_options"] = std::move(options);
   }
-  const auto put = [&out](const char* key, const auto& field) {
-    if (field) {
-      out[key] = *field;
-    }
-  };
-  put("temperature", req.temperature);
-  put("top_p", req.top_p);
-  put("max_tokens", req.max_tokens);
-  put("max_completion_tokens", req.max_completion_tokens);
-  put("seed", req.seed);
+  write_number(out, "temperature", req.temperature);
+  write_number(out, "top_p", req.top_p);
+  write_number(out, "max_tokens", req.max_tokens);
+  write_number(out, "max_completion_tokens", req.max_completion_tokens);
+  write_number(out, "seed", req.seed);
   if (!req.stop.empty()) {
     out["stop"] =
         req.stop_was_string && req.stop.size() == 1 ? Json(req.stop.front()) : Json(req.stop);

@@ -15,7 +15,7 @@ using detail::type_error;
 namespace {
 
 Error reply_error(const char* what, const Error& e) {
-  return Error::upstream(0, std::string("invalid ") + what + ": " + e.message);
+  return detail::reply_error(what, e.message);
 }
 
 // Reads a string-or-null field into `out` (unchanged when null).
@@ -153,17 +153,24 @@ Result<std::vector<Item>> parse_array(const Json& v, const std::string& path,
   return out;
 }
 
+// Reads "function": {"name","arguments"}; other keys and nulls go to out.extra["function"].
 Result<void> parse_delta_function(const Json& fn, const std::string& path, ToolCallDelta& out) {
   if (!fn.is_object()) {
     return fail(type_error(path, "an object", fn));
   }
+  Json rest = Json::object();
   for (const auto& [key, v] : fn.items()) {
-    if (key == "name" || key == "arguments") {
+    if ((key == "name" || key == "arguments") && !v.is_null()) {
       const auto ok = read_opt(v, field_path(path, key), key == "name" ? out.name : out.arguments);
       if (!ok) {
         return ok;
       }
+    } else {
+      rest[key] = v;
     }
+  }
+  if (!rest.empty() || (!out.name && !out.arguments)) {
+    out.extra["function"] = std::move(rest);
   }
   return {};
 }
@@ -180,10 +187,12 @@ Result<ToolCallDelta> parse_tool_call_delta(const Json& v, const std::string& pa
     Result<void> ok;
     if (key == "index" && !field.is_null()) {
       ok = read_index(field, here, out.index);
-    } else if (key == "id" || key == "type") {
+    } else if ((key == "id" || key == "type") && !field.is_null()) {
       ok = read_opt(field, here, key == "id" ? out.id : out.type);
     } else if (key == "function" && !field.is_null()) {
       ok = parse_delta_function(field, here, out);
+    } else if (key != "index") {
+      out.extra[key] = field;
     }
     if (!ok) {
       return fail(ok.error());
@@ -278,6 +287,30 @@ template <class Reply> Json common_to_json(const Reply& r) {
   return out;
 }
 
+// "function" is written when it has a name or arguments, or came in extra["function"].
+Json tool_call_delta_to_json(const ToolCallDelta& call) {
+  Json out = call.extra.is_object() ? call.extra : Json::object();
+  out["index"] = call.index;
+  if (call.id) {
+    out["id"] = *call.id;
+  }
+  if (call.type) {
+    out["type"] = *call.type;
+  }
+  if (call.name || call.arguments) {
+    Json fn =
+        out.contains("function") && out["function"].is_object() ? out["function"] : Json::object();
+    if (call.name) {
+      fn["name"] = *call.name;
+    }
+    if (call.arguments) {
+      fn["arguments"] = *call.arguments;
+    }
+    out["function"] = std::move(fn);
+  }
+  return out;
+}
+
 Json delta_to_json(const Delta& delta) {
   Json out = delta.extra.is_object() ? delta.extra : Json::object();
   if (delta.role) {
@@ -296,25 +329,21 @@ Json delta_to_json(const Delta& delta) {
   }
   Json calls = Json::array();
   for (const auto& call : delta.tool_calls) {
-    Json c = {{"index", call.index}};
-    Json fn = Json::object();
-    if (call.id) {
-      c["id"] = *call.id;
-    }
-    if (call.type) {
-      c["type"] = *call.type;
-    }
-    if (call.name) {
-      fn["name"] = *call.name;
-    }
-    if (call.arguments) {
-      fn["arguments"] = *call.arguments;
-    }
-    c["function"] = std::move(fn);
-    calls.push_back(std::move(c));
+    calls.push_back(tool_call_delta_to_json(call));
   }
   out["tool_calls"] = std::move(calls);
   return out;
+}
+
+// The checks both reply parsers run before reading fields: nesting, type, in-band error.
+std::optional<Error> check_reply(const Json& body, const char* what) {
+  if (auto deep = detail::check_reply_depth(body, what)) {
+    return deep;
+  }
+  if (!body.is_object()) {
+    return reply_error(what, type_error("body", "an object", body));
+  }
+  return detail::in_band_error(body, what);
 }
 
 } // namespace
@@ -328,8 +357,8 @@ Json to_json(const Usage& usage) {
 }
 
 Result<ChatResponse> parse_chat_response(const Json& body) {
-  if (!body.is_object()) {
-    return fail(reply_error("chat response", type_error("body", "an object", body)));
+  if (auto e = check_reply(body, "chat response")) {
+    return fail(std::move(*e));
   }
   ChatResponse resp;
   for (const auto& [key, v] : body.items()) {
@@ -370,9 +399,17 @@ Json to_json(const ChatResponse& resp) {
   return out;
 }
 
+Result<ChatResponse> parse_chat_response(std::string_view body) {
+  auto parsed = detail::parse_reply_text(body, "chat response");
+  if (!parsed) {
+    return fail(parsed.error());
+  }
+  return parse_chat_response(*parsed);
+}
+
 Result<ChatChunk> parse_chat_chunk(const Json& body) {
-  if (!body.is_object()) {
-    return fail(reply_error("chat chunk", type_error("body", "an object", body)));
+  if (auto e = check_reply(body, "chat chunk")) {
+    return fail(std::move(*e));
   }
   ChatChunk chunk;
   for (const auto& [key, v] : body.items()) {
@@ -396,6 +433,14 @@ Result<ChatChunk> parse_chat_chunk(const Json& body) {
   return chunk;
 }
 
+Result<ChatChunk> parse_chat_chunk(std::string_view body) {
+  auto parsed = detail::parse_reply_text(body, "chat chunk");
+  if (!parsed) {
+    return fail(parsed.error());
+  }
+  return parse_chat_chunk(*parsed);
+}
+
 Json to_json(const ChatChunk& chunk) {
   Json out = common_to_json(chunk);
   Json choices = Json::array();
@@ -407,58 +452,6 @@ Json to_json(const ChatChunk& chunk) {
     choices.push_back(std::move(c));
   }
   out["choices"] = std::move(choices);
-  return out;
-}
-
-Json to_json(const ErrorBody& err) {
-  Json inner = err.extra.is_object() ? err.extra : Json::object();
-  inner["message"] = err.message;
-  inner["type"] = err.type;
-  inner["param"] = err.param ? Json(*err.param) : Json(nullptr);
-  inner["code"] = err.code;
-  return Json{{"error", std::move(inner)}};
-}
-
-Result<ErrorBody> parse_error_body(const Json& body) {
-  const auto bad = [](std::string_view what) {
-    return fail(Error::upstream(0, "invalid error body: " + std::string(what)));
-  };
-  if (!body.is_object() || !body.contains("error")) {
-    return bad("expected an object with an \"error\" field");
-  }
-  const Json& e = body.at("error");
-  ErrorBody out;
-  if (e.is_string()) {
-    out.message = e.get<std::string>(); // Ollama's native {"error":"..."}
-    return out;
-  }
-  if (!e.is_object()) {
-    return bad("error: expected an object or a string");
-  }
-  for (const auto& [key, v] : e.items()) {
-    if ((key == "message" || key == "type") && v.is_string()) {
-      (key == "message" ? out.message : out.type) = v.get<std::string>();
-    } else if (key == "param" && v.is_string()) {
-      out.param = v.get<std::string>();
-    } else if (key == "code") {
-      out.code = v;
-    } else if (key == "message" || key == "type" || key == "param") {
-      if (!v.is_null()) {
-        return bad("error." + key + ": expected a string, got " +
-                   std::string(detail::json_kind(v)));
-      }
-    } else {
-      out.extra[key] = v;
-    }
-  }
-  return out;
-}
-
-ErrorBody error_body_for(const Error& e) {
-  ErrorBody out;
-  out.message = e.message;
-  out.type = std::string(e.openai_type());
-  out.code = std::string(to_string(e.kind));
   return out;
 }
 

@@ -1,61 +1,14 @@
-#include <fstream>
-#include <sstream>
-
 #include <doctest/doctest.h>
 
 #include "core/openai.h"
-#include "core/sse.h"
+#include "core/test_fixtures.h"
 
 using namespace ask::core;
+using ask::core::testing::http_body;
+using ask::core::testing::read_fixture;
+using ask::core::testing::sse_payloads;
 
 namespace {
-
-std::string read_fixture(const std::string& rel) {
-  std::ifstream in(std::string(ASK_SOURCE_DIR) + "/tests/fixtures/" + rel, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "cannot open fixture ", rel);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// The body of a recorded HTTP/1.1 response, with chunked transfer encoding undone.
-std::string http_body(const std::string& response) {
-  const auto header_end = response.find("\r\n\r\n");
-  REQUIRE(header_end != std::string::npos);
-  const auto headers = response.substr(0, header_end);
-  std::string rest = response.substr(header_end + 4);
-  if (headers.find("Transfer-Encoding: chunked") == std::string::npos) {
-    return rest;
-  }
-  std::string body;
-  std::size_t pos = 0;
-  while (true) {
-    const auto eol = rest.find("\r\n", pos);
-    REQUIRE(eol != std::string::npos);
-    const auto size = std::stoul(rest.substr(pos, eol - pos), nullptr, 16);
-    if (size == 0) {
-      return body;
-    }
-    body += rest.substr(eol + 2, size);
-    pos = eol + 2 + size + 2;
-  }
-}
-
-// Each SSE event's JSON of a stream body, [DONE] left out; `done` says whether it came.
-std::vector<Json> sse_payloads(const std::string& body, bool* done = nullptr) {
-  SseParser parser;
-  std::vector<Json> out;
-  for (const auto& event : parser.feed(body)) {
-    if (event.is_done()) {
-      if (done != nullptr) {
-        *done = true;
-      }
-      continue;
-    }
-    out.push_back(Json::parse(event.data));
-  }
-  return out;
-}
 
 // The ollama.com trace lost its blank lines (see tests/fixtures/ollama/README.md).
 std::string restore_blank_lines(const std::string& text) {
@@ -193,7 +146,7 @@ TEST_CASE("ChatResponse: malformed replies are upstream errors naming the field"
     const auto resp = parse_chat_response(Json::parse(text));
     REQUIRE_FALSE(resp.has_value());
     CHECK(resp.error().kind == ErrorKind::upstream_status);
-    CHECK(resp.error().http_status == 0);
+    CHECK(resp.error().http_status == 502);
     CHECK(resp.error().message.starts_with("invalid chat response: " + expected));
   }
 }
@@ -400,6 +353,7 @@ TEST_CASE("ChatChunk: malformed chunks are upstream errors naming the field") {
     const auto chunk = parse_chat_chunk(Json::parse(text));
     REQUIRE_FALSE(chunk.has_value());
     CHECK(chunk.error().kind == ErrorKind::upstream_status);
+    CHECK(chunk.error().http_status == 502);
     CHECK(chunk.error().message.starts_with("invalid chat chunk: " + expected));
   }
 }
@@ -457,6 +411,7 @@ TEST_CASE("ErrorBody: rejects what is not an error body") {
     const auto body = parse_error_body(Json::parse(text));
     REQUIRE_FALSE(body.has_value());
     CHECK(body.error().kind == ErrorKind::upstream_status);
+    CHECK(body.error().http_status == 502);
   }
 }
 

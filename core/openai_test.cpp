@@ -448,3 +448,66 @@ TEST_CASE("ChatRequest: token_limit prefers max_completion_tokens") {
   req.max_completion_tokens = 50;
   CHECK(req.token_limit() == 50);
 }
+
+TEST_CASE("ChatRequest: numbers come back in the form sent (dump() equality)") {
+  const std::string text =
+      R"({"max_tokens":16,"messages":[{"content":"hi","role":"user"}],"model":"m","seed":7,"temperature":1,"top_p":0.7})";
+  const auto req = parse_ok(text);
+  CHECK(req.temperature == 1.0);
+  CHECK(req.max_tokens == 16);
+  // Json's == says 1 == 1.0; the text must still say "temperature":1.
+  CHECK(to_json(req).dump() == Json::parse(text).dump());
+  const std::string floats =
+      R"({"messages":[{"content":"hi","role":"user"}],"model":"m","temperature":1.0,"top_p":0.95})";
+  CHECK(to_json(parse_ok(floats)).dump() == Json::parse(floats).dump());
+  // Integer fields are written as integers, whatever form they came in.
+  CHECK(to_json(parse_ok(body_with(R"("max_tokens":16.0)"))).at("max_tokens").dump() == "16");
+}
+
+TEST_CASE("ChatRequest: a number kept for its form yields to code that changes the field") {
+  auto req = parse_ok(body_with(R"("temperature":1,"top_p":1)"));
+  req.temperature = 0.5;
+  req.top_p.reset();
+  const auto out = to_json(req);
+  CHECK(out.at("temperature").dump() == "0.5");
+  CHECK_FALSE(out.contains("top_p"));
+  req.temperature = 1.0;
+  CHECK(to_json(req).at("temperature").dump() == "1");
+}
+
+TEST_CASE("ChatRequest: error messages quoting the body are valid UTF-8 and short") {
+  const auto dumps_ok = [](const Error& e) {
+    INFO(e.message);
+    CHECK_NOTHROW((void)to_json(error_body_for(e)).dump());
+  };
+  // Text that does not parse: nlohmann's message quotes the bad bytes.
+  const auto text = parse_chat_request(std::string_view("{\"model\":\"\xff\xfe\"}"));
+  REQUIRE_FALSE(text.has_value());
+  CHECK(text.error().message.find("\\xff") != std::string::npos);
+  dumps_ok(text.error());
+  // A Json built in code can hold bytes that are not UTF-8, in values and in keys.
+  Json body = Json::parse(body_with(""));
+  body["messages"][0]["role"] = std::string("us\xc3") + std::string(200, 'r');
+  const auto role = parse_chat_request(body);
+  REQUIRE_FALSE(role.has_value());
+  CHECK(role.error().message.starts_with("messages[0].role: unknown role \"us\\xc3rrr"));
+  CHECK(role.error().message.size() < 200);
+  dumps_ok(role.error());
+  body = Json::parse(body_with(""));
+  body["tool_choice"] = std::string("\xe6\x97\xa5\xe6\x97") + "\"";
+  const auto choice = parse_chat_request(body);
+  REQUIRE_FALSE(choice.has_value());
+  CHECK(choice.error().message.ends_with("got \"\xe6\x97\xa5\\xe6\\x97\\\"\""));
+  dumps_ok(choice.error());
+  body = Json::parse(body_with(""));
+  body["messages"][0]["content"] = {{{"type", "image_url"}, {"image_url", {{"url", 5}}}}};
+  body["messages"][0][std::string("\xff") + std::string(500, 'k')] = 1;
+  dumps_ok(parse_chat_request(body).error());
+}
+
+TEST_CASE("ErrorBody: error_body_for makes a message that is not UTF-8 dumpable") {
+  const auto body = error_body_for(Error::internal(std::string("bad \xff byte\n")));
+  CHECK(body.message == "bad \\xff byte\\x0a");
+  CHECK_NOTHROW((void)to_json(body).dump());
+  CHECK(error_body_for(Error::internal("line one\nline two")).message == "line one\nline two");
+}

@@ -14,8 +14,8 @@ struct SseEvent {
   std::string event; // the "event:" field; empty means the default "message"
   std::string data;  // "data:" lines joined with '\n'
   std::string id;    // the last "id:" field seen in this event, if any (ids containing NUL
-                     // are ignored, per the spec)
-  std::optional<long> retry_ms;
+                     // are ignored, per the spec); empty when this event had none
+  std::optional<long> retry_ms; // this event's "retry:" field, if any
 
   // True for OpenAI's end-of-stream sentinel `data: [DONE]`.
   bool is_done() const { return data == "[DONE]"; }
@@ -28,6 +28,15 @@ struct SseEvent {
 // start is skipped; unknown fields and a "retry:" that is not all digits are ignored. A line,
 // or an event's joined data, longer than `max_line_bytes` makes the parser fail (`failed()`),
 // so a hostile peer cannot grow memory without bound.
+//
+// Deliberate deviation from the EventSource spec: `id` and `retry_ms` belong to the event
+// that carried them and reset at each dispatch, whereas a browser keeps the last event ID
+// (and the reconnection time) until changed, to send as Last-Event-ID when it reconnects.
+// askd never reconnects a stream (a broken backend stream is an error, and no OpenAI-style
+// server sends ids), so there is no state to carry; callers that want "the last id so far"
+// keep it themselves from the events that have one.
+// Scanning is linear in the input however lines end ("\r" alone included) and however it is
+// split across feeds.
 class SseParser {
 public:
   explicit SseParser(std::size_t max_line_bytes = 16 * 1024 * 1024);

@@ -322,6 +322,43 @@ TEST_CASE("SseParser: many tiny events in one feed") {
   CHECK(events[999].data == "999");
 }
 
+TEST_CASE("SseParser: a large CR-only input in one feed, and CR-only lines before one LF") {
+  // Each line once made the parser search the rest of the feed for a '\n'; with no '\n'
+  // at all that was quadratic. 200000 events of 3 lines each in one feed.
+  constexpr int k_events = 200'000;
+  std::string input;
+  for (int i = 0; i < k_events; ++i) {
+    input += "id: " + std::to_string(i) + "\rdata: " + std::to_string(i) + "\r\r";
+  }
+  SseParser parser;
+  std::vector<SseEvent> events;
+  parser.feed(input, events);
+  REQUIRE(events.size() == k_events);
+  CHECK(events.front().data == "0");
+  CHECK(events[12'345].data == "12345");
+  CHECK(events[12'345].id == "12345");
+  CHECK(events.back().data == std::to_string(k_events - 1));
+  CHECK(parser.finish());
+  // The same with a single '\n' at the very end, and CRLF mixed in the middle.
+  SseParser mixed;
+  const auto more = mixed.feed(input + "data: a\r\ndata: b\r\n\n");
+  REQUIRE(more.size() == k_events + 1);
+  CHECK(more.back().data == "a\nb");
+}
+
+TEST_CASE("SseEncoder: a large CR-only payload is split into data lines") {
+  std::string payload;
+  for (int i = 0; i < 100'000; ++i) {
+    payload += std::to_string(i) + "\r";
+  }
+  const auto framed = encode_sse(payload);
+  SseParser parser;
+  const auto events = parser.feed(framed);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].data.starts_with("0\n1\n2\n"));
+  CHECK(events[0].data.ends_with("99999\n")); // the trailing "\r" ends a line: one empty more
+}
+
 TEST_CASE("SseEncoder: frames data, events and comments") {
   CHECK(encode_sse("{\"a\":1}") == "data: {\"a\":1}\n\n");
   CHECK(encode_sse("x", "error") == "event: error\ndata: x\n\n");

@@ -1,0 +1,35 @@
+#pragma once
+// Internal to core: JSON text from outside parsed with a nesting limit, and the same limit
+// checked on an already parsed value. nlohmann::json parses and destroys iteratively, but
+// copies, compares and dumps recursively, so a value nested 100000 deep from a hostile peer
+// would overflow the stack in the first copy.
+
+#include <expected>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace ask::core::detail {
+
+// The deepest nesting of arrays and objects accepted in requests and backend replies.
+inline constexpr int k_max_json_depth = 128;
+
+// The deepest nesting of arrays and objects in JSON text, counted without parsing (strings
+// skipped); exact for text that parses.
+int nesting_depth(std::string_view text);
+// True when `value` nests arrays and objects more than `limit` levels deep (a scalar is
+// level 0, `[]` level 1). Iterative: safe on any depth.
+bool deeper_than(const nlohmann::json& value, int limit);
+
+struct JsonTextError {
+  bool too_deep = false; // nested past k_max_json_depth; otherwise a syntax error
+  std::string what;      // "JSON nested deeper than 128 levels" or the parser's message
+};
+
+// Parses `text`, refusing nesting past k_max_json_depth before parsing. The parser's
+// message (position, "number overflow parsing '1E400'") has its "[json.exception...] "
+// prefix removed and is made printable (see printable_excerpt); never throws.
+std::expected<nlohmann::json, JsonTextError> parse_json_text(std::string_view text);
+
+} // namespace ask::core::detail
