@@ -1,0 +1,416 @@
+#include "sim/http_server.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+
+namespace ask::sim {
+
+namespace {
+
+constexpr std::size_t k_read_chunk = 16 * 1024;
+constexpr int k_listen_backlog = 1024;
+
+struct StatusName {
+  int status;
+  std::string_view phrase;
+};
+
+constexpr std::array k_status_names = {
+    StatusName{200, "OK"},
+    StatusName{204, "No Content"},
+    StatusName{400, "Bad Request"},
+    StatusName{401, "Unauthorized"},
+    StatusName{403, "Forbidden"},
+    StatusName{404, "Not Found"},
+    StatusName{405, "Method Not Allowed"},
+    StatusName{408, "Request Timeout"},
+    StatusName{411, "Length Required"},
+    StatusName{413, "Payload Too Large"},
+    StatusName{422, "Unprocessable Entity"},
+    StatusName{429, "Too Many Requests"},
+    StatusName{431, "Request Header Fields Too Large"},
+    StatusName{500, "Internal Server Error"},
+    StatusName{501, "Not Implemented"},
+    StatusName{502, "Bad Gateway"},
+    StatusName{503, "Service Unavailable"},
+    StatusName{504, "Gateway Timeout"},
+    StatusName{505, "HTTP Version Not Supported"},
+};
+
+bool send_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+void set_int_option(int fd, int level, int name, int value) {
+  ::setsockopt(fd, level, name, &value, sizeof value);
+}
+
+void simple_response(int fd, int status, std::string_view message) {
+  std::string body(message);
+  std::string text = "HTTP/1.1 " + std::to_string(status) + " " +
+                     std::string(reason_phrase(status)) +
+                     "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  send_all(fd, text);
+}
+
+std::string os_error(std::string_view what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
+
+} // namespace
+
+std::string_view reason_phrase(int status) {
+  for (const StatusName& s : k_status_names) {
+    if (s.status == status) {
+      return s.phrase;
+    }
+  }
+  return "Unknown";
+}
+
+// ---- Exchange ---------------------------------------------------------------------------
+
+Exchange::Exchange(int fd, int stop_fd, const std::atomic<bool>& stopping, bool keep_alive_allowed)
+    : m_fd(fd), m_stop_fd(stop_fd), m_stopping(stopping), m_keep_alive_allowed(keep_alive_allowed) {
+}
+
+bool Exchange::head(int status, const Headers& headers) {
+  m_responded = true;
+  std::string text =
+      "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
+  for (const auto& [name, value] : headers) {
+    if (iequals(name, "Connection") && iequals(value, "close")) {
+      m_close_after = true;
+    }
+    text += name;
+    text += ": ";
+    text += value;
+    text += "\r\n";
+  }
+  text += "\r\n";
+  return send_raw(text);
+}
+
+bool Exchange::send_response(int status, const Headers& headers, std::string_view body) {
+  if (!head(status, headers)) {
+    return false;
+  }
+  return send_raw(body);
+}
+
+bool Exchange::begin_chunked(int status, const Headers& headers) {
+  return head(status, headers);
+}
+
+bool Exchange::send_chunk(std::string_view data) {
+  if (data.empty()) {
+    return !m_write_failed;
+  }
+  char size[32];
+  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  std::string frame;
+  frame.reserve(data.size() + static_cast<std::size_t>(n) + 2);
+  frame.append(size, static_cast<std::size_t>(n));
+  frame.append(data);
+  frame.append("\r\n");
+  return send_raw(frame);
+}
+
+bool Exchange::end_chunked() {
+  return send_raw("0\r\n\r\n");
+}
+
+bool Exchange::send_raw(std::string_view bytes) {
+  m_responded = true;
+  if (m_write_failed || m_closed) {
+    return false;
+  }
+  if (!send_all(m_fd, bytes)) {
+    m_write_failed = true;
+    return false;
+  }
+  return true;
+}
+
+void Exchange::close_connection(bool reset) {
+  if (m_closed) {
+    return;
+  }
+  m_closed = true;
+  m_responded = true;
+  if (reset) {
+    linger lin{1, 0}; // close() then sends RST instead of FIN
+    ::setsockopt(m_fd, SOL_SOCKET, SO_LINGER, &lin, sizeof lin);
+  } else {
+    ::shutdown(m_fd, SHUT_RDWR);
+  }
+}
+
+WaitResult Exchange::wait_for(std::optional<std::chrono::nanoseconds> timeout) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = timeout ? Clock::now() + *timeout : Clock::time_point::max();
+  for (;;) {
+    if (m_stopping.load()) {
+      return WaitResult::stopping;
+    }
+    if (m_write_failed || m_closed) {
+      return WaitResult::client_gone;
+    }
+    int ms = -1;
+    if (timeout) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        return WaitResult::elapsed;
+      }
+      ms = static_cast<int>(std::min<long long>(left.count(), 60'000));
+    }
+    pollfd fds[2] = {{m_fd, POLLRDHUP, 0}, {m_stop_fd, POLLIN, 0}};
+    int rc = ::poll(fds, 2, ms);
+    if (rc < 0 && errno != EINTR) {
+      return WaitResult::client_gone;
+    }
+    if (rc > 0 && (fds[0].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
+      m_write_failed = true;
+      return WaitResult::client_gone;
+    }
+  }
+}
+
+bool Exchange::client_gone() {
+  if (m_write_failed || m_closed) {
+    return true;
+  }
+  pollfd fd{m_fd, POLLRDHUP, 0};
+  if (::poll(&fd, 1, 0) > 0 && (fd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
+    m_write_failed = true;
+  }
+  return m_write_failed;
+}
+
+// ---- HttpServer -------------------------------------------------------------------------
+
+HttpServer::HttpServer(Handler handler, ServerOptions options)
+    : m_handler(std::move(handler)), m_options(options) {
+  if (::pipe2(m_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    m_stop_pipe[0] = m_stop_pipe[1] = -1;
+  }
+}
+
+HttpServer::~HttpServer() {
+  stop();
+  reap(true);
+  if (m_listen_fd >= 0) {
+    ::close(m_listen_fd);
+  }
+  for (int fd : m_stop_pipe) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+}
+
+core::Result<int> HttpServer::listen(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  std::string service = std::to_string(port);
+  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    return core::fail(core::Error::connect("cannot resolve " + host + ": " + gai_strerror(rc)));
+  }
+  std::string error = "no address for " + host;
+  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      error = os_error("socket");
+      continue;
+    }
+    set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, k_listen_backlog) != 0) {
+      error = os_error("bind");
+      ::close(fd);
+      continue;
+    }
+    m_listen_fd = fd;
+    break;
+  }
+  ::freeaddrinfo(found);
+  if (m_listen_fd < 0) {
+    return core::fail(core::Error::connect(error));
+  }
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  ::getsockname(m_listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (addr.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
+void HttpServer::serve() {
+  while (!m_stopping.load()) {
+    pollfd fds[2] = {{m_listen_fd, POLLIN, 0}, {m_stop_pipe[0], POLLIN, 0}};
+    int rc = ::poll(fds, 2, 1000);
+    if (rc > 0 && (fds[0].revents & POLLIN) && !m_stopping.load()) {
+      accept_one();
+    }
+    reap(false);
+  }
+  reap(true);
+}
+
+void HttpServer::accept_one() {
+  int fd = ::accept4(m_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) {
+    return;
+  }
+  set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+  timeval tv{static_cast<time_t>(m_options.send_timeout.count()), 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  std::lock_guard lock(m_mutex);
+  if (m_workers.size() >= m_options.max_connections) {
+    reject_busy(fd);
+    return;
+  }
+  auto worker = std::make_unique<Worker>();
+  worker->fd = fd;
+  Worker& ref = *worker;
+  m_workers.push_back(std::move(worker));
+  ref.thread = std::thread([this, &ref] { serve_connection(ref); });
+}
+
+void HttpServer::reject_busy(int fd) {
+  simple_response(fd, 503, "llm-sim: too many open connections\n");
+  ::close(fd);
+}
+
+bool HttpServer::read_more(int fd, RequestParser& parser, bool idle) {
+  const int timeout_ms = idle ? static_cast<int>(m_options.keep_alive_timeout.count()) : 30'000;
+  pollfd fds[2] = {{fd, POLLIN, 0}, {m_stop_pipe[0], POLLIN, 0}};
+  int rc = ::poll(fds, 2, timeout_ms);
+  if (rc <= 0 || m_stopping.load() || !(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+    return false; // idle timeout, stop, or error
+  }
+  char buffer[k_read_chunk];
+  ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+  if (n <= 0) {
+    return false;
+  }
+  parser.feed(std::string_view(buffer, static_cast<std::size_t>(n)));
+  return true;
+}
+
+void HttpServer::serve_connection(Worker& worker) {
+  const int fd = worker.fd;
+  RequestParser parser(m_options.limits);
+  int served = 0;
+  while (!m_stopping.load()) {
+    if (parser.state() == RequestParser::State::incomplete &&
+        !read_more(fd, parser, !parser.has_buffered_bytes())) {
+      break;
+    }
+    if (parser.state() == RequestParser::State::failed) {
+      simple_response(fd, parser.error_status(), parser.error_message() + "\n");
+      break;
+    }
+    if (parser.state() != RequestParser::State::complete) {
+      continue;
+    }
+    HttpRequest request = parser.take();
+    ++served;
+    bool keep = request.wants_keep_alive() && served < m_options.keep_alive_max;
+    Exchange exchange(fd, m_stop_pipe[0], m_stopping, keep);
+    try {
+      m_handler(request, exchange);
+    } catch (const std::exception& e) {
+      if (!exchange.responded()) {
+        simple_response(fd, 500, std::string("llm-sim: internal error: ") + e.what() + "\n");
+      }
+      break;
+    }
+    if (!exchange.responded()) {
+      simple_response(fd, 500, "llm-sim: handler sent no response\n");
+      break;
+    }
+    if (exchange.closed() || exchange.write_failed() || exchange.wants_close() || !keep) {
+      break;
+    }
+  }
+  release(worker);
+}
+
+void HttpServer::release(Worker& worker) {
+  std::lock_guard lock(m_mutex);
+  ::close(worker.fd);
+  worker.fd = -1;
+  worker.done.store(true);
+}
+
+void HttpServer::reap(bool all) {
+  std::list<std::unique_ptr<Worker>> finished;
+  {
+    std::lock_guard lock(m_mutex);
+    for (auto it = m_workers.begin(); it != m_workers.end();) {
+      if (all || (*it)->done.load()) {
+        finished.push_back(std::move(*it));
+        it = m_workers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& worker : finished) {
+    if (worker->thread.joinable()) {
+      worker->thread.join();
+    }
+  }
+}
+
+void HttpServer::stop() {
+  if (m_stopping.exchange(true)) {
+    return;
+  }
+  if (m_stop_pipe[1] >= 0) {
+    char byte = 1;
+    [[maybe_unused]] ssize_t n = ::write(m_stop_pipe[1], &byte, 1);
+  }
+  std::lock_guard lock(m_mutex);
+  for (auto& worker : m_workers) {
+    if (worker->fd >= 0) {
+      ::shutdown(worker->fd, SHUT_RDWR);
+    }
+  }
+}
+
+std::size_t HttpServer::open_connections() const {
+  std::lock_guard lock(m_mutex);
+  std::size_t n = 0;
+  for (const auto& worker : m_workers) {
+    n += worker->done.load() ? 0 : 1;
+  }
+  return n;
+}
+
+} // namespace ask::sim

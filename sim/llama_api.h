@@ -1,0 +1,57 @@
+#pragma once
+// llama-server's HTTP API as llm-sim serves it: /health, /v1/models and /models, /props,
+// /slots, /metrics, and /v1/chat/completions (also /chat/completions), streaming or not,
+// with llama-server's headers, framing, key order and error bodies.
+
+#include <mutex>
+#include <string>
+
+#include "sim/http_server.h"
+#include "sim/llama_format.h"
+#include "sim/llama_info.h"
+#include "sim/memory_log.h"
+#include "sim/model_info.h"
+#include "sim/services.h"
+#include "sim/slots.h"
+#include "sim/stream.h"
+
+namespace ask::sim {
+
+class LlamaServerApi {
+public:
+  LlamaServerApi(const Services& services, const ModelInfo& model, const ContextPlan& ctx);
+
+  // Serves one request. The app answers "Loading model" itself until the API exists.
+  void handle(const HttpRequest& request, Exchange& exchange);
+  // The 503 llama-server answers every request with while the model loads.
+  static void send_loading(Exchange& exchange);
+
+private:
+  // How one answer goes out.
+  struct Reply {
+    bool stream = false;
+    bool include_usage = false;
+    Pacing pacing;
+  };
+
+  // --api-key given: every endpoint but llama-server's public ones needs one of the keys
+  // (Authorization: Bearer KEY or X-Api-Key: KEY).
+  bool authorized(const HttpRequest& request) const;
+  void chat(const HttpRequest& request, Exchange& exchange);
+  Outcome respond(Exchange& exchange, const Reply& reply, const Answer& answer, SlotLease& lease);
+  void send_fault_status(Exchange& exchange, int status, int retry_after);
+  void send_json(Exchange& exchange, int status, const llama::OJson& body, Headers extra = {});
+  void send_error(Exchange& exchange, const llama::ErrorReply& error, Headers extra = {});
+  void send_metrics(Exchange& exchange);
+  void record_timings(long long prompt_tokens, const llama::Timings& t);
+
+  const Services& m_services;
+  const ModelInfo& m_model;
+  const ContextPlan& m_ctx;
+  llama::ServedModel m_served;
+  SlotPool m_slots;
+  std::mutex m_metrics_mutex;
+  llama::MetricsSnapshot m_metrics;
+};
+
+} // namespace ask::sim

@@ -1,0 +1,77 @@
+#pragma once
+// Ollama's HTTP API as llm-sim serves it (--ollama): /api/chat and /api/generate (NDJSON
+// streams by default, "stream": false for one object; empty prompts load or unload),
+// /api/tags, /api/ps, /api/show, /api/version, and the OpenAI-compatible
+// /v1/chat/completions and /v1/models. Models load on first use and stay loaded for their
+// keep_alive (see OllamaModels).
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/duration.h"
+#include "sim/chat_input.h"
+#include "sim/generator.h"
+#include "sim/http_server.h"
+#include "sim/ollama_format.h"
+#include "sim/ollama_models.h"
+#include "sim/services.h"
+#include "sim/stream.h"
+
+namespace ask::sim {
+
+// When the parts of one answer happened, for Ollama's duration counters.
+struct RunTiming {
+  std::chrono::steady_clock::time_point start;
+  std::chrono::nanoseconds load{0};
+  std::chrono::steady_clock::time_point first_token;
+
+  ollama::Durations durations() const;
+};
+
+// One chat request, ready to generate.
+struct OllamaJob {
+  const OllamaModelSpec* spec = nullptr;
+  std::string requested; // the model name as the request spelled it (echoed back)
+  core::Duration keep_alive = core::Duration::from(k_default_keep_alive);
+  bool stream = true;
+  ChatInput input;
+  GenerationRequest gen;
+  FaultSpec fault;
+};
+
+class OllamaApi {
+public:
+  OllamaApi(const Services& services, OllamaModels& models);
+
+  void handle(const HttpRequest& request, Exchange& exchange);
+
+private:
+  using SinkFactory =
+      std::function<std::unique_ptr<TokenSink>(const Answer& answer, RunTiming& timing)>;
+  // Answers an error in the endpoint's own format.
+  using FailFn = std::function<void(int status, const std::string& message, Headers extra)>;
+
+  void native_chat(const HttpRequest& request, Exchange& exchange, ollama::Endpoint endpoint);
+  void load_or_unload(Exchange& exchange, const OllamaJob& job, ollama::Endpoint endpoint);
+  void openai_chat(const HttpRequest& request, Exchange& exchange);
+  void openai_models(Exchange& exchange);
+  void show(const HttpRequest& request, Exchange& exchange);
+  // Faults, model load, generation and delivery, shared by both chat endpoints.
+  void run(Exchange& exchange, OllamaJob& job, const HttpRequest& request, const FailFn& fail,
+           const SinkFactory& make_sink);
+
+  void send_json(Exchange& exchange, int status, const ollama::OJson& body, Headers extra = {});
+  void send_error(Exchange& exchange, int status, const std::string& message, Headers extra = {});
+  void send_openai_error(Exchange& exchange, int status, const std::string& message,
+                         Headers extra = {});
+  std::string now_rfc3339() const;
+  std::string date() const;
+
+  const Services& m_services;
+  OllamaModels& m_models;
+  std::string m_modified_at; // when the "installed" models were "pulled"
+};
+
+} // namespace ask::sim

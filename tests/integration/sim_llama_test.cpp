@@ -1,0 +1,487 @@
+// llm-sim in llama-server mode, over real sockets: health while loading, chat completions
+// streaming and not, determinism, limits, tools, reasoning, errors, slots, start-up and
+// shutdown behaviour.
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <fstream>
+#include <future>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "tests/integration/sim_harness.h"
+
+namespace {
+
+using namespace ask::testing;
+
+const Json k_messages =
+    Json::array({{{"role", "system"}, {"content", "You are a helpful assistant."}},
+                 {{"role", "user"}, {"content", "Hello! What is the capital of France?"}}});
+
+Json chat_body(Json extra = Json::object()) {
+  Json body{{"messages", k_messages}, {"max_tokens", 16}, {"temperature", 0}};
+  body.update(extra);
+  return body;
+}
+
+std::string fixture_text(const std::string& name) {
+  std::ifstream in(fixture_path(name), std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The HTTP body of a recorded exchange (everything after the blank line).
+std::string fixture_body(const std::string& name) {
+  std::string text = fixture_text("llama-server/" + name);
+  return text.substr(text.find("\r\n\r\n") + 4);
+}
+
+std::vector<std::string> keys_of(const nlohmann::ordered_json& j) {
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : j.items()) {
+    keys.push_back(k);
+  }
+  return keys;
+}
+
+std::string header(const Reply& r, const std::string& name) {
+  auto it = r.headers.find(name);
+  return it == r.headers.end() ? "" : it->second;
+}
+
+// Replaces what legitimately differs between two runs (ids, timestamps, timings, prompt
+// token counts: the sim estimates them, llama-server tokenizes) and re-frames the chunked
+// body with the new chunk sizes, so the rest can be compared byte for byte.
+std::string normalise(const std::string& raw) {
+  auto clean = [](std::string s) {
+    static const std::vector<std::pair<std::regex, std::string>> k_rules = {
+        {std::regex(R"("id":"chatcmpl-[A-Za-z0-9]{32}")"), R"("id":"chatcmpl-ID")"},
+        {std::regex(R"("created":\d+)"), R"("created":0)"},
+        {std::regex(R"("timings":\{[^}]*\})"), R"("timings":{})"},
+        {std::regex(R"("(prompt|total|cached)_tokens":\d+)"), R"("$1_tokens":0)"},
+    };
+    for (const auto& [re, with] : k_rules) {
+      s = std::regex_replace(s, re, with);
+    }
+    return s;
+  };
+  const std::size_t head_end = raw.find("\r\n\r\n") + 4;
+  std::string head = raw.substr(0, head_end);
+  std::string body = raw.substr(head_end);
+  if (head.find("Transfer-Encoding: chunked") == std::string::npos) {
+    body = clean(body);
+    head = std::regex_replace(head, std::regex(R"(Content-Length: \d+)"),
+                              "Content-Length: " + std::to_string(body.size()));
+    return head + body;
+  }
+  std::string out = head;
+  std::size_t pos = 0;
+  while (pos < body.size()) {
+    std::size_t eol = body.find("\r\n", pos);
+    std::size_t size = std::stoul(body.substr(pos, eol - pos), nullptr, 16);
+    std::string payload = clean(body.substr(eol + 2, size));
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%zx", payload.size());
+    out += std::string(hex) + "\r\n" + payload + "\r\n";
+    pos = eol + 2 + size + 2;
+    if (size == 0) {
+      break;
+    }
+  }
+  return out;
+}
+
+// The recorded request (tests/fixtures/README.md, "MSG"), with a directive that makes the
+// sim answer what the tiny model answered: newlines.
+std::string recorded_request(const Json& extra) {
+  Json body = chat_body(extra);
+  body["messages"][1]["content"] = "Hello! What is the capital of France? [[sim: repeat=\"\n\"]]";
+  std::string text = body.dump();
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+         "application/json\r\n"
+         "Content-Length: " +
+         std::to_string(text.size()) + "\r\n\r\n" + text;
+}
+
+const std::vector<std::string> k_recorded_model = {
+    "-a", "/opt/models/tiny-fixtures/tiny-llama-2L-f16.gguf"};
+
+} // namespace
+
+TEST_CASE("llm-sim llama: raw responses equal the recordings byte for byte once normalised") {
+  SimProcess sim(llama_args(k_recorded_model));
+  const std::string stream = raw_exchange(sim.port(), recorded_request({{"stream", true}}));
+  CHECK(normalise(stream) == normalise(fixture_text("llama-server/chat-stream.sse")));
+  const std::string usage = raw_exchange(
+      sim.port(),
+      recorded_request({{"stream", true}, {"stream_options", {{"include_usage", true}}}}));
+  CHECK(normalise(usage) == normalise(fixture_text("llama-server/chat-stream-usage.sse")));
+  const std::string whole = raw_exchange(sim.port(), recorded_request(Json::object()));
+  CHECK(normalise(whole) == normalise(fixture_text("llama-server/chat-nonstream.http")));
+}
+
+TEST_CASE("llm-sim llama: /health answers 503 Loading model during --sim-load-time, then 200") {
+  SimProcess sim(llama_args({"--sim-load-time", "1s"}), /*wait_ready=*/false);
+  auto c = sim.client();
+  auto loading = c.Get("/health");
+  REQUIRE(loading);
+  CHECK(loading->status == 503);
+  CHECK(loading->body ==
+        R"({"error":{"message":"Loading model","type":"unavailable_error","code":503}})");
+  CHECK(loading->get_header_value("Connection") == "close");
+  REQUIRE(sim.process().wait_for_output("listening on http://127\\.0\\.0\\.1:", k_start_timeout));
+  c.set_keep_alive(true); // like curl: the server then answers with Keep-Alive
+  auto ready = c.Get("/health");
+  REQUIRE(ready);
+  CHECK(ready->status == 200);
+  CHECK(ready->body == R"({"status":"ok"})");
+  CHECK(ready->get_header_value("Server") == "llama.cpp");
+  CHECK(ready->get_header_value("Keep-Alive") == "timeout=5, max=100");
+}
+
+TEST_CASE("llm-sim llama: a non-streaming chat has llama-server's key order and fields") {
+  SimProcess sim(llama_args());
+  Reply r = post(sim, "/v1/chat/completions", chat_body());
+  REQUIRE(r.status == 200);
+  CHECK(header(r, "Content-Type") == "application/json; charset=utf-8");
+  auto body = nlohmann::ordered_json::parse(r.body);
+  auto recorded = nlohmann::ordered_json::parse(fixture_body("chat-nonstream.http"));
+  CHECK(keys_of(body) == keys_of(recorded));
+  CHECK(keys_of(body["usage"]) == keys_of(recorded["usage"]));
+  CHECK(keys_of(body["timings"]) == keys_of(recorded["timings"]));
+  CHECK(std::regex_match(body["id"].get<std::string>(), std::regex("chatcmpl-[A-Za-z0-9]{32}")));
+  CHECK(body["system_fingerprint"] == recorded["system_fingerprint"]);
+  CHECK(body["model"] == fixture_path("gguf/tiny-llama-2L-f16.gguf"));
+  CHECK(body["choices"][0]["message"]["role"] == "assistant");
+  CHECK(!body["choices"][0]["message"]["content"].get<std::string>().empty());
+  CHECK(body["usage"]["completion_tokens"].get<int>() <= 16);
+  CHECK(body["usage"]["total_tokens"] ==
+        body["usage"]["prompt_tokens"].get<int>() + body["usage"]["completion_tokens"].get<int>());
+}
+
+TEST_CASE(
+    "llm-sim llama: a stream is the role chunk, one chunk per token, the final chunk, [DONE]") {
+  SimProcess sim(llama_args());
+  Reply r = post(sim, "/v1/chat/completions", chat_body({{"stream", true}}));
+  REQUIRE(r.status == 200);
+  CHECK(r.error == httplib::Error::Success);
+  CHECK(header(r, "Content-Type") == "text/event-stream");
+  CHECK(header(r, "X-Accel-Buffering") == "no");
+  auto events = sse_events(r.body);
+  REQUIRE(events.size() >= 3);
+  CHECK(events.back().is_done());
+  auto first = Json::parse(events.front().data);
+  CHECK(first["choices"][0]["delta"] == Json{{"role", "assistant"}, {"content", nullptr}});
+  auto last = Json::parse(events[events.size() - 2].data);
+  CHECK(last["choices"][0]["delta"] == Json::object());
+  CHECK(last["choices"][0]["finish_reason"].is_string());
+  CHECK(last.contains("timings"));
+  // Streaming and not give the same text for the same request.
+  Reply whole = post(sim, "/v1/chat/completions", chat_body());
+  CHECK(streamed_content(events) == Json::parse(whole.body)["choices"][0]["message"]["content"]);
+}
+
+TEST_CASE("llm-sim llama: include_usage adds a usage chunk with no choices before [DONE]") {
+  SimProcess sim(llama_args());
+  Reply r = post(sim, "/v1/chat/completions",
+                 chat_body({{"stream", true}, {"stream_options", {{"include_usage", true}}}}));
+  auto events = sse_events(r.body);
+  REQUIRE(events.size() >= 4);
+  auto usage = Json::parse(events[events.size() - 2].data);
+  CHECK(usage["choices"] == Json::array());
+  CHECK(usage["usage"]["completion_tokens"].get<int>() > 0);
+  CHECK(usage.contains("timings"));
+  auto final_chunk = Json::parse(events[events.size() - 3].data);
+  CHECK(!final_chunk.contains("timings"));
+  CHECK(final_chunk["choices"][0]["finish_reason"].is_string());
+}
+
+TEST_CASE("llm-sim llama: the same request gets the same answer, another request another") {
+  SimProcess sim(llama_args());
+  auto content = [&](const Json& body) {
+    return Json::parse(
+        post(sim, "/v1/chat/completions", body).body)["choices"][0]["message"]["content"];
+  };
+  Json a = chat_body({{"max_tokens", 40}});
+  Json b = a;
+  b["messages"][1]["content"] = "Tell me about rivers.";
+  CHECK(content(a) == content(a));
+  CHECK(content(a) != content(b));
+  Json seeded = a;
+  seeded["seed"] = 7;
+  CHECK(content(seeded) != content(a));
+}
+
+TEST_CASE("llm-sim llama: max_tokens cuts the answer with finish_reason length") {
+  SimProcess sim(llama_args());
+  Json body = Json::parse(post(sim, "/v1/chat/completions", chat_body({{"max_tokens", 3}})).body);
+  CHECK(body["choices"][0]["finish_reason"] == "length");
+  CHECK(body["usage"]["completion_tokens"] == 3);
+  Json free =
+      Json::parse(post(sim, "/v1/chat/completions", chat_body({{"max_tokens", 1000}})).body);
+  CHECK(free["choices"][0]["finish_reason"] == "stop");
+}
+
+TEST_CASE(
+    "llm-sim llama: tool_choice required produces a call with the schema's required arguments") {
+  SimProcess sim(llama_args());
+  Json tools = Json::parse(R"([{"type":"function","function":{"name":"get_weather",
+      "description":"Get the current weather for a city","parameters":{"type":"object",
+      "properties":{"city":{"type":"string"},"days":{"type":"integer"}},"required":["city","days"]}}}])");
+  Json body{{"messages", {{{"role", "user"}, {"content", "What is the weather in Paris?"}}}},
+            {"tools", tools},
+            {"tool_choice", "required"}};
+  Json whole = Json::parse(post(sim, "/v1/chat/completions", body).body);
+  const Json& msg = whole["choices"][0]["message"];
+  CHECK(whole["choices"][0]["finish_reason"] == "tool_calls");
+  CHECK(msg["content"].is_null());
+  REQUIRE(msg["tool_calls"].size() == 1);
+  CHECK(msg["tool_calls"][0]["function"]["name"] == "get_weather");
+  Json args = Json::parse(msg["tool_calls"][0]["function"]["arguments"].get<std::string>());
+  CHECK(args["city"].is_string());
+  CHECK(args["days"].is_number_integer());
+
+  body["stream"] = true;
+  auto events = sse_events(post(sim, "/v1/chat/completions", body).body);
+  bool saw_call = false;
+  for (const auto& e : events) {
+    if (!e.is_done() && e.data.find("tool_calls") != std::string::npos) {
+      auto j = Json::parse(e.data);
+      if (j["choices"][0]["delta"].contains("tool_calls")) {
+        saw_call = j["choices"][0]["delta"]["tool_calls"][0]["function"]["name"] == "get_weather";
+      }
+    }
+  }
+  CHECK(saw_call);
+  CHECK(Json::parse(events[events.size() - 2].data)["choices"][0]["finish_reason"] == "tool_calls");
+}
+
+TEST_CASE("llm-sim llama: enable_thinking streams reasoning_content before content") {
+  SimProcess sim(llama_args());
+  Json body = chat_body({{"stream", true},
+                         {"max_tokens", 100},
+                         {"chat_template_kwargs", {{"enable_thinking", true}}}});
+  auto events = sse_events(post(sim, "/v1/chat/completions", body).body);
+  int last_reasoning = -1, first_content = -1;
+  for (int i = 0; i < static_cast<int>(events.size()) - 1; ++i) {
+    const Json delta = Json::parse(events[static_cast<std::size_t>(i)].data)["choices"][0]["delta"];
+    if (delta.contains("reasoning_content")) {
+      last_reasoning = i;
+    }
+    if (delta.contains("content") && delta["content"].is_string() && first_content < 0) {
+      first_content = i;
+    }
+  }
+  CHECK(last_reasoning > 0);
+  CHECK(first_content > last_reasoning);
+}
+
+TEST_CASE("llm-sim llama: errors match llama-server's recorded bodies") {
+  SimProcess sim(llama_args());
+  auto c = sim.client();
+  auto bad_json = c.Post("/v1/chat/completions", R"({"messages": [ not json)", "application/json");
+  REQUIRE(bad_json);
+  CHECK(bad_json->status == 500);
+  CHECK(
+      bad_json->body ==
+      R"({"error":{"code":500,"message":"[json.exception.parse_error.101] parse error at line 1, column 17: syntax error while parsing value - invalid literal; last read: '\"messages\": [ no'","type":"server_error"}})");
+  CHECK(bad_json->get_header_value("Connection") == "close");
+  auto missing = c.Post("/v1/chat/completions", R"({"max_tokens":16})", "application/json");
+  CHECK(missing->status == 400);
+  CHECK(
+      missing->body ==
+      R"({"error":{"code":400,"message":"'messages' is required","type":"invalid_request_error"}})");
+  auto not_array = c.Post("/v1/chat/completions", R"({"messages":"hello"})", "application/json");
+  CHECK(
+      not_array->body ==
+      R"({"error":{"code":400,"message":"Expected 'messages' to be an array","type":"invalid_request_error"}})");
+  auto negative =
+      c.Post("/v1/chat/completions",
+             R"({"messages":[{"role":"user","content":"x"}],"max_tokens":-5})", "application/json");
+  CHECK(
+      negative->body ==
+      R"({"error":{"code":400,"message":"Field 'max_tokens': Value must be between -1 <= value <= 2147483647, but got -5","type":"invalid_request_error"}})");
+  auto temp = c.Post("/v1/chat/completions",
+                     R"({"messages":[{"role":"user","content":"x"}],"temperature":"hot"})",
+                     "application/json");
+  CHECK(
+      temp->body ==
+      R"({"error":{"code":400,"message":"Field 'temperature': [json.exception.type_error.302] type must be number, but is string","type":"invalid_request_error"}})");
+  auto unknown = c.Get("/v1/does-not-exist");
+  CHECK(unknown->status == 404);
+  CHECK(unknown->body ==
+        R"({"error":{"message":"File Not Found","type":"not_found_error","code":404}})");
+}
+
+TEST_CASE(
+    "llm-sim llama: a prompt larger than a slot's context is refused like llama-server does") {
+  SimProcess sim(llama_args());
+  std::string words;
+  for (int i = 0; i < 1500; ++i) {
+    words += "word ";
+  }
+  Reply r = post(sim, "/v1/chat/completions",
+                 Json{{"messages", {{{"role", "user"}, {"content", words}}}}});
+  CHECK(r.status == 400);
+  Json err = Json::parse(r.body)["error"];
+  CHECK(err["type"] == "exceed_context_size_error");
+  CHECK(err["n_ctx"] == 512);
+  CHECK(err["n_prompt_tokens"].get<int>() > 512);
+}
+
+TEST_CASE("llm-sim llama: /v1/models, /props and /slots describe the model, alias and slots") {
+  SimProcess sim(llama_args({"-a", "fast-9b"}));
+  Json models = sim.get_json("/v1/models");
+  CHECK(models["data"][0]["id"] == "fast-9b");
+  CHECK(models["data"][0]["owned_by"] == "llamacpp");
+  CHECK(models["data"][0]["meta"]["n_ctx"] == 512);
+  CHECK(models["data"][0]["meta"]["n_vocab"] == 32000);
+  CHECK(sim.get_json("/models") == models);
+  Json props = sim.get_json("/props");
+  CHECK(props["total_slots"] == 2);
+  CHECK(props["default_generation_settings"]["n_ctx"] == 512);
+  CHECK(props["model_alias"] == "fast-9b");
+  Json slots = sim.get_json("/slots");
+  REQUIRE(slots.size() == 2);
+  CHECK(slots[0] ==
+        Json{{"id", 0}, {"n_ctx", 512}, {"speculative", false}, {"is_processing", false}});
+}
+
+TEST_CASE(
+    "llm-sim llama: with --parallel 1 a second request waits (deferred) until the first ends") {
+  SimProcess sim(llama_args({"-np", "1", "--metrics"}));
+  // The first request holds the only slot: after one token the sim sends nothing more, and
+  // this client keeps the connection until told to hang up.
+  std::promise<void> got_first, hang_up;
+  std::thread first([&] {
+    httplib::Client c = sim.client();
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/chat/completions";
+    req.set_header("X-Sim-Fault", "hang_after=1");
+    req.body = chat_body({{"stream", true}}).dump();
+    bool told = false;
+    req.content_receiver = [&](const char*, std::size_t, std::uint64_t, std::uint64_t) {
+      if (!std::exchange(told, true)) {
+        got_first.set_value();
+        hang_up.get_future().wait();
+      }
+      return false;
+    };
+    httplib::Response res;
+    httplib::Error err;
+    c.send(req, res, err);
+  });
+  got_first.get_future().wait();
+  Json busy = sim.get_json("/slots");
+  CHECK(busy[0]["is_processing"] == true);
+  CHECK(busy[0]["params"]["stream"] == true);
+  Reply second;
+  std::thread waiter([&] { second = post(sim, "/v1/chat/completions", chat_body()); });
+  CHECK(stats_when(sim, "deferred", 1)["deferred"] == 1);
+  auto metrics = sim.client().Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->body.find("llamacpp:requests_deferred 1") != std::string::npos);
+  CHECK(metrics->body.find("llamacpp:requests_processing 1") != std::string::npos);
+  hang_up.set_value();
+  first.join();
+  waiter.join();
+  CHECK(second.status == 200);
+  CHECK(stats_when(sim, "client_disconnects", 1)["client_disconnects"] == 1);
+}
+
+TEST_CASE("llm-sim llama: -lv 4 prints llama-server's buffer lines for the model") {
+  SimProcess sim(llama_args({"-lv", "4"}));
+  std::string log = sim.process().output();
+  CHECK(log.find("load_tensors:   CPU_Mapped model buffer size =     4.05 MiB") !=
+        std::string::npos);
+  CHECK(log.find("llama_context:        CPU  output buffer size =     0.24 MiB") !=
+        std::string::npos);
+  CHECK(log.find("llama_kv_cache:        CPU KV buffer size =     0.25 MiB") != std::string::npos);
+  CHECK(log.find("sched_reserve:        CPU compute buffer size =     1.51 MiB") !=
+        std::string::npos);
+}
+
+TEST_CASE("llm-sim llama: unknown flags are accepted and logged") {
+  SimProcess sim(llama_args({"--frobnicate", "7", "--no-such-switch"}));
+  std::string log = sim.process().output();
+  CHECK(log.find("llm-sim: ignoring unknown flag --frobnicate 7") != std::string::npos);
+  CHECK(log.find("llm-sim: ignoring unknown flag --no-such-switch") != std::string::npos);
+}
+
+TEST_CASE("llm-sim llama: a missing model file exits 1 like llama-server") {
+  ChildProcess p({LLM_SIM_PATH, "--port", "0", "-m", "/nonexistent/does-not-exist.gguf"});
+  auto status = p.wait_exit(k_start_timeout);
+  REQUIRE(status);
+  CHECK(status->exited);
+  CHECK(status->code == 1);
+  // The output readers may trail the exit; waiting for the line also waits for them.
+  CHECK(p.wait_for_output("E srv  llama_server: exiting due to model loading error",
+                          k_start_timeout));
+  CHECK(p.output().find(
+            "gguf_init_from_file: failed to open GGUF file '/nonexistent/does-not-exist.gguf' "
+            "(No such file or directory)") != std::string::npos);
+}
+
+TEST_CASE("llm-sim llama: a port in use exits 1 like llama-server") {
+  SimProcess first(llama_args());
+  ChildProcess second({LLM_SIM_PATH, "--port", std::to_string(first.port()), "--host", "127.0.0.1",
+                       "--sim-fake-model"});
+  auto status = second.wait_exit(k_start_timeout);
+  REQUIRE(status);
+  CHECK(status->code == 1);
+  CHECK(second.wait_for_output("exiting due to HTTP server error", k_start_timeout));
+  CHECK(second.output().find("couldn't bind HTTP server socket, hostname: 127.0.0.1, port: " +
+                             std::to_string(first.port())) != std::string::npos);
+}
+
+TEST_CASE("llm-sim llama: SIGTERM stops it gracefully with exit status 0") {
+  SimProcess sim(llama_args());
+  ExitStatus status = sim.process().terminate();
+  CHECK(status.exited);
+  CHECK(status.code == 0);
+  CHECK(sim.process().wait_for_output("cleaning up before exit\\.\\.\\.", k_start_timeout));
+}
+
+TEST_CASE("llm-sim llama: --sim-fake-model serves without a GGUF file under the alias") {
+  SimProcess sim({"--sim-fake-model", "-a", "coder", "--sim-tokens-per-second", "0"});
+  CHECK(sim.get_json("/v1/models")["data"][0]["id"] == "coder");
+  CHECK(post(sim, "/v1/chat/completions", chat_body()).status == 200);
+}
+
+TEST_CASE("llm-sim: /sim/requests shows what arrived, Authorization masked - /sim/reset clears") {
+  SimProcess sim(llama_args());
+  post(sim, "/v1/chat/completions", chat_body({{"model", "fast-9b"}}),
+       {{"Authorization", "Bearer sk-secret"}});
+  Json log = sim.get_json("/sim/requests");
+  REQUIRE(log["requests"].size() == 1);
+  const Json& entry = log["requests"][0];
+  CHECK(entry["method"] == "POST");
+  CHECK(entry["path"] == "/v1/chat/completions");
+  CHECK(entry["json"]["model"] == "fast-9b");
+  CHECK(entry["headers"]["Authorization"] == "Bearer ***");
+  CHECK(entry["received_at"].get<double>() > 0);
+  CHECK(stats_when(sim, "completed", 1)["completed"] == 1);
+  auto reset = sim.client().Post("/sim/reset", "", "application/json");
+  CHECK(reset->status == 200);
+  CHECK(sim.get_json("/sim/requests")["requests"].empty());
+  CHECK(sim.get_json("/sim/stats")["requests_total"] == 0);
+}
+
+TEST_CASE("llm-sim llama: --api-key requires the key except on the public endpoints") {
+  SimProcess sim(llama_args({"--api-key", "sk-one,sk-two"}));
+  Reply denied = post(sim, "/v1/chat/completions", chat_body());
+  CHECK(denied.status == 401);
+  CHECK(Json::parse(denied.body)["error"]["type"] == "authentication_error");
+  CHECK(
+      post(sim, "/v1/chat/completions", chat_body(), {{"Authorization", "Bearer sk-two"}}).status ==
+      200);
+  CHECK(post(sim, "/v1/chat/completions", chat_body(), {{"X-Api-Key", "sk-one"}}).status == 200);
+  CHECK(sim.client().Get("/health")->status == 200);
+  CHECK(sim.client().Get("/v1/models")->status == 200);
+  CHECK(sim.client().Get("/props")->status == 401);
+}
