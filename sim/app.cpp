@@ -41,6 +41,7 @@ public:
     m_thread = std::thread([this] { m_server.serve(); });
   }
   void stop() {
+    m_stats.stop(); // a /sim/stats?until=... waiter would otherwise hold the shutdown
     m_server.stop();
     if (m_thread.joinable()) {
       m_thread.join();
@@ -198,6 +199,9 @@ int run_llm_sim(int argc, char** argv) {
     std::fprintf(stderr, "llm-sim: ignoring unknown flag %s\n", flag.c_str());
   }
   ShutdownSignal shutdown;
+  if (options->parent_pid) {
+    exit_when_process_gone(*options->parent_pid);
+  }
   return options->mode == Mode::ollama ? run_ollama(*options, shutdown)
                                        : run_llama(*options, shutdown);
 }

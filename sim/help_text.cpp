@@ -53,6 +53,8 @@ LLM-SIM OPTIONS
                                 llama3.2:1b,llama3.2:3b,qwen3:8b)
   --sim-max-connections N       open connections before answering 503 (default: 1024)
   --sim-request-log N           requests kept for GET /sim/requests (default: 256)
+  --sim-parent-pid PID          exit (status 1) soon after process PID is gone, so a test
+                                that dies does not leave the simulator running
   -h, --help                    this text
 
   DUR is a duration: 500ms, 2s, 1m, 1h30m (a bare number is seconds).

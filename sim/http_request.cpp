@@ -185,6 +185,12 @@ RequestParser::State RequestParser::decide_body() {
     m_body_length = 0; // RFC 9112 6.3: no Content-Length and no Transfer-Encoding = no body
     return m_state;
   }
+  for (const auto& [name, value] : m_request.headers) {
+    if (iequals(name, "Content-Length") && value != *length) {
+      // RFC 9112 6.3: differing lengths make the framing ambiguous (request smuggling).
+      return fail(400, "conflicting Content-Length headers");
+    }
+  }
   std::size_t n = 0;
   auto [end, ec] = std::from_chars(length->data(), length->data() + length->size(), n);
   if (ec != std::errc() || end != length->data() + length->size() || length->empty()) {

@@ -74,6 +74,7 @@ TEST_CASE("RequestParser: malformed requests fail with the status to answer") {
       {"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", 400},
       {"POST / HTTP/1.1\r\nContent-Length: 12a\r\n\r\n", 400},
       {"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 3\r\n\r\nabc", 400},
       {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411},
   };
   for (const Case& c : cases) {
@@ -83,6 +84,13 @@ TEST_CASE("RequestParser: malformed requests fail with the status to answer") {
     CHECK(p.error_status() == c.status);
     CHECK(!p.error_message().empty());
   }
+}
+
+TEST_CASE("RequestParser: a repeated Content-Length with the same value is accepted") {
+  RequestParser p;
+  CHECK(p.feed("POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nhi") ==
+        State::complete);
+  CHECK(p.take().body == "hi");
 }
 
 TEST_CASE("RequestParser: sizes are bounded") {

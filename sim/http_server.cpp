@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdio>
+#include <system_error>
 
 namespace ask::sim {
 
@@ -284,6 +285,12 @@ void HttpServer::serve() {
 void HttpServer::accept_one() {
   int fd = ::accept4(m_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
   if (fd < 0) {
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      // Out of descriptors or memory: the pending connection stays queued and poll() would
+      // report it again at once. Back off 100 ms (woken early by stop()) instead of spinning.
+      pollfd stop_fd{m_stop_pipe[0], POLLIN, 0};
+      ::poll(&stop_fd, 1, 100);
+    }
     return;
   }
   set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, 1);
@@ -298,7 +305,13 @@ void HttpServer::accept_one() {
   worker->fd = fd;
   Worker& ref = *worker;
   m_workers.push_back(std::move(worker));
-  ref.thread = std::thread([this, &ref] { serve_connection(ref); });
+  try {
+    ref.thread = std::thread([this, &ref] { serve_connection(ref); });
+  } catch (const std::system_error&) {
+    // No thread for it (resource limits): forget the worker and turn the client away.
+    m_workers.pop_back();
+    reject_busy(fd);
+  }
 }
 
 void HttpServer::reject_busy(int fd) {

@@ -28,14 +28,18 @@ void RequestLog::record(const HttpRequest& request) {
   for (const auto& [name, value] : request.headers) {
     headers[name] = is_secret_header(name) ? mask(value) : value;
   }
-  nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(request.body, nullptr, false);
+  const bool truncated = request.body.size() > k_max_body;
+  nlohmann::ordered_json parsed = truncated
+                                      ? nlohmann::ordered_json()
+                                      : nlohmann::ordered_json::parse(request.body, nullptr, false);
   nlohmann::ordered_json entry = {
       {"seq", 0},
       {"method", request.method},
       {"path", request.path},
       {"query", request.query},
       {"headers", std::move(headers)},
-      {"body", request.body},
+      {"body", truncated ? request.body.substr(0, k_max_body) : request.body},
+      {"body_truncated", truncated},
       {"json", parsed.is_discarded() ? nlohmann::ordered_json() : std::move(parsed)},
       {"received_at", core::unix_seconds(m_clock.wall_now())},
   };
@@ -120,8 +124,16 @@ bool SimStats::wait_until(const std::string& name, long long at_least,
   if (value == nullptr) {
     return false;
   }
-  m_changed.wait_for(lock, timeout, [&] { return *value >= at_least; });
+  m_changed.wait_for(lock, timeout, [&] { return m_stopping || *value >= at_least; });
   return true;
+}
+
+void SimStats::stop() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stopping = true;
+  }
+  m_changed.notify_all();
 }
 
 long long SimStats::in_flight() const {

@@ -23,7 +23,12 @@ public:
 
   // Records a request; Authorization and other credential headers are masked.
   void record(const HttpRequest& request);
-  // {"requests":[{"seq","method","path","query","headers":{...},"body","json","received_at"}]}
+  // Bodies longer than k_max_body are cut to that size and marked "body_truncated": true
+  // (their "json" is then null), so the log stays small whatever clients send.
+  static constexpr std::size_t k_max_body = 64 * 1024;
+
+  // {"requests":[{"seq","method","path","query","headers":{...},"body","body_truncated",
+  //  "json","received_at"}]}
   nlohmann::ordered_json to_json() const;
   void clear();
 
@@ -58,9 +63,11 @@ public:
   nlohmann::ordered_json to_json() const;
   long long in_flight() const;
   void reset();
+  // Shutting down: wakes every wait_until() and makes later ones return at once.
+  void stop();
   // Waits until the top-level counter `name` (requests_total, in_flight, completed,
   // client_disconnects, deferred, deferred_total) is at least `at_least`, or `timeout` passes.
-  // Returns false for an unknown name.
+  // Returns false for an unknown name. Returns at once (true) after stop().
   bool wait_until(const std::string& name, long long at_least, std::chrono::milliseconds timeout);
 
 private:
@@ -80,6 +87,7 @@ private:
   long long m_disconnects = 0;
   long long m_deferred = 0;
   long long m_deferred_total = 0;
+  bool m_stopping = false;
   std::map<std::string, long long> m_faults;
   std::map<std::string, PerModel> m_models;
 };

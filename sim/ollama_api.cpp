@@ -177,23 +177,6 @@ private:
   std::function<std::string()> m_now;
 };
 
-class WholeSink final : public TokenSink {
-public:
-  using Send = std::function<bool()>;
-  WholeSink(RunTiming& timing, Send send) : m_timing(timing), m_send(std::move(send)) {}
-  bool open() override {
-    m_timing.first_token = SteadyClock::now();
-    return true;
-  }
-  bool token(std::size_t) override { return true; }
-  bool flush() override { return true; }
-  bool finish() override { return m_send(); }
-
-private:
-  RunTiming& m_timing;
-  Send m_send;
-};
-
 // Ends the model's use when the request ends, however it ends.
 class ModelUse {
 public:
@@ -325,7 +308,7 @@ void OllamaApi::native_chat(const HttpRequest& request, Exchange& exchange, olla
           return std::make_unique<NdjsonSink>(exchange, ep, model, answer, timing, date(),
                                               [this] { return now_rfc3339(); });
         }
-        return std::make_unique<WholeSink>(timing, [&, ep] {
+        return std::make_unique<WholeAnswerSink>(timing, [&, ep] {
           std::string call_id = answer.tool_call ? "call_" + answer.tool_call->id.substr(0, 8) : "";
           send_json(
               exchange, 200,

@@ -30,6 +30,25 @@ struct RunTiming {
   ollama::Durations durations() const;
 };
 
+// A sink for non-streaming answers: notes when the first token came, sends the whole body
+// (built by `send`) once the answer is complete.
+class WholeAnswerSink final : public TokenSink {
+public:
+  using Send = std::function<bool()>;
+  WholeAnswerSink(RunTiming& timing, Send send) : m_timing(timing), m_send(std::move(send)) {}
+  bool open() override {
+    m_timing.first_token = std::chrono::steady_clock::now();
+    return true;
+  }
+  bool token(std::size_t) override { return true; }
+  bool flush() override { return true; }
+  bool finish() override { return m_send(); }
+
+private:
+  RunTiming& m_timing;
+  Send m_send;
+};
+
 // One chat request, ready to generate.
 struct OllamaJob {
   const OllamaModelSpec* spec = nullptr;

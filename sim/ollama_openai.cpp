@@ -125,23 +125,6 @@ private:
   std::string m_date;
 };
 
-class BodySink final : public TokenSink {
-public:
-  BodySink(RunTiming& timing, std::function<bool()> send)
-      : m_timing(timing), m_send(std::move(send)) {}
-  bool open() override {
-    m_timing.first_token = SteadyClock::now();
-    return true;
-  }
-  bool token(std::size_t) override { return true; }
-  bool flush() override { return true; }
-  bool finish() override { return m_send(); }
-
-private:
-  RunTiming& m_timing;
-  std::function<bool()> m_send;
-};
-
 bool wants_reasoning(const Json& body) {
   auto on = [](const Json& v) { return v.is_string() && v.get<std::string>() != "none"; };
   if (body.contains("reasoning_effort") && on(body["reasoning_effort"])) {
@@ -252,7 +235,7 @@ void OllamaApi::openai_chat(const HttpRequest& request, Exchange& exchange) {
         if (stream) {
           return std::make_unique<SseSink>(exchange, meta, answer, include_usage, timing, date());
         }
-        return std::make_unique<BodySink>(timing, [&] {
+        return std::make_unique<WholeAnswerSink>(timing, [&] {
           send_json(exchange, 200, completion(meta, answer));
           return !exchange.write_failed();
         });

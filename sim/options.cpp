@@ -236,6 +236,8 @@ const std::map<std::string_view, SimOption>& sim_options() {
        {true, number<std::size_t>([](Options& o, std::size_t v) { o.max_connections = v; })}},
       {"--sim-request-log",
        {true, number<std::size_t>([](Options& o, std::size_t v) { o.request_log_size = v; })}},
+      {"--sim-parent-pid",
+       {true, number<long long>([](Options& o, long long v) { o.parent_pid = v; })}},
   };
   return k_options;
 }

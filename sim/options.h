@@ -55,6 +55,7 @@ struct Options {
   bool fake_model = false;                // --sim-fake-model: no GGUF file needed
   std::size_t max_connections = 1024;     // --sim-max-connections
   std::size_t request_log_size = 256;     // --sim-request-log
+  std::optional<long long> parent_pid;    // --sim-parent-pid: exit when this process is gone
 
   // What the command line asked for besides running.
   bool help = false;

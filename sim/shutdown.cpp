@@ -1,7 +1,12 @@
 #include "sim/shutdown.h"
 
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <pthread.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 namespace ask::sim {
 
@@ -17,6 +22,23 @@ sigset_t watched_signals() {
 }
 
 } // namespace
+
+void exit_when_process_gone(long long pid) {
+  const auto watched = static_cast<pid_t>(pid);
+  const bool was_parent = ::getppid() == watched;
+  std::thread([watched, was_parent] {
+    for (;;) {
+      bool gone =
+          (::kill(watched, 0) != 0 && errno == ESRCH) || (was_parent && ::getppid() != watched);
+      if (gone) {
+        std::fprintf(stderr, "llm-sim: process %d is gone (--sim-parent-pid), exiting\n",
+                     static_cast<int>(watched));
+        std::_Exit(1);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }).detach();
+}
 
 ShutdownSignal::ShutdownSignal() {
   std::signal(SIGPIPE, SIG_IGN);

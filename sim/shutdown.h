@@ -38,4 +38,9 @@ private:
   std::thread m_thread;
 };
 
+// Starts a detached thread that ends the process (status 1, no clean-up) once process `pid`
+// is gone: kill(pid, 0) says ESRCH, or `pid` was our parent and we have been re-parented.
+// Polls every 200 ms. Call it after ShutdownSignal so the thread inherits the signal mask.
+void exit_when_process_gone(long long pid);
+
 } // namespace ask::sim

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <thread>
 
 #include "tests/integration/sim_harness.h"
 
@@ -11,6 +12,10 @@ namespace {
 
 using namespace ask::testing;
 using SteadyClock = std::chrono::steady_clock;
+
+// How long a client waits on a hanging server before giving up: long enough that a loaded
+// CI box still delivers the tokens that come before the hang.
+constexpr std::chrono::milliseconds k_give_up_after{2000};
 
 Json user_says(const std::string& text, Json extra = Json::object()) {
   Json body{{"messages", {{{"role", "user"}, {"content", text}}}}};
@@ -58,7 +63,9 @@ TEST_CASE("llm-sim faults: status answers with the backend's error body - 429 ad
   Reply limited =
       post(sim, "/v1/chat/completions", user_says("hi [[sim: status=429 retry_after=7]]"));
   CHECK(limited.status == 429);
-  CHECK(limited.headers.find("Retry-After")->second == "7");
+  auto retry_after = limited.headers.find("Retry-After");
+  REQUIRE(retry_after != limited.headers.end());
+  CHECK(retry_after->second == "7");
   CHECK(sim.get_json("/sim/stats")["faults"]["status"] == 2);
 }
 
@@ -83,25 +90,33 @@ TEST_CASE("llm-sim faults: drop_after ends the stream after N tokens without [DO
   CHECK(token_events(events) == 3);
   REQUIRE(!events.empty());
   CHECK(!events.back().is_done());
-  CHECK(sim.get_json("/sim/stats")["completed"] == 0);
+  // The server ends its side of the request asynchronously; wait (bounded) until it has been
+  // counted as finished before asserting it was not counted as completed.
+  Json stats = sim.get_json("/sim/stats");
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(5);
+  while (stats["in_flight"] != 0 && SteadyClock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    stats = sim.get_json("/sim/stats");
+  }
+  CHECK(stats["in_flight"] == 0);
+  CHECK(stats["completed"] == 0);
 }
 
 TEST_CASE(
     "llm-sim faults: hang keeps the client waiting until it gives up - the disconnect is counted") {
   SimProcess sim(llama_args());
   const auto start = SteadyClock::now();
-  Reply r = post(sim, "/v1/chat/completions", user_says("hi [[sim: hang]]"), {},
-                 std::chrono::milliseconds(300));
+  Reply r = post(sim, "/v1/chat/completions", user_says("hi [[sim: hang]]"), {}, k_give_up_after);
   CHECK(r.status == 0);
   CHECK(r.error == httplib::Error::Read);
-  CHECK(SteadyClock::now() - start >= std::chrono::milliseconds(300));
+  CHECK(SteadyClock::now() - start >= k_give_up_after);
   CHECK(stats_when(sim, "client_disconnects", 1)["client_disconnects"] == 1);
 }
 
 TEST_CASE("llm-sim faults: hang_after sends N tokens, then nothing") {
   SimProcess sim(llama_args());
   Reply r = post(sim, "/v1/chat/completions", stream_ask("hi [[sim: hang_after=2]]"), {},
-                 std::chrono::milliseconds(300));
+                 k_give_up_after);
   CHECK(r.status == 200);
   CHECK(r.error == httplib::Error::Read);
   CHECK(token_events(sse_events(r.body)) == 2);

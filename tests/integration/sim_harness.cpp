@@ -15,7 +15,15 @@ std::string fixture_path(const std::string& relative) {
 }
 
 SimProcess::SimProcess(std::vector<std::string> args, bool wait_ready) {
-  std::vector<std::string> argv{LLM_SIM_PATH, "--port", "0", "--host", "127.0.0.1"};
+  // --sim-parent-pid: the simulator exits on its own if this test process dies (a failed
+  // REQUIRE that ends in std::terminate must not leave it running).
+  std::vector<std::string> argv{LLM_SIM_PATH,
+                                "--port",
+                                "0",
+                                "--host",
+                                "127.0.0.1",
+                                "--sim-parent-pid",
+                                std::to_string(::getpid())};
   argv.insert(argv.end(), args.begin(), args.end());
   m_process = std::make_unique<ChildProcess>(argv);
   auto bound = m_process->wait_for_output("^llm-sim: bound ", k_start_timeout);
@@ -81,11 +89,8 @@ Reply post(const SimProcess& sim, const std::string& path, const Json& body,
     return !(stop_after && reply.body.size() >= *stop_after);
   };
   httplib::Response res;
-  if (!c.send(req, res, reply.error)) {
-    if (reply.status == 0) {
-      reply.status = 0;
-    }
-  } else {
+  // On failure reply.status keeps whatever the response handler saw (0 when nothing came).
+  if (c.send(req, res, reply.error)) {
     reply.status = res.status;
   }
   return reply;

@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <regex>
 #include <sstream>
@@ -125,7 +126,8 @@ TEST_CASE("llm-sim llama: raw responses equal the recordings byte for byte once 
 }
 
 TEST_CASE("llm-sim llama: /health answers 503 Loading model during --sim-load-time, then 200") {
-  SimProcess sim(llama_args({"--sim-load-time", "1s"}), /*wait_ready=*/false);
+  // 5 s: long enough that the first /health lands inside the load even on a loaded machine.
+  SimProcess sim(llama_args({"--sim-load-time", "5s"}), /*wait_ready=*/false);
   auto c = sim.client();
   auto loading = c.Get("/health");
   REQUIRE(loading);
@@ -133,7 +135,8 @@ TEST_CASE("llm-sim llama: /health answers 503 Loading model during --sim-load-ti
   CHECK(loading->body ==
         R"({"error":{"message":"Loading model","type":"unavailable_error","code":503}})");
   CHECK(loading->get_header_value("Connection") == "close");
-  REQUIRE(sim.process().wait_for_output("listening on http://127\\.0\\.0\\.1:", k_start_timeout));
+  REQUIRE(sim.process().wait_for_output("listening on http://127\\.0\\.0\\.1:",
+                                        std::chrono::seconds(20)));
   c.set_keep_alive(true); // like curl: the server then answers with Keep-Alive
   auto ready = c.Get("/health");
   REQUIRE(ready);
@@ -357,7 +360,29 @@ TEST_CASE(
   // The first request holds the only slot: after one token the sim sends nothing more, and
   // this client keeps the connection until told to hang up.
   std::promise<void> got_first, hang_up;
-  std::thread first([&] {
+  bool hung_up = false;
+  auto release_first = [&] {
+    if (!std::exchange(hung_up, true)) {
+      hang_up.set_value();
+    }
+  };
+  std::thread first, waiter;
+  // A failed REQUIRE below must not leave joinable threads behind (std::terminate would skip
+  // the llm-sim clean-up): hang up the first request and join both on any exit.
+  struct JoinOnExit {
+    std::function<void()> release;
+    std::thread& a;
+    std::thread& b;
+    ~JoinOnExit() {
+      release();
+      for (std::thread* t : {&a, &b}) {
+        if (t->joinable()) {
+          t->join();
+        }
+      }
+    }
+  } join_on_exit{release_first, first, waiter};
+  first = std::thread([&] {
     httplib::Client c = sim.client();
     httplib::Request req;
     req.method = "POST";
@@ -376,18 +401,18 @@ TEST_CASE(
     httplib::Error err;
     c.send(req, res, err);
   });
-  got_first.get_future().wait();
+  REQUIRE(got_first.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
   Json busy = sim.get_json("/slots");
   CHECK(busy[0]["is_processing"] == true);
   CHECK(busy[0]["params"]["stream"] == true);
   Reply second;
-  std::thread waiter([&] { second = post(sim, "/v1/chat/completions", chat_body()); });
+  waiter = std::thread([&] { second = post(sim, "/v1/chat/completions", chat_body()); });
   CHECK(stats_when(sim, "deferred", 1)["deferred"] == 1);
   auto metrics = sim.client().Get("/metrics");
   REQUIRE(metrics);
   CHECK(metrics->body.find("llamacpp:requests_deferred 1") != std::string::npos);
   CHECK(metrics->body.find("llamacpp:requests_processing 1") != std::string::npos);
-  hang_up.set_value();
+  release_first();
   first.join();
   waiter.join();
   CHECK(second.status == 200);
