@@ -1,6 +1,7 @@
 #include "config/council_prompts.h"
 
 #include <array>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -67,40 +68,37 @@ std::string_view to_string(PromptKind kind) {
   return "member";
 }
 
-std::string_view default_prompt(PromptKind kind) {
+namespace {
+
+// What each kind of prompt starts as and which placeholders it may and must use.
+struct PromptSpec {
+  std::string_view text;
+  std::span<const std::string_view> allowed;
+  std::span<const std::string_view> required;
+};
+
+PromptSpec spec(PromptKind kind) {
   switch (kind) {
-  case PromptKind::member:
-    return k_member;
   case PromptKind::ranking:
-    return k_ranking;
+    return {k_ranking, k_ranking_allowed, k_ranking_allowed};
   case PromptKind::chairman:
-    return k_chairman;
+    return {k_chairman, k_chairman_allowed, k_chairman_required};
+  case PromptKind::member:
+    break;
   }
-  return k_member;
+  return {k_member, k_member_allowed, k_member_allowed};
 }
 
+} // namespace
+
+std::string_view default_prompt(PromptKind kind) { return spec(kind).text; }
+
 std::span<const std::string_view> allowed_placeholders(PromptKind kind) {
-  switch (kind) {
-  case PromptKind::member:
-    return k_member_allowed;
-  case PromptKind::ranking:
-    return k_ranking_allowed;
-  case PromptKind::chairman:
-    return k_chairman_allowed;
-  }
-  return k_member_allowed;
+  return spec(kind).allowed;
 }
 
 std::span<const std::string_view> required_placeholders(PromptKind kind) {
-  switch (kind) {
-  case PromptKind::member:
-    return k_member_allowed;
-  case PromptKind::ranking:
-    return k_ranking_allowed;
-  case PromptKind::chairman:
-    return k_chairman_required;
-  }
-  return k_member_allowed;
+  return spec(kind).required;
 }
 
 PlaceholderScan scan_placeholders(std::string_view text) {
