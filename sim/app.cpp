@@ -52,6 +52,7 @@ private:
   static ServerOptions server_options(const Options& o) {
     ServerOptions s;
     s.max_connections = o.max_connections;
+    s.name = "llm-sim";
     return s;
   }
 

@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "sim/fault.h"
 #include "sim/generator.h"
-#include "sim/http_request.h"
+#include "sim/http.h"
 
 namespace ask::sim {
 

@@ -1,6 +1,6 @@
 #include "sim/introspection.h"
 
-#include "sim/http_request.h"
+#include "sim/http.h"
 
 namespace ask::sim {
 

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
-#include "sim/http_request.h"
+#include "sim/http.h"
 
 namespace ask::sim {
 

@@ -6,7 +6,7 @@
 #include <mutex>
 #include <string>
 
-#include "sim/http_server.h"
+#include "sim/http.h"
 #include "sim/llama_format.h"
 #include "sim/llama_info.h"
 #include "sim/memory_log.h"

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/generator.h"
-#include "sim/http_server.h"
+#include "sim/http.h"
 
 namespace ask::sim::llama {
 

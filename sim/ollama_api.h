@@ -13,7 +13,7 @@
 #include "core/duration.h"
 #include "sim/chat_input.h"
 #include "sim/generator.h"
-#include "sim/http_server.h"
+#include "sim/http.h"
 #include "sim/ollama_format.h"
 #include "sim/ollama_models.h"
 #include "sim/services.h"

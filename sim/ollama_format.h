@@ -11,7 +11,7 @@
 
 #include "core/clock.h"
 #include "sim/generator.h"
-#include "sim/http_server.h"
+#include "sim/http.h"
 #include "sim/ollama_models.h"
 
 namespace ask::sim::ollama {

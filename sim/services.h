@@ -10,7 +10,7 @@
 
 #include "core/clock.h"
 #include "sim/fault.h"
-#include "sim/http_server.h"
+#include "sim/http.h"
 #include "sim/introspection.h"
 #include "sim/log.h"
 #include "sim/options.h"

@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "sim/fault.h"
-#include "sim/http_server.h"
+#include "sim/http.h"
 #include "sim/introspection.h"
 
 namespace ask::sim {

@@ -1,8 +1,8 @@
-#include "sim/http_request.h"
+#include "net/http_request.h"
 
 #include <doctest/doctest.h>
 
-using namespace ask::sim;
+using namespace ask::net;
 using State = RequestParser::State;
 
 TEST_CASE("RequestParser: a GET with headers and a query") {

@@ -1,9 +1,9 @@
-#include "sim/http_request.h"
+#include "net/http_request.h"
 
 #include <algorithm>
 #include <charconv>
 
-namespace ask::sim {
+namespace ask::net {
 
 namespace {
 
@@ -222,4 +222,4 @@ HttpRequest RequestParser::take() {
   return out;
 }
 
-} // namespace ask::sim
+} // namespace ask::net

@@ -1,9 +1,11 @@
 #pragma once
-// llm-sim's HTTP/1.1 server over plain sockets: one thread per connection (capped),
-// keep-alive, Content-Length request bodies, responses written as the handler produces
-// them. Raw sockets rather than a library because the simulator's faults need full control
-// of the connection: close before the first byte, reset, hang without headers, stop
-// mid-stream. A handler talks to its client through an Exchange.
+// An HTTP/1.1 server over plain sockets, shared by askd and llm-sim: one thread per
+// connection (capped), keep-alive, Content-Length request bodies, responses written as the
+// handler produces them. Raw sockets rather than a library because both programs need full
+// control of the connection: askd commits response headers only once an upstream has sent
+// its first byte and notices a client that goes away while it waits (the socket is there to
+// poll); llm-sim's faults close before the first byte, reset, hang, or stop mid-stream.
+// A handler talks to its client through an Exchange.
 
 #include <atomic>
 #include <chrono>
@@ -20,9 +22,9 @@
 #include <vector>
 
 #include "core/error.h"
-#include "sim/http_request.h"
+#include "net/http_request.h"
 
-namespace ask::sim {
+namespace ask::net {
 
 using Header = std::pair<std::string, std::string>;
 using Headers = std::vector<Header>;
@@ -58,6 +60,14 @@ public:
   // True once a write failed or the peer has closed its side (non-blocking check).
   bool client_gone();
   bool stopping() const { return m_stopping.load(); }
+  // The client's socket and the server's stop pipe, for code that waits on something else
+  // (an upstream socket) and must also notice the client leaving (POLLRDHUP on fd()) or the
+  // server stopping (POLLIN on stop_fd()). Do not read from or close them.
+  int fd() const { return m_fd; }
+  int stop_fd() const { return m_stop_fd; }
+  // The client's address, "127.0.0.1:51234" or "[::1]:51234"; "" when unknown.
+  const std::string& peer() const { return m_peer; }
+  void set_peer(std::string peer) { m_peer = std::move(peer); }
 
   // Whether this response may leave the connection open (the client asked for keep-alive
   // and the per-connection request budget is not spent).
@@ -78,9 +88,16 @@ private:
   bool m_closed = false;
   bool m_close_after = false;
   bool m_write_failed = false;
+  std::string m_peer;
 };
 
 using Handler = std::function<void(const HttpRequest&, Exchange&)>;
+
+// The body of a response the server writes itself (a malformed request, too many
+// connections, a handler that threw): the status and a short reason in, the Content-Type and
+// body out. The default writes the reason as text/plain.
+using ErrorFormatter =
+    std::function<std::pair<std::string, std::string>(int status, std::string_view reason)>;
 
 struct ServerOptions {
   RequestLimits limits;
@@ -88,6 +105,8 @@ struct ServerOptions {
   std::chrono::milliseconds keep_alive_timeout{5000}; // idle time before closing
   int keep_alive_max = 100;                           // requests per connection
   std::chrono::seconds send_timeout{120};             // a client that stops reading
+  std::string name = "server";                        // prefixes its own error messages
+  ErrorFormatter error_formatter;                     // empty: text/plain
 };
 
 class HttpServer {
@@ -117,6 +136,7 @@ private:
   void serve_connection(Worker& worker);
   bool read_more(int fd, RequestParser& parser, bool idle);
   void reject_busy(int fd);
+  void respond_error(int fd, int status, const std::string& reason);
   void reap(bool all);
   void release(Worker& worker);
 
@@ -129,4 +149,4 @@ private:
   std::list<std::unique_ptr<Worker>> m_workers;
 };
 
-} // namespace ask::sim
+} // namespace ask::net

@@ -1,4 +1,4 @@
-#include "sim/http_server.h"
+#include "net/http_server.h"
 
 #include <cerrno>
 #include <cstring>
@@ -14,7 +14,7 @@
 #include <cstdio>
 #include <system_error>
 
-namespace ask::sim {
+namespace ask::net {
 
 namespace {
 
@@ -66,13 +66,31 @@ void set_int_option(int fd, int level, int name, int value) {
   ::setsockopt(fd, level, name, &value, sizeof value);
 }
 
-void simple_response(int fd, int status, std::string_view message) {
-  std::string body(message);
+void simple_response(int fd, int status, std::string_view content_type, std::string_view body) {
   std::string text = "HTTP/1.1 " + std::to_string(status) + " " +
-                     std::string(reason_phrase(status)) +
-                     "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-                     std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+                     std::string(reason_phrase(status)) + "\r\nContent-Type: " +
+                     std::string(content_type) + "\r\nContent-Length: " +
+                     std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+  text += body;
   send_all(fd, text);
+}
+
+std::string peer_name(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return {};
+  }
+  char host[NI_MAXHOST];
+  char port[NI_MAXSERV];
+  if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, port,
+                    sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+    return {};
+  }
+  if (addr.ss_family == AF_INET6) {
+    return std::string("[") + host + "]:" + port;
+  }
+  return std::string(host) + ":" + port;
 }
 
 std::string os_error(std::string_view what) {
@@ -314,8 +332,17 @@ void HttpServer::accept_one() {
   }
 }
 
+void HttpServer::respond_error(int fd, int status, const std::string& reason) {
+  if (m_options.error_formatter) {
+    auto [content_type, body] = m_options.error_formatter(status, reason);
+    simple_response(fd, status, content_type, body);
+  } else {
+    simple_response(fd, status, "text/plain; charset=utf-8", m_options.name + ": " + reason + "\n");
+  }
+}
+
 void HttpServer::reject_busy(int fd) {
-  simple_response(fd, 503, "llm-sim: too many open connections\n");
+  respond_error(fd, 503, "too many open connections");
   ::close(fd);
 }
 
@@ -338,6 +365,7 @@ bool HttpServer::read_more(int fd, RequestParser& parser, bool idle) {
 void HttpServer::serve_connection(Worker& worker) {
   const int fd = worker.fd;
   RequestParser parser(m_options.limits);
+  const std::string peer = peer_name(fd);
   int served = 0;
   while (!m_stopping.load()) {
     if (parser.state() == RequestParser::State::incomplete &&
@@ -345,7 +373,7 @@ void HttpServer::serve_connection(Worker& worker) {
       break;
     }
     if (parser.state() == RequestParser::State::failed) {
-      simple_response(fd, parser.error_status(), parser.error_message() + "\n");
+      respond_error(fd, parser.error_status(), parser.error_message());
       break;
     }
     if (parser.state() != RequestParser::State::complete) {
@@ -355,16 +383,17 @@ void HttpServer::serve_connection(Worker& worker) {
     ++served;
     bool keep = request.wants_keep_alive() && served < m_options.keep_alive_max;
     Exchange exchange(fd, m_stop_pipe[0], m_stopping, keep);
+    exchange.set_peer(peer);
     try {
       m_handler(request, exchange);
     } catch (const std::exception& e) {
       if (!exchange.responded()) {
-        simple_response(fd, 500, std::string("llm-sim: internal error: ") + e.what() + "\n");
+        respond_error(fd, 500, std::string("internal error: ") + e.what());
       }
       break;
     }
     if (!exchange.responded()) {
-      simple_response(fd, 500, "llm-sim: handler sent no response\n");
+      respond_error(fd, 500, "handler sent no response");
       break;
     }
     if (exchange.closed() || exchange.write_failed() || exchange.wants_close() || !keep) {
@@ -426,4 +455,4 @@ std::size_t HttpServer::open_connections() const {
   return n;
 }
 
-} // namespace ask::sim
+} // namespace ask::net

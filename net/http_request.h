@@ -1,5 +1,5 @@
 #pragma once
-// An HTTP/1.1 request as llm-sim's server receives it, and the incremental parser that
+// An HTTP/1.1 request as net::HttpServer receives it, and the incremental parser that
 // builds it from bytes arriving in any pieces. Input comes from the network, so every size
 // is bounded and malformed input becomes an error with the status to answer, never a crash.
 
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace ask::sim {
+namespace ask::net {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
@@ -73,4 +73,4 @@ private:
 // Case-insensitive ASCII comparison for header names and tokens.
 bool iequals(std::string_view a, std::string_view b);
 
-} // namespace ask::sim
+} // namespace ask::net
