@@ -18,11 +18,15 @@ std::string_view to_string(ErrorKind kind) {
     return "not_found";
   case ErrorKind::internal:
     return "internal";
+  case ErrorKind::cancelled:
+    return "cancelled";
   }
   return "internal"; // an out-of-range value cast into the enum
 }
 
 namespace {
+
+constexpr int k_client_closed_request = 499;
 
 bool is_client_error(int status) {
   return status >= 400 && status <= 499;
@@ -46,6 +50,8 @@ int Error::status_for_client() const {
     return 502;
   case ErrorKind::internal:
     return 500;
+  case ErrorKind::cancelled:
+    return k_client_closed_request;
   }
   return 500;
 }
@@ -70,6 +76,7 @@ std::string_view Error::openai_type() const {
     return is_client_error(http_status) ? "invalid_request_error" : "server_error";
   case ErrorKind::connect:
   case ErrorKind::internal:
+  case ErrorKind::cancelled:
     return "server_error";
   }
   return "server_error";

@@ -17,6 +17,7 @@ enum class ErrorKind {
   bad_request,     // the caller's input is wrong; retrying elsewhere would not help
   not_found,       // an unknown model, file or route
   internal,        // a bug or an impossible state; logged and counted
+  cancelled,       // abandoned: the client went away or askd is stopping; nobody to answer
 };
 
 // The stable lower-case name of a kind ("upstream_status"), used in logs and metrics.
@@ -47,9 +48,11 @@ struct Error {
   }
   static Error not_found(std::string msg) { return {ErrorKind::not_found, std::move(msg), 0}; }
   static Error internal(std::string msg) { return {ErrorKind::internal, std::move(msg), 0}; }
+  static Error cancelled(std::string msg) { return {ErrorKind::cancelled, std::move(msg), 0}; }
 
   // The HTTP status askd answers with for this error: bad_request 400, not_found 404,
-  // overloaded 429, timeout 504, connect 502, internal 500; upstream_status passes a
+  // overloaded 429, timeout 504, connect 502, internal 500, cancelled 499 (nginx's "client
+  // closed request", for logs: nobody reads it); upstream_status passes a
   // backend's 4xx through (the client's request was at fault, retrying will not help) and
   // answers 502 for 5xx, 0 and anything else.
   int status_for_client() const;

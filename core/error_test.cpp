@@ -12,6 +12,7 @@ TEST_CASE("Error: kinds have stable lower-case names") {
   CHECK(to_string(ErrorKind::bad_request) == "bad_request");
   CHECK(to_string(ErrorKind::not_found) == "not_found");
   CHECK(to_string(ErrorKind::internal) == "internal");
+  CHECK(to_string(ErrorKind::cancelled) == "cancelled");
 }
 
 TEST_CASE("Error: maps each kind to the HTTP status askd answers with") {
@@ -21,6 +22,7 @@ TEST_CASE("Error: maps each kind to the HTTP status askd answers with") {
   CHECK(Error::timeout("x").status_for_client() == 504);
   CHECK(Error::connect("x").status_for_client() == 502);
   CHECK(Error::internal("x").status_for_client() == 500);
+  CHECK(Error::cancelled("client gone").status_for_client() == 499);
 }
 
 TEST_CASE("Error: an upstream 4xx passes through, 5xx and malformed replies are 502") {
@@ -60,6 +62,7 @@ TEST_CASE("Error: maps each kind to OpenAI's error type") {
   CHECK(Error::connect("x").openai_type() == "server_error");
   CHECK(Error::upstream(500, "x").openai_type() == "server_error");
   CHECK(Error::internal("x").openai_type() == "server_error");
+  CHECK(Error::cancelled("x").openai_type() == "server_error");
 }
 
 TEST_CASE("Error: factories set kind, message and upstream status") {
