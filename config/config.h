@@ -71,6 +71,10 @@ struct ResolvedName {
 // suggest the closest name and list the known ones.
 core::Result<ResolvedName> resolve_model_name(const Config& config, std::string_view name);
 
+// A listen address as the "listen" key takes it ("127.0.0.1:11436", "[::1]:0"): host without
+// brackets and port; bad_request naming the expected form otherwise. For askd --listen.
+core::Result<std::pair<std::string, int>> parse_listen_address(std::string_view text);
+
 // The order in which askd tries models for `name` (aliases resolved): the model, then its
 // fallbacks, each followed depth-first by its own fallbacks, no model twice. not_found for
 // unknown names; bad_request for a council (its members and chairman have chains of their

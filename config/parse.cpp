@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "config/config.h"
 #include "config/defaults.h"
 
 namespace ask::config::detail {
@@ -72,17 +73,13 @@ void parse_listen(Context& ctx, const Json& root, Config& config) {
     if (!text) {
       return;
     }
-    const auto parts = split_host_port(*text);
-    const bool bracketed = text->starts_with('[');
-    const auto port = parts ? parse_port(parts->second, 0) : std::nullopt;
-    if (!parts || !valid_host(parts->first, bracketed) || !port) {
-      ctx.error("listen", fmt::format("invalid address \"{}\": expected host:port such as "
-                                      "\"127.0.0.1:11436\" or \"[::1]:11436\" (port 0 to 65535)",
-                                      *text));
+    auto address = parse_listen_address(*text);
+    if (!address) {
+      ctx.error("listen", address.error().message);
       return;
     }
-    config.listen.host = parts->first;
-    config.listen.port = *port;
+    config.listen.host = address->first;
+    config.listen.port = address->second;
   }
 }
 
@@ -406,3 +403,20 @@ std::optional<Url> parse_url(Context& ctx, const std::string& text, const std::s
 }
 
 } // namespace ask::config::detail
+
+namespace ask::config {
+
+core::Result<std::pair<std::string, int>> parse_listen_address(std::string_view text) {
+  const auto parts = detail::split_host_port(text);
+  const bool bracketed = text.starts_with('[');
+  const auto port = parts ? detail::parse_port(parts->second, 0) : std::nullopt;
+  if (!parts || !detail::valid_host(parts->first, bracketed) || !port) {
+    return core::fail(core::Error::bad_request(
+        fmt::format("invalid address \"{}\": expected host:port such as \"127.0.0.1:11436\" "
+                    "or \"[::1]:11436\" (port 0 to 65535)",
+                    text)));
+  }
+  return std::pair{parts->first, *port};
+}
+
+} // namespace ask::config

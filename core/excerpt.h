@@ -1,6 +1,7 @@
 #pragma once
-// Internal to core: untrusted text (a request, a backend reply, a config value) made safe to
-// quote in an error message, which later travels in a JSON body and must be valid UTF-8.
+// Untrusted text (a request, a backend reply, a config value) made safe to quote in an error
+// message, which later travels in a JSON body and must be valid UTF-8. printable_excerpt is
+// exported for the other modules at the end.
 
 #include <cstddef>
 #include <string>
@@ -23,3 +24,7 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t pos);
 bool is_valid_utf8(std::string_view text);
 
 } // namespace ask::core::detail
+
+namespace ask::core {
+using detail::printable_excerpt;
+} // namespace ask::core

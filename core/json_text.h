@@ -1,6 +1,7 @@
 #pragma once
-// Internal to core: JSON text from outside parsed with a nesting limit, and the same limit
-// checked on an already parsed value. nlohmann::json parses and destroys iteratively, but
+// JSON text from outside parsed with a nesting limit, and the same limit checked on an
+// already parsed value: core's parsers use it, and so does askd for request bodies and
+// backend replies (through the names exported at the end). nlohmann::json parses and destroys iteratively, but
 // copies, compares and dumps recursively, so a value nested 100000 deep from a hostile peer
 // would overflow the stack in the first copy.
 
@@ -33,3 +34,9 @@ struct JsonTextError {
 std::expected<nlohmann::json, JsonTextError> parse_json_text(std::string_view text);
 
 } // namespace ask::core::detail
+
+namespace ask::core {
+using detail::JsonTextError;
+using detail::k_max_json_depth;
+using detail::parse_json_text;
+} // namespace ask::core

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "config/config.h"
+#include "proxy/app.h"
 
 namespace ask::proxy {
 
@@ -23,12 +24,22 @@ A file named by 1 or 2 must exist; a missing file at 3 falls through to 4.
 The format and every key: docs/config.md.
 
 Exit status:
-  0  success (--check-config: the config is valid; warnings may have been printed)
-  1  askd could not do its work
-  2  bad command line, or an invalid config (each error printed on stderr as
-     "error: FILE:LINE: KEY.PATH: message")
+  0  success: stopped by SIGINT/SIGTERM, or --check-config found the config valid
+     (warnings may have been printed)
+  1  askd could not do its work (e.g. the address is in use)
+  2  bad command line, an invalid config (each error printed on stderr as
+     "error: FILE:LINE: KEY.PATH: message"), or an address beyond loopback
+     without api_keys
+
+Endpoints (OpenAI-compatible; docs/operations.md):
+  POST /v1/chat/completions   streaming and not; X-Served-By names the model that answered
+  GET  /v1/models             logical models, councils and aliases
+  GET  /health                200 while askd runs
+  GET  /metrics               Prometheus text
 
 Examples:
+  askd                                     serve with the config found as above
+  askd --config examples/config.jsonc --listen 127.0.0.1:0
   askd --check-config                      check the config askd would use
   askd --check-config examples/config.jsonc
 )";
@@ -95,6 +106,23 @@ int run_askd(int argc, const char* const* argv, std::ostream& out, std::ostream&
                      "resolved, and exit")
           ->type_name("[FILE]")
           ->expected(0, 1);
+  ServeOptions serve_opts;
+  std::string listen;
+  std::string request_log;
+  auto* listen_opt =
+      app.add_option("--listen", listen,
+                     "Listen on HOST:PORT instead of the config's \"listen\" (port 0: any free "
+                     "port; the address is printed)")
+          ->type_name("HOST:PORT");
+  app.add_option("--log-level", serve_opts.log_level,
+                 "trace, debug, info, warn, error or off (default info; requests are logged "
+                 "at debug, fallbacks and failures at warn)")
+      ->type_name("LEVEL");
+  auto* request_log_opt =
+      app.add_option("--request-log", request_log,
+                     "Write the request log (one JSON line per request) to FILE, or \"off\"; "
+                     "default: the config's telemetry.askd_log")
+          ->type_name("FILE");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -115,11 +143,17 @@ int run_askd(int argc, const char* const* argv, std::ostream& out, std::ostream&
   if (opts.check) {
     return check_config(opts, out, err, env);
   }
-  if (!load(opts, err, env)) {
+  auto loaded = load(opts, err, env);
+  if (!loaded) {
     return k_exit_usage;
   }
-  err << "askd: the proxy server is not part of this build yet; only --check-config works\n";
-  return k_exit_failure;
+  if (listen_opt->count() > 0) {
+    serve_opts.listen = listen;
+  }
+  if (request_log_opt->count() > 0) {
+    serve_opts.request_log = request_log;
+  }
+  return serve(std::move(*loaded), serve_opts, err);
 }
 
 int askd_main(int argc, char** argv) {

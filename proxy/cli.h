@@ -1,7 +1,6 @@
 #pragma once
-// askd's command line: --config, --check-config [FILE], --version, --help. For now askd can
-// only check configs; serving lands with the proxy (issue 3), which replaces the last step
-// of run_askd.
+// askd's command line: --config, --listen, --log-level, --request-log, --check-config [FILE],
+// --version, --help. Serving itself is in app.h.
 
 #include <ostream>
 

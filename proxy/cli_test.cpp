@@ -134,14 +134,22 @@ TEST_CASE("askd: --config and --check-config naming different files is a usage e
   CHECK(contains(o.err, "name different files"));
 }
 
-TEST_CASE("askd: without --check-config it says the proxy is not built yet") {
+TEST_CASE("askd: refuses to serve with an invalid config, a bad --listen or an open address") {
   TempDir dir;
-  const Outcome o = run({}, env_in(dir));
-  CHECK(o.status == k_exit_failure);
-  CHECK(o.err == "askd: the proxy server is not part of this build yet; only --check-config "
-                 "works\n");
   const auto bad = dir.write("bad.jsonc", k_bad);
   CHECK(run({"--config", bad.string()}, env_in(dir)).status == k_exit_usage);
+  const auto good = dir.write("good.jsonc", k_good);
+  const Outcome junk = run({"--config", good.string(), "--listen", "nowhere"}, env_in(dir));
+  CHECK(junk.status == k_exit_usage);
+  CHECK(contains(junk.err, "askd: --listen: invalid address \"nowhere\""));
+  const Outcome open = run({"--config", good.string(), "--listen", "0.0.0.0:0"}, env_in(dir));
+  CHECK(open.status == k_exit_usage);
+  CHECK(contains(open.err, "refusing to listen on 0.0.0.0:0 without api_keys"));
+  const Outcome level =
+      run({"--config", good.string(), "--log-level", "loud", "--listen", "127.0.0.1:0"},
+          env_in(dir));
+  CHECK(level.status == k_exit_usage);
+  CHECK(contains(level.err, "--log-level"));
 }
 
 TEST_CASE("askd: usage errors exit 2, --help and --version exit 0") {

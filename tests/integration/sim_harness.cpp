@@ -1,5 +1,7 @@
 #include "tests/integration/sim_harness.h"
 
+#include <strings.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdexcept>
@@ -65,17 +67,34 @@ std::vector<std::string> llama_args(std::vector<std::string> extra) {
   return args;
 }
 
+std::string Reply::header(const std::string& name) const {
+  for (const auto& [key, value] : headers) {
+    if (key.size() == name.size() && ::strncasecmp(key.c_str(), name.c_str(), key.size()) == 0) {
+      return value;
+    }
+  }
+  return {};
+}
+
 Reply post(const SimProcess& sim, const std::string& path, const Json& body,
            const httplib::Headers& headers, std::chrono::milliseconds read_timeout,
            std::optional<std::size_t> stop_after) {
-  httplib::Client c = sim.client(read_timeout);
+  return post(sim.port(), path, body.dump(), headers, read_timeout, stop_after);
+}
+
+Reply post(int port, const std::string& path, const std::string& body,
+           const httplib::Headers& headers, std::chrono::milliseconds read_timeout,
+           std::optional<std::size_t> stop_after) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(read_timeout);
+  c.set_connection_timeout(2s);
   Reply reply;
   httplib::Request req;
   req.method = "POST";
   req.path = path;
   req.headers = headers;
   req.set_header("Content-Type", "application/json");
-  req.body = body.dump();
+  req.body = body;
   req.response_handler = [&](const httplib::Response& r) {
     reply.status = r.status;
     for (const auto& h : r.headers) {

@@ -49,6 +49,8 @@ std::vector<std::string> llama_args(std::vector<std::string> extra = {});
 
 struct Reply {
   int status = 0; // 0 when no response came
+  // The first header called `name` (case-insensitive); "" when absent.
+  std::string header(const std::string& name) const;
   httplib::Error error = httplib::Error::Success;
   std::multimap<std::string, std::string> headers;
   std::string body;               // as received (de-chunked)
@@ -58,6 +60,11 @@ struct Reply {
 // POSTs JSON and reads the answer as it streams. `stop_after` (bytes) makes the client
 // hang up after that much body, like a user pressing Ctrl-C.
 Reply post(const SimProcess& sim, const std::string& path, const Json& body,
+           const httplib::Headers& headers = {}, std::chrono::milliseconds read_timeout = 10s,
+           std::optional<std::size_t> stop_after = std::nullopt);
+
+// The same to any server on 127.0.0.1:`port`, with the body as raw text.
+Reply post(int port, const std::string& path, const std::string& body,
            const httplib::Headers& headers = {}, std::chrono::milliseconds read_timeout = 10s,
            std::optional<std::size_t> stop_after = std::nullopt);
 

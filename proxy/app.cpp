@@ -1,0 +1,119 @@
+#include "proxy/app.h"
+
+#include <csignal>
+#include <pthread.h>
+
+#include <thread>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "core/clock.h"
+#include "proxy/cli.h"
+#include "proxy/server.h"
+
+namespace ask::proxy {
+
+namespace {
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("askd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+} // namespace
+
+int serve(config::LoadedConfig loaded, const ServeOptions& options, std::ostream& err) {
+  config::Config& cfg = loaded.config;
+  if (options.listen) {
+    auto address = config::parse_listen_address(*options.listen);
+    if (!address) {
+      err << "askd: --listen: " << address.error().message << '\n';
+      return k_exit_usage;
+    }
+    cfg.listen.host = address->first;
+    cfg.listen.port = address->second;
+  }
+  if (!cfg.listen.is_loopback() && cfg.listen.api_keys.empty()) {
+    err << "askd: refusing to listen on " << cfg.listen.to_string()
+        << " without api_keys: anyone who can reach it could use your models (add "
+           "\"api_keys\" to the config, or listen on 127.0.0.1)\n";
+    return k_exit_usage;
+  }
+  for (const config::Backend& b : cfg.backends) {
+    if (b.url && b.url->scheme == "https") {
+      err << "askd: backend " << b.name << ": https URLs are not supported by this build yet ("
+          << b.url->to_string() << ")\n";
+      return k_exit_usage;
+    }
+  }
+  const auto level = spdlog::level::from_str(options.log_level);
+  if (level == spdlog::level::off && options.log_level != "off") {
+    err << "askd: --log-level: expected trace, debug, info, warn, error, critical or off\n";
+    return k_exit_usage;
+  }
+  setup_logging(options.log_level);
+
+  std::optional<std::filesystem::path> log_path;
+  if (options.request_log) {
+    if (*options.request_log != "off") {
+      log_path = *options.request_log;
+    }
+  } else if (cfg.telemetry.enabled) {
+    log_path = cfg.telemetry.askd_log;
+  }
+
+  // Signals go to one thread that stops the server; every other thread blocks them. The
+  // broken-pipe signal is ignored: a client that goes away is noticed by write errors.
+  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t signals = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  core::SystemClock clock;
+  RequestLog request_log(log_path);
+  UnavailableRouter router;
+  ProxyServer server(cfg, router, request_log, clock);
+  auto port = server.listen(cfg.listen.host, cfg.listen.port);
+  if (!port) {
+    err << "askd: cannot listen on " << cfg.listen.to_string() << ": " << port.error().message
+        << '\n';
+    return k_exit_failure;
+  }
+  for (const config::Diagnostic& d : loaded.warnings) {
+    spdlog::warn("config: {}", d.to_string());
+  }
+  const bool v6 = cfg.listen.host.find(':') != std::string::npos;
+  const std::string url = "http://" + (v6 ? "[" + cfg.listen.host + "]" : cfg.listen.host) + ":" +
+                          std::to_string(*port);
+  spdlog::info("askd {} listening on {} ({} models, config {}, request log {})", ASK_VERSION, url,
+               cfg.models.size(), loaded.source,
+               log_path ? log_path->string() : std::string("off"));
+  // Tests and scripts wait for this exact line on stderr.
+  err << "askd: listening on " << url << std::endl;
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("askd: signal {}, stopping", sig);
+    server.stop();
+  });
+  server.serve();
+  // serve() returns only after stop(); make sure the waiter is not left blocked.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  spdlog::info("askd: stopped");
+  spdlog::shutdown();
+  return k_exit_ok;
+}
+
+} // namespace ask::proxy

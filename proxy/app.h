@@ -1,0 +1,24 @@
+#pragma once
+// askd serving: wires the config, the proxy server, the request log and signal handling
+// together and runs until SIGINT or SIGTERM. Called by the command line (cli.cpp).
+
+#include <filesystem>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "config/config.h"
+
+namespace ask::proxy {
+
+struct ServeOptions {
+  std::optional<std::string> listen;      // --listen: overrides the config's "listen"
+  std::string log_level = "info";         // --log-level
+  std::optional<std::string> request_log; // --request-log: a path, or "off"
+};
+
+// Serves until a signal; returns the exit status (0 after a clean stop, 1 when the address
+// cannot be bound, 2 for an address beyond loopback without api_keys).
+int serve(config::LoadedConfig loaded, const ServeOptions& options, std::ostream& err);
+
+} // namespace ask::proxy

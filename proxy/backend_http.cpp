@@ -1,0 +1,78 @@
+#include "proxy/backend_http.h"
+
+#include <cstdlib>
+
+#include "core/excerpt.h"
+#include "core/json_text.h"
+
+namespace ask::proxy {
+
+BackendHttp::BackendHttp(const config::Backend& backend)
+    : m_name(backend.name), m_headers(backend.headers), m_api_key_env(backend.api_key_env) {
+  const config::Url& url = *backend.url;
+  m_base_path = url.base_path;
+  m_client = std::make_unique<net::HttpClient>(url.host, url.port);
+  m_headers.emplace_back("Content-Type", "application/json");
+}
+
+BackendHttp::BackendHttp(std::string name, std::string host, int port)
+    : m_name(std::move(name)), m_client(std::make_unique<net::HttpClient>(std::move(host), port)) {
+  m_headers.emplace_back("Content-Type", "application/json");
+}
+
+core::Result<net::ResponseStream> BackendHttp::post_json(std::string_view path,
+                                                         const core::Json& body, bool stream,
+                                                         const CallContext& ctx) {
+  net::ClientRequest request;
+  request.method = "POST";
+  request.target = m_base_path + std::string(path);
+  request.headers = m_headers;
+  request.headers.emplace_back("Accept", stream ? "text/event-stream, application/x-ndjson"
+                                                : "application/json");
+  if (!m_api_key_env.empty()) {
+    // Read when used, so a key rotated in the environment of a restarted askd is picked up;
+    // an unset variable sends no key and the backend's 401 says the rest.
+    if (const char* key = std::getenv(m_api_key_env.c_str()); key != nullptr && *key != '\0') {
+      request.headers.emplace_back("Authorization", std::string("Bearer ") + key);
+    }
+  }
+  request.body = body.dump(-1, ' ', false, core::Json::error_handler_t::replace);
+  auto response = m_client->start(request, ctx.timeouts, ctx.watch);
+  if (!response) {
+    return core::fail(std::move(response.error()));
+  }
+  const int status = response->head().status;
+  if (status >= 200 && status <= 299) {
+    return std::move(*response);
+  }
+  auto text = response->read_all(k_max_error_body);
+  return core::fail(error_from_reply(status, text ? *text : std::string(), m_name));
+}
+
+core::Result<core::Json> parse_backend_json(std::string_view text, std::string_view what) {
+  auto parsed = core::parse_json_text(text);
+  if (!parsed) {
+    return core::fail(core::Error::malformed_reply(std::string(what) + ": invalid JSON: " +
+                                                   parsed.error().what));
+  }
+  return std::move(*parsed);
+}
+
+core::Error error_from_reply(int status, std::string_view body, std::string_view backend) {
+  std::string message;
+  if (auto parsed = core::parse_json_text(body); parsed) {
+    if (auto err = core::parse_error_body(*parsed); err) {
+      message = err->message;
+    }
+  }
+  if (message.empty()) {
+    message = core::printable_excerpt(body, 200);
+  }
+  std::string text = std::string(backend) + " answered " + std::to_string(status);
+  if (!message.empty()) {
+    text += ": " + message;
+  }
+  return core::Error::upstream(status, std::move(text));
+}
+
+} // namespace ask::proxy

@@ -1,0 +1,51 @@
+#pragma once
+// BackendHttp: what the HTTP upstreams share: one pooled HttpClient per backend URL, the
+// backend's base path, configured headers and API key, and the reading of error replies.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "config/types.h"
+#include "core/error.h"
+#include "core/openai.h"
+#include "net/http_client.h"
+#include "proxy/upstream.h"
+
+namespace ask::proxy {
+
+// Error bodies and whole replies are read up to these sizes.
+inline constexpr std::size_t k_max_error_body = 1 << 20;
+inline constexpr std::size_t k_max_reply_body = 64 << 20;
+
+class BackendHttp {
+public:
+  // For a backend with a URL (ollama, openai).
+  explicit BackendHttp(const config::Backend& backend);
+  // For a leased endpoint (managed): plain HTTP to host:port, no headers.
+  BackendHttp(std::string name, std::string host, int port);
+
+  // POSTs `body` as JSON to base_path + `path` and waits for the response head. A status
+  // outside 2xx is read and turned into an upstream_status error carrying the backend's own
+  // message ("fast-9b: ollama answered 404: model 'x' not found").
+  core::Result<net::ResponseStream> post_json(std::string_view path, const core::Json& body,
+                                              bool stream, const CallContext& ctx);
+  // The backend's name, for messages.
+  const std::string& name() const { return m_name; }
+
+private:
+  std::string m_name;
+  std::string m_base_path;
+  net::ClientHeaders m_headers; // configured headers, then Authorization when a key is set
+  std::string m_api_key_env;
+  std::unique_ptr<net::HttpClient> m_client;
+};
+
+// JSON text from a backend, nesting limited; anything else is Error::malformed_reply.
+core::Result<core::Json> parse_backend_json(std::string_view text, std::string_view what);
+
+// The upstream_status error for a non-2xx reply with `body` (OpenAI's or Ollama's error
+// shape, or plain text).
+core::Error error_from_reply(int status, std::string_view body, std::string_view backend);
+
+} // namespace ask::proxy

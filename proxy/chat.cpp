@@ -1,0 +1,452 @@
+#include "proxy/chat.h"
+
+#include <array>
+#include <cstdio>
+#include <deque>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "config/config.h"
+#include "core/json_text.h"
+#include "core/sse.h"
+#include "proxy/prepare.h"
+
+namespace ask::proxy {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using net::Headers;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::string dump(const core::Json& j) {
+  return j.dump(-1, ' ', false, core::Json::error_handler_t::replace);
+}
+
+// True when a stream chunk carries something a client sees: content, reasoning, a tool call,
+// a finish reason, or usage. Chunks before it (llama-server's role-only opener) are held back
+// until it arrives, so that a stream that dies before its first content can still fall back.
+bool has_content(const core::Json& chunk) {
+  auto choices = chunk.find("choices");
+  if (choices == chunk.end() || !choices->is_array()) {
+    return chunk.contains("usage");
+  }
+  for (const core::Json& choice : *choices) {
+    if (!choice.is_object()) {
+      continue;
+    }
+    if (auto fr = choice.find("finish_reason"); fr != choice.end() && !fr->is_null()) {
+      return true;
+    }
+    auto delta = choice.find("delta");
+    if (delta == choice.end() || !delta->is_object()) {
+      continue;
+    }
+    for (const char* key : {"content", "reasoning_content", "reasoning"}) {
+      if (auto it = delta->find(key); it != delta->end() && it->is_string() &&
+                                      !it->get_ref<const std::string&>().empty()) {
+        return true;
+      }
+    }
+    if (auto tc = delta->find("tool_calls"); tc != delta->end() && tc->is_array() && !tc->empty()) {
+      return true;
+    }
+  }
+  return choices->empty() && chunk.contains("usage");
+}
+
+std::string join_path(const std::vector<std::string>& path) {
+  std::string out;
+  for (const std::string& m : path) {
+    if (!out.empty()) {
+      out += '>';
+    }
+    out += m;
+  }
+  return out;
+}
+
+std::optional<core::Usage> usage_of(const core::Json& response) {
+  auto it = response.find("usage");
+  if (it == response.end() || !it->is_object()) {
+    return std::nullopt;
+  }
+  core::Usage u;
+  u.prompt_tokens = it->value("prompt_tokens", 0LL);
+  u.completion_tokens = it->value("completion_tokens", 0LL);
+  return u;
+}
+
+// One request's way through the handler.
+class ChatCall {
+public:
+  ChatCall(const ChatDeps& deps, const net::HttpRequest& request, net::Exchange& exchange)
+      : m_deps(deps), m_request(request), m_ex(exchange), m_start(deps.clock.now()) {
+    m_rec.ts = core::unix_seconds(deps.clock.wall_now());
+    m_rec.id = new_request_id();
+    m_rec.client = exchange.peer();
+  }
+
+  void run();
+
+private:
+  enum class Outcome { served, failed_over, finished };
+
+  bool parse();
+  Outcome try_model(const config::Model& model);
+  Outcome relay_stream(const config::Model& model, ChunkStream& stream);
+  Outcome attempt_failed(const config::Model& model, core::Error error, std::string reason);
+  void respond_error(int status, const core::Json& body, const std::string& message);
+  void reject(int status, std::string_view reason, const core::Error& error);
+  void client_gone(const std::string& what);
+  Headers headers(std::string_view content_type) const;
+  bool write_chunk(const core::Json& chunk);
+  void finish(int status);
+
+  const ChatDeps& m_deps;
+  const net::HttpRequest& m_request;
+  net::Exchange& m_ex;
+  Clock::time_point m_start;
+  RequestRecord m_rec;
+  core::Json m_body;
+  bool m_stream = false;
+  bool m_wants_usage = false;
+  bool m_started = false;   // request_started was counted
+  bool m_committed = false; // a 200 status line has been (or is being) sent
+  std::string m_frame;    // reused for each SSE frame
+};
+
+void ChatCall::run() {
+  if (!parse()) {
+    return;
+  }
+  auto resolved = config::resolve_model_name(m_deps.config, m_rec.requested);
+  if (!resolved) {
+    reject(404, "unknown_model", resolved.error());
+    return;
+  }
+  m_rec.model = resolved->name;
+  if (resolved->council != nullptr) {
+    reject(501, "bad_request",
+           core::Error::bad_request("the council \"" + resolved->name +
+                                    "\" is not served by this build of askd yet"));
+    return;
+  }
+  auto chain = config::fallback_chain(m_deps.config, resolved->name);
+  if (!chain) {
+    reject(chain.error().status_for_client(), "bad_request", chain.error());
+    return;
+  }
+  m_deps.metrics.request_started(m_rec.model);
+  m_started = true;
+  for (std::size_t i = 0; i < chain->size(); ++i) {
+    const config::Model* model = m_deps.config.find_model((*chain)[i]);
+    if (model == nullptr) {
+      continue; // cannot happen: fallback_chain only names models
+    }
+    const bool has_next = i + 1 < chain->size();
+    if (try_model(*model) != Outcome::failed_over) {
+      return;
+    }
+    if (has_next) {
+      const Attempt& last = m_rec.attempts.back();
+      m_deps.metrics.fallback(model->name, (*chain)[i + 1], last.reason);
+      spdlog::warn("{} {}: {} failed ({}: {}), falling back to {}", m_rec.id, m_rec.model,
+                   model->name, last.reason, last.error.message, (*chain)[i + 1]);
+    }
+  }
+  ChainFailure failure = chain_failure(m_rec.attempts);
+  spdlog::warn("{} {}: every model failed ({})", m_rec.id, m_rec.model, join_path(m_rec.path));
+  respond_error(failure.status, failure.body,
+                failure.body["error"]["message"].get<std::string>());
+}
+
+bool ChatCall::parse() {
+  auto body = core::parse_json_text(m_request.body);
+  if (!body) {
+    reject(400, "invalid_json", core::Error::bad_request("invalid JSON: " + body.error().what));
+    return false;
+  }
+  m_body = std::move(*body);
+  if (m_body.is_object()) {
+    if (auto it = m_body.find("model"); it != m_body.end() && it->is_string()) {
+      m_rec.requested = it->get<std::string>();
+    }
+  }
+  auto parsed = core::parse_chat_request(m_body);
+  if (!parsed) {
+    reject(400, "bad_request", parsed.error());
+    return false;
+  }
+  m_stream = parsed->stream;
+  m_rec.stream = m_stream;
+  m_wants_usage = parsed->stream_options && parsed->stream_options->include_usage;
+  return true;
+}
+
+ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
+  m_rec.path.push_back(model.name);
+  auto up = m_deps.upstreams.find(model.backend);
+  if (up == m_deps.upstreams.end()) {
+    return attempt_failed(model, core::Error::internal("no upstream for backend " + model.backend),
+                          "internal");
+  }
+  const auto now = m_deps.clock.now();
+  CallContext ctx;
+  ctx.model = &model;
+  ctx.timeouts = client_timeouts(model.timeouts, now);
+  ctx.watch = {m_ex.fd(), m_ex.stop_fd()};
+  ctx.meta = {m_rec.id, static_cast<long long>(m_rec.ts), model.name};
+  ctx.client_wants_usage = m_wants_usage;
+
+  // Concurrency limits: the backend's, then the model's. Waiting counts against first byte.
+  const auto queue_deadline = now + ctx.timeouts.first_byte;
+  auto gone = [this] { return m_ex.client_gone(); };
+  std::array<Permit, 2> permits;
+  std::array<Limiter*, 2> limiters = {m_deps.limiters.backend(model.backend),
+                                       m_deps.limiters.model(model.name)};
+  for (std::size_t i = 0; i < limiters.size(); ++i) {
+    if (limiters[i] == nullptr) {
+      continue;
+    }
+    m_deps.metrics.set_queued(limiters[i]->scope(), limiters[i]->name(),
+                              limiters[i]->waiting() + 1);
+    auto permit = limiters[i]->acquire(queue_deadline, gone);
+    m_deps.metrics.set_queued(limiters[i]->scope(), limiters[i]->name(), limiters[i]->waiting());
+    if (!permit) {
+      const bool full = permit.error().kind == core::ErrorKind::overloaded;
+      return attempt_failed(model, std::move(permit.error()), full ? "queue_full" : "");
+    }
+    permits[i] = std::move(*permit);
+  }
+
+  core::Json body = prepare_request(m_body, model, m_stream);
+  m_deps.metrics.upstream_started(model.backend, model.name);
+  struct Done {
+    ProxyMetrics& metrics;
+    const config::Model& model;
+    ~Done() { metrics.upstream_finished(model.backend, model.name); }
+  } done{m_deps.metrics, model};
+
+  if (!m_stream) {
+    auto reply = up->second->chat(body, ctx);
+    if (!reply) {
+      return attempt_failed(model, std::move(reply.error()), "");
+    }
+    m_rec.served_by = model.name;
+    if (auto usage = usage_of(*reply)) {
+      m_rec.prompt_tokens = usage->prompt_tokens;
+      m_rec.completion_tokens = usage->completion_tokens;
+    }
+    std::string text = dump(*reply);
+    Headers h = headers("application/json");
+    h.emplace_back("Content-Length", std::to_string(text.size()));
+    m_committed = true;
+    if (!m_ex.send_response(200, h, text)) {
+      client_gone("the client left before the answer was sent");
+      return Outcome::finished;
+    }
+    finish(200);
+    return Outcome::served;
+  }
+  auto stream = up->second->chat_stream(body, ctx);
+  if (!stream) {
+    return attempt_failed(model, std::move(stream.error()), "");
+  }
+  return relay_stream(model, **stream);
+}
+
+ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream& stream) {
+  // Hold chunks back until the first one with content: until then the model can still fail
+  // over, and nothing has been promised to the client.
+  std::vector<core::Json> held;
+  for (;;) {
+    auto next = stream.next();
+    if (!next) {
+      return attempt_failed(model, std::move(next.error()), "");
+    }
+    if (!*next) {
+      return attempt_failed(
+          model, core::Error::upstream(502, model.name + " ended its stream before any content"),
+          "empty_stream");
+    }
+    const bool content = has_content(**next);
+    held.push_back(std::move(**next));
+    if (content) {
+      break;
+    }
+  }
+  m_rec.served_by = model.name;
+  Headers h = headers("text/event-stream");
+  h.emplace_back("Cache-Control", "no-cache");
+  h.emplace_back("Transfer-Encoding", "chunked");
+  m_committed = true;
+  if (!m_ex.begin_chunked(200, h)) {
+    client_gone("the client left before the stream began");
+    return Outcome::finished;
+  }
+  m_rec.ttft_s = seconds_between(m_start, m_deps.clock.now());
+  for (const core::Json& chunk : held) {
+    if (!write_chunk(chunk)) {
+      client_gone("the client left mid-stream");
+      return Outcome::finished;
+    }
+  }
+  for (;;) {
+    auto next = stream.next();
+    if (!next) {
+      core::Error& e = next.error();
+      if (e.kind == core::ErrorKind::cancelled) {
+        client_gone("the client left mid-stream");
+        return Outcome::finished;
+      }
+      // Too late to fall back: end the stream with an OpenAI-shaped error event.
+      m_deps.metrics.stream_aborted(model.name, reason_for(e));
+      m_deps.metrics.upstream_error(model.backend, model.name, reason_for(e));
+      spdlog::warn("{} {}: stream from {} broke after its first content: {}", m_rec.id,
+                   m_rec.model, model.name, e.describe());
+      m_rec.error = e.describe();
+      core::Json err = error_json(model.name + " failed mid-stream: " + e.message, "server_error",
+                                  "stream_interrupted");
+      m_frame = "data: " + dump(err) + "\n\n";
+      m_ex.send_chunk(m_frame);
+      m_ex.end_chunked();
+      finish(200);
+      return Outcome::finished;
+    }
+    if (!*next) {
+      break;
+    }
+    if (!write_chunk(**next)) {
+      client_gone("the client left mid-stream");
+      return Outcome::finished;
+    }
+  }
+  if (auto usage = stream.usage()) {
+    m_rec.prompt_tokens = usage->prompt_tokens;
+    m_rec.completion_tokens = usage->completion_tokens;
+  }
+  if (!m_ex.send_chunk(core::encode_sse_done()) || !m_ex.end_chunked()) {
+    client_gone("the client left before the end of the stream");
+    return Outcome::finished;
+  }
+  finish(200);
+  return Outcome::served;
+}
+
+bool ChatCall::write_chunk(const core::Json& chunk) {
+  m_frame.assign("data: ");
+  m_frame += dump(chunk);
+  m_frame += "\n\n";
+  return m_ex.send_chunk(m_frame);
+}
+
+ChatCall::Outcome ChatCall::attempt_failed(const config::Model& model, core::Error error,
+                                           std::string reason) {
+  if (error.kind == core::ErrorKind::cancelled) {
+    client_gone(error.message);
+    return Outcome::finished;
+  }
+  if (reason.empty()) {
+    reason = reason_for(error);
+  }
+  m_deps.metrics.upstream_error(model.backend, model.name, reason);
+  if (!falls_back(error)) {
+    // The request itself is at fault (a backend's 400, say): it would fail everywhere.
+    const int status = error.status_for_client();
+    core::Json body = core::to_json(core::error_body_for(error));
+    spdlog::info("{} {}: {} refused the request: {}", m_rec.id, m_rec.model, model.name,
+                 error.describe());
+    respond_error(status, body, error.describe());
+    return Outcome::finished;
+  }
+  m_rec.attempts.push_back({model.name, model.backend, std::move(reason), std::move(error)});
+  return Outcome::failed_over;
+}
+
+Headers ChatCall::headers(std::string_view content_type) const {
+  Headers h;
+  h.reserve(8);
+  h.emplace_back("Content-Type", std::string(content_type));
+  h.emplace_back("X-Request-Id", m_rec.id);
+  if (!m_rec.model.empty()) {
+    h.emplace_back("X-Requested-Model", m_rec.model);
+  }
+  if (!m_rec.served_by.empty()) {
+    h.emplace_back("X-Served-By", m_rec.served_by);
+  }
+  if (!m_rec.path.empty()) {
+    h.emplace_back("X-Fallback-Path", join_path(m_rec.path));
+  }
+  if (!m_ex.keep_alive_allowed()) {
+    h.emplace_back("Connection", "close");
+  }
+  return h;
+}
+
+void ChatCall::respond_error(int status, const core::Json& body, const std::string& message) {
+  m_rec.error = message;
+  Headers h = headers("application/json");
+  if (status == 429) {
+    h.emplace_back("Retry-After", "1");
+  }
+  std::string text = dump(body);
+  h.emplace_back("Content-Length", std::to_string(text.size()));
+  m_ex.send_response(status, h, text);
+  finish(status);
+}
+
+void ChatCall::reject(int status, std::string_view reason, const core::Error& error) {
+  m_deps.metrics.rejected(reason);
+  spdlog::info("{} rejected ({} {}): {}", m_rec.id, status, reason, error.message);
+  core::Json body = core::to_json(core::error_body_for(error));
+  respond_error(status, body, error.describe());
+}
+
+void ChatCall::client_gone(const std::string& what) {
+  m_deps.metrics.client_disconnected(m_rec.model);
+  spdlog::debug("{} {}: {}", m_rec.id, m_rec.model, what);
+  m_rec.error = what;
+  m_ex.close_connection(false);
+  // 200 when the answer had begun, else nginx's 499 "client closed request".
+  finish(m_committed ? 200 : 499);
+}
+
+void ChatCall::finish(int status) {
+  m_rec.status = status;
+  m_rec.latency_s = seconds_between(m_start, m_deps.clock.now());
+  if (m_started) {
+    m_deps.metrics.request_finished(m_rec.model, m_rec.served_by, status, m_stream,
+                                    m_rec.latency_s, m_rec.ttft_s);
+    if (!m_rec.served_by.empty() && (m_rec.prompt_tokens || m_rec.completion_tokens)) {
+      m_deps.metrics.tokens(m_rec.served_by, m_rec.prompt_tokens.value_or(0),
+                            m_rec.completion_tokens.value_or(0));
+    }
+  }
+  m_deps.log.write(m_rec);
+}
+
+} // namespace
+
+void ChatHandler::handle(const net::HttpRequest& request, net::Exchange& exchange) {
+  ChatCall call(m_deps, request, exchange);
+  call.run();
+}
+
+std::string new_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char text[32];
+  std::snprintf(text, sizeof text, "%016llx%08llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng() & 0xffffffffULL));
+  return std::string("chatcmpl-") + text;
+}
+
+core::Json error_json(std::string_view message, std::string_view type, std::string_view code) {
+  return {{"error", {{"message", message}, {"type", type}, {"code", code}}}};
+}
+
+} // namespace ask::proxy

@@ -1,0 +1,51 @@
+#pragma once
+// ChatHandler: POST /v1/chat/completions. Validates the request, resolves the logical model,
+// walks its fallback chain until one model produces its first content, commits the response
+// headers only then (X-Served-By names who really answered, for streams too), relays the
+// reply, and writes one request-log line and the metrics for every request.
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "config/types.h"
+#include "core/clock.h"
+#include "net/http_server.h"
+#include "proxy/fallback.h"
+#include "proxy/limiter.h"
+#include "proxy/metrics.h"
+#include "proxy/request_log.h"
+#include "proxy/upstream.h"
+
+namespace ask::proxy {
+
+using UpstreamMap = std::map<std::string, std::unique_ptr<Upstream>, std::less<>>;
+
+// What the handler works with; all owned elsewhere and outliving it.
+struct ChatDeps {
+  const config::Config& config;
+  const UpstreamMap& upstreams; // by backend name
+  const LimiterSet& limiters;
+  ProxyMetrics& metrics;
+  RequestLog& log;
+  const core::Clock& clock;
+};
+
+class ChatHandler {
+public:
+  explicit ChatHandler(ChatDeps deps) : m_deps(deps) {}
+
+  // Answers one request on `exchange`; never throws for anything a client or backend does.
+  void handle(const net::HttpRequest& request, net::Exchange& exchange);
+
+private:
+  ChatDeps m_deps;
+};
+
+// A fresh request id, "chatcmpl-" and 24 hex digits.
+std::string new_request_id();
+
+// OpenAI's error body for askd's own errors: {"error":{"message","type","code"}}.
+core::Json error_json(std::string_view message, std::string_view type, std::string_view code);
+
+} // namespace ask::proxy

@@ -1,0 +1,43 @@
+#pragma once
+// The fallback rules (docs/fallback.md): which failures move a request on to the next
+// model of its chain, the short reason recorded for each failed attempt, and the error
+// askd answers when every model failed.
+
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/openai.h"
+
+namespace ask::proxy {
+
+// One failed try at one logical model.
+struct Attempt {
+  std::string model;
+  std::string backend;
+  std::string reason; // "connect", "timeout", "status_503", "queue_full", "empty_stream", ...
+  core::Error error;
+};
+
+// True when `error` should move the request on to the next model: connect failures,
+// timeouts, overloaded (a full queue, a model that cannot be placed), a backend's 5xx, 429,
+// 408, and 401/403/404 (the backend's own configuration: a missing model or a wrong key, not
+// the client's request). False for the client's own mistakes (bad_request, not_found, a
+// backend's other 4xx: the request would fail everywhere), cancelled and internal.
+bool falls_back(const core::Error& error);
+
+// The short reason for metrics and logs: the error kind, "status_NNN" for upstream statuses
+// ("status_502" also for malformed replies).
+std::string reason_for(const core::Error& error);
+
+// The answer when every attempt failed: 429 when each attempt failed for lack of capacity
+// (full queues: try again later), else 502; the body is OpenAI's error shape, with the
+// message naming each attempt and an "attempts" array
+// [{"model","backend","reason","message"}].
+struct ChainFailure {
+  int status = 502;
+  core::Json body;
+};
+ChainFailure chain_failure(const std::vector<Attempt>& attempts);
+
+} // namespace ask::proxy

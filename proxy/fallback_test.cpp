@@ -1,0 +1,63 @@
+#include "proxy/fallback.h"
+
+#include <doctest/doctest.h>
+
+namespace ask::proxy {
+
+using core::Error;
+
+TEST_CASE("falls_back: network failures, timeouts, capacity and server errors move on") {
+  CHECK(falls_back(Error::connect("refused")));
+  CHECK(falls_back(Error::timeout("first byte")));
+  CHECK(falls_back(Error::overloaded("queue full")));
+  for (int status : {500, 502, 503, 504, 429, 408, 401, 403, 404}) {
+    CAPTURE(status);
+    CHECK(falls_back(Error::upstream(status, "x")));
+  }
+  CHECK(falls_back(Error::malformed_reply("not JSON")));
+}
+
+TEST_CASE("falls_back: the client's own mistakes do not move on") {
+  CHECK_FALSE(falls_back(Error::bad_request("messages: expected an array")));
+  CHECK_FALSE(falls_back(Error::not_found("unknown model")));
+  CHECK_FALSE(falls_back(Error::cancelled("client gone")));
+  CHECK_FALSE(falls_back(Error::internal("bug")));
+  for (int status : {400, 413, 422}) {
+    CAPTURE(status);
+    CHECK_FALSE(falls_back(Error::upstream(status, "x")));
+  }
+}
+
+TEST_CASE("reason_for: the kind, or status_NNN for upstream statuses") {
+  CHECK(reason_for(Error::connect("x")) == "connect");
+  CHECK(reason_for(Error::timeout("x")) == "timeout");
+  CHECK(reason_for(Error::upstream(503, "x")) == "status_503");
+  CHECK(reason_for(Error::malformed_reply("x")) == "status_502");
+}
+
+TEST_CASE("chain_failure: 502 naming every attempt, 429 when all queues were full") {
+  std::vector<Attempt> attempts = {
+      {"fast-9b", "ollama", "connect", Error::connect("connect to 127.0.0.1:11434: refused")},
+      {"fast-1b", "llamacpp", "status_503", Error::upstream(503, "llamacpp answered 503")}};
+  ChainFailure f = chain_failure(attempts);
+  CHECK(f.status == 502);
+  const auto& err = f.body["error"];
+  CHECK(err["type"] == "server_error");
+  CHECK(err["code"] == "all_models_failed");
+  CHECK(err["message"] ==
+        "every model in the chain failed: fast-9b (connect: connect to 127.0.0.1:11434: "
+        "refused); fast-1b (status_503: llamacpp answered 503)");
+  REQUIRE(err["attempts"].size() == 2);
+  CHECK(err["attempts"][1] == core::Json{{"model", "fast-1b"},
+                                         {"backend", "llamacpp"},
+                                         {"reason", "status_503"},
+                                         {"message", "llamacpp answered 503"}});
+
+  ChainFailure full = chain_failure({{"m", "b", "queue_full", Error::overloaded("queue full")}});
+  CHECK(full.status == 429);
+  CHECK(full.body["error"]["type"] == "rate_limit_error");
+  attempts.push_back({"m", "b", "queue_full", Error::overloaded("queue full")});
+  CHECK(chain_failure(attempts).status == 502);
+}
+
+} // namespace ask::proxy

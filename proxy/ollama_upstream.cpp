@@ -1,0 +1,128 @@
+#include "proxy/ollama_upstream.h"
+
+#include <deque>
+
+#include "core/ndjson.h"
+
+namespace ask::proxy {
+
+namespace {
+
+// The keep_alive to send: the model's, else none (Ollama applies its own default, 5m).
+std::optional<core::Duration> keep_alive_of(const CallContext& ctx) {
+  return ctx.model != nullptr ? ctx.model->keep_alive : std::nullopt;
+}
+
+class NdjsonChunkStream final : public ChunkStream {
+public:
+  NdjsonChunkStream(net::ResponseStream response, const CallContext& ctx, std::string backend)
+      : m_response(std::move(response)), m_translator(ctx.meta, ctx.client_wants_usage),
+        m_backend(std::move(backend)) {}
+
+  core::Result<std::optional<core::Json>> next() override {
+    for (;;) {
+      if (!m_chunks.empty()) {
+        core::Json chunk = std::move(m_chunks.front());
+        m_chunks.pop_front();
+        return std::optional<core::Json>(std::move(chunk));
+      }
+      if (m_translator.done()) {
+        m_response.abort(); // the body's end may still be on its way: do not wait
+        return std::optional<core::Json>();
+      }
+      if (!m_lines.empty()) {
+        std::string line = std::move(m_lines.front());
+        m_lines.pop_front();
+        auto body = parse_backend_json(line, m_backend + " stream line");
+        if (!body) {
+          return core::fail(std::move(body.error()));
+        }
+        auto chunks = m_translator.translate(*body);
+        if (!chunks) {
+          return core::fail(std::move(chunks.error()));
+        }
+        for (auto& c : *chunks) {
+          m_chunks.push_back(std::move(c));
+        }
+        continue;
+      }
+      m_buffer.clear();
+      auto more = m_response.read(m_buffer);
+      if (!more) {
+        return core::fail(std::move(more.error()));
+      }
+      std::vector<std::string> lines;
+      if (!*more) {
+        m_splitter.finish(lines);
+        if (lines.empty()) {
+          return core::fail(
+              core::Error::connect(m_backend + " ended the stream before its done line"));
+        }
+      } else {
+        m_splitter.feed(m_buffer, lines);
+      }
+      if (m_splitter.failed()) {
+        return core::fail(core::Error::malformed_reply(m_backend + ": " + m_splitter.error()));
+      }
+      for (auto& l : lines) {
+        m_lines.push_back(std::move(l));
+      }
+    }
+  }
+
+  std::optional<core::Usage> usage() const override {
+    if (!m_translator.done()) {
+      return std::nullopt;
+    }
+    return m_translator.usage();
+  }
+
+private:
+  net::ResponseStream m_response;
+  OllamaStreamTranslator m_translator;
+  std::string m_backend;
+  core::NdjsonSplitter m_splitter;
+  std::deque<std::string> m_lines;
+  std::deque<core::Json> m_chunks;
+  std::string m_buffer;
+};
+
+} // namespace
+
+OllamaUpstream::OllamaUpstream(std::unique_ptr<BackendHttp> http) : m_http(std::move(http)) {}
+
+core::Result<core::Json> OllamaUpstream::chat(const core::Json& request, const CallContext& ctx) {
+  auto body = ollama_chat_request(request, request.value("model", ""), keep_alive_of(ctx), false);
+  if (!body) {
+    return core::fail(std::move(body.error()));
+  }
+  auto response = m_http->post_json("/api/chat", *body, false, ctx);
+  if (!response) {
+    return core::fail(std::move(response.error()));
+  }
+  auto text = response->read_all(k_max_reply_body);
+  if (!text) {
+    return core::fail(std::move(text.error()));
+  }
+  auto reply = parse_backend_json(*text, m_http->name() + " reply");
+  if (!reply) {
+    return core::fail(std::move(reply.error()));
+  }
+  return openai_response_from_ollama(*reply, ctx.meta);
+}
+
+core::Result<std::unique_ptr<ChunkStream>>
+OllamaUpstream::chat_stream(const core::Json& request, const CallContext& ctx) {
+  auto body = ollama_chat_request(request, request.value("model", ""), keep_alive_of(ctx), true);
+  if (!body) {
+    return core::fail(std::move(body.error()));
+  }
+  auto response = m_http->post_json("/api/chat", *body, true, ctx);
+  if (!response) {
+    return core::fail(std::move(response.error()));
+  }
+  return std::unique_ptr<ChunkStream>(
+      std::make_unique<NdjsonChunkStream>(std::move(*response), ctx, m_http->name()));
+}
+
+} // namespace ask::proxy

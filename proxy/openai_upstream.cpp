@@ -1,0 +1,179 @@
+// OpenAiUpstream: passthrough to any OpenAI-compatible server (llama-server, vLLM, LM Studio,
+// llama-swap, another askd). The request goes out as the proxy prepared it; replies come back
+// with `model` rewritten to the served logical model and everything else as the backend sent
+// it. Streams always ask for the usage chunk (askd counts tokens) and drop it again when the
+// client did not ask for it.
+
+#include "proxy/openai_upstream.h"
+
+#include <deque>
+
+#include "core/sse.h"
+
+namespace ask::proxy {
+
+namespace {
+
+// An error object sent in-band (in a 200 reply or as a stream event).
+std::optional<core::Error> inband_error(const core::Json& body, std::string_view backend) {
+  if (!body.is_object() || !body.contains("error") || body.contains("choices")) {
+    return std::nullopt;
+  }
+  auto err = core::parse_error_body(body);
+  std::string message = err ? err->message : body["error"].dump();
+  int status = 502;
+  if (err && err->code.is_number_integer()) {
+    const auto code = err->code.get<long long>();
+    if (code >= 400 && code <= 599) {
+      status = static_cast<int>(code);
+    }
+  }
+  return core::Error::upstream(status, std::string(backend) + " sent an error: " + message);
+}
+
+class SseChunkStream final : public ChunkStream {
+public:
+  SseChunkStream(net::ResponseStream response, const CallContext& ctx, std::string backend)
+      : m_response(std::move(response)), m_model(ctx.meta.model),
+        m_client_wants_usage(ctx.client_wants_usage), m_backend(std::move(backend)) {}
+
+  core::Result<std::optional<core::Json>> next() override {
+    for (;;) {
+      while (!m_events.empty()) {
+        core::SseEvent event = std::move(m_events.front());
+        m_events.pop_front();
+        if (event.is_done()) {
+          m_ended = true;
+          m_response.abort(); // the chunked terminator may still be on its way: do not wait
+          return std::optional<core::Json>();
+        }
+        auto chunk = take(event);
+        if (!chunk) {
+          return core::fail(std::move(chunk.error()));
+        }
+        if (*chunk) {
+          return std::move(*chunk);
+        }
+      }
+      if (m_ended) {
+        return std::optional<core::Json>();
+      }
+      m_buffer.clear();
+      auto more = m_response.read(m_buffer);
+      if (!more) {
+        return core::fail(std::move(more.error()));
+      }
+      if (!*more) {
+        m_parser.finish();
+        return core::fail(core::Error::connect(m_backend + " ended the stream without [DONE]"));
+      }
+      m_parser.feed(m_buffer, m_parsed);
+      if (m_parser.failed()) {
+        return core::fail(core::Error::malformed_reply(m_backend + ": " + m_parser.error()));
+      }
+      for (auto& e : m_parsed) {
+        m_events.push_back(std::move(e));
+      }
+      m_parsed.clear();
+    }
+  }
+
+  std::optional<core::Usage> usage() const override { return m_usage; }
+
+private:
+  // The chunk for one event, or nullopt when it is dropped (a usage-only chunk nobody asked for).
+  core::Result<std::optional<core::Json>> take(const core::SseEvent& event) {
+    auto body = parse_backend_json(event.data, m_backend + " stream event");
+    if (!body) {
+      return core::fail(std::move(body.error()));
+    }
+    core::Json& chunk = *body;
+    if (auto err = inband_error(chunk, m_backend)) {
+      return core::fail(std::move(*err));
+    }
+    if (!chunk.is_object()) {
+      return core::fail(core::Error::malformed_reply(m_backend + " stream event: not an object"));
+    }
+    if (auto it = chunk.find("usage"); it != chunk.end() && it->is_object()) {
+      core::Usage usage;
+      usage.prompt_tokens = it->value("prompt_tokens", 0LL);
+      usage.completion_tokens = it->value("completion_tokens", 0LL);
+      usage.total_tokens = it->value("total_tokens", 0LL);
+      m_usage = usage;
+      if (!m_client_wants_usage) {
+        auto choices = chunk.find("choices");
+        if (choices == chunk.end() || (choices->is_array() && choices->empty())) {
+          return std::optional<core::Json>();
+        }
+        chunk.erase(it);
+      }
+    }
+    if (chunk.contains("model")) {
+      chunk["model"] = m_model;
+    }
+    return std::optional<core::Json>(std::move(chunk));
+  }
+
+  net::ResponseStream m_response;
+  std::string m_model;
+  bool m_client_wants_usage;
+  std::string m_backend;
+  core::SseParser m_parser;
+  std::vector<core::SseEvent> m_parsed;
+  std::deque<core::SseEvent> m_events;
+  std::string m_buffer;
+  std::optional<core::Usage> m_usage;
+  bool m_ended = false;
+};
+
+} // namespace
+
+OpenAiUpstream::OpenAiUpstream(std::unique_ptr<BackendHttp> http) : m_http(std::move(http)) {}
+
+core::Result<core::Json> OpenAiUpstream::chat(const core::Json& request, const CallContext& ctx) {
+  return chat_with(*m_http, request, ctx);
+}
+
+core::Result<std::unique_ptr<ChunkStream>>
+OpenAiUpstream::chat_stream(const core::Json& request, const CallContext& ctx) {
+  return chat_stream_with(*m_http, request, ctx);
+}
+
+core::Result<core::Json> OpenAiUpstream::chat_with(BackendHttp& http, const core::Json& request,
+                                                   const CallContext& ctx) {
+  auto response = http.post_json("/v1/chat/completions", request, false, ctx);
+  if (!response) {
+    return core::fail(std::move(response.error()));
+  }
+  auto text = response->read_all(k_max_reply_body);
+  if (!text) {
+    return core::fail(std::move(text.error()));
+  }
+  auto body = parse_backend_json(*text, http.name() + " reply");
+  if (!body) {
+    return core::fail(std::move(body.error()));
+  }
+  if (auto err = inband_error(*body, http.name())) {
+    return core::fail(std::move(*err));
+  }
+  if (!body->is_object() || !body->contains("choices")) {
+    return core::fail(core::Error::malformed_reply(http.name() + " reply has no choices"));
+  }
+  (*body)["model"] = ctx.meta.model;
+  return std::move(*body);
+}
+
+core::Result<std::unique_ptr<ChunkStream>>
+OpenAiUpstream::chat_stream_with(BackendHttp& http, const core::Json& request,
+                                 const CallContext& ctx) {
+  core::Json body = request;
+  body["stream_options"]["include_usage"] = true;
+  auto response = http.post_json("/v1/chat/completions", body, true, ctx);
+  if (!response) {
+    return core::fail(std::move(response.error()));
+  }
+  return std::unique_ptr<ChunkStream>(
+      std::make_unique<SseChunkStream>(std::move(*response), ctx, http.name()));
+}
+
+} // namespace ask::proxy

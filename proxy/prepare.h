@@ -1,0 +1,21 @@
+#pragma once
+// What the proxy sends upstream for one logical model: the client's request with the
+// model's upstream name, its default params merged in (the request's own fields win), and
+// the stream flags set.
+
+#include "config/types.h"
+#include "core/openai.h"
+
+namespace ask::proxy {
+
+// Merges `params` into `request`: a key the request lacks (or sets to null) is taken from
+// params; when both hold objects (e.g. chat_template_kwargs) their keys merge the same way,
+// one level deep. Returns the merged request.
+core::Json merge_params(core::Json request, const core::Json& params);
+
+// The body for `model`: merge_params, then "model" = model.upstream, "stream" = `stream`;
+// stream_options is dropped from non-streaming requests.
+core::Json prepare_request(const core::Json& client_request, const config::Model& model,
+                           bool stream);
+
+} // namespace ask::proxy

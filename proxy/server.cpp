@@ -1,0 +1,222 @@
+#include "proxy/server.h"
+
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+
+#include "core/sha256.h"
+
+namespace ask::proxy {
+
+namespace {
+
+std::string dump(const core::Json& j) {
+  return j.dump(-1, ' ', false, core::Json::error_handler_t::replace);
+}
+
+std::string_view bearer_token(std::string_view value) {
+  constexpr std::string_view prefix = "Bearer ";
+  if (value.size() > prefix.size() && net::iequals(value.substr(0, prefix.size()), prefix)) {
+    value.remove_prefix(prefix.size());
+    while (!value.empty() && value.front() == ' ') {
+      value.remove_prefix(1);
+    }
+    return value;
+  }
+  return {};
+}
+
+core::Json model_entry(const config::Model& m, long long created) {
+  core::Json e = {{"id", m.name}, {"object", "model"}, {"created", created}, {"owned_by", "askd"}};
+  if (m.context_length) {
+    e["context_length"] = *m.context_length;
+  }
+  if (!m.description.empty()) {
+    e["description"] = m.description;
+  }
+  if (!m.capabilities.empty()) {
+    e["capabilities"] = m.capabilities;
+  }
+  return e;
+}
+
+} // namespace
+
+ProxyServer::ProxyServer(const config::Config& config, ModelRouter& router, RequestLog& log,
+                         const core::Clock& clock, ServerSettings settings)
+    : m_config(config), m_clock(clock), m_log(log), m_limiters(config) {
+  for (const config::Backend& b : config.backends) {
+    m_upstreams[b.name] = make_upstream(b, router);
+  }
+  for (const config::ApiKey& key : config.listen.api_keys) {
+    m_key_digests.push_back(core::sha256_hex(key.value));
+  }
+  m_started_at = static_cast<long long>(core::unix_seconds(clock.wall_now()));
+  m_chat = std::make_unique<ChatHandler>(
+      ChatDeps{m_config, m_upstreams, m_limiters, m_metrics, m_log, m_clock});
+
+  net::ServerOptions options;
+  options.name = "askd";
+  options.max_connections = settings.max_connections;
+  options.keep_alive_timeout = settings.keep_alive_timeout;
+  options.keep_alive_max = 1'000'000;
+  options.limits.max_body_bytes = config.listen.max_request_body;
+  options.error_formatter = [this](int status, std::string_view reason) {
+    std::string type = status == 413 ? "invalid_request_error" : "server_error";
+    std::string code = status == 413 ? "request_too_large" : "http_error";
+    if (status >= 400 && status < 500 && status != 413) {
+      type = "invalid_request_error";
+    }
+    m_metrics.rejected(status == 413 ? "too_large" : status == 503 ? "busy" : "bad_request");
+    spdlog::info("rejected a malformed request ({}): {}", status, reason);
+    if (status == 413) {
+      RequestRecord rec;
+      rec.ts = core::unix_seconds(m_clock.wall_now());
+      rec.id = new_request_id();
+      rec.status = 413;
+      rec.error = std::string(reason);
+      m_log.write(rec);
+    }
+    return std::pair<std::string, std::string>(
+        "application/json", dump(error_json("askd: " + std::string(reason), type, code)));
+  };
+  m_server = std::make_unique<net::HttpServer>(
+      [this](const net::HttpRequest& request, net::Exchange& exchange) {
+        handle(request, exchange);
+      },
+      options);
+}
+
+ProxyServer::~ProxyServer() {
+  stop();
+}
+
+core::Result<int> ProxyServer::listen(const std::string& host, int port) {
+  return m_server->listen(host, port);
+}
+
+void ProxyServer::serve() {
+  m_server->serve();
+}
+
+void ProxyServer::stop() {
+  m_server->stop();
+}
+
+bool ProxyServer::authorized(const net::HttpRequest& request) const {
+  if (m_key_digests.empty()) {
+    return true;
+  }
+  std::string_view token;
+  if (auto auth = request.header("Authorization")) {
+    token = bearer_token(*auth);
+  } else if (auto key = request.header("X-Api-Key")) {
+    token = *key;
+  }
+  if (token.empty()) {
+    return false;
+  }
+  // Compare digests, all of them, in constant time: neither the position of a mismatch nor
+  // which key matched shows in the timing.
+  const std::string digest = core::sha256_hex(token);
+  bool match = false;
+  for (const std::string& known : m_key_digests) {
+    match |= CRYPTO_memcmp(known.data(), digest.data(), digest.size()) == 0;
+  }
+  return match;
+}
+
+void ProxyServer::send_json(net::Exchange& exchange, int status, const core::Json& body,
+                            net::Headers extra) {
+  std::string text = dump(body);
+  net::Headers h = {{"Content-Type", "application/json"},
+                    {"Content-Length", std::to_string(text.size())}};
+  for (auto& header : extra) {
+    h.push_back(std::move(header));
+  }
+  if (!exchange.keep_alive_allowed()) {
+    h.emplace_back("Connection", "close");
+  }
+  exchange.send_response(status, h, text);
+}
+
+void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchange) {
+  const std::string& path = request.path;
+  if (path == "/health") {
+    send_json(exchange, 200, {{"status", "ok"}});
+    return;
+  }
+  if (!authorized(request)) {
+    m_metrics.rejected("unauthorized");
+    spdlog::info("rejected {} {} from {}: missing or wrong API key", request.method, path,
+                 exchange.peer());
+    send_json(exchange, 401,
+              error_json("missing or wrong API key: send \"Authorization: Bearer <key>\"",
+                         "invalid_request_error", "invalid_api_key"),
+              {{"WWW-Authenticate", "Bearer"}});
+    return;
+  }
+  auto only = [&](std::string_view method) {
+    if (request.method == method) {
+      return true;
+    }
+    m_metrics.rejected("bad_request");
+    send_json(exchange, 405,
+              error_json(std::string(path) + " takes " + std::string(method) + " only",
+                         "invalid_request_error", "method_not_allowed"),
+              {{"Allow", std::string(method)}});
+    return false;
+  };
+  if (path == "/v1/chat/completions") {
+    if (only("POST")) {
+      m_chat->handle(request, exchange);
+    }
+  } else if (path == "/v1/models") {
+    if (only("GET")) {
+      models(exchange);
+    }
+  } else if (path == "/metrics") {
+    if (only("GET")) {
+      std::string text = m_metrics.render();
+      exchange.send_response(200,
+                             {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"},
+                              {"Content-Length", std::to_string(text.size())}},
+                             text);
+    }
+  } else {
+    m_metrics.rejected("not_found_route");
+    send_json(exchange, 404,
+              error_json("no route " + request.method + " " + path +
+                             " (askd serves /v1/chat/completions, /v1/models, /health, "
+                             "/metrics)",
+                         "not_found_error", "not_found"));
+  }
+}
+
+void ProxyServer::models(net::Exchange& exchange) {
+  core::Json data = core::Json::array();
+  for (const config::Model& m : m_config.models) {
+    data.push_back(model_entry(m, m_started_at));
+  }
+  for (const config::Council& c : m_config.councils) {
+    core::Json e = {{"id", c.name}, {"object", "model"}, {"created", m_started_at},
+                    {"owned_by", "askd"}, {"council", true}};
+    if (!c.description.empty()) {
+      e["description"] = c.description;
+    }
+    data.push_back(std::move(e));
+  }
+  for (const config::Alias& a : m_config.aliases) {
+    core::Json e;
+    if (const config::Model* m = m_config.find_model(a.target)) {
+      e = model_entry(*m, m_started_at);
+    } else {
+      e = {{"object", "model"}, {"created", m_started_at}, {"owned_by", "askd"}};
+    }
+    e["id"] = a.name;
+    e["alias_of"] = a.target;
+    data.push_back(std::move(e));
+  }
+  send_json(exchange, 200, {{"object", "list"}, {"data", data}});
+}
+
+} // namespace ask::proxy

@@ -1,0 +1,123 @@
+#include "proxy/upstream.h"
+
+#include <map>
+#include <mutex>
+
+#include "proxy/backend_http.h"
+#include "proxy/ollama_upstream.h"
+#include "proxy/openai_upstream.h"
+
+namespace ask::proxy {
+
+namespace {
+
+// A stream that keeps its lease until it is destroyed.
+class LeasedStream final : public ChunkStream {
+public:
+  LeasedStream(std::unique_ptr<Lease> lease, std::unique_ptr<ChunkStream> inner)
+      : m_lease(std::move(lease)), m_inner(std::move(inner)) {}
+  ~LeasedStream() override { m_inner.reset(); } // close the connection, then give the lease back
+
+  core::Result<std::optional<core::Json>> next() override { return m_inner->next(); }
+  std::optional<core::Usage> usage() const override { return m_inner->usage(); }
+
+private:
+  std::unique_ptr<Lease> m_lease;
+  std::unique_ptr<ChunkStream> m_inner;
+};
+
+// The `llama-server` kind: asks the router for an instance, then talks OpenAI to it.
+class ManagedUpstream final : public Upstream {
+public:
+  ManagedUpstream(std::string backend, ModelRouter& router)
+      : m_backend(std::move(backend)), m_router(router) {}
+
+  core::Result<core::Json> chat(const core::Json& request, const CallContext& ctx) override {
+    auto lease = acquire(ctx);
+    if (!lease) {
+      return core::fail(std::move(lease.error()));
+    }
+    return OpenAiUpstream::chat_with(http_for(**lease), request, ctx);
+  }
+
+  core::Result<std::unique_ptr<ChunkStream>> chat_stream(const core::Json& request,
+                                                         const CallContext& ctx) override {
+    auto lease = acquire(ctx);
+    if (!lease) {
+      return core::fail(std::move(lease.error()));
+    }
+    auto stream = OpenAiUpstream::chat_stream_with(http_for(**lease), request, ctx);
+    if (!stream) {
+      return core::fail(std::move(stream.error()));
+    }
+    return std::unique_ptr<ChunkStream>(
+        std::make_unique<LeasedStream>(std::move(*lease), std::move(*stream)));
+  }
+
+private:
+  core::Result<std::unique_ptr<Lease>> acquire(const CallContext& ctx) {
+    // Waiting for a load counts against the first-byte timeout: that is what a cold model
+    // costs a client on any backend.
+    const auto deadline = std::chrono::steady_clock::now() + ctx.timeouts.first_byte;
+    return m_router.acquire(*ctx.model, deadline, ctx.watch);
+  }
+
+  // One pooled client per instance address, kept for reuse across leases.
+  BackendHttp& http_for(const Lease& lease) {
+    std::lock_guard lock(m_mutex);
+    const std::string key = lease.host() + ":" + std::to_string(lease.port());
+    auto& slot = m_clients[key];
+    if (!slot) {
+      slot = std::make_unique<BackendHttp>(m_backend, lease.host(), lease.port());
+    }
+    return *slot;
+  }
+
+  std::string m_backend;
+  ModelRouter& m_router;
+  std::mutex m_mutex;
+  std::map<std::string, std::unique_ptr<BackendHttp>> m_clients;
+};
+
+} // namespace
+
+core::Result<std::unique_ptr<Lease>>
+UnavailableRouter::acquire(const config::Model& model, std::chrono::steady_clock::time_point,
+                           const net::Watch&) {
+  return core::fail(core::Error::overloaded(
+      "cannot place " + model.name +
+      ": llama-server backends are run by askd's scheduler, which is not part of this build"));
+}
+
+std::unique_ptr<Upstream> make_upstream(const config::Backend& backend, ModelRouter& router) {
+  switch (backend.kind) {
+  case config::BackendKind::ollama:
+    return std::make_unique<OllamaUpstream>(std::make_unique<BackendHttp>(backend));
+  case config::BackendKind::openai:
+    return std::make_unique<OpenAiUpstream>(std::make_unique<BackendHttp>(backend));
+  case config::BackendKind::llama_server:
+    return std::make_unique<ManagedUpstream>(backend.name, router);
+  }
+  return nullptr;
+}
+
+net::ClientTimeouts client_timeouts(const config::Timeouts& timeouts,
+                                    std::chrono::steady_clock::time_point now) {
+  using std::chrono::nanoseconds;
+  // "forever" becomes a wait long enough never to matter (a year).
+  constexpr nanoseconds k_forever = std::chrono::hours(24 * 365);
+  auto length = [&](const core::Duration& d) -> nanoseconds {
+    auto finite = d.finite();
+    return finite ? nanoseconds(*finite) : k_forever;
+  };
+  net::ClientTimeouts out;
+  out.connect = length(timeouts.connect);
+  out.first_byte = length(timeouts.first_byte);
+  out.idle = length(timeouts.idle);
+  if (auto total = timeouts.total.finite()) {
+    out.deadline = now + *total;
+  }
+  return out;
+}
+
+} // namespace ask::proxy

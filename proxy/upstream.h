@@ -1,0 +1,92 @@
+#pragma once
+// Upstream: one backend as the proxy sees it. It takes an OpenAI chat request already
+// prepared for one logical model (upstream model name, default params merged) and gives back
+// OpenAI-shaped JSON: a whole chat.completion, or a stream of chat.completion.chunk objects.
+// Implementations: OpenAiUpstream (passthrough to any OpenAI-compatible server),
+// OllamaUpstream (Ollama's native /api/chat, translated), ManagedUpstream (a llama-server
+// instance leased from a ModelRouter). Made from the config by make_upstream().
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/types.h"
+#include "core/error.h"
+#include "core/openai.h"
+#include "net/http_client.h"
+#include "proxy/ollama_translate.h"
+
+namespace ask::proxy {
+
+// One attempt at one logical model.
+struct CallContext {
+  const config::Model* model = nullptr;
+  net::ClientTimeouts timeouts; // from the model's (else its backend's) timeouts
+  net::Watch watch;             // the askd client's socket and the stop pipe
+  ReplyMeta meta;               // id, created, and the served logical model's name
+  // Stream requests: whether the client asked for the usage chunk. Upstreams always ask
+  // their backend for usage (askd counts tokens) and drop it again when the client did not.
+  bool client_wants_usage = false;
+};
+
+// A streamed reply. next() blocks until the next chunk, the end, or an error (timeouts and
+// the Watch apply). Destroying it early closes the upstream connection.
+class ChunkStream {
+public:
+  virtual ~ChunkStream() = default;
+  // The next chat.completion.chunk object, or nullopt at the end of the stream. A stream that
+  // ends without its end marker ([DONE], Ollama's done) is a connect error.
+  virtual core::Result<std::optional<core::Json>> next() = 0;
+  // Tokens the backend reported, once known (after the end).
+  virtual std::optional<core::Usage> usage() const = 0;
+};
+
+class Upstream {
+public:
+  virtual ~Upstream() = default;
+  // `request` is the OpenAI request body to send (model and params set, "stream" false).
+  virtual core::Result<core::Json> chat(const core::Json& request, const CallContext& ctx) = 0;
+  // `request` as above with "stream" true.
+  virtual core::Result<std::unique_ptr<ChunkStream>> chat_stream(const core::Json& request,
+                                                                 const CallContext& ctx) = 0;
+};
+
+// A running llama-server instance lent to one request; returned when destroyed.
+class Lease {
+public:
+  virtual ~Lease() = default;
+  virtual const std::string& host() const = 0;
+  virtual int port() const = 0;
+};
+
+// Hands out llama-server instances for managed models (the router, a later module).
+class ModelRouter {
+public:
+  virtual ~ModelRouter() = default;
+  // Waits (bounded by `deadline` and the watch) for an instance of `model` that can take a
+  // request. Errors: overloaded when the model cannot be placed (the fallback chain moves on),
+  // timeout, cancelled.
+  virtual core::Result<std::unique_ptr<Lease>>
+  acquire(const config::Model& model, std::chrono::steady_clock::time_point deadline,
+          const net::Watch& watch) = 0;
+};
+
+// The ModelRouter of a build without the scheduler: every managed model "cannot be placed",
+// with a message saying so, so that chains fall back past them.
+class UnavailableRouter final : public ModelRouter {
+public:
+  core::Result<std::unique_ptr<Lease>> acquire(const config::Model& model,
+                                               std::chrono::steady_clock::time_point deadline,
+                                               const net::Watch& watch) override;
+};
+
+// The upstream for `backend`, chosen by its kind. `router` serves llama-server backends and
+// must outlive the result.
+std::unique_ptr<Upstream> make_upstream(const config::Backend& backend, ModelRouter& router);
+
+// The timeouts of `model` as client timeouts, starting now.
+net::ClientTimeouts client_timeouts(const config::Timeouts& timeouts,
+                                    std::chrono::steady_clock::time_point now);
+
+} // namespace ask::proxy
