@@ -17,10 +17,9 @@
 #include <vector>
 
 #include "core/error.h"
+#include "net/response_parser.h" // ClientHeaders, ResponseHead
 
 namespace ask::net {
-
-using ClientHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct ClientTimeouts {
   using Clock = std::chrono::steady_clock;
@@ -45,25 +44,22 @@ struct Watch {
 struct ClientRequest {
   std::string method = "POST";
   std::string target; // "/v1/chat/completions", with the backend's base path already in front
-  // Sent as given; the client adds Host, Content-Length (when there is a body or the method is
-  // POST/PUT/PATCH) and nothing else.
+  // Sent as given; the client adds Host (unless given), Content-Length (when there is a body
+  // or the method is POST/PUT/PATCH) and nothing else. Content-Length, Transfer-Encoding and
+  // control characters (CR, LF...) in a value are refused (bad_request).
   ClientHeaders headers;
   std::string body;
 };
 
-struct ResponseHead {
-  int status = 0;
-  std::string reason;
-  ClientHeaders headers; // in arrival order
-  // The first header called `name` (case-insensitive), or nullopt.
-  std::optional<std::string_view> header(std::string_view name) const;
-};
-
 struct ClientOptions {
-  std::size_t max_idle_connections = 64;     // kept open for reuse; more are closed
-  std::chrono::seconds idle_timeout{30};     // an idle connection older than this is closed
-  std::size_t max_head_bytes = 64 * 1024;    // status line and headers; more is malformed
+  std::size_t max_idle_connections = 64;  // kept open for reuse; more are closed
+  std::chrono::seconds idle_timeout{30};  // an idle connection older than this is closed
+  std::size_t max_head_bytes = 64 * 1024; // status line and headers; more is malformed
   std::size_t max_chunk_line_bytes = 4 * 1024;
+  std::size_t max_headers = 100; // header fields in a head (and trailer fields); more is malformed
+  // HTTPS: TLS 1.2 or later, SNI, and the certificate verified against the host name (or IP).
+  bool tls = false;
+  std::string ca_file; // PEM trust anchors for tls; empty = the system's default paths
 };
 
 class Connection; // one TCP connection, internal
@@ -83,7 +79,8 @@ public:
   // true while more may come and false once the body has ended (nothing appended then).
   // Errors: timeout (idle gap or deadline: the message says which), connect (reset or closed
   // before the body's end), upstream_status via Error::malformed_reply (bad chunk framing),
-  // cancelled (the Watch fired). After an error the stream is closed.
+  // cancelled (the Watch fired). After an error the stream is closed. Bytes decoded before bad
+  // framing are still delivered: that read() returns true, the next one the error.
   core::Result<bool> read(std::string& out);
   // Reads the rest of the body; more than `max_bytes` is an upstream_status error (502).
   core::Result<std::string> read_all(std::size_t max_bytes);
@@ -105,18 +102,20 @@ private:
 // own connection, reusing idle pooled ones.
 class HttpClient {
 public:
-  // `host` is a name or an IP literal (IPv6 without brackets); plain HTTP only.
+  // `host` is a name or an IP literal (IPv6 without brackets); HTTPS when options.tls.
   HttpClient(std::string host, int port, ClientOptions options = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Connects (or reuses a pooled connection), sends `request` and waits for the response
-  // head; 1xx heads are skipped. A reused connection that turns out to be closed by the
-  // server before any response byte is retried once on a fresh connection. Errors: connect
-  // (refused, reset, unreachable, name not resolved), timeout (connect or first byte),
+  // head; 1xx heads are skipped. For HTTPS the connect timeout covers the TLS handshake too.
+  // A reused connection that turns out to be closed by the server before any response byte
+  // is retried once on a fresh connection. Errors: connect (refused, reset, unreachable, name
+  // not resolved, TLS handshake or certificate), timeout (connect or first byte),
   // upstream_status via Error::malformed_reply (a head that is not HTTP/1.x or too large),
-  // cancelled. Any status, 4xx and 5xx included, is a successful start.
+  // cancelled, bad_request (a request that cannot be sent as it is). Any status, 4xx and 5xx
+  // included, is a successful start.
   core::Result<ResponseStream> start(const ClientRequest& request, const ClientTimeouts& timeouts,
                                      const Watch& watch = {});
 
