@@ -29,6 +29,8 @@ struct ReplyMeta {
 // think, and options (temperature, top_p, top_k, seed, stop, max_tokens /
 // max_completion_tokens -> num_predict, num_ctx, and Ollama's other option names). keep_alive is
 // sent when given (Ollama's own default otherwise): seconds as an integer, "forever" as -1.
+// tool_choice, which Ollama lacks, is expressed through the tools offered; fields Ollama has
+// no use for are dropped (docs/backends.md lists them).
 // Errors are bad_request naming the field (e.g. an image given by http URL: Ollama takes
 // only inline base64 data).
 core::Result<core::Json> ollama_chat_request(const core::Json& openai_request,
