@@ -994,6 +994,30 @@ void ResponseStream::abort() {
   m_state->fail(core::Error::cancelled("request to " + m_state->peer() + " aborted"));
 }
 
+bool ResponseStream::finish(std::chrono::milliseconds grace, std::size_t max_bytes) {
+  if (!m_state || !m_state->connection) {
+    return false;
+  }
+  State& s = *m_state;
+  const auto end = Clock::now() + grace;
+  s.timeouts.idle = grace;
+  s.timeouts.deadline = s.timeouts.deadline ? std::min(*s.timeouts.deadline, end) : end;
+  std::string discarded;
+  for (;;) {
+    auto more = read(discarded);
+    if (!more) {
+      return false; // read() closed the connection
+    }
+    if (!*more) {
+      return true; // the body ended: the connection is back in the pool when reusable
+    }
+    if (discarded.size() > max_bytes) {
+      abort();
+      return false;
+    }
+  }
+}
+
 int ResponseStream::fd() const {
   return m_state && m_state->connection ? m_state->connection->fd() : -1;
 }

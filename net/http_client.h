@@ -86,6 +86,11 @@ public:
   core::Result<std::string> read_all(std::size_t max_bytes);
   // Closes the connection now (idempotent).
   void abort();
+  // For a caller that has what it needs (an SSE stream's [DONE]) while the body's end may
+  // still be on its way: reads and discards the rest if it arrives within `grace` (and at
+  // most `max_bytes`), so the connection can go back to the pool; otherwise closes it. True
+  // when the body ended in time.
+  bool finish(std::chrono::milliseconds grace, std::size_t max_bytes = 64 * 1024);
   // The connection's socket while open (for tests), else -1.
   int fd() const;
 

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <thread>
 
@@ -21,6 +22,16 @@ void setup_logging(const std::string& level) {
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
+}
+
+// A proxy holds two descriptors per stream (client and backend): raise the soft limit on
+// open files to the hard one, as servers do, so that the default 1024 is not the ceiling.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
 }
 
 sigset_t stop_signals() {
@@ -50,19 +61,13 @@ int serve(config::LoadedConfig loaded, const ServeOptions& options, std::ostream
            "\"api_keys\" to the config, or listen on 127.0.0.1)\n";
     return k_exit_usage;
   }
-  for (const config::Backend& b : cfg.backends) {
-    if (b.url && b.url->scheme == "https") {
-      err << "askd: backend " << b.name << ": https URLs are not supported by this build yet ("
-          << b.url->to_string() << ")\n";
-      return k_exit_usage;
-    }
-  }
   const auto level = spdlog::level::from_str(options.log_level);
   if (level == spdlog::level::off && options.log_level != "off") {
     err << "askd: --log-level: expected trace, debug, info, warn, error, critical or off\n";
     return k_exit_usage;
   }
   setup_logging(options.log_level);
+  raise_open_file_limit();
 
   std::optional<std::filesystem::path> log_path;
   if (options.request_log) {

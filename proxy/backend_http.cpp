@@ -11,7 +11,9 @@ BackendHttp::BackendHttp(const config::Backend& backend)
     : m_name(backend.name), m_headers(backend.headers), m_api_key_env(backend.api_key_env) {
   const config::Url& url = *backend.url;
   m_base_path = url.base_path;
-  m_client = std::make_unique<net::HttpClient>(url.host, url.port);
+  net::ClientOptions options;
+  options.tls = url.scheme == "https";
+  m_client = std::make_unique<net::HttpClient>(url.host, url.port, options);
   m_headers.emplace_back("Content-Type", "application/json");
 }
 

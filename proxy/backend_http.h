@@ -2,6 +2,7 @@
 // BackendHttp: what the HTTP upstreams share: one pooled HttpClient per backend URL, the
 // backend's base path, configured headers and API key, and the reading of error replies.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,6 +18,8 @@ namespace ask::proxy {
 // Error bodies and whole replies are read up to these sizes.
 inline constexpr std::size_t k_max_error_body = 1 << 20;
 inline constexpr std::size_t k_max_reply_body = 64 << 20;
+// How long a finished stream waits for the rest of its body before closing the connection.
+inline constexpr std::chrono::milliseconds k_finish_grace{20};
 
 class BackendHttp {
 public:

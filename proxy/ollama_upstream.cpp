@@ -27,7 +27,6 @@ public:
         return std::optional<core::Json>(std::move(chunk));
       }
       if (m_translator.done()) {
-        m_response.abort(); // the body's end may still be on its way: do not wait
         return std::optional<core::Json>();
       }
       if (!m_lines.empty()) {
@@ -67,6 +66,15 @@ public:
       for (auto& l : lines) {
         m_lines.push_back(std::move(l));
       }
+    }
+  }
+
+  // A stream read to its end marker takes in the rest of the body (the chunked terminator,
+  // normally already here) so its connection can be reused; one given up early is closed,
+  // which is how the backend learns that nobody is listening.
+  ~NdjsonChunkStream() override {
+    if (m_translator.done()) {
+      m_response.finish(k_finish_grace);
     }
   }
 

@@ -44,7 +44,6 @@ public:
         m_events.pop_front();
         if (event.is_done()) {
           m_ended = true;
-          m_response.abort(); // the chunked terminator may still be on its way: do not wait
           return std::optional<core::Json>();
         }
         auto chunk = take(event);
@@ -75,6 +74,15 @@ public:
         m_events.push_back(std::move(e));
       }
       m_parsed.clear();
+    }
+  }
+
+  // A stream read to its end marker takes in the rest of the body (the chunked terminator,
+  // normally already here) so its connection can be reused; one given up early is closed,
+  // which is how the backend learns that nobody is listening.
+  ~SseChunkStream() override {
+    if (m_ended) {
+      m_response.finish(k_finish_grace);
     }
   }
 
