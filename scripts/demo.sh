@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job on a fresh Debian 12 machine: installs what is missing, builds, then shows
-# what works today. It starts llm-sim twice on free loopback ports — once speaking
-# llama-server's API over a tiny real GGUF model, once speaking Ollama's — and sends each a
-# request, then has askd check the bundled example config. Everything it starts it stops.
+# The main job on a fresh Debian 12 machine: installs what is missing, builds, then runs
+# askd in front of its bundled simulated backends. It starts llm-sim twice on free loopback
+# ports (once speaking Ollama's API, once llama-server's over a tiny real GGUF model), starts
+# askd with a config pointing at them, and sends requests through it: streaming and not, an
+# alias, a backend going down (the chain falls back, X-Served-By says so), every backend
+# failing. Then it shows the request log and metrics. Everything it starts it stops.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -37,40 +39,84 @@ start_sim() {
   echo "llm-sim ($name) did not start:" >&2; cat "$work/$name.err" >&2; return 1
 }
 
-say "llm-sim as llama-server (model: tests/fixtures/gguf/tiny-llama-2L-f16.gguf, 1 s load)"
-start_sim llama -m "$root/tests/fixtures/gguf/tiny-llama-2L-f16.gguf" -c 1024 --parallel 2 \
-  -lv 4 --sim-load-time 1s
-lport=$port
-echo "GET /health while loading:"
-curl -s "http://127.0.0.1:$lport/health"; echo
-until curl -sf "http://127.0.0.1:$lport/health" >/dev/null; do sleep 0.1; done
-echo "its startup log, as llama-server prints it (buffer sizes from the GGUF file):"
-grep -hE 'buffer size|listening on' "$work/llama.err" "$work/llama.out" | head -8 || true
-echo "GET /health when ready:"
-curl -s "http://127.0.0.1:$lport/health"; echo
-
-say "POST /v1/chat/completions (streaming) to the llama-server simulator"
-curl -sN "http://127.0.0.1:$lport/v1/chat/completions" -H 'Content-Type: application/json' \
-  -d '{"messages":[{"role":"user","content":"Say hello in five words."}],
-       "max_tokens":5,"stream":true,"stream_options":{"include_usage":true}}'
-
-say "llm-sim as Ollama (installed models: qwen3.5:9b, gemma3:1b)"
-start_sim ollama --ollama --sim-models qwen3.5:9b,gemma3:1b
+say "two simulated backends: Ollama (qwen3.5:9b, llama3.2:3b) and llama-server (gemma 1B)"
+start_sim ollama --ollama --sim-models qwen3.5:9b,llama3.2:3b --sim-tokens-per-second 40
 oport=$port
-echo "POST /api/chat (NDJSON stream, keep_alive 15m):"
-curl -sN "http://127.0.0.1:$oport/api/chat" \
-  -d '{"model":"qwen3.5:9b","messages":[{"role":"user","content":"One word, please."}],
-       "options":{"num_predict":3},"keep_alive":"15m"}'
-echo "GET /api/ps (the model stays loaded for its keep_alive):"
+start_sim llama -m "$root/tests/fixtures/gguf/tiny-llama-2L-f16.gguf" -c 2048 --parallel 4 \
+  -a gemma-3-1b-it-Q4_K_M --sim-load-time 1s --sim-tokens-per-second 40
+lport=$port
+echo "Ollama on 127.0.0.1:$oport; llama-server on 127.0.0.1:$lport (loading for 1 s)"
+
+cat >"$work/config.jsonc" <<EOF
+// The demo's config: examples/config.jsonc cut down to three models and pointed at the sims.
+{
+  "backends": {
+    "ollama": { "kind": "ollama", "url": "http://127.0.0.1:$oport",
+                "timeouts": { "connect": "1s", "first_byte": "10s" } },
+    "llamacpp": { "kind": "openai", "url": "http://127.0.0.1:$lport" }
+  },
+  "models": {
+    "fast-9b": { "backend": "ollama", "upstream": "qwen3.5:9b", "family": "qwen",
+                 "keep_alive": "15m", "params": { "think": false, "num_ctx": 16384 },
+                 "fallbacks": ["fast-3b"] },
+    "fast-3b": { "backend": "ollama", "upstream": "llama3.2:3b", "family": "llama",
+                 "keep_alive": "5m", "fallbacks": ["fast-1b"] },
+    "fast-1b": { "backend": "llamacpp", "upstream": "gemma-3-1b-it-Q4_K_M", "family": "gemma" }
+  },
+  "aliases": { "fast": "fast-9b" }
+}
+EOF
+
+say "askd in front of them"
+"$askd" --config "$work/config.jsonc" --listen 127.0.0.1:0 --request-log "$work/askd.jsonl" \
+  >"$work/askd.out" 2>"$work/askd.err" &
+pids+=($!)
+aport=
+for _ in $(seq 1 200); do
+  aport=$(grep -ohE 'askd: listening on http://127\.0\.0\.1:[0-9]+' "$work/askd.err" \
+            2>/dev/null | sed 's/.*://') || true
+  [[ -n "$aport" ]] && break
+  sleep 0.05
+done
+[[ -n "$aport" ]] || { echo "askd did not start:" >&2; cat "$work/askd.err" >&2; exit 1; }
+url=http://127.0.0.1:$aport
+grep -h 'listening on' "$work/askd.err" | head -1
+until curl -sf "http://127.0.0.1:$lport/health" >/dev/null; do sleep 0.1; done
+
+say "GET $url/v1/models"
+curl -s "$url/v1/models"; echo
+
+chat() { # chat MODEL TEXT [stream]: one request through askd, the status and headers shown
+  curl -sN -D "$work/headers" "$url/v1/chat/completions" -H 'Content-Type: application/json' \
+    -d "{\"model\":\"$1\",\"stream\":${3:-false},\"max_tokens\":12,
+         \"messages\":[{\"role\":\"user\",\"content\":\"$2\"}]}"
+  echo
+  grep -iE '^(HTTP/|X-Served-By|X-Fallback-Path)' "$work/headers" | tr -d '\r'
+}
+
+say "fast-9b (Ollama), streamed: the model's keep_alive goes to Ollama with the request"
+chat fast-9b "Say hello in five words." true
+echo "GET /api/ps on the Ollama simulator (expires 15 minutes from now):"
 curl -s "http://127.0.0.1:$oport/api/ps"; echo
 
-say "a fault on request: [[sim: status=503]] in the last user message"
-curl -s -w '\nHTTP %{http_code}\n' "http://127.0.0.1:$lport/v1/chat/completions" \
-  -H 'Content-Type: application/json' \
-  -d '{"messages":[{"role":"user","content":"[[sim: status=503]] hello"}]}'
+say "the alias 'fast', not streamed"
+chat fast "One word, please."
+
+say "Ollama goes down: fast-9b falls back along its chain to fast-1b on llama-server"
+kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
+chat fast-9b "Are you still there?" true
+
+say "llama-server answers 503 as well: every model fails, and askd says why"
+chat fast-9b "[[sim: status=503]] and now?"
+
+say "the request log: one JSON line per request"
+cat "$work/askd.jsonl"
+
+say "GET /metrics (excerpt)"
+curl -s "$url/metrics" | grep -E '^askd_(requests_total|fallbacks_total|upstream_errors_total)'
 
 say "askd --check-config examples/config.jsonc (first lines)"
 "$askd" --check-config "$root/examples/config.jsonc" >"$work/config.out"
-head -12 "$work/config.out"
+head -8 "$work/config.out"
 echo "..."
-say "done: see README.md and docs/ for what comes next"
+say "done: docs/proxy.md says what askd promises, docs/operations.md how to run it"
