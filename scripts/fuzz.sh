@@ -21,6 +21,9 @@ seed ndjson_fuzz "$fx"/ollama/*.ndjson
 seed openai_fuzz "$fx"/ollama/*.json
 seed gguf_fuzz "$fx"/gguf/*.gguf
 seed config_fuzz "$root"/examples/*.jsonc
+seed http_response_fuzz "$fx"/llama-server/*.http
+seed http_request_fuzz "$fx"/llama-server/*.http
+seed ollama_reply_fuzz "$fx"/ollama/*.ndjson "$fx"/ollama/*.json
 
 status=0
 for bin in "$build"/tests/fuzz/*_fuzz; do
