@@ -181,7 +181,7 @@ public:
   void request_finished(std::string_view requested, std::string_view served, int status,
                         bool stream, double latency_s, std::optional<double> ttft_s);
   // The chain moved from `from` to `to` because of `reason` ("connect", "timeout",
-  // "status_503", "queue_full", "empty_stream", "cannot_place", ...).
+  // "status_503", "queue_full", "empty_stream", "overloaded", ...).
   void fallback(std::string_view from, std::string_view to, std::string_view reason);
   // An attempt at `model` on `backend` failed with error kind `kind`.
   void upstream_error(std::string_view backend, std::string_view model, std::string_view kind);
