@@ -114,7 +114,7 @@ Exchange::Exchange(int fd, int stop_fd, const std::atomic<bool>& stopping, bool 
     : m_fd(fd), m_stop_fd(stop_fd), m_stopping(stopping), m_keep_alive_allowed(keep_alive_allowed) {
 }
 
-bool Exchange::head(int status, const Headers& headers) {
+std::string Exchange::head(int status, const Headers& headers) {
   m_responded = true;
   std::string text =
       "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
@@ -128,42 +128,71 @@ bool Exchange::head(int status, const Headers& headers) {
     text += "\r\n";
   }
   text += "\r\n";
-  return send_raw(text);
+  return text;
 }
 
 bool Exchange::send_response(int status, const Headers& headers, std::string_view body) {
-  if (!head(status, headers)) {
-    return false;
-  }
-  return send_raw(body);
+  // One write for head and body: the client is woken once, not twice.
+  std::string text = head(status, headers);
+  text.append(body);
+  return send_raw(text);
 }
 
-bool Exchange::begin_chunked(int status, const Headers& headers) {
-  return head(status, headers);
+bool Exchange::begin_chunked(int status, const Headers& headers, bool defer) {
+  if (defer) {
+    m_deferred_head = head(status, headers);
+    return !m_write_failed && !m_closed;
+  }
+  return send_raw(head(status, headers));
 }
+
+bool Exchange::flush_head() {
+  return m_deferred_head.empty() || send_raw({});
+}
+
+namespace {
+
+// "<hex size>\r\n<data>\r\n" appended to `out`.
+void append_chunk(std::string& out, std::string_view data) {
+  char size[32];
+  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  out.reserve(out.size() + data.size() + static_cast<std::size_t>(n) + 2);
+  out.append(size, static_cast<std::size_t>(n));
+  out.append(data);
+  out.append("\r\n");
+}
+
+} // namespace
 
 bool Exchange::send_chunk(std::string_view data) {
   if (data.empty()) {
     return !m_write_failed;
   }
-  char size[32];
-  int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
   std::string frame;
-  frame.reserve(data.size() + static_cast<std::size_t>(n) + 2);
-  frame.append(size, static_cast<std::size_t>(n));
-  frame.append(data);
-  frame.append("\r\n");
+  append_chunk(frame, data);
   return send_raw(frame);
 }
 
-bool Exchange::end_chunked() {
-  return send_raw("0\r\n\r\n");
+bool Exchange::end_chunked(std::string_view last) {
+  std::string frame;
+  if (!last.empty()) {
+    append_chunk(frame, last);
+  }
+  frame.append("0\r\n\r\n");
+  return send_raw(frame);
 }
 
 bool Exchange::send_raw(std::string_view bytes) {
   m_responded = true;
   if (m_write_failed || m_closed) {
     return false;
+  }
+  std::string with_head;
+  if (!m_deferred_head.empty()) { // a deferred head goes out in the same write
+    with_head = std::move(m_deferred_head);
+    m_deferred_head.clear();
+    with_head.append(bytes);
+    bytes = with_head;
   }
   if (!send_all(m_fd, bytes)) {
     m_write_failed = true;
@@ -175,6 +204,9 @@ bool Exchange::send_raw(std::string_view bytes) {
 void Exchange::close_connection(bool reset) {
   if (m_closed) {
     return;
+  }
+  if (!reset) {
+    flush_head();
   }
   m_closed = true;
   m_responded = true;
@@ -188,6 +220,7 @@ void Exchange::close_connection(bool reset) {
 
 WaitResult Exchange::wait_for(std::optional<std::chrono::nanoseconds> timeout) {
   using Clock = std::chrono::steady_clock;
+  flush_head();
   const auto deadline = timeout ? Clock::now() + *timeout : Clock::time_point::max();
   for (;;) {
     if (m_stopping.load()) {

@@ -44,12 +44,14 @@ public:
   // `body`. The caller includes Content-Length. A "Connection: close" header closes the
   // connection after the response. Returns false when the client is gone.
   bool send_response(int status, const Headers& headers, std::string_view body);
-  // Starts a chunked response (the caller includes "Transfer-Encoding: chunked").
-  bool begin_chunked(int status, const Headers& headers);
+  // Starts a chunked response (the caller includes "Transfer-Encoding: chunked"). With
+  // `defer`, the head waits and goes out in one write with the first chunk (or at the next
+  // wait_for / close), so a client sees headers and the first data together.
+  bool begin_chunked(int status, const Headers& headers, bool defer = false);
   // One chunk: "<hex size>\r\n<data>\r\n". An empty `data` sends nothing.
   bool send_chunk(std::string_view data);
-  // The terminating "0\r\n\r\n".
-  bool end_chunked();
+  // The terminating "0\r\n\r\n", after `last` as a final chunk when not empty (one write).
+  bool end_chunked(std::string_view last = {});
   // Bytes as they are, for faults that break the framing on purpose.
   bool send_raw(std::string_view bytes);
 
@@ -78,7 +80,10 @@ public:
   bool write_failed() const { return m_write_failed; }
 
 private:
-  bool head(int status, const Headers& headers);
+  // The status line and headers as text.
+  std::string head(int status, const Headers& headers);
+  // Writes the deferred head, if any, before anything else.
+  bool flush_head();
 
   int m_fd;
   int m_stop_fd;
@@ -89,6 +94,7 @@ private:
   bool m_close_after = false;
   bool m_write_failed = false;
   std::string m_peer;
+  std::string m_deferred_head; // begin_chunked(..., defer) not yet written
 };
 
 using Handler = std::function<void(const HttpRequest&, Exchange&)>;

@@ -285,16 +285,18 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
   h.emplace_back("Cache-Control", "no-cache");
   h.emplace_back("Transfer-Encoding", "chunked");
   m_committed = true;
-  if (!m_ex.begin_chunked(200, h)) {
+  m_rec.ttft_s = seconds_between(m_start, m_deps.clock.now());
+  // The head and every held chunk leave in one write: the client is woken once.
+  m_ex.begin_chunked(200, h, /*defer=*/true);
+  std::string first;
+  for (const core::Json& chunk : held) {
+    first += "data: ";
+    first += dump(chunk);
+    first += "\n\n";
+  }
+  if (!m_ex.send_chunk(first)) {
     client_gone("the client left before the stream began");
     return Outcome::finished;
-  }
-  m_rec.ttft_s = seconds_between(m_start, m_deps.clock.now());
-  for (const core::Json& chunk : held) {
-    if (!write_chunk(chunk)) {
-      client_gone("the client left mid-stream");
-      return Outcome::finished;
-    }
   }
   for (;;) {
     auto next = stream.next();
@@ -313,8 +315,7 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
       core::Json err = error_json(model.name + " failed mid-stream: " + e.message, "server_error",
                                   "stream_interrupted");
       m_frame = "data: " + dump(err) + "\n\n";
-      m_ex.send_chunk(m_frame);
-      m_ex.end_chunked();
+      m_ex.end_chunked(m_frame);
       finish(200);
       return Outcome::finished;
     }
@@ -330,7 +331,7 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
     m_rec.prompt_tokens = usage->prompt_tokens;
     m_rec.completion_tokens = usage->completion_tokens;
   }
-  if (!m_ex.send_chunk(core::encode_sse_done()) || !m_ex.end_chunked()) {
+  if (!m_ex.end_chunked(core::encode_sse_done())) {
     client_gone("the client left before the end of the stream");
     return Outcome::finished;
   }
@@ -419,13 +420,19 @@ void ChatCall::client_gone(const std::string& what) {
 void ChatCall::finish(int status) {
   m_rec.status = status;
   m_rec.latency_s = seconds_between(m_start, m_deps.clock.now());
-  if (m_started) {
-    m_deps.metrics.request_finished(m_rec.model, m_rec.served_by, status, m_stream,
-                                    m_rec.latency_s, m_rec.ttft_s);
-    if (!m_rec.served_by.empty() && (m_rec.prompt_tokens || m_rec.completion_tokens)) {
-      m_deps.metrics.tokens(m_rec.served_by, m_rec.prompt_tokens.value_or(0),
-                            m_rec.completion_tokens.value_or(0));
-    }
+  // A request rejected before it reached a model is still a request answered: counted under
+  // its resolved name, or "unknown" when the name did not resolve (docs/metrics.md).
+  const std::string_view requested =
+      m_rec.model.empty() ? std::string_view("unknown") : std::string_view(m_rec.model);
+  if (!m_started) {
+    m_deps.metrics.request_started(requested);
+    m_started = true;
+  }
+  m_deps.metrics.request_finished(requested, m_rec.served_by, status, m_stream, m_rec.latency_s,
+                                  m_rec.ttft_s);
+  if (!m_rec.served_by.empty() && (m_rec.prompt_tokens || m_rec.completion_tokens)) {
+    m_deps.metrics.tokens(m_rec.served_by, m_rec.prompt_tokens.value_or(0),
+                          m_rec.completion_tokens.value_or(0));
   }
   m_deps.log.write(m_rec);
 }
