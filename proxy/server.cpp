@@ -39,6 +39,19 @@ core::Json model_entry(const config::Model& m, long long created) {
   return e;
 }
 
+// The request-log line of an error askd answers itself before any model is involved
+// (docs/proxy.md: every such error leaves one).
+void log_rejection(RequestLog& log, const core::Clock& clock, std::string id, std::string client,
+                   int status, std::string error) {
+  RequestRecord rec;
+  rec.ts = core::unix_seconds(clock.wall_now());
+  rec.id = std::move(id);
+  rec.client = std::move(client);
+  rec.status = status;
+  rec.error = std::move(error);
+  log.write(rec);
+}
+
 } // namespace
 
 ProxyServer::ProxyServer(const config::Config& config, ModelRouter& router, RequestLog& log,
@@ -68,14 +81,7 @@ ProxyServer::ProxyServer(const config::Config& config, ModelRouter& router, Requ
     }
     m_metrics.rejected(status == 413 ? "too_large" : status == 503 ? "busy" : "bad_request");
     spdlog::info("rejected a malformed request ({}): {}", status, reason);
-    if (status == 413) {
-      RequestRecord rec;
-      rec.ts = core::unix_seconds(m_clock.wall_now());
-      rec.id = new_request_id();
-      rec.status = 413;
-      rec.error = std::string(reason);
-      m_log.write(rec);
-    }
+    log_rejection(m_log, m_clock, new_request_id(), "", status, std::string(reason));
     return std::pair<std::string, std::string>(
         "application/json", dump(error_json("askd: " + std::string(reason), type, code)));
   };
@@ -145,14 +151,21 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
     send_json(exchange, 200, {{"status", "ok"}});
     return;
   }
+  // An error answered here: logged like every other (docs/proxy.md), with its id.
+  auto refuse = [&](int status, const std::string& message, std::string_view type,
+                    std::string_view code, net::Headers extra) {
+    const std::string id = new_request_id();
+    extra.emplace_back("X-Request-Id", id);
+    send_json(exchange, status, error_json(message, type, code), std::move(extra));
+    log_rejection(m_log, m_clock, id, exchange.peer(), status,
+                  request.method + " " + path + ": " + message);
+  };
   if (!authorized(request)) {
     m_metrics.rejected("unauthorized");
     spdlog::info("rejected {} {} from {}: missing or wrong API key", request.method, path,
                  exchange.peer());
-    send_json(exchange, 401,
-              error_json("missing or wrong API key: send \"Authorization: Bearer <key>\"",
-                         "invalid_request_error", "invalid_api_key"),
-              {{"WWW-Authenticate", "Bearer"}});
+    refuse(401, "missing or wrong API key: send \"Authorization: Bearer <key>\"",
+           "invalid_request_error", "invalid_api_key", {{"WWW-Authenticate", "Bearer"}});
     return;
   }
   auto only = [&](std::string_view method) {
@@ -160,10 +173,8 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
       return true;
     }
     m_metrics.rejected("bad_request");
-    send_json(exchange, 405,
-              error_json(std::string(path) + " takes " + std::string(method) + " only",
-                         "invalid_request_error", "method_not_allowed"),
-              {{"Allow", std::string(method)}});
+    refuse(405, std::string(path) + " takes " + std::string(method) + " only",
+           "invalid_request_error", "method_not_allowed", {{"Allow", std::string(method)}});
     return false;
   };
   if (path == "/v1/chat/completions") {
@@ -184,11 +195,10 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
     }
   } else {
     m_metrics.rejected("not_found_route");
-    send_json(exchange, 404,
-              error_json("no route " + request.method + " " + path +
-                             " (askd serves /v1/chat/completions, /v1/models, /health, "
-                             "/metrics)",
-                         "not_found_error", "not_found"));
+    refuse(404,
+           "no route " + request.method + " " + path +
+               " (askd serves /v1/chat/completions, /v1/models, /health, /metrics)",
+           "not_found_error", "not_found", {});
   }
 }
 

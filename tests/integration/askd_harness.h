@@ -4,7 +4,9 @@
 // port from its "askd: listening on" line, and read its request log.
 
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,10 +28,24 @@ private:
   std::filesystem::path m_path;
 };
 
+// GET /metrics, parsed: each sample line's series (`name{labels}` exactly as askd renders
+// it) and value.
+struct MetricSamples {
+  std::map<std::string, double> samples;
+  // The value of `series`; nullopt when askd does not export it.
+  std::optional<double> get(const std::string& series) const;
+  // The sum over every series of family `name` (0 when there is none).
+  double sum(const std::string& name) const;
+};
+
+// Parses the Prometheus text format; throws std::runtime_error on a malformed sample line.
+MetricSamples parse_metrics(const std::string& text);
+
 class AskdProcess {
 public:
   // Starts askd with `config` (JSONC text) and `extra` arguments; waits for its listening
-  // line. Throws when it does not start (the message holds askd's output).
+  // line. It listens on 127.0.0.1:0 unless `extra` holds a --listen of its own. Throws when
+  // it does not start (the message holds askd's output).
   explicit AskdProcess(const std::string& config, std::vector<std::string> extra = {});
 
   int port() const { return m_port; }
@@ -47,6 +63,13 @@ public:
   // GET `path`: status and body.
   std::pair<int, std::string> get(const std::string& path,
                                   const httplib::Headers& headers = {}) const;
+  // Any method on any path, with the reply's headers.
+  Reply request(const std::string& method, const std::string& path, const std::string& body = "",
+                const httplib::Headers& headers = {}) const;
+  // GET /metrics, parsed (throws when it does not answer 200).
+  MetricSamples metrics(const httplib::Headers& headers = {}) const;
+  // Polls /metrics (up to 5 s) until `series` has `value`, and returns the last samples.
+  MetricSamples wait_metric(const std::string& series, double value) const;
 
 private:
   TempFolder m_dir;
@@ -68,5 +91,45 @@ std::string streamed_reasoning(const std::vector<core::SseEvent>& events);
 
 // A port with nothing listening on it (bound, then closed).
 int closed_port();
+
+// How a run of askd that was expected to exit ended.
+struct AskdExit {
+  std::optional<ExitStatus> status; // nullopt: still running after 10 s (then killed)
+  std::string output;               // stdout and stderr
+};
+
+// Runs askd with `config` written to a temp file (passed as --config) and `args`, and waits
+// for it to exit.
+AskdExit run_askd_until_exit(const std::string& config, const std::vector<std::string>& args);
+
+// The raw HTTP/1.1 text of a POST of `body` (JSON) to `path`, with `extra_headers` lines
+// ("Name: value") added.
+std::string raw_post(const std::string& path, const std::string& body,
+                     const std::vector<std::string>& extra_headers = {});
+
+// A request written over a plain socket whose client the test controls: hang_up() closes
+// the connection (a FIN, as a client that gives up) when the test chooses; response() reads
+// the answer instead.
+class RawRequest {
+public:
+  // Connects to 127.0.0.1:`port` and sends `request` (raw HTTP). Throws when it cannot.
+  RawRequest(int port, const std::string& request);
+  ~RawRequest();
+  RawRequest(const RawRequest&) = delete;
+  RawRequest& operator=(const RawRequest&) = delete;
+
+  void hang_up();
+  // The raw response, up to the end of its body (Content-Length or the chunked terminator)
+  // or until askd closes the connection; at most `timeout` of waiting for each read.
+  std::string response(std::chrono::milliseconds timeout = 10s);
+
+private:
+  int m_fd = -1;
+};
+
+// The status code of a raw HTTP response ("HTTP/1.1 400 ..."); 0 when there is none.
+int raw_status(const std::string& response);
+// The body of a raw response with a Content-Length (everything after the head).
+std::string raw_body(const std::string& response);
 
 } // namespace ask::testing
