@@ -1,5 +1,5 @@
 #pragma once
-// SHA-256 over bytes (OpenSSL EVP), for the prompt cache key and content hashes.
+// SHA-256 over bytes (FIPS 180-4, self-contained), for the prompt cache key and content hashes.
 
 #include <array>
 #include <cstdint>

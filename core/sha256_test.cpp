@@ -2,6 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <openssl/evp.h>
+
+#include <algorithm>
+
 using namespace ask::core;
 
 // Vectors from NIST FIPS 180-2 / the "SHA example" documents.
@@ -65,4 +69,18 @@ TEST_CASE("Sha256: misuse after finish() throws instead of hashing garbage") {
   (void)hasher.finish();
   CHECK_THROWS_AS(hasher.update("y"), std::logic_error);
   CHECK_THROWS_AS((void)hasher.finish(), std::logic_error);
+}
+
+TEST_CASE("Sha256: agrees with OpenSSL's SHA-256 on every length up to 300 bytes") {
+  std::string input;
+  for (int n = 0; n <= 300; ++n) {
+    CAPTURE(n);
+    unsigned char expected[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    REQUIRE(EVP_Digest(input.data(), input.size(), expected, &len, EVP_sha256(), nullptr) == 1);
+    ask::core::Sha256Digest want{};
+    std::copy(expected, expected + 32, want.begin());
+    CHECK(ask::core::sha256(input) == want);
+    input.push_back(static_cast<char>((n * 131 + 7) & 0xff));
+  }
 }
