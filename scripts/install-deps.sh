@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config libcpp-httplib-dev libsqlitecpp-dev
           libsqlite3-dev nlohmann-json3-dev libcli11-dev libssl-dev libspdlog-dev libfmt-dev doctest-dev
-          curl)
+          curl jq)
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang-16 libclang-rt-16-dev)
 fi

@@ -58,15 +58,34 @@ JsonlWriter::~JsonlWriter() {
   }
 }
 
+namespace {
+template <class J> core::Result<std::string> dump_line(const J& line, const std::string& path) {
+  try {
+    return line.dump(-1, ' ', false, J::error_handler_t::replace);
+  } catch (const nlohmann::json::exception& e) {
+    return core::fail(core::Error::internal("cannot serialise a line for " + path + ": " + e.what()));
+  }
+}
+} // namespace
+
 core::Result<void> JsonlWriter::append(const nlohmann::json& line) {
   // Dump outside the lock: it is the costly part and touches nothing shared.
-  std::string text;
-  try {
-    text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  } catch (const nlohmann::json::exception& e) {
-    return core::fail(
-        core::Error::internal("cannot serialise a line for " + m_path.string() + ": " + e.what()));
+  auto text = dump_line(line, m_path.string());
+  if (!text) {
+    return core::fail(text.error());
   }
+  return append_text(std::move(*text));
+}
+
+core::Result<void> JsonlWriter::append(const nlohmann::ordered_json& line) {
+  auto text = dump_line(line, m_path.string());
+  if (!text) {
+    return core::fail(text.error());
+  }
+  return append_text(std::move(*text));
+}
+
+core::Result<void> JsonlWriter::append_text(std::string text) {
   text.push_back('\n');
 
   std::lock_guard lock(m_mutex);

@@ -24,9 +24,14 @@ public:
   // Thread-safe. Errors (folder or file cannot be created, disk full, short write) are
   // `internal` errors naming the path and the OS reason; the caller decides whether to warn.
   core::Result<void> append(const nlohmann::json& line);
+  // The same with the keys in insertion order (ask's telemetry line keeps its documented order).
+  core::Result<void> append(const nlohmann::ordered_json& line);
   const std::filesystem::path& path() const { return m_path; }
 
 private:
+  // Writes `text` and a newline in one write(2).
+  core::Result<void> append_text(std::string text);
+
   std::filesystem::path m_path;
   std::mutex m_mutex;
   int m_fd = -1;

@@ -213,6 +213,20 @@ TEST_CASE("JsonlWriter: creates the folder 0700 with its parents and the file 06
   CHECK(parse_line(lines[1]) == json{{"n", 2}});
 }
 
+TEST_CASE("JsonlWriter: an ordered_json line keeps its keys in insertion order") {
+  TempDir dir;
+  const fs::path path = dir.path() / "log.jsonl";
+  JsonlWriter writer(path);
+  nlohmann::ordered_json line = {{"ts", 1.5}, {"model", "m"}, {"a", true}};
+  line["bad"] = std::string("\xff");
+  REQUIRE(writer.append(line).has_value());
+  REQUIRE(writer.append(json{{"z", 1}, {"b", 2}}).has_value());
+  const auto lines = read_lines(path);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0] == "{\"ts\":1.5,\"model\":\"m\",\"a\":true,\"bad\":\"\xEF\xBF\xBD\"}");
+  CHECK(lines[1] == "{\"b\":2,\"z\":1}");
+}
+
 TEST_CASE("JsonlWriter: the descriptor is O_APPEND and close-on-exec") {
   TempDir dir;
   const fs::path path = dir.path() / "log.jsonl";
