@@ -1,0 +1,549 @@
+#include "cache/sqlite_cache.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+namespace ask::cache {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int k_schema_version = 1;
+// What "expires" holds for an entry that never expires (ttl forever).
+constexpr double k_expires_never = 1e18;
+// WAL length (pages) past which a commit checkpoints and truncates the WAL.
+constexpr int k_checkpoint_frames = 64;
+// Longest pause between two attempts to open a database another process is creating.
+constexpr int k_max_backoff_ms = 50;
+
+// One transaction, so that a process seeing user_version 1 sees the whole schema.
+constexpr const char* k_schema_sql = R"sql(
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS entries(
+  key TEXT PRIMARY KEY,
+  model TEXT NOT NULL,
+  served_by TEXT NOT NULL,
+  answer TEXT NOT NULL,
+  response TEXT NOT NULL,
+  prompt_chars INTEGER NOT NULL,
+  created REAL NOT NULL,
+  expires REAL NOT NULL,
+  hits INTEGER NOT NULL DEFAULT 0,
+  last_hit REAL);
+CREATE INDEX IF NOT EXISTS entries_expires ON entries(expires);
+PRAGMA user_version = 1;
+COMMIT;
+)sql";
+
+constexpr const char* k_select_sql =
+    "SELECT model, served_by, answer, response, prompt_chars, created, expires, hits "
+    "FROM entries WHERE key = ?1 AND expires > ?2";
+constexpr const char* k_hit_sql =
+    "UPDATE entries SET hits = hits + 1, last_hit = ?1 WHERE key = ?2";
+constexpr const char* k_put_sql =
+    "INSERT OR REPLACE INTO entries(key, model, served_by, answer, response, prompt_chars, "
+    "created, expires, hits, last_hit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, NULL)";
+constexpr const char* k_totals_sql =
+    "SELECT COUNT(*), COALESCE(SUM(expires <= ?1), 0), COALESCE(SUM(hits), 0), "
+    "COALESCE(MIN(created), 0), COALESCE(MAX(created), 0) FROM entries";
+constexpr const char* k_by_model_sql =
+    "SELECT model, COUNT(*), COALESCE(SUM(hits), 0) FROM entries GROUP BY model "
+    "ORDER BY COUNT(*) DESC, model ASC";
+
+int primary_code(const SQLite::Exception& e) {
+  const int code = e.getExtendedErrorCode() >= 0 ? e.getExtendedErrorCode() : e.getErrorCode();
+  return code & 0xff;
+}
+
+bool is_busy_code(int code) {
+  return (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED;
+}
+
+bool is_busy(const SQLite::Exception& e) {
+  return is_busy_code(primary_code(e)) || is_busy_code(e.getErrorCode());
+}
+
+bool is_corrupt(const SQLite::Exception& e) {
+  for (const int code : {primary_code(e), e.getErrorCode() & 0xff}) {
+    if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string not_usable(const SQLite::Exception& e) {
+  return std::string("is not a usable SQLite database (") + e.what() + ")";
+}
+
+// Creates the missing folders above `file`, each with mode 0700.
+std::string make_folders(const fs::path& file) {
+  const fs::path parent = file.parent_path();
+  if (parent.empty()) {
+    return {};
+  }
+  std::vector<fs::path> missing;
+  std::error_code ec;
+  for (fs::path p = parent; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    missing.push_back(p);
+    if (p == p.parent_path()) {
+      break;
+    }
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
+      return "cannot create folder " + it->string() + ": " + std::strerror(errno);
+    }
+  }
+  if (!fs::is_directory(parent, ec)) {
+    return "cannot create folder " + parent.string() + ": it exists and is not a folder";
+  }
+  return {};
+}
+
+// Resets a statement when leaving a scope, so no read transaction stays open between calls.
+class ResetOnExit {
+public:
+  explicit ResetOnExit(SQLite::Statement& statement) : m_statement(statement) {}
+  ~ResetOnExit() { (void)m_statement.tryReset(); }
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+private:
+  SQLite::Statement& m_statement;
+};
+
+long long file_size_or_zero(const fs::path& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  return ec ? 0 : static_cast<long long>(size);
+}
+
+fs::path with_suffix(const fs::path& path, std::string_view suffix) {
+  fs::path out = path;
+  out += std::string(suffix);
+  return out;
+}
+
+} // namespace
+
+struct SqliteCache::Impl {
+  Options options;
+  const core::Clock& clock;
+  // Declared before the statements, so it is closed after they are finalized.
+  std::unique_ptr<SQLite::Database> db;
+  std::unique_ptr<SQLite::Statement> select;
+  std::unique_ptr<SQLite::Statement> hit;
+  std::unique_ptr<SQLite::Statement> insert;
+  // The file's identity when opened: recovery moves it aside only if the path still names it
+  // (another process may already have moved it and started a new cache).
+  dev_t device = 0;
+  ino_t inode = 0;
+  // Frames in the WAL after our last commit (sqlite3_wal_hook).
+  int wal_frames = 0;
+
+  Impl(Options o, const core::Clock& c) : options(std::move(o)), clock(c) {}
+
+  double now() const { return core::unix_seconds(clock.wall_now()); }
+  core::Error error(std::string_view what) const {
+    return core::Error::internal("cache: " + options.path.string() + ": " + std::string(what));
+  }
+  void warn(const std::string& line) const {
+    if (options.warn) {
+      options.warn(line);
+    }
+  }
+
+  void close();
+  int connect();
+  int connect_with_retry();
+  void ensure_open();
+  void create_schema();
+  void move_aside(const std::string& problem);
+  void start_over(const std::string& problem);
+  core::Result<void> open();
+  SQLite::Statement& prepared(std::unique_ptr<SQLite::Statement>& slot, const char* sql);
+
+  std::optional<Entry> get(std::string_view key);
+  void count_hit(std::string_view key, double now_s);
+  void put(const Entry& entry);
+  Stats stats();
+  long long remove(const char* sql, bool compact_always);
+  void compact();
+  void checkpoint_if_due();
+  static int on_wal_commit(void* self, sqlite3* handle, const char* db_name, int frames);
+
+  template <class F> auto run(std::string_view op, F&& fn, bool retry_after_recovery)
+      -> core::Result<std::invoke_result_t<F&>>;
+};
+
+void SqliteCache::Impl::close() {
+  select.reset();
+  hit.reset();
+  insert.reset();
+  db.reset();
+}
+
+// Replaces SQLite's auto-checkpoint hook: records the WAL's length for checkpoint_if_due().
+int SqliteCache::Impl::on_wal_commit(void* self, sqlite3*, const char*, int frames) {
+  static_cast<Impl*>(self)->wal_frames = frames;
+  return SQLITE_OK;
+}
+
+// Connections close without checkpointing (NO_CKPT_ON_CLOSE): a checkpoint on close costs two
+// fsyncs and deletes the WAL, so every short-lived ask process would pay for them and for
+// recreating the WAL. Instead the writer that takes the WAL past k_checkpoint_frames copies
+// it into the database and truncates it, never waiting: with another process reading or
+// writing at that moment it does what it can and a later commit tries again. The bound keeps
+// the WAL that each first opener must scan (SQLite's WAL recovery) short.
+void SqliteCache::Impl::checkpoint_if_due() {
+  if (wal_frames < k_checkpoint_frames) {
+    return;
+  }
+  sqlite3* handle = db->getHandle();
+  sqlite3_busy_timeout(handle, 0);
+  (void)sqlite3_wal_checkpoint_v2(handle, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(handle, options.busy_timeout_ms);
+  wal_frames = 0;
+}
+
+// Opens the file and makes sure the schema exists; returns the file's schema version (a
+// version above k_schema_version is left untouched for the caller). Throws on failure.
+int SqliteCache::Impl::connect() {
+  close();
+  try {
+    db = std::make_unique<SQLite::Database>(options.path.string(),
+                                            SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE,
+                                            options.busy_timeout_ms);
+    if (sqlite3_db_readonly(db->getHandle(), "main") == 1) {
+      throw std::runtime_error("the file is read-only");
+    }
+    struct stat st {};
+    if (::stat(options.path.c_str(), &st) == 0) {
+      device = st.st_dev;
+      inode = st.st_ino;
+    }
+    (void)sqlite3_db_config(db->getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    (void)sqlite3_wal_hook(db->getHandle(), &Impl::on_wal_commit, this);
+    db->exec("PRAGMA synchronous = NORMAL");
+    const int version = db->execAndGet("PRAGMA user_version").getInt();
+    if (version != 0) {
+      return version;
+    }
+    create_schema();
+    return k_schema_version;
+  } catch (...) {
+    close();
+    throw;
+  }
+}
+
+// The first process to open a new file switches it to WAL (persistent in the file) and
+// creates the table; others racing with it may get SQLITE_BUSY outside the busy handler's
+// reach, so connect() is retried with backoff for up to busy_timeout_ms.
+int SqliteCache::Impl::connect_with_retry() {
+  int slept_ms = 0;
+  for (int delay_ms = 1;; delay_ms = std::min(delay_ms * 2, k_max_backoff_ms)) {
+    try {
+      return connect();
+    } catch (const SQLite::Exception& e) {
+      if (!is_busy(e) || slept_ms >= options.busy_timeout_ms) {
+        throw;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    slept_ms += delay_ms;
+  }
+}
+
+void SqliteCache::Impl::create_schema() {
+  db->exec("PRAGMA journal_mode = WAL");
+  db->exec(k_schema_sql);
+}
+
+void SqliteCache::Impl::ensure_open() {
+  if (db) {
+    return;
+  }
+  if (const int version = connect_with_retry(); version > k_schema_version) {
+    close();
+    throw std::runtime_error("schema version " + std::to_string(version) +
+                             " is newer than this ask understands");
+  }
+}
+
+// Renames the file to "<path>.corrupt-<unix seconds>" (its -wal beside it, its -shm removed)
+// and warns, unless another process has already replaced it.
+void SqliteCache::Impl::move_aside(const std::string& problem) {
+  close();
+  const fs::path& path = options.path;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || st.st_dev != device || st.st_ino != inode) {
+    return; // gone or already replaced by a new cache
+  }
+  const auto seconds = static_cast<long long>(now());
+  fs::path target = with_suffix(path, ".corrupt-" + std::to_string(seconds));
+  for (int n = 1; fs::exists(target) && n < 1000; ++n) {
+    target = with_suffix(path, ".corrupt-" + std::to_string(seconds) + "." + std::to_string(n));
+  }
+  if (::rename(path.c_str(), target.c_str()) != 0) {
+    if (errno == ENOENT) {
+      return;
+    }
+    throw std::runtime_error("cannot move the unusable file aside to " + target.string() + ": " +
+                             std::strerror(errno));
+  }
+  (void)::rename(with_suffix(path, "-wal").c_str(), with_suffix(target, "-wal").c_str());
+  (void)::unlink(with_suffix(path, "-shm").c_str());
+  warn("cache: " + path.string() + " " + problem + "; moved it to " + target.string() +
+       " and started a new cache");
+}
+
+void SqliteCache::Impl::start_over(const std::string& problem) {
+  move_aside(problem);
+  ensure_open();
+}
+
+core::Result<void> SqliteCache::Impl::open() {
+  if (const std::string problem = make_folders(options.path); !problem.empty()) {
+    return core::fail(error(problem));
+  }
+  try {
+    std::string problem;
+    try {
+      const int version = connect_with_retry();
+      if (version <= k_schema_version) {
+        return {};
+      }
+      problem = "has schema version " + std::to_string(version) +
+                ", newer than this ask understands (" + std::to_string(k_schema_version) + ")";
+    } catch (const SQLite::Exception& e) {
+      if (!is_corrupt(e)) {
+        throw;
+      }
+      problem = not_usable(e);
+    }
+    start_over(problem);
+    return {};
+  } catch (const std::exception& e) {
+    return core::fail(error(std::string("open: ") + e.what()));
+  }
+}
+
+SQLite::Statement& SqliteCache::Impl::prepared(std::unique_ptr<SQLite::Statement>& slot,
+                                               const char* sql) {
+  ensure_open();
+  if (!slot) {
+    slot = std::make_unique<SQLite::Statement>(*db, sql);
+  }
+  return *slot;
+}
+
+// Runs fn; on corruption moves the file aside, starts over and runs fn again (or, without
+// retry_after_recovery, answers a default T: nullopt for get). Nothing throws past here.
+template <class F>
+auto SqliteCache::Impl::run(std::string_view op, F&& fn, bool retry_after_recovery)
+    -> core::Result<std::invoke_result_t<F&>> {
+  using T = std::invoke_result_t<F&>;
+  auto attempt = [&]() -> core::Result<T> {
+    if constexpr (std::is_void_v<T>) {
+      fn();
+      return {};
+    } else {
+      return fn();
+    }
+  };
+  try {
+    try {
+      return attempt();
+    } catch (const SQLite::Exception& e) {
+      if (!is_corrupt(e)) {
+        throw;
+      }
+      start_over(not_usable(e));
+    }
+    if (retry_after_recovery) {
+      return attempt();
+    }
+    return core::Result<T>{};
+  } catch (const std::exception& e) {
+    return core::fail(error(std::string(op) + ": " + e.what()));
+  }
+}
+
+std::optional<Entry> SqliteCache::Impl::get(std::string_view key) {
+  const double now_s = now();
+  SQLite::Statement& query = prepared(select, k_select_sql);
+  std::optional<Entry> found;
+  {
+    ResetOnExit reset(query);
+    query.bind(1, std::string(key));
+    query.bind(2, now_s);
+    if (!query.executeStep()) {
+      return std::nullopt;
+    }
+    Entry e;
+    e.key = std::string(key);
+    e.model = query.getColumn(0).getString();
+    e.served_by = query.getColumn(1).getString();
+    e.answer = query.getColumn(2).getString();
+    e.response = query.getColumn(3).getString();
+    e.prompt_chars = query.getColumn(4).getInt();
+    e.created = query.getColumn(5).getDouble();
+    e.expires = query.getColumn(6).getDouble();
+    e.hits = query.getColumn(7).getInt64() + 1; // this get() counts
+    found = std::move(e);
+  }
+  count_hit(key, now_s);
+  return found;
+}
+
+// A separate statement after the read: a hit that cannot be counted (busy past the timeout,
+// any failure) is dropped, never the answer.
+void SqliteCache::Impl::count_hit(std::string_view key, double now_s) {
+  try {
+    SQLite::Statement& update = prepared(hit, k_hit_sql);
+    ResetOnExit reset(update);
+    update.bind(1, now_s);
+    update.bind(2, std::string(key));
+    (void)update.tryExecuteStep();
+    checkpoint_if_due();
+  } catch (const std::exception&) {
+    // a lost hit count is fine
+  }
+}
+
+void SqliteCache::Impl::put(const Entry& entry) {
+  const double now_s = now();
+  const auto ttl = options.ttl.finite();
+  const double expires =
+      ttl ? now_s + std::chrono::duration<double>(*ttl).count() : k_expires_never;
+  SQLite::Statement& statement = prepared(insert, k_put_sql);
+  ResetOnExit reset(statement);
+  statement.bind(1, entry.key);
+  statement.bind(2, entry.model);
+  statement.bind(3, entry.served_by);
+  statement.bind(4, entry.answer);
+  statement.bind(5, entry.response);
+  statement.bind(6, entry.prompt_chars);
+  statement.bind(7, now_s);
+  statement.bind(8, expires);
+  statement.exec();
+  checkpoint_if_due();
+}
+
+Stats SqliteCache::Impl::stats() {
+  ensure_open();
+  Stats s;
+  s.path = options.path;
+  {
+    SQLite::Statement totals(*db, k_totals_sql);
+    totals.bind(1, now());
+    if (totals.executeStep()) {
+      s.entries = totals.getColumn(0).getInt64();
+      s.expired = totals.getColumn(1).getInt64();
+      s.hits = totals.getColumn(2).getInt64();
+      s.oldest = totals.getColumn(3).getDouble();
+      s.newest = totals.getColumn(4).getDouble();
+    }
+  }
+  SQLite::Statement by_model(*db, k_by_model_sql);
+  while (by_model.executeStep()) {
+    s.by_model.push_back(ModelStats{by_model.getColumn(0).getString(),
+                                    by_model.getColumn(1).getInt64(),
+                                    by_model.getColumn(2).getInt64()});
+  }
+  s.file_bytes =
+      file_size_or_zero(options.path) + file_size_or_zero(with_suffix(options.path, "-wal"));
+  return s;
+}
+
+// Runs a DELETE (binding now as ?1 when it has a parameter) and compacts the file when it
+// removed anything, or always with compact_always; returns the rows deleted.
+long long SqliteCache::Impl::remove(const char* sql, bool compact_always) {
+  ensure_open();
+  long long removed = 0;
+  {
+    SQLite::Statement statement(*db, sql);
+    if (statement.getBindParameterCount() > 0) {
+      statement.bind(1, now());
+    }
+    removed = statement.exec();
+  }
+  if (removed > 0 || compact_always) {
+    compact();
+  }
+  return removed;
+}
+
+// VACUUM writes the compacted database through the WAL; the TRUNCATE checkpoint then copies
+// it into the file and empties the WAL. Both are best effort: another process reading or
+// writing at that moment (busy) is not an error, anything else is a warning.
+void SqliteCache::Impl::compact() {
+  for (const char* sql : {"VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"}) {
+    const int rc = db->tryExec(sql);
+    if (rc != SQLITE_OK && !is_busy_code(rc)) {
+      warn("cache: " + options.path.string() + ": could not compact (" + sql +
+           "): " + db->getErrorMsg());
+    }
+  }
+}
+
+// SqliteCache
+
+SqliteCache::SqliteCache(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+
+SqliteCache::~SqliteCache() = default;
+
+core::Result<std::unique_ptr<SqliteCache>> SqliteCache::open(Options options,
+                                                             const core::Clock& clock) {
+  try {
+    auto impl = std::make_unique<Impl>(std::move(options), clock);
+    if (auto opened = impl->open(); !opened) {
+      return core::fail(opened.error());
+    }
+    return std::unique_ptr<SqliteCache>(new SqliteCache(std::move(impl)));
+  } catch (const std::exception& e) {
+    return core::fail(core::Error::internal(std::string("cache: open: ") + e.what()));
+  }
+}
+
+core::Result<std::optional<Entry>> SqliteCache::get(std::string_view key) {
+  return m_impl->run("get", [&] { return m_impl->get(key); }, /*retry_after_recovery=*/false);
+}
+
+core::Result<void> SqliteCache::put(const Entry& entry) {
+  return m_impl->run("put", [&] { m_impl->put(entry); }, /*retry_after_recovery=*/true);
+}
+
+core::Result<Stats> SqliteCache::stats() {
+  return m_impl->run("stats", [&] { return m_impl->stats(); }, true);
+}
+
+core::Result<long long> SqliteCache::prune() {
+  return m_impl->run(
+      "prune", [&] { return m_impl->remove("DELETE FROM entries WHERE expires <= ?1", false); },
+      true);
+}
+
+core::Result<long long> SqliteCache::clear() {
+  return m_impl->run("clear", [&] { return m_impl->remove("DELETE FROM entries", true); }, true);
+}
+
+const std::filesystem::path& SqliteCache::path() const { return m_impl->options.path; }
+
+} // namespace ask::cache
