@@ -1,0 +1,99 @@
+#include "ask/app.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "ask/cli.h"
+#include "ask/commands.h"
+#include "ask/run.h"
+#include "ask/terminal.h"
+#include "config/config.h"
+
+namespace ask::cli {
+namespace {
+
+int g_stop_pipe[2] = {-1, -1};
+
+extern "C" void on_stop_signal(int) {
+  int saved = errno;
+  if (g_stop_pipe[1] >= 0) {
+    char c = 1;
+    [[maybe_unused]] auto n = ::write(g_stop_pipe[1], &c, 1);
+  }
+  errno = saved;
+}
+
+// SIGINT and SIGTERM make the stop pipe readable; network waits watch it. SIGPIPE is
+// ignored: a closed stdout or socket is an error return, not death.
+int install_stop_pipe() {
+  std::signal(SIGPIPE, SIG_IGN);
+  if (::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return -1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  return g_stop_pipe[0];
+}
+
+std::optional<config::LoadedConfig> load(int argc, char** argv, Terminal& term) {
+  config::LoadOptions lo;
+  if (auto path = find_config_arg(argc, argv)) {
+    lo.explicit_path = *path;
+  }
+  auto loaded = config::load_config(lo);
+  if (!loaded) {
+    for (const config::Diagnostic& d : loaded.error().diagnostics) {
+      term.note((d.severity == config::Severity::error ? "error: " : "warning: ") + d.to_string());
+    }
+    term.error("the config has errors (check it with `askd --check-config`)");
+    return std::nullopt;
+  }
+  return std::move(*loaded);
+}
+
+} // namespace
+
+int ask_main(int argc, char** argv) {
+  Terminal early(detect_terminal(true), stdout, stderr);
+  auto loaded = load(argc, argv, early);
+  if (!loaded) {
+    return static_cast<int>(ExitCode::usage);
+  }
+  auto inv = parse_command_line(argc, argv, loaded->config);
+  if (!inv) {
+    early.error(inv.error().message + " (see ask --help)");
+    return static_cast<int>(ExitCode::usage);
+  }
+  Terminal term(detect_terminal(inv->ask.quiet), stdout, stderr);
+  core::SystemClock clock;
+  switch (inv->command) {
+  case Command::help:
+    term.answer(inv->text);
+    return 0;
+  case Command::version:
+    term.answer("ask " ASK_VERSION "\n");
+    return 0;
+  case Command::stats:
+    return static_cast<int>(run_stats(inv->stats, loaded->config, clock, term));
+  case Command::cache_stats:
+  case Command::cache_prune:
+  case Command::cache_clear:
+    return static_cast<int>(run_cache(inv->command, loaded->config, clock, term));
+  case Command::models:
+    return static_cast<int>(run_models(inv->models, core::process_env(), install_stop_pipe(), term));
+  case Command::ask:
+    break;
+  }
+  Process proc{core::process_env(), clock, 0, ::isatty(0) == 1, -1};
+  proc.stop_fd = install_stop_pipe();
+  return static_cast<int>(run_question(inv->ask, *loaded, proc, term));
+}
+
+} // namespace ask::cli

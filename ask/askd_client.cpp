@@ -1,0 +1,346 @@
+#include "ask/askd_client.h"
+
+#include <charconv>
+
+#include "core/json_text.h"
+#include "core/sse.h"
+
+namespace ask::cli {
+namespace {
+
+constexpr std::size_t k_max_reply_bytes = 64 * 1024 * 1024;
+constexpr std::size_t k_max_error_bytes = 1024 * 1024;
+
+ServedInfo served_from(const net::ResponseHead& head) {
+  auto get = [&](std::string_view name) {
+    auto v = head.header(name);
+    return v ? std::string(*v) : std::string();
+  };
+  return {get("X-Request-Id"), get("X-Requested-Model"), get("X-Served-By"),
+          get("X-Fallback-Path"), get("X-Council-Members")};
+}
+
+// askd's error message from an error body, or the status line when the body is not one.
+std::string error_message(int status, const std::string& body) {
+  auto parsed = core::parse_error_body(std::string_view(body));
+  if (parsed && !parsed->message.empty()) {
+    return parsed->message;
+  }
+  return "askd answered HTTP " + std::to_string(status);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+} // namespace
+
+core::Result<Endpoint> parse_endpoint(std::string_view url) {
+  Endpoint ep;
+  std::string_view rest = url;
+  auto bad = [&](const std::string& why) {
+    return core::fail(core::Error::bad_request("askd URL \"" + std::string(url) + "\": " + why +
+                                               " (expected http://HOST:PORT)"));
+  };
+  if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+    ep.tls = true;
+  } else {
+    return bad("the scheme must be http:// or https://");
+  }
+  std::size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
+  if (authority.find('@') != std::string_view::npos) {
+    return bad("user info in the URL is not supported; use --api-key");
+  }
+  std::string_view port_text;
+  if (authority.starts_with('[')) {
+    std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return bad("unclosed '[' in the host");
+    }
+    ep.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') {
+        return bad("unexpected text after the host");
+      }
+      port_text = after.substr(1);
+    }
+  } else {
+    std::size_t colon = authority.rfind(':');
+    ep.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+    }
+  }
+  if (ep.host.empty()) {
+    return bad("no host");
+  }
+  if (port_text.empty()) {
+    ep.port = ep.tls ? 443 : 80;
+  } else {
+    int port = 0;
+    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || p != port_text.data() + port_text.size() || port < 1 ||
+        port > 65535) {
+      return bad("the port must be a number from 1 to 65535");
+    }
+    ep.port = port;
+  }
+  if (path.find_first_of("?#") != std::string_view::npos) {
+    return bad("a query or fragment is not allowed");
+  }
+  while (path.ends_with('/')) {
+    path.remove_suffix(1);
+  }
+  if (path.ends_with("/v1")) {
+    path.remove_suffix(3);
+  }
+  ep.base_path = std::string(path);
+  return ep;
+}
+
+FailureKind classify_status(int status, const core::Json& body) {
+  std::string code;
+  if (body.is_object() && body.contains("error") && body["error"].is_object()) {
+    const auto& c = body["error"]["code"];
+    if (c.is_string()) {
+      code = c.get<std::string>();
+    }
+  }
+  if (code == "all_models_failed" || code == "overloaded") {
+    return FailureKind::all_failed;
+  }
+  if (status == 504) {
+    return FailureKind::timeout;
+  }
+  if (status == 429) {
+    return FailureKind::all_failed;
+  }
+  if (status >= 400 && status < 500) {
+    return FailureKind::rejected;
+  }
+  return FailureKind::other;
+}
+
+namespace {
+net::ClientOptions client_options(const Endpoint& ep) {
+  net::ClientOptions o;
+  o.max_idle_connections = 1;
+  o.tls = ep.tls;
+  return o;
+}
+} // namespace
+
+AskdClient::AskdClient(ClientSettings settings)
+    : m_settings(std::move(settings)),
+      m_http(m_settings.endpoint.host, m_settings.endpoint.port,
+             client_options(m_settings.endpoint)) {}
+
+net::ClientRequest AskdClient::make_request(std::string method, std::string path,
+                                            std::string body) const {
+  net::ClientRequest req;
+  req.method = std::move(method);
+  req.target = m_settings.endpoint.base_path + path;
+  req.body = std::move(body);
+  req.headers.emplace_back("User-Agent", "ask/" ASK_VERSION);
+  if (!req.body.empty()) {
+    req.headers.emplace_back("Content-Type", "application/json");
+  }
+  if (m_settings.api_key && !m_settings.api_key->empty()) {
+    req.headers.emplace_back("Authorization", "Bearer " + *m_settings.api_key);
+  }
+  return req;
+}
+
+net::ClientTimeouts AskdClient::timeouts() const {
+  net::ClientTimeouts t;
+  t.connect = m_settings.connect_timeout;
+  t.first_byte = m_settings.first_byte_timeout;
+  t.idle = m_settings.idle_timeout;
+  t.deadline = m_settings.deadline;
+  return t;
+}
+
+ChatFailure AskdClient::transport_failure(const core::Error& e) const {
+  ChatFailure f;
+  const Endpoint& ep = m_settings.endpoint;
+  std::string where = (ep.tls ? "https://" : "http://") + ep.host + ":" + std::to_string(ep.port);
+  switch (e.kind) {
+  case core::ErrorKind::cancelled:
+    f.kind = FailureKind::interrupted;
+    f.message = "interrupted";
+    break;
+  case core::ErrorKind::timeout:
+    f.kind = FailureKind::timeout;
+    f.message = "timed out: " + e.message;
+    break;
+  case core::ErrorKind::connect:
+    f.kind = FailureKind::unreachable;
+    f.message = "cannot reach askd at " + where + ": " + e.message +
+                " (is askd running? start it with `askd`, or point --url / $ASK_URL at it)";
+    break;
+  default:
+    f.kind = FailureKind::other;
+    f.message = "askd at " + where + ": " + e.message;
+  }
+  return f;
+}
+
+std::expected<ChatReply, ChatFailure> AskdClient::chat(const core::Json& request,
+                                                       const StreamSink& sink) {
+  const bool stream = request.value("stream", false);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto started = m_http.start(make_request("POST", "/v1/chat/completions", request.dump()),
+                              timeouts(), net::Watch{-1, m_settings.stop_fd});
+  if (!started) {
+    return std::unexpected(transport_failure(started.error()));
+  }
+  net::ResponseStream& rs = *started;
+  ChatReply reply;
+  reply.served = served_from(rs.head());
+  const int status = rs.head().status;
+  if (status != 200) {
+    auto body = rs.read_all(k_max_error_bytes);
+    if (!body) {
+      auto f = transport_failure(body.error());
+      f.served = reply.served;
+      return std::unexpected(std::move(f));
+    }
+    auto json = core::parse_json_text(*body);
+    ChatFailure f;
+    f.kind = classify_status(status, json ? *json : core::Json());
+    f.message = error_message(status, *body);
+    f.served = reply.served;
+    return std::unexpected(std::move(f));
+  }
+  if (sink.on_head) {
+    sink.on_head(reply.served);
+  }
+  if (!stream) {
+    auto body = rs.read_all(k_max_reply_bytes);
+    if (!body) {
+      auto f = transport_failure(body.error());
+      f.served = reply.served;
+      return std::unexpected(std::move(f));
+    }
+    auto parsed = core::parse_chat_response(std::string_view(*body));
+    if (!parsed) {
+      ChatFailure f{FailureKind::other, "askd's reply: " + parsed.error().message, reply.served, {}};
+      return std::unexpected(std::move(f));
+    }
+    reply.response = std::move(*parsed);
+    if (!reply.response.choices.empty()) {
+      reply.answer = reply.response.choices[0].message.content.value_or("");
+    }
+    return reply;
+  }
+
+  core::SseParser sse;
+  core::ChunkAccumulator acc;
+  std::vector<core::SseEvent> events;
+  std::string piece;
+  bool first = true;
+  bool done = false;
+  auto fail_stream = [&](FailureKind kind, std::string message) {
+    core::ChatResponse so_far = acc.result();
+    std::string partial;
+    if (!so_far.choices.empty()) {
+      partial = so_far.choices[0].message.content.value_or("");
+    }
+    return std::unexpected(ChatFailure{kind, std::move(message), reply.served, std::move(partial)});
+  };
+  while (!done) {
+    piece.clear();
+    auto more = rs.read(piece);
+    if (!more) {
+      auto f = transport_failure(more.error());
+      return fail_stream(f.kind, f.message);
+    }
+    if (!*more) {
+      break;
+    }
+    events.clear();
+    sse.feed(piece, events);
+    if (sse.failed()) {
+      return fail_stream(FailureKind::other, "askd's stream: " + sse.error());
+    }
+    for (const core::SseEvent& ev : events) {
+      if (ev.is_done()) {
+        done = true;
+        break;
+      }
+      auto chunk = core::parse_chat_chunk(std::string_view(ev.data));
+      if (!chunk) {
+        // askd ends a stream that broke after its first content with an error event.
+        return fail_stream(FailureKind::other, chunk.error().message);
+      }
+      acc.add(*chunk);
+      for (const core::ChunkChoice& c : chunk->choices) {
+        if (c.index != 0) {
+          continue;
+        }
+        const bool has_text = c.delta.content && !c.delta.content->empty();
+        const bool has_reasoning = c.delta.reasoning_content && !c.delta.reasoning_content->empty();
+        if ((has_text || has_reasoning) && first) {
+          first = false;
+          if (has_text) {
+            reply.ttft_s = seconds_since(t0);
+          }
+          if (sink.on_first_text) {
+            sink.on_first_text();
+          }
+        }
+        if (has_reasoning && sink.on_reasoning) {
+          sink.on_reasoning(*c.delta.reasoning_content);
+        }
+        if (has_text) {
+          if (!reply.ttft_s) {
+            reply.ttft_s = seconds_since(t0);
+          }
+          if (sink.on_text) {
+            sink.on_text(*c.delta.content);
+          }
+        }
+      }
+    }
+  }
+  if (!done) {
+    return fail_stream(FailureKind::other, "askd's stream ended without [DONE]");
+  }
+  rs.finish(std::chrono::milliseconds(200));
+  reply.response = acc.result();
+  if (!reply.response.choices.empty()) {
+    reply.answer = reply.response.choices[0].message.content.value_or("");
+  }
+  return reply;
+}
+
+std::expected<core::Json, ChatFailure> AskdClient::models() {
+  auto started = m_http.start(make_request("GET", "/v1/models", ""), timeouts(),
+                              net::Watch{-1, m_settings.stop_fd});
+  if (!started) {
+    return std::unexpected(transport_failure(started.error()));
+  }
+  auto body = started->read_all(k_max_reply_bytes);
+  if (!body) {
+    return std::unexpected(transport_failure(body.error()));
+  }
+  const int status = started->head().status;
+  auto json = core::parse_json_text(*body);
+  if (status != 200) {
+    return std::unexpected(ChatFailure{classify_status(status, json ? *json : core::Json()),
+                                       error_message(status, *body), {}, {}});
+  }
+  if (!json || !json->is_object()) {
+    return std::unexpected(
+        ChatFailure{FailureKind::other, "askd's /v1/models reply is not a JSON object", {}, {}});
+  }
+  return *json;
+}
+
+} // namespace ask::cli

@@ -1,0 +1,413 @@
+#include "ask/run.h"
+
+#include <cmath>
+#include <memory>
+#include <optional>
+
+#include "ask/askd_client.h"
+#include "ask/prompt.h"
+#include "cache/key.h"
+#include "cache/sqlite_cache.h"
+#include "telemetry/jsonl_writer.h"
+
+namespace ask::cli {
+namespace {
+
+constexpr std::string_view k_default_url = "http://127.0.0.1:11436";
+
+// `v` rounded to `decimals` places, as the double nearest that decimal (so it prints short).
+double round_to(double v, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  return std::round(v * scale) / scale;
+}
+
+std::string ago(double seconds) {
+  long long s = std::llround(std::max(0.0, seconds));
+  if (s < 60) return std::to_string(s) + "s ago";
+  if (s < 3600) return std::to_string(s / 60) + "m ago";
+  if (s < 86400) return std::to_string(s / 3600) + "h ago";
+  return std::to_string(s / 86400) + "d ago";
+}
+
+std::string format_seconds(double s) {
+  char buf[32];
+  if (s < 1) {
+    std::snprintf(buf, sizeof buf, "%.0f ms", s * 1000);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.2f s", s);
+  }
+  return buf;
+}
+
+class Question {
+public:
+  Question(const AskOptions& o, const config::LoadedConfig& loaded, const Process& p,
+           Terminal& t)
+      : m_opts(o), m_config(loaded.config), m_proc(p), m_term(t), m_t0(p.clock.now()),
+        m_ts(core::unix_seconds(p.clock.wall_now())) {}
+
+  ExitCode run();
+
+private:
+  std::optional<ExitCode> choose_model();
+  std::optional<ExitCode> assemble();
+  void choose_cache_mode();
+  cache::SqliteCache* open_cache();
+  bool answer_from_cache();
+  ExitCode ask_askd();
+  void on_reply(const ChatReply& reply);
+  void store(const ChatReply& reply);
+  ExitCode fail(FailureKind kind, const std::string& message);
+  ExitCode finish(ExitCode code);
+  void write_log(ExitCode code);
+  double elapsed() const;
+  void warn(const std::string& message) { m_term.note("ask: warning: " + message); }
+
+  const AskOptions& m_opts;
+  const config::Config& m_config;
+  const Process& m_proc;
+  Terminal& m_term;
+  core::Clock::SteadyTime m_t0;
+  double m_ts;
+
+  // The model.
+  std::string m_requested;      // as the user named it (tier target, -m value)
+  std::string m_model;          // after aliases
+  std::optional<std::string> m_tier;
+  const config::Council* m_council = nullptr;
+  // The request.
+  std::string m_prompt;
+  nlohmann::json m_request;
+  std::string m_key;
+  long long m_prompt_chars = 0;
+  // The cache.
+  std::string m_cache_mode = "off"; // off, read-write ("miss" until a hit), refresh
+  std::unique_ptr<cache::SqliteCache> m_cache;
+  bool m_cache_failed = false;
+  // The outcome, for the telemetry line.
+  bool m_cache_hit = false;
+  std::string m_served_by;
+  bool m_demoted = false;
+  std::string m_answer;
+  std::optional<double> m_ttft;
+  std::optional<long long> m_tokens_in;
+  std::optional<long long> m_tokens_out;
+  std::string m_fallback_path;
+  std::string m_council_members;
+  std::string m_request_id;
+  std::optional<std::string> m_error;
+  std::optional<FailureKind> m_error_kind;
+};
+
+ExitCode Question::run() {
+  if (auto code = choose_model()) {
+    return *code;
+  }
+  if (auto code = assemble()) {
+    return *code;
+  }
+  choose_cache_mode();
+  if (m_cache_mode == "miss" && answer_from_cache()) {
+    return finish(ExitCode::ok);
+  }
+  return ask_askd();
+}
+
+std::optional<ExitCode> Question::choose_model() {
+  if (m_opts.model) {
+    m_requested = *m_opts.model;
+  } else {
+    std::string flag = m_opts.tier.value_or(m_config.default_tier);
+    if (flag.empty()) {
+      m_term.error("no model chosen and the config has no default_tier: give a tier flag "
+                   "(see ask --help) or -m MODEL");
+      return ExitCode::usage;
+    }
+    const config::Tier* tier = m_config.find_tier(flag);
+    if (!tier) {
+      m_term.error("default_tier \"" + flag + "\" is not a tier of the config");
+      return ExitCode::usage;
+    }
+    m_tier = flag;
+    m_requested = tier->target;
+  }
+  auto resolved = config::resolve_model_name(m_config, m_requested);
+  if (!resolved) {
+    // Unknown here; askd may know it (it could run another config): it says so if not.
+    m_model = m_requested;
+    return std::nullopt;
+  }
+  m_model = resolved->name;
+  m_council = resolved->council;
+  return std::nullopt;
+}
+
+std::optional<ExitCode> Question::assemble() {
+  std::string piped;
+  if (!m_proc.stdin_is_tty) {
+    auto in = read_all_fd(m_proc.stdin_fd);
+    if (!in) {
+      return fail(in.error().kind == core::ErrorKind::bad_request ? FailureKind::usage
+                                                                  : FailureKind::other,
+                  in.error().message);
+    }
+    piped = std::move(*in);
+  }
+  auto prompt = assemble_prompt(m_opts.words, piped);
+  if (!prompt) {
+    return fail(FailureKind::usage, prompt.error().message);
+  }
+  m_prompt = std::move(*prompt);
+  RequestParams params{m_model,           m_opts.system,     m_prompt,
+                       m_opts.temperature, m_opts.max_tokens, !m_opts.json};
+  m_request = build_request(params);
+  m_key = cache::cache_key(m_model, m_request);
+  m_prompt_chars = count_code_points(m_prompt) +
+                   (m_opts.system ? count_code_points(to_valid_utf8(*m_opts.system)) : 0);
+  return std::nullopt;
+}
+
+void Question::choose_cache_mode() {
+  if (!m_config.cache.enabled || m_opts.no_cache || m_council) {
+    m_cache_mode = "off";
+  } else if (m_opts.refresh) {
+    m_cache_mode = "refresh";
+  } else {
+    m_cache_mode = "miss";
+  }
+}
+
+cache::SqliteCache* Question::open_cache() {
+  if (m_cache || m_cache_failed) {
+    return m_cache.get();
+  }
+  cache::SqliteCache::Options o;
+  o.path = m_config.cache.path;
+  o.ttl = m_config.cache.ttl;
+  o.warn = [this](const std::string& msg) { warn(msg); };
+  auto opened = cache::SqliteCache::open(std::move(o), m_proc.clock);
+  if (!opened) {
+    m_cache_failed = true;
+    warn(opened.error().message + " (answering without the cache)");
+    return nullptr;
+  }
+  m_cache = std::move(*opened);
+  return m_cache.get();
+}
+
+bool Question::answer_from_cache() {
+  cache::SqliteCache* c = open_cache();
+  if (!c) {
+    return false;
+  }
+  auto got = c->get(m_key);
+  if (!got) {
+    warn(got.error().message + " (answering without the cache)");
+    return false;
+  }
+  if (!*got) {
+    return false;
+  }
+  const cache::Entry& e = **got;
+  m_cache_hit = true;
+  m_cache_mode = "hit";
+  m_served_by = e.served_by;
+  m_answer = e.answer;
+  if (m_opts.json) {
+    m_term.answer(e.response);
+  } else {
+    m_term.answer(e.answer);
+  }
+  m_term.end_answer();
+  const TerminalSettings& ts = m_term.settings();
+  if (m_opts.verbose || (ts.stderr_is_tty && !m_opts.quiet)) {
+    m_term.note("[cached: " + e.served_by + ", " + ago(m_ts - e.created) + "; --refresh asks again]");
+  }
+  return true;
+}
+
+ExitCode Question::ask_askd() {
+  auto endpoint = parse_endpoint(askd_url(m_opts.url, m_proc.env));
+  if (!endpoint) {
+    return fail(FailureKind::usage, endpoint.error().message);
+  }
+  ClientSettings settings;
+  settings.endpoint = *endpoint;
+  settings.api_key = askd_api_key(m_opts.api_key, m_proc.env);
+  settings.stop_fd = m_proc.stop_fd;
+  if (m_opts.timeout) {
+    if (auto ms = m_opts.timeout->finite()) {
+      settings.deadline = std::chrono::steady_clock::now() + *ms;
+    }
+  }
+  AskdClient client(settings);
+  StreamSink sink;
+  sink.on_first_text = [this] { m_term.stop_progress(); };
+  sink.on_text = [this](std::string_view t) { m_term.answer(t); };
+  if (m_opts.show_thinking) {
+    sink.on_reasoning = [this](std::string_view t) { m_term.reasoning(t); };
+  }
+  m_term.start_progress(m_model);
+  auto reply = client.chat(m_request, sink);
+  m_term.stop_progress();
+  if (!reply) {
+    ChatFailure& f = reply.error();
+    m_served_by = f.served.served_by;
+    m_fallback_path = f.served.fallback_path;
+    m_request_id = f.served.request_id;
+    m_answer = f.partial_answer;
+    if (!m_answer.empty()) {
+      m_term.end_answer();
+    }
+    return fail(f.kind, f.message);
+  }
+  on_reply(*reply);
+  if (m_opts.json) {
+    m_term.answer(to_json(reply->response).dump(2));
+  }
+  m_term.end_answer();
+  if (m_demoted) {
+    m_term.note("[degraded: " + m_model + " → " + m_served_by + "]", true);
+  }
+  if (m_opts.verbose) {
+    m_term.note("[" + m_served_by + " via askd, " + format_seconds(elapsed()) +
+                (m_ttft ? ", first text after " + format_seconds(*m_ttft) : "") +
+                (m_fallback_path.empty() ? "" : ", path " + m_fallback_path) +
+                (m_request_id.empty() ? "" : ", request " + m_request_id) + "]");
+  }
+  if (m_cache_mode != "off") {
+    store(*reply);
+  }
+  return finish(ExitCode::ok);
+}
+
+void Question::on_reply(const ChatReply& reply) {
+  m_served_by = reply.served.served_by.empty() ? m_model : reply.served.served_by;
+  m_fallback_path = reply.served.fallback_path;
+  m_council_members = reply.served.council_members;
+  m_request_id = reply.served.request_id;
+  m_answer = reply.answer;
+  m_ttft = reply.ttft_s;
+  if (reply.response.usage) {
+    m_tokens_in = reply.response.usage->prompt_tokens;
+    m_tokens_out = reply.response.usage->completion_tokens;
+  }
+  // A council is demoted only when its chairman was.
+  const std::string& expected = m_council ? m_council->chairman : m_model;
+  m_demoted = m_served_by != expected;
+}
+
+void Question::store(const ChatReply& reply) {
+  if (m_answer.empty()) {
+    return; // nothing worth keeping
+  }
+  cache::SqliteCache* c = open_cache();
+  if (!c) {
+    return;
+  }
+  // A demoted answer is the serving model's answer to this question: stored under that
+  // model's key, never under the requested model's (docs/cache.md).
+  cache::Entry e;
+  e.model = m_served_by;
+  e.served_by = m_served_by;
+  e.key = m_demoted ? cache::cache_key(m_served_by, m_request) : m_key;
+  e.answer = m_answer;
+  e.response = to_json(reply.response).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  e.prompt_chars = static_cast<int>(m_prompt_chars);
+  if (auto put = c->put(e); !put) {
+    warn(put.error().message + " (the answer was not cached)");
+  }
+}
+
+ExitCode Question::fail(FailureKind kind, const std::string& message) {
+  m_error = message;
+  m_error_kind = kind;
+  if (kind != FailureKind::interrupted) {
+    m_term.error(message);
+  }
+  return finish(exit_code_for(kind));
+}
+
+double Question::elapsed() const {
+  return std::chrono::duration<double>(m_proc.clock.now() - m_t0).count();
+}
+
+ExitCode Question::finish(ExitCode code) {
+  if (!m_model.empty()) {
+    write_log(code);
+  }
+  return code;
+}
+
+void Question::write_log(ExitCode code) {
+  if (!m_config.telemetry.enabled) {
+    return;
+  }
+  using J = nlohmann::ordered_json;
+  auto or_null = [](const auto& v) { return v ? J(*v) : J(nullptr); };
+  auto text_or_null = [](const std::string& s) { return s.empty() ? J(nullptr) : J(s); };
+  // The first ten fields, their names, types and order, are promised (docs/telemetry.md).
+  J line = {
+      {"ts", round_to(m_ts, 3)},
+      {"model", m_model},
+      {"served_by", m_served_by},
+      {"prompt_hash", m_key.empty() ? std::string() : cache::short_hash(m_key)},
+      {"prompt_chars", m_prompt_chars},
+      {"response_chars", count_code_points(m_answer)},
+      {"latency_s", round_to(elapsed(), 6)},
+      {"cache_hit", m_cache_hit},
+      {"demoted", m_demoted},
+      {"exit_code", static_cast<int>(code)},
+  };
+  line["tier"] = or_null(m_tier);
+  line["requested"] = m_opts.model.value_or(m_requested);
+  line["cache"] = m_cache_mode;
+  line["ttft_s"] = m_ttft ? J(round_to(*m_ttft, 6)) : J(nullptr);
+  line["tokens_in"] = or_null(m_tokens_in);
+  line["tokens_out"] = or_null(m_tokens_out);
+  // Only a path that went past its first model says something.
+  line["fallback_path"] =
+      m_fallback_path.find('>') == std::string::npos ? J(nullptr) : J(m_fallback_path);
+  line["error"] = or_null(m_error);
+  line["error_kind"] = m_error_kind ? J(to_string(*m_error_kind)) : J(nullptr);
+  if (m_council) {
+    line["council_members"] = text_or_null(m_council_members);
+  }
+  line["request_id"] = text_or_null(m_request_id);
+  line["ask_version"] = ASK_VERSION;
+  telemetry::JsonlWriter writer(m_config.telemetry.ask_log);
+  if (auto w = writer.append(line); !w) {
+    warn("telemetry: " + w.error().message + " (the answer is unaffected)");
+  }
+}
+
+} // namespace
+
+std::string askd_url(const std::optional<std::string>& flag, const core::EnvLookup& env) {
+  if (flag) {
+    return *flag;
+  }
+  if (auto v = env("ASK_URL"); v && !v->empty()) {
+    return *v;
+  }
+  return std::string(k_default_url);
+}
+
+std::optional<std::string> askd_api_key(const std::optional<std::string>& flag,
+                                        const core::EnvLookup& env) {
+  if (flag) {
+    return flag->empty() ? std::nullopt : flag;
+  }
+  if (auto v = env("ASK_API_KEY"); v && !v->empty()) {
+    return v;
+  }
+  return std::nullopt;
+}
+
+ExitCode run_question(const AskOptions& options, const config::LoadedConfig& loaded,
+                      const Process& process, Terminal& terminal) {
+  Question q(options, loaded, process, terminal);
+  return q.run();
+}
+
+} // namespace ask::cli
