@@ -36,6 +36,11 @@ core::Json model_entry(const config::Model& m, long long created) {
   if (!m.capabilities.empty()) {
     e["capabilities"] = m.capabilities;
   }
+  // askd's own fields (ask models shows them); OpenAI clients ignore what they do not know.
+  e["backend"] = m.backend;
+  if (!m.fallbacks.empty()) {
+    e["fallbacks"] = m.fallbacks;
+  }
   return e;
 }
 
