@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The main job on a fresh Debian 12 machine: installs what is missing, builds, then runs
-# askd in front of its bundled simulated backends. It starts llm-sim twice on free loopback
+# The main job on a fresh Debian 12 machine: installs what is missing, builds, then shows the
+# whole flow against bundled simulated backends. It starts llm-sim twice on free loopback
 # ports (once speaking Ollama's API, once llama-server's over a tiny real GGUF model), starts
-# askd with a config pointing at them, and sends requests through it: streaming and not, an
-# alias, a backend going down (the chain falls back, X-Served-By says so), every backend
-# failing. Then it shows the request log and metrics. Everything it starts it stops.
+# askd with the bundled examples/config.jsonc pointed at them, and then:
+#   ask --9b answers; the same question again comes from the cache; piped text joins the
+#   prompt; the 9B's backend fails and ask says so ([degraded: fast-9b → fast-1b]); ask stats
+#   sums it up; and a look at askd itself (streaming headers, keep_alive, metrics).
+# ask's cache and telemetry live in a temporary folder. Everything it starts it stops.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -12,6 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${ASK_BUILD_DIR:-$root/build}
 sim=$bin/sim/llm-sim
 askd=$bin/proxy/askd
+ask=$bin/ask/ask
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -22,6 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '\033[2m$ %s\033[0m\n' "$*"; }
 
 # start_sim NAME ARGS... : starts llm-sim in the background, waits for the line that says
 # which port it bound, and leaves that port in $port.
@@ -39,36 +43,24 @@ start_sim() {
   echo "llm-sim ($name) did not start:" >&2; cat "$work/$name.err" >&2; return 1
 }
 
-say "two simulated backends: Ollama (qwen3.5:9b, llama3.2:3b) and llama-server (gemma 1B)"
-start_sim ollama --ollama --sim-models qwen3.5:9b,llama3.2:3b --sim-tokens-per-second 40
+say "two simulated backends: Ollama (the Qwen, Llama and Gemma models) and llama-server"
+start_sim ollama --ollama --sim-models qwen3.5:9b,llama3.2:3b,qwen3-coder:30b,gemma3:4b \
+  --sim-tokens-per-second 40
 oport=$port
 start_sim llama -m "$root/tests/fixtures/gguf/tiny-llama-2L-f16.gguf" -c 2048 --parallel 4 \
   -a gemma-3-1b-it-Q4_K_M --sim-load-time 1s --sim-tokens-per-second 40
 lport=$port
 echo "Ollama on 127.0.0.1:$oport; llama-server on 127.0.0.1:$lport (loading for 1 s)"
 
-cat >"$work/config.jsonc" <<EOF
-// The demo's config: examples/config.jsonc cut down to three models and pointed at the sims.
-{
-  "backends": {
-    "ollama": { "kind": "ollama", "url": "http://127.0.0.1:$oport",
-                "timeouts": { "connect": "1s", "first_byte": "10s" } },
-    "llamacpp": { "kind": "openai", "url": "http://127.0.0.1:$lport" }
-  },
-  "models": {
-    "fast-9b": { "backend": "ollama", "upstream": "qwen3.5:9b", "family": "qwen",
-                 "keep_alive": "15m", "params": { "think": false, "num_ctx": 16384 },
-                 "fallbacks": ["fast-3b"] },
-    "fast-3b": { "backend": "ollama", "upstream": "llama3.2:3b", "family": "llama",
-                 "keep_alive": "5m", "fallbacks": ["fast-1b"] },
-    "fast-1b": { "backend": "llamacpp", "upstream": "gemma-3-1b-it-Q4_K_M", "family": "gemma" }
-  },
-  "aliases": { "fast": "fast-9b" }
-}
-EOF
+# The bundled example config, its two backend URLs pointed at the simulators.
+sed -e "s#http://127.0.0.1:11434#http://127.0.0.1:$oport#" \
+    -e "s#http://127.0.0.1:8080#http://127.0.0.1:$lport#" \
+    "$root/examples/config.jsonc" >"$work/config.jsonc"
+export ASK_CONFIG=$work/config.jsonc XDG_CACHE_HOME=$work/cache XDG_DATA_HOME=$work/data
+echo "askd and ask read examples/config.jsonc (backends moved to the simulators' ports)"
 
 say "askd in front of them"
-"$askd" --config "$work/config.jsonc" --listen 127.0.0.1:0 --request-log "$work/askd.jsonl" \
+"$askd" --listen 127.0.0.1:0 --request-log "$work/askd.jsonl" \
   >"$work/askd.out" 2>"$work/askd.err" &
 pids+=($!)
 aport=
@@ -83,40 +75,46 @@ url=http://127.0.0.1:$aport
 grep -h 'listening on' "$work/askd.err" | head -1
 until curl -sf "http://127.0.0.1:$lport/health" >/dev/null; do sleep 0.1; done
 
-say "GET $url/v1/models"
-curl -s "$url/v1/models"; echo
+export ASK_URL=$url
 
-chat() { # chat MODEL TEXT [stream]: one request through askd, the status and headers shown
-  curl -sN -D "$work/headers" "$url/v1/chat/completions" -H 'Content-Type: application/json' \
-    -d "{\"model\":\"$1\",\"stream\":${3:-false},\"max_tokens\":12,
-         \"messages\":[{\"role\":\"user\",\"content\":\"$2\"}]}"
-  echo
-  grep -iE '^(HTTP/|X-Served-By|X-Fallback-Path)' "$work/headers" | tr -d '\r'
-}
+say "ask --9b: a question, answered by fast-9b (Qwen3.5 9B on Ollama)"
+show 'ask --9b "Name three uses of a prompt cache."'
+"$ask" --9b "Name three uses of a prompt cache." </dev/null
 
-say "fast-9b (Ollama), streamed: the model's keep_alive goes to Ollama with the request"
-chat fast-9b "Say hello in five words." true
-echo "GET /api/ps on the Ollama simulator (expires 15 minutes from now):"
-curl -s "http://127.0.0.1:$oport/api/ps"; echo
+say "the same question again: from the cache, askd is not asked"
+show 'ask --9b "Name three uses of a prompt cache."'
+"$ask" --9b "Name three uses of a prompt cache." </dev/null
+echo "its telemetry line:"
+tail -1 "$work/data/ask/log.jsonl" | jq -c '{model, served_by, cache_hit, latency_s}'
 
-say "the alias 'fast', not streamed"
-chat fast "One word, please."
+say "piped text joins the prompt: the arguments, a blank line, then standard input"
+show 'printf "fix: off-by-one in the retry loop\n" | ask --9b "Write a one-line commit message for:"'
+printf 'fix: off-by-one in the retry loop\n' | "$ask" --9b "Write a one-line commit message for:"
 
-say "Ollama goes down: fast-9b falls back along its chain to fast-1b on llama-server"
+say "Ollama goes down: fast-9b falls back along its chain (fast-3b, fast-1b on llama-server)"
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
-chat fast-9b "Are you still there?" true
+show 'ask --9b "Are you still there?"'
+"$ask" --9b "Are you still there?" </dev/null
+echo "(exit status $?; stdout carries only the answer, the [degraded: ...] line is on stderr)"
 
-say "llama-server answers 503 as well: every model fails, and askd says why"
-chat fast-9b "[[sim: status=503]] and now?"
+say "every model failing: a clear error and exit status 4"
+show 'ask --9b "[[sim: status=503]] and now?"'
+"$ask" --9b "[[sim: status=503]] and now?" </dev/null || echo "(exit status $?)"
 
-say "the request log: one JSON line per request"
-cat "$work/askd.jsonl"
+say "ask models and ask stats"
+"$ask" models >"$work/models"
+head -5 "$work/models"
+echo
+"$ask" stats
+
+say "askd itself: a stream through curl, its headers committed after the first token"
+curl -sN -D "$work/headers" -o "$work/stream" "$url/v1/chat/completions" \
+  -H 'Content-Type: application/json' -d '{"model":"fast","stream":true,"max_tokens":6,
+       "messages":[{"role":"user","content":"Say hi."}]}'
+grep -m 3 '^data:' "$work/stream"
+grep -iE '^(HTTP/|X-Served-By|X-Fallback-Path)' "$work/headers" | tr -d '\r'
 
 say "GET /metrics (excerpt)"
-curl -s "$url/metrics" | grep -E '^askd_(requests_total|fallbacks_total|upstream_errors_total)'
-
-say "askd --check-config examples/config.jsonc (first lines)"
-"$askd" --check-config "$root/examples/config.jsonc" >"$work/config.out"
-head -8 "$work/config.out"
-echo "..."
-say "done: docs/proxy.md says what askd promises, docs/operations.md how to run it"
+curl -s "$url/metrics" >"$work/metrics"
+grep -m 8 -E '^askd_(requests_total|fallbacks_total)' "$work/metrics"
+say "done: see README.md, docs/ask.md, docs/proxy.md"
