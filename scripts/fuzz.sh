@@ -24,6 +24,7 @@ seed config_fuzz "$root"/examples/*.jsonc
 seed http_response_fuzz "$fx"/llama-server/*.http
 seed http_request_fuzz "$fx"/llama-server/*.http
 seed ollama_reply_fuzz "$fx"/ollama/*.ndjson "$fx"/ollama/*.json
+seed ask_stats_fuzz "$fx"/ask/*.jsonl
 
 status=0
 for bin in "$build"/tests/fuzz/*_fuzz; do
