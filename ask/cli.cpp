@@ -179,7 +179,7 @@ core::Result<Invocation> parse_cache(int argc, const char* const* argv) {
   std::string config_path;
   app.add_option("--config", config_path, "The config file")->type_name("FILE");
   app.require_subcommand(1);
-  auto* stats = app.add_subcommand("stats", "Entries, hits, size, per model");
+  auto* stats = app.add_subcommand("stats", "Entries, size, age, per model");
   auto* prune = app.add_subcommand("prune", "Delete expired entries and compact the file");
   auto* clear = app.add_subcommand("clear", "Delete every entry");
   for (auto* sub : {stats, prune, clear}) {

@@ -141,12 +141,13 @@ ExitCode run_cache(Command command, const config::Config& config, const core::Cl
   std::string out = "cache:   " + s->path.string() + (config.cache.enabled ? "" : " (disabled)") +
                     "\nentries: " + std::to_string(s->entries) + " (" +
                     std::to_string(s->expired) + " expired; ttl " + config.cache.ttl.to_string() +
-                    ")\nhits:    " + std::to_string(s->hits) + "\nsize:    " +
+                    ")\nsize:    " +
                     human_bytes(s->file_bytes) + "\noldest:  " + utc_text(s->oldest) +
-                    " UTC\nnewest:  " + utc_text(s->newest) + " UTC\n";
+                    " UTC\nnewest:  " + utc_text(s->newest) +
+                    " UTC\n(hit rates per model: ask stats)\n";
   for (const cache::ModelStats& m : s->by_model) {
-    out += "  " + m.model + ": " + std::to_string(m.entries) + " entries, " +
-           std::to_string(m.hits) + " hits\n";
+    out += "  " + m.model + ": " + std::to_string(m.entries) +
+           (m.entries == 1 ? " entry\n" : " entries\n");
   }
   terminal.answer(out);
   return ExitCode::ok;

@@ -26,7 +26,7 @@ constexpr int k_schema_version = 1;
 // What "expires" holds for an entry that never expires (ttl forever).
 constexpr double k_expires_never = 1e18;
 // WAL length (pages) past which a commit checkpoints and truncates the WAL.
-constexpr int k_checkpoint_frames = 64;
+constexpr int k_checkpoint_frames = 16;
 // Longest pause between two attempts to open a database another process is creating.
 constexpr int k_max_backoff_ms = 50;
 
@@ -41,27 +41,23 @@ CREATE TABLE IF NOT EXISTS entries(
   response TEXT NOT NULL,
   prompt_chars INTEGER NOT NULL,
   created REAL NOT NULL,
-  expires REAL NOT NULL,
-  hits INTEGER NOT NULL DEFAULT 0,
-  last_hit REAL);
+  expires REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS entries_expires ON entries(expires);
 PRAGMA user_version = 1;
 COMMIT;
 )sql";
 
 constexpr const char* k_select_sql =
-    "SELECT model, served_by, answer, response, prompt_chars, created, expires, hits "
+    "SELECT model, served_by, answer, response, prompt_chars, created, expires "
     "FROM entries WHERE key = ?1 AND expires > ?2";
-constexpr const char* k_hit_sql =
-    "UPDATE entries SET hits = hits + 1, last_hit = ?1 WHERE key = ?2";
 constexpr const char* k_put_sql =
     "INSERT OR REPLACE INTO entries(key, model, served_by, answer, response, prompt_chars, "
-    "created, expires, hits, last_hit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, NULL)";
+    "created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 constexpr const char* k_totals_sql =
-    "SELECT COUNT(*), COALESCE(SUM(expires <= ?1), 0), COALESCE(SUM(hits), 0), "
+    "SELECT COUNT(*), COALESCE(SUM(expires <= ?1), 0), "
     "COALESCE(MIN(created), 0), COALESCE(MAX(created), 0) FROM entries";
 constexpr const char* k_by_model_sql =
-    "SELECT model, COUNT(*), COALESCE(SUM(hits), 0) FROM entries GROUP BY model "
+    "SELECT model, COUNT(*) FROM entries GROUP BY model "
     "ORDER BY COUNT(*) DESC, model ASC";
 
 int primary_code(const SQLite::Exception& e) {
@@ -147,7 +143,6 @@ struct SqliteCache::Impl {
   // Declared before the statements, so it is closed after they are finalized.
   std::unique_ptr<SQLite::Database> db;
   std::unique_ptr<SQLite::Statement> select;
-  std::unique_ptr<SQLite::Statement> hit;
   std::unique_ptr<SQLite::Statement> insert;
   // The file's identity when opened: recovery moves it aside only if the path still names it
   // (another process may already have moved it and started a new cache).
@@ -179,7 +174,6 @@ struct SqliteCache::Impl {
   SQLite::Statement& prepared(std::unique_ptr<SQLite::Statement>& slot, const char* sql);
 
   std::optional<Entry> get(std::string_view key);
-  void count_hit(std::string_view key, double now_s);
   void put(const Entry& entry);
   Stats stats();
   long long remove(const char* sql, bool compact_always);
@@ -193,7 +187,6 @@ struct SqliteCache::Impl {
 
 void SqliteCache::Impl::close() {
   select.reset();
-  hit.reset();
   insert.reset();
   db.reset();
 }
@@ -405,26 +398,9 @@ std::optional<Entry> SqliteCache::Impl::get(std::string_view key) {
     e.prompt_chars = query.getColumn(4).getInt();
     e.created = query.getColumn(5).getDouble();
     e.expires = query.getColumn(6).getDouble();
-    e.hits = query.getColumn(7).getInt64() + 1; // this get() counts
     found = std::move(e);
   }
-  count_hit(key, now_s);
   return found;
-}
-
-// A separate statement after the read: a hit that cannot be counted (busy past the timeout,
-// any failure) is dropped, never the answer.
-void SqliteCache::Impl::count_hit(std::string_view key, double now_s) {
-  try {
-    SQLite::Statement& update = prepared(hit, k_hit_sql);
-    ResetOnExit reset(update);
-    update.bind(1, now_s);
-    update.bind(2, std::string(key));
-    (void)update.tryExecuteStep();
-    checkpoint_if_due();
-  } catch (const std::exception&) {
-    // a lost hit count is fine
-  }
 }
 
 void SqliteCache::Impl::put(const Entry& entry) {
@@ -456,16 +432,14 @@ Stats SqliteCache::Impl::stats() {
     if (totals.executeStep()) {
       s.entries = totals.getColumn(0).getInt64();
       s.expired = totals.getColumn(1).getInt64();
-      s.hits = totals.getColumn(2).getInt64();
-      s.oldest = totals.getColumn(3).getDouble();
-      s.newest = totals.getColumn(4).getDouble();
+      s.oldest = totals.getColumn(2).getDouble();
+      s.newest = totals.getColumn(3).getDouble();
     }
   }
   SQLite::Statement by_model(*db, k_by_model_sql);
   while (by_model.executeStep()) {
-    s.by_model.push_back(ModelStats{by_model.getColumn(0).getString(),
-                                    by_model.getColumn(1).getInt64(),
-                                    by_model.getColumn(2).getInt64()});
+    s.by_model.push_back(
+        ModelStats{by_model.getColumn(0).getString(), by_model.getColumn(1).getInt64()});
   }
   s.file_bytes =
       file_size_or_zero(options.path) + file_size_or_zero(with_suffix(options.path, "-wal"));

@@ -29,20 +29,17 @@ struct Entry {
   int prompt_chars = 0;  // characters (UTF-8 code points) of the prompt
   double created = 0;    // unix seconds, set by put()
   double expires = 0;    // unix seconds, set by put() from the TTL
-  long long hits = 0;    // times get() returned it
 };
 
 struct ModelStats {
   std::string model;
   long long entries = 0;
-  long long hits = 0;
 };
 
 struct Stats {
   std::filesystem::path path;
   long long entries = 0;       // all rows, expired included
   long long expired = 0;       // rows past their expiry (prune removes them)
-  long long hits = 0;          // sum of hits over the rows
   long long file_bytes = 0;    // the database file plus its -wal file
   double oldest = 0;           // created of the oldest row (0 when empty)
   double newest = 0;           // created of the newest row
@@ -65,10 +62,12 @@ public:
   SqliteCache(const SqliteCache&) = delete;
   SqliteCache& operator=(const SqliteCache&) = delete;
 
-  // The live entry for `key`, counting the hit; nullopt when absent or expired. Corruption
-  // found here moves the file aside, recreates it (warning) and answers nullopt.
+  // The live entry for `key`; nullopt when absent or expired. Read-only: a hit writes
+  // nothing, so it takes no write lock and does not grow the WAL that every new process
+  // scans (hit rates come from the telemetry log instead). Corruption found here moves the
+  // file aside, recreates it (warning) and answers nullopt.
   core::Result<std::optional<Entry>> get(std::string_view key);
-  // Inserts or replaces the entry for entry.key; created = now, expires = now + ttl, hits = 0.
+  // Inserts or replaces the entry for entry.key; created = now, expires = now + ttl.
   core::Result<void> put(const Entry& entry);
   core::Result<Stats> stats();
   // Deletes expired entries (and compacts the file); returns how many were deleted.
