@@ -321,7 +321,7 @@ std::expected<ChatReply, ChatFailure> AskdClient::chat(const core::Json& request
 }
 
 std::expected<core::Json, ChatFailure> AskdClient::models() {
-  auto started = m_http.start(make_request("GET", "/v1/models", ""), timeouts(),
+  auto started = m_http.start(make_request("GET", "/v1/models?state=1", ""), timeouts(),
                               net::Watch{-1, m_settings.stop_fd});
   if (!started) {
     return std::unexpected(transport_failure(started.error()));

@@ -178,7 +178,7 @@ ExitCode run_models(const ModelsOptions& o, const core::EnvLookup& env, int stop
   }
   std::string out;
   char line[512];
-  std::snprintf(line, sizeof line, "%-20s %-9s %-10s %-9s %s\n", "MODEL", "BACKEND", "CONTEXT",
+  std::snprintf(line, sizeof line, "%-20s %-9s %-8s %-18s %s\n", "MODEL", "BACKEND", "CONTEXT",
                 "STATE", "DESCRIPTION");
   out += line;
   const core::Json& data = (*list)["data"];
@@ -193,6 +193,12 @@ ExitCode run_models(const ModelsOptions& o, const core::EnvLookup& env, int stop
         ctx = std::to_string(it->get<long long>());
       }
       std::string state = m.value("state", std::string("-"));
+      if (auto it = m.find("expires_at"); state == "loaded" && it != m.end() && it->is_string()) {
+        const std::string until = it->get<std::string>();
+        if (until.size() >= 16) {
+          state += " until " + until.substr(11, 5); // HH:MM of the backend's RFC 3339 time
+        }
+      }
       std::string backend = m.value("backend", std::string("-"));
       std::string desc = m.value("description", std::string());
       if (m.value("council", false)) {
@@ -201,7 +207,7 @@ ExitCode run_models(const ModelsOptions& o, const core::EnvLookup& env, int stop
       if (auto it = m.find("alias_of"); it != m.end() && it->is_string()) {
         desc = "alias of " + it->get<std::string>();
       }
-      std::snprintf(line, sizeof line, "%-20s %-9s %-10s %-9s %s\n", id.c_str(), backend.c_str(),
+      std::snprintf(line, sizeof line, "%-20s %-9s %-8s %-18s %s\n", id.c_str(), backend.c_str(),
                     ctx.c_str(), state.c_str(), desc.c_str());
       out += line;
     }

@@ -28,16 +28,8 @@ core::Result<net::ResponseStream> BackendHttp::post_json(std::string_view path,
   net::ClientRequest request;
   request.method = "POST";
   request.target = m_base_path + std::string(path);
-  request.headers = m_headers;
-  request.headers.emplace_back("Accept", stream ? "text/event-stream, application/x-ndjson"
-                                                : "application/json");
-  if (!m_api_key_env.empty()) {
-    // Read when used, so a key rotated in the environment of a restarted askd is picked up;
-    // an unset variable sends no key and the backend's 401 says the rest.
-    if (const char* key = std::getenv(m_api_key_env.c_str()); key != nullptr && *key != '\0') {
-      request.headers.emplace_back("Authorization", std::string("Bearer ") + key);
-    }
-  }
+  request.headers =
+      headers(stream ? "text/event-stream, application/x-ndjson" : "application/json");
   request.body = body.dump(-1, ' ', false, core::Json::error_handler_t::replace);
   auto response = m_client->start(request, ctx.timeouts, ctx.watch);
   if (!response) {
@@ -49,6 +41,41 @@ core::Result<net::ResponseStream> BackendHttp::post_json(std::string_view path,
   }
   auto text = response->read_all(k_max_error_body);
   return core::fail(error_from_reply(status, text ? *text : std::string(), m_name));
+}
+
+core::Result<core::Json> BackendHttp::get_json(std::string_view path,
+                                               const net::ClientTimeouts& timeouts) {
+  constexpr std::size_t k_max_reply = 1024 * 1024;
+  net::ClientRequest request;
+  request.method = "GET";
+  request.target = m_base_path + std::string(path);
+  request.headers = headers("application/json");
+  auto response = m_client->start(request, timeouts);
+  if (!response) {
+    return core::fail(std::move(response.error()));
+  }
+  const int status = response->head().status;
+  auto text = response->read_all(status >= 200 && status <= 299 ? k_max_reply : k_max_error_body);
+  if (status < 200 || status > 299) {
+    return core::fail(error_from_reply(status, text ? *text : std::string(), m_name));
+  }
+  if (!text) {
+    return core::fail(std::move(text.error()));
+  }
+  return parse_backend_json(*text, m_name + " GET " + std::string(path));
+}
+
+net::ClientHeaders BackendHttp::headers(std::string_view accept) const {
+  net::ClientHeaders h = m_headers;
+  h.emplace_back("Accept", std::string(accept));
+  if (!m_api_key_env.empty()) {
+    // Read when used, so a key rotated in the environment of a restarted askd is picked up;
+    // an unset variable sends no key and the backend's 401 says the rest.
+    if (const char* key = std::getenv(m_api_key_env.c_str()); key != nullptr && *key != '\0') {
+      h.emplace_back("Authorization", std::string("Bearer ") + key);
+    }
+  }
+  return h;
 }
 
 core::Result<core::Json> parse_backend_json(std::string_view text, std::string_view what) {

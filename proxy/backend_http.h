@@ -33,10 +33,16 @@ public:
   // message ("fast-9b: ollama answered 404: model 'x' not found").
   core::Result<net::ResponseStream> post_json(std::string_view path, const core::Json& body,
                                               bool stream, const CallContext& ctx);
+  // GETs base_path + `path` and parses the JSON reply (at most 1 MiB, nesting limited); a
+  // status outside 2xx is an upstream_status error as for post_json.
+  core::Result<core::Json> get_json(std::string_view path, const net::ClientTimeouts& timeouts);
   // The backend's name, for messages.
   const std::string& name() const { return m_name; }
 
 private:
+  // The configured headers, Accept, and the API key when its variable is set.
+  net::ClientHeaders headers(std::string_view accept) const;
+
   std::string m_name;
   std::string m_base_path;
   net::ClientHeaders m_headers; // configured headers, then Authorization when a key is set

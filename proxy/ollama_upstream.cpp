@@ -133,4 +133,57 @@ OllamaUpstream::chat_stream(const core::Json& request, const CallContext& ctx) {
       std::make_unique<NdjsonChunkStream>(std::move(*response), ctx, m_http->name()));
 }
 
+core::Result<std::optional<std::vector<LoadedModel>>>
+OllamaUpstream::loaded_models(const net::ClientTimeouts& timeouts) {
+  auto reply = m_http->get_json("/api/ps", timeouts);
+  if (!reply) {
+    return core::fail(std::move(reply.error()));
+  }
+  auto models = parse_ollama_ps(*reply);
+  if (!models) {
+    return core::fail(std::move(models.error()));
+  }
+  return std::optional<std::vector<LoadedModel>>(std::move(*models));
+}
+
+core::Result<std::vector<LoadedModel>> parse_ollama_ps(const core::Json& reply) {
+  if (!reply.is_object() || !reply.contains("models") || !reply["models"].is_array()) {
+    return core::fail(core::Error::malformed_reply("/api/ps: expected {\"models\": [...]}"));
+  }
+  std::vector<LoadedModel> out;
+  for (const core::Json& m : reply["models"]) {
+    if (!m.is_object()) {
+      continue;
+    }
+    auto name = m.find("name");
+    if (name == m.end() || !name->is_string()) {
+      name = m.find("model");
+    }
+    if (name == m.end() || !name->is_string()) {
+      continue;
+    }
+    LoadedModel lm;
+    lm.name = name->get<std::string>();
+    if (auto e = m.find("expires_at"); e != m.end() && e->is_string()) {
+      lm.expires_at = e->get<std::string>();
+    }
+    if (auto v = m.find("size_vram"); v != m.end() && v->is_number_integer()) {
+      lm.size_vram = v->get<long long>();
+    }
+    out.push_back(std::move(lm));
+  }
+  return out;
+}
+
+bool same_ollama_model(std::string_view loaded, std::string_view upstream) {
+  auto with_tag = [](std::string_view name) {
+    std::string s(name);
+    if (s.find(':') == std::string::npos) {
+      s += ":latest";
+    }
+    return s;
+  };
+  return with_tag(loaded) == with_tag(upstream);
+}
+
 } // namespace ask::proxy

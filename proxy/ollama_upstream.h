@@ -17,9 +17,21 @@ public:
   core::Result<core::Json> chat(const core::Json& request, const CallContext& ctx) override;
   core::Result<std::unique_ptr<ChunkStream>> chat_stream(const core::Json& request,
                                                          const CallContext& ctx) override;
+  // GET /api/ps.
+  core::Result<std::optional<std::vector<LoadedModel>>>
+  loaded_models(const net::ClientTimeouts& timeouts) override;
 
 private:
   std::unique_ptr<BackendHttp> m_http;
 };
+
+// Ollama's /api/ps reply ({"models":[{"name","model","expires_at","size_vram",...}]}) as
+// loaded models; entries without a string name are skipped, fields of the wrong type left
+// out; anything but an object with a "models" array is malformed_reply.
+core::Result<std::vector<LoadedModel>> parse_ollama_ps(const core::Json& reply);
+
+// Whether Ollama's `loaded` name and a configured upstream name mean the same model
+// ("llama3.2" is "llama3.2:latest").
+bool same_ollama_model(std::string_view loaded, std::string_view upstream);
 
 } // namespace ask::proxy

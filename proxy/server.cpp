@@ -1,9 +1,12 @@
 #include "proxy/server.h"
 
+#include <map>
+
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include "core/sha256.h"
+#include "proxy/ollama_upstream.h"
 
 namespace ask::proxy {
 
@@ -188,7 +191,7 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
     }
   } else if (path == "/v1/models") {
     if (only("GET")) {
-      models(exchange);
+      models(request, exchange);
     }
   } else if (path == "/metrics") {
     if (only("GET")) {
@@ -207,10 +210,82 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
   }
 }
 
-void ProxyServer::models(net::Exchange& exchange) {
+namespace {
+
+// "state", "state=1" or "state=true" among the query's parameters.
+bool wants_state(std::string_view query) {
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    if (param == "state" || param == "state=1" || param == "state=true") {
+      return true;
+    }
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    query.remove_prefix(amp + 1);
+  }
+  return false;
+}
+
+// The state fields of a model's entry from what its backend said: "loaded" (with
+// expires_at, size_vram when known), "not loaded", or "unreachable" (with state_error).
+// Nothing when the backend cannot tell.
+void add_state(core::Json& entry, const config::Model& model,
+               const core::Result<std::optional<std::vector<LoadedModel>>>& loaded) {
+  if (!loaded) {
+    entry["state"] = "unreachable";
+    entry["state_error"] = loaded.error().message;
+    return;
+  }
+  if (!*loaded) {
+    return;
+  }
+  entry["state"] = "not loaded";
+  for (const LoadedModel& lm : **loaded) {
+    if (same_ollama_model(lm.name, model.upstream)) {
+      entry["state"] = "loaded";
+      if (lm.expires_at) {
+        entry["expires_at"] = *lm.expires_at;
+      }
+      if (lm.size_vram) {
+        entry["size_vram"] = *lm.size_vram;
+      }
+    }
+  }
+}
+
+} // namespace
+
+void ProxyServer::models(const net::HttpRequest& request, net::Exchange& exchange) {
+  const bool with_state = wants_state(request.query);
+  // One question per backend, each bounded: /v1/models must stay quick when one is down.
+  std::map<std::string, core::Result<std::optional<std::vector<LoadedModel>>>> loaded;
+  auto state_of = [&](const config::Model& m) -> const auto& {
+    auto it = loaded.find(m.backend);
+    if (it == loaded.end()) {
+      net::ClientTimeouts t;
+      t.connect = std::chrono::milliseconds(500);
+      t.first_byte = std::chrono::milliseconds(1000);
+      t.idle = std::chrono::milliseconds(1000);
+      t.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+      auto up = m_upstreams.find(m.backend);
+      auto answer = up != m_upstreams.end()
+                        ? up->second->loaded_models(t)
+                        : core::Result<std::optional<std::vector<LoadedModel>>>();
+      it = loaded.emplace(m.backend, std::move(answer)).first;
+    }
+    return it->second;
+  };
+  std::map<std::string, core::Json> entries;
   core::Json data = core::Json::array();
   for (const config::Model& m : m_config.models) {
-    data.push_back(model_entry(m, m_started_at));
+    core::Json e = model_entry(m, m_started_at);
+    if (with_state) {
+      add_state(e, m, state_of(m));
+    }
+    entries[m.name] = e;
+    data.push_back(std::move(e));
   }
   for (const config::Council& c : m_config.councils) {
     core::Json e = {{"id", c.name}, {"object", "model"}, {"created", m_started_at},
@@ -222,8 +297,8 @@ void ProxyServer::models(net::Exchange& exchange) {
   }
   for (const config::Alias& a : m_config.aliases) {
     core::Json e;
-    if (const config::Model* m = m_config.find_model(a.target)) {
-      e = model_entry(*m, m_started_at);
+    if (auto it = entries.find(a.target); it != entries.end()) {
+      e = it->second;
     } else {
       e = {{"object", "model"}, {"created", m_started_at}, {"owned_by", "askd"}};
     }

@@ -46,7 +46,8 @@ private:
   bool authorized(const net::HttpRequest& request) const;
   void send_json(net::Exchange& exchange, int status, const core::Json& body,
                  net::Headers extra = {});
-  void models(net::Exchange& exchange);
+  // GET /v1/models; with ?state=1 each model also says whether its backend holds it loaded.
+  void models(const net::HttpRequest& request, net::Exchange& exchange);
 
   const config::Config& m_config;
   const core::Clock& m_clock;

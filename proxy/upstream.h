@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "config/types.h"
 #include "core/error.h"
@@ -42,9 +43,24 @@ public:
   virtual std::optional<core::Usage> usage() const = 0;
 };
 
+// A model the backend holds in memory (Ollama's /api/ps).
+struct LoadedModel {
+  std::string name;                      // the backend's name for it ("qwen3.5:9b")
+  std::optional<std::string> expires_at; // RFC 3339, as the backend said; none = no expiry
+  std::optional<long long> size_vram;    // bytes in GPU memory, when said
+};
+
 class Upstream {
 public:
   virtual ~Upstream() = default;
+  // What the backend holds in memory right now, for `GET /v1/models?state=1` (ask models).
+  // nullopt when the backend cannot tell (an OpenAI-compatible server); an error when it
+  // could not be asked or its answer made no sense.
+  virtual core::Result<std::optional<std::vector<LoadedModel>>>
+  loaded_models(const net::ClientTimeouts& timeouts) {
+    (void)timeouts;
+    return std::optional<std::vector<LoadedModel>>();
+  }
   // `request` is the OpenAI request body to send (model and params set, "stream" false).
   virtual core::Result<core::Json> chat(const core::Json& request, const CallContext& ctx) = 0;
   // `request` as above with "stream" true.

@@ -157,6 +157,45 @@ TEST_CASE("askd ollama: the model's keep_alive is sent with the request and show
   }
 }
 
+TEST_CASE("askd ollama: /v1/models?state=1 says which models Ollama holds loaded, and until when") {
+  auto sim = std::make_unique<SimProcess>(ollama_args());
+  Json models = {{"warm", {{"upstream", "llama3.2:1b"}, {"keep_alive", "15m"}}},
+                 {"cold", {{"upstream", "llama3.2:3b"}}}};
+  std::string config = ollama_config(sim->port(), models);
+  Json cfg = Json::parse(config);
+  cfg["backends"]["other"] = {{"kind", "openai"}, {"url", "http://127.0.0.1:9"}};
+  cfg["models"]["remote"] = {{"backend", "other"}};
+  cfg["aliases"] = {{"w", "warm"}};
+  AskdProcess askd(cfg.dump());
+  REQUIRE(askd.chat(chat_body("warm", "hi")).status == 200);
+
+  auto by_id = [&](const std::string& target) {
+    auto [status, body] = askd.get(target);
+    REQUIRE(status == 200);
+    std::map<std::string, Json> out;
+    const Json parsed = Json::parse(body);
+    for (const Json& m : parsed["data"]) {
+      out[m["id"].get<std::string>()] = m;
+    }
+    return out;
+  };
+  auto plain = by_id("/v1/models");
+  CHECK_FALSE(plain["warm"].contains("state")); // only when asked: OpenAI clients need not wait
+
+  auto with_state = by_id("/v1/models?state=1");
+  CHECK(with_state["warm"]["state"] == "loaded");
+  REQUIRE(with_state["warm"]["expires_at"].is_string());
+  CHECK(with_state["warm"]["expires_at"].get<std::string>() > utc_in(std::chrono::minutes(14)));
+  CHECK(with_state["w"]["state"] == "loaded"); // an alias shows its model's state
+  CHECK(with_state["cold"]["state"] == "not loaded");
+  CHECK_FALSE(with_state["remote"].contains("state")); // an OpenAI server cannot tell
+
+  sim.reset(); // Ollama gone: said, not hidden, and /v1/models still answers
+  auto down = by_id("/v1/models?x=2&state=true");
+  CHECK(down["warm"]["state"] == "unreachable");
+  CHECK(down["warm"]["state_error"].get<std::string>().find("refused") != std::string::npos);
+}
+
 TEST_CASE("askd ollama: default params arrive as Ollama's think and options") {
   SimProcess sim(ollama_args());
   Json params = {{"think", true}, {"num_ctx", 8192}, {"temperature", 0.25}, {"top_p", 0.5},
