@@ -7,6 +7,7 @@
 //   hit    `ask --9b Q` whose answer is already in the cache (one priming call first);
 //   miss   `ask --9b Q<i>`, a new question each time: cache lookup, askd, store, telemetry;
 //   curl   `curl` POSTing the request ask would send (streamed) to askd;
+//   start  `ask --version`: start-up, config and command line, no cache, no network;
 //   spawn  `/bin/true`: the floor, what starting any process costs here.
 // Each is timed from posix_spawn to waitpid. Target: a hit in at most 2 ms at the median.
 
@@ -191,6 +192,7 @@ int run(const Flags& f, const std::string& command) {
                                        "Content-Type: application/json", "-d", body},
                                       env));
     }
+    record("ask --version", time_run({f.ask, "--version"}, env));
     record("/bin/true", time_run({"/bin/true"}, env));
   }
 
@@ -201,7 +203,7 @@ int run(const Flags& f, const std::string& command) {
             << "runs:    " << f.runs << " of each, interleaved\n\n"
             << fmt::format("{:<14} {:>9} {:>9} {:>9} {:>9}\n", "variant", "p50 ms", "p90 ms",
                            "p99 ms", "failed");
-  for (const char* name : {"ask hit", "ask miss", "curl to askd", "/bin/true"}) {
+  for (const char* name : {"ask hit", "ask miss", "curl to askd", "ask --version", "/bin/true"}) {
     if (!times.contains(name) && !failures.contains(name)) {
       continue;
     }
