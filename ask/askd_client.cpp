@@ -244,7 +244,6 @@ std::expected<ChatReply, ChatFailure> AskdClient::chat(const core::Json& request
   core::ChunkAccumulator acc;
   std::vector<core::SseEvent> events;
   std::string piece;
-  bool first = true;
   bool done = false;
   auto fail_stream = [&](FailureKind kind, std::string message) {
     core::ChatResponse so_far = acc.result();
@@ -284,21 +283,11 @@ std::expected<ChatReply, ChatFailure> AskdClient::chat(const core::Json& request
         if (c.index != 0) {
           continue;
         }
-        const bool has_text = c.delta.content && !c.delta.content->empty();
-        const bool has_reasoning = c.delta.reasoning_content && !c.delta.reasoning_content->empty();
-        if ((has_text || has_reasoning) && first) {
-          first = false;
-          if (has_text) {
-            reply.ttft_s = seconds_since(t0);
-          }
-          if (sink.on_first_text) {
-            sink.on_first_text();
-          }
-        }
-        if (has_reasoning && sink.on_reasoning) {
+        if (c.delta.reasoning_content && !c.delta.reasoning_content->empty() &&
+            sink.on_reasoning) {
           sink.on_reasoning(*c.delta.reasoning_content);
         }
-        if (has_text) {
+        if (c.delta.content && !c.delta.content->empty()) {
           if (!reply.ttft_s) {
             reply.ttft_s = seconds_since(t0);
           }

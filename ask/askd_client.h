@@ -50,7 +50,8 @@ struct ChatReply {
   ServedInfo served;
   core::ChatResponse response; // the whole response (accumulated from the stream)
   std::string answer;          // choice 0's content
-  std::optional<double> ttft_s; // time to the first answer text (streams only)
+  std::optional<double> ttft_s; // time to the first answer text, reasoning not counted
+                                // (streams only)
 };
 
 struct ChatFailure {
@@ -60,11 +61,9 @@ struct ChatFailure {
   std::string partial_answer;  // text printed before a stream broke
 };
 
-// Callbacks while a stream arrives; each may be empty. on_first_text fires once, before the
-// first on_text or on_reasoning piece.
+// Callbacks while a stream arrives (non-empty pieces of choice 0); each may be empty.
 struct StreamSink {
   std::function<void(const ServedInfo&)> on_head;
-  std::function<void()> on_first_text;
   std::function<void(std::string_view)> on_text;
   std::function<void(std::string_view)> on_reasoning;
 };

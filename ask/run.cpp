@@ -242,11 +242,18 @@ ExitCode Question::ask_askd() {
   }
   AskdClient client(settings);
   StreamSink sink;
-  sink.on_first_text = [this] { m_term.stop_progress(); };
-  sink.on_text = [this](std::string_view t) { m_term.answer(t); };
-  if (m_opts.show_thinking) {
-    sink.on_reasoning = [this](std::string_view t) { m_term.reasoning(t); };
-  }
+  sink.on_text = [this](std::string_view t) {
+    m_term.stop_progress();
+    m_term.answer(t);
+  };
+  sink.on_reasoning = [this](std::string_view t) {
+    if (m_opts.show_thinking) {
+      m_term.stop_progress();
+      m_term.reasoning(t);
+    } else {
+      m_term.relabel_progress(m_model + " thinking");
+    }
+  };
   m_term.start_progress(m_model);
   auto reply = client.chat(m_request, sink);
   m_term.stop_progress();

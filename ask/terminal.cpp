@@ -43,6 +43,13 @@ void Terminal::start_progress(std::string label) {
   m_thread = std::thread([this] { progress_loop(); });
 }
 
+void Terminal::relabel_progress(std::string label) {
+  std::lock_guard lock(m_mutex);
+  if (m_progress_on) {
+    m_label = std::move(label);
+  }
+}
+
 void Terminal::stop_progress() {
   {
     std::lock_guard lock(m_mutex);

@@ -30,6 +30,8 @@ public:
 
   // Starts the progress line for `label` (no-op unless settings.progress).
   void start_progress(std::string label);
+  // Changes what the progress line says ("fast-9b thinking"), if it is running.
+  void relabel_progress(std::string label);
   // Erases the progress line and stops its thread (idempotent).
   void stop_progress();
 
