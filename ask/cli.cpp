@@ -148,6 +148,23 @@ core::Result<Invocation> parse_ask(int argc, const char* const* argv,
   return inv;
 }
 
+// Parses a subcommand's own App (argv[1] is the subcommand's name); --help leaves its help
+// text in `inv`. Every subcommand also takes --config (read before parsing, see cli.h).
+core::Result<void> parse_subcommand(CLI::App& app, int argc, const char* const* argv,
+                                    Invocation& inv) {
+  std::string config_path;
+  app.add_option("--config", config_path, "The config file")->type_name("FILE");
+  try {
+    app.parse(argc - 1, argv + 1);
+  } catch (const CLI::CallForHelp&) {
+    inv.command = Command::help;
+    inv.text = app.help();
+  } catch (const CLI::ParseError& e) {
+    return core::fail(usage_error(e));
+  }
+  return {};
+}
+
 core::Result<Invocation> parse_stats(int argc, const char* const* argv) {
   Invocation inv;
   inv.command = Command::stats;
@@ -160,15 +177,8 @@ core::Result<Invocation> parse_stats(int argc, const char* const* argv) {
   app.add_option("--until", inv.stats.until, "Only calls before this (same forms)")
       ->type_name("WHEN");
   app.add_flag("--json", inv.stats.json, "Print the summary as JSON");
-  std::string config_path;
-  app.add_option("--config", config_path, "The config file")->type_name("FILE");
-  try {
-    app.parse(argc - 1, argv + 1);
-  } catch (const CLI::CallForHelp&) {
-    inv.command = Command::help;
-    inv.text = app.help();
-  } catch (const CLI::ParseError& e) {
-    return core::fail(usage_error(e));
+  if (auto parsed = parse_subcommand(app, argc, argv, inv); !parsed) {
+    return core::fail(parsed.error());
   }
   return inv;
 }
@@ -176,23 +186,19 @@ core::Result<Invocation> parse_stats(int argc, const char* const* argv) {
 core::Result<Invocation> parse_cache(int argc, const char* const* argv) {
   Invocation inv;
   CLI::App app("ask cache: the prompt cache (a SQLite file; see docs/cache.md).", "ask cache");
-  std::string config_path;
-  app.add_option("--config", config_path, "The config file")->type_name("FILE");
   app.require_subcommand(1);
   auto* stats = app.add_subcommand("stats", "Entries, size, age, per model");
   auto* prune = app.add_subcommand("prune", "Delete expired entries and compact the file");
   auto* clear = app.add_subcommand("clear", "Delete every entry");
+  std::string config_path;
   for (auto* sub : {stats, prune, clear}) {
     sub->add_option("--config", config_path, "The config file")->type_name("FILE");
   }
-  try {
-    app.parse(argc - 1, argv + 1);
-  } catch (const CLI::CallForHelp&) {
-    inv.command = Command::help;
-    inv.text = app.help();
+  if (auto parsed = parse_subcommand(app, argc, argv, inv); !parsed) {
+    return core::fail(parsed.error());
+  }
+  if (inv.command == Command::help) {
     return inv;
-  } catch (const CLI::ParseError& e) {
-    return core::fail(usage_error(e));
   }
   inv.command = stats->parsed()   ? Command::cache_stats
                 : prune->parsed() ? Command::cache_prune
@@ -210,15 +216,8 @@ core::Result<Invocation> parse_models(int argc, const char* const* argv) {
   app.add_option("--api-key", inv.models.api_key, "askd's API key (default $ASK_API_KEY)")
       ->type_name("KEY");
   app.add_flag("--json", inv.models.json, "Print askd's answer as JSON");
-  std::string config_path;
-  app.add_option("--config", config_path, "The config file")->type_name("FILE");
-  try {
-    app.parse(argc - 1, argv + 1);
-  } catch (const CLI::CallForHelp&) {
-    inv.command = Command::help;
-    inv.text = app.help();
-  } catch (const CLI::ParseError& e) {
-    return core::fail(usage_error(e));
+  if (auto parsed = parse_subcommand(app, argc, argv, inv); !parsed) {
+    return core::fail(parsed.error());
   }
   return inv;
 }

@@ -101,15 +101,6 @@ double percentile(std::vector<double> v, double p) {
   return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
 }
 
-int start_port_of(Process& p, std::string_view line_start, std::string_view what) {
-  auto line = p.wait_for_line(line_start, 15s);
-  auto port = line ? port_in_line(*line) : std::nullopt;
-  if (!port) {
-    throw std::runtime_error(std::string(what) + " did not start:\n" + p.log_tail());
-  }
-  return *port;
-}
-
 std::optional<Flags> parse_flags(int argc, char** argv, int& exit_code) {
   Flags f;
   CLI::App app{"ask_cache_bench: whole-process time of `ask` on a cache hit and a miss, next to curl "

@@ -332,4 +332,14 @@ std::filesystem::path TempDir::write(const std::string& name, const std::string&
   return p;
 }
 
+int start_port_of(Process& p, std::string_view line_start, std::string_view what) {
+  auto line = p.wait_for_line(line_start, std::chrono::seconds(15));
+  auto port = line ? port_in_line(*line) : std::nullopt;
+  if (!port) {
+    throw std::runtime_error(std::string(what) + " did not start (" + p.argv()[0] + "):\n" +
+                             p.log_tail());
+  }
+  return *port;
+}
+
 } // namespace ask::bench

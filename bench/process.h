@@ -58,6 +58,11 @@ private:
 // "exited 1", "killed by signal 9".
 std::string describe_wait_status(int status);
 
+// Waits for `p`'s start-up line beginning with `line_start` (llm-sim's "llama_server:
+// listening on", askd's "askd: listening on") and returns the port in it; throws
+// std::runtime_error naming `what` with the end of its log when it does not come in 15 s.
+int start_port_of(Process& p, std::string_view line_start, std::string_view what);
+
 // A loopback TCP port that was free a moment ago (bound to port 0, then closed).
 int free_port();
 // Waits until something accepts connections on 127.0.0.1:port.

@@ -233,16 +233,6 @@ http {{
                      fmt::arg("listen", listen_port));
 }
 
-int start_port_of(Process& p, std::string_view line_start, std::string_view what) {
-  auto line = p.wait_for_line(line_start, 15s);
-  auto port = line ? port_in_line(*line) : std::nullopt;
-  if (!port) {
-    throw std::runtime_error(std::string(what) + " did not start (" + p.argv()[0] + "):\n" +
-                             p.log_tail());
-  }
-  return *port;
-}
-
 void check_served(const Target& t, bool expect_served_by) {
   Connection c(t.port);
   for (const std::string* bytes : {&t.plain, &t.stream}) {
