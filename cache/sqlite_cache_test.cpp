@@ -12,6 +12,8 @@
 
 #include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
+
+#include "tests/support/temp_dir.h"
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,24 +28,9 @@ using namespace std::chrono_literals;
 namespace {
 
 // A fresh folder per test, removed afterwards.
-class TempDir {
+class TempDir : public ask::testing::TempDir {
 public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "sqlite_cache_test.XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    m_path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(m_path, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(m_path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return m_path; }
-
-private:
-  fs::path m_path;
+  TempDir() : ask::testing::TempDir("sqlite_cache_test") {}
 };
 
 // FakeClock's default start, 2026-01-01T00:00:00Z.

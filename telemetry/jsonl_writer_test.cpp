@@ -14,6 +14,8 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+
+#include "tests/support/temp_dir.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -28,24 +30,9 @@ namespace fs = std::filesystem;
 namespace {
 
 // A fresh folder per test, removed afterwards.
-class TempDir {
+class TempDir : public ask::testing::TempDir {
 public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "jsonl_writer_test.XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    m_path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(m_path, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(m_path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return m_path; }
-
-private:
-  fs::path m_path;
+  TempDir() : ask::testing::TempDir("jsonl_writer_test") {}
 };
 
 std::string read_file(const fs::path& path) {

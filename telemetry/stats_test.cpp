@@ -7,6 +7,8 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+
+#include "tests/support/temp_dir.h"
 #include <unistd.h>
 
 using ask::telemetry::ModelSummary;
@@ -55,23 +57,9 @@ const ModelSummary& find(const StatsReport& report, const std::string& model) {
 }
 
 // A fresh folder per test, removed afterwards.
-class TempDir {
+class TempDir : public ask::testing::TempDir {
 public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "stats_test.XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    m_path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(m_path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return m_path; }
-
-private:
-  fs::path m_path;
+  TempDir() : ask::testing::TempDir("stats_test") {}
 };
 
 // A log with three models: fast-9b 4 calls (2 hits, 1 demoted to fast-1b, 1 error),
