@@ -36,9 +36,33 @@ void check(int rc, const char* what) {
   }
 }
 
+// The test's environment with `changes` applied ("NAME=value" sets, "NAME" removes).
+std::vector<std::string> environment_with(const std::vector<std::string>& changes) {
+  std::vector<std::string> env;
+  auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    bool replaced = false;
+    for (const std::string& c : changes) {
+      replaced = replaced || name_of(c) == name_of(entry);
+    }
+    if (!replaced) {
+      env.push_back(entry);
+    }
+  }
+  for (const std::string& c : changes) {
+    if (c.find('=') != std::string::npos) {
+      env.push_back(c);
+    }
+  }
+  return env;
+}
+
 } // namespace
 
-ChildProcess::ChildProcess(std::vector<std::string> argv) {
+ChildProcess::ChildProcess(std::vector<std::string> argv) : ChildProcess(std::move(argv), {}) {}
+
+ChildProcess::ChildProcess(std::vector<std::string> argv, ChildOptions options) {
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe2 failed");
@@ -47,6 +71,10 @@ ChildProcess::ChildProcess(std::vector<std::string> argv) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+  if (options.stdin_path) {
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, options.stdin_path->c_str(),
+                                     O_RDONLY, 0);
+  }
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, defaults;
@@ -65,7 +93,13 @@ ChildProcess::ChildProcess(std::vector<std::string> argv) {
     args.push_back(a.data());
   }
   args.push_back(nullptr);
-  int rc = posix_spawn(&m_pid, args[0], &actions, &attr, args.data(), environ);
+  std::vector<std::string> env_text = environment_with(options.env);
+  std::vector<char*> envp;
+  for (std::string& e : env_text) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
+  int rc = posix_spawn(&m_pid, args[0], &actions, &attr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   ::close(out[1]);
@@ -148,6 +182,11 @@ std::optional<std::string> ChildProcess::wait_for_output(const std::string& patt
       return std::nullopt;
     }
   }
+}
+
+bool ChildProcess::wait_output_closed(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(m_mutex);
+  return m_changed.wait_for(lock, timeout, [this] { return m_open_streams == 0; });
 }
 
 void ChildProcess::signal(int sig) {

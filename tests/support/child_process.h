@@ -23,10 +23,19 @@ struct ExitStatus {
   int signal = 0;      // when killed by a signal
 };
 
+struct ChildOptions {
+  // "NAME=value" entries that replace or add to the test's environment; "NAME" alone removes
+  // the variable.
+  std::vector<std::string> env;
+  // The file standard input reads from ("/dev/null" for none); unset: the test's own stdin.
+  std::optional<std::string> stdin_path;
+};
+
 class ChildProcess {
 public:
   // Starts argv[0] (a path) with argv. Throws std::runtime_error when it cannot be spawned.
   explicit ChildProcess(std::vector<std::string> argv);
+  ChildProcess(std::vector<std::string> argv, ChildOptions options);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -42,6 +51,11 @@ public:
   // process closed its output without printing one.
   std::optional<std::string> wait_for_output(const std::string& pattern,
                                              std::chrono::milliseconds timeout);
+
+  // Waits until the child (and any process that inherited its output) has closed stdout and
+  // stderr and everything written is read; false after `timeout`. After wait_exit(), call it
+  // before reading the output in full.
+  bool wait_output_closed(std::chrono::milliseconds timeout);
 
   // Sends `sig` to the process group.
   void signal(int sig);

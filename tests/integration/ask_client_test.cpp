@@ -1,0 +1,233 @@
+// The real ask binary against a real askd and llm-sim backends: choosing the model, the
+// prompt from arguments and stdin, what goes to stdout and stderr, and every exit code.
+#include <doctest/doctest.h>
+
+#include <csignal>
+
+#include "tests/integration/ask_process.h"
+
+using namespace ask::testing;
+
+namespace {
+
+// The last request a simulator received, as JSON.
+Json last_request(const SimProcess& sim) {
+  Json requests = sim.get_json("/sim/requests")["requests"];
+  REQUIRE(!requests.empty());
+  return requests.back()["json"];
+}
+
+// stderr split into lines.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t nl = text.find('\n', start);
+    out.push_back(text.substr(start, nl - start));
+    if (nl == std::string::npos) {
+      break;
+    }
+    start = nl + 1;
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("ask: a tier flag, the default tier, -m and an alias choose the model") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+
+  AskResult nine = user.run({"--9b", "name", "a", "colour"});
+  REQUIRE_MESSAGE(nine.code == 0, nine.err);
+  CHECK(nine.err.empty()); // off a terminal: nothing decorative
+  REQUIRE(nine.out.size() > 1);
+  CHECK(nine.out.back() == '\n');
+  CHECK(last_request(world.ollama())["model"] == "qwen3.5:9b");
+  CHECK(user.last_line()["model"] == "fast-9b");
+  CHECK(user.last_line()["tier"] == "9b");
+
+  AskResult tiny = user.run({"--tiny", "name a colour"}); // a tier the config defines
+  REQUIRE_MESSAGE(tiny.code == 0, tiny.err);
+  CHECK(last_request(world.llama())["model"] == "gemma-3-1b-it-Q4_K_M");
+  CHECK(user.last_line()["served_by"] == "fast-1b");
+
+  AskResult plain = user.run({"what is the default?"});
+  REQUIRE(plain.code == 0);
+  CHECK(user.last_line()["model"] == "fast-9b");
+  CHECK(user.last_line()["tier"] == "9b");
+
+  AskResult alias = user.run({"-m", "fast", "via an alias"});
+  REQUIRE(alias.code == 0);
+  CHECK(user.last_line()["model"] == "fast-9b");
+  CHECK(user.last_line()["requested"] == "fast");
+  CHECK(user.last_line()["tier"].is_null());
+}
+
+TEST_CASE("ask: the prompt is the arguments, then a blank line, then standard input") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  AskResult r = user.run({"--9b", "-s", "be terse", "write a commit message for:"},
+                         std::string("+ added a line\n- removed one\n"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  Json sent = last_request(world.ollama());
+  REQUIRE(sent["messages"].size() == 2);
+  CHECK(sent["messages"][0]["role"] == "system");
+  CHECK(sent["messages"][0]["content"] == "be terse");
+  CHECK(sent["messages"][1]["content"] ==
+        "write a commit message for:\n\n+ added a line\n- removed one");
+
+  AskResult piped_only = user.run({"--9b"}, std::string("just the piped text\n"));
+  REQUIRE(piped_only.code == 0);
+  CHECK(last_request(world.ollama())["messages"][0]["content"] == "just the piped text");
+}
+
+TEST_CASE("ask: --temperature and --max-tokens reach the backend; --json prints the response") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  AskResult r = user.run({"--tiny", "--temperature", "0.2", "--max-tokens", "5", "--json", "q"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  Json sent = last_request(world.llama());
+  CHECK(sent["temperature"] == 0.2);
+  CHECK(sent["max_tokens"] == 5);
+  CHECK(sent["stream"] == false);
+  Json out = Json::parse(r.out);
+  CHECK(out["object"] == "chat.completion");
+  CHECK(out["model"] == "fast-1b");
+  CHECK(out["choices"][0]["message"]["content"].is_string());
+  CHECK(out["usage"]["completion_tokens"].is_number_integer());
+}
+
+TEST_CASE("ask: a demoted answer says so once on stderr, and stdout stays the answer") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  world.stop_ollama();
+  AskResult r = user.run({"--9b", "are you there?"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.out.find('[') == std::string::npos);
+  CHECK(lines_of(r.err) == std::vector<std::string>{"[degraded: fast-9b → fast-1b]"});
+  Json line = user.last_line();
+  CHECK(line["demoted"] == true);
+  CHECK(line["served_by"] == "fast-1b");
+  CHECK(line["fallback_path"] == "fast-9b>fast-3b>fast-1b");
+}
+
+TEST_CASE("ask: exit codes for usage errors (2)") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  AskResult flag = user.run({"--8b", "q"});
+  CHECK(flag.code == 2);
+  CHECK(flag.err.find("--8b") != std::string::npos);
+  CHECK(flag.err.find("--9b") != std::string::npos); // the tiers are named
+  CHECK(flag.out.empty());
+
+  AskResult empty = user.run({"--9b"});
+  CHECK(empty.code == 2);
+  CHECK(empty.err.find("no prompt") != std::string::npos);
+
+  AskResult unknown = user.run({"-m", "fast-2b", "q"});
+  CHECK(unknown.code == 2);
+  CHECK(unknown.err.find("fast-2b") != std::string::npos);
+  CHECK(user.last_line()["error_kind"] == "rejected"); // askd's 404 names the known models
+
+  AskResult both = user.run({"--9b", "--tiny", "q"});
+  CHECK(both.code == 2);
+  AskResult bad_timeout = user.run({"--timeout", "soon", "q"});
+  CHECK(bad_timeout.code == 2);
+}
+
+TEST_CASE("ask: askd unreachable is exit 3, with the address in the message") {
+  AskWorld world;
+  AskUser user(world.config(), closed_port());
+  AskResult r = user.run({"--9b", "q"});
+  CHECK(r.code == 3);
+  CHECK(r.err.find("cannot reach askd at http://127.0.0.1:") != std::string::npos);
+  CHECK(r.out.empty());
+  CHECK(user.last_line()["error_kind"] == "unreachable");
+  CHECK(user.last_line()["exit_code"] == 3);
+}
+
+TEST_CASE("ask: every model of the chain failing is exit 4, each failure named") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  AskResult r = user.run({"--9b", "[[sim: status=503]] q"});
+  CHECK(r.code == 4);
+  CHECK(r.err.find("fast-9b") != std::string::npos);
+  CHECK(r.err.find("fast-1b") != std::string::npos);
+  CHECK(r.out.empty());
+  CHECK(user.last_line()["error_kind"] == "all_failed");
+}
+
+TEST_CASE("ask: --timeout is exit 5, and the backend sees the request cancelled") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  AskResult r = user.run({"--tiny", "--timeout", "300ms", "[[sim: ttft=5s]] slow"});
+  CHECK(r.code == 5);
+  CHECK(r.err.find("timed out") != std::string::npos);
+  CHECK(user.last_line()["error_kind"] == "timeout");
+  CHECK(user.last_line()["latency_s"].get<double>() < 3.0);
+  Json stats = world.llama().get_json(
+      "/sim/stats?until=client_disconnects&at_least=1&timeout_ms=5000");
+  CHECK(stats["client_disconnects"] == 1);
+}
+
+TEST_CASE("ask: SIGINT while waiting is exit 130; the request is cancelled and logged") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  auto child = user.start({"--tiny", "[[sim: hang]] never answered"});
+  Json waiting = world.llama().get_json("/sim/stats?until=in_flight&at_least=1&timeout_ms=10000");
+  REQUIRE(waiting["in_flight"] == 1);
+  child->signal(SIGINT);
+  AskResult r = finish(*child, std::chrono::seconds(10));
+  CHECK(r.code == 130);
+  Json stats = world.llama().get_json(
+      "/sim/stats?until=client_disconnects&at_least=1&timeout_ms=5000");
+  CHECK(stats["client_disconnects"] == 1);
+  CHECK(user.last_line()["error_kind"] == "interrupted");
+  CHECK(user.last_line()["exit_code"] == 130);
+}
+
+TEST_CASE("ask: with api_keys a missing key is exit 2; --api-key and $ASK_API_KEY work") {
+  AskWorld world(Json{{"api_keys", {"sk-test-0123456789abcdef"}}});
+  AskUser user(world.config(), world.askd().port());
+  AskResult none = user.run({"--tiny", "q"});
+  CHECK(none.code == 2);
+  CHECK(none.err.find("API key") != std::string::npos);
+  CHECK(user.run({"--tiny", "--api-key", "sk-test-0123456789abcdef", "q"}).code == 0);
+  CHECK(user.run({"--tiny", "q2"}, std::nullopt, {"ASK_API_KEY=sk-test-0123456789abcdef"}).code ==
+        0);
+  for (const std::string& line : user.log_text_lines()) {
+    CHECK(line.find("sk-test") == std::string::npos); // never logged
+  }
+}
+
+TEST_CASE("ask: --show-thinking puts the reasoning on stderr; without it, it is hidden") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  AskResult hidden = user.run({"--think", "why?"});
+  REQUIRE_MESSAGE(hidden.code == 0, hidden.err);
+  CHECK(hidden.err.empty());
+  AskResult shown = user.run({"--think", "--show-thinking", "--no-cache", "why?"});
+  REQUIRE(shown.code == 0);
+  CHECK_FALSE(shown.err.empty());
+  CHECK(shown.out == hidden.out); // the answer itself is the same
+}
+
+TEST_CASE("ask models lists askd's models with backend and state") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  REQUIRE(user.run({"--9b", "warm it up"}).code == 0);
+  AskResult r = user.run({"models"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  bool found = false;
+  for (const std::string& line : lines_of(r.out)) {
+    if (line.starts_with("fast-9b ")) {
+      found = true;
+      CHECK(line.find("ollama") != std::string::npos);
+      CHECK(line.find("loaded until") != std::string::npos);
+    }
+  }
+  CHECK(found);
+  Json list = Json::parse(user.run({"models", "--json"}).out);
+  CHECK(list["data"].is_array());
+}
