@@ -3,6 +3,12 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <cstdlib>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "tests/integration/ask_process.h"
 
@@ -30,6 +36,59 @@ std::vector<std::string> lines_of(const std::string& text) {
     start = nl + 1;
   }
   return out;
+}
+
+// Runs ask with stdout and stderr on a pseudo-terminal (as at a person's terminal; stdin is
+// /dev/null) and returns everything it wrote there, and its exit code.
+// `env` is the whole environment (fork and execve: a terminal cannot go through
+// ChildProcess's pipes).
+std::pair<int, std::string> run_on_terminal(std::vector<std::string> args,
+                                            std::vector<std::string> env) {
+  int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  REQUIRE(master >= 0);
+  REQUIRE(::grantpt(master) == 0);
+  REQUIRE(::unlockpt(master) == 0);
+  const std::string slave_name = ::ptsname(master);
+  args.insert(args.begin(), ASK_PATH);
+  std::vector<char*> argv;
+  for (std::string& a : args) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  std::vector<std::string> env_text = std::move(env);
+  std::vector<char*> envp;
+  for (std::string& e : env_text) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::setsid();
+    int slave = ::open(slave_name.c_str(), O_RDWR);
+    int null = ::open("/dev/null", O_RDONLY);
+    if (slave < 0 || null < 0) {
+      ::_exit(127);
+    }
+    ::dup2(null, 0);
+    ::dup2(slave, 1);
+    ::dup2(slave, 2);
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(master, buf, sizeof buf);
+    if (n <= 0) {
+      break; // EIO once the child and its terminal are gone
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(master);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 } // namespace
@@ -230,4 +289,32 @@ TEST_CASE("ask models lists askd's models with backend and state") {
   CHECK(found);
   Json list = Json::parse(user.run({"models", "--json"}).out);
   CHECK(list["data"].is_array());
+}
+
+TEST_CASE("ask on a terminal: a progress line that is erased, colour unless NO_COLOR") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  world.stop_ollama();
+  const std::string d = user.dir().string();
+  std::vector<std::string> env = {"HOME=" + d, "XDG_CACHE_HOME=" + d + "/cache",
+                                  "XDG_DATA_HOME=" + d + "/data", "TERM=xterm",
+                                  "ASK_CONFIG=" + (user.dir() / "config.jsonc").string(),
+                                  "ASK_URL=http://127.0.0.1:" + std::to_string(world.askd().port()),
+                                  "PATH=/usr/bin:/bin"};
+  auto [code, text] = run_on_terminal({"--9b", "[[sim: ttft=300ms]] slow start"}, env);
+  REQUIRE_MESSAGE(code == 0, text);
+  CHECK(text.find("\xE2\xA0\x8B fast-9b") != std::string::npos); // "⠋ fast-9b 0.0s"
+  CHECK(text.find("\r\033[K") != std::string::npos);              // erased before the answer
+  CHECK(text.find("\033[33m[degraded: fast-9b \xE2\x86\x92 fast-1b]\033[0m") != std::string::npos);
+
+  env.push_back("NO_COLOR=1");
+  auto [code2, plain] = run_on_terminal({"--9b", "--no-cache", "[[sim: ttft=300ms]] slow start"}, env);
+  REQUIRE(code2 == 0);
+  CHECK(plain.find("[degraded: fast-9b \xE2\x86\x92 fast-1b]") != std::string::npos);
+  CHECK(plain.find("\033[33m") == std::string::npos);
+  CHECK(plain.find("\033[0m") == std::string::npos);
+
+  auto [code3, cached] = run_on_terminal({"-m", "fast-1b", "[[sim: ttft=300ms]] slow start"}, env);
+  REQUIRE(code3 == 0);
+  CHECK(cached.find("[cached: fast-1b") != std::string::npos); // a hit is never silent here
 }
