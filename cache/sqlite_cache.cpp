@@ -15,6 +15,7 @@
 #include <SQLiteCpp/Statement.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace ask::cache {
 
@@ -170,6 +171,7 @@ struct SqliteCache::Impl {
   void create_schema();
   void move_aside(const std::string& problem);
   void start_over(const std::string& problem);
+  std::optional<std::string> unreadable_file();
   core::Result<void> open();
   SQLite::Statement& prepared(std::unique_ptr<SQLite::Statement>& slot, const char* sql);
 
@@ -311,6 +313,26 @@ void SqliteCache::Impl::start_over(const std::string& problem) {
   ensure_open();
 }
 
+// Why a cache file that exists cannot be opened by this user although its folder would take a
+// new one (mode 000 after an editor, a file left by another user's sudo); nullopt otherwise.
+// Sets device/inode to the file's, so that move_aside() recognises it.
+std::optional<std::string> SqliteCache::Impl::unreadable_file() {
+  const fs::path& path = options.path;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      ::access(path.c_str(), R_OK | W_OK) == 0) {
+    return std::nullopt;
+  }
+  const int err = errno;
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  if (::access(parent.c_str(), W_OK | X_OK) != 0) {
+    return std::nullopt;
+  }
+  device = st.st_dev;
+  inode = st.st_ino;
+  return std::string("cannot be read and written by this user (") + std::strerror(err) + ")";
+}
+
 core::Result<void> SqliteCache::Impl::open() {
   if (const std::string problem = make_folders(options.path); !problem.empty()) {
     return core::fail(error(problem));
@@ -324,11 +346,15 @@ core::Result<void> SqliteCache::Impl::open() {
       }
       problem = "has schema version " + std::to_string(version) +
                 ", newer than this ask understands (" + std::to_string(k_schema_version) + ")";
-    } catch (const SQLite::Exception& e) {
-      if (!is_corrupt(e)) {
+    } catch (const std::exception& e) {
+      const auto* sqlite_error = dynamic_cast<const SQLite::Exception*>(&e);
+      if (sqlite_error != nullptr && is_corrupt(*sqlite_error)) {
+        problem = not_usable(*sqlite_error);
+      } else if (auto why = unreadable_file()) {
+        problem = *why;
+      } else {
         throw;
       }
-      problem = not_usable(e);
     }
     start_over(problem);
     return {};

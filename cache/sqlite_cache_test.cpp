@@ -386,6 +386,69 @@ TEST_CASE("SqliteCache: unusable paths give an error naming the path") {
   CHECK(h.warnings.empty());
 }
 
+namespace {
+
+// A cache file this user may not read or write, in a folder it may write: opening it moves it
+// aside with a warning and answers from a new file. Returns the number of failed checks (it
+// may run in a child process, where doctest's assertions cannot report).
+int unreadable_file_is_replaced(const fs::path& dir) {
+  const fs::path path = dir / "cache.sqlite";
+  write_bytes(path, "SQLite format 3");
+  if (::chmod(path.c_str(), 0) != 0) {
+    return 100;
+  }
+  FakeClock clock;
+  std::vector<std::string> warnings;
+  SqliteCache::Options options;
+  options.path = path;
+  options.warn = [&](const std::string& w) { warnings.push_back(w); };
+  auto cache = SqliteCache::open(options, clock);
+  int failures = 0;
+  failures += cache.has_value() ? 0 : 1;
+  failures += warnings.size() == 1 ? 0 : 1;
+  failures += !warnings.empty() && warnings[0].find("cannot be read and written") != std::string::npos ? 0 : 1;
+  failures += corrupt_copies(dir).size() == 1 ? 0 : 1;
+  if (cache) {
+    failures += (*cache)->put(make_entry("k")).has_value() ? 0 : 1;
+    auto got = (*cache)->get("k");
+    failures += got && *got ? 0 : 1;
+  }
+  return failures;
+}
+
+} // namespace
+
+TEST_CASE("SqliteCache: a file this user cannot read is moved aside like a corrupt one") {
+  if (::geteuid() != 0) {
+    Harness h;
+    CHECK(unreadable_file_is_replaced(h.dir.path()) == 0);
+    return;
+  }
+  // As root every file is readable: the check runs in a child that became "nobody".
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) {
+      ::_exit(101);
+    }
+    char pattern[] = "/tmp/sqlite_cache_unreadable.XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) {
+      ::_exit(102);
+    }
+    const int failures = unreadable_file_is_replaced(pattern);
+    std::error_code ec;
+    for (const auto& item : fs::directory_iterator(pattern, ec)) {
+      ::chmod(item.path().c_str(), 0600);
+    }
+    fs::remove_all(pattern, ec);
+    ::_exit(failures);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
 TEST_CASE("SqliteCache: two caches on one file see each other's writes") {
   Harness h;
   auto a = h.open();
