@@ -28,6 +28,15 @@ long long cache_entries(const AskUser& user) {
   return std::stoll(m[1]);
 }
 
+// Four calls: fast-1b asked and then answered from the cache, fast-9b asked, and a usage
+// error (no prompt).
+void four_calls(const AskUser& user) {
+  REQUIRE(user.run({"--tiny", "a"}).code == 0);
+  REQUIRE(user.run({"--tiny", "a"}).code == 0);
+  REQUIRE(user.run({"--9b", "b"}).code == 0);
+  REQUIRE(user.run({"--9b"}).code == 2);
+}
+
 } // namespace
 
 TEST_CASE("ask cache: a hit prints the same answer without asking askd") {
@@ -250,10 +259,7 @@ TEST_CASE("ask: 50 processes at once share one cache and one log") {
 TEST_CASE("ask stats: the counts match the calls") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
-  REQUIRE(user.run({"--tiny", "a"}).code == 0);
-  REQUIRE(user.run({"--tiny", "a"}).code == 0);
-  REQUIRE(user.run({"--9b", "b"}).code == 0);
-  (void)user.run({"--9b"});
+  four_calls(user);
   AskResult r = user.run({"stats", "--since", "1h", "--json"});
   REQUIRE_MESSAGE(r.code == 0, r.err);
   Json stats = Json::parse(r.out);
@@ -342,10 +348,7 @@ TEST_CASE("docs/telemetry.md: every jq recipe runs on a log that ask wrote") {
   REQUIRE_MESSAGE(fs::exists("/usr/bin/jq"), "jq is not installed (scripts/install-deps.sh)");
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
-  REQUIRE(user.run({"--tiny", "a"}).code == 0);
-  REQUIRE(user.run({"--tiny", "a"}).code == 0);
-  REQUIRE(user.run({"--9b", "b"}).code == 0);
-  (void)user.run({"--9b"});
+  four_calls(user);
   world.stop_ollama();
   REQUIRE(user.run({"--9b", "demoted"}).code == 0);
   (void)user.run({"--9b", "[[sim: status=503]] failing"});
