@@ -56,6 +56,7 @@ private:
   bool answer_from_cache();
   ExitCode ask_askd();
   void on_reply(const ChatReply& reply);
+  void note_council_size();
   void store(const ChatReply& reply);
   ExitCode fail(FailureKind kind, const std::string& message);
   ExitCode finish(ExitCode code);
@@ -81,7 +82,8 @@ private:
   std::string m_key;
   long long m_prompt_chars = 0;
   // The cache.
-  std::string m_cache_mode = "off"; // off, read-write ("miss" until a hit), refresh
+  // Telemetry's "cache" field: "off", "miss" (read, then write; "hit" once found), "refresh".
+  std::string m_cache_mode = "off";
   std::unique_ptr<cache::SqliteCache> m_cache;
   bool m_cache_failed = false;
   // The outcome, for the telemetry line.
@@ -274,7 +276,12 @@ ExitCode Question::ask_askd() {
   }
   m_term.end_answer();
   if (m_demoted) {
-    m_term.note("[degraded: " + m_model + " → " + m_served_by + "]", true);
+    // For a council, the chairman is what can be demoted.
+    const std::string& asked = m_council ? m_council->chairman : m_model;
+    m_term.note("[degraded: " + asked + " → " + m_served_by + "]", true);
+  }
+  if (m_council) {
+    note_council_size();
   }
   if (m_opts.verbose) {
     m_term.note("[" + m_served_by + " via askd, " + format_seconds(elapsed()) +
@@ -302,6 +309,28 @@ void Question::on_reply(const ChatReply& reply) {
   // A council is demoted only when its chairman was.
   const std::string& expected = m_council ? m_council->chairman : m_model;
   m_demoted = m_served_by != expected;
+}
+
+// A council some of whose members failed answered anyway: said on stderr, as a demotion is.
+void Question::note_council_size() {
+  std::size_t members = 0;
+  std::size_t failed = 0;
+  std::size_t start = 0;
+  while (start <= m_council_members.size() && !m_council_members.empty()) {
+    const std::size_t comma = m_council_members.find(',', start);
+    const std::string one = m_council_members.substr(start, comma - start);
+    ++members;
+    failed += one == "-" ? 1 : 0;
+    if (comma == std::string::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  if (failed > 0) {
+    m_term.note("[council: " + std::to_string(members - failed) + " of " +
+                    std::to_string(members) + " members answered]",
+                true);
+  }
 }
 
 void Question::store(const ChatReply& reply) {

@@ -10,6 +10,9 @@
 #include "config/config.h"
 #include "core/json_text.h"
 #include "core/sse.h"
+#include "council/council.h"
+#include "proxy/attempt.h"
+#include "proxy/chain_completer.h"
 #include "proxy/prepare.h"
 
 namespace ask::proxy {
@@ -59,17 +62,6 @@ bool has_content(const core::Json& chunk) {
   return choices->empty() && chunk.contains("usage");
 }
 
-std::string join_path(const std::vector<std::string>& path) {
-  std::string out;
-  for (const std::string& m : path) {
-    if (!out.empty()) {
-      out += '>';
-    }
-    out += m;
-  }
-  return out;
-}
-
 std::optional<core::Usage> usage_of(const core::Json& response) {
   auto it = response.find("usage");
   if (it == response.end() || !it->is_object()) {
@@ -97,6 +89,8 @@ private:
   enum class Outcome { served, failed_over, finished };
 
   bool parse();
+  bool run_council(const config::Council& council);
+  void add_council_usage(core::Json& reply) const;
   Outcome try_model(const config::Model& model);
   Outcome relay_stream(const config::Model& model, ChunkStream& stream);
   Outcome attempt_failed(const config::Model& model, core::Error error, std::string reason);
@@ -104,7 +98,7 @@ private:
   void reject(int status, std::string_view reason, const core::Error& error);
   void client_gone(const std::string& what);
   Headers headers(std::string_view content_type) const;
-  bool write_chunk(const core::Json& chunk);
+  bool write_chunk(core::Json& chunk);
   void finish(int status);
 
   const ChatDeps& m_deps;
@@ -113,6 +107,8 @@ private:
   Clock::time_point m_start;
   RequestRecord m_rec;
   core::Json m_body;
+  core::ChatRequest m_parsed;
+  std::optional<core::Usage> m_council_usage; // a council's members' tokens, added to the answer
   bool m_stream = false;
   bool m_wants_usage = false;
   bool m_started = false;   // request_started was counted
@@ -130,13 +126,16 @@ void ChatCall::run() {
     return;
   }
   m_rec.model = resolved->name;
+  std::string chain_of = resolved->name;
   if (resolved->council != nullptr) {
-    reject(501, "bad_request",
-           core::Error::bad_request("the council \"" + resolved->name +
-                                    "\" is not served by this build of askd yet"));
-    return;
+    // The members deliberate; then the chairman's request goes down the chairman's chain
+    // like any other (streamed or not), X-Served-By naming the chairman that answered.
+    if (!run_council(*resolved->council)) {
+      return;
+    }
+    chain_of = resolved->council->chairman;
   }
-  auto chain = config::fallback_chain(m_deps.config, resolved->name);
+  auto chain = config::fallback_chain(m_deps.config, chain_of);
   if (!chain) {
     reject(chain.error().status_for_client(), "bad_request", chain.error());
     return;
@@ -160,7 +159,7 @@ void ChatCall::run() {
     }
   }
   ChainFailure failure = chain_failure(m_rec.attempts);
-  spdlog::warn("{} {}: every model failed ({})", m_rec.id, m_rec.model, join_path(m_rec.path));
+  spdlog::warn("{} {}: every model failed ({})", m_rec.id, m_rec.model, path_text(m_rec.path));
   respond_error(failure.status, failure.body,
                 failure.body["error"]["message"].get<std::string>());
 }
@@ -184,8 +183,53 @@ bool ChatCall::parse() {
   }
   m_stream = parsed->stream;
   m_rec.stream = m_stream;
-  m_wants_usage = parsed->stream_options && parsed->stream_options->include_usage;
+  m_parsed = std::move(*parsed);
+  m_wants_usage = m_parsed.stream_options && m_parsed.stream_options->include_usage;
   return true;
+}
+
+bool ChatCall::run_council(const config::Council& council) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  ChainCompleter completer(m_deps, {m_ex.fd(), m_ex.stop_fd()}, m_rec.id);
+  auto d = council::deliberate(council, m_parsed, completer, rng);
+  if (!d) {
+    core::Error& e = d.error();
+    if (e.kind == core::ErrorKind::cancelled) {
+      client_gone(e.message);
+    } else if (e.kind == core::ErrorKind::bad_request) {
+      reject(400, "bad_request", e);
+    } else {
+      spdlog::warn("{} {}: {}", m_rec.id, m_rec.model, e.message);
+      respond_error(502, error_json(e.message, "server_error", "council_failed"), e.describe());
+    }
+    return false;
+  }
+  m_rec.council_members = d->served_list();
+  for (const council::MemberOutcome& m : d->members) {
+    if (m.error) {
+      m_rec.member_errors.push_back(m.label + ": " + m.error->message);
+    }
+  }
+  if (d->answered() < d->members.size()) {
+    spdlog::warn("{} {}: {} of {} members answered ({})", m_rec.id, m_rec.model, d->answered(),
+                 d->members.size(), m_rec.council_members);
+  }
+  m_council_usage = d->usage;
+  m_body = std::move(d->chairman_request);
+  return true;
+}
+
+void ChatCall::add_council_usage(core::Json& reply) const {
+  auto it = reply.find("usage");
+  if (!m_council_usage || it == reply.end() || !it->is_object()) {
+    return;
+  }
+  for (const auto& [key, add] :
+       {std::pair<const char*, long long>{"prompt_tokens", m_council_usage->prompt_tokens},
+        {"completion_tokens", m_council_usage->completion_tokens},
+        {"total_tokens", m_council_usage->total_tokens}}) {
+    (*it)[key] = it->value(key, 0LL) + add;
+  }
 }
 
 ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
@@ -204,24 +248,11 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
   ctx.client_wants_usage = m_wants_usage;
 
   // Concurrency limits: the backend's, then the model's. Waiting counts against first byte.
-  const auto queue_deadline = now + ctx.timeouts.first_byte;
-  auto gone = [this] { return m_ex.client_gone(); };
-  std::array<Permit, 2> permits;
-  std::array<Limiter*, 2> limiters = {m_deps.limiters.backend(model.backend),
-                                       m_deps.limiters.model(model.name)};
-  for (std::size_t i = 0; i < limiters.size(); ++i) {
-    if (limiters[i] == nullptr) {
-      continue;
-    }
-    m_deps.metrics.set_queued(limiters[i]->scope(), limiters[i]->name(),
-                              limiters[i]->waiting() + 1);
-    auto permit = limiters[i]->acquire(queue_deadline, gone);
-    m_deps.metrics.set_queued(limiters[i]->scope(), limiters[i]->name(), limiters[i]->waiting());
-    if (!permit) {
-      const bool full = permit.error().kind == core::ErrorKind::overloaded;
-      return attempt_failed(model, std::move(permit.error()), full ? "queue_full" : "");
-    }
-    permits[i] = std::move(*permit);
+  auto permits = acquire_permits(m_deps.limiters, m_deps.metrics, model,
+                                 now + ctx.timeouts.first_byte, [this] { return m_ex.client_gone(); });
+  if (!permits) {
+    const bool full = permits.error().kind == core::ErrorKind::overloaded;
+    return attempt_failed(model, std::move(permits.error()), full ? "queue_full" : "");
   }
 
   core::Json body = prepare_request(m_body, model, m_stream);
@@ -238,6 +269,7 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
       return attempt_failed(model, std::move(reply.error()), "");
     }
     m_rec.served_by = model.name;
+    add_council_usage(*reply);
     if (auto usage = usage_of(*reply)) {
       m_rec.prompt_tokens = usage->prompt_tokens;
       m_rec.completion_tokens = usage->completion_tokens;
@@ -289,7 +321,8 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
   // The head and every held chunk leave in one write: the client is woken once.
   m_ex.begin_chunked(200, h, /*defer=*/true);
   std::string first;
-  for (const core::Json& chunk : held) {
+  for (core::Json& chunk : held) {
+    add_council_usage(chunk);
     first += "data: ";
     first += dump(chunk);
     first += "\n\n";
@@ -328,8 +361,9 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
     }
   }
   if (auto usage = stream.usage()) {
-    m_rec.prompt_tokens = usage->prompt_tokens;
-    m_rec.completion_tokens = usage->completion_tokens;
+    m_rec.prompt_tokens = usage->prompt_tokens + (m_council_usage ? m_council_usage->prompt_tokens : 0);
+    m_rec.completion_tokens =
+        usage->completion_tokens + (m_council_usage ? m_council_usage->completion_tokens : 0);
   }
   if (!m_ex.end_chunked(core::encode_sse_done())) {
     client_gone("the client left before the end of the stream");
@@ -339,7 +373,8 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
   return Outcome::served;
 }
 
-bool ChatCall::write_chunk(const core::Json& chunk) {
+bool ChatCall::write_chunk(core::Json& chunk) {
+  add_council_usage(chunk);
   m_frame.assign("data: ");
   m_frame += dump(chunk);
   m_frame += "\n\n";
@@ -381,7 +416,10 @@ Headers ChatCall::headers(std::string_view content_type) const {
     h.emplace_back("X-Served-By", m_rec.served_by);
   }
   if (!m_rec.path.empty()) {
-    h.emplace_back("X-Fallback-Path", join_path(m_rec.path));
+    h.emplace_back("X-Fallback-Path", path_text(m_rec.path));
+  }
+  if (!m_rec.council_members.empty()) {
+    h.emplace_back("X-Council-Members", m_rec.council_members);
   }
   if (!m_ex.keep_alive_allowed()) {
     h.emplace_back("Connection", "close");
@@ -431,8 +469,10 @@ void ChatCall::finish(int status) {
   m_deps.metrics.request_finished(requested, m_rec.served_by, status, m_stream, m_rec.latency_s,
                                   m_rec.ttft_s);
   if (!m_rec.served_by.empty() && (m_rec.prompt_tokens || m_rec.completion_tokens)) {
-    m_deps.metrics.tokens(m_rec.served_by, m_rec.prompt_tokens.value_or(0),
-                          m_rec.completion_tokens.value_or(0));
+    // A council's members were counted under their own models as they answered.
+    const core::Usage members = m_council_usage.value_or(core::Usage{});
+    m_deps.metrics.tokens(m_rec.served_by, m_rec.prompt_tokens.value_or(0) - members.prompt_tokens,
+                          m_rec.completion_tokens.value_or(0) - members.completion_tokens);
   }
   m_deps.log.write(m_rec);
 }

@@ -53,4 +53,15 @@ ChainFailure chain_failure(const std::vector<Attempt>& attempts) {
   return out;
 }
 
+std::string path_text(const std::vector<std::string>& path) {
+  std::string out;
+  for (const std::string& m : path) {
+    if (!out.empty()) {
+      out += '>';
+    }
+    out += m;
+  }
+  return out;
+}
+
 } // namespace ask::proxy

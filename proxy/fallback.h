@@ -40,4 +40,7 @@ struct ChainFailure {
 };
 ChainFailure chain_failure(const std::vector<Attempt>& attempts);
 
+// The models tried, joined with '>' ("fast-9b>fast-3b>fast-1b"): the X-Fallback-Path header.
+std::string path_text(const std::vector<std::string>& path);
+
 } // namespace ask::proxy

@@ -49,6 +49,10 @@ nlohmann::json to_json(const RequestRecord& r) {
   if (!r.error.empty()) {
     line["error"] = r.error;
   }
+  if (!r.council_members.empty()) {
+    line["council_members"] = r.council_members;
+    line["member_errors"] = r.member_errors;
+  }
   return line;
 }
 

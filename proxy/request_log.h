@@ -31,6 +31,9 @@ struct RequestRecord {
   std::optional<long long> completion_tokens;
   std::string client;     // the client's address
   std::string error;      // what went wrong, when something did (also after a 200 stream)
+  // Councils: who served each member ("fast-9b,-": "-" failed), and why members failed.
+  std::string council_members;
+  std::vector<std::string> member_errors;
 };
 
 class RequestLog {

@@ -318,3 +318,14 @@ TEST_CASE("ask on a terminal: a progress line that is erased, colour unless NO_C
   REQUIRE(code3 == 0);
   CHECK(cached.find("[cached: fast-1b") != std::string::npos); // a hit is never silent here
 }
+
+TEST_CASE("ask --council: a shrunken council is noted; degraded only for the chairman") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  world.stop_ollama(); // think-9b (a member) fails; fast-1b answers and chairs
+  AskResult r = user.run({"-m", "mixed", "deliberate"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(lines_of(r.err) == std::vector<std::string>{"[council: 1 of 2 members answered]"});
+  CHECK(user.last_line()["council_members"] == "-,fast-1b");
+  CHECK(user.last_line()["demoted"] == false);
+}

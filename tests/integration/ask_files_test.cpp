@@ -102,8 +102,13 @@ TEST_CASE("ask cache: a council is never cached") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   for (int i = 0; i < 2; ++i) {
-    (void)user.run({"--council", "deliberate"});
+    AskResult r = user.run({"--council", "deliberate"});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    CHECK(r.err.empty());
     Json line = user.last_line();
+    CHECK(line["served_by"] == "think-9b");
+    CHECK(line["demoted"] == false);
+    CHECK(line["council_members"] == "fast-9b,fast-9b");
     CHECK(line["cache"] == "off");
     CHECK(line["cache_hit"] == false);
     CHECK(line["model"] == "council");

@@ -34,7 +34,10 @@ Json ask_config(int ollama_port, int llama_port, const Json& extra) {
       {"councils",
        {{"council",
          {{"members", Json::array({{{"model", "fast-9b"}}, {{"model", "fast-9b"}}})},
-          {"chairman", "think-9b"}}}}},
+          {"chairman", "think-9b"}}},
+        {"mixed",
+         {{"members", Json::array({{{"model", "think-9b"}}, {{"model", "fast-1b"}}})},
+          {"chairman", "fast-1b"}}}}},
       {"tiers", {{"9b", "fast-9b"}, {"think", "think-9b"}, {"council", "council"}, {"tiny", "fast-1b"}}},
       {"default_tier", "9b"},
       {"aliases", {{"fast", "fast-9b"}}}};

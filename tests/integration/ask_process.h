@@ -16,7 +16,8 @@
 namespace ask::testing {
 
 // The config every ask test uses: fast-9b (Ollama qwen3.5:9b) → fast-3b (Ollama llama3.2:3b)
-// → fast-1b (llama-server gemma), think-9b, a council of two fast-9b chaired by think-9b,
+// → fast-1b (llama-server gemma), think-9b, a council of two fast-9b chaired by think-9b, a
+// council "mixed" (think-9b and fast-1b, chaired by fast-1b),
 // tiers 9b, think, council, tiny (fast-1b), default 9b, alias fast → fast-9b. `extra` is
 // merged into the top level (e.g. {"api_keys": [...]}, {"telemetry": {...}}).
 Json ask_config(int ollama_port, int llama_port, const Json& extra = Json::object());
