@@ -38,6 +38,10 @@ std::string council_config(int a, int b) {
         {"shrinking",
          {{"members", Json::array({{{"model", "member-a"}}, {{"model", "member-c"}}})},
           {"chairman", "chair-b"}}},
+        {"reviewed",
+         {{"members", Json::array({{{"model", "member-a"}}, {{"model", "member-b"}}})},
+          {"chairman", "chair"},
+          {"peer_review", true}}},
         {"doomed",
          {{"members", Json::array({{{"model", "member-c"}}, {{"model", "member-c"}}})},
           {"chairman", "chair"}}}}}};
@@ -195,4 +199,28 @@ TEST_CASE("askd council: the chairman's answer streams") {
   CHECK(events.back().is_done());
   const std::string chair_answer = replay(c.a, recorded(c.a).back()).first;
   CHECK(streamed_content(events) == chair_answer);
+}
+
+TEST_CASE("askd council: with peer review each member also ranks the anonymised answers") {
+  Council c;
+  Reply r = c.askd.chat(council_body("reviewed", "rank these"));
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  std::vector<Json> on_a = recorded(c.a);
+  std::vector<Json> on_b = recorded(*c.b);
+  CHECK(on_a.size() + on_b.size() == 5); // two answers, two ballots, the chairman
+  int ballots = 0;
+  for (const auto* list : {&on_a, &on_b}) {
+    for (const Json& req : *list) {
+      const std::string text = req["json"]["messages"].back()["content"];
+      if (text.find("FINAL RANKING:") != std::string::npos) {
+        ++ballots;
+        CHECK(text.find("Response A:\n") != std::string::npos);
+        CHECK(text.find("member-") == std::string::npos);
+      }
+    }
+  }
+  CHECK(ballots == 2);
+  // The simulator's ballots name no response, so there is no ranking to pass on; the
+  // chairman still answers.
+  CHECK(is_chairman(on_a.back()));
 }
