@@ -287,6 +287,7 @@ ExitCode Question::ask_askd() {
     m_term.note("[" + m_served_by + " via askd, " + format_seconds(elapsed()) +
                 (m_ttft ? ", first text after " + format_seconds(*m_ttft) : "") +
                 (m_fallback_path.empty() ? "" : ", path " + m_fallback_path) +
+                (m_council_members.empty() ? "" : ", members " + m_council_members) +
                 (m_request_id.empty() ? "" : ", request " + m_request_id) + "]");
   }
   if (m_cache_mode != "off") {

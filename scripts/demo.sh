@@ -4,8 +4,9 @@
 # ports (once speaking Ollama's API, once llama-server's over a tiny real GGUF model), starts
 # askd with the bundled examples/config.jsonc pointed at them, and then:
 #   ask --9b answers; the same question again comes from the cache; piped text joins the
-#   prompt; the 9B's backend fails and ask says so ([degraded: fast-9b → fast-1b]); ask stats
-#   sums it up; and a look at askd itself (streaming headers, keep_alive, metrics).
+#   prompt; the council deliberates; the 9B's backend fails and ask says so
+#   ([degraded: fast-9b → fast-1b]); ask stats sums it up; and a look at askd itself
+#   (streaming headers, metrics).
 # ask's cache and telemetry live in a temporary folder. Everything it starts it stops.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -90,6 +91,13 @@ tail -1 "$work/data/ask/log.jsonl" | jq -c '{model, served_by, cache_hit, latenc
 say "piped text joins the prompt: the arguments, a blank line, then standard input"
 show 'printf "fix: off-by-one in the retry loop\n" | ask --9b "Write a one-line commit message for:"'
 printf 'fix: off-by-one in the retry loop\n' | "$ask" --9b "Write a one-line commit message for:"
+
+say "ask --council: two fast-9b answers, anonymised, synthesised by think-9b (-v says who served)"
+show 'ask --council -v "Should a cron job that calls an API every minute use a lock file?"'
+"$ask" --council -v "Should a cron job that calls an API every minute use a lock file?" </dev/null
+curl -s -D "$work/headers" -o /dev/null "$url/v1/chat/completions" \
+  -d '{"model":"council","messages":[{"role":"user","content":"Is a lock file enough?"}]}'
+grep -iE '^(X-Served-By|X-Council-Members)' "$work/headers" | tr -d '\r'
 
 say "Ollama goes down: fast-9b falls back along its chain (fast-3b, fast-1b on llama-server)"
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
