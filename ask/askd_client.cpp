@@ -230,7 +230,8 @@ std::expected<ChatReply, ChatFailure> AskdClient::chat(const core::Json& request
     }
     auto parsed = core::parse_chat_response(std::string_view(*body));
     if (!parsed) {
-      ChatFailure f{FailureKind::other, "askd's reply: " + parsed.error().message, reply.served, {}};
+      ChatFailure f{FailureKind::other, "askd's reply: " + parsed.error().message, reply.served,
+                    {}, std::nullopt};
       return std::unexpected(std::move(f));
     }
     reply.response = std::move(*parsed);
@@ -251,7 +252,8 @@ std::expected<ChatReply, ChatFailure> AskdClient::chat(const core::Json& request
     if (!so_far.choices.empty()) {
       partial = so_far.choices[0].message.content.value_or("");
     }
-    return std::unexpected(ChatFailure{kind, std::move(message), reply.served, std::move(partial)});
+    return std::unexpected(
+        ChatFailure{kind, std::move(message), reply.served, std::move(partial), reply.ttft_s});
   };
   while (!done) {
     piece.clear();
@@ -323,11 +325,12 @@ std::expected<core::Json, ChatFailure> AskdClient::models() {
   auto json = core::parse_json_text(*body);
   if (status != 200) {
     return std::unexpected(ChatFailure{classify_status(status, json ? *json : core::Json()),
-                                       error_message(status, *body), {}, {}});
+                                       error_message(status, *body), {}, {}, std::nullopt});
   }
   if (!json || !json->is_object()) {
     return std::unexpected(
-        ChatFailure{FailureKind::other, "askd's /v1/models reply is not a JSON object", {}, {}});
+        ChatFailure{FailureKind::other, "askd's /v1/models reply is not a JSON object", {}, {},
+                    std::nullopt});
   }
   return *json;
 }

@@ -59,6 +59,7 @@ struct ChatFailure {
   std::string message;
   ServedInfo served;           // what askd said before failing, if anything
   std::string partial_answer;  // text printed before a stream broke
+  std::optional<double> ttft_s; // when that text began
 };
 
 // Callbacks while a stream arrives (non-empty pieces of choice 0); each may be empty.

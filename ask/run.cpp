@@ -265,6 +265,7 @@ ExitCode Question::ask_askd() {
     m_fallback_path = f.served.fallback_path;
     m_request_id = f.served.request_id;
     m_answer = f.partial_answer;
+    m_ttft = f.ttft_s;
     if (!m_answer.empty()) {
       m_term.end_answer();
     }
