@@ -74,6 +74,13 @@ namespace {
 } // namespace
 
 int ask_main(int argc, char** argv) {
+  // A closed stdin, stdout or stderr becomes /dev/null, so that no file ask opens (the stop
+  // pipe, the cache) takes its number and is read or written as if it were one.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      (void)::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    }
+  }
   Terminal early(detect_terminal(true), stdout, stderr);
   auto loaded = load(argc, argv, early);
   if (!loaded) {

@@ -153,6 +153,14 @@ ExitCode run_cache(Command command, const config::Config& config, const core::Cl
   return ExitCode::ok;
 }
 
+namespace {
+// `m[key]` when it is a string, else `fallback`: askd's list is read defensively.
+std::string string_or(const core::Json& m, const char* key, std::string fallback) {
+  auto it = m.find(key);
+  return it != m.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+} // namespace
+
 ExitCode run_models(const ModelsOptions& o, const core::EnvLookup& env, int stop_fd,
                     Terminal& terminal) {
   auto ep = parse_endpoint(askd_url(o.url, env));
@@ -192,16 +200,16 @@ ExitCode run_models(const ModelsOptions& o, const core::EnvLookup& env, int stop
       if (auto it = m.find("context_length"); it != m.end() && it->is_number_integer()) {
         ctx = std::to_string(it->get<long long>());
       }
-      std::string state = m.value("state", std::string("-"));
+      std::string state = string_or(m, "state", "-");
       if (auto it = m.find("expires_at"); state == "loaded" && it != m.end() && it->is_string()) {
         const std::string until = it->get<std::string>();
         if (until.size() >= 16) {
           state += " until " + until.substr(11, 5); // HH:MM of the backend's RFC 3339 time
         }
       }
-      std::string backend = m.value("backend", std::string("-"));
-      std::string desc = m.value("description", std::string());
-      if (m.value("council", false)) {
+      std::string backend = string_or(m, "backend", "-");
+      std::string desc = string_or(m, "description", "");
+      if (auto c = m.find("council"); c != m.end() && c->is_boolean() && c->get<bool>()) {
         desc = "council" + (desc.empty() ? "" : ": " + desc);
       }
       if (auto it = m.find("alias_of"); it != m.end() && it->is_string()) {

@@ -238,7 +238,12 @@ ExitCode Question::ask_askd() {
   settings.api_key = askd_api_key(m_opts.api_key, m_proc.env);
   settings.stop_fd = m_proc.stop_fd;
   if (m_opts.timeout) {
-    if (auto ms = m_opts.timeout->finite()) {
+    // --timeout is the whole call's limit: the first-byte and idle limits may not cut it short.
+    const auto ms = m_opts.timeout->finite();
+    const std::chrono::milliseconds limit = ms ? *ms : std::chrono::hours(24 * 365);
+    settings.first_byte_timeout = std::max(settings.first_byte_timeout, limit);
+    settings.idle_timeout = std::max(settings.idle_timeout, limit);
+    if (ms) {
       settings.deadline = std::chrono::steady_clock::now() + *ms;
     }
   }
@@ -371,6 +376,13 @@ double Question::elapsed() const {
 }
 
 ExitCode Question::finish(ExitCode code) {
+  if (code == ExitCode::ok && m_term.answer_failed()) {
+    // The answer did not reach stdout (a full disk under `>> digest.md`): never exit 0.
+    m_error = "cannot write the answer to standard output: " + m_term.answer_error();
+    m_error_kind = FailureKind::other;
+    m_term.error(*m_error);
+    code = ExitCode::failure;
+  }
   if (!m_model.empty()) {
     write_log(code);
   }

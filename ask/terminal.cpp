@@ -1,7 +1,9 @@
 #include "ask/terminal.h"
 
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include <unistd.h>
 
@@ -104,6 +106,7 @@ bool Terminal::answer(std::string_view text) {
   }
   if (std::fwrite(text.data(), 1, text.size(), m_out) != text.size() || std::fflush(m_out) != 0) {
     m_out_failed = true;
+    m_out_errno = errno;
     return false;
   }
   m_wrote_answer = true;
@@ -114,10 +117,14 @@ bool Terminal::answer(std::string_view text) {
 void Terminal::end_answer() {
   std::lock_guard lock(m_mutex);
   if (m_wrote_answer && !m_answer_ends_newline && !m_out_failed) {
-    std::fputc('\n', m_out);
-    std::fflush(m_out);
+    m_out_failed = std::fputc('\n', m_out) == EOF || std::fflush(m_out) != 0;
+    m_out_errno = m_out_failed ? errno : 0;
     m_answer_ends_newline = true;
   }
+}
+
+std::string Terminal::answer_error() const {
+  return m_out_errno != 0 ? std::strerror(m_out_errno) : "write failed";
 }
 
 void Terminal::reasoning(std::string_view text) {

@@ -40,6 +40,10 @@ public:
   bool answer(std::string_view text);
   // Ends the answer with a newline unless it already ended with one or nothing was written.
   void end_answer();
+  // True once writing the answer to stdout failed (a full disk, a closed pipe).
+  bool answer_failed() const { return m_out_failed; }
+  // The OS's reason for that failure ("No space left on device").
+  std::string answer_error() const;
   // A piece of reasoning on stderr (dim when coloured).
   void reasoning(std::string_view text);
   // One line on stderr; `highlight` makes it yellow when coloured.
@@ -64,6 +68,7 @@ private:
   bool m_progress_drawn = false;
   bool m_in_reasoning = false;
   bool m_out_failed = false;
+  int m_out_errno = 0;
   bool m_wrote_answer = false;
   bool m_answer_ends_newline = false;
 };
