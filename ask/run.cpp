@@ -56,6 +56,8 @@ private:
   bool answer_from_cache();
   ExitCode ask_askd();
   void on_reply(const ChatReply& reply);
+  // What the answer was asked of, after askd's resolution (its X-Requested-Model).
+  const std::string& asked() const { return m_resolved_by_askd ? *m_resolved_by_askd : m_model; }
   void note_council_size();
   void store(const ChatReply& reply);
   ExitCode fail(FailureKind kind, const std::string& message);
@@ -99,6 +101,8 @@ private:
   std::string m_request_id;
   std::optional<std::string> m_error;
   std::optional<FailureKind> m_error_kind;
+  std::optional<std::string> m_resolved_by_askd;
+  bool m_answered_by_council = false;
 };
 
 ExitCode Question::run() {
@@ -283,8 +287,8 @@ ExitCode Question::ask_askd() {
   m_term.end_answer();
   if (m_demoted) {
     // For a council, the chairman is what can be demoted.
-    const std::string& asked = m_council ? m_council->chairman : m_model;
-    m_term.note("[degraded: " + asked + " → " + m_served_by + "]", true);
+    const std::string& expected = m_council ? m_council->chairman : asked();
+    m_term.note("[degraded: " + expected + " → " + m_served_by + "]", true);
   }
   if (m_council) {
     note_council_size();
@@ -296,7 +300,9 @@ ExitCode Question::ask_askd() {
                 (m_council_members.empty() ? "" : ", members " + m_council_members) +
                 (m_request_id.empty() ? "" : ", request " + m_request_id) + "]");
   }
-  if (m_cache_mode != "off") {
+  if (m_answered_by_council) {
+    m_cache_mode = "off"; // never cached, even when only askd knew it was a council
+  } else if (m_cache_mode != "off") {
     store(*reply);
   }
   return finish(ExitCode::ok);
@@ -313,9 +319,18 @@ void Question::on_reply(const ChatReply& reply) {
     m_tokens_in = reply.response.usage->prompt_tokens;
     m_tokens_out = reply.response.usage->completion_tokens;
   }
-  // A council is demoted only when its chairman was.
-  const std::string& expected = m_council ? m_council->chairman : m_model;
-  m_demoted = m_served_by != expected;
+  // askd's own resolution of the name wins over ours (its config may know more aliases).
+  if (!reply.served.requested.empty()) {
+    m_resolved_by_askd = reply.served.requested;
+  }
+  // A council is demoted only when its chairman was; a council our config does not know
+  // (askd says so with X-Council-Members) cannot be judged, and is never cached.
+  m_answered_by_council = m_council != nullptr || !m_council_members.empty();
+  if (m_council) {
+    m_demoted = m_served_by != m_council->chairman;
+  } else {
+    m_demoted = !m_answered_by_council && m_served_by != m_resolved_by_askd.value_or(m_model);
+  }
 }
 
 // A council some of whose members failed answered anyway: said on stderr, as a demotion is.

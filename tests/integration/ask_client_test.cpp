@@ -329,3 +329,24 @@ TEST_CASE("ask --council: a shrunken council is noted; degraded only for the cha
   CHECK(user.last_line()["council_members"] == "-,fast-1b");
   CHECK(user.last_line()["demoted"] == false);
 }
+
+TEST_CASE("ask: askd's resolution wins when ask's config knows less (an alias, a council)") {
+  AskWorld world;
+  Json thin = world.config();
+  thin.erase("aliases");
+  thin.erase("councils");
+  thin["tiers"].erase("council");
+  AskUser user(thin, world.askd().port());
+  AskResult alias = user.run({"-m", "fast", "via askd's alias"});
+  REQUIRE_MESSAGE(alias.code == 0, alias.err);
+  CHECK(alias.err.empty()); // fast is fast-9b for askd: not a demotion
+  CHECK(user.last_line()["demoted"] == false);
+  AskResult council = user.run({"-m", "council", "deliberate"});
+  REQUIRE_MESSAGE(council.code == 0, council.err);
+  CHECK(council.err.empty());
+  CHECK(user.last_line()["demoted"] == false);
+  CHECK(user.last_line()["cache"] == "off"); // a council answer is never stored
+  AskResult again = user.run({"-m", "think-9b", "deliberate"});
+  REQUIRE(again.code == 0);
+  CHECK(user.last_line()["cache_hit"] == false);
+}
