@@ -1,0 +1,95 @@
+#pragma once
+// How much memory a model takes, per layer and per component, before anything is loaded:
+// weights from the real tensor sizes in the GGUF file, KV cache (GQA, sliding-window layers,
+// per-layer head counts), recurrent state of hybrid layers, compute buffers, the per-GPU
+// fixed overhead, a draft model and a multimodal projector. placement.h splits the layers
+// over GPUs with these figures. docs/vram.md gives every formula and its llama.cpp source.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/gguf.h"
+#include "router/calibration.h"
+#include "router/probe.h" // Result
+
+namespace ask::router {
+
+// Measured ÷ estimated per component, learnt from a calibration (1 = no correction).
+struct Correction {
+  double weights = 1.0;
+  double kv = 1.0;
+  double compute = 1.0;
+};
+
+// The llama-server settings that change memory use.
+struct EstimateInput {
+  std::uint64_t ctx = 0; // -c: total context over all slots; 0 = the model's trained context
+  int parallel = 1;      // -np: slots
+  std::string cache_type_k = "f16"; // -ctk: f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1
+  std::string cache_type_v = "f16"; // -ctv
+  bool flash_attn = true;           // -fa (auto resolves to on where the GPU supports it)
+  bool kv_unified = false;          // --kv-unified: one KV buffer shared by all slots
+  int n_gpu_layers = -1; // -ngl; -1 = all (the output layer counts as one more, as in llama.cpp)
+  int n_cpu_moe = 0;     // --n-cpu-moe: expert tensors of the first N layers stay in host memory
+  std::uint32_t n_batch = 2048;
+  std::uint32_t n_ubatch = 512;
+  // Logit rows the worst-case graph reserves: 0 = min(n_ubatch, parallel), as llama-server
+  // reserves since llama.cpp PR #23861 (2026-05); builds before it reserve n_ubatch rows.
+  std::uint32_t n_outputs_max = 0;
+  const core::gguf::SplitModel* draft = nullptr; // speculative-decoding draft model, if any
+  int draft_ctx = 0;                             // draft context; 0 = same as the model's
+  std::uint64_t projector_bytes = 0; // mmproj tensor bytes (vision/audio projector), 0 = none
+  Correction correction;             // from an earlier load of this model
+};
+
+// One repeating layer (blk.N.*).
+struct LayerEstimate {
+  std::uint64_t weights = 0;      // tensors that go to the layer's device
+  std::uint64_t host_weights = 0; // expert tensors kept in host memory by --n-cpu-moe
+  std::uint64_t kv = 0;           // K + V cache of this layer, all slots
+  std::uint64_t recurrent = 0;    // recurrent (SSM / RWKV / conv) state, all slots
+  std::uint64_t device_bytes() const { return weights + kv + recurrent; }
+};
+
+struct Estimate {
+  std::string arch;
+  std::uint64_t n_ctx = 0;     // total context after defaults
+  std::uint64_t n_ctx_seq = 0; // per slot
+  std::vector<LayerEstimate> layers;
+  std::uint64_t input_weights =
+      0; // token embeddings: llama.cpp keeps the input layer in host memory
+  std::uint64_t output_weights = 0; // output head and final norm: on the device of the output layer
+  // Compute buffers: every GPU that holds layers allocates one; the GPU holding the output
+  // layer also holds the logits and is charged `compute_output` instead of `compute_layer`.
+  std::uint64_t compute_output = 0;
+  std::uint64_t compute_layer = 0;
+  std::uint64_t compute_host = 0;  // host-side compute buffer
+  std::uint64_t output_buffer = 0; // host: logits of n_outputs_max (= parallel) sequences
+  std::uint64_t gpu_overhead = 0;  // per GPU used: driver context, cuBLAS/hipBLAS workspace
+  std::uint64_t draft = 0;         // draft model: weights + KV + compute, with the output layer
+  std::uint64_t projector = 0;     // mmproj: with the output layer
+  // No output.weight: output_weights includes this copy of token_embd (0 when not tied).
+  std::uint64_t tied_output = 0;
+  std::vector<std::string> notes; // assumptions made ("flash attention assumed on", …)
+
+  std::uint64_t layer_bytes() const; // sum of layers[i].device_bytes()
+  // Everything on one GPU holding every layer and the output: layers + output weights +
+  // compute_output + overhead + draft + projector.
+  std::uint64_t single_gpu_bytes() const;
+  // Host memory when every layer is on GPUs: input weights, host expert weights, host
+  // compute and output buffers.
+  std::uint64_t host_bytes() const;
+};
+
+// Fails (bad_request) when the model's architecture parameters cannot be read or a
+// setting is out of range (unknown cache type, parallel < 1, ctx beyond 2^24 tokens).
+Result<Estimate> estimate(const core::gguf::SplitModel& model, const EstimateInput& in);
+
+// The component ratios measured ÷ estimated, from a load whose estimate was `predicted`
+// and whose startup log gave `measured` (sums over all devices, host included). A
+// component the log did not report keeps 1.0; ratios are clamped to [0.5, 4].
+Correction correction_from(const Estimate& predicted, const Calibration& measured);
+
+} // namespace ask::router

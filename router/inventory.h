@@ -1,0 +1,81 @@
+#pragma once
+// The machine's GPUs: what the probes saw merged with what the config declares. One physical
+// card seen through several APIs (CUDA and Vulkan, ROCm and Vulkan) is one Gpu, matched by
+// PCI bus id, carrying its device index under each API — so a model can run a card through
+// Vulkan or ROCm as its preset says. Each Gpu has a cap (the most askd may use of it) and a
+// reserve (kept free for others).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/types.h"
+#include "router/probe.h"
+
+namespace ask::router {
+
+struct Gpu {
+  std::string id;   // the config's id, else "gpu0", "gpu1" … in PCI order
+  std::string name;
+  config::GpuVendor vendor = config::GpuVendor::other;
+  std::string pci;  // normalised bus id; "" when no tool could say
+  std::string uuid;
+  std::uint64_t total_bytes = 0;
+  std::optional<std::uint64_t> free_bytes; // the most conservative reading of any tool
+  bool unified = false;
+  bool display = false;
+  std::vector<std::pair<config::GpuApi, int>> index; // device ordinal per API
+  std::vector<std::string> sources;                  // tools (and "config") that saw it
+  std::uint64_t cap_bytes = 0;     // the most askd may use of it
+  std::uint64_t reserve_bytes = 0; // kept free
+
+  std::optional<int> index_for(config::GpuApi api) const;
+  // What askd may place on it now: min(cap, free − reserve), never negative; with `free`
+  // unknown, min(cap, total − reserve).
+  std::uint64_t usable_bytes() const;
+};
+
+// Default cap when the config sets none: 95% of the card (slack for the driver and for
+// fragmentation; llama.cpp's own --fit keeps 1 GiB free per device), 85% for a GPU that
+// drives a display, whose usage moves under us.
+inline constexpr double k_default_cap = 0.95;
+inline constexpr double k_display_cap = 0.85;
+
+struct Inventory {
+  std::vector<Gpu> gpus;
+  std::vector<std::string> warnings; // from the probes and the merge
+
+  const Gpu* find(std::string_view id) const;
+};
+
+// Merges probe records and the config's declared devices:
+// - records with the same PCI id are one card (each API's index kept);
+// - records with the same UUID are one card too (NVIDIA's Vulkan deviceUUID is its CUDA
+//   UUID); otherwise a record without a PCI id stands alone;
+// - name and total come from the vendor's tool when it saw the card (nvidia-smi, rocm-smi,
+//   xpu-smi, sysfs, then vulkaninfo); free is the smallest any source reports;
+// - CPU devices (llvmpipe) are dropped;
+// - a declared device matches a probed card by `pci`, else by its backend_index; declared
+//   values (vram, name, display, cap, reserve) override probed ones; a declared device no
+//   probe saw is kept with free unknown.
+Inventory merge(const std::vector<ProbedGpu>& probed, const config::GpuConfig& declared);
+
+// Runs one tool: argv[0] is looked up on PATH, executed with execvp and this argument
+// vector (no shell). Returns its stdout, or an error saying why (not installed, exit
+// status, timed out). Tests substitute their own.
+using ToolRunner = std::function<Result<std::string>(const std::vector<std::string>& argv)>;
+ToolRunner system_tool_runner();
+// The same with another limit than 10 s; the child is killed (SIGKILL) when it passes.
+ToolRunner system_tool_runner(std::chrono::milliseconds timeout);
+
+// Probes this machine with every tool present (nvidia-smi, rocm-smi or amdgpu sysfs,
+// vulkaninfo, xpu-smi) unless `declared.probe` is false, then merges. A tool that is
+// missing is silent; one that fails or prints garbage adds a warning.
+Inventory probe(const config::GpuConfig& declared, const ToolRunner& run,
+                const std::filesystem::path& sysfs_drm = "/sys/class/drm");
+
+} // namespace ask::router

@@ -1,0 +1,291 @@
+#include "router/inventory.h"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+
+#include "tests/support/temp_dir.h"
+
+namespace ask::router {
+namespace {
+
+using config::GpuApi;
+using config::GpuVendor;
+
+constexpr std::uint64_t k_mib = 1024ull * 1024;
+constexpr std::uint64_t k_gib = 1024 * k_mib;
+
+ProbedGpu rec(GpuApi api, int index, std::string name, std::string pci, std::uint64_t total,
+              std::optional<std::uint64_t> free, std::string source) {
+  ProbedGpu g;
+  g.api = api;
+  g.index = index;
+  g.name = std::move(name);
+  g.pci = std::move(pci);
+  g.total_bytes = total;
+  g.free_bytes = free;
+  g.source = std::move(source);
+  g.vendor = g.name.find("NVIDIA") != std::string::npos ? GpuVendor::nvidia : GpuVendor::amd;
+  return g;
+}
+
+// The seed workstation: four Radeon AI PRO R9700 (ROCm and Vulkan) and an RTX 3090 (CUDA
+// and Vulkan). Vulkan enumerates the 3090 first.
+std::vector<ProbedGpu> seed_workstation() {
+  std::vector<ProbedGpu> out;
+  out.push_back(rec(GpuApi::cuda, 0, "NVIDIA GeForce RTX 3090", "0000:0a:00.0", 24576 * k_mib,
+                    23800 * k_mib, "nvidia-smi"));
+  const char* amd_pci[] = {"0000:03:00.0", "0000:23:00.0", "0000:43:00.0", "0000:63:00.0"};
+  for (int i = 0; i < 4; ++i) {
+    out.push_back(rec(GpuApi::rocm, i, "AMD Radeon AI PRO R9700", amd_pci[i], 32 * k_gib,
+                      31 * k_gib, "rocm-smi"));
+  }
+  out.push_back(rec(GpuApi::vulkan, 0, "NVIDIA GeForce RTX 3090", "0000:0a:00.0", 24 * k_gib,
+                    23 * k_gib, "vulkaninfo"));
+  for (int i = 0; i < 4; ++i) {
+    out.push_back(rec(GpuApi::vulkan, i + 1, "AMD Radeon AI PRO R9700 (RADV GFX1201)", amd_pci[i],
+                      31 * k_gib, 30 * k_gib, "vulkaninfo"));
+  }
+  return out;
+}
+
+TEST_CASE("merge: one card seen through two APIs is one GPU carrying both indices") {
+  const Inventory inv = merge(seed_workstation(), config::GpuConfig{});
+  REQUIRE(inv.gpus.size() == 5);
+  // PCI order: the four Radeons (03, 23, 43, 63) then the 3090 (0a sorts after 03).
+  CHECK(inv.gpus[0].pci == "0000:03:00.0");
+  CHECK(inv.gpus[1].pci == "0000:0a:00.0");
+  const Gpu& rtx = inv.gpus[1];
+  CHECK(rtx.id == "gpu1");
+  CHECK(rtx.name == "NVIDIA GeForce RTX 3090");
+  CHECK(rtx.vendor == GpuVendor::nvidia);
+  CHECK(rtx.index_for(GpuApi::cuda) == 0);
+  CHECK(rtx.index_for(GpuApi::vulkan) == 0);
+  CHECK_FALSE(rtx.index_for(GpuApi::rocm).has_value());
+  CHECK(rtx.total_bytes == 24576 * k_mib); // nvidia-smi's figure, not vulkaninfo's heap
+  CHECK(rtx.free_bytes == 23 * k_gib);     // the more conservative reading
+  CHECK(rtx.sources == std::vector<std::string>{"nvidia-smi", "vulkaninfo"});
+  const Gpu& r2 = inv.gpus[2];
+  CHECK(r2.name == "AMD Radeon AI PRO R9700"); // rocm-smi's name wins over the driver's
+  CHECK(r2.index_for(GpuApi::rocm) == 1);
+  CHECK(r2.index_for(GpuApi::vulkan) == 2);
+  CHECK(r2.total_bytes == 32 * k_gib);
+}
+
+TEST_CASE("merge: NVIDIA's Vulkan deviceUUID matches its CUDA UUID when no PCI id is known") {
+  ProbedGpu cuda = rec(GpuApi::cuda, 0, "NVIDIA GeForce RTX 3090", "", 24 * k_gib, std::nullopt,
+                       "nvidia-smi");
+  cuda.uuid = "GPU-6f2c1a3e-0b1d-4e2f-9a8b-7c6d5e4f3a2b";
+  ProbedGpu vk = rec(GpuApi::vulkan, 1, "NVIDIA GeForce RTX 3090", "", 24 * k_gib, 20 * k_gib,
+                     "vulkaninfo");
+  vk.uuid = "6f2c1a3e0b1d4e2f9a8b7c6d5e4f3a2b";
+  const Inventory inv = merge({cuda, vk}, config::GpuConfig{});
+  REQUIRE(inv.gpus.size() == 1);
+  CHECK(inv.gpus[0].index_for(GpuApi::vulkan) == 1);
+  CHECK(inv.gpus[0].free_bytes == 20 * k_gib);
+}
+
+TEST_CASE("merge: records without PCI id or UUID stay separate; CPU devices are dropped") {
+  ProbedGpu a = rec(GpuApi::vulkan, 0, "AMD Radeon Graphics", "", 2 * k_gib, std::nullopt,
+                    "vulkaninfo");
+  a.unified = true;
+  ProbedGpu b = rec(GpuApi::vulkan, 1, "NVIDIA GeForce RTX 2050", "", 4 * k_gib, std::nullopt,
+                    "vulkaninfo");
+  ProbedGpu cpu = rec(GpuApi::vulkan, 2, "llvmpipe (LLVM 15.0.7, 256 bits)", "", 8 * k_gib,
+                      std::nullopt, "vulkaninfo");
+  cpu.cpu = true;
+  const Inventory inv = merge({a, b, cpu}, config::GpuConfig{});
+  REQUIRE(inv.gpus.size() == 2);
+  CHECK(inv.gpus[0].unified);
+  CHECK(inv.gpus[0].id == "gpu0");
+  CHECK(inv.gpus[1].id == "gpu1");
+}
+
+TEST_CASE("merge: a declared device matches by PCI id and overrides what the probes said") {
+  config::GpuConfig cfg;
+  config::GpuSpec spec;
+  spec.id = "rtx3090";
+  spec.name = "rtx3090";
+  spec.pci = "0000:0a:00.0";
+  spec.display = true;
+  spec.reserve = 1536 * k_mib;
+  spec.backend_index = {{GpuApi::vulkan, 4}};
+  cfg.devices.push_back(spec);
+  const Inventory inv = merge(seed_workstation(), cfg);
+  const Gpu* g = inv.find("rtx3090");
+  REQUIRE(g != nullptr);
+  CHECK(g->name == "NVIDIA GeForce RTX 3090"); // the id is not a better name than the probe's
+  CHECK(g->display);
+  CHECK(g->index_for(GpuApi::vulkan) == 4); // declared index wins
+  CHECK(g->index_for(GpuApi::cuda) == 0);
+  CHECK(g->reserve_bytes == 1536 * k_mib);
+  // A display GPU defaults to an 85% cap.
+  CHECK(g->cap_bytes == static_cast<std::uint64_t>(24576.0 * k_mib * k_display_cap));
+  CHECK(g->sources.back() == "config");
+  // Undeclared cards get generated ids that skip the declared ones.
+  CHECK(inv.find("gpu0") != nullptr);
+  CHECK(inv.gpus.size() == 5);
+}
+
+TEST_CASE("merge: a declared device matches by backend_index when it gives no PCI id") {
+  config::GpuConfig cfg;
+  config::GpuSpec spec;
+  spec.id = "r9700-b";
+  spec.name = "second radeon";
+  spec.backend_index = {{GpuApi::rocm, 1}};
+  spec.vram = 30 * k_gib;
+  spec.cap.bytes = 28 * k_gib;
+  cfg.devices.push_back(spec);
+  const Inventory inv = merge(seed_workstation(), cfg);
+  const Gpu* g = inv.find("r9700-b");
+  REQUIRE(g != nullptr);
+  CHECK(g->pci == "0000:23:00.0");
+  CHECK(g->name == "second radeon");
+  CHECK(g->total_bytes == 30 * k_gib);
+  CHECK(g->free_bytes == 30 * k_gib); // probed 31/30 GiB free, capped by the declared vram
+  CHECK(g->cap_bytes == 28 * k_gib);
+}
+
+TEST_CASE("merge: declared devices alone when probing is off, free unknown") {
+  config::GpuConfig cfg;
+  cfg.probe = false;
+  cfg.reserve = 0;
+  for (int i = 0; i < 2; ++i) {
+    config::GpuSpec s;
+    s.id = "gpu" + std::to_string(i);
+    s.name = s.id;
+    s.vram = 24 * k_gib;
+    s.backend_index = {{GpuApi::cuda, i}};
+    cfg.devices.push_back(s);
+  }
+  const Inventory inv = merge({}, cfg);
+  REQUIRE(inv.gpus.size() == 2);
+  CHECK_FALSE(inv.gpus[0].free_bytes.has_value());
+  CHECK(inv.gpus[1].index_for(GpuApi::cuda) == 1);
+  CHECK(inv.gpus[1].usable_bytes() ==
+        static_cast<std::uint64_t>(24.0 * k_gib * k_default_cap));
+  CHECK(inv.warnings.empty());
+}
+
+TEST_CASE("Gpu::usable_bytes: the smaller of the cap and free minus reserve, never negative") {
+  Gpu g;
+  g.total_bytes = 24 * k_gib;
+  g.cap_bytes = 22 * k_gib;
+  g.reserve_bytes = 1 * k_gib;
+  CHECK(g.usable_bytes() == 22 * k_gib); // free unknown: total − reserve = 23 GiB, cap 22
+  g.free_bytes = 10 * k_gib;
+  CHECK(g.usable_bytes() == 9 * k_gib);
+  g.free_bytes = 512 * k_mib;
+  CHECK(g.usable_bytes() == 0);
+}
+
+// A ToolRunner that answers from a table and records what ran.
+struct FakeTools {
+  std::map<std::string, Result<std::string>> answers;
+  std::vector<std::string> ran;
+  ToolRunner runner() {
+    return [this](const std::vector<std::string>& argv) -> Result<std::string> {
+      ran.push_back(argv[0]);
+      const auto it = answers.find(argv[0]);
+      if (it == answers.end()) {
+        return fail(Error::not_found(argv[0] + ": not found on PATH"));
+      }
+      return it->second;
+    };
+  }
+};
+
+TEST_CASE("probe: no tools installed gives an empty inventory without warnings") {
+  FakeTools tools;
+  testing::TempDir dir;
+  const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
+  CHECK(inv.gpus.empty());
+  CHECK(inv.warnings.empty());
+  CHECK(tools.ran == std::vector<std::string>{"nvidia-smi", "rocm-smi", "vulkaninfo", "xpu-smi"});
+}
+
+TEST_CASE("probe: a failing tool is a warning naming it; probe=false runs nothing") {
+  FakeTools tools;
+  tools.answers.emplace("nvidia-smi",
+                        fail(Error::internal("exited with status 9: NVIDIA-SMI has failed")));
+  testing::TempDir dir;
+  const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
+  REQUIRE(inv.warnings.size() == 1);
+  CHECK(inv.warnings[0].starts_with("nvidia-smi: exited with status 9"));
+
+  FakeTools none;
+  config::GpuConfig off;
+  off.probe = false;
+  CHECK(probe(off, none.runner(), dir.path()).gpus.empty());
+  CHECK(none.ran.empty());
+}
+
+TEST_CASE("probe: without rocm-smi, AMD cards come from the amdgpu sysfs files") {
+  FakeTools tools;
+  testing::TempDir dir;
+  const auto card = [&](const std::string& name, const std::string& vendor, std::uint64_t total,
+                        const std::string& slot) {
+    const std::filesystem::path d = dir.path() / name / "device";
+    std::filesystem::create_directories(d);
+    std::ofstream(d / "vendor") << vendor << "\n";
+    std::ofstream(d / "mem_info_vram_total") << total << "\n";
+    std::ofstream(d / "mem_info_vram_used") << 1024 * k_mib << "\n";
+    std::ofstream(d / "uevent") << "DRIVER=amdgpu\nPCI_SLOT_NAME=" << slot << "\n";
+  };
+  card("card1", "0x1002", 16 * k_gib, "0000:03:00.0");
+  card("card0", "0x8086", 0, "0000:00:02.0"); // an Intel iGPU: not amdgpu
+  std::filesystem::create_directories(dir.path() / "card1-DP-1"); // a connector, not a card
+  const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
+  REQUIRE(inv.gpus.size() == 1);
+  CHECK(inv.gpus[0].pci == "0000:03:00.0");
+  CHECK(inv.gpus[0].index_for(GpuApi::rocm) == 0);
+  CHECK(inv.gpus[0].total_bytes == 16 * k_gib);
+  CHECK(inv.gpus[0].free_bytes == 15 * k_gib);
+}
+
+std::string fixture(const std::string& name) {
+  std::ifstream in(std::filesystem::path(ASK_SOURCE_DIR) / "tests/fixtures/gpu" / name,
+                   std::ios::binary);
+  REQUIRE(in.good());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST_CASE("probe: the seed workstation's three tools give five GPUs, each with its indices") {
+  FakeTools tools;
+  tools.answers.emplace("nvidia-smi",
+                        fixture("synthetic-seed-nvidia-smi-askd-query-1x-rtx3090.txt"));
+  tools.answers.emplace("rocm-smi", fixture("synthetic-seed-rocm-smi-json-4x-r9700.json"));
+  tools.answers.emplace("vulkaninfo",
+                        fixture("synthetic-seed-vulkaninfo-4x-r9700+rtx3090+llvmpipe.txt"));
+  testing::TempDir dir;
+  const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
+  CHECK(inv.warnings.empty());
+  REQUIRE(inv.gpus.size() == 5); // llvmpipe dropped
+  const std::vector<std::string> pci = {"0000:03:00.0", "0000:07:00.0", "0000:0b:00.0",
+                                        "0000:83:00.0", "0000:c3:00.0"};
+  for (std::size_t i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    const Gpu& g = inv.gpus[i];
+    CHECK(g.id == "gpu" + std::to_string(i));
+    CHECK(g.pci == pci[i]);
+    CHECK(g.index_for(GpuApi::vulkan) == static_cast<int>(i)); // Vulkan lists them in PCI order
+    CHECK(g.sources.size() == 2);
+  }
+  const Gpu& rtx = inv.gpus[2];
+  CHECK(rtx.name == "NVIDIA GeForce RTX 3090");
+  CHECK(rtx.index_for(GpuApi::cuda) == 0);
+  CHECK_FALSE(rtx.index_for(GpuApi::rocm).has_value());
+  CHECK(rtx.total_bytes == 24576 * k_mib);
+  const Gpu& r0 = inv.gpus[0];
+  CHECK(r0.name == "AMD Radeon AI PRO R9700");
+  CHECK(r0.index_for(GpuApi::rocm) == 0);
+  CHECK(r0.total_bytes == 34208743424ull);
+  CHECK(r0.free_bytes <= 34208743424ull - 3149398016ull); // rocm-smi's used, or Vulkan's budget
+  CHECK(inv.gpus[4].index_for(GpuApi::rocm) == 3);
+}
+
+} // namespace
+} // namespace ask::router

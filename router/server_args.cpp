@@ -1,0 +1,62 @@
+#include "router/server_args.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+
+namespace ask::router {
+
+std::vector<std::string> server_args(const ServerFiles& files, const EstimateInput& in,
+                                     const Estimate& est, const Plan& plan) {
+  std::vector<std::string> args = {"-m",
+                                   files.model.string(),
+                                   "-c",
+                                   std::to_string(est.n_ctx),
+                                   "-np",
+                                   std::to_string(in.parallel),
+                                   "-ctk",
+                                   in.cache_type_k,
+                                   "-ctv",
+                                   in.cache_type_v,
+                                   "-fa",
+                                   in.flash_attn ? "on" : "off"};
+  if (in.kv_unified) {
+    args.emplace_back("--kv-unified");
+  }
+  if (in.n_cpu_moe > 0) {
+    args.insert(args.end(), {"--n-cpu-moe", std::to_string(in.n_cpu_moe)});
+  }
+  if (!files.draft.empty()) {
+    args.insert(args.end(), {"-md", files.draft.string()});
+  }
+  if (!files.projector.empty()) {
+    args.insert(args.end(), {"--mmproj", files.projector.string()});
+  }
+  args.insert(args.end(), plan.args.begin(), plan.args.end());
+  return args;
+}
+
+std::string shell_quote(const std::vector<std::string>& args) {
+  std::string out;
+  for (const std::string& a : args) {
+    if (!out.empty()) {
+      out += ' ';
+    }
+    const bool plain = !a.empty() && std::all_of(a.begin(), a.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+             std::string_view("-_./,=:+@%").find(c) != std::string_view::npos;
+    });
+    if (plain) {
+      out += a;
+      continue;
+    }
+    out += '\'';
+    for (char c : a) {
+      out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    out += '\'';
+  }
+  return out;
+}
+
+} // namespace ask::router

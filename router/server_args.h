@@ -1,0 +1,30 @@
+#pragma once
+// The llama-server command line of a placed model: the model file, the settings that the
+// estimate assumed (context, slots, KV cache types, flash attention, experts on CPU, draft,
+// projector) and the plan's device arguments — so what runs is what was estimated.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "router/estimate.h"
+#include "router/placement.h"
+
+namespace ask::router {
+
+struct ServerFiles {
+  std::filesystem::path model;      // the first part of a split model
+  std::filesystem::path draft;      // "" = none
+  std::filesystem::path projector;  // mmproj; "" = none
+};
+
+// "-m MODEL -c N -np N -ctk T -ctv T -fa on|off [--kv-unified] [--n-cpu-moe N] [-md DRAFT]
+// [--mmproj FILE]" followed by the plan's arguments (--device, -ngl, --tensor-split …).
+// Ports, hosts and a preset's own arguments are the spawner's business, not this one's.
+std::vector<std::string> server_args(const ServerFiles& files, const EstimateInput& in,
+                                     const Estimate& est, const Plan& plan);
+
+// The arguments quoted for a shell, for people to copy: 'a b' → "'a b'".
+std::string shell_quote(const std::vector<std::string>& args);
+
+} // namespace ask::router

@@ -1,0 +1,344 @@
+// system_tool_runner(): runs a probe tool (nvidia-smi, rocm-smi, vulkaninfo, …) with fork and
+// execvp, no shell; stdin is /dev/null, stdout is captured up to a bound, the first line of
+// stderr goes into the error message, and the child is always reaped, killed if it overruns.
+
+#include "router/inventory.h"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace ask::router {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using core::Error;
+using core::fail;
+
+constexpr std::size_t k_max_stdout = 8 * 1024 * 1024;
+constexpr std::size_t k_max_stderr = 4096; // kept for the message; the rest is drained
+constexpr std::size_t k_max_stderr_line = 200;
+constexpr std::size_t k_chunk = 64 * 1024;
+constexpr std::chrono::milliseconds k_default_timeout{10'000};
+constexpr std::chrono::milliseconds k_reap_poll{5};
+
+// An owned file descriptor.
+class Fd {
+public:
+  Fd() = default;
+  explicit Fd(int fd) : m_fd(fd) {}
+  Fd(Fd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      m_fd = std::exchange(other.m_fd, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+  int get() const { return m_fd; }
+  void reset() {
+    if (m_fd >= 0) {
+      ::close(m_fd); // no retry on EINTR: Linux has released the descriptor already
+      m_fd = -1;
+    }
+  }
+
+private:
+  int m_fd = -1;
+};
+
+struct Pipe {
+  Fd read;
+  Fd write;
+};
+
+// Moves `fd` above 0..2 so that the child's dup2 onto stdin/stdout/stderr cannot clobber it.
+int above_stdio(int fd) {
+  if (fd > 2) {
+    return fd;
+  }
+  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  ::close(fd);
+  return moved;
+}
+
+// A close-on-exec pipe whose both ends lie above the standard descriptors.
+std::optional<Pipe> make_pipe() {
+  std::array<int, 2> fds{};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
+    return std::nullopt;
+  }
+  Pipe p{Fd(above_stdio(fds[0])), Fd(above_stdio(fds[1]))};
+  if (p.read.get() < 0 || p.write.get() < 0) {
+    return std::nullopt;
+  }
+  return p;
+}
+
+// Child side, between fork and exec: async-signal-safe calls only. On failure writes errno to
+// `status_fd` (close-on-exec, so a successful exec closes it silently) and exits with 127.
+[[noreturn]] void exec_child(char* const* argv, int out_fd, int err_fd, int status_fd) {
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::signal(SIGPIPE, SIG_DFL);
+  const int null_fd = ::open("/dev/null", O_RDONLY);
+  if (null_fd >= 0 && ::dup2(null_fd, 0) >= 0 && ::dup2(out_fd, 1) >= 0 && ::dup2(err_fd, 2) >= 0) {
+    if (null_fd > 2) {
+      ::close(null_fd);
+    }
+    ::execvp(argv[0], argv);
+  }
+  const int err = errno;
+  [[maybe_unused]] const ssize_t n = ::write(status_fd, &err, sizeof err);
+  ::_exit(127);
+}
+
+int ms_left(Clock::time_point deadline) {
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+  return static_cast<int>(std::clamp<long long>(left.count(), 0, 60'000));
+}
+
+// What the exec report pipe said: exec failed (with errno), succeeded, or nothing came by
+// the deadline.
+struct ExecReport {
+  std::optional<int> err;
+  bool timed_out = false;
+};
+
+// Waits for the exec report: the write end closes on a successful exec, or carries errno.
+ExecReport read_exec_report(int fd, Clock::time_point deadline) {
+  int err = 0;
+  std::size_t got = 0;
+  while (got < sizeof err) {
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, ms_left(deadline));
+    if (ready == 0) {
+      return {std::nullopt, true};
+    }
+    const ssize_t n =
+        ready < 0 ? -1 : ::read(fd, reinterpret_cast<char*>(&err) + got, sizeof err - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  return {got == sizeof err ? std::optional<int>(err) : std::nullopt, false};
+}
+
+struct Captured {
+  std::string out;
+  std::string err;
+  bool too_large = false;
+  bool timed_out = false;
+};
+
+// Reads one chunk from `fd` into `into` (up to `limit` bytes kept). Returns false at EOF or
+// on error; sets `overflow` when more than `limit` bytes arrived and `strict` is set.
+bool read_chunk(int fd, std::string& into, std::size_t limit, bool strict, bool& overflow) {
+  std::array<char, k_chunk> buf;
+  const ssize_t n = ::read(fd, buf.data(), buf.size());
+  if (n < 0) {
+    return errno == EINTR || errno == EAGAIN;
+  }
+  if (n == 0) {
+    return false;
+  }
+  const auto got = static_cast<std::size_t>(n);
+  const std::size_t room = limit - std::min(limit, into.size());
+  into.append(buf.data(), std::min(got, room));
+  if (strict && got > room) {
+    overflow = true;
+  }
+  return true;
+}
+
+// Reads stdout and stderr until both close, stdout overflows or the deadline passes.
+void drain(int out_fd, int err_fd, Clock::time_point deadline, Captured& c) {
+  std::array<pollfd, 2> fds{pollfd{out_fd, POLLIN, 0}, pollfd{err_fd, POLLIN, 0}};
+  while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+    const int wait = ms_left(deadline);
+    if (wait == 0) {
+      c.timed_out = true;
+      return;
+    }
+    const int ready = ::poll(fds.data(), fds.size(), wait);
+    if (ready < 0 && errno != EINTR) {
+      return;
+    }
+    for (std::size_t i = 0; ready > 0 && i < fds.size(); ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) {
+        continue;
+      }
+      const bool open = i == 0 ? read_chunk(fds[i].fd, c.out, k_max_stdout, true, c.too_large)
+                               : read_chunk(fds[i].fd, c.err, k_max_stderr, false, c.too_large);
+      if (c.too_large) {
+        return;
+      }
+      if (!open) {
+        fds[i].fd = -1; // poll ignores negative descriptors
+      }
+    }
+  }
+}
+
+int wait_blocking(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
+// Reaps the child; kills it first when `kill_now`, or when it outlives the deadline.
+int reap(pid_t pid, Clock::time_point deadline, bool kill_now, bool& timed_out) {
+  if (!kill_now) {
+    for (;;) {
+      int status = 0;
+      const pid_t r = ::waitpid(pid, &status, WNOHANG);
+      if (r == pid || (r < 0 && errno != EINTR)) {
+        return status;
+      }
+      if (Clock::now() >= deadline) {
+        timed_out = true;
+        break;
+      }
+      const timespec pause{0, std::chrono::nanoseconds(k_reap_poll).count()};
+      ::nanosleep(&pause, nullptr);
+    }
+  }
+  ::kill(pid, SIGKILL); // still ours until reaped, so never another process
+  return wait_blocking(pid);
+}
+
+// The first line of the tool's stderr, bounded and with control bytes replaced.
+std::string first_line(std::string_view err) {
+  const std::size_t start = err.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos) {
+    return {};
+  }
+  err.remove_prefix(start);
+  err = err.substr(0, std::min(err.find('\n'), k_max_stderr_line));
+  std::string line(err);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+    line.pop_back();
+  }
+  std::replace_if(
+      line.begin(), line.end(), [](char c) { return c >= 0 && c < ' '; }, '?');
+  return line;
+}
+
+Error exit_error(const std::string& name, int status, const std::string& err) {
+  std::string msg = name + ": ";
+  if (WIFSIGNALED(status)) {
+    msg += "killed by signal " + std::to_string(WTERMSIG(status));
+  } else {
+    msg += "exited with status " + std::to_string(WEXITSTATUS(status));
+  }
+  const std::string line = first_line(err);
+  if (!line.empty()) {
+    msg += ": " + line;
+  }
+  return Error::internal(std::move(msg));
+}
+
+// Forks and execs; the parent gets the pid and the read ends. Returns an error on failure.
+struct Spawned {
+  pid_t pid = -1;
+  Fd out;
+  Fd err;
+  Fd status;
+};
+
+Result<Spawned> spawn(const std::vector<std::string>& argv) {
+  std::vector<char*> args; // built before fork: the child must not allocate
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  auto out = make_pipe();
+  auto err = make_pipe();
+  auto status = make_pipe();
+  if (!out || !err || !status) {
+    return fail(Error::internal(argv[0] + ": cannot create pipes: " + std::strerror(errno)));
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    return fail(Error::internal(argv[0] + ": fork failed: " + std::strerror(errno)));
+  }
+  if (pid == 0) {
+    exec_child(args.data(), out->write.get(), err->write.get(), status->write.get());
+  }
+  return Spawned{pid, std::move(out->read), std::move(err->read), std::move(status->read)};
+}
+
+Result<std::string> run_tool(const std::vector<std::string>& argv,
+                             std::chrono::milliseconds timeout) {
+  if (argv.empty() || argv[0].empty()) {
+    return fail(Error::bad_request("tool runner: empty command"));
+  }
+  const Clock::time_point deadline = Clock::now() + timeout;
+  auto spawned = spawn(argv);
+  if (!spawned) {
+    return fail(spawned.error());
+  }
+  const std::string& name = argv[0];
+  const ExecReport report = read_exec_report(spawned->status.get(), deadline);
+  if (report.err) {
+    bool ignored = false;
+    reap(spawned->pid, deadline, false, ignored);
+    if (*report.err == ENOENT || *report.err == ENOTDIR) {
+      return fail(Error::not_found(name + ": not installed (not found on PATH)"));
+    }
+    return fail(Error::internal(name + ": cannot run: " + std::strerror(*report.err)));
+  }
+  Captured c;
+  c.timed_out = report.timed_out;
+  if (!c.timed_out) {
+    drain(spawned->out.get(), spawned->err.get(), deadline, c);
+  }
+  spawned->out.reset();
+  spawned->err.reset();
+  const int status = reap(spawned->pid, deadline, c.too_large || c.timed_out, c.timed_out);
+  if (c.too_large) {
+    return fail(Error::internal(name + ": output too large (over 8 MiB)"));
+  }
+  if (c.timed_out) {
+    return fail(
+        Error::timeout(name + ": timed out after " + std::to_string(timeout.count()) + " ms"));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return fail(exit_error(name, status, c.err));
+  }
+  return std::move(c.out);
+}
+
+} // namespace
+
+ToolRunner system_tool_runner() {
+  return system_tool_runner(k_default_timeout);
+}
+
+ToolRunner system_tool_runner(std::chrono::milliseconds timeout) {
+  return [timeout](const std::vector<std::string>& argv) { return run_tool(argv, timeout); };
+}
+
+} // namespace ask::router
