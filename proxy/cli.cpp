@@ -8,6 +8,8 @@
 
 #include "config/config.h"
 #include "proxy/app.h"
+#include "proxy/plan.h"
+#include "router/inventory.h"
 
 namespace ask::proxy {
 
@@ -36,6 +38,10 @@ Endpoints (OpenAI-compatible; docs/operations.md):
   GET  /v1/models             logical models, councils and aliases
   GET  /health                200 while askd runs
   GET  /metrics               Prometheus text
+
+Subcommands:
+  plan MODEL       estimate a GGUF model's memory and place it on this machine's GPUs
+                   (askd plan --help)
 
 Examples:
   askd                                     serve with the config found as above
@@ -86,6 +92,57 @@ int check_config(const Options& opts, std::ostream& out, std::ostream& err,
   return k_exit_ok;
 }
 
+constexpr const char* k_plan_footer = R"(
+MODEL is a .gguf file (the first part of a split model is enough) or the name of a
+llama-server model in the config, whose settings (ctx, parallel, kv_cache_type, gpus,
+preset backend, draft, n_cpu_moe) are used unless the options here override them.
+
+The GPUs are probed (nvidia-smi, rocm-smi or amdgpu sysfs, vulkaninfo, xpu-smi) and merged
+with the config's "gpus" section; --gpu describes a machine instead (any number of times).
+
+Exit status: 0 it fits, 1 it does not (the shortfall per GPU is printed), 2 bad input.
+The formulas behind every figure: docs/vram.md.
+
+Examples:
+  askd plan ~/models/Qwen3-30B-A3B-Q4_K_M.gguf --ctx 32768 --parallel 2 --kv q8_0
+  askd plan coder-30b --gpu vulkan:0:32GiB --gpu vulkan:1:32GiB
+  askd plan model.gguf --backend rocm --gpus r9700-a,r9700-b --json
+)";
+
+CLI::App* add_plan_command(CLI::App& app, PlanOptions& p) {
+  CLI::App* cmd = app.add_subcommand(
+      "plan", "Estimate a model's memory and place it on this machine's GPUs (nothing is loaded)");
+  cmd->footer(k_plan_footer);
+  cmd->fallthrough(); // --config may come after MODEL
+  cmd->add_option("MODEL", p.target, "A .gguf file, or a llama-server model of the config")
+      ->required();
+  cmd->add_option("--ctx,-c", p.ctx, "Context tokens over all slots (0 = the model's own)")
+      ->check(CLI::Range(0, 1 << 24));
+  cmd->add_option("--parallel", p.parallel, "Slots: requests served at once")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--kv", p.kv, "KV cache type for K and V: f16, q8_0, q4_0, …");
+  cmd->add_option("--kv-k", p.kv_k, "KV cache type for K only");
+  cmd->add_option("--kv-v", p.kv_v, "KV cache type for V only");
+  cmd->add_option("--flash-attn", p.flash_attn, "on, off or auto (auto counts as on)");
+  cmd->add_option("--ngl", p.n_gpu_layers, "Layers on GPUs (-1 = all)")
+      ->check(CLI::Range(-1, 100000));
+  cmd->add_option("--n-cpu-moe", p.n_cpu_moe, "Keep the experts of the first N layers in host memory")
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--draft", p.draft, "Speculative-decoding draft model (.gguf)");
+  cmd->add_option("--mmproj", p.mmproj, "Multimodal projector (.gguf)");
+  cmd->add_option("--gpus", p.gpus, "Only these GPU ids (comma-separated)")->delimiter(',');
+  cmd->add_option("--backend", p.backend,
+                  "GPU API of the llama-server build: cuda, rocm, vulkan, sycl, cpu "
+                  "(default: the model's preset, else the first API the GPUs have)");
+  cmd->add_option("--gpu", p.declare,
+                  "Declare a GPU instead of probing: API:INDEX:SIZE[:FREE], e.g. vulkan:0:32GiB")
+      ->type_name("SPEC");
+  cmd->add_flag("--allow-partial", p.allow_partial,
+                "Keep the first layers in host memory when the GPUs are too small");
+  cmd->add_flag("--json", p.json, "Print JSON instead of text");
+  return cmd;
+}
+
 } // namespace
 
 int run_askd(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
@@ -123,6 +180,8 @@ int run_askd(int argc, const char* const* argv, std::ostream& out, std::ostream&
                      "Write the request log (one JSON line per request) to FILE, or \"off\"; "
                      "default: the config's telemetry.askd_log")
           ->type_name("FILE");
+  PlanOptions plan;
+  CLI::App* plan_cmd = add_plan_command(app, plan);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -142,6 +201,14 @@ int run_askd(int argc, const char* const* argv, std::ostream& out, std::ostream&
   }
   if (opts.check) {
     return check_config(opts, out, err, env);
+  }
+  if (plan_cmd->parsed()) {
+    auto loaded = load(opts, err, env);
+    if (!loaded) {
+      return k_exit_usage;
+    }
+    print_diagnostics(loaded->warnings, err);
+    return run_plan(plan, loaded->config, out, err, router::system_tool_runner());
   }
   auto loaded = load(opts, err, env);
   if (!loaded) {

@@ -1,0 +1,40 @@
+#pragma once
+// `askd plan MODEL`: what a model would cost and where it would go on this machine (or on a
+// declared one) before anyone loads it — the estimate's breakdown, the inventory, and the
+// placement with the llama-server command line, or why it does not fit.
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "config/types.h"
+#include "router/inventory.h"
+
+namespace ask::proxy {
+
+struct PlanOptions {
+  std::string target; // a .gguf file, or the name of a llama-server model in the config
+  std::optional<int> ctx;
+  std::optional<int> parallel;
+  std::optional<std::string> kv;   // both K and V
+  std::optional<std::string> kv_k; // overrides kv for K
+  std::optional<std::string> kv_v;
+  std::optional<std::string> flash_attn; // on, off, auto
+  std::optional<int> n_gpu_layers;
+  std::optional<int> n_cpu_moe;
+  std::optional<std::string> draft;
+  std::optional<std::string> mmproj;
+  std::vector<std::string> gpus;    // pins, by GPU id
+  std::optional<std::string> backend;
+  std::vector<std::string> declare; // --gpu API:INDEX:SIZE[:FREE], instead of probing
+  bool allow_partial = false;
+  bool json = false;
+};
+
+// Exit status: 0 the model fits, 1 it does not (the shortfall is printed), 2 bad input (an
+// unreadable GGUF file, an unknown model or setting), each error naming what is wrong.
+int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream& out,
+             std::ostream& err, const router::ToolRunner& run);
+
+} // namespace ask::proxy

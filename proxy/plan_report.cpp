@@ -1,0 +1,207 @@
+#include "proxy/plan_report.h"
+
+#include <cstdio>
+
+#include "router/server_args.h"
+
+namespace ask::proxy {
+namespace {
+
+using router::human_bytes;
+
+// "  label ............ value" with the value at column 34.
+void row(std::ostream& out, const std::string& label, const std::string& value) {
+  std::string line = "  " + label;
+  line.resize(std::max<std::size_t>(line.size() + 1, 34), ' ');
+  out << line << value << '\n';
+}
+
+std::string indices(const router::Gpu& g) {
+  std::string s;
+  for (const auto& [api, i] : g.index) {
+    s += (s.empty() ? "" : ", ") + std::string(config::to_string(api)) + " " + std::to_string(i);
+  }
+  return s.empty() ? "no device index" : s;
+}
+
+void print_estimate(const PlanReport& r, std::ostream& out) {
+  const router::Estimate& e = r.estimate;
+  std::uint64_t weights = 0;
+  std::uint64_t host_weights = 0;
+  std::uint64_t kv = 0;
+  std::uint64_t rs = 0;
+  for (const router::LayerEstimate& l : e.layers) {
+    weights += l.weights;
+    host_weights += l.host_weights;
+    kv += l.kv;
+    rs += l.recurrent;
+  }
+  const auto parallel = e.n_ctx_seq == 0 ? 0 : e.n_ctx / e.n_ctx_seq;
+  out << "model    " << r.path.string() << "\n         " << e.arch << ", " << e.layers.size()
+      << " layers, " << r.model.parts.size() << " file" << (r.model.parts.size() == 1 ? "" : "s")
+      << ", " << human_bytes(r.model.tensor_bytes()) << " of tensors\n";
+  out << "context  " << e.n_ctx << " tokens (" << e.n_ctx_seq << " per slot × " << parallel
+      << ")\n\nestimate\n";
+  row(out, "layer weights", human_bytes(weights));
+  if (host_weights > 0) {
+    row(out, "expert weights kept in host", human_bytes(host_weights));
+  }
+  row(out, "output weights", human_bytes(e.output_weights));
+  row(out, "KV cache", human_bytes(kv));
+  if (rs > 0) {
+    row(out, "recurrent state", human_bytes(rs));
+  }
+  row(out, "compute, GPU with the output", human_bytes(e.compute_output));
+  row(out, "compute, other GPUs", human_bytes(e.compute_layer));
+  row(out, "overhead per GPU", human_bytes(e.gpu_overhead));
+  if (e.draft > 0) {
+    row(out, "draft model", human_bytes(e.draft));
+  }
+  if (e.projector > 0) {
+    row(out, "projector", human_bytes(e.projector));
+  }
+  row(out, "total on one GPU", human_bytes(e.single_gpu_bytes()));
+  row(out, "host memory", human_bytes(e.host_bytes()) + " (input embeddings, buffers)");
+  for (const std::string& n : e.notes) {
+    out << "  note: " << n << '\n';
+  }
+}
+
+void print_inventory(const router::Inventory& inv, std::ostream& out) {
+  out << "\nGPUs\n";
+  if (inv.gpus.empty()) {
+    out << "  none found (declare them in the config's \"gpus\" or with --gpu)\n";
+  }
+  for (const router::Gpu& g : inv.gpus) {
+    out << "  " << g.id << "  " << g.name << "  [" << indices(g) << "]\n      "
+        << human_bytes(g.total_bytes) << " total, "
+        << (g.free_bytes ? human_bytes(*g.free_bytes) + " free" : std::string("free unknown"))
+        << ", usable " << human_bytes(g.usable_bytes()) << "\n";
+  }
+  for (const std::string& w : inv.warnings) {
+    out << "  warning: " << w << '\n';
+  }
+}
+
+void print_placement(const PlanReport& r, std::ostream& out) {
+  out << "\nplacement (" << config::to_string(r.request.api) << ")\n";
+  if (!r.placement) {
+    const router::NoFit& nf = r.placement.error();
+    out << "  does not fit: " << nf.reason << '\n';
+    for (const router::Shortfall& s : nf.per_gpu) {
+      out << "  " << s.gpu << "  needs " << human_bytes(s.needed) << ", usable "
+          << human_bytes(s.available);
+      if (s.needed > s.available) {
+        out << ", short by " << human_bytes(s.needed - s.available);
+      }
+      out << '\n';
+    }
+    return;
+  }
+  const router::Plan& p = *r.placement;
+  for (const router::GpuShare& s : p.gpus) {
+    out << "  " << s.gpu << "  " << router::device_name(p.api, &s - p.gpus.data()) << "  "
+        << s.layers << " layers" << (s.output ? " + output" : "") << ", "
+        << human_bytes(s.bytes) << " of " << human_bytes(s.available) << " usable\n";
+  }
+  out << "  host  " << p.host_layers << " layers, " << human_bytes(p.host_bytes) << '\n';
+  out << "\nllama-server " << router::shell_quote(r.command) << '\n';
+  for (const auto& [k, v] : p.env) {
+    out << "  env " << k << '=' << v << '\n';
+  }
+}
+
+nlohmann::json estimate_json(const router::Estimate& e) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const router::LayerEstimate& l : e.layers) {
+    layers.push_back({{"weights", l.weights},
+                      {"host_weights", l.host_weights},
+                      {"kv", l.kv},
+                      {"recurrent", l.recurrent}});
+  }
+  return {{"arch", e.arch},
+          {"n_ctx", e.n_ctx},
+          {"n_ctx_seq", e.n_ctx_seq},
+          {"layers", layers},
+          {"input_weights", e.input_weights},
+          {"output_weights", e.output_weights},
+          {"compute_output", e.compute_output},
+          {"compute_layer", e.compute_layer},
+          {"compute_host", e.compute_host},
+          {"output_buffer", e.output_buffer},
+          {"gpu_overhead", e.gpu_overhead},
+          {"draft", e.draft},
+          {"projector", e.projector},
+          {"single_gpu_bytes", e.single_gpu_bytes()},
+          {"host_bytes", e.host_bytes()},
+          {"notes", e.notes}};
+}
+
+nlohmann::json gpus_json(const router::Inventory& inv) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const router::Gpu& g : inv.gpus) {
+    nlohmann::json index = nlohmann::json::object();
+    for (const auto& [api, i] : g.index) {
+      index[std::string(config::to_string(api))] = i;
+    }
+    out.push_back({{"id", g.id},
+                   {"name", g.name},
+                   {"pci", g.pci},
+                   {"total", g.total_bytes},
+                   {"free", g.free_bytes ? nlohmann::json(*g.free_bytes) : nlohmann::json()},
+                   {"usable", g.usable_bytes()},
+                   {"index", index},
+                   {"sources", g.sources}});
+  }
+  return out;
+}
+
+} // namespace
+
+void print_plan(const PlanReport& r, std::ostream& out) {
+  print_estimate(r, out);
+  print_inventory(r.inventory, out);
+  print_placement(r, out);
+}
+
+nlohmann::json plan_json(const PlanReport& r) {
+  nlohmann::json j = {{"model", r.path.string()},
+                      {"estimate", estimate_json(r.estimate)},
+                      {"gpus", gpus_json(r.inventory)},
+                      {"warnings", r.inventory.warnings},
+                      {"backend", config::to_string(r.request.api)}};
+  if (!r.placement) {
+    const router::NoFit& nf = r.placement.error();
+    nlohmann::json per = nlohmann::json::array();
+    for (const router::Shortfall& s : nf.per_gpu) {
+      per.push_back({{"gpu", s.gpu}, {"needed", s.needed}, {"available", s.available}});
+    }
+    j["fits"] = false;
+    j["no_fit"] = {{"reason", nf.reason},
+                   {"needed", nf.needed},
+                   {"available", nf.available},
+                   {"per_gpu", per}};
+    return j;
+  }
+  const router::Plan& p = *r.placement;
+  nlohmann::json shares = nlohmann::json::array();
+  for (const router::GpuShare& s : p.gpus) {
+    shares.push_back({{"gpu", s.gpu},
+                      {"device_index", s.device_index},
+                      {"layers", s.layers},
+                      {"output", s.output},
+                      {"bytes", s.bytes},
+                      {"available", s.available}});
+  }
+  nlohmann::json env = nlohmann::json::object();
+  for (const auto& [k, v] : p.env) {
+    env[k] = v;
+  }
+  j["fits"] = true;
+  j["plan"] = {{"gpus", shares},     {"gpu_layers", p.gpu_layers}, {"host_layers", p.host_layers},
+               {"gpu_bytes", p.gpu_bytes}, {"host_bytes", p.host_bytes}, {"args", r.command},
+               {"env", env}};
+  return j;
+}
+
+} // namespace ask::proxy

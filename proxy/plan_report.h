@@ -1,0 +1,34 @@
+#pragma once
+// What `askd plan` prints: the model, the estimate's breakdown, the inventory, and the
+// placement with its llama-server command line or the shortfall per GPU — as text for
+// people or as JSON for scripts.
+
+#include <expected>
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/gguf.h"
+#include "router/estimate.h"
+#include "router/inventory.h"
+#include "router/placement.h"
+
+namespace ask::proxy {
+
+struct PlanReport {
+  const core::gguf::SplitModel& model;
+  std::filesystem::path path;
+  const router::Estimate& estimate;
+  const router::Inventory& inventory;
+  const router::PlacementRequest& request;
+  const std::expected<router::Plan, router::NoFit>& placement;
+  std::vector<std::string> command; // llama-server arguments, when it fits
+};
+
+void print_plan(const PlanReport& r, std::ostream& out);
+nlohmann::json plan_json(const PlanReport& r);
+
+} // namespace ask::proxy
