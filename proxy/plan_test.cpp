@@ -1,0 +1,237 @@
+// `askd plan`: in process through run_plan (with a fake tool runner) and run_askd.
+
+#include "proxy/plan.h"
+
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "config/testing.h"
+#include "proxy/cli.h"
+
+namespace ask::proxy {
+namespace {
+
+using config::testing::TempDir;
+
+const std::string k_fixtures = std::string(ASK_SOURCE_DIR) + "/tests/fixtures/";
+const std::string k_tiny = k_fixtures + "gguf/tiny-llama-2L-hd32-f16.gguf";
+
+struct Outcome {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// A tool runner that finds no tool and counts the calls.
+struct NoTools {
+  int calls = 0;
+  router::ToolRunner runner() {
+    return [this](const std::vector<std::string>& argv) -> core::Result<std::string> {
+      ++calls;
+      return core::fail(core::Error::not_found(argv[0] + ": not installed"));
+    };
+  }
+};
+
+Outcome plan(const PlanOptions& opts, const config::Config& cfg, NoTools& tools) {
+  std::ostringstream out;
+  std::ostringstream err;
+  Outcome o;
+  o.status = run_plan(opts, cfg, out, err, tools.runner());
+  o.out = out.str();
+  o.err = err.str();
+  return o;
+}
+
+Outcome askd(std::vector<std::string> args, const TempDir& home) {
+  args.insert(args.begin(), "askd");
+  std::vector<const char*> argv;
+  for (const std::string& a : args) {
+    argv.push_back(a.c_str());
+  }
+  std::ostringstream out;
+  std::ostringstream err;
+  Outcome o;
+  o.status = run_askd(static_cast<int>(argv.size()), argv.data(), out, err,
+                      config::testing::fake_env({{"HOME", home.path().string()}}));
+  o.out = out.str();
+  o.err = err.str();
+  return o;
+}
+
+bool contains(const std::string& s, std::string_view needle) {
+  return s.find(needle) != std::string::npos;
+}
+
+// A config with a llama-server model "tiny" on the Vulkan preset, pinned to "big", and two
+// declared GPUs (probing off).
+config::Config managed_config(const TempDir& dir) {
+  const std::string text = R"({
+    "backends": {"l": {"kind": "llama-server"}},
+    "presets": {"vk": {"binary": "llama-server", "backend": "vulkan"}},
+    "gpus": {"probe": false, "reserve": "0 B", "devices": [
+      {"id": "small", "vram": "8GiB", "backend_index": {"vulkan": 0}},
+      {"id": "big", "vram": "24GiB", "backend_index": {"vulkan": 1}}]},
+    "models": {"tiny": {"backend": "l", "gguf": ")" + k_tiny + R"(", "preset": "vk",
+                        "ctx": 4096, "parallel": 4, "kv_cache_type": "q8_0",
+                        "gpus": ["big"]}}
+  })";
+  auto loaded = config::parse_config(text, (dir.path() / "c.jsonc").string(),
+                                     config::testing::test_env());
+  REQUIRE_MESSAGE(loaded.has_value(), config::testing::dump(loaded.error().diagnostics));
+  return loaded->config;
+}
+
+} // namespace
+
+TEST_CASE("askd plan: a model name takes its settings, preset API and pins from the config") {
+  TempDir dir;
+  const config::Config cfg = managed_config(dir);
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = "tiny";
+  const Outcome o = plan(opts, cfg, tools);
+  CHECK(o.status == k_exit_ok);
+  CHECK(o.err.empty());
+  CHECK(tools.calls == 0); // probing is off in this config
+  CHECK(contains(o.out, "context  4096 tokens (1024 per slot × 4)"));
+  CHECK(contains(o.out, "placement (vulkan)"));
+  CHECK(contains(o.out, "  big  Vulkan0  2 layers + output"));
+  CHECK(contains(o.out, "-c 4096 -np 4 -ctk q8_0 -ctv q8_0 -fa on --device Vulkan0 -ngl 3"));
+  CHECK(contains(o.out, "env GGML_VK_VISIBLE_DEVICES=1"));
+}
+
+TEST_CASE("askd plan: command-line settings override the model's; --json is one document") {
+  TempDir dir;
+  const config::Config cfg = managed_config(dir);
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = "tiny";
+  opts.ctx = 2048;
+  opts.parallel = 1;
+  opts.kv = "f16";
+  opts.gpus = {"small"};
+  opts.json = true;
+  const Outcome o = plan(opts, cfg, tools);
+  REQUIRE(o.status == k_exit_ok);
+  const auto j = nlohmann::json::parse(o.out);
+  CHECK(j["fits"] == true);
+  CHECK(j["backend"] == "vulkan");
+  CHECK(j["estimate"]["n_ctx"] == 2048);
+  CHECK(j["estimate"]["layers"].size() == 2);
+  CHECK(j["plan"]["gpus"][0]["gpu"] == "small");
+  CHECK(j["plan"]["env"]["GGML_VK_VISIBLE_DEVICES"] == "0");
+  const auto& args = j["plan"]["args"];
+  CHECK(args[0] == "-m");
+  CHECK(args[1] == k_tiny);
+  CHECK(std::find(args.begin(), args.end(), "-ctk") + 1 != args.end());
+  CHECK(*(std::find(args.begin(), args.end(), "-ctk") + 1) == "f16");
+  CHECK(j["gpus"].size() == 2);
+}
+
+TEST_CASE("askd plan: --gpu declares the machine instead of probing; too small does not fit") {
+  TempDir dir;
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = k_tiny;
+  opts.declare = {"cuda:0:300MiB", "cuda:1:256MiB:200MiB"};
+  const Outcome o = plan(opts, config::Config{}, tools);
+  CHECK(tools.calls == 0);
+  CHECK(o.status == k_exit_failure);
+  CHECK(contains(o.out, "does not fit: needs "));
+  CHECK(contains(o.out, "usable on 2 GPUs"));
+  CHECK(contains(o.out, ", short by "));
+  CHECK_FALSE(contains(o.out, "llama-server -m"));
+  // With room, the same model fits on the smaller GPU that holds it.
+  opts.declare = {"cuda:0:24GiB", "cuda:1:8GiB:6GiB"};
+  const Outcome fits = plan(opts, config::Config{}, tools);
+  CHECK(fits.status == k_exit_ok);
+  CHECK(contains(fits.out, "env CUDA_VISIBLE_DEVICES=1"));
+}
+
+TEST_CASE("askd plan: without --gpu the machine is probed; no GPU places on the CPU") {
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = k_tiny;
+  const Outcome o = plan(opts, config::Config{}, tools);
+  CHECK(tools.calls == 4); // nvidia-smi, rocm-smi, vulkaninfo, xpu-smi
+  CHECK(o.status == k_exit_ok);
+  CHECK(contains(o.out, "none found"));
+  CHECK(contains(o.out, "placement (cpu)"));
+  CHECK(contains(o.out, "--device none -ngl 0"));
+}
+
+TEST_CASE("askd plan: bad input names what is wrong and exits 2") {
+  TempDir dir;
+  NoTools tools;
+  const auto bad = [&](PlanOptions opts, std::string_view needle) {
+    const Outcome o = plan(opts, config::Config{}, tools);
+    CHECK(o.status == k_exit_usage);
+    CHECK_MESSAGE(contains(o.err, needle), o.err);
+    CHECK(o.out.empty());
+  };
+  PlanOptions missing;
+  missing.target = (dir.path() / "nope.gguf").string();
+  bad(missing, "nope.gguf: ");
+  PlanOptions garbage;
+  garbage.target = dir.write("garbage.gguf", "GGUF\x03\0\0\0 not really").string();
+  bad(garbage, "garbage.gguf: ");
+  PlanOptions gpu;
+  gpu.target = k_tiny;
+  for (const char* spec : {"cuda:0", "opencl:0:8GiB", "cuda:x:8GiB", "cuda:0:8 potatoes",
+                           "cuda:0:8GiB:9GiB", "cpu:0:8GiB", "cuda:300:8GiB"}) {
+    CAPTURE(spec);
+    gpu.declare = {spec};
+    bad(gpu, std::string("--gpu \"") + spec + "\"");
+  }
+  PlanOptions kv;
+  kv.target = k_tiny;
+  kv.kv = "q3_k";
+  bad(kv, "q3_k");
+  PlanOptions backend;
+  backend.target = k_tiny;
+  backend.backend = "opengl";
+  bad(backend, "--backend: \"opengl\" is not one of");
+  PlanOptions fa;
+  fa.target = k_tiny;
+  fa.flash_attn = "maybe";
+  bad(fa, "--flash-attn");
+}
+
+TEST_CASE("askd plan: a model askd does not place is refused with its backend named") {
+  TempDir dir;
+  auto loaded = config::testing::parse(config::testing::with_models({R"("m": {"backend": "ollama"})"}));
+  REQUIRE(loaded.has_value());
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = "m";
+  const Outcome o = plan(opts, loaded->config, tools);
+  CHECK(o.status == k_exit_usage);
+  CHECK(contains(o.err, "runs on backend \"ollama\""));
+}
+
+TEST_CASE("askd plan: the command line parses options and --config after MODEL") {
+  TempDir dir;
+  const Outcome help = askd({"plan", "--help"}, dir);
+  CHECK(help.status == k_exit_ok);
+  CHECK(contains(help.out, "API:INDEX:SIZE[:FREE]"));
+  CHECK(contains(help.out, "docs/vram.md"));
+  const Outcome none = askd({"plan"}, dir);
+  CHECK(none.status == k_exit_usage);
+  CHECK(contains(none.err, "MODEL is required"));
+  const auto cfg = dir.write("c.jsonc", R"({"gpus": {"probe": false, "devices": [
+      {"id": "g", "vram": "16GiB", "backend_index": {"rocm": 0}}]}})");
+  const Outcome o =
+      askd({"plan", k_tiny, "--config", cfg.string(), "--ctx", "1024", "--backend", "hip"}, dir);
+  CHECK(o.status == k_exit_ok);
+  CHECK(contains(o.out, "placement (rocm)"));
+  CHECK(contains(o.out, "--device ROCm0"));
+  CHECK(contains(o.out, "env HIP_VISIBLE_DEVICES=0"));
+  const Outcome range = askd({"plan", k_tiny, "--parallel", "0"}, dir);
+  CHECK(range.status == k_exit_usage);
+}
+
+} // namespace ask::proxy
