@@ -107,6 +107,7 @@ Examples:
   askd plan ~/models/Qwen3-30B-A3B-Q4_K_M.gguf --ctx 32768 --parallel 2 --kv q8_0
   askd plan coder-30b --gpu vulkan:0:32GiB --gpu vulkan:1:32GiB
   askd plan model.gguf --backend rocm --gpus r9700-a,r9700-b --json
+  askd plan model.gguf --ctx 8192 --measured llama-server-startup.log
 )";
 
 CLI::App* add_plan_command(CLI::App& app, PlanOptions& p) {
@@ -137,6 +138,9 @@ CLI::App* add_plan_command(CLI::App& app, PlanOptions& p) {
   cmd->add_option("--gpu", p.declare,
                   "Declare a GPU instead of probing: API:INDEX:SIZE[:FREE], e.g. vulkan:0:32GiB")
       ->type_name("SPEC");
+  cmd->add_option("--measured", p.measured,
+                  "Compare with this model's llama-server startup log (its buffer sizes)")
+      ->type_name("LOG");
   cmd->add_flag("--allow-partial", p.allow_partial,
                 "Keep the first layers in host memory when the GPUs are too small");
   cmd->add_flag("--json", p.json, "Print JSON instead of text");

@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <nlohmann/json.hpp>
 
@@ -234,7 +236,17 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
     target->req.api = default_api(inv);
   }
   const auto placed = router::place(*est, inv, target->req);
-  PlanReport report{*model, target->model, *est, inv, target->req, placed, {}};
+  PlanReport report{*model, target->model, *est, inv, target->req, placed, {}, {}, {}};
+  if (opts.measured) {
+    std::ifstream in(*opts.measured, std::ios::binary);
+    if (!in) {
+      err << "askd plan: --measured " << *opts.measured << ": cannot read the file\n";
+      return k_exit_usage;
+    }
+    const std::string log{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    report.measured = router::parse_startup_log(log);
+    report.correction = router::correction_from(*est, *report.measured);
+  }
   if (placed) {
     report.command = router::server_args({target->model, target->draft, target->mmproj},
                                          target->in, *est, *placed);

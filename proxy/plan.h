@@ -28,6 +28,7 @@ struct PlanOptions {
   std::vector<std::string> gpus;    // pins, by GPU id
   std::optional<std::string> backend;
   std::vector<std::string> declare; // --gpu API:INDEX:SIZE[:FREE], instead of probing
+  std::optional<std::string> measured; // a llama-server startup log of this model to compare
   bool allow_partial = false;
   bool json = false;
 };

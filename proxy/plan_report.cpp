@@ -67,6 +67,25 @@ void print_estimate(const PlanReport& r, std::ostream& out) {
   }
 }
 
+void print_measured(const PlanReport& r, std::ostream& out) {
+  if (!r.measured) {
+    return;
+  }
+  out << "\nmeasured (startup log)\n";
+  if (r.measured->devices.empty()) {
+    out << "  no buffer sizes in the log\n";
+  }
+  for (const router::DeviceBuffers& d : r.measured->devices) {
+    out << "  " << d.device << ": model " << human_bytes(d.model) << ", KV "
+        << human_bytes(d.kv + d.recurrent) << ", compute " << human_bytes(d.compute)
+        << ", output " << human_bytes(d.output) << '\n';
+  }
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "  measured / estimated: weights %.3f, KV %.3f, compute %.3f\n",
+                r.correction.weights, r.correction.kv, r.correction.compute);
+  out << buf;
+}
+
 void print_inventory(const router::Inventory& inv, std::ostream& out) {
   out << "\nGPUs\n";
   if (inv.gpus.empty()) {
@@ -160,6 +179,7 @@ nlohmann::json gpus_json(const router::Inventory& inv) {
 
 void print_plan(const PlanReport& r, std::ostream& out) {
   print_estimate(r, out);
+  print_measured(r, out);
   print_inventory(r.inventory, out);
   print_placement(r, out);
 }
@@ -170,6 +190,17 @@ nlohmann::json plan_json(const PlanReport& r) {
                       {"gpus", gpus_json(r.inventory)},
                       {"warnings", r.inventory.warnings},
                       {"backend", config::to_string(r.request.api)}};
+  if (r.measured) {
+    nlohmann::json devices = nlohmann::json::array();
+    for (const router::DeviceBuffers& d : r.measured->devices) {
+      devices.push_back({{"device", d.device}, {"model", d.model}, {"kv", d.kv},
+                         {"recurrent", d.recurrent}, {"compute", d.compute}, {"output", d.output}});
+    }
+    j["measured"] = {{"devices", devices},
+                     {"ratio", {{"weights", r.correction.weights},
+                                {"kv", r.correction.kv},
+                                {"compute", r.correction.compute}}}};
+  }
   if (!r.placement) {
     const router::NoFit& nf = r.placement.error();
     nlohmann::json per = nlohmann::json::array();

@@ -5,6 +5,7 @@
 
 #include <expected>
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -26,6 +27,9 @@ struct PlanReport {
   const router::PlacementRequest& request;
   const std::expected<router::Plan, router::NoFit>& placement;
   std::vector<std::string> command; // llama-server arguments, when it fits
+  // --measured: the startup log's buffer sizes and the correction they imply.
+  std::optional<router::Calibration> measured;
+  router::Correction correction;
 };
 
 void print_plan(const PlanReport& r, std::ostream& out);

@@ -164,6 +164,33 @@ TEST_CASE("askd plan: without --gpu the machine is probed; no GPU places on the 
   CHECK(contains(o.out, "--device none -ngl 0"));
 }
 
+TEST_CASE("askd plan: --measured compares with a real startup log of the same settings") {
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = k_tiny;
+  opts.ctx = 4096;
+  opts.parallel = 4;
+  opts.kv = "q8_0";
+  opts.measured =
+      k_fixtures + "llama-server/startup-tiny-llama-2L-hd32-f16-c4096-np4-q8kv-fa.log";
+  const Outcome o = plan(opts, config::Config{}, tools);
+  CHECK(o.status == k_exit_ok);
+  CHECK(contains(o.out, "measured (startup log)"));
+  CHECK(contains(o.out, "  CPU: model 0.0 MiB, KV 0.5 MiB, compute 2.0 MiB, output 0.5 MiB"));
+  CHECK(contains(o.out, "  CPU_Mapped: model 4.1 MiB"));
+  // The estimator reproduces this log; KV differs only by the log's rounding (0.53 MiB for
+  // 0.53125).
+  CHECK(contains(o.out, "measured / estimated: weights 1.000, KV 0.998, compute 1.000"));
+  opts.json = true;
+  const auto j = nlohmann::json::parse(plan(opts, config::Config{}, tools).out);
+  CHECK(j["measured"]["ratio"]["kv"] == doctest::Approx(0.53 / 0.53125).epsilon(1e-6));
+  CHECK(j["measured"]["devices"].size() == 2);
+  opts.measured = "/nonexistent/startup.log";
+  const Outcome missing = plan(opts, config::Config{}, tools);
+  CHECK(missing.status == k_exit_usage);
+  CHECK(contains(missing.err, "--measured /nonexistent/startup.log: cannot read"));
+}
+
 TEST_CASE("askd plan: bad input names what is wrong and exits 2") {
   TempDir dir;
   NoTools tools;
