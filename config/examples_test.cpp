@@ -95,6 +95,8 @@ TEST_CASE("Examples: workstation.jsonc is valid; only missing files are warned a
   CHECK(c.find_model("coder-30b")->managed->preset == "rocm");
   CHECK(c.find_model("gemma-27b")->managed->preset == "vulkan"); // the backend's preset
   CHECK(c.find_group("all-radeons")->exclusive);
+  CHECK(c.find_model("llama-70b")->managed->allow_partial_offload);
+  CHECK_FALSE(c.find_model("heavy")->managed->allow_partial_offload);
   check_round_trip(c);
 }
 

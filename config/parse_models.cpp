@@ -17,10 +17,11 @@ constexpr std::array<std::string_view, 12> k_common_keys{
     "backend", "upstream",       "family",   "description",     "keep_alive", "fallbacks",
     "params",  "context_length", "timeouts", "max_concurrency", "max_queue",  "capabilities"};
 
-constexpr std::array<std::string_view, 15> k_managed_keys{
+constexpr std::array<std::string_view, 16> k_managed_keys{
     "gguf",       "preset",       "ctx",       "parallel",     "kv_cache_type",
     "flash_attn", "draft",        "gpus",      "max_replicas", "pinned",
-    "preload",    "n_gpu_layers", "n_cpu_moe", "extra_args",   "load_timeout"};
+    "preload",    "n_gpu_layers", "n_cpu_moe", "extra_args",   "load_timeout",
+    "allow_partial_offload"};
 
 constexpr std::array<std::string_view, 6> k_capabilities{"completion", "vision",    "tools",
                                                          "thinking",   "embedding", "insert"};
@@ -113,7 +114,8 @@ void parse_managed(Context& ctx, ObjectReader& r, Model& m) {
   if (auto ctx_size = r.integer("ctx", 0, k_int_max)) {
     s.ctx = static_cast<int>(*ctx_size);
   }
-  s.parallel = static_cast<int>(r.integer("parallel", 1, 1024).value_or(1));
+  // llama.cpp serves at most LLAMA_MAX_SEQ (256) sequences at once.
+  s.parallel = static_cast<int>(r.integer("parallel", 1, 256).value_or(1));
   if (const Json* kv = r.find("kv_cache_type")) {
     parse_kv_cache_type(ctx, *kv, r.path_of("kv_cache_type"), s.kv_cache_type);
   }
@@ -132,6 +134,7 @@ void parse_managed(Context& ctx, ObjectReader& r, Model& m) {
   s.max_replicas = static_cast<int>(r.integer("max_replicas", 1, 1024).value_or(1));
   s.pinned = r.boolean("pinned").value_or(false);
   s.preload = r.boolean("preload").value_or(false);
+  s.allow_partial_offload = r.boolean("allow_partial_offload").value_or(false);
   if (auto ngl = r.integer("n_gpu_layers", -1, k_int_max)) {
     s.n_gpu_layers = static_cast<int>(*ngl);
   }

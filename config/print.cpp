@@ -91,6 +91,7 @@ void managed_json(const ManagedSpec& s, Json& j) {
   j["max_replicas"] = s.max_replicas;
   j["pinned"] = s.pinned;
   j["preload"] = s.preload;
+  j["allow_partial_offload"] = s.allow_partial_offload;
   if (s.n_gpu_layers) {
     j["n_gpu_layers"] = *s.n_gpu_layers;
   }

@@ -102,6 +102,7 @@ struct ManagedSpec {
   int max_replicas = 1;
   bool pinned = false;             // never evicted
   bool preload = false;            // loaded when askd starts
+  bool allow_partial_offload = false; // may keep layers in host memory when GPUs are short
   std::optional<int> n_gpu_layers; // -ngl; -1 = all
   std::optional<int> n_cpu_moe;    // --n-cpu-moe
   std::vector<std::string> extra_args;

@@ -94,7 +94,7 @@ TEST_CASE("Config: validates managed model settings") {
       R"(  "extra_args": ["--port", "1", "--host=0.0.0.0", "-fa"], "load_timeout": 0},)",
       R"("b": {"backend": "l", "preset": "cuda", "kv_cache_type": {"k": "q8_0", "v": "q3"}})",
   }));
-  CHECK_DIAG(d, 7, "models.a.parallel", "must be between 1 and 1024, got 0");
+  CHECK_DIAG(d, 7, "models.a.parallel", "must be between 1 and 256, got 0");
   CHECK_DIAG(d, 8, "models.a.kv_cache_type", "unknown value \"q8\"");
   CHECK_DIAG(d, 8, "models.a.flash_attn", "expected one of: on, off, auto");
   CHECK_DIAG(d, 8, "models.a.max_replicas", "must be between 1 and 1024");

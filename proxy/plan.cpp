@@ -74,6 +74,7 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
     t.in.n_gpu_layers = s.n_gpu_layers.value_or(-1);
     t.draft = s.draft.value_or("");
     t.req.pins = s.gpus;
+    t.req.allow_partial = s.allow_partial_offload;
     if (const config::Preset* p = cfg.find_preset(s.preset)) {
       t.req.api = p->api;
       t.api_given = true;
@@ -116,7 +117,7 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
     t.req.api = *api;
     t.api_given = true;
   }
-  t.req.allow_partial = o.allow_partial;
+  t.req.allow_partial = t.req.allow_partial || o.allow_partial;
   t.req.n_layers_request = t.in.n_gpu_layers;
   return t;
 }
