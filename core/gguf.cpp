@@ -89,8 +89,8 @@ std::unexpected<Fail> fail_at(std::uint64_t offset, const Where& w, std::string_
 // Reads little-endian fields from a prefix of the file, never past its end.
 class Cursor {
 public:
-  Cursor(std::string_view bytes, std::uint64_t file_size)
-      : m_bytes(bytes), m_file_size(file_size) {}
+  Cursor(std::string_view bytes, std::uint64_t file_size, const detail::GrowPrefix& grow)
+      : m_bytes(bytes), m_file_size(file_size), m_grow(grow) {}
 
   std::uint64_t pos() const { return m_pos; }
   std::uint64_t left() const { return m_file_size - m_pos; }
@@ -102,7 +102,7 @@ public:
           m_pos, w,
           cat("file ends while reading ", what, " (needs ", n, " bytes, ", left(), " left)"));
     }
-    if (n > left_in_prefix()) {
+    if (n > left_in_prefix() && !extend(m_pos + n)) {
       return std::unexpected(Fail{cat("gguf: offset ", m_pos, ": header continues past the ",
                                       m_bytes.size(), " bytes read"),
                                   m_pos + n});
@@ -114,8 +114,8 @@ public:
 
   // When at least `n` more bytes are known to be needed and the prefix holds fewer, asks for
   // them at once (saves read_file a few rounds of growing its prefix).
-  Parsed<void> want(std::uint64_t n) const {
-    if (n <= left() && n > left_in_prefix()) {
+  Parsed<void> want(std::uint64_t n) {
+    if (n <= left() && n > left_in_prefix() && !extend(m_pos + n)) {
       return std::unexpected(Fail{cat("gguf: offset ", m_pos, ": header continues past the ",
                                       m_bytes.size(), " bytes read"),
                                   m_pos + n});
@@ -139,14 +139,29 @@ public:
   }
 
 private:
+  // Asks the grow callback for a prefix of at least `need` bytes.
+  bool extend(std::uint64_t need) {
+    if (!m_grow) {
+      return false;
+    }
+    const std::optional<std::string_view> longer = m_grow(need);
+    if (!longer || longer->size() < need) {
+      return false;
+    }
+    m_bytes = longer->substr(0, std::min<std::uint64_t>(longer->size(), m_file_size));
+    return true;
+  }
+
   std::string_view m_bytes;
   std::uint64_t m_file_size = 0;
   std::uint64_t m_pos = 0;
+  const detail::GrowPrefix& m_grow;
 };
 
 class Parser {
 public:
-  Parser(std::string_view bytes, std::uint64_t file_size) : m_in(bytes, file_size) {
+  Parser(std::string_view bytes, std::uint64_t file_size, const detail::GrowPrefix& grow)
+      : m_in(bytes, file_size, grow) {
     m_file.file_size = file_size;
   }
 
@@ -565,7 +580,8 @@ Parsed<void> Parser::skip_items(std::uint32_t type, std::uint64_t count, const W
 
 namespace detail {
 
-Parsed<File> parse_prefix(std::string_view bytes, std::uint64_t file_size) {
+Parsed<File> parse_prefix(std::string_view bytes, std::uint64_t file_size,
+                          const GrowPrefix& grow) {
   constexpr std::uint64_t k_max_file_size = 1ull << 62; // keeps offset sums far from overflow
   if (file_size > k_max_file_size) {
     return failure(cat("gguf: file size ", file_size, " exceeds the limit of ", k_max_file_size));
@@ -573,7 +589,7 @@ Parsed<File> parse_prefix(std::string_view bytes, std::uint64_t file_size) {
   if (bytes.size() > file_size) {
     bytes = bytes.substr(0, file_size);
   }
-  return Parser(bytes, file_size).run();
+  return Parser(bytes, file_size, grow).run();
 }
 
 } // namespace detail

@@ -5,6 +5,8 @@
 #include <concepts>
 #include <cstdint>
 #include <expected>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,8 +47,15 @@ inline std::unexpected<Fail> failure(std::string message) {
   return std::unexpected<Fail>(Fail{std::move(message), 0});
 }
 
-// Parses a prefix `bytes` of a file of `file_size` bytes.
-Parsed<File> parse_prefix(std::string_view bytes, std::uint64_t file_size);
+// Asked for a longer prefix, at least `need` bytes: returns a view of it (the old view may
+// be invalidated), or nullopt when it cannot (limit reached, I/O error).
+using GrowPrefix = std::function<std::optional<std::string_view>(std::uint64_t need)>;
+
+// Parses a prefix `bytes` of a file of `file_size` bytes. With `grow`, the prefix is
+// extended as the parser runs past it (one pass, never restarted); without, parsing stops
+// with need_bytes set.
+Parsed<File> parse_prefix(std::string_view bytes, std::uint64_t file_size,
+                          const GrowPrefix& grow = {});
 
 // Name of a ggml type id that ggml removed ("Q4_0_4_4"), or empty.
 std::string_view removed_type_name(std::uint32_t ggml_type);

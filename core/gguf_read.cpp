@@ -167,26 +167,37 @@ Result<File> read_file(const fs::path& path) {
     return fail(Error::internal(cat("gguf: ", path.string(), ": cannot open")));
   }
   std::string buf;
-  std::uint64_t want = std::min(*size, k_initial_read);
-  for (;;) {
+  bool io_error = false;
+  // The parser asks for more as it goes: at least what it needs, at least twice what it
+  // has (few reads), never past the file or the header limit.
+  const detail::GrowPrefix grow = [&](std::uint64_t need) -> std::optional<std::string_view> {
+    const std::uint64_t want =
+        std::min({*size, k_max_header_bytes, std::max<std::uint64_t>(need, buf.size() * 2)});
+    if (want < need) {
+      return std::nullopt;
+    }
     if (!fill(in, buf, want)) {
-      return fail(Error::internal(cat("gguf: ", path.string(), ": short read (file changed?)")));
+      io_error = true;
+      return std::nullopt;
     }
-    auto parsed = detail::parse_prefix(buf, *size);
-    if (parsed) {
-      parsed->bytes_read = buf.size();
-      return std::move(*parsed);
-    }
-    const std::uint64_t need = parsed.error().need_bytes;
-    if (need == 0) {
-      return fail(Error::bad_request(with_path(path, std::move(parsed.error().message))));
-    }
-    if (need > k_max_header_bytes) {
-      return fail(Error::bad_request(with_path(
-          path, cat("the header is larger than the limit of ", k_max_header_bytes, " bytes"))));
-    }
-    want = std::min({*size, k_max_header_bytes, std::max<std::uint64_t>(need, buf.size() * 2)});
+    return std::string_view(buf);
+  };
+  if (!fill(in, buf, std::min(*size, k_initial_read))) {
+    return fail(Error::internal(cat("gguf: ", path.string(), ": short read (file changed?)")));
   }
+  auto parsed = detail::parse_prefix(buf, *size, grow);
+  if (parsed) {
+    parsed->bytes_read = buf.size();
+    return std::move(*parsed);
+  }
+  if (io_error) {
+    return fail(Error::internal(cat("gguf: ", path.string(), ": short read (file changed?)")));
+  }
+  if (parsed.error().need_bytes > k_max_header_bytes) {
+    return fail(Error::bad_request(with_path(
+        path, cat("the header is larger than the limit of ", k_max_header_bytes, " bytes"))));
+  }
+  return fail(Error::bad_request(with_path(path, std::move(parsed.error().message))));
 }
 
 fs::path split_path(const fs::path& prefix, std::uint32_t part, std::uint32_t count) {
