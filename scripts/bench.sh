@@ -31,7 +31,7 @@ else
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DASK_BUILD_BENCH=ON >/dev/null
 fi
 cmake --build "$build" --parallel "$jobs" --target askd llm-sim ask proxy_overhead fault_soak \
-  ask_cache_bench
+  ask_cache_bench router_bench
 
 status=0
 echo
@@ -40,4 +40,8 @@ echo
 "$build/bench/fault_soak" "${quick[@]}" || status=1
 echo
 "$build/bench/ask_cache_bench" "${quick[@]}" || status=1
+echo
+router_args=()
+[[ ${#quick[@]} -gt 0 ]] && router_args=(--iterations 20)
+"$build/bench/router_bench" "${router_args[@]}" || status=1
 exit $status
