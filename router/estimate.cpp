@@ -395,7 +395,10 @@ Result<u64> draft_bytes(const EstimateInput& in, u64 n_ctx) {
   }
   Checked c;
   const u64 bytes = c.add(c.add(de->layer_bytes(), de->output_weights), de->compute_output);
-  return c.overflow ? std::numeric_limits<u64>::max() : bytes;
+  if (c.overflow) {
+    return fail(Error::bad_request("draft: dimensions too large to estimate"));
+  }
+  return bytes;
 }
 
 } // namespace
@@ -481,6 +484,14 @@ Result<Estimate> estimate(const core::gguf::SplitModel& model, const EstimateInp
       return fail(std::move(d.error()));
     }
     e.draft = *d;
+  }
+  // Every total placement takes (one GPU's share, the host's) is a sum of these: keep the
+  // grand total below 2^64, so no such sum can wrap.
+  Checked total;
+  u64 all = total.add(e.single_gpu_bytes(), e.host_bytes());
+  all = total.add(all, e.compute_layer);
+  if (total.overflow || all == std::numeric_limits<u64>::max()) {
+    return fail(Error::bad_request("model: dimensions too large to estimate"));
   }
   return e;
 }

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <numeric>
 
 namespace ask::router {
@@ -26,9 +27,22 @@ struct Candidate {
 
 // What a GPU pays before its first layer: overhead and compute buffer, plus — on the GPU
 // with the output layer — output weights, logits-sized compute buffer, draft and projector.
+// Sums saturate: every figure is bounded by estimate() and the inventory, but a declared
+// card or a hostile file may still push a total past 2^64, and a wrapped sum would "fit".
+std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t r = 0;
+  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<std::uint64_t>::max() : r;
+}
+
 std::uint64_t fixed_cost(const Estimate& e, bool output) {
-  return e.gpu_overhead +
-         (output ? e.compute_output + e.output_weights + e.draft + e.projector : e.compute_layer);
+  if (!output) {
+    return sat_add(e.gpu_overhead, e.compute_layer);
+  }
+  std::uint64_t sum = e.gpu_overhead;
+  for (std::uint64_t v : {e.compute_output, e.output_weights, e.draft, e.projector}) {
+    sum = sat_add(sum, v);
+  }
+  return sum;
 }
 
 // Layers [first, n) split over `devs` (the last one holds the output layer), in proportion
@@ -157,6 +171,9 @@ Plan make_plan(const Estimate& e, const PlacementRequest& req, const std::vector
     plan.gpu_layers += counts[j];
     plan.gpu_bytes += share.bytes;
     names.push_back(device_name(req.api, static_cast<int>(j)));
+    if (holds_output) {
+      plan.output_device = names.back();
+    }
     split.push_back(std::to_string(counts[j] + (holds_output ? 1 : 0)));
     plan.gpus.push_back(std::move(share));
   }
@@ -172,11 +189,37 @@ Plan make_plan(const Estimate& e, const PlacementRequest& req, const std::vector
   return plan;
 }
 
+// make_plan without the GPUs that got no layers (the output GPU always stays).
+Plan partial_plan(const Estimate& e, const PlacementRequest& req, const std::vector<Candidate>& devs,
+                  const std::vector<int>& counts, std::size_t first) {
+  std::vector<Candidate> used;
+  std::vector<int> kept;
+  for (std::size_t j = 0; j < devs.size(); ++j) {
+    if (counts[j] > 0 || j + 1 == devs.size()) {
+      used.push_back(devs[j]);
+      kept.push_back(counts[j]);
+    }
+  }
+  return make_plan(e, req, used, kept, first);
+}
+
+// Everything in host memory: the weights (a tied output head shares the mapped token_embd
+// instead of being copied), KV cache, one compute buffer for the whole graph (the host-side
+// buffer of a GPU load is not made), logits, draft and projector.
 Plan host_only_plan(const Estimate& e) {
   Plan plan;
   plan.api = GpuApi::cpu;
   plan.host_layers = static_cast<int>(e.layers.size());
-  plan.host_bytes = e.host_bytes() + e.layer_bytes() + e.output_weights + e.compute_output;
+  std::uint64_t sum = sat_add(e.input_weights, e.layer_bytes());
+  for (const LayerEstimate& l : e.layers) {
+    sum = sat_add(sum, l.host_weights);
+  }
+  for (std::uint64_t v : {e.output_weights - std::min(e.output_weights, e.tied_output),
+                          e.compute_output, e.output_buffer, e.draft, e.projector}) {
+    sum = sat_add(sum, v);
+  }
+  plan.host_bytes = sum;
+  plan.output_device = "none";
   plan.args = {"--device", "none", "-ngl", "0"};
   return plan;
 }
@@ -208,8 +251,11 @@ std::expected<std::vector<Candidate>, std::string> candidates(const Inventory& i
 // The `k` candidates with the most usable memory, the largest last (it takes the output
 // layer and the logits), the others in device order.
 std::vector<Candidate> largest(std::vector<Candidate> all, std::size_t k) {
-  std::stable_sort(all.begin(), all.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.usable > b.usable; });
+  // Of equal cards the highest ordinal takes the output, so that the others keep their
+  // order in front of it (CUDA_VISIBLE_DEVICES=0,1, not 1,0).
+  std::sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
+    return a.usable != b.usable ? a.usable > b.usable : a.ordinal > b.ordinal;
+  });
   all.resize(k);
   std::rotate(all.begin(), all.begin() + 1, all.end());
   std::sort(all.begin(), all.end() - 1,
@@ -222,7 +268,7 @@ NoFit no_fit(const Estimate& e, const std::vector<Candidate>& all, std::string w
   const std::vector<Candidate> devs = largest(all, all.size());
   std::uint64_t room = 0;
   for (const Candidate& c : devs) {
-    room += c.usable;
+    room = sat_add(room, c.usable);
   }
   const std::uint64_t layers = e.layer_bytes();
   for (std::size_t j = 0; j < devs.size(); ++j) {
@@ -231,9 +277,10 @@ NoFit no_fit(const Estimate& e, const std::vector<Candidate>& all, std::string w
         room == 0 ? 1.0L / static_cast<long double>(devs.size())
                   : static_cast<long double>(devs[j].usable) / static_cast<long double>(room);
     const std::uint64_t need =
-        fixed_cost(e, output) + static_cast<std::uint64_t>(share * static_cast<long double>(layers));
-    nf.needed += need;
-    nf.available += devs[j].usable;
+        sat_add(fixed_cost(e, output),
+                static_cast<std::uint64_t>(share * static_cast<long double>(layers)));
+    nf.needed = sat_add(nf.needed, need);
+    nf.available = sat_add(nf.available, devs[j].usable);
     nf.per_gpu.push_back({devs[j].gpu->id, need, devs[j].usable});
   }
   nf.reason = why.empty() ? "needs " + human_bytes(nf.needed) + ", " + human_bytes(nf.available) +
@@ -316,27 +363,47 @@ std::expected<Plan, NoFit> place(const Estimate& est, const Inventory& inv,
     }
   }
   // Partial offload. llama.cpp offloads from the top: -ngl N puts the output layer and the
-  // last N−1 repeating layers on GPUs, the first ones stay in host memory.
-  const std::vector<Candidate> devs = largest(*all, all->size());
-  const std::size_t want =
-      everything ? n_layer : static_cast<std::size_t>(req.n_layers_request) - 1;
-  for (std::size_t g = want; g > 0 || !everything; --g) {
-    if (auto counts = split_layers(est, devs, n_layer - g)) {
-      std::vector<Candidate> used;
-      std::vector<int> kept;
-      for (std::size_t j = 0; j < devs.size(); ++j) {
-        if ((*counts)[j] > 0 || j + 1 == devs.size()) {
-          used.push_back(devs[j]);
-          kept.push_back((*counts)[j]);
-        }
+  // last N−1 repeating layers on GPUs, the first ones stay in host memory. The most layers
+  // on GPUs wins, then the fewest GPUs; each k tries the k largest, so a card too small to
+  // pay its own compute buffer is left out rather than sinking the plan.
+  const std::size_t n_gpus = all->size();
+  if (!everything) {
+    const std::size_t g = std::min(n_layer, static_cast<std::size_t>(req.n_layers_request) - 1);
+    for (std::size_t k = 1; k <= n_gpus; ++k) {
+      const std::vector<Candidate> devs = largest(*all, k);
+      if (auto counts = split_layers(est, devs, n_layer - g)) {
+        return partial_plan(est, req, devs, *counts, n_layer - g);
       }
-      return make_plan(est, req, used, kept, n_layer - g);
     }
-    if (!everything) {
-      break; // the model asked for exactly this many layers on GPUs
+    return std::unexpected(no_fit(est, *all,
+                                  "-ngl " + std::to_string(req.n_layers_request) + " (" +
+                                      std::to_string(g) +
+                                      " repeating layers and the output layer) does not fit on " +
+                                      std::to_string(n_gpus) + " GPU" + (n_gpus == 1 ? "" : "s")));
+  }
+  std::optional<std::size_t> best_g;
+  std::vector<Candidate> best_devs;
+  std::vector<int> best_counts;
+  for (std::size_t k = 1; k <= n_gpus; ++k) {
+    const std::vector<Candidate> devs = largest(*all, k);
+    // Fewer layers always fit where more do (drop the lowest), so count down to the best
+    // found so far and stop at the first fit.
+    const std::size_t floor = best_g ? *best_g + 1 : 0;
+    for (std::size_t g = n_layer + 1; g-- > floor;) {
+      if (auto counts = split_layers(est, devs, n_layer - g)) {
+        best_g = g;
+        best_devs = devs;
+        best_counts = std::move(*counts);
+        break;
+      }
     }
   }
-  return std::unexpected(no_fit(est, *all, ""));
+  if (best_g) {
+    return partial_plan(est, req, best_devs, best_counts, n_layer - *best_g);
+  }
+  return std::unexpected(no_fit(
+      est, *all, "not even the output layer fits: it needs " + human_bytes(fixed_cost(est, true)) +
+                     " on one GPU"));
 }
 
 } // namespace ask::router

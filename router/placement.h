@@ -43,6 +43,9 @@ struct Plan {
   std::uint64_t host_bytes = 0;
   std::vector<std::string> args; // "--device", "CUDA0,CUDA1", "-ngl", "999", "--tensor-split", …
   std::vector<std::pair<std::string, std::string>> env; // CUDA_VISIBLE_DEVICES, …
+  // The llama.cpp device holding the output layer ("CUDA1"; "none" on the CPU): the draft
+  // model and the projector go there too, where the estimate charged them.
+  std::string output_device;
 };
 
 struct Shortfall {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -112,18 +113,19 @@ TEST_CASE("place: too big for any one GPU, split over the fewest, in proportion 
   const auto plan = place(e, inv, {GpuApi::rocm, {}, false, -1});
   REQUIRE(plan.has_value());
   REQUIRE(plan->gpus.size() == 2);
-  CHECK(plan->gpus[0].gpu == "c"); // the output goes to the last device listed
-  CHECK(plan->gpus[1].gpu == "b");
+  // The output goes to the last device listed; of the two equal cards the higher ordinal.
+  CHECK(plan->gpus[0].gpu == "b");
+  CHECK(plan->gpus[1].gpu == "c");
   CHECK(plan->gpus[1].output);
   CHECK(plan->gpus[0].layers + plan->gpus[1].layers == 80);
-  // Room after fixed costs: 32 GiB − 0.5 GiB on c, 32 − 2.1 GiB on b: c takes more layers.
+  // Room after fixed costs: 32 GiB − 0.5 GiB on b, 32 − 2.1 GiB on c: b takes more layers.
   CHECK(plan->gpus[0].layers == 41);
   CHECK(plan->gpus[1].layers == 39);
   for (const GpuShare& s : plan->gpus) {
     CHECK(s.bytes <= s.available);
   }
   CHECK(args_of(*plan) == "--device ROCm0,ROCm1 -ngl 81 --split-mode layer --tensor-split 41,40");
-  CHECK(env_of(*plan, "HIP_VISIBLE_DEVICES") == "2,1");
+  CHECK(env_of(*plan, "HIP_VISIBLE_DEVICES") == "1,2");
   // Each GPU pays its compute buffer and overhead; the output GPU the bigger one.
   CHECK(plan->gpus[0].bytes == 41 * 512 * k_mib + 200 * k_mib + 300 * k_mib);
   CHECK(plan->gpus[1].bytes == 39 * 512 * k_mib + 800 * k_mib + 300 * k_mib + 1 * k_gib);
@@ -245,6 +247,96 @@ TEST_CASE("place: an explicit n_gpu_layers N puts the output and the last N-1 la
   CHECK(plan->host_layers == 23);
   CHECK(plan->gpus[0].output);
   CHECK(args_of(*plan) == "--device CUDA0 -ngl 10");
+}
+
+TEST_CASE("place: equal cards keep their order, the last one holding the output") {
+  Inventory inv;
+  inv.gpus = {gpu("a", GpuApi::cuda, 0, 16 * k_gib), gpu("b", GpuApi::cuda, 1, 16 * k_gib)};
+  const auto plan = place(make_estimate(40, 512 * k_mib), inv, {GpuApi::cuda, {}, false, -1});
+  REQUIRE(plan.has_value());
+  REQUIRE(plan->gpus.size() == 2);
+  CHECK(plan->gpus[1].gpu == "b");
+  CHECK(plan->gpus[1].output);
+  CHECK(env_of(*plan, "CUDA_VISIBLE_DEVICES") == "0,1");
+  CHECK(plan->output_device == "CUDA1");
+}
+
+TEST_CASE("place: partial offload leaves out a card too small for its own compute buffer") {
+  Inventory inv;
+  // 0.4 GiB cannot pay 300 MiB overhead + 200 MiB compute buffer: before, it sank the plan.
+  inv.gpus = {gpu("tiny", GpuApi::cuda, 0, 400 * k_mib), gpu("big", GpuApi::cuda, 1, 12 * k_gib)};
+  const Estimate e = make_estimate(64, 512 * k_mib);
+  const auto plan = place(e, inv, {GpuApi::cuda, {}, true, -1});
+  REQUIRE(plan.has_value());
+  REQUIRE(plan->gpus.size() == 1);
+  CHECK(plan->gpus[0].gpu == "big");
+  // (12 GiB − 1 GiB output − 800 MiB compute − 300 MiB overhead) / 512 MiB = 19 layers.
+  CHECK(plan->gpu_layers == 19);
+  CHECK(args_of(*plan) == "--device CUDA0 -ngl 20");
+  CHECK(env_of(*plan, "CUDA_VISIBLE_DEVICES") == "1");
+}
+
+TEST_CASE("place: partial offload prefers more layers on GPUs, then fewer GPUs") {
+  Inventory inv;
+  inv.gpus = {gpu("a", GpuApi::vulkan, 0, 8 * k_gib), gpu("b", GpuApi::vulkan, 1, 8 * k_gib),
+              gpu("c", GpuApi::vulkan, 2, 8 * k_gib)};
+  const Estimate e = make_estimate(100, 512 * k_mib); // 50 GiB: never fits on 24 GiB
+  const auto plan = place(e, inv, {GpuApi::vulkan, {}, true, -1});
+  REQUIRE(plan.has_value());
+  CHECK(plan->gpus.size() == 3);
+  // (8 − 0.5) × 2 + (8 − 2.1) GiB = 20.9 GiB of room: 41 layers of 512 MiB.
+  CHECK(plan->gpu_layers == 41);
+  CHECK(plan->host_layers == 59);
+}
+
+TEST_CASE("place: an explicit n_gpu_layers uses the fewest GPUs that hold them") {
+  Inventory inv;
+  inv.gpus = {gpu("a", GpuApi::cuda, 0, 12 * k_gib), gpu("b", GpuApi::cuda, 1, 12 * k_gib)};
+  const Estimate e = make_estimate(64, 512 * k_mib);
+  const auto one = place(e, inv, {GpuApi::cuda, {}, false, 11}); // 10 layers: one card
+  REQUIRE(one.has_value());
+  CHECK(one->gpus.size() == 1);
+  CHECK(one->gpu_layers == 10);
+  CHECK(args_of(*one) == "--device CUDA0 -ngl 11");
+  const auto two = place(e, inv, {GpuApi::cuda, {}, false, 31}); // 30 layers: both
+  REQUIRE(two.has_value());
+  CHECK(two->gpus.size() == 2);
+  CHECK(two->gpu_layers == 30);
+  const auto none = place(e, inv, {GpuApi::cuda, {}, false, 61});
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().reason ==
+        "-ngl 61 (60 repeating layers and the output layer) does not fit on 2 GPUs");
+}
+
+TEST_CASE("place: sums past 2^64 saturate instead of wrapping into a fit") {
+  constexpr std::uint64_t half = std::uint64_t{1} << 63;
+  Inventory inv;
+  inv.gpus = {gpu("a", GpuApi::cuda, 0, half), gpu("b", GpuApi::cuda, 1, half)};
+  Estimate e = make_estimate(8, half / 2);
+  e.output_weights = half;
+  e.compute_output = half;
+  const auto plan = place(e, inv, {GpuApi::cuda, {}, false, -1});
+  REQUIRE_FALSE(plan.has_value());
+  CHECK(plan.error().available == std::numeric_limits<std::uint64_t>::max());
+  CHECK(plan.error().needed == std::numeric_limits<std::uint64_t>::max());
+  const auto partial = place(e, inv, {GpuApi::cuda, {}, true, -1});
+  REQUIRE_FALSE(partial.has_value());
+  CHECK(partial.error().reason.starts_with("not even the output layer fits"));
+}
+
+TEST_CASE("place: on the CPU the host holds everything once") {
+  Estimate e = make_estimate(4, 100 * k_mib);
+  e.layers[0].host_weights = 7 * k_mib;
+  e.tied_output = 400 * k_mib; // shares the mapped token_embd on the CPU
+  e.compute_host = 50 * k_mib; // only made beside a GPU
+  e.output_buffer = 3 * k_mib;
+  e.draft = 60 * k_mib;
+  e.projector = 90 * k_mib;
+  const auto plan = place(e, Inventory{}, {GpuApi::cpu, {}, false, -1});
+  REQUIRE(plan.has_value());
+  CHECK(plan->host_bytes == 500 * k_mib + 400 * k_mib + 7 * k_mib + (1024 - 400) * k_mib +
+                                800 * k_mib + 3 * k_mib + 60 * k_mib + 90 * k_mib);
+  CHECK(plan->output_device == "none");
 }
 
 TEST_CASE("human_bytes: MiB below a GiB, GiB above") {

@@ -26,11 +26,17 @@ std::vector<std::string> server_args(const ServerFiles& files, const EstimateInp
   if (in.n_cpu_moe > 0) {
     args.insert(args.end(), {"--n-cpu-moe", std::to_string(in.n_cpu_moe)});
   }
+  // The estimate charges the draft (whole, with a KV cache of the main model's types) and the
+  // projector to the output GPU; left alone llama-server would spread the draft over every
+  // device and put the projector on the first.
+  const std::string& output_device = plan.output_device.empty() ? "none" : plan.output_device;
   if (!files.draft.empty()) {
-    args.insert(args.end(), {"-md", files.draft.string()});
+    args.insert(args.end(), {"-md", files.draft.string(), "-devd", output_device, "-ngld",
+                             output_device == "none" ? "0" : "999", "-ctkd", in.cache_type_k,
+                             "-ctvd", in.cache_type_v});
   }
   if (!files.projector.empty()) {
-    args.insert(args.end(), {"--mmproj", files.projector.string()});
+    args.insert(args.end(), {"--mmproj", files.projector.string(), "-mmdev", output_device});
   }
   args.insert(args.end(), plan.args.begin(), plan.args.end());
   return args;

@@ -18,8 +18,11 @@ struct ServerFiles {
   std::filesystem::path projector;  // mmproj; "" = none
 };
 
-// "-m MODEL -c N -np N -ctk T -ctv T -fa on|off [--kv-unified] [--n-cpu-moe N] [-md DRAFT]
-// [--mmproj FILE]" followed by the plan's arguments (--device, -ngl, --tensor-split …).
+// "-m MODEL -c N -np N -ctk T -ctv T -fa on|off [--kv-unified] [--n-cpu-moe N]
+// [-md DRAFT -devd DEV -ngld 999 -ctkd T -ctvd T] [--mmproj FILE -mmdev DEV]" followed by the
+// plan's arguments (--device, -ngl, --tensor-split …). DEV is the plan's output device.
+// Flash attention "auto" is passed as "on": the estimate assumed it, and what runs must be
+// what was estimated (with "off" the compute buffers grow).
 // Ports, hosts and a preset's own arguments are the spawner's business, not this one's.
 std::vector<std::string> server_args(const ServerFiles& files, const EstimateInput& in,
                                      const Estimate& est, const Plan& plan);
