@@ -170,7 +170,10 @@ bool is_pci_address(std::string_view s) {
   return true;
 }
 
-void parse_backend_index(Context& ctx, const Json& v, const std::string& path, GpuSpec& g) {
+// Each API's device index belongs to one card: claimed twice (two entries, or "hip" and
+// "rocm" in one), askd would place two models on one card as if it were two.
+void parse_backend_index(Context& ctx, const Json& v, const std::string& path, const Config& config,
+                         GpuSpec& g) {
   if (!expect_object(ctx, v, path)) {
     return;
   }
@@ -180,7 +183,17 @@ void parse_backend_index(Context& ctx, const Json& v, const std::string& path, G
       ctx.error(p, fmt::format("unknown GPU API \"{}\"{}; expected one of: {}", api,
                                did_you_mean(api, k_gpu_api_names), join_names(k_gpu_api_names)));
     } else if (auto i = read_int(ctx, index, p, 0, 255)) {
-      g.backend_index.emplace_back(gpu_api_from(api), static_cast<int>(*i));
+      const std::pair entry{gpu_api_from(api), static_cast<int>(*i)};
+      const auto claimed = [&](const GpuSpec& other) {
+        return std::ranges::find(other.backend_index, entry) != other.backend_index.end();
+      };
+      const auto owner = std::ranges::find_if(config.gpus.devices, claimed);
+      if (owner != config.gpus.devices.end() || claimed(g)) {
+        ctx.error(p, fmt::format("{} device {} is already GPU \"{}\"", to_string(entry.first),
+                                 entry.second,
+                                 owner != config.gpus.devices.end() ? owner->id : g.id));
+      }
+      g.backend_index.push_back(entry);
     }
   }
 }
@@ -197,6 +210,24 @@ void check_device_sizes(Context& ctx, const ObjectReader& r, const GpuSpec& g) {
     ctx.error(r.path_of(r.has("reserve") ? "reserve" : "vram"),
               fmt::format("reserve {} leaves nothing of vram {}", format_bytes(g.reserve),
                           format_bytes(*g.vram)));
+  }
+}
+
+// One card, one entry: a PCI address claimed twice would make askd place two models on one
+// card as if it were two.
+void check_device_identity(Context& ctx, const ObjectReader& r, const Config& config,
+                           const GpuSpec& g) {
+  for (const GpuSpec& other : config.gpus.devices) {
+    if (!g.pci.empty() && g.pci == other.pci) {
+      ctx.error(r.path_of("pci"), fmt::format("PCI address \"{}\" is already GPU \"{}\"", g.pci,
+                                              other.id));
+    }
+  }
+  if (config.gpus.probe && g.pci.empty() && g.backend_index.empty()) {
+    ctx.warning(r.path_of("id"),
+                fmt::format("GPU \"{}\" has neither \"pci\" nor \"backend_index\": it cannot be "
+                            "matched to a probed card, so askd counts it as one more card",
+                            g.id));
   }
 }
 
@@ -240,9 +271,10 @@ void parse_device(Context& ctx, const Json& value, const std::string& path, Conf
   }
   g.display = r.boolean("display").value_or(false);
   if (const Json* bi = r.find("backend_index")) {
-    parse_backend_index(ctx, *bi, r.path_of("backend_index"), g);
+    parse_backend_index(ctx, *bi, r.path_of("backend_index"), config, g);
   }
   check_device_sizes(ctx, r, g);
+  check_device_identity(ctx, r, config, g);
   config.gpus.devices.push_back(std::move(g));
 }
 

@@ -33,6 +33,33 @@ TEST_CASE("Config: reports bad sizes with the path") {
   CHECK_DIAG(d, 6, "gpus.devices[3].backend_index.opencl", "unknown GPU API \"opencl\"");
 }
 
+TEST_CASE("Config: one card is one entry: a PCI address or a device index claimed twice") {
+  const auto d = ERRORS_OF(lines({
+      "{",
+      R"("gpus": {"devices": [)",
+      R"(  {"id": "a", "pci": "0000:01:00.0", "backend_index": {"cuda": 0, "vulkan": 1}},)",
+      R"(  {"id": "b", "pci": "0000:01:00.0"},)",
+      R"(  {"id": "c", "backend_index": {"vulkan": 1, "cuda": 1}},)",
+      R"(  {"id": "d", "backend_index": {"rocm": 0}}, {"id": "e", "backend_index": {"hip": 0}})",
+      "]}}",
+  }));
+  CHECK_DIAG(d, 4, "gpus.devices[1].pci", "PCI address \"0000:01:00.0\" is already GPU \"a\"");
+  CHECK_DIAG(d, 5, "gpus.devices[2].backend_index.vulkan", "vulkan device 1 is already GPU \"a\"");
+  CHECK_DIAG(d, 6, "gpus.devices[4].backend_index.hip", "rocm device 0 is already GPU \"d\"");
+  CHECK(d.size() == 3);
+  const auto same = ERRORS_OF(lines({
+      "{", R"("gpus": {"devices": [{"id": "a", "backend_index": {"hip": 2, "rocm": 2}}]})", "}"}));
+  CHECK_DIAG(same, 2, "gpus.devices[0].backend_index.rocm", "rocm device 2 is already GPU \"a\"");
+}
+
+TEST_CASE("Config: a probed machine's declared GPU without pci or backend_index is a warning") {
+  const auto c = VALID(lines({"{", R"("gpus": {"devices": [{"id": "g", "vram": "8GiB"}]})", "}"}));
+  CHECK_DIAG(c.warnings, 2, "gpus.devices[0].id",
+             "GPU \"g\" has neither \"pci\" nor \"backend_index\": it cannot be matched");
+  const auto fixed = VALID(lines({"{", R"("gpus": {"probe": false, "devices": [{"id": "g", "vram": "8GiB"}]})", "}"}));
+  CHECK(fixed.warnings.empty());
+}
+
 TEST_CASE("Config: a static GPU inventory needs vram") {
   const auto d =
       ERRORS_OF(lines({"{", R"("gpus": {"probe": false, "devices": [{"id": "g"}]})", "}"}));

@@ -98,7 +98,11 @@ llama-server model in the config, whose settings (ctx, parallel, kv_cache_type, 
 preset backend, draft, n_cpu_moe) are used unless the options here override them.
 
 The GPUs are probed (nvidia-smi, rocm-smi or amdgpu sysfs, vulkaninfo, xpu-smi) and merged
-with the config's "gpus" section; --gpu describes a machine instead (any number of times).
+with the config's "gpus" section; --gpu describes a machine instead (any number of times;
+its GPUs are gpu0, gpu1, … for --gpus, and a config model's own pins are ignored).
+
+The last line printed is the environment and llama-server command that realise the plan,
+ready to paste; its flags follow llama-server b10587 (2026-08).
 
 Exit status: 0 it fits, 1 it does not (the shortfall per GPU is printed), 2 bad input.
 The formulas behind every figure: docs/vram.md.
@@ -125,7 +129,9 @@ CLI::App* add_plan_command(CLI::App& app, PlanOptions& p) {
   cmd->add_option("--kv-k", p.kv_k, "KV cache type for K only");
   cmd->add_option("--kv-v", p.kv_v, "KV cache type for V only");
   cmd->add_option("--flash-attn", p.flash_attn, "on, off or auto (auto counts as on)");
-  cmd->add_option("--ngl", p.n_gpu_layers, "Layers on GPUs (-1 = all)")
+  cmd->add_option("--ngl", p.n_gpu_layers,
+                  "Layers on GPUs, as llama-server's -ngl: the output layer counts as one, so "
+                  "N keeps the last N-1 repeating layers (-1 = all)")
       ->check(CLI::Range(-1, 100000));
   cmd->add_option("--n-cpu-moe", p.n_cpu_moe, "Keep the experts of the first N layers in host memory")
       ->check(CLI::Range(0, 100000));

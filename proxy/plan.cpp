@@ -1,5 +1,6 @@
 #include "proxy/plan.h"
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +30,8 @@ struct Target {
   router::EstimateInput in;
   router::PlacementRequest req;
   bool api_given = false;
+  bool pins_from_config = false;
+  std::vector<std::string> notes; // what the plan assumed or left out, for the report
 };
 
 std::string to_lower(std::string s) {
@@ -56,6 +59,7 @@ core::Result<GpuApi> api_from(const std::string& name) {
 // A config model's managed settings, then the command line's overrides.
 core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
   Target t;
+  bool flash_auto = false;
   const config::Model* m = cfg.find_model(o.target);
   if (m != nullptr && !std::filesystem::exists(o.target)) {
     if (!m->managed) {
@@ -70,10 +74,16 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
     t.in.cache_type_k = s.kv_cache_type.k;
     t.in.cache_type_v = s.kv_cache_type.v;
     t.in.flash_attn = s.flash_attn != config::FlashAttn::off;
+    flash_auto = s.flash_attn == config::FlashAttn::automatic;
     t.in.n_cpu_moe = s.n_cpu_moe.value_or(0);
     t.in.n_gpu_layers = s.n_gpu_layers.value_or(-1);
     t.draft = s.draft.value_or("");
+    if (s.draft_auto) {
+      t.notes.push_back("the model's draft is \"auto\", which askd resolves when it spawns the "
+                        "model; this plan counts no draft (--draft FILE counts one)");
+    }
     t.req.pins = s.gpus;
+    t.pins_from_config = !s.gpus.empty();
     t.req.allow_partial = s.allow_partial_offload;
     if (const config::Preset* p = cfg.find_preset(s.preset)) {
       t.req.api = p->api;
@@ -97,6 +107,11 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
                                                  "\" is not on, off or auto"));
     }
     t.in.flash_attn = *o.flash_attn != "off";
+    flash_auto = *o.flash_attn == "auto";
+  }
+  if (flash_auto) {
+    t.notes.push_back("flash attention \"auto\" is passed as -fa on, as estimated (off "
+                      "would need larger compute buffers)");
   }
   t.in.n_gpu_layers = o.n_gpu_layers.value_or(t.in.n_gpu_layers);
   t.in.n_cpu_moe = o.n_cpu_moe.value_or(t.in.n_cpu_moe);
@@ -108,6 +123,7 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
   }
   if (!o.gpus.empty()) {
     t.req.pins = o.gpus;
+    t.pins_from_config = false;
   }
   if (o.backend) {
     auto api = api_from(*o.backend);
@@ -121,6 +137,9 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
   t.req.n_layers_request = t.in.n_gpu_layers;
   return t;
 }
+
+// The smallest --gpu size taken: a bare number is bytes, and "--gpu cuda:0:24" is a typo.
+constexpr std::uint64_t k_min_gpu_bytes = 256ull << 20;
 
 // --gpu API:INDEX:SIZE[:FREE], e.g. "vulkan:0:32GiB" or "cuda:1:24GiB:20GiB".
 core::Result<router::ProbedGpu> parse_declared(const std::string& spec) {
@@ -146,8 +165,9 @@ core::Result<router::ProbedGpu> parse_declared(const std::string& spec) {
     return bad(!api || *api == GpuApi::cpu ? "unknown GPU API" : "index must be 0 to 255");
   }
   auto total = config::parse_bytes(std::string_view(parts[2]));
-  if (!total || *total == 0) {
-    return bad(total ? "size must be above 0" : total.error().message);
+  if (!total || *total < k_min_gpu_bytes) {
+    return bad(total ? "size " + parts[2] + " is less than 256 MiB; give a unit, e.g. 24GiB"
+                     : total.error().message);
   }
   router::ProbedGpu g;
   g.api = *api;
@@ -155,7 +175,8 @@ core::Result<router::ProbedGpu> parse_declared(const std::string& spec) {
   g.name = std::string(config::to_string(*api)) + " " + parts[1];
   g.total_bytes = *total;
   g.source = "command line";
-  g.pci = "cli:" + parts[0] + ":" + parts[1]; // keeps two declared GPUs apart in the merge
+  // Keeps two declared GPUs apart in the merge; the same API and index twice is refused.
+  g.pci = "cli:" + std::string(config::to_string(*api)) + ":" + std::to_string(index);
   if (parts.size() == 4) {
     auto free = config::parse_bytes(std::string_view(parts[3]));
     if (!free || *free > *total) {
@@ -167,16 +188,49 @@ core::Result<router::ProbedGpu> parse_declared(const std::string& spec) {
 }
 
 // The API to place with when neither the model's preset nor --backend says: a vendor API
-// some GPU has (cuda, rocm, sycl), else vulkan, else the CPU.
+// some GPU has (cuda, rocm, sycl), else vulkan, else the CPU. A ROCm index that only the
+// amdgpu sysfs files gave (no rocm-smi, so likely no ROCm) ranks below Vulkan.
 GpuApi default_api(const router::Inventory& inv) {
-  for (GpuApi api : {GpuApi::cuda, GpuApi::rocm, GpuApi::sycl, GpuApi::vulkan, GpuApi::metal}) {
-    for (const router::Gpu& g : inv.gpus) {
-      if (g.index_for(api)) {
-        return api;
-      }
+  const auto has = [&](GpuApi api, bool sysfs_counts) {
+    return std::ranges::any_of(inv.gpus, [&](const router::Gpu& g) {
+      const bool sysfs_only = g.sources.size() == 1 && g.sources[0] == "sysfs";
+      return g.index_for(api).has_value() && (sysfs_counts || !sysfs_only);
+    });
+  };
+  for (GpuApi api : {GpuApi::cuda, GpuApi::rocm, GpuApi::sycl, GpuApi::vulkan}) {
+    if (has(api, api != GpuApi::rocm)) {
+      return api;
+    }
+  }
+  for (GpuApi api : {GpuApi::rocm, GpuApi::metal}) {
+    if (has(api, true)) {
+      return api;
     }
   }
   return GpuApi::cpu;
+}
+
+// Pins name GPU ids of the inventory: an unknown one is an error (naming the ids there
+// are); one without a device under the API is left out by place(), with a note here.
+core::Result<void> check_pins(const Target& t, const router::Inventory& inv,
+                              std::vector<std::string>& notes) {
+  for (const std::string& pin : t.req.pins) {
+    const router::Gpu* g = inv.find(pin);
+    if (g == nullptr) {
+      std::string ids;
+      for (const router::Gpu& each : inv.gpus) {
+        ids += (ids.empty() ? "" : ", ") + each.id;
+      }
+      return core::fail(core::Error::bad_request(
+          "GPU \"" + pin + "\" is not in this machine's inventory (" +
+          (ids.empty() ? std::string("no GPUs") : "GPUs: " + ids) + ")"));
+    }
+    if (t.req.api != GpuApi::cpu && !g->index_for(t.req.api)) {
+      notes.push_back("pinned GPU \"" + pin + "\" has no " +
+                      std::string(config::to_string(t.req.api)) + " device; it is left out");
+    }
+  }
+  return {};
 }
 
 } // namespace
@@ -225,7 +279,20 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
         err << "askd plan: " << g.error().message << '\n';
         return k_exit_usage;
       }
+      for (std::size_t i = 0; i < declared.size(); ++i) {
+        if (declared[i].pci == g->pci) {
+          err << "askd plan: --gpu \"" << spec << "\" is the same device as --gpu \""
+              << opts.declare[i] << "\" (" << config::to_string(g->api) << ' ' << g->index
+              << ")\n";
+          return k_exit_usage;
+        }
+      }
       declared.push_back(std::move(*g));
+    }
+    if (target->pins_from_config) {
+      target->notes.push_back("the model's GPU pins are ignored: --gpu describes another "
+                              "machine (pin there with --gpus gpu0,…)");
+      target->req.pins.clear();
     }
     config::GpuConfig gpus = config.gpus;
     gpus.devices.clear(); // the command line describes the whole machine
@@ -236,8 +303,13 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
   if (!target->api_given) {
     target->req.api = default_api(inv);
   }
+  if (auto pins = check_pins(*target, inv, target->notes); !pins) {
+    err << "askd plan: " << pins.error().message << '\n';
+    return k_exit_usage;
+  }
   const auto placed = router::place(*est, inv, target->req);
-  PlanReport report{*model, target->model, *est, inv, target->req, placed, {}, {}, {}};
+  PlanReport report{*model,      target->model, *est, target->in, inv, target->req,
+                    placed,      {},            {},   {},         target->notes};
   if (opts.measured) {
     std::ifstream in(*opts.measured, std::ios::binary);
     if (!in) {

@@ -36,12 +36,16 @@ void print_estimate(const PlanReport& r, std::ostream& out) {
     kv += l.kv;
     rs += l.recurrent;
   }
-  const auto parallel = e.n_ctx_seq == 0 ? 0 : e.n_ctx / e.n_ctx_seq;
   out << "model    " << r.path.string() << "\n         " << e.arch << ", " << e.layers.size()
       << " layers, " << r.model.parts.size() << " file" << (r.model.parts.size() == 1 ? "" : "s")
       << ", " << human_bytes(r.model.tensor_bytes()) << " of tensors\n";
-  out << "context  " << e.n_ctx << " tokens (" << e.n_ctx_seq << " per slot × " << parallel
-      << ")\n\nestimate\n";
+  out << "context  " << e.n_ctx << " tokens (";
+  if (r.input.kv_unified) {
+    out << "one cache shared by " << r.input.parallel << " slots";
+  } else {
+    out << e.n_ctx_seq << " per slot × " << r.input.parallel;
+  }
+  out << ")\n\nestimate\n";
   row(out, "layer weights", human_bytes(weights));
   if (host_weights > 0) {
     row(out, "expert weights kept in host", human_bytes(host_weights));
@@ -63,6 +67,9 @@ void print_estimate(const PlanReport& r, std::ostream& out) {
   row(out, "total on one GPU", human_bytes(e.single_gpu_bytes()));
   row(out, "host memory", human_bytes(e.host_bytes()) + " (input embeddings, buffers)");
   for (const std::string& n : e.notes) {
+    out << "  note: " << n << '\n';
+  }
+  for (const std::string& n : r.notes) {
     out << "  note: " << n << '\n';
   }
 }
@@ -103,7 +110,8 @@ void print_inventory(const router::Inventory& inv, std::ostream& out) {
 }
 
 void print_placement(const PlanReport& r, std::ostream& out) {
-  out << "\nplacement (" << config::to_string(r.request.api) << ")\n";
+  out << "\nplacement ("
+      << config::to_string(r.placement ? r.placement->api : r.request.api) << ")\n";
   if (!r.placement) {
     const router::NoFit& nf = r.placement.error();
     out << "  does not fit: " << nf.reason << '\n';
@@ -124,10 +132,14 @@ void print_placement(const PlanReport& r, std::ostream& out) {
         << human_bytes(s.bytes) << " of " << human_bytes(s.available) << " usable\n";
   }
   out << "  host  " << p.host_layers << " layers, " << human_bytes(p.host_bytes) << '\n';
-  out << "\nllama-server " << router::shell_quote(r.command) << '\n';
+  // One line to paste into a shell: the environment, then the command.
+  std::vector<std::string> line;
   for (const auto& [k, v] : p.env) {
-    out << "  env " << k << '=' << v << '\n';
+    line.push_back(k + '=' + v);
   }
+  line.emplace_back("llama-server");
+  line.insert(line.end(), r.command.begin(), r.command.end());
+  out << '\n' << router::shell_quote(line) << '\n';
 }
 
 nlohmann::json estimate_json(const router::Estimate& e) {
@@ -189,7 +201,9 @@ nlohmann::json plan_json(const PlanReport& r) {
                       {"estimate", estimate_json(r.estimate)},
                       {"gpus", gpus_json(r.inventory)},
                       {"warnings", r.inventory.warnings},
-                      {"backend", config::to_string(r.request.api)}};
+                      {"notes", r.notes},
+                      {"backend", config::to_string(r.placement ? r.placement->api
+                                                                : r.request.api)}};
   if (r.measured) {
     nlohmann::json devices = nlohmann::json::array();
     for (const router::DeviceBuffers& d : r.measured->devices) {

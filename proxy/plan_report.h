@@ -23,6 +23,7 @@ struct PlanReport {
   const core::gguf::SplitModel& model;
   std::filesystem::path path;
   const router::Estimate& estimate;
+  const router::EstimateInput& input;
   const router::Inventory& inventory;
   const router::PlacementRequest& request;
   const std::expected<router::Plan, router::NoFit>& placement;
@@ -30,6 +31,7 @@ struct PlanReport {
   // --measured: the startup log's buffer sizes and the correction they imply.
   std::optional<router::Calibration> measured;
   router::Correction correction;
+  std::vector<std::string> notes; // what the plan assumed or left out (pins ignored, …)
 };
 
 void print_plan(const PlanReport& r, std::ostream& out);

@@ -101,7 +101,8 @@ TEST_CASE("askd plan: a model name takes its settings, preset API and pins from 
   CHECK(contains(o.out, "placement (vulkan)"));
   CHECK(contains(o.out, "  big  Vulkan0  2 layers + output"));
   CHECK(contains(o.out, "-c 4096 -np 4 -ctk q8_0 -ctv q8_0 -fa on --device Vulkan0 -ngl 3"));
-  CHECK(contains(o.out, "env GGML_VK_VISIBLE_DEVICES=1"));
+  CHECK(contains(o.out, "\nGGML_VK_VISIBLE_DEVICES=1 llama-server -m "));
+  CHECK(contains(o.out, "note: flash attention \"auto\" is passed as -fa on, as estimated"));
 }
 
 TEST_CASE("askd plan: command-line settings override the model's; --json is one document") {
@@ -149,7 +150,53 @@ TEST_CASE("askd plan: --gpu declares the machine instead of probing; too small d
   opts.declare = {"cuda:0:24GiB", "cuda:1:8GiB:6GiB"};
   const Outcome fits = plan(opts, config::Config{}, tools);
   CHECK(fits.status == k_exit_ok);
-  CHECK(contains(fits.out, "env CUDA_VISIBLE_DEVICES=1"));
+  CHECK(contains(fits.out, "CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES=1 llama-server"));
+}
+
+TEST_CASE("askd plan: a --gpu device given twice, or without a unit, is refused") {
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = k_tiny;
+  for (const auto& [first, second] : {std::pair{"cuda:0:8GiB", "CUDA:00:8GiB"},
+                                      std::pair{"rocm:1:8GiB", "hip:1:16GiB"}}) {
+    opts.declare = {first, second};
+    const Outcome o = plan(opts, config::Config{}, tools);
+    CHECK(o.status == k_exit_usage);
+    CHECK_MESSAGE(contains(o.err, std::string("--gpu \"") + second +
+                                      "\" is the same device as --gpu \"" + first + "\""),
+                  o.err);
+  }
+  opts.declare = {"cuda:0:24"};
+  const Outcome bytes = plan(opts, config::Config{}, tools);
+  CHECK(bytes.status == k_exit_usage);
+  CHECK(contains(bytes.err, "size 24 is less than 256 MiB; give a unit, e.g. 24GiB"));
+}
+
+TEST_CASE("askd plan: pins: unknown is bad input, a config's are dropped for --gpu") {
+  TempDir dir;
+  const config::Config cfg = managed_config(dir);
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = "tiny";
+  opts.gpus = {"zz"};
+  const Outcome unknown = plan(opts, cfg, tools);
+  CHECK(unknown.status == k_exit_usage);
+  CHECK(contains(unknown.err,
+                 "GPU \"zz\" is not in this machine's inventory (GPUs: small, big)"));
+  // The config pins "big"; on a declared machine that id does not exist.
+  opts.gpus.clear();
+  opts.declare = {"vulkan:0:16GiB", "vulkan:1:16GiB"};
+  const Outcome declared = plan(opts, cfg, tools);
+  CHECK(declared.status == k_exit_ok);
+  CHECK(contains(declared.out, "note: the model's GPU pins are ignored: --gpu describes"));
+  // A pin without a device under the API is named, and nothing else is used instead.
+  opts.declare.clear();
+  opts.backend = "cuda";
+  opts.gpus = {"big"};
+  const Outcome no_api = plan(opts, cfg, tools);
+  CHECK(no_api.status == k_exit_failure);
+  CHECK(contains(no_api.out, "note: pinned GPU \"big\" has no cuda device; it is left out"));
+  CHECK(contains(no_api.out, "does not fit: no GPU among the pinned ones has a cuda device"));
 }
 
 TEST_CASE("askd plan: without --gpu the machine is probed; no GPU places on the CPU") {
@@ -256,7 +303,7 @@ TEST_CASE("askd plan: the command line parses options and --config after MODEL")
   CHECK(o.status == k_exit_ok);
   CHECK(contains(o.out, "placement (rocm)"));
   CHECK(contains(o.out, "--device ROCm0"));
-  CHECK(contains(o.out, "env HIP_VISIBLE_DEVICES=0"));
+  CHECK(contains(o.out, "HIP_VISIBLE_DEVICES=0 llama-server -m "));
   const Outcome range = askd({"plan", k_tiny, "--parallel", "0"}, dir);
   CHECK(range.status == k_exit_usage);
 }

@@ -118,6 +118,11 @@ Result<Context> resolve_context(const ArchParams& p, const EstimateInput& in,
     c.n_ctx = c.n_ctx_seq * parallel;
     c.n_stream = parallel;
   }
+  if (in.ctx != 0 && c.n_ctx != in.ctx) {
+    notes.push_back("ctx " + std::to_string(in.ctx) + " rounded up to " + std::to_string(c.n_ctx) +
+                    " (llama.cpp pads each slot's context to a multiple of " +
+                    std::to_string(k_ctx_pad) + ")");
+  }
   const u64 n_batch = std::min<u64>(c.n_ctx, in.n_batch);
   c.n_tokens = std::min<u64>(n_batch, in.n_ubatch);
   const u64 outputs_max = in.n_outputs_max != 0 ? in.n_outputs_max : parallel;

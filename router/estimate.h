@@ -66,7 +66,7 @@ struct Estimate {
   std::uint64_t compute_output = 0;
   std::uint64_t compute_layer = 0;
   std::uint64_t compute_host = 0;  // host-side compute buffer
-  std::uint64_t output_buffer = 0; // host: logits of n_outputs_max (= parallel) sequences
+  std::uint64_t output_buffer = 0; // host: n_vocab f32 logits per slot (output_reserve(n_seq_max))
   std::uint64_t gpu_overhead = 0;  // per GPU used: driver context, cuBLAS/hipBLAS workspace
   std::uint64_t draft = 0;         // draft model: weights + KV + compute, with the output layer
   std::uint64_t projector = 0;     // mmproj: with the output layer

@@ -263,8 +263,9 @@ Inventory merge(const std::vector<ProbedGpu>& probed, const config::GpuConfig& d
     Gpu gpu;
     apply_spec(gpu, spec);
     if (declared.probe && !probed.empty()) {
-      inv.warnings.push_back("gpus: device \"" + spec.id +
-                             "\" was not seen by any probe; using its declared vram");
+      inv.warnings.push_back(
+          "gpus: device \"" + spec.id + "\" was not seen by any probe; " +
+          (spec.vram ? "using its declared vram" : "it declares no vram, so nothing goes on it"));
     }
     cards.push_back(std::move(gpu));
     taken.push_back(true);

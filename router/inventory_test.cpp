@@ -149,6 +149,27 @@ TEST_CASE("merge: a declared device matches by backend_index when it gives no PC
   CHECK(g->cap_bytes == 28 * k_gib);
 }
 
+TEST_CASE("merge: a declared device no probe saw is kept, with a warning that says why") {
+  config::GpuConfig cfg;
+  config::GpuSpec sized;
+  sized.id = "egpu";
+  sized.vram = 16 * k_gib;
+  sized.backend_index = {{GpuApi::cuda, 7}};
+  config::GpuSpec bare;
+  bare.id = "ghost";
+  bare.backend_index = {{GpuApi::vulkan, 9}};
+  cfg.devices = {sized, bare};
+  const Inventory inv = merge(seed_workstation(), cfg);
+  REQUIRE(inv.find("egpu") != nullptr);
+  REQUIRE(inv.find("ghost") != nullptr);
+  CHECK(inv.find("ghost")->usable_bytes() == 0);
+  REQUIRE(inv.warnings.size() == 2);
+  CHECK(inv.warnings[0] ==
+        "gpus: device \"egpu\" was not seen by any probe; using its declared vram");
+  CHECK(inv.warnings[1] == "gpus: device \"ghost\" was not seen by any probe; it declares no "
+                           "vram, so nothing goes on it");
+}
+
 TEST_CASE("merge: declared devices alone when probing is off, free unknown") {
   config::GpuConfig cfg;
   cfg.probe = false;
