@@ -187,29 +187,6 @@ core::Result<router::ProbedGpu> parse_declared(const std::string& spec) {
   return g;
 }
 
-// The API to place with when neither the model's preset nor --backend says: a vendor API
-// some GPU has (cuda, rocm, sycl), else vulkan, else the CPU. A ROCm index that only the
-// amdgpu sysfs files gave (no rocm-smi, so likely no ROCm) ranks below Vulkan.
-GpuApi default_api(const router::Inventory& inv) {
-  const auto has = [&](GpuApi api, bool sysfs_counts) {
-    return std::ranges::any_of(inv.gpus, [&](const router::Gpu& g) {
-      const bool sysfs_only = g.sources.size() == 1 && g.sources[0] == "sysfs";
-      return g.index_for(api).has_value() && (sysfs_counts || !sysfs_only);
-    });
-  };
-  for (GpuApi api : {GpuApi::cuda, GpuApi::rocm, GpuApi::sycl, GpuApi::vulkan}) {
-    if (has(api, api != GpuApi::rocm)) {
-      return api;
-    }
-  }
-  for (GpuApi api : {GpuApi::rocm, GpuApi::metal}) {
-    if (has(api, true)) {
-      return api;
-    }
-  }
-  return GpuApi::cpu;
-}
-
 // Pins name GPU ids of the inventory: an unknown one is an error (naming the ids there
 // are); one without a device under the API is left out by place(), with a note here.
 core::Result<void> check_pins(const Target& t, const router::Inventory& inv,
@@ -234,6 +211,31 @@ core::Result<void> check_pins(const Target& t, const router::Inventory& inv,
 }
 
 } // namespace
+
+// The API to place with when neither the model's preset nor --backend says: a vendor API
+// some GPU has (cuda, rocm, sycl), else vulkan, else the CPU. A ROCm index that only the
+// amdgpu sysfs files gave (no rocm-smi, no declaration: likely no ROCm) ranks below Vulkan.
+GpuApi default_api(const router::Inventory& inv) {
+  const auto has = [&](GpuApi api, bool sysfs_counts) {
+    return std::ranges::any_of(inv.gpus, [&](const router::Gpu& g) {
+      const bool vouched = std::ranges::any_of(g.sources, [](const std::string& s) {
+        return s == "rocm-smi" || s == "config" || s == "command line";
+      });
+      return g.index_for(api).has_value() && (sysfs_counts || vouched);
+    });
+  };
+  for (GpuApi api : {GpuApi::cuda, GpuApi::rocm, GpuApi::sycl, GpuApi::vulkan}) {
+    if (has(api, api != GpuApi::rocm)) {
+      return api;
+    }
+  }
+  for (GpuApi api : {GpuApi::rocm, GpuApi::metal}) {
+    if (has(api, true)) {
+      return api;
+    }
+  }
+  return GpuApi::cpu;
+}
 
 int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream& out,
              std::ostream& err, const router::ToolRunner& run) {

@@ -33,6 +33,11 @@ struct PlanOptions {
   bool json = false;
 };
 
+// The API to place with when neither the model's preset nor --backend names one: cuda,
+// rocm, sycl, vulkan in that order among those some GPU has, a ROCm index only the amdgpu
+// sysfs files gave ranking below Vulkan (no rocm-smi: likely no ROCm); else the CPU.
+config::GpuApi default_api(const router::Inventory& inv);
+
 // Exit status: 0 the model fits, 1 it does not (the shortfall is printed), 2 bad input (an
 // unreadable GGUF file, an unknown model or setting), each error naming what is wrong.
 int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream& out,

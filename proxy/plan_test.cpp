@@ -15,6 +15,7 @@ namespace ask::proxy {
 namespace {
 
 using config::testing::TempDir;
+using config::GpuApi;
 
 const std::string k_fixtures = std::string(ASK_SOURCE_DIR) + "/tests/fixtures/";
 const std::string k_tiny = k_fixtures + "gguf/tiny-llama-2L-hd32-f16.gguf";
@@ -273,6 +274,28 @@ TEST_CASE("askd plan: bad input names what is wrong and exits 2") {
   fa.target = k_tiny;
   fa.flash_attn = "maybe";
   bad(fa, "--flash-attn");
+}
+
+TEST_CASE("askd plan: the default API is a vendor's, but not ROCm seen only through sysfs") {
+  const auto card = [](std::vector<std::pair<GpuApi, int>> index, std::vector<std::string> src) {
+    router::Gpu g;
+    g.index = std::move(index);
+    g.sources = std::move(src);
+    return g;
+  };
+  router::Inventory inv;
+  CHECK(default_api(inv) == GpuApi::cpu);
+  inv.gpus = {card({{GpuApi::rocm, 0}, {GpuApi::vulkan, 0}}, {"sysfs", "vulkaninfo"})};
+  CHECK(default_api(inv) == GpuApi::vulkan); // no rocm-smi: likely no ROCm runtime
+  inv.gpus[0].sources.emplace_back("rocm-smi");
+  CHECK(default_api(inv) == GpuApi::rocm);
+  inv.gpus = {card({{GpuApi::rocm, 0}}, {"sysfs", "config"}),
+              card({{GpuApi::vulkan, 1}}, {"vulkaninfo"})};
+  CHECK(default_api(inv) == GpuApi::rocm); // declared in the config: the user says so
+  inv.gpus = {card({{GpuApi::rocm, 0}}, {"sysfs"})};
+  CHECK(default_api(inv) == GpuApi::rocm);
+  inv.gpus.push_back(card({{GpuApi::cuda, 0}, {GpuApi::vulkan, 2}}, {"nvidia-smi", "vulkaninfo"}));
+  CHECK(default_api(inv) == GpuApi::cuda);
 }
 
 TEST_CASE("askd plan: a model askd does not place is refused with its backend named") {
