@@ -237,9 +237,18 @@ std::expected<std::vector<Candidate>, std::string> candidates(const Inventory& i
     const bool pinned_out =
         !req.pins.empty() && std::find(req.pins.begin(), req.pins.end(), g.id) == req.pins.end();
     const std::optional<int> ordinal = g.index_for(req.api);
-    if (!pinned_out && ordinal) {
-      out.push_back({&g, *ordinal, g.usable_bytes()});
+    if (pinned_out || !ordinal) {
+      continue;
     }
+    // One device index, one card: two would be given twice the memory of one.
+    for (const Candidate& c : out) {
+      if (c.ordinal == *ordinal) {
+        return std::unexpected("GPUs \"" + c.gpu->id + "\" and \"" + g.id + "\" both claim " +
+                               std::string(config::to_string(req.api)) + " device " +
+                               std::to_string(*ordinal));
+      }
+    }
+    out.push_back({&g, *ordinal, g.usable_bytes()});
   }
   if (out.empty()) {
     return std::unexpected("no GPU " + std::string(req.pins.empty() ? "" : "among the pinned ones ") +

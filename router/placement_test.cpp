@@ -223,6 +223,14 @@ TEST_CASE("place: only GPUs with a device index under the preset's API are used"
   CHECK(sycl.error().reason == "no GPU has a sycl device");
 }
 
+TEST_CASE("place: two GPUs claiming one device index are refused, not doubled") {
+  Inventory inv;
+  inv.gpus = {gpu("a", GpuApi::cuda, 0, 24 * k_gib), gpu("b", GpuApi::cuda, 0, 24 * k_gib)};
+  const auto plan = place(make_estimate(80, 512 * k_mib), inv, {GpuApi::cuda, {}, false, -1});
+  REQUIRE_FALSE(plan.has_value());
+  CHECK(plan.error().reason == "GPUs \"a\" and \"b\" both claim cuda device 0");
+}
+
 TEST_CASE("place: the cpu backend and n_gpu_layers 0 keep everything in host memory") {
   Inventory inv;
   inv.gpus = {gpu("a", GpuApi::cuda, 0, 24 * k_gib)};
