@@ -225,8 +225,8 @@ void check_device_identity(Context& ctx, const ObjectReader& r, const Config& co
   }
   if (config.gpus.probe && g.pci.empty() && g.backend_index.empty()) {
     ctx.warning(r.path_of("id"),
-                fmt::format("GPU \"{}\" has neither \"pci\" nor \"backend_index\": it cannot be "
-                            "matched to a probed card, so askd counts it as one more card",
+                fmt::format("GPU \"{}\" has neither \"pci\" nor \"backend_index\": it matches no "
+                            "probed card and has no device index, so nothing is placed on it",
                             g.id));
   }
 }

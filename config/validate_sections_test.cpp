@@ -55,7 +55,7 @@ TEST_CASE("Config: one card is one entry: a PCI address or a device index claime
 TEST_CASE("Config: a probed machine's declared GPU without pci or backend_index is a warning") {
   const auto c = VALID(lines({"{", R"("gpus": {"devices": [{"id": "g", "vram": "8GiB"}]})", "}"}));
   CHECK_DIAG(c.warnings, 2, "gpus.devices[0].id",
-             "GPU \"g\" has neither \"pci\" nor \"backend_index\": it cannot be matched");
+             "GPU \"g\" has neither \"pci\" nor \"backend_index\": it matches no probed card");
   const auto fixed = VALID(lines({"{", R"("gpus": {"probe": false, "devices": [{"id": "g", "vram": "8GiB"}]})", "}"}));
   CHECK(fixed.warnings.empty());
 }

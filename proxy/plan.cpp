@@ -59,7 +59,8 @@ core::Result<GpuApi> api_from(const std::string& name) {
 // A config model's managed settings, then the command line's overrides.
 core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
   Target t;
-  bool flash_auto = false;
+  bool flash_auto = true; // llama-server's default
+  bool draft_auto = false;
   const config::Model* m = cfg.find_model(o.target);
   if (m != nullptr && !std::filesystem::exists(o.target)) {
     if (!m->managed) {
@@ -75,13 +76,10 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
     t.in.cache_type_v = s.kv_cache_type.v;
     t.in.flash_attn = s.flash_attn != config::FlashAttn::off;
     flash_auto = s.flash_attn == config::FlashAttn::automatic;
+    draft_auto = s.draft_auto;
     t.in.n_cpu_moe = s.n_cpu_moe.value_or(0);
     t.in.n_gpu_layers = s.n_gpu_layers.value_or(-1);
     t.draft = s.draft.value_or("");
-    if (s.draft_auto) {
-      t.notes.push_back("the model's draft is \"auto\", which askd resolves when it spawns the "
-                        "model; this plan counts no draft (--draft FILE counts one)");
-    }
     t.req.pins = s.gpus;
     t.pins_from_config = !s.gpus.empty();
     t.req.allow_partial = s.allow_partial_offload;
@@ -120,6 +118,10 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
   }
   if (o.mmproj) {
     t.mmproj = *o.mmproj;
+  }
+  if (draft_auto && t.draft.empty()) {
+    t.notes.push_back("the model's draft is \"auto\", which askd resolves when it spawns the "
+                      "model; this plan counts no draft (--draft FILE counts one)");
   }
   if (!o.gpus.empty()) {
     t.req.pins = o.gpus;
@@ -214,13 +216,23 @@ core::Result<void> check_pins(const Target& t, const router::Inventory& inv,
 
 // The API to place with when neither the model's preset nor --backend says: a vendor API
 // some GPU has (cuda, rocm, sycl), else vulkan, else the CPU. A ROCm index that only the
-// amdgpu sysfs files gave (no rocm-smi, no declaration: likely no ROCm) ranks below Vulkan.
-GpuApi default_api(const router::Inventory& inv) {
+// amdgpu sysfs files gave (no rocm-smi, no rocm backend_index declared: likely no ROCm)
+// ranks below Vulkan.
+GpuApi default_api(const router::Inventory& inv, const config::GpuConfig& declared) {
+  const auto rocm_declared = [&](const router::Gpu& g) {
+    const config::GpuSpec* spec = nullptr;
+    for (const config::GpuSpec& s : declared.devices) {
+      spec = s.id == g.id ? &s : spec;
+    }
+    return spec != nullptr && std::ranges::any_of(spec->backend_index, [](const auto& entry) {
+             return entry.first == GpuApi::rocm;
+           });
+  };
   const auto has = [&](GpuApi api, bool sysfs_counts) {
     return std::ranges::any_of(inv.gpus, [&](const router::Gpu& g) {
-      const bool vouched = std::ranges::any_of(g.sources, [](const std::string& s) {
-        return s == "rocm-smi" || s == "config" || s == "command line";
-      });
+      const bool vouched = rocm_declared(g) || std::ranges::any_of(g.sources, [](const auto& s) {
+                             return s == "rocm-smi" || s == "command line";
+                           });
       return g.index_for(api).has_value() && (sysfs_counts || vouched);
     });
   };
@@ -303,7 +315,7 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
     inv = router::probe(config.gpus, run);
   }
   if (!target->api_given) {
-    target->req.api = default_api(inv);
+    target->req.api = default_api(inv, config.gpus);
   }
   if (auto pins = check_pins(*target, inv, target->notes); !pins) {
     err << "askd plan: " << pins.error().message << '\n';

@@ -35,8 +35,9 @@ struct PlanOptions {
 
 // The API to place with when neither the model's preset nor --backend names one: cuda,
 // rocm, sycl, vulkan in that order among those some GPU has, a ROCm index only the amdgpu
-// sysfs files gave ranking below Vulkan (no rocm-smi: likely no ROCm); else the CPU.
-config::GpuApi default_api(const router::Inventory& inv);
+// sysfs files gave ranking below Vulkan (no rocm-smi and no rocm index in `declared`:
+// likely no ROCm); else the CPU.
+config::GpuApi default_api(const router::Inventory& inv, const config::GpuConfig& declared);
 
 // Exit status: 0 the model fits, 1 it does not (the shortfall is printed), 2 bad input (an
 // unreadable GGUF file, an unknown model or setting), each error naming what is wrong.

@@ -69,7 +69,7 @@ bool contains(const std::string& s, std::string_view needle) {
 
 // A config with a llama-server model "tiny" on the Vulkan preset, pinned to "big", and two
 // declared GPUs (probing off).
-config::Config managed_config(const TempDir& dir) {
+config::Config managed_config(const TempDir& dir, const std::string& extra = "") {
   const std::string text = R"({
     "backends": {"l": {"kind": "llama-server"}},
     "presets": {"vk": {"binary": "llama-server", "backend": "vulkan"}},
@@ -78,7 +78,7 @@ config::Config managed_config(const TempDir& dir) {
       {"id": "big", "vram": "24GiB", "backend_index": {"vulkan": 1}}]},
     "models": {"tiny": {"backend": "l", "gguf": ")" + k_tiny + R"(", "preset": "vk",
                         "ctx": 4096, "parallel": 4, "kv_cache_type": "q8_0",
-                        "gpus": ["big"]}}
+                        "gpus": ["big"])" + extra + R"(}}
   })";
   auto loaded = config::parse_config(text, (dir.path() / "c.jsonc").string(),
                                      config::testing::test_env());
@@ -152,6 +152,29 @@ TEST_CASE("askd plan: --gpu declares the machine instead of probing; too small d
   const Outcome fits = plan(opts, config::Config{}, tools);
   CHECK(fits.status == k_exit_ok);
   CHECK(contains(fits.out, "CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES=1 llama-server"));
+}
+
+TEST_CASE("askd plan: notes say what the plan assumed: -fa auto, a draft left to askd") {
+  TempDir dir;
+  NoTools tools;
+  PlanOptions path;
+  path.target = k_tiny;
+  CHECK(contains(plan(path, config::Config{}, tools).out, "-fa on, as estimated"));
+  path.flash_attn = "on";
+  CHECK_FALSE(contains(plan(path, config::Config{}, tools).out, "as estimated"));
+  const config::Config cfg = managed_config(dir, R"(, "draft": "auto", "flash_attn": "off")");
+  PlanOptions named;
+  named.target = "tiny";
+  named.kv = "f16"; // a quantized V cache needs flash attention
+  const Outcome o = plan(named, cfg, tools);
+  CHECK(o.status == k_exit_ok);
+  CHECK(contains(o.out, "note: the model's draft is \"auto\""));
+  CHECK_FALSE(contains(o.out, "as estimated"));
+  CHECK(contains(o.out, "-fa off"));
+  named.draft = k_tiny; // a draft given here is counted, and the note goes
+  const Outcome drafted = plan(named, cfg, tools);
+  CHECK(contains(drafted.out, "draft model"));
+  CHECK_FALSE(contains(drafted.out, "draft is \"auto\""));
 }
 
 TEST_CASE("askd plan: a --gpu device given twice, or without a unit, is refused") {
@@ -284,18 +307,24 @@ TEST_CASE("askd plan: the default API is a vendor's, but not ROCm seen only thro
     return g;
   };
   router::Inventory inv;
-  CHECK(default_api(inv) == GpuApi::cpu);
+  const config::GpuConfig none;
+  CHECK(default_api(inv, none) == GpuApi::cpu);
   inv.gpus = {card({{GpuApi::rocm, 0}, {GpuApi::vulkan, 0}}, {"sysfs", "vulkaninfo"})};
-  CHECK(default_api(inv) == GpuApi::vulkan); // no rocm-smi: likely no ROCm runtime
-  inv.gpus[0].sources.emplace_back("rocm-smi");
-  CHECK(default_api(inv) == GpuApi::rocm);
-  inv.gpus = {card({{GpuApi::rocm, 0}}, {"sysfs", "config"}),
-              card({{GpuApi::vulkan, 1}}, {"vulkaninfo"})};
-  CHECK(default_api(inv) == GpuApi::rocm); // declared in the config: the user says so
+  inv.gpus[0].id = "radeon";
+  CHECK(default_api(inv, none) == GpuApi::vulkan); // no rocm-smi: likely no ROCm runtime
+  // A config entry that only sets the cap does not vouch for ROCm; a rocm index does.
+  config::GpuConfig declared;
+  declared.devices.emplace_back().id = "radeon";
+  inv.gpus[0].sources.emplace_back("config");
+  CHECK(default_api(inv, declared) == GpuApi::vulkan);
+  declared.devices[0].backend_index = {{GpuApi::rocm, 0}};
+  CHECK(default_api(inv, declared) == GpuApi::rocm);
+  inv.gpus[0].sources = {"rocm-smi", "vulkaninfo"};
+  CHECK(default_api(inv, none) == GpuApi::rocm);
   inv.gpus = {card({{GpuApi::rocm, 0}}, {"sysfs"})};
-  CHECK(default_api(inv) == GpuApi::rocm);
+  CHECK(default_api(inv, none) == GpuApi::rocm); // nothing else to run it with
   inv.gpus.push_back(card({{GpuApi::cuda, 0}, {GpuApi::vulkan, 2}}, {"nvidia-smi", "vulkaninfo"}));
-  CHECK(default_api(inv) == GpuApi::cuda);
+  CHECK(default_api(inv, none) == GpuApi::cuda);
 }
 
 TEST_CASE("askd plan: a model askd does not place is refused with its backend named") {

@@ -257,29 +257,40 @@ std::expected<std::vector<Candidate>, std::string> candidates(const Inventory& i
   return out;
 }
 
-// The `k` candidates with the most usable memory, the largest last (it takes the output
-// layer and the logits), the others in device order.
+// The `k` candidates with the most usable memory (of equal cards the lowest ordinals), the
+// largest last (it takes the output layer and the logits; of equal ones the highest
+// ordinal, so the others keep their order in front of it: CUDA_VISIBLE_DEVICES=0,1, not
+// 1,0), the others in device order.
 std::vector<Candidate> largest(std::vector<Candidate> all, std::size_t k) {
-  // Of equal cards the highest ordinal takes the output, so that the others keep their
-  // order in front of it (CUDA_VISIBLE_DEVICES=0,1, not 1,0).
   std::sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
-    return a.usable != b.usable ? a.usable > b.usable : a.ordinal > b.ordinal;
+    return a.usable != b.usable ? a.usable > b.usable : a.ordinal < b.ordinal;
   });
   all.resize(k);
-  std::rotate(all.begin(), all.begin() + 1, all.end());
-  std::sort(all.begin(), all.end() - 1,
-            [](const Candidate& a, const Candidate& b) { return a.ordinal < b.ordinal; });
+  std::sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
+    return a.ordinal < b.ordinal;
+  });
+  const auto output = std::max_element(all.begin(), all.end(),
+                                       [](const Candidate& a, const Candidate& b) {
+                                         return a.usable != b.usable ? a.usable < b.usable
+                                                                     : a.ordinal < b.ordinal;
+                                       });
+  std::rotate(output, output + 1, all.end());
   return all;
 }
 
-NoFit no_fit(const Estimate& e, const std::vector<Candidate>& all, std::string why) {
+// The shortfall of layers [first, n) and the output over `devs`, split in proportion to
+// what each can hold.
+NoFit no_fit(const Estimate& e, const std::vector<Candidate>& devs, std::size_t first,
+             std::string why) {
   NoFit nf;
-  const std::vector<Candidate> devs = largest(all, all.size());
   std::uint64_t room = 0;
   for (const Candidate& c : devs) {
     room = sat_add(room, c.usable);
   }
-  const std::uint64_t layers = e.layer_bytes();
+  std::uint64_t layers = 0;
+  for (std::size_t il = first; il < e.layers.size(); ++il) {
+    layers = sat_add(layers, e.layers[il].device_bytes());
+  }
   for (std::size_t j = 0; j < devs.size(); ++j) {
     const bool output = j + 1 == devs.size();
     const long double share =
@@ -368,7 +379,7 @@ std::expected<Plan, NoFit> place(const Estimate& est, const Inventory& inv,
       }
     }
     if (!req.allow_partial) {
-      return std::unexpected(no_fit(est, *all, ""));
+      return std::unexpected(no_fit(est, largest(*all, all->size()), 0, ""));
     }
   }
   // Partial offload. llama.cpp offloads from the top: -ngl N puts the output layer and the
@@ -384,7 +395,7 @@ std::expected<Plan, NoFit> place(const Estimate& est, const Inventory& inv,
         return partial_plan(est, req, devs, *counts, n_layer - g);
       }
     }
-    return std::unexpected(no_fit(est, *all,
+    return std::unexpected(no_fit(est, largest(*all, n_gpus), n_layer - g,
                                   "-ngl " + std::to_string(req.n_layers_request) + " (" +
                                       std::to_string(g) +
                                       " repeating layers and the output layer) does not fit on " +
@@ -392,27 +403,37 @@ std::expected<Plan, NoFit> place(const Estimate& est, const Inventory& inv,
   }
   std::optional<std::size_t> best_g;
   std::vector<Candidate> best_devs;
-  std::vector<int> best_counts;
   for (std::size_t k = 1; k <= n_gpus; ++k) {
-    const std::vector<Candidate> devs = largest(*all, k);
-    // Fewer layers always fit where more do (drop the lowest), so count down to the best
-    // found so far and stop at the first fit.
-    const std::size_t floor = best_g ? *best_g + 1 : 0;
-    for (std::size_t g = n_layer + 1; g-- > floor;) {
-      if (auto counts = split_layers(est, devs, n_layer - g)) {
-        best_g = g;
-        best_devs = devs;
-        best_counts = std::move(*counts);
-        break;
+    std::vector<Candidate> devs = largest(*all, k);
+    const auto fits = [&](std::size_t g) {
+      return split_layers(est, devs, n_layer - g).has_value();
+    };
+    // Fewer layers always fit where more do (drop the lowest), so binary-search the most
+    // that fit, above the best of fewer GPUs (which wins a tie).
+    std::size_t lo = best_g ? *best_g + 1 : 0; // lowest g still worth having
+    if (lo > n_layer || !fits(lo)) {
+      continue;
+    }
+    std::size_t hi = n_layer; // lo fits; find the largest g in [lo, hi] that fits
+    while (lo < hi) {
+      const std::size_t mid = lo + (hi - lo + 1) / 2;
+      if (fits(mid)) {
+        lo = mid;
+      } else {
+        hi = mid - 1;
       }
     }
+    best_g = lo;
+    best_devs = std::move(devs);
   }
   if (best_g) {
-    return partial_plan(est, req, best_devs, best_counts, n_layer - *best_g);
+    auto counts = split_layers(est, best_devs, n_layer - *best_g);
+    return partial_plan(est, req, best_devs, *counts, n_layer - *best_g);
   }
   return std::unexpected(no_fit(
-      est, *all, "not even the output layer fits: it needs " + human_bytes(fixed_cost(est, true)) +
-                     " on one GPU"));
+      est, largest(*all, 1), n_layer,
+      "not even the output layer fits: it needs " + human_bytes(fixed_cost(est, true)) +
+          " on one GPU"));
 }
 
 } // namespace ask::router

@@ -267,6 +267,18 @@ TEST_CASE("place: equal cards keep their order, the last one holding the output"
   CHECK(plan->gpus[1].output);
   CHECK(env_of(*plan, "CUDA_VISIBLE_DEVICES") == "0,1");
   CHECK(plan->output_device == "CUDA1");
+  // Three equal cards, two needed: the first two, in order.
+  inv.gpus.push_back(gpu("c", GpuApi::cuda, 2, 16 * k_gib));
+  const auto two_of_three =
+      place(make_estimate(40, 512 * k_mib), inv, {GpuApi::cuda, {}, false, -1});
+  REQUIRE(two_of_three.has_value());
+  CHECK(env_of(*two_of_three, "CUDA_VISIBLE_DEVICES") == "0,1");
+  // A bigger card later in order takes the output and goes last.
+  inv.gpus[2].free_bytes = inv.gpus[2].cap_bytes = inv.gpus[2].total_bytes = 20 * k_gib;
+  const auto bigger = place(make_estimate(60, 512 * k_mib), inv, {GpuApi::cuda, {}, false, -1});
+  REQUIRE(bigger.has_value());
+  CHECK(env_of(*bigger, "CUDA_VISIBLE_DEVICES") == "0,2");
+  CHECK(bigger->gpus.back().gpu == "c");
 }
 
 TEST_CASE("place: partial offload leaves out a card too small for its own compute buffer") {
@@ -282,6 +294,23 @@ TEST_CASE("place: partial offload leaves out a card too small for its own comput
   CHECK(plan->gpu_layers == 19);
   CHECK(args_of(*plan) == "--device CUDA0 -ngl 20");
   CHECK(env_of(*plan, "CUDA_VISIBLE_DEVICES") == "1");
+}
+
+TEST_CASE("place: partial offload of a 4096-layer model over 16 cards finds the best quickly") {
+  Inventory inv;
+  for (int i = 0; i < 16; ++i) {
+    inv.gpus.push_back(gpu("g" + std::to_string(i), GpuApi::vulkan, i, (4 + i % 3) * k_gib));
+  }
+  const Estimate e = make_estimate(4096, 64 * k_mib); // 256 GiB: never fits
+  const auto plan = place(e, inv, {GpuApi::vulkan, {}, true, -1});
+  REQUIRE(plan.has_value());
+  CHECK(plan->gpus.size() == 16);
+  std::uint64_t room = 0;
+  for (const GpuShare& s : plan->gpus) {
+    CHECK(s.bytes <= s.available);
+    room += s.available - s.bytes;
+  }
+  CHECK(room < 16 * 64 * k_mib); // no card could take one more layer
 }
 
 TEST_CASE("place: partial offload prefers more layers on GPUs, then fewer GPUs") {
@@ -314,6 +343,8 @@ TEST_CASE("place: an explicit n_gpu_layers uses the fewest GPUs that hold them")
   REQUIRE_FALSE(none.has_value());
   CHECK(none.error().reason ==
         "-ngl 61 (60 repeating layers and the output layer) does not fit on 2 GPUs");
+  // The shortfall is of what was asked: 60 layers of 512 MiB and the fixed costs.
+  CHECK(none.error().needed == 60 * 512 * k_mib + (300 + 200) * k_mib + (300 + 800 + 1024) * k_mib);
 }
 
 TEST_CASE("place: sums past 2^64 saturate instead of wrapping into a fit") {
@@ -330,6 +361,8 @@ TEST_CASE("place: sums past 2^64 saturate instead of wrapping into a fit") {
   const auto partial = place(e, inv, {GpuApi::cuda, {}, true, -1});
   REQUIRE_FALSE(partial.has_value());
   CHECK(partial.error().reason.starts_with("not even the output layer fits"));
+  REQUIRE(partial.error().per_gpu.size() == 1); // the largest card, against the output's cost
+  CHECK(partial.error().per_gpu[0].needed == std::numeric_limits<std::uint64_t>::max());
 }
 
 TEST_CASE("place: on the CPU the host holds everything once") {
