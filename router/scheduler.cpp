@@ -1,0 +1,826 @@
+// Scheduler: the state machine of router/scheduler.h. Every entry point updates the state,
+// then pump() re-decides every waiting request in arrival order; decisions call the Spawner
+// and record events. docs/scheduler.md gives the policy and the reasons for it.
+
+#include "router/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+namespace ask::router {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+double seconds_of(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+// "0.8 s", "42 s", "3.5 min", "2.0 h": a duration for log lines and error messages.
+std::string span_text(std::chrono::nanoseconds d) {
+  const double s = seconds_of(d);
+  char buf[32];
+  if (s < 10) {
+    std::snprintf(buf, sizeof buf, "%.1f s", s);
+  } else if (s < 120) {
+    std::snprintf(buf, sizeof buf, "%.0f s", s);
+  } else if (s < 7200) {
+    std::snprintf(buf, sizeof buf, "%.1f min", s / 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f h", s / 3600);
+  }
+  return buf;
+}
+
+std::string exit_text(const ExitInfo& info) {
+  std::string text = info.signaled ? "killed by signal " + std::to_string(info.status)
+                                   : "exit status " + std::to_string(info.status);
+  if (!info.detail.empty()) {
+    text += ": " + info.detail;
+  }
+  return text;
+}
+
+constexpr std::size_t k_max_events = 4096;
+
+} // namespace
+
+std::string_view to_string(InstanceState state) {
+  switch (state) {
+  case InstanceState::starting:
+    return "starting";
+  case InstanceState::ready:
+    return "ready";
+  case InstanceState::stopping:
+    return "stopping";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(EventRecord::Kind kind) {
+  using K = EventRecord::Kind;
+  switch (kind) {
+  case K::load:
+    return "load";
+  case K::ready:
+    return "ready";
+  case K::stop:
+    return "stop";
+  case K::exit:
+    return "exit";
+  case K::crash:
+    return "crash";
+  case K::load_failed:
+    return "load_failed";
+  case K::cannot_place:
+    return "cannot_place";
+  }
+  return "unknown";
+}
+
+Scheduler::Scheduler(const core::Clock& clock, Spawner& spawner, Inventory inventory,
+                     std::vector<ModelSpec> models, SchedulerOptions options)
+    : m_clock(clock), m_spawner(spawner), m_inventory(std::move(inventory)),
+      m_models(std::move(models)), m_options(options), m_gpu(m_inventory.gpus.size()) {
+  for (std::size_t g = 0; g < m_inventory.gpus.size(); ++g) {
+    m_gpu[g].reading = m_inventory.gpus[g].free_bytes;
+  }
+}
+
+const ModelSpec* Scheduler::spec(std::string_view model) const {
+  for (const ModelSpec& m : m_models) {
+    if (m.name == model) {
+      return &m;
+    }
+  }
+  return nullptr;
+}
+
+Scheduler::Instance* Scheduler::find_instance(InstanceId id) {
+  const auto it = m_instances.find(id);
+  return it == m_instances.end() ? nullptr : &it->second;
+}
+
+// --- requests --------------------------------------------------------------------------
+
+RequestId Scheduler::submit(std::string_view model) {
+  Request r;
+  r.id = m_next_request++;
+  r.model = std::string(model);
+  r.submitted = m_clock.now();
+  if (spec(model) == nullptr) {
+    r.outcome = core::Error::not_found("no model named '" + r.model + "' is configured");
+  } else {
+    ModelState& st = m_state[r.model];
+    const double decay = std::exp(-seconds_of(r.submitted - st.last_request) /
+                                  seconds_of(m_options.rate_decay));
+    st.rate_score = st.rate_score * (st.last_request == SteadyTime{} ? 0.0 : decay) + 1.0;
+    st.last_request = r.submitted;
+  }
+  const RequestId id = r.id;
+  m_requests.emplace(id, std::move(r));
+  pump();
+  return id;
+}
+
+Outcome Scheduler::outcome(RequestId request) const {
+  const auto it = m_requests.find(request);
+  if (it == m_requests.end()) {
+    return core::Error::internal("request " + std::to_string(request) +
+                                 " is not known to the scheduler (finished or never submitted)");
+  }
+  return it->second.outcome;
+}
+
+void Scheduler::finish(RequestId request) {
+  const auto it = m_requests.find(request);
+  if (it == m_requests.end()) {
+    return;
+  }
+  if (const Assigned* a = std::get_if<Assigned>(&it->second.outcome)) {
+    if (Instance* inst = find_instance(a->instance); inst != nullptr && inst->in_flight > 0) {
+      if (--inst->in_flight == 0) {
+        inst->idle_since = m_clock.now();
+        settle_idle(*inst);
+      }
+    }
+  }
+  m_requests.erase(it);
+  pump();
+}
+
+int Scheduler::waiting() const {
+  int n = 0;
+  for (const auto& [id, r] : m_requests) {
+    n += !r.control && std::holds_alternative<Waiting>(r.outcome) ? 1 : 0;
+  }
+  return n;
+}
+
+// --- instances -------------------------------------------------------------------------
+
+void Scheduler::ready(InstanceId id) {
+  Instance* inst = find_instance(id);
+  if (inst == nullptr || inst->state != InstanceState::starting) {
+    return;
+  }
+  const SteadyTime now = m_clock.now();
+  inst->state = InstanceState::ready;
+  inst->was_ready = true;
+  inst->ready_at = now;
+  inst->idle_since = now;
+  m_state[inst->model].last_load = duration_cast<milliseconds>(now - inst->started);
+  event(EventRecord::Kind::ready, inst->model, id, "ready after " + span_text(now - inst->started));
+  pump();
+  if (inst->in_flight == 0) {
+    settle_idle(*inst);
+  }
+}
+
+void Scheduler::exited(InstanceId id, const ExitInfo& info) {
+  const auto it = m_instances.find(id);
+  if (it == m_instances.end()) {
+    return;
+  }
+  const SteadyTime now = m_clock.now();
+  Instance inst = std::move(it->second);
+  m_instances.erase(it);
+  for (const Share& s : inst.shares) {
+    if (s.seen) {
+      m_gpu[s.gpu].pending.push_back({now, s.bytes});
+    }
+  }
+  ModelState& st = m_state[inst.model];
+  if (inst.state == InstanceState::stopping) {
+    if (inst.was_ready) {
+      st.failures = 0;
+    }
+    event(EventRecord::Kind::exit, inst.model, id, "exited (" + inst.stop_reason + ")");
+  } else {
+    if (inst.was_ready &&
+        now - inst.ready_at >= std::chrono::nanoseconds(m_options.stable_after)) {
+      st.failures = 0;
+    }
+    ++st.failures;
+    st.last_failure = now;
+    st.last_failure_detail = exit_text(info);
+    event(EventRecord::Kind::crash, inst.model, id,
+          std::string(inst.was_ready ? "crashed after " + span_text(now - inst.ready_at) + " up"
+                                     : "crashed while loading") +
+              " (" + st.last_failure_detail + ")");
+  }
+  pump();
+}
+
+void Scheduler::set_reading(std::string_view gpu, std::uint64_t free_bytes) {
+  for (std::size_t g = 0; g < m_inventory.gpus.size(); ++g) {
+    if (m_inventory.gpus[g].id != gpu) {
+      continue;
+    }
+    m_gpu[g].reading = free_bytes;
+    m_gpu[g].pending.clear();
+    m_gpu[g].trusted = 0;
+    for (auto& [id, inst] : m_instances) {
+      for (Share& s : inst.shares) {
+        // A loading instance may not have allocated yet: it stays counted against the
+        // reading until a reading taken after it was ready.
+        s.seen = s.seen || (s.gpu == g && inst.was_ready);
+      }
+    }
+    pump();
+    return;
+  }
+}
+
+// --- time ------------------------------------------------------------------------------
+
+void Scheduler::tick() {
+  const SteadyTime now = m_clock.now();
+  for (GpuState& g : m_gpu) {
+    std::erase_if(g.pending, [&](const Release& r) {
+      if (now - r.at < std::chrono::nanoseconds(m_options.release_wait)) {
+        return false;
+      }
+      g.trusted += r.bytes;
+      return true;
+    });
+  }
+  for (auto& [id, inst] : m_instances) {
+    const ModelSpec* m = spec(inst.model);
+    if (inst.state == InstanceState::starting && m != nullptr &&
+        now - inst.started >= std::chrono::nanoseconds(m->load_timeout)) {
+      const std::string why = inst.model + " did not answer /health within " +
+                              span_text(m->load_timeout) + " (load_timeout)";
+      for (auto& [rid, r] : m_requests) {
+        if (r.model == inst.model && std::holds_alternative<Waiting>(r.outcome)) {
+          fail(r, core::Error::timeout(why));
+        }
+      }
+      ModelState& st = m_state[inst.model];
+      ++st.failures;
+      st.last_failure = now;
+      st.last_failure_detail = "load timed out after " + span_text(m->load_timeout);
+      event(EventRecord::Kind::load_failed, inst.model, id, why);
+      stop_instance(inst, "load timed out after " + span_text(m->load_timeout));
+    } else if (inst.state == InstanceState::ready) {
+      if (const auto at = expiry(inst); at && now >= *at) {
+        stop_instance(inst, "keep_alive " + m->keep_alive.to_string() + " expired: idle for " +
+                                span_text(now - inst.idle_since));
+      }
+    }
+  }
+  for (auto& [rid, r] : m_requests) {
+    if (std::holds_alternative<Waiting>(r.outcome) && r.drain_deadline && now >= *r.drain_deadline) {
+      event(EventRecord::Kind::cannot_place, r.model, 0, r.wait_reason);
+      fail(r, core::Error::overloaded("cannot place " + r.model + " within " +
+                                      span_text(m_options.drain_wait) + ": " + r.wait_reason));
+    }
+  }
+  pump();
+}
+
+std::optional<SteadyTime> Scheduler::next_wakeup() const {
+  const SteadyTime now = m_clock.now();
+  std::optional<SteadyTime> next;
+  const auto consider = [&next](SteadyTime t) {
+    if (!next || t < *next) {
+      next = t;
+    }
+  };
+  for (const GpuState& g : m_gpu) {
+    for (const Release& r : g.pending) {
+      consider(r.at + m_options.release_wait);
+    }
+  }
+  for (const auto& [id, inst] : m_instances) {
+    const ModelSpec* m = spec(inst.model);
+    if (inst.state == InstanceState::starting && m != nullptr) {
+      consider(inst.started + m->load_timeout);
+    } else if (const auto at = expiry(inst)) {
+      consider(*at);
+    }
+  }
+  for (const auto& [rid, r] : m_requests) {
+    if (std::holds_alternative<Waiting>(r.outcome) && r.drain_deadline) {
+      consider(*r.drain_deadline);
+    }
+  }
+  if (next && *next < now) {
+    next = now;
+  }
+  return next;
+}
+
+std::optional<SteadyTime> Scheduler::expiry(const Instance& inst) const {
+  const ModelSpec* m = spec(inst.model);
+  if (m == nullptr || m->pinned || inst.state != InstanceState::ready || inst.in_flight > 0) {
+    return std::nullopt;
+  }
+  const auto keep = m->keep_alive.finite();
+  if (!keep) {
+    return std::nullopt;
+  }
+  return inst.idle_since + *keep;
+}
+
+// --- control ---------------------------------------------------------------------------
+
+core::Result<InstanceId> Scheduler::load(std::string_view model) {
+  if (spec(model) == nullptr) {
+    return core::fail(core::Error::not_found("no model named '" + std::string(model) +
+                                             "' is configured"));
+  }
+  for (const auto& [id, inst] : m_instances) {
+    if (inst.model == model && inst.state != InstanceState::stopping && !inst.stop_when_idle) {
+      return id;
+    }
+  }
+  Request r;
+  r.id = m_next_request++;
+  r.model = std::string(model);
+  r.submitted = m_clock.now();
+  r.control = true;
+  auto [it, inserted] = m_requests.emplace(r.id, std::move(r));
+  serve(it->second);
+  const Outcome out = it->second.outcome;
+  if (!std::holds_alternative<Waiting>(out)) {
+    m_requests.erase(it);
+  }
+  pump();
+  if (const core::Error* e = std::get_if<core::Error>(&out)) {
+    return core::fail(*e);
+  }
+  if (const Assigned* a = std::get_if<Assigned>(&out)) {
+    return a->instance;
+  }
+  return InstanceId{0}; // queued: it starts when the instances evicted for it have exited
+}
+
+core::Result<int> Scheduler::unload(std::string_view model) {
+  int affected = 0;
+  for (auto& [id, inst] : m_instances) {
+    if (inst.model != model || inst.state == InstanceState::stopping || inst.stop_when_idle) {
+      continue;
+    }
+    ++affected;
+    if (inst.in_flight == 0) {
+      stop_instance(inst, "unloaded");
+    } else {
+      inst.stop_when_idle = true;
+      inst.stop_reason = "unloaded (once its requests finished)";
+    }
+  }
+  if (affected == 0 && spec(model) == nullptr) {
+    return core::fail(core::Error::not_found("no model named '" + std::string(model) +
+                                             "' is configured or running"));
+  }
+  for (auto& [rid, r] : m_requests) {
+    if (r.model == model && std::holds_alternative<Waiting>(r.outcome)) {
+      fail(r, core::Error::overloaded(r.model + " was unloaded while the request waited for it"));
+    }
+  }
+  std::erase_if(m_requests, [](const auto& kv) {
+    return kv.second.control && !std::holds_alternative<Waiting>(kv.second.outcome);
+  });
+  pump();
+  return affected;
+}
+
+std::vector<core::Error> Scheduler::preload(const std::vector<std::string>& models) {
+  std::vector<core::Error> errors;
+  for (const std::string& name : models) {
+    if (auto r = load(name); !r) {
+      errors.push_back(r.error());
+    }
+  }
+  return errors;
+}
+
+void Scheduler::update_models(std::vector<ModelSpec> models) {
+  m_models = std::move(models);
+  for (auto& [id, inst] : m_instances) {
+    if (inst.state == InstanceState::stopping) {
+      continue;
+    }
+    if (spec(inst.model) == nullptr) {
+      if (inst.in_flight == 0) {
+        stop_instance(inst, "removed from the configuration");
+      } else {
+        inst.stop_when_idle = true;
+        inst.stop_reason = "removed from the configuration (once its requests finished)";
+      }
+    } else if (inst.state == InstanceState::ready && inst.in_flight == 0) {
+      settle_idle(inst);
+    }
+  }
+  tick(); // a shorter keep_alive may have expired already
+}
+
+// --- views -----------------------------------------------------------------------------
+
+std::vector<InstanceView> Scheduler::instances() const {
+  std::vector<InstanceView> out;
+  out.reserve(m_instances.size());
+  for (const auto& [id, inst] : m_instances) {
+    InstanceView v;
+    v.id = id;
+    v.model = inst.model;
+    v.state = inst.state;
+    v.plan = inst.plan;
+    v.in_flight = inst.in_flight;
+    v.started = inst.started;
+    v.ready_at = inst.ready_at;
+    v.idle_since = inst.in_flight == 0 ? inst.idle_since : SteadyTime{};
+    v.expires = expiry(inst);
+    v.stop_reason = inst.stop_reason;
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::vector<GpuView> Scheduler::gpus() const {
+  std::vector<GpuView> out;
+  for (std::size_t g = 0; g < m_inventory.gpus.size(); ++g) {
+    GpuView v;
+    v.id = m_inventory.gpus[g].id;
+    v.cap = m_inventory.gpus[g].cap_bytes;
+    for (const auto& [id, inst] : m_instances) {
+      for (const Share& s : inst.shares) {
+        v.ours += s.gpu == g ? s.bytes : 0;
+      }
+    }
+    v.available = available(g, {}, false);
+    v.reading = m_gpu[g].reading;
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::vector<EventRecord> Scheduler::take_events() { return std::exchange(m_events, {}); }
+
+void Scheduler::event(EventRecord::Kind kind, const std::string& model, InstanceId id,
+                      std::string detail) {
+  if (m_events.size() >= k_max_events) { // nobody is reading them: keep the newest
+    m_events.erase(m_events.begin(), m_events.begin() + k_max_events / 2);
+  }
+  m_events.push_back({kind, m_clock.now(), model, id, std::move(detail)});
+}
+
+// --- decisions -------------------------------------------------------------------------
+
+void Scheduler::pump() {
+  Claims claimed; // groups an earlier waiting request is making room in
+  for (auto& [id, r] : m_requests) {
+    if (!std::holds_alternative<Waiting>(r.outcome)) {
+      continue;
+    }
+    serve(r, claimed);
+    const ModelSpec* m = spec(r.model);
+    if (m != nullptr && !m->group.empty() && std::holds_alternative<Waiting>(r.outcome)) {
+      claimed.emplace_back(m->group, m->name);
+    }
+  }
+  std::erase_if(m_requests, [](const auto& kv) {
+    return kv.second.control && !std::holds_alternative<Waiting>(kv.second.outcome);
+  });
+}
+
+void Scheduler::serve(Request& r, const Claims& claimed) {
+  const ModelSpec* m = spec(r.model);
+  if (m == nullptr) {
+    fail(r, core::Error::not_found("model '" + r.model + "' was removed from the configuration"));
+    return;
+  }
+  std::vector<Instance*> ready;
+  Instance* starting = nullptr;
+  int live = 0;
+  for (auto& [id, inst] : m_instances) {
+    if (inst.model != m->name || inst.state == InstanceState::stopping || inst.stop_when_idle) {
+      continue;
+    }
+    ++live;
+    if (inst.state == InstanceState::ready) {
+      ready.push_back(&inst);
+    } else if (starting == nullptr) {
+      starting = &inst;
+    }
+  }
+
+  if (!ready.empty()) {
+    const bool all_busy = std::all_of(ready.begin(), ready.end(), [&](const Instance* i) {
+      return i->in_flight >= m->parallel;
+    });
+    if (all_busy && starting == nullptr && live < m->max_replicas && !r.control) {
+      if (auto plan = fit(*m, {}, false, nullptr)) {
+        start(*m, std::move(*plan), "replica: all " + std::to_string(live) + " busy");
+      }
+    }
+    Instance* best = *std::min_element(ready.begin(), ready.end(),
+                                       [](const Instance* a, const Instance* b) {
+                                         return a->in_flight < b->in_flight;
+                                       });
+    if (!r.control) {
+      ++best->in_flight;
+    }
+    r.outcome = Assigned{best->id};
+    r.drain_deadline.reset();
+    return;
+  }
+  if (starting != nullptr) { // a load is under way: share it
+    if (r.control) {
+      r.outcome = Assigned{starting->id};
+    }
+    return;
+  }
+
+  // Cold: nothing of this model runs.
+  const SteadyTime now = m_clock.now();
+  if (const auto until = backoff_until(m->name); until && now < *until) {
+    const ModelState& st = m_state[m->name];
+    fail(r, core::Error::overloaded(m->name + " crashed " + std::to_string(st.failures) +
+                                    " times in a row (last: " + st.last_failure_detail +
+                                    "); next start in " + span_text(*until - now)));
+    return;
+  }
+  if (!m->group.empty()) {
+    const bool queued = std::any_of(claimed.begin(), claimed.end(), [&](const auto& c) {
+      return c.first == m->group && c.second != m->name;
+    });
+    bool blocked = queued;
+    std::string busy;
+    for (auto& [id, inst] : m_instances) {
+      const ModelSpec* other = spec(inst.model);
+      if (inst.model == m->name || other == nullptr || other->group != m->group) {
+        continue;
+      }
+      blocked = true;
+      if (inst.state == InstanceState::ready && inst.in_flight == 0) {
+        stop_instance(inst, "exclusive group " + m->group + ": making way for " + m->name);
+      } else if (inst.state != InstanceState::stopping) {
+        busy = inst.model;
+      }
+    }
+    if (blocked) {
+      wait(r, !busy.empty() || queued,
+           busy.empty() ? "another member of exclusive group " + m->group + " goes first"
+                        : busy + " of exclusive group " + m->group + " is busy");
+      return;
+    }
+  }
+
+  NoFit why;
+  if (auto plan = fit(*m, {}, false, &why)) {
+    const InstanceId id = start(*m, std::move(*plan), r.control ? "load" : "request");
+    if (r.control) {
+      r.outcome = Assigned{id};
+    }
+    r.drain_deadline.reset();
+    return;
+  }
+  std::vector<InstanceId> stopping;
+  for (const auto& [id, inst] : m_instances) {
+    if (inst.state == InstanceState::stopping) {
+      stopping.push_back(id);
+    }
+  }
+  if (fit(*m, stopping, true, nullptr)) {
+    wait(r, false, "memory being freed by stopping instances");
+    return;
+  }
+  if (const auto victims = choose_evictions(*m, stopping); !victims.empty()) {
+    for (InstanceId v : victims) {
+      stop_instance(m_instances.at(v), "evicted to make room for " + m->name);
+    }
+    wait(r, false, "instances evicted for it to exit");
+    return;
+  }
+  std::vector<InstanceId> all = stopping;
+  std::string holders;
+  for (const auto& [id, inst] : m_instances) {
+    const ModelSpec* other = spec(inst.model);
+    const bool removable = other == nullptr || !other->pinned || inst.stop_when_idle;
+    if (inst.state != InstanceState::stopping && removable) {
+      all.push_back(id);
+      if (inst.in_flight > 0 && holders.find(inst.model) == std::string::npos) {
+        holders += (holders.empty() ? "" : ", ") + inst.model;
+      }
+    }
+  }
+  if (fit(*m, all, true, nullptr)) {
+    wait(r, true, "busy instances (" + (holders.empty() ? "loading" : holders) +
+                      ") hold the memory it needs; " + why.reason);
+    return;
+  }
+  event(EventRecord::Kind::cannot_place, m->name, 0, why.reason);
+  fail(r, core::Error::overloaded("cannot place " + m->name + ": " + why.reason));
+}
+
+void Scheduler::wait(Request& r, bool bounded, std::string reason) {
+  if (!bounded) {
+    r.drain_deadline.reset();
+  } else if (!r.drain_deadline) {
+    r.drain_deadline = m_clock.now() + m_options.drain_wait;
+  }
+  r.wait_reason = std::move(reason);
+}
+
+InstanceId Scheduler::start(const ModelSpec& m, Plan plan, std::string_view why) {
+  Instance inst;
+  inst.id = m_next_instance++;
+  inst.model = m.name;
+  inst.started = m_clock.now();
+  std::string where;
+  for (const GpuShare& s : plan.gpus) {
+    for (std::size_t g = 0; g < m_inventory.gpus.size(); ++g) {
+      if (m_inventory.gpus[g].id == s.gpu) {
+        inst.shares.push_back({g, s.bytes, false});
+      }
+    }
+    where += (where.empty() ? "" : ", ") + s.gpu + " " + human_bytes(s.bytes);
+  }
+  inst.plan = std::move(plan);
+  const InstanceId id = inst.id;
+  auto [it, inserted] = m_instances.emplace(id, std::move(inst));
+  event(EventRecord::Kind::load, m.name, id,
+        std::string(why) + "; on " + (where.empty() ? "the CPU" : where));
+  m_spawner.start(id, m, it->second.plan);
+  return id;
+}
+
+void Scheduler::stop_instance(Instance& inst, std::string reason) {
+  if (inst.state == InstanceState::stopping) {
+    return;
+  }
+  inst.state = InstanceState::stopping;
+  inst.stop_reason = reason;
+  event(EventRecord::Kind::stop, inst.model, inst.id, std::move(reason));
+  m_spawner.stop(inst.id);
+}
+
+void Scheduler::fail(Request& r, core::Error error) {
+  r.outcome = std::move(error);
+  r.drain_deadline.reset();
+}
+
+void Scheduler::settle_idle(Instance& inst) {
+  if (inst.state != InstanceState::ready || inst.in_flight > 0) {
+    return;
+  }
+  const ModelSpec* m = spec(inst.model);
+  if (m == nullptr) {
+    stop_instance(inst, "removed from the configuration");
+  } else if (inst.stop_when_idle) {
+    stop_instance(inst, inst.stop_reason);
+  } else if (!m->pinned && m->keep_alive.is_zero()) {
+    stop_instance(inst, "keep_alive 0: done");
+  }
+}
+
+std::optional<SteadyTime> Scheduler::backoff_until(const std::string& model) const {
+  const auto it = m_state.find(model);
+  if (it == m_state.end() || it->second.failures < 2) {
+    return std::nullopt;
+  }
+  auto wait = m_options.backoff_base;
+  for (int i = 2; i < it->second.failures && wait < m_options.backoff_max; ++i) {
+    wait *= 2;
+  }
+  return it->second.last_failure + std::min(wait, m_options.backoff_max);
+}
+
+// --- memory ----------------------------------------------------------------------------
+
+std::uint64_t Scheduler::available(std::size_t g, const std::vector<InstanceId>& freed,
+                                   bool trust_pending) const {
+  const Gpu& gpu = m_inventory.gpus[g];
+  const auto is_freed = [&freed](InstanceId id) {
+    return std::find(freed.begin(), freed.end(), id) != freed.end();
+  };
+  std::uint64_t ours = 0;
+  std::uint64_t unseen = 0; // ours, not yet in the reading
+  std::uint64_t seen_freed = 0;
+  for (const auto& [id, inst] : m_instances) {
+    for (const Share& s : inst.shares) {
+      if (s.gpu != g) {
+        continue;
+      }
+      if (is_freed(id)) {
+        seen_freed += s.seen ? s.bytes : 0;
+        continue;
+      }
+      ours += s.bytes;
+      unseen += s.seen ? 0 : s.bytes;
+    }
+  }
+  std::uint64_t avail = gpu.cap_bytes > ours ? gpu.cap_bytes - ours : 0;
+  const GpuState& st = m_gpu[g];
+  if (st.reading) {
+    std::uint64_t free = *st.reading + st.trusted + seen_freed;
+    for (const Release& r : st.pending) {
+      free += trust_pending ? r.bytes : 0;
+    }
+    const std::uint64_t minus = gpu.reserve_bytes + unseen;
+    avail = std::min(avail, free > minus ? free - minus : 0);
+  }
+  return avail;
+}
+
+std::optional<Plan> Scheduler::fit(const ModelSpec& m, const std::vector<InstanceId>& freed,
+                                   bool trust_pending, NoFit* why) const {
+  Inventory inv = m_inventory;
+  for (std::size_t g = 0; g < inv.gpus.size(); ++g) {
+    Gpu& gpu = inv.gpus[g];
+    const std::uint64_t a = available(g, freed, trust_pending);
+    gpu.cap_bytes = a;
+    gpu.total_bytes = std::max(gpu.total_bytes, a);
+    gpu.free_bytes.reset();
+    gpu.reserve_bytes = 0;
+  }
+  auto plan = place(m.estimate, inv, m.placement);
+  if (!plan) {
+    if (why != nullptr) {
+      *why = std::move(plan.error());
+    }
+    return std::nullopt;
+  }
+  return std::move(*plan);
+}
+
+double Scheduler::eviction_key(const Instance& inst) const {
+  const SteadyTime now = m_clock.now();
+  std::uint64_t bytes = 0;
+  for (const Share& s : inst.shares) {
+    bytes += s.bytes;
+  }
+  const double gib = static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0);
+  const double idle_s = seconds_of(now - inst.idle_since);
+  if (m_options.eviction == EvictionOrder::seed_score) {
+    return -(std::log(idle_s + 1) + 1 / std::log2(gib + 1 + 1e-9));
+  }
+  const auto it = m_state.find(inst.model);
+  const ModelState st = it == m_state.end() ? ModelState{} : it->second;
+  const double tau = seconds_of(m_options.rate_decay);
+  const double rate = st.rate_score * std::exp(-seconds_of(now - st.last_request) / tau) / tau;
+  double horizon = seconds_of(m_options.reuse_horizon);
+  if (const auto at = expiry(inst)) {
+    horizon = std::min(horizon, std::max(0.0, seconds_of(*at - now)));
+  }
+  const double reuse = 1 - std::exp(-rate * horizon);
+  const double reload_s = st.last_load.count() > 0 ? seconds_of(st.last_load) : 1 + gib / 2;
+  return reuse * reload_s / std::max(gib, 1.0 / 1024);
+}
+
+std::vector<InstanceId> Scheduler::choose_evictions(const ModelSpec& m,
+                                                    const std::vector<InstanceId>& stopping) const {
+  struct Candidate {
+    InstanceId id;
+    double key;
+    SteadyTime idle_since;
+  };
+  std::vector<Candidate> pool;
+  for (const auto& [id, inst] : m_instances) {
+    const ModelSpec* other = spec(inst.model);
+    if (inst.state != InstanceState::ready || inst.in_flight > 0 || inst.model == m.name ||
+        (other != nullptr && other->pinned)) {
+      continue;
+    }
+    pool.push_back({id, eviction_key(inst), inst.idle_since});
+  }
+  std::sort(pool.begin(), pool.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.key != b.key) {
+      return a.key < b.key;
+    }
+    return a.idle_since != b.idle_since ? a.idle_since < b.idle_since : a.id < b.id;
+  });
+  std::vector<InstanceId> freed = stopping;
+  std::vector<InstanceId> chosen;
+  bool fits = false;
+  for (const Candidate& c : pool) {
+    freed.push_back(c.id);
+    chosen.push_back(c.id);
+    if (fit(m, freed, true, nullptr)) {
+      fits = true;
+      break;
+    }
+  }
+  if (!fits) {
+    return {};
+  }
+  // Keep only what is needed: drop victims, most valuable first, while it still fits (an
+  // early victim on a GPU the model cannot use frees nothing it needs).
+  for (std::size_t k = chosen.size(); k-- > 0;) {
+    std::vector<InstanceId> without = stopping;
+    for (std::size_t j = 0; j < chosen.size(); ++j) {
+      if (j != k) {
+        without.push_back(chosen[j]);
+      }
+    }
+    if (fit(m, without, true, nullptr)) {
+      chosen.erase(chosen.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+  }
+  return chosen;
+}
+
+} // namespace ask::router
