@@ -265,8 +265,10 @@ void Scheduler::tick() {
       stop_instance(inst, "load timed out after " + span_text(m->load_timeout));
     } else if (inst.state == InstanceState::ready) {
       if (const auto at = expiry(inst); at && now >= *at) {
-        stop_instance(inst, "keep_alive " + m->keep_alive.to_string() + " expired: idle for " +
-                                span_text(now - inst.idle_since));
+        stop_instance(inst, (is_replica(inst) ? std::string("idle replica")
+                                              : "keep_alive " + m->keep_alive.to_string() +
+                                                    " expired") +
+                                ": idle for " + span_text(now - inst.idle_since));
       }
     }
   }
@@ -314,10 +316,14 @@ std::optional<SteadyTime> Scheduler::next_wakeup() const {
 
 std::optional<SteadyTime> Scheduler::expiry(const Instance& inst) const {
   const ModelSpec* m = spec(inst.model);
-  if (m == nullptr || m->pinned || inst.state != InstanceState::ready || inst.in_flight > 0) {
+  if (m == nullptr || inst.state != InstanceState::ready || inst.in_flight > 0) {
     return std::nullopt;
   }
-  const auto keep = m->keep_alive.finite();
+  const auto keep = m->pinned ? std::nullopt : m->keep_alive.finite();
+  if (is_replica(inst)) {
+    return inst.idle_since + std::min<std::chrono::milliseconds>(
+                                 keep.value_or(m_options.replica_idle), m_options.replica_idle);
+  }
   if (!keep) {
     return std::nullopt;
   }
@@ -341,13 +347,16 @@ core::Result<InstanceId> Scheduler::load(std::string_view model) {
   r.model = std::string(model);
   r.submitted = m_clock.now();
   r.control = true;
-  auto [it, inserted] = m_requests.emplace(r.id, std::move(r));
-  serve(it->second);
+  const RequestId id = r.id;
+  m_requests.emplace(id, std::move(r));
+  m_loading = id; // pump() keeps it for us to read
+  pump();
+  m_loading = 0;
+  const auto it = m_requests.find(id);
   const Outcome out = it->second.outcome;
   if (!std::holds_alternative<Waiting>(out)) {
     m_requests.erase(it);
   }
-  pump();
   if (const core::Error* e = std::get_if<core::Error>(&out)) {
     return core::fail(*e);
   }
@@ -471,6 +480,7 @@ void Scheduler::event(EventRecord::Kind kind, const std::string& model, Instance
 
 void Scheduler::pump() {
   Claims claimed; // groups an earlier waiting request is making room in
+  m_reserved.assign(m_inventory.gpus.size(), 0);
   for (auto& [id, r] : m_requests) {
     if (!std::holds_alternative<Waiting>(r.outcome)) {
       continue;
@@ -481,9 +491,11 @@ void Scheduler::pump() {
       claimed.emplace_back(m->group, m->name);
     }
   }
-  std::erase_if(m_requests, [](const auto& kv) {
-    return kv.second.control && !std::holds_alternative<Waiting>(kv.second.outcome);
+  std::erase_if(m_requests, [this](const auto& kv) {
+    return kv.second.control && kv.first != m_loading &&
+           !std::holds_alternative<Waiting>(kv.second.outcome);
   });
+  m_reserved.clear();
 }
 
 void Scheduler::serve(Request& r, const Claims& claimed) {
@@ -578,21 +590,35 @@ void Scheduler::serve(Request& r, const Claims& claimed) {
     r.drain_deadline.reset();
     return;
   }
+  // Instances on their way out: stopping, or draining (unload, removal, scaled down) to stop
+  // once their requests finish.
   std::vector<InstanceId> stopping;
+  bool draining = false;
   for (const auto& [id, inst] : m_instances) {
-    if (inst.state == InstanceState::stopping) {
+    if (inst.state == InstanceState::stopping || inst.stop_when_idle) {
       stopping.push_back(id);
+      draining = draining || inst.state != InstanceState::stopping;
     }
   }
-  if (fit(*m, stopping, true, nullptr)) {
-    wait(r, false, "memory being freed by stopping instances");
+  if (auto plan = fit(*m, stopping, true, nullptr)) {
+    reserve(*plan);
+    wait(r, draining, "memory being freed by stopping instances");
     return;
   }
-  if (const auto victims = choose_evictions(*m, stopping); !victims.empty()) {
-    for (InstanceId v : victims) {
-      stop_instance(m_instances.at(v), "evicted to make room for " + m->name);
+  if (const Evictions ev = choose_evictions(*m, stopping); !ev.victims.empty()) {
+    for (InstanceId v : ev.victims) {
+      Instance& inst = m_instances.at(v);
+      if (inst.in_flight == 0) {
+        stop_instance(inst, "evicted to make room for " + m->name);
+      } else if (!inst.stop_when_idle) { // a busy replica: no new requests, stops when done
+        draining = true;
+        inst.stop_when_idle = true;
+        inst.stop_reason = "replica scaled down to make room for " + m->name;
+        event(EventRecord::Kind::stop, inst.model, v, inst.stop_reason + " (once its requests finish)");
+      }
     }
-    wait(r, false, "instances evicted for it to exit");
+    reserve(ev.plan);
+    wait(r, draining, draining ? "a replica to finish its requests" : "instances evicted for it to exit");
     return;
   }
   std::vector<InstanceId> all = stopping;
@@ -602,7 +628,8 @@ void Scheduler::serve(Request& r, const Claims& claimed) {
     const bool removable = other == nullptr || !other->pinned || inst.stop_when_idle;
     if (inst.state != InstanceState::stopping && removable) {
       all.push_back(id);
-      if (inst.in_flight > 0 && holders.find(inst.model) == std::string::npos) {
+      if ((inst.in_flight > 0 || has_waiting(inst.model)) &&
+          holders.find(inst.model) == std::string::npos) {
         holders += (holders.empty() ? "" : ", ") + inst.model;
       }
     }
@@ -612,8 +639,43 @@ void Scheduler::serve(Request& r, const Claims& claimed) {
                       ") hold the memory it needs; " + why.reason);
     return;
   }
-  event(EventRecord::Kind::cannot_place, m->name, 0, why.reason);
-  fail(r, core::Error::overloaded("cannot place " + m->name + ": " + why.reason));
+  const std::vector<std::uint64_t> reserved = std::exchange(m_reserved, {});
+  const auto unreserved = fit(*m, all, true, nullptr);
+  m_reserved = reserved;
+  if (unreserved) { // an earlier request is making room that it needs too: it goes first
+    wait(r, false, "an earlier request is making room for its model first");
+    return;
+  }
+  NoFit empty;
+  fit(*m, all, true, &empty);
+  const std::string reason = "it does not fit even with every other model unloaded: " + empty.reason;
+  event(EventRecord::Kind::cannot_place, m->name, 0, reason);
+  fail(r, core::Error::overloaded("cannot place " + m->name + ": " + reason));
+}
+
+void Scheduler::reserve(const Plan& plan) {
+  m_reserved.resize(m_inventory.gpus.size(), 0);
+  for (const GpuShare& s : plan.gpus) {
+    for (std::size_t g = 0; g < m_inventory.gpus.size(); ++g) {
+      if (m_inventory.gpus[g].id == s.gpu) {
+        m_reserved[g] += s.bytes;
+      }
+    }
+  }
+}
+
+bool Scheduler::has_waiting(std::string_view model) const {
+  return std::any_of(m_requests.begin(), m_requests.end(), [&](const auto& kv) {
+    return kv.second.model == model && std::holds_alternative<Waiting>(kv.second.outcome);
+  });
+}
+
+bool Scheduler::is_replica(const Instance& inst) const {
+  return std::any_of(m_instances.begin(), m_instances.end(), [&](const auto& kv) {
+    const Instance& other = kv.second;
+    return other.model == inst.model && other.id < inst.id &&
+           other.state != InstanceState::stopping && !other.stop_when_idle;
+  });
 }
 
 void Scheduler::wait(Request& r, bool bounded, std::string reason) {
@@ -713,6 +775,9 @@ std::uint64_t Scheduler::available(std::size_t g, const std::vector<InstanceId>&
       unseen += s.seen ? 0 : s.bytes;
     }
   }
+  if (g < m_reserved.size()) {
+    ours += m_reserved[g]; // room an earlier waiting request is being given
+  }
   std::uint64_t avail = gpu.cap_bytes > ours ? gpu.cap_bytes - ours : 0;
   const GpuState& st = m_gpu[g];
   if (st.reading) {
@@ -720,7 +785,8 @@ std::uint64_t Scheduler::available(std::size_t g, const std::vector<InstanceId>&
     for (const Release& r : st.pending) {
       free += trust_pending ? r.bytes : 0;
     }
-    const std::uint64_t minus = gpu.reserve_bytes + unseen;
+    const std::uint64_t minus =
+        gpu.reserve_bytes + unseen + (g < m_reserved.size() ? m_reserved[g] : 0);
     avail = std::min(avail, free > minus ? free - minus : 0);
   }
   return avail;
@@ -755,6 +821,9 @@ double Scheduler::eviction_key(const Instance& inst) const {
   }
   const double gib = static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0);
   const double idle_s = seconds_of(now - inst.idle_since);
+  if (is_replica(inst)) {
+    return -std::numeric_limits<double>::infinity(); // its model stays warm in the other one
+  }
   if (m_options.eviction == EvictionOrder::seed_score) {
     return -(std::log(idle_s + 1) + 1 / std::log2(gib + 1 + 1e-9));
   }
@@ -771,23 +840,32 @@ double Scheduler::eviction_key(const Instance& inst) const {
   return reuse * reload_s / std::max(gib, 1.0 / 1024);
 }
 
-std::vector<InstanceId> Scheduler::choose_evictions(const ModelSpec& m,
-                                                    const std::vector<InstanceId>& stopping) const {
+Scheduler::Evictions Scheduler::choose_evictions(const ModelSpec& m,
+                                                const std::vector<InstanceId>& stopping) const {
   struct Candidate {
     InstanceId id;
+    int tier; // 0: idle; 1: a busy replica, which drains (no new requests) before it stops
     double key;
     SteadyTime idle_since;
   };
   std::vector<Candidate> pool;
   for (const auto& [id, inst] : m_instances) {
     const ModelSpec* other = spec(inst.model);
-    if (inst.state != InstanceState::ready || inst.in_flight > 0 || inst.model == m.name ||
-        (other != nullptr && other->pinned)) {
+    // Never an instance whose model has requests waiting: they would only load it again.
+    if (inst.state != InstanceState::ready || inst.model == m.name ||
+        (other != nullptr && other->pinned) || has_waiting(inst.model)) {
       continue;
     }
-    pool.push_back({id, eviction_key(inst), inst.idle_since});
+    if (inst.in_flight == 0) {
+      pool.push_back({id, 0, eviction_key(inst), inst.idle_since});
+    } else if (!inst.stop_when_idle && is_replica(inst)) {
+      pool.push_back({id, 1, static_cast<double>(inst.in_flight), inst.idle_since});
+    }
   }
   std::sort(pool.begin(), pool.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.tier != b.tier) {
+      return a.tier < b.tier;
+    }
     if (a.key != b.key) {
       return a.key < b.key;
     }
@@ -820,7 +898,10 @@ std::vector<InstanceId> Scheduler::choose_evictions(const ModelSpec& m,
       chosen.erase(chosen.begin() + static_cast<std::ptrdiff_t>(k));
     }
   }
-  return chosen;
+  std::vector<InstanceId> all = stopping;
+  all.insert(all.end(), chosen.begin(), chosen.end());
+  auto plan = fit(m, all, true, nullptr);
+  return {std::move(chosen), plan ? std::move(*plan) : Plan{}};
 }
 
 } // namespace ask::router

@@ -77,6 +77,10 @@ struct SchedulerOptions {
   // far ahead it looks for the next request.
   std::chrono::milliseconds rate_decay{1'800'000};
   std::chrono::milliseconds reuse_horizon{600'000};
+  // An idle replica (not its model's oldest instance) stops after this, or after the model's
+  // keep_alive when shorter: the first instance keeps the model warm. Idle replicas are also
+  // the first to be evicted, in either order.
+  std::chrono::milliseconds replica_idle{600'000};
 };
 
 // Starts and stops llama-server processes. The scheduler calls these while deciding; the
@@ -256,8 +260,16 @@ private:
                           bool trust_pending) const;
   std::optional<Plan> fit(const ModelSpec& m, const std::vector<InstanceId>& freed,
                           bool trust_pending, NoFit* why) const;
-  std::vector<InstanceId> choose_evictions(const ModelSpec& m,
-                                           const std::vector<InstanceId>& stopping) const;
+  struct Evictions {
+    std::vector<InstanceId> victims; // idle ones stop now, busy replicas drain first
+    Plan plan;                       // where the model goes once they are gone
+  };
+  Evictions choose_evictions(const ModelSpec& m, const std::vector<InstanceId>& stopping) const;
+  // Holds room for an earlier waiting request until the end of this pump() pass.
+  void reserve(const Plan& plan);
+  bool has_waiting(std::string_view model) const;
+  // Not the oldest live instance of its model: started for load, scaled down first.
+  bool is_replica(const Instance& inst) const;
   double eviction_key(const Instance& inst) const;
   void event(EventRecord::Kind kind, const std::string& model, InstanceId id, std::string detail);
 
@@ -267,6 +279,7 @@ private:
   std::vector<ModelSpec> m_models;
   SchedulerOptions m_options;
   std::vector<GpuState> m_gpu; // per GPU of m_inventory
+  std::vector<std::uint64_t> m_reserved; // per GPU, during pump(): see reserve()
 
   std::map<InstanceId, Instance> m_instances;
   std::map<RequestId, Request> m_requests; // in arrival order
@@ -274,6 +287,7 @@ private:
   std::vector<EventRecord> m_events;
   InstanceId m_next_instance = 1;
   RequestId m_next_request = 1;
+  RequestId m_loading = 0; // the control request load() is placing
 };
 
 } // namespace ask::router

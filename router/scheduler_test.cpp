@@ -319,6 +319,8 @@ TEST_CASE("scheduler: a model bigger than the machine fails at once") {
   const auto err = error_of(f.s().outcome(r));
   REQUIRE(err.has_value());
   CHECK(err->kind == core::ErrorKind::overloaded);
+  CHECK(err->message.find("does not fit even with every other model unloaded") !=
+        std::string::npos);
   CHECK(f.spawner.starts.empty());
   CHECK(f.s().waiting() == 0);
   const auto loaded = f.s().load("huge");
@@ -427,6 +429,101 @@ TEST_CASE("scheduler: a busy model gets a replica that takes the next request") 
     CHECK(assigned(f.s().outcome(r2)) == i1);
     CHECK(f.spawner.starts.size() == 2);
     CHECK(f.spawner.stops.empty());
+  }
+}
+
+TEST_CASE("scheduler: room made for a waiting request is not taken by a later one") {
+  // Two 24 GiB cards; "big" needs both. Without the reservation, the later "small" request
+  // would start a new small instance in the room freed for big, big would evict it once it
+  // was ready, and the two would chase each other for ever.
+  Fixture f;
+  f.make({gpu("gpu0", 0, 24), gpu("gpu1", 1, 24)}, {model("small", 7), model("big", 44)});
+  const InstanceId s1 = f.warm("small");
+  const RequestId rb = f.s().submit("big");
+  CHECK(f.spawner.stops == std::vector<InstanceId>{s1});
+  const RequestId rs = f.s().submit("small");
+  CHECK(f.spawner.starts.size() == 1); // no new small in big's room
+  CHECK(is_waiting(f.s().outcome(rs)));
+
+  f.exit(s1);
+  REQUIRE(f.spawner.starts.size() == 2);
+  CHECK(f.spawner.starts[1].model == "big");
+  const InstanceId b = f.spawner.starts[1].id;
+  f.s().ready(b);
+  CHECK(assigned(f.s().outcome(rb)) == b);
+  CHECK(is_waiting(f.s().outcome(rs)));
+  f.advance(30s);
+  f.s().finish(rb);
+  CHECK(f.spawner.stops == std::vector<InstanceId>{s1, b}); // big's turn is over
+  f.exit(b);
+  REQUIRE(f.spawner.starts.size() == 3);
+  CHECK(f.spawner.starts[2].model == "small");
+  f.s().ready(f.spawner.starts[2].id);
+  CHECK(assigned(f.s().outcome(rs)) == f.spawner.starts[2].id);
+}
+
+TEST_CASE("scheduler: an instance whose model has requests waiting is not evicted") {
+  Fixture f;
+  f.make({gpu("gpu0", 0, 24)}, {model("alpha", 14), model("beta", 14)});
+  // alpha loads; beta waits for it; then a request for alpha queues behind beta. When alpha
+  // is ready, beta (earlier) must not evict it before the alpha request is handed to it.
+  const RequestId first = f.s().submit("alpha");
+  const InstanceId a = f.spawner.starts.at(0).id;
+  const RequestId rb = f.s().submit("beta");
+  CHECK(is_waiting(f.s().outcome(rb)));
+  f.s().finish(first); // abandoned while loading
+  const RequestId ra = f.s().submit("alpha");
+  f.s().ready(a);
+  CHECK(f.spawner.stops.empty());
+  CHECK(assigned(f.s().outcome(ra)) == a);
+  CHECK(is_waiting(f.s().outcome(rb)));
+  f.s().finish(ra);
+  CHECK(f.spawner.stops == std::vector<InstanceId>{a});
+}
+
+TEST_CASE("scheduler: replicas scale down first") {
+  Fixture f;
+  ModelSpec fast = model("fast", 8);
+  fast.max_replicas = 2;
+  SchedulerOptions o;
+  o.replica_idle = 60s;
+  f.make({gpu("gpu0", 0, 24)}, {fast, model("other", 10)}, o);
+  const RequestId r1 = f.s().submit("fast");
+  const InstanceId i1 = f.spawner.starts.at(0).id;
+  f.s().ready(i1);
+  const RequestId r2 = f.s().submit("fast");
+  REQUIRE(f.spawner.starts.size() == 2);
+  const InstanceId i2 = f.spawner.starts[1].id;
+  f.s().ready(i2);
+  const RequestId r3 = f.s().submit("fast");
+  REQUIRE(assigned(f.s().outcome(r3)) == i2);
+
+  SUBCASE("a busy replica drains for another model, which starts when it has") {
+    const RequestId ro = f.s().submit("other");
+    CHECK(is_waiting(f.s().outcome(ro)));
+    CHECK(f.spawner.stops.empty());
+    const RequestId r4 = f.s().submit("fast");
+    CHECK(assigned(f.s().outcome(r4)) == i1); // the draining replica takes no more
+    CHECK(f.spawner.starts.size() == 2);      // nor does a new replica take other's room
+    f.s().finish(r3);
+    CHECK(f.spawner.stops == std::vector<InstanceId>{i2});
+    CHECK(has_event(f.s().take_events(), Kind::stop, "fast", "replica scaled down"));
+    f.exit(i2);
+    REQUIRE(f.spawner.starts.size() == 3);
+    CHECK(f.spawner.starts[2].model == "other");
+    CHECK(f.state(i1) == InstanceState::ready);
+  }
+  SUBCASE("an idle replica stops after replica_idle, the first instance keeps keep_alive") {
+    f.s().finish(r1);
+    f.s().finish(r2);
+    f.s().finish(r3);
+    REQUIRE(f.view(i2)->expires.has_value());
+    CHECK(f.ms(*f.view(i2)->expires) == 60'000);
+    CHECK(f.ms(*f.view(i1)->expires) == 300'000);
+    f.advance(60s);
+    f.s().tick();
+    CHECK(f.spawner.stops == std::vector<InstanceId>{i2});
+    CHECK(f.state(i1) == InstanceState::ready);
   }
 }
 
