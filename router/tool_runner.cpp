@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/unique_fd.h"
+
 namespace ask::router {
 
 namespace {
@@ -34,33 +36,7 @@ constexpr std::size_t k_chunk = 64 * 1024;
 constexpr std::chrono::milliseconds k_default_timeout{10'000};
 constexpr std::chrono::milliseconds k_reap_poll{5};
 
-// An owned file descriptor.
-class Fd {
-public:
-  Fd() = default;
-  explicit Fd(int fd) : m_fd(fd) {}
-  Fd(Fd&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      m_fd = std::exchange(other.m_fd, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return m_fd; }
-  void reset() {
-    if (m_fd >= 0) {
-      ::close(m_fd); // no retry on EINTR: Linux has released the descriptor already
-      m_fd = -1;
-    }
-  }
-
-private:
-  int m_fd = -1;
-};
+using Fd = core::UniqueFd;
 
 struct Pipe {
   Fd read;

@@ -1,0 +1,925 @@
+// Supervisor: fork + execve of llama-server processes, their output, /health and reaping.
+//
+// Threads, all started by the constructor and joined by the destructor:
+// - the launcher forks (and only forks): PR_SET_PDEATHSIG is bound to the forking thread, so
+//   it must outlive every child; launch() hands it a prepared ExecPlan and waits for the pid;
+// - the monitor polls every output pipe and pidfd: it appends output to the rings and log
+//   files, reaps exited processes by pid (never waitpid(-1), which would steal the statuses
+//   of other children of askd), sends the SIGKILLs that follow a grace period and delivers
+//   exited();
+// - the health thread polls GET /health of the processes still loading and delivers ready().
+// Callbacks are serialised by m_callback_mutex and run without m_mutex held, so a callback may
+// call back into launch() and terminate().
+
+#include "router/supervisor.h"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <string_view>
+#include <system_error>
+#include <thread>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/unique_fd.h"
+
+extern char** environ;
+
+namespace ask::router {
+
+namespace {
+
+using SupClock = std::chrono::steady_clock;
+
+constexpr std::size_t k_tail_bytes = 2048;
+constexpr std::size_t k_read_chunk = 64 * 1024;
+constexpr int k_start_failed = 127; // as a shell reports a command it cannot run
+constexpr std::chrono::milliseconds k_health_timeout{2000};
+// A child that neither execs nor fails within this is left to the monitor as if started.
+constexpr std::chrono::milliseconds k_exec_report_timeout{10'000};
+// How long the output of a reaped process may stay open (a descendant that left the process
+// group still holds the pipe) before exited() is delivered without the rest.
+constexpr std::chrono::milliseconds k_drain_grace{2000};
+// Between waitpid(WNOHANG) rounds where pidfd_open is not available (Linux < 5.3).
+constexpr std::chrono::milliseconds k_reap_poll{50};
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+using OwnedFd = core::UniqueFd;
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+// A close-on-exec pipe with both ends above 0..2, so that the child's dup2 onto its standard
+// descriptors cannot clobber one of them.
+bool open_cloexec_pipe(OwnedFd& read_end, OwnedFd& write_end) {
+  std::array<int, 2> fds{};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
+    return false;
+  }
+  for (int& fd : fds) {
+    if (fd <= 2) {
+      const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      ::close(fd);
+      fd = moved;
+    }
+  }
+  read_end = OwnedFd(fds[0]);
+  write_end = OwnedFd(fds[1]);
+  return read_end.valid() && write_end.valid();
+}
+
+// Everything the child needs between fork and execve, built beforehand: after fork in a
+// threaded process only async-signal-safe calls are allowed, so nothing may allocate.
+struct ExecPlan {
+  std::string path;
+  std::vector<std::string> argv_text;
+  std::vector<std::string> env_text;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  pid_t parent = 0;
+  int max_fd = 1024; // for the close loop when close_range is missing
+};
+
+std::string env_name(std::string_view entry) {
+  return std::string(entry.substr(0, entry.find('=')));
+}
+
+// askd's environment with `changes` replacing or adding variables.
+std::vector<std::string>
+environment_with(const std::vector<std::pair<std::string, std::string>>& changes) {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string name = env_name(*e);
+    const bool replaced =
+        std::any_of(changes.begin(), changes.end(), [&](const auto& c) { return c.first == name; });
+    if (!replaced) {
+      env.emplace_back(*e);
+    }
+  }
+  for (const auto& [name, value] : changes) {
+    env.push_back(name + "=" + value);
+  }
+  return env;
+}
+
+bool is_executable_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+// execve does not search PATH: a bare name is looked up here, in the PATH the child gets.
+core::Result<std::string> resolve_binary(const std::filesystem::path& binary,
+                                         const std::vector<std::string>& env) {
+  const std::string name = binary.string();
+  if (name.empty()) {
+    return core::fail(core::Error::bad_request("no binary to start"));
+  }
+  if (name.find('/') != std::string::npos) {
+    return name; // execve reports a missing or unusable file
+  }
+  std::string search = "/usr/local/bin:/usr/bin:/bin";
+  for (const std::string& e : env) {
+    if (e.starts_with("PATH=")) {
+      search = e.substr(5);
+    }
+  }
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = search.find(':', start);
+    std::string dir = search.substr(start, end == std::string::npos ? end : end - start);
+    const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    if (is_executable_file(candidate)) {
+      return candidate;
+    }
+    if (end == std::string::npos) {
+      return core::fail(core::Error::not_found(name + ": not found on PATH (" + search + ")"));
+    }
+    start = end + 1;
+  }
+}
+
+core::Result<ExecPlan> make_exec_plan(const LaunchSpec& spec) {
+  ExecPlan plan;
+  plan.env_text = environment_with(spec.env);
+  auto path = resolve_binary(spec.binary, plan.env_text);
+  if (!path) {
+    return core::fail(path.error());
+  }
+  plan.path = std::move(*path);
+  plan.argv_text.push_back(spec.binary.string());
+  plan.argv_text.insert(plan.argv_text.end(), spec.args.begin(), spec.args.end());
+  for (std::string& a : plan.argv_text) {
+    plan.argv.push_back(a.data());
+  }
+  plan.argv.push_back(nullptr);
+  for (std::string& e : plan.env_text) {
+    plan.envp.push_back(e.data());
+  }
+  plan.envp.push_back(nullptr);
+  plan.parent = ::getpid();
+  const long open_max = ::sysconf(_SC_OPEN_MAX);
+  plan.max_fd = static_cast<int>(std::clamp<long>(open_max, 256, 65536));
+  return plan;
+}
+
+// Child side of fork: async-signal-safe calls only. On failure writes errno to `status_fd`
+// (close-on-exec, so a successful execve closes it unwritten) and exits with 127.
+[[noreturn]] void exec_child(const ExecPlan& plan, int out_fd, int status_fd) {
+  int err = 0;
+  // Its own group, so that terminate() and the destructor reach anything it starts.
+  ::setpgid(0, 0);
+  // askd dying, even by SIGKILL, takes the child along. If askd died before the prctl, the
+  // child was already reparented: getppid() tells.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != plan.parent) {
+    err = ESRCH;
+  } else {
+    // askd may block signals (a sigwait thread) and ignore SIGPIPE; both would be inherited.
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) {
+      ::sigaction(sig, &dfl, nullptr); // fails harmlessly for SIGKILL, SIGSTOP and glibc's own
+    }
+    const int null_fd = ::open("/dev/null", O_RDWR);
+    if (null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(out_fd, 2) < 0) {
+      err = errno;
+    } else {
+      // Nothing else of askd's (sockets, other children's pipes) may leak into the server.
+      if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+        for (int fd = 3; fd < plan.max_fd; ++fd) {
+          if (fd != status_fd) {
+            ::close(fd);
+          }
+        }
+      }
+      ::execve(plan.path.c_str(), plan.argv.data(), plan.envp.data());
+      err = errno;
+    }
+  }
+  [[maybe_unused]] const ssize_t n = ::write(status_fd, &err, sizeof err);
+  ::_exit(k_start_failed);
+}
+
+int ms_until(SupClock::time_point deadline) {
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SupClock::now());
+  return static_cast<int>(std::clamp<long long>(left.count(), 0, 60'000));
+}
+
+// The errno the child sent before exiting with 127, or nullopt once execve succeeded (the
+// pipe closed unwritten) or nothing came by the deadline.
+std::optional<int> read_exec_report(int fd) {
+  const auto deadline = SupClock::now() + k_exec_report_timeout;
+  int err = 0;
+  std::size_t got = 0;
+  while (got < sizeof err) {
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, ms_until(deadline));
+    if (ready < 0 && errno == EINTR) {
+      continue;
+    }
+    if (ready <= 0) {
+      return std::nullopt;
+    }
+    const ssize_t n = ::read(fd, reinterpret_cast<char*>(&err) + got, sizeof err - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  return got == sizeof err ? std::optional<int>(err) : std::nullopt;
+}
+
+void wait_blocking(pid_t pid, int* status) {
+  while (::waitpid(pid, status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+ProcessExit decode_status(int status) {
+  ProcessExit e;
+  if (WIFSIGNALED(status)) {
+    e.signaled = true;
+    e.status = WTERMSIG(status);
+  } else {
+    e.status = WEXITSTATUS(status);
+  }
+  return e;
+}
+
+// The last lines of `text`, at most k_tail_bytes, starting at a line boundary when cut
+// (here, or before: `cut_before` when `text` itself lost its beginning).
+std::string last_lines(std::string_view text, bool cut_before) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  if (text.size() > k_tail_bytes || cut_before) {
+    text = text.substr(text.size() - std::min(text.size(), k_tail_bytes));
+    const std::size_t eol = text.find('\n');
+    if (eol != std::string_view::npos) {
+      text.remove_prefix(eol + 1);
+    }
+  }
+  return std::string(text);
+}
+
+// Sends the request and reads the status line; true for "HTTP/1.x 200".
+bool health_exchange(int fd, const std::string& request, SupClock::time_point deadline) {
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    return false; // a few dozen bytes fit any fresh socket buffer at once
+  }
+  std::string head;
+  std::array<char, 512> buf;
+  while (head.find("\r\n") == std::string::npos && head.size() < 4096) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, ms_until(deadline)) <= 0) {
+      return false;
+    }
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) {
+      return false;
+    }
+    head.append(buf.data(), static_cast<std::size_t>(n));
+  }
+  return head.starts_with("HTTP/1.") && head.size() >= 12 && head.compare(8, 4, " 200") == 0;
+}
+
+// GET /health on host:port. Anything but a 200 before the deadline (refused, 503 while the
+// model loads, a timeout) means "not yet".
+bool health_ok(const std::string& host, int port, std::chrono::milliseconds timeout) {
+  if (port <= 0 || port > 65535) {
+    return false;
+  }
+  const auto deadline = SupClock::now() + timeout;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) {
+    return false;
+  }
+  const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(found, &::freeaddrinfo);
+  const std::string request = "GET /health HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
+                              "\r\nConnection: close\r\n\r\n";
+  for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    OwnedFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) {
+      continue;
+    }
+    if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
+      if (errno != EINPROGRESS) {
+        continue;
+      }
+      pollfd p{fd.get(), POLLOUT, 0};
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (::poll(&p, 1, ms_until(deadline)) <= 0 ||
+          ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+        continue;
+      }
+    }
+    return health_exchange(fd.get(), request, deadline);
+  }
+  return false;
+}
+
+// Opens the log file (and its folders); on failure the ring says why and the process runs on.
+OwnedFd open_log(const std::filesystem::path& file, std::string& note) {
+  std::error_code ec;
+  if (file.has_parent_path()) {
+    std::filesystem::create_directories(file.parent_path(), ec);
+  }
+  OwnedFd fd(::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+  if (!fd.valid()) {
+    note = "supervisor: cannot open log file " + file.string() + ": " + errno_text(errno) + "\n";
+  }
+  return fd;
+}
+
+} // namespace
+
+struct Supervisor::Impl {
+  struct Proc {
+    std::uint64_t id = 0;
+    pid_t pid = 0; // 0: never started (the exit is already known)
+    std::string host;
+    int port = 0;
+    OwnedFd out;   // read end of stdout+stderr; reset at EOF. Only the monitor touches it.
+    OwnedFd pidfd; // readable once the process has exited; -1 without pidfd_open
+    OwnedFd log;   // the log file; reset after a write error
+    std::string ring;
+    bool ring_cut = false; // the ring lost its oldest bytes (so starts mid-line, perhaps)
+    bool reaped = false;
+    ProcessExit exit; // once reaped
+    bool ready_sent = false;
+    bool finished = false; // exited() delivered (or under way)
+    bool terminating = false;
+    std::optional<SupClock::time_point> kill_at;     // SIGKILL once stop_grace has passed
+    std::optional<SupClock::time_point> drain_until; // give up on the output after reaping
+    SupClock::time_point next_health{};
+  };
+
+  struct ForkJob {
+    const ExecPlan* plan = nullptr;
+    int out_fd = -1;
+    int status_fd = -1;
+    std::promise<int> result; // the pid, or -errno
+  };
+
+  Impl(Callbacks callbacks, SupervisorOptions options)
+      : m_callbacks(std::move(callbacks)), m_options(options),
+        m_keep(std::max(m_options.ring_bytes, k_tail_bytes)) {}
+
+  void start_threads();
+  void stop_threads();
+
+  int launch(std::uint64_t id, const LaunchSpec& spec);
+  int start_failed(const std::shared_ptr<Proc>& proc, const std::string& reason);
+  int fork_on_launcher(const ExecPlan& plan, int out_fd, int status_fd);
+  bool add(const std::shared_ptr<Proc>& proc);
+  void terminate(std::uint64_t id);
+
+  void launcher_loop();
+  void monitor_loop();
+  void health_loop();
+
+  void append_output(Proc& proc, const char* data, std::size_t size);
+  void read_output(Proc& proc);
+  void try_reap(Proc& proc, SupClock::time_point now);
+  int monitor_timeout(SupClock::time_point now) const;
+  void run_timers(SupClock::time_point now);
+  void deliver_exits();
+  void announce_ready(const std::shared_ptr<Proc>& proc);
+  void kill_and_reap_all();
+  void wake_monitor() const;
+
+  Callbacks m_callbacks;
+  SupervisorOptions m_options;
+  std::size_t m_keep; // ring bytes kept: ring_bytes, but never less than a tail
+
+  mutable std::mutex m_mutex; // guards everything below except the fork queue
+  std::map<std::uint64_t, std::shared_ptr<Proc>> m_procs;
+  bool m_stopping = false;
+  std::condition_variable m_health_changed;
+
+  std::mutex m_callback_mutex; // one callback at a time, in a consistent order
+
+  std::mutex m_fork_mutex;
+  std::condition_variable m_fork_changed;
+  // Shared with the launcher: the promise must outlive its set_value() even when launch()
+  // has already returned with the value.
+  std::deque<std::shared_ptr<ForkJob>> m_fork_queue;
+  bool m_fork_stop = false;
+
+  OwnedFd m_wake_read; // a byte here wakes the monitor's poll
+  OwnedFd m_wake_write;
+  std::thread m_launcher;
+  std::thread m_monitor;
+  std::thread m_health;
+};
+
+void Supervisor::Impl::start_threads() {
+  if (!open_cloexec_pipe(m_wake_read, m_wake_write)) {
+    throw std::system_error(errno, std::generic_category(), "supervisor: pipe");
+  }
+  ::fcntl(m_wake_read.get(), F_SETFL, O_NONBLOCK);
+  ::fcntl(m_wake_write.get(), F_SETFL, O_NONBLOCK);
+  m_launcher = std::thread([this] { launcher_loop(); });
+  m_monitor = std::thread([this] { monitor_loop(); });
+  m_health = std::thread([this] { health_loop(); });
+}
+
+void Supervisor::Impl::wake_monitor() const {
+  const char byte = 1;
+  [[maybe_unused]] const ssize_t n = ::write(m_wake_write.get(), &byte, 1); // full: awake anyway
+}
+
+void Supervisor::Impl::stop_threads() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stopping = true;
+    for (const auto& [id, proc] : m_procs) {
+      if (proc->pid > 0 && !proc->reaped) {
+        ::kill(-proc->pid, SIGKILL); // unreaped, so the group id is still this child's
+      }
+    }
+  }
+  {
+    std::lock_guard lock(m_fork_mutex);
+    m_fork_stop = true;
+  }
+  m_fork_changed.notify_all();
+  m_health_changed.notify_all();
+  wake_monitor();
+  m_health.join();
+  m_launcher.join();
+  m_monitor.join(); // reaps what the SIGKILLs above ended
+}
+
+// --- launching ---------------------------------------------------------------------------
+
+void Supervisor::Impl::launcher_loop() {
+  for (;;) {
+    std::shared_ptr<ForkJob> job;
+    {
+      std::unique_lock lock(m_fork_mutex);
+      m_fork_changed.wait(lock, [this] { return m_fork_stop || !m_fork_queue.empty(); });
+      if (m_fork_queue.empty()) {
+        return;
+      }
+      job = m_fork_queue.front();
+      m_fork_queue.pop_front();
+    }
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      exec_child(*job->plan, job->out_fd, job->status_fd);
+    }
+    const int err = errno;
+    job->result.set_value(pid < 0 ? -err : pid); // the plan may be gone after this
+  }
+}
+
+int Supervisor::Impl::fork_on_launcher(const ExecPlan& plan, int out_fd, int status_fd) {
+  auto job = std::make_shared<ForkJob>();
+  job->plan = &plan;
+  job->out_fd = out_fd;
+  job->status_fd = status_fd;
+  std::future<int> result = job->result.get_future();
+  {
+    std::lock_guard lock(m_fork_mutex);
+    if (m_fork_stop) {
+      return -ECANCELED;
+    }
+    m_fork_queue.push_back(std::move(job));
+  }
+  m_fork_changed.notify_one();
+  return result.get();
+}
+
+// Registers `proc`; false when its id is in use or the supervisor is stopping.
+bool Supervisor::Impl::add(const std::shared_ptr<Proc>& proc) {
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_stopping || m_procs.contains(proc->id)) {
+      return false;
+    }
+    m_procs.emplace(proc->id, proc);
+  }
+  m_health_changed.notify_all();
+  wake_monitor();
+  return true;
+}
+
+// A start that failed before the process ran: the monitor reports it as exit 127.
+int Supervisor::Impl::start_failed(const std::shared_ptr<Proc>& proc, const std::string& reason) {
+  append_output(*proc, reason.data(), reason.size());
+  append_output(*proc, "\n", 1);
+  proc->reaped = true;
+  proc->exit.status = k_start_failed;
+  add(proc);
+  return 0;
+}
+
+int Supervisor::Impl::launch(std::uint64_t id, const LaunchSpec& spec) {
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_stopping || m_procs.contains(id)) {
+      return 0;
+    }
+  }
+  auto proc = std::make_shared<Proc>();
+  proc->id = id;
+  proc->host = spec.host;
+  proc->port = spec.port;
+  if (!spec.log_file.empty()) {
+    std::string note;
+    proc->log = open_log(spec.log_file, note);
+    proc->ring = note;
+  }
+  auto plan = make_exec_plan(spec);
+  if (!plan) {
+    return start_failed(proc, plan.error().message);
+  }
+  OwnedFd out_read, out_write, status_read, status_write;
+  if (!open_cloexec_pipe(out_read, out_write) || !open_cloexec_pipe(status_read, status_write)) {
+    return start_failed(proc, "supervisor: cannot create pipes: " + errno_text(errno));
+  }
+  const int pid = fork_on_launcher(*plan, out_write.get(), status_write.get());
+  if (pid < 0) {
+    return start_failed(proc, "supervisor: fork failed: " + errno_text(-pid));
+  }
+  ::setpgid(pid, pid); // the child does the same; whichever runs first wins the race
+  out_write.reset();
+  status_write.reset();
+  if (const std::optional<int> err = read_exec_report(status_read.get())) {
+    int status = 0;
+    wait_blocking(pid, &status);
+    return start_failed(proc, plan->path + ": cannot execute: " + errno_text(*err));
+  }
+  ::fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
+  proc->out = std::move(out_read);
+  proc->pidfd = OwnedFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  proc->pid = pid;
+  proc->next_health = SupClock::now() + m_options.health_interval;
+  if (!add(proc)) { // a racing launch for the same id, or the destructor began meanwhile
+    ::kill(-pid, SIGKILL);
+    int status = 0;
+    wait_blocking(pid, &status);
+    return 0;
+  }
+  return pid;
+}
+
+void Supervisor::Impl::terminate(std::uint64_t id) {
+  std::lock_guard lock(m_mutex);
+  const auto it = m_procs.find(id);
+  if (it == m_procs.end()) {
+    return;
+  }
+  Proc& proc = *it->second;
+  if (proc.terminating || proc.reaped || proc.pid <= 0) {
+    return;
+  }
+  proc.terminating = true;
+  ::kill(-proc.pid, SIGTERM); // unreaped (checked under m_mutex), so the group is still ours
+  proc.kill_at = SupClock::now() + m_options.stop_grace;
+  wake_monitor();
+}
+
+// --- the monitor: output, reaping, SIGKILL timers, exited() -------------------------------
+
+// Called by the monitor, or by launch() before the process is registered.
+void Supervisor::Impl::append_output(Proc& proc, const char* data, std::size_t size) {
+  std::string note;
+  if (proc.log.valid()) {
+    std::size_t done = 0;
+    while (done < size) {
+      const ssize_t n = ::write(proc.log.get(), data + done, size - done);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        note = "supervisor: log file write failed: " + errno_text(errno) + "; the log ends here\n";
+        proc.log.reset(); // the server runs on; only the ring keeps its output now
+        break;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  std::lock_guard lock(m_mutex);
+  proc.ring.append(data, size);
+  proc.ring += note;
+  if (proc.ring.size() > 2 * m_keep) { // trimmed in batches, not on every read
+    proc.ring.erase(0, proc.ring.size() - m_keep);
+    proc.ring_cut = true;
+  }
+}
+
+void Supervisor::Impl::read_output(Proc& proc) {
+  std::array<char, k_read_chunk> buf;
+  const ssize_t n = ::read(proc.out.get(), buf.data(), buf.size());
+  if (n > 0) {
+    append_output(proc, buf.data(), static_cast<std::size_t>(n));
+  } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+    proc.out.reset(); // end of output: every writer has exited (or closed it)
+  }
+}
+
+// Reaps `proc` if it has exited. Called with m_mutex held, which keeps terminate() from
+// signalling a pid just released for reuse.
+void Supervisor::Impl::try_reap(Proc& proc, SupClock::time_point now) {
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(proc.pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+    if (errno == ECHILD) { // someone else reaped it (SIGCHLD ignored?): the status is lost
+      proc.reaped = true;
+      proc.exit.status = -1;
+      proc.drain_until = now + k_drain_grace;
+    }
+    return;
+  }
+  if (info.si_pid == 0) {
+    return; // still running
+  }
+  // Whatever it left in its group would hold the output pipe open; the zombie still pins the
+  // group id, so this reaches no one else.
+  ::kill(-proc.pid, SIGKILL);
+  int status = 0;
+  wait_blocking(proc.pid, &status);
+  const ProcessExit decoded = decode_status(status);
+  proc.exit.status = decoded.status;
+  proc.exit.signaled = decoded.signaled;
+  proc.reaped = true;
+  proc.kill_at.reset();
+  proc.drain_until = now + k_drain_grace;
+}
+
+int Supervisor::Impl::monitor_timeout(SupClock::time_point now) const {
+  std::optional<SupClock::time_point> next;
+  auto consider = [&](SupClock::time_point t) { next = next ? std::min(*next, t) : t; };
+  for (const auto& [id, proc] : m_procs) {
+    if (proc->reaped && !proc->out.valid() && !proc->finished) {
+      return 0; // an exit to deliver
+    }
+    if (proc->kill_at) {
+      consider(*proc->kill_at);
+    }
+    if (proc->drain_until && proc->out.valid()) {
+      consider(*proc->drain_until);
+    }
+    if (!proc->reaped && !proc->pidfd.valid()) {
+      consider(now + k_reap_poll);
+    }
+  }
+  return next ? ms_until(*next) : -1;
+}
+
+void Supervisor::Impl::run_timers(SupClock::time_point now) {
+  std::lock_guard lock(m_mutex);
+  for (const auto& [id, proc] : m_procs) {
+    if (!proc->reaped && !proc->pidfd.valid()) {
+      try_reap(*proc, now);
+    }
+    if (proc->kill_at && now >= *proc->kill_at && !proc->reaped) {
+      ::kill(-proc->pid, SIGKILL);
+      proc->kill_at.reset();
+    }
+    if (proc->drain_until && now >= *proc->drain_until && proc->out.valid()) {
+      proc->out.reset();
+    }
+  }
+}
+
+void Supervisor::Impl::deliver_exits() {
+  std::vector<std::shared_ptr<Proc>> done;
+  {
+    std::lock_guard lock(m_mutex);
+    for (const auto& [id, proc] : m_procs) {
+      if (proc->reaped && !proc->out.valid() && !proc->finished) {
+        done.push_back(proc);
+      }
+    }
+  }
+  for (const auto& proc : done) {
+    std::lock_guard callback(m_callback_mutex);
+    ProcessExit exit;
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_stopping) {
+        return;
+      }
+      proc->finished = true;
+      exit = proc->exit;
+      exit.tail = last_lines(proc->ring, proc->ring_cut);
+      m_procs.erase(proc->id); // before the callback: it may launch the same id again
+    }
+    if (m_callbacks.exited) {
+      m_callbacks.exited(proc->id, exit);
+    }
+  }
+}
+
+void Supervisor::Impl::monitor_loop() {
+  std::vector<pollfd> fds;
+  std::vector<std::pair<std::shared_ptr<Proc>, bool>> owners; // (proc, is its output fd)
+  for (;;) {
+    fds.assign(1, pollfd{m_wake_read.get(), POLLIN, 0});
+    owners.assign(1, {nullptr, false});
+    int timeout = -1;
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_stopping) {
+        break;
+      }
+      for (const auto& [id, proc] : m_procs) {
+        if (proc->out.valid()) {
+          fds.push_back({proc->out.get(), POLLIN, 0});
+          owners.emplace_back(proc, true);
+        }
+        if (!proc->reaped && proc->pidfd.valid()) {
+          fds.push_back({proc->pidfd.get(), POLLIN, 0});
+          owners.emplace_back(proc, false);
+        }
+      }
+      timeout = monitor_timeout(SupClock::now());
+    }
+    if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
+      continue; // EINVAL/ENOMEM: the next round rebuilds the set
+    }
+    if ((fds[0].revents & POLLIN) != 0) {
+      std::array<char, 64> drain;
+      while (::read(m_wake_read.get(), drain.data(), drain.size()) > 0) {
+      }
+    }
+    const auto now = SupClock::now();
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) {
+        continue;
+      }
+      Proc& proc = *owners[i].first;
+      if (owners[i].second) {
+        read_output(proc);
+      } else {
+        std::lock_guard lock(m_mutex);
+        try_reap(proc, now);
+        proc.pidfd.reset();
+      }
+    }
+    run_timers(now);
+    deliver_exits();
+  }
+  kill_and_reap_all();
+}
+
+// The destructor's end: everything dies and is reaped, and no callback is made.
+void Supervisor::Impl::kill_and_reap_all() {
+  std::lock_guard lock(m_mutex);
+  for (const auto& [id, proc] : m_procs) {
+    if (proc->pid > 0 && !proc->reaped) {
+      ::kill(-proc->pid, SIGKILL);
+      int status = 0;
+      wait_blocking(proc->pid, &status);
+      proc->reaped = true;
+    }
+  }
+  m_procs.clear();
+}
+
+// --- health --------------------------------------------------------------------------------
+
+void Supervisor::Impl::announce_ready(const std::shared_ptr<Proc>& proc) {
+  std::lock_guard callback(m_callback_mutex);
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_stopping || proc->finished || proc->reaped || proc->ready_sent || proc->terminating) {
+      return;
+    }
+    // A 200 from a process that has just died came from someone else on the port.
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(proc->pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+        info.si_pid != 0) {
+      return;
+    }
+    proc->ready_sent = true;
+  }
+  if (m_callbacks.ready) {
+    m_callbacks.ready(proc->id);
+  }
+}
+
+void Supervisor::Impl::health_loop() {
+  std::unique_lock lock(m_mutex);
+  while (!m_stopping) {
+    const auto now = SupClock::now();
+    std::optional<SupClock::time_point> next;
+    std::vector<std::shared_ptr<Proc>> due;
+    for (const auto& [id, proc] : m_procs) {
+      if (proc->pid <= 0 || proc->reaped || proc->ready_sent || proc->terminating) {
+        continue;
+      }
+      if (proc->next_health <= now) {
+        proc->next_health = now + m_options.health_interval;
+        due.push_back(proc);
+      }
+      next = next ? std::min(*next, proc->next_health) : proc->next_health;
+    }
+    if (due.empty()) {
+      if (next) {
+        m_health_changed.wait_until(lock, *next);
+      } else {
+        m_health_changed.wait(lock);
+      }
+      continue;
+    }
+    lock.unlock();
+    for (const auto& proc : due) {
+      if (health_ok(proc->host, proc->port, k_health_timeout)) {
+        announce_ready(proc);
+      }
+    }
+    lock.lock();
+  }
+}
+
+// --- the public face -----------------------------------------------------------------------
+
+Supervisor::Supervisor(Callbacks callbacks, SupervisorOptions options)
+    : m_impl(std::make_unique<Impl>(std::move(callbacks), options)) {
+  m_impl->start_threads();
+}
+
+Supervisor::~Supervisor() {
+  m_impl->stop_threads();
+}
+
+int Supervisor::launch(std::uint64_t id, const LaunchSpec& spec) {
+  return m_impl->launch(id, spec);
+}
+
+void Supervisor::terminate(std::uint64_t id) {
+  m_impl->terminate(id);
+}
+
+std::string Supervisor::output(std::uint64_t id) const {
+  std::lock_guard lock(m_impl->m_mutex);
+  const auto it = m_impl->m_procs.find(id);
+  if (it == m_impl->m_procs.end() || it->second->finished) {
+    return "";
+  }
+  const std::string& ring = it->second->ring;
+  const std::size_t keep = std::min(ring.size(), m_impl->m_options.ring_bytes);
+  return ring.substr(ring.size() - keep);
+}
+
+std::optional<int> Supervisor::pid(std::uint64_t id) const {
+  std::lock_guard lock(m_impl->m_mutex);
+  const auto it = m_impl->m_procs.find(id);
+  if (it == m_impl->m_procs.end() || it->second->pid <= 0 || it->second->reaped) {
+    return std::nullopt;
+  }
+  return it->second->pid;
+}
+
+core::Result<int> free_loopback_port() {
+  OwnedFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) {
+    return core::fail(core::Error::internal("free port: socket: " + errno_text(errno)));
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return core::fail(core::Error::internal("free port: bind 127.0.0.1:0: " + errno_text(errno)));
+  }
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
+} // namespace ask::router
