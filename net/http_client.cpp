@@ -1084,4 +1084,12 @@ core::Result<ResponseStream> HttpClient::start(const ClientRequest& request,
   return ResponseStream(std::move(state), std::move(response_head));
 }
 
+bool watch_fired(const Watch& watch) {
+  pollfd fds[2] = {{watch.client_fd, POLLRDHUP, 0}, {watch.stop_fd, POLLIN, 0}};
+  if (::poll(fds, 2, 0) <= 0) {
+    return false;
+  }
+  return (fds[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0 || (fds[1].revents & POLLIN) != 0;
+}
+
 } // namespace ask::net

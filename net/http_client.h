@@ -41,6 +41,10 @@ struct Watch {
   int stop_fd = -1;
 };
 
+// True once the watched client socket reports a hang-up, or the stop pipe is readable
+// (askd is stopping). Does not block.
+bool watch_fired(const Watch& watch);
+
 struct ClientRequest {
   std::string method = "POST";
   std::string target; // "/v1/chat/completions", with the backend's base path already in front

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <thread>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -11,7 +12,9 @@
 
 #include "core/clock.h"
 #include "proxy/cli.h"
+#include "proxy/managed_router.h"
 #include "proxy/server.h"
+#include "router/placement.h"
 
 namespace ask::proxy {
 
@@ -40,6 +43,28 @@ sigset_t stop_signals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   return set;
+}
+
+std::unique_ptr<ModelRouter> make_router(const config::Config& cfg, const core::Clock& clock) {
+  const bool managed = std::any_of(cfg.models.begin(), cfg.models.end(),
+                                   [](const config::Model& m) { return m.managed.has_value(); });
+  if (!managed) {
+    return std::make_unique<UnavailableRouter>();
+  }
+  router::Inventory inventory = router::probe(cfg.gpus, router::system_tool_runner());
+  for (const std::string& w : inventory.warnings) {
+    spdlog::warn("gpus: {}", w);
+  }
+  for (const router::Gpu& g : inventory.gpus) {
+    spdlog::info("gpu {}: {} ({} usable of {})", g.id, g.name, router::human_bytes(g.cap_bytes),
+                 router::human_bytes(g.total_bytes));
+  }
+  ManagedRouterOptions options;
+  // Beside askd's request log: $XDG_STATE_HOME/ask/llama-server/MODEL-ID.log.
+  if (!cfg.telemetry.askd_log.empty()) {
+    options.log_dir = cfg.telemetry.askd_log.parent_path() / "llama-server";
+  }
+  return std::make_unique<ManagedRouter>(cfg, std::move(inventory), clock, options);
 }
 
 } // namespace
@@ -86,8 +111,9 @@ int serve(config::LoadedConfig loaded, const ServeOptions& options, std::ostream
 
   core::SystemClock clock;
   RequestLog request_log(log_path);
-  UnavailableRouter router;
-  ProxyServer server(cfg, router, request_log, clock);
+  // llama-server models: the GPUs are probed (or declared) once, at start.
+  std::unique_ptr<ModelRouter> router = make_router(cfg, clock);
+  ProxyServer server(cfg, *router, request_log, clock);
   auto port = server.listen(cfg.listen.host, cfg.listen.port);
   if (!port) {
     err << "askd: cannot listen on " << cfg.listen.to_string() << ": " << port.error().message
@@ -103,6 +129,14 @@ int serve(config::LoadedConfig loaded, const ServeOptions& options, std::ostream
   spdlog::info("askd {} listening on {} ({} models, config {}, request log {})", ASK_VERSION, url,
                cfg.models.size(), loaded.source,
                log_path ? log_path->string() : std::string("off"));
+  if (auto* managed = dynamic_cast<ManagedRouter*>(router.get())) {
+    for (const std::string& problem : managed->problems()) {
+      spdlog::warn("managed model {}", problem);
+    }
+    for (const core::Error& e : managed->preload()) {
+      spdlog::warn("preload: {}", e.message);
+    }
+  }
   // Tests and scripts wait for this exact line on stderr.
   err << "askd: listening on " << url << std::endl;
 

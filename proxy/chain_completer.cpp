@@ -1,7 +1,5 @@
 #include "proxy/chain_completer.h"
 
-#include <poll.h>
-
 #include <spdlog/spdlog.h>
 
 #include "config/config.h"
@@ -10,18 +8,6 @@
 #include "proxy/prepare.h"
 
 namespace ask::proxy {
-namespace {
-
-// True once the watched client socket reports a hang-up (or askd is stopping).
-bool watch_fired(const net::Watch& watch) {
-  pollfd fds[2] = {{watch.client_fd, POLLRDHUP, 0}, {watch.stop_fd, POLLIN, 0}};
-  if (::poll(fds, 2, 0) <= 0) {
-    return false;
-  }
-  return (fds[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0 || (fds[1].revents & POLLIN) != 0;
-}
-
-} // namespace
 
 ChainCompleter::ChainCompleter(const ChatDeps& deps, net::Watch watch, std::string request_id)
     : m_deps(deps), m_watch(watch), m_id(std::move(request_id)) {}
@@ -51,7 +37,7 @@ core::Result<core::Completion> ChainCompleter::complete(const core::Json& reques
     core::Result<core::Json> reply = core::fail(core::Error::internal("not asked"));
     auto permits = acquire_permits(m_deps.limiters, m_deps.metrics, *model,
                                    now + ctx.timeouts.first_byte,
-                                   [this] { return watch_fired(m_watch); });
+                                   [this] { return net::watch_fired(m_watch); });
     if (!permits) {
       reply = core::fail(std::move(permits.error()));
     } else {

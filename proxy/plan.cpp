@@ -70,15 +70,9 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
     }
     const config::ManagedSpec& s = *m->managed;
     t.model = s.gguf;
-    t.in.ctx = static_cast<std::uint64_t>(s.ctx.value_or(0));
-    t.in.parallel = s.parallel;
-    t.in.cache_type_k = s.kv_cache_type.k;
-    t.in.cache_type_v = s.kv_cache_type.v;
-    t.in.flash_attn = s.flash_attn != config::FlashAttn::off;
+    t.in = router::estimate_input(s);
     flash_auto = s.flash_attn == config::FlashAttn::automatic;
     draft_auto = s.draft_auto;
-    t.in.n_cpu_moe = s.n_cpu_moe.value_or(0);
-    t.in.n_gpu_layers = s.n_gpu_layers.value_or(-1);
     t.draft = s.draft.value_or("");
     t.req.pins = s.gpus;
     t.pins_from_config = !s.gpus.empty();

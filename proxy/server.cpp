@@ -64,7 +64,7 @@ void log_rejection(RequestLog& log, const core::Clock& clock, std::string id, st
 
 ProxyServer::ProxyServer(const config::Config& config, ModelRouter& router, RequestLog& log,
                          const core::Clock& clock, ServerSettings settings)
-    : m_config(config), m_clock(clock), m_log(log), m_limiters(config) {
+    : m_config(config), m_router(router), m_clock(clock), m_log(log), m_limiters(config) {
   for (const config::Backend& b : config.backends) {
     m_upstreams[b.name] = make_upstream(b, router);
   }
@@ -201,13 +201,63 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
                               {"Content-Length", std::to_string(text.size())}},
                              text);
     }
+  } else if (handle_control(request, exchange)) {
+    return;
   } else {
     m_metrics.rejected("not_found_route");
     refuse(404,
            "no route " + request.method + " " + path +
-               " (askd serves /v1/chat/completions, /v1/models, /health, /metrics)",
+               " (askd serves /v1/chat/completions, /v1/models, /health, /metrics, "
+               "/api/status, /api/models/NAME/load and /unload)",
            "not_found_error", "not_found", {});
   }
+}
+
+bool ProxyServer::handle_control(const net::HttpRequest& request, net::Exchange& exchange) {
+  const std::string& path = request.path;
+  auto wrong_method = [&](std::string_view method) {
+    m_metrics.rejected("bad_request");
+    send_json(exchange, 405,
+              error_json(path + " takes " + std::string(method) + " only",
+                         "invalid_request_error", "method_not_allowed"),
+              {{"Allow", std::string(method)}});
+    return true;
+  };
+  if (path == "/api/status") {
+    if (request.method != "GET") {
+      return wrong_method("GET");
+    }
+    send_json(exchange, 200, m_router.status());
+    return true;
+  }
+  constexpr std::string_view prefix = "/api/models/";
+  if (!path.starts_with(prefix)) {
+    return false;
+  }
+  const std::string_view rest = std::string_view(path).substr(prefix.size());
+  const auto slash = rest.rfind('/');
+  if (slash == std::string_view::npos || slash == 0) {
+    return false;
+  }
+  const std::string name(rest.substr(0, slash));
+  const std::string_view action = rest.substr(slash + 1);
+  if (action != "load" && action != "unload") {
+    return false;
+  }
+  if (request.method != "POST") {
+    return wrong_method("POST");
+  }
+  auto result = action == "load" ? m_router.load(name) : m_router.unload(name);
+  if (!result) {
+    const core::Error& e = result.error();
+    spdlog::info("{} {}: {}", action, name, e.message);
+    send_json(exchange, e.status_for_client(),
+              error_json(e.message, e.openai_type(), std::string(core::to_string(e.kind))));
+    return true;
+  }
+  spdlog::info("{} {} asked through the API", action, name);
+  send_json(exchange, 200, *result);
+  return true;
 }
 
 namespace {

@@ -43,6 +43,8 @@ public:
 
 private:
   void handle(const net::HttpRequest& request, net::Exchange& exchange);
+  // /api/status and /api/models/{name}/load|unload: the scheduler's view and control.
+  bool handle_control(const net::HttpRequest& request, net::Exchange& exchange);
   bool authorized(const net::HttpRequest& request) const;
   void send_json(net::Exchange& exchange, int status, const core::Json& body,
                  net::Headers extra = {});
@@ -50,6 +52,7 @@ private:
   void models(const net::HttpRequest& request, net::Exchange& exchange);
 
   const config::Config& m_config;
+  ModelRouter& m_router;
   const core::Clock& m_clock;
   RequestLog& m_log;
   ProxyMetrics m_metrics;

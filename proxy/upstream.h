@@ -86,6 +86,15 @@ public:
   virtual core::Result<std::unique_ptr<Lease>>
   acquire(const config::Model& model, std::chrono::steady_clock::time_point deadline,
           const net::Watch& watch) = 0;
+  // GET /api/status: GPUs, instances, queued requests.
+  virtual core::Json status() const { return {{"managed", false}}; }
+  // POST /api/models/{name}/load and /unload. Errors: not_found (no such managed model),
+  // overloaded (cannot be placed).
+  virtual core::Result<core::Json> load(std::string_view model) {
+    return core::fail(core::Error::not_found("no llama-server model named '" +
+                                             std::string(model) + "' is managed by askd"));
+  }
+  virtual core::Result<core::Json> unload(std::string_view model) { return load(model); }
 };
 
 // The ModelRouter of a build without the scheduler: every managed model "cannot be placed",

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "config/types.h"
 #include "core/error.h"
 #include "core/gguf.h"
 #include "router/calibration.h"
@@ -86,6 +87,11 @@ struct Estimate {
 // Fails (bad_request) when the model's architecture parameters cannot be read or a
 // setting is out of range (unknown cache type, parallel < 1, ctx beyond 2^24 tokens).
 Result<Estimate> estimate(const core::gguf::SplitModel& model, const EstimateInput& in);
+
+// The estimator's input from a model's managed settings in the config (ctx, parallel, KV
+// types, flash attention, -ngl, --n-cpu-moe). The draft and projector files are read by the
+// caller.
+EstimateInput estimate_input(const config::ManagedSpec& spec);
 
 // The component ratios measured ÷ estimated, from a load whose estimate was `predicted`
 // and whose startup log gave `measured` (sums over all devices, host included). A

@@ -1,0 +1,171 @@
+// askd's managed models end to end: the real askd, with llm-sim as the llama-server binary
+// of a preset and a declared two-GPU inventory. A request for a cold model spawns an
+// instance with the planned arguments; /api/status shows it; keep_alive unloads it; the
+// load and unload endpoints work; and killing askd — even with SIGKILL — leaves no
+// llama-server behind.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/integration/askd_harness.h"
+
+namespace {
+
+using namespace ask::testing;
+using namespace std::chrono_literals;
+
+// One llama-server backend whose preset runs llm-sim; two declared 8 GiB CUDA cards.
+std::string managed_config(const std::string& keep_alive, bool preload = false) {
+  const Json sim_model = {{"backend", "local"},
+                          {"gguf", fixture_path("gguf/tiny-llama-2L-f16.gguf")},
+                          {"ctx", 1024},
+                          {"keep_alive", keep_alive},
+                          {"preload", preload},
+                          {"load_timeout", "30s"}};
+  Json config = {
+      {"backends", {{"local", {{"kind", "llama-server"}, {"preset", "sim"}}}}},
+      {"presets", {{"sim", {{"binary", LLM_SIM_PATH}, {"backend", "cuda"}}}}},
+      {"gpus",
+       {{"probe", false},
+        {"devices",
+         {{{"id", "gpu0"}, {"vendor", "nvidia"}, {"vram", "8GiB"}, {"backend_index", {{"cuda", 0}}}},
+          {{"id", "gpu1"}, {"vendor", "nvidia"}, {"vram", "8GiB"}, {"backend_index", {{"cuda", 1}}}}}}}},
+      {"models", {{"tiny", sim_model}}}};
+  return config.dump(2);
+}
+
+Json status(const AskdProcess& askd) {
+  const auto [code, body] = askd.get("/api/status");
+  REQUIRE(code == 200);
+  return Json::parse(body);
+}
+
+// Polls /api/status (up to `limit`) until `pred` holds; returns the last status.
+template <class Pred> Json wait_status(const AskdProcess& askd, Pred pred,
+                                       std::chrono::milliseconds limit = 10s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  Json s = status(askd);
+  while (!pred(s) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms); // polling a real process: no clock to advance
+    s = status(askd);
+  }
+  return s;
+}
+
+bool process_gone(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) {
+    return true;
+  }
+  std::string line;
+  std::getline(stat, line);
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+bool wait_gone(int pid, std::chrono::milliseconds limit = 10s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!process_gone(pid) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+  }
+  return process_gone(pid);
+}
+
+std::string cmdline(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  std::replace(s.begin(), s.end(), '\0', ' ');
+  return s;
+}
+
+TEST_CASE("askd managed: a cold model is spawned on demand with the planned arguments") {
+  AskdProcess askd(managed_config("5m"));
+  const Json before = status(askd);
+  CHECK(before["managed"] == true);
+  REQUIRE(before["gpus"].size() == 2);
+  CHECK(before["instances"].empty());
+
+  const Reply reply = askd.chat(chat_body("tiny", "hello there"), {}, 30s);
+  REQUIRE_MESSAGE(reply.status == 200, reply.body);
+  CHECK(reply.header("X-Served-By").find("tiny") != std::string::npos);
+
+  const Json s = status(askd);
+  REQUIRE(s["instances"].size() == 1);
+  const Json& inst = s["instances"][0];
+  CHECK(inst["model"] == "tiny");
+  CHECK(inst["state"] == "ready");
+  CHECK(inst["in_flight"] == 0);
+  REQUIRE(inst["devices"].size() == 1); // a tiny model fits on one GPU: one GPU
+  CHECK(inst["devices"][0]["gpu"] == "gpu0");
+  CHECK(inst["expires_in_s"].get<double>() > 200);
+  const int pid = inst["pid"].get<int>();
+  const std::string args = cmdline(pid);
+  CHECK(args.find("tiny-llama-2L-f16.gguf") != std::string::npos);
+  CHECK(args.find("--device CUDA0") != std::string::npos);
+  CHECK(args.find("--port " + std::to_string(inst["port"].get<int>())) != std::string::npos);
+  CHECK(args.find("-c 1024") != std::string::npos);
+  CHECK(s["gpus"][0]["used_by_askd_bytes"].get<std::uint64_t>() > 0);
+  CHECK(s["gpus"][1]["used_by_askd_bytes"].get<std::uint64_t>() == 0);
+
+  // A second request reuses the instance: no second load.
+  const Reply again = askd.chat(chat_body("tiny", "and again"), {}, 30s);
+  REQUIRE(again.status == 200);
+  const Json s2 = status(askd);
+  REQUIRE(s2["instances"].size() == 1);
+  CHECK(s2["instances"][0]["pid"] == pid);
+}
+
+TEST_CASE("askd managed: keep_alive unloads an idle instance, and the process exits") {
+  AskdProcess askd(managed_config("1s"));
+  REQUIRE(askd.chat(chat_body("tiny", "hi"), {}, 30s).status == 200);
+  const Json loaded = status(askd);
+  REQUIRE(loaded["instances"].size() == 1);
+  const int pid = loaded["instances"][0]["pid"].get<int>();
+  const Json after = wait_status(askd, [](const Json& s) { return s["instances"].empty(); });
+  CHECK(after["instances"].empty());
+  CHECK(after["gpus"][0]["used_by_askd_bytes"] == 0);
+  CHECK(wait_gone(pid));
+}
+
+TEST_CASE("askd managed: load and unload through the API") {
+  AskdProcess askd(managed_config("forever"));
+  const Reply loaded = askd.request("POST", "/api/models/tiny/load");
+  REQUIRE_MESSAGE(loaded.status == 200, loaded.body);
+  const Json ready = wait_status(askd, [](const Json& s) {
+    return s["instances"].size() == 1 && s["instances"][0]["state"] == "ready";
+  });
+  REQUIRE(ready["instances"].size() == 1);
+  CHECK(ready["instances"][0]["expires_in_s"].is_null()); // forever
+  const int pid = ready["instances"][0]["pid"].get<int>();
+
+  CHECK(askd.request("POST", "/api/models/nope/load").status == 404);
+  CHECK(askd.request("GET", "/api/models/tiny/load").status == 405);
+
+  const Reply unloaded = askd.request("POST", "/api/models/tiny/unload");
+  REQUIRE_MESSAGE(unloaded.status == 200, unloaded.body);
+  CHECK(Json::parse(unloaded.body)["instances"] == 1);
+  CHECK(wait_status(askd, [](const Json& s) { return s["instances"].empty(); })["instances"].empty());
+  CHECK(wait_gone(pid));
+}
+
+TEST_CASE("askd managed: no llama-server outlives askd, even killed with SIGKILL") {
+  AskdProcess askd(managed_config("forever", /*preload=*/true));
+  const Json ready = wait_status(askd, [](const Json& s) {
+    return s["instances"].size() == 1 && s["instances"][0]["state"] == "ready";
+  });
+  REQUIRE(ready["instances"].size() == 1);
+  const int pid = ready["instances"][0]["pid"].get<int>();
+  CHECK_FALSE(process_gone(pid));
+  askd.process().signal(SIGKILL);
+  REQUIRE(askd.process().wait_exit(10s).has_value());
+  CHECK(wait_gone(pid));
+}
+
+} // namespace
