@@ -49,6 +49,10 @@ public:
       launch.env = mm.preset->env;
     }
     const auto port = router::free_loopback_port();
+    if (!port) { // the load then times out and its requests fail: say why now
+      spdlog::error("no free loopback port for {} (instance {}): {}", spec.name, id,
+                    port.error().message);
+    }
     launch.port = port.value_or(0);
     const std::vector<std::string> args =
         router::server_args(mm.files, mm.input, spec.estimate, plan);
@@ -175,6 +179,9 @@ ManagedRouter::~ManagedRouter() {
 void ManagedRouter::on_ready(std::uint64_t id) {
   {
     std::lock_guard lock(m_mutex);
+    if (m_stopping) { // the supervisor is going: start nothing new
+      return;
+    }
     m_scheduler->ready(id);
     log_events();
   }
@@ -185,6 +192,9 @@ void ManagedRouter::on_exited(std::uint64_t id, const router::ProcessExit& exit)
   {
     std::lock_guard lock(m_mutex);
     m_running.erase(id);
+    if (m_stopping) {
+      return;
+    }
     m_scheduler->exited(id, {exit.status, exit.signaled, exit.tail});
     log_events();
   }
@@ -194,6 +204,9 @@ void ManagedRouter::on_exited(std::uint64_t id, const router::ProcessExit& exit)
 void ManagedRouter::finish(router::RequestId request) {
   {
     std::lock_guard lock(m_mutex);
+    if (m_stopping) {
+      return;
+    }
     m_scheduler->finish(request);
     log_events();
   }
