@@ -1,0 +1,195 @@
+// Scheduler, its room: what a GPU has free for a new instance (our accounting against the
+// last reading), whether a model fits, room held for an earlier waiting request, and which
+// idle instances to evict. The decisions that use these are in scheduler.cpp;
+// docs/scheduler.md gives the policy.
+
+#include "router/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace ask::router {
+namespace {
+
+double room_seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+} // namespace
+
+void Scheduler::reserve(const Plan& plan) {
+  m_reserved.resize(m_inventory.gpus.size(), 0);
+  for (const GpuShare& s : plan.gpus) {
+    for (std::size_t g = 0; g < m_inventory.gpus.size(); ++g) {
+      if (m_inventory.gpus[g].id == s.gpu) {
+        m_reserved[g] += s.bytes;
+      }
+    }
+  }
+}
+
+bool Scheduler::has_waiting(std::string_view model) const {
+  return std::any_of(m_requests.begin(), m_requests.end(), [&](const auto& kv) {
+    return kv.second.model == model && std::holds_alternative<Waiting>(kv.second.outcome);
+  });
+}
+
+bool Scheduler::is_replica(const Instance& inst) const {
+  return std::any_of(m_instances.begin(), m_instances.end(), [&](const auto& kv) {
+    const Instance& other = kv.second;
+    return other.model == inst.model && other.id < inst.id &&
+           other.state != InstanceState::stopping && !other.stop_when_idle;
+  });
+}
+
+std::uint64_t Scheduler::available(std::size_t g, const std::vector<InstanceId>& freed,
+                                   bool trust_pending) const {
+  const Gpu& gpu = m_inventory.gpus[g];
+  const auto is_freed = [&freed](InstanceId id) {
+    return std::find(freed.begin(), freed.end(), id) != freed.end();
+  };
+  std::uint64_t ours = 0;
+  std::uint64_t unseen = 0; // ours, not yet in the reading
+  std::uint64_t seen_freed = 0;
+  for (const auto& [id, inst] : m_instances) {
+    for (const Share& s : inst.shares) {
+      if (s.gpu != g) {
+        continue;
+      }
+      if (is_freed(id)) {
+        seen_freed += s.seen ? s.bytes : 0;
+        continue;
+      }
+      ours += s.bytes;
+      unseen += s.seen ? 0 : s.bytes;
+    }
+  }
+  if (g < m_reserved.size()) {
+    ours += m_reserved[g]; // room an earlier waiting request is being given
+  }
+  std::uint64_t avail = gpu.cap_bytes > ours ? gpu.cap_bytes - ours : 0;
+  const GpuState& st = m_gpu[g];
+  if (st.reading) {
+    std::uint64_t free = *st.reading + st.trusted + seen_freed;
+    for (const Release& r : st.pending) {
+      free += trust_pending ? r.bytes : 0;
+    }
+    const std::uint64_t minus =
+        gpu.reserve_bytes + unseen + (g < m_reserved.size() ? m_reserved[g] : 0);
+    avail = std::min(avail, free > minus ? free - minus : 0);
+  }
+  return avail;
+}
+
+std::optional<Plan> Scheduler::fit(const ModelSpec& m, const std::vector<InstanceId>& freed,
+                                   bool trust_pending, NoFit* why) const {
+  Inventory inv = m_inventory;
+  for (std::size_t g = 0; g < inv.gpus.size(); ++g) {
+    Gpu& gpu = inv.gpus[g];
+    const std::uint64_t a = available(g, freed, trust_pending);
+    gpu.cap_bytes = a;
+    gpu.total_bytes = std::max(gpu.total_bytes, a);
+    gpu.free_bytes.reset();
+    gpu.reserve_bytes = 0;
+  }
+  auto plan = place(m.estimate, inv, m.placement);
+  if (!plan) {
+    if (why != nullptr) {
+      *why = std::move(plan.error());
+    }
+    return std::nullopt;
+  }
+  return std::move(*plan);
+}
+
+double Scheduler::eviction_key(const Instance& inst) const {
+  const SteadyTime now = m_clock.now();
+  std::uint64_t bytes = 0;
+  for (const Share& s : inst.shares) {
+    bytes += s.bytes;
+  }
+  const double gib = static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0);
+  const double idle_s = room_seconds(now - inst.idle_since);
+  if (is_replica(inst)) {
+    return -std::numeric_limits<double>::infinity(); // its model stays warm in the other one
+  }
+  if (m_options.eviction == EvictionOrder::seed_score) {
+    return -(std::log(idle_s + 1) + 1 / std::log2(gib + 1 + 1e-9));
+  }
+  const auto it = m_state.find(inst.model);
+  const ModelState st = it == m_state.end() ? ModelState{} : it->second;
+  const double tau = room_seconds(m_options.rate_decay);
+  const double rate = st.rate_score * std::exp(-room_seconds(now - st.last_request) / tau) / tau;
+  double horizon = room_seconds(m_options.reuse_horizon);
+  if (const auto at = expiry(inst)) {
+    horizon = std::min(horizon, std::max(0.0, room_seconds(*at - now)));
+  }
+  const double reuse = 1 - std::exp(-rate * horizon);
+  const double reload_s = st.last_load.count() > 0 ? room_seconds(st.last_load) : 1 + gib / 2;
+  return reuse * reload_s / std::max(gib, 1.0 / 1024);
+}
+
+Scheduler::Evictions Scheduler::choose_evictions(const ModelSpec& m,
+                                                const std::vector<InstanceId>& stopping) const {
+  struct Candidate {
+    InstanceId id;
+    int tier; // 0: idle; 1: a busy replica, which drains (no new requests) before it stops
+    double key;
+    SteadyTime idle_since;
+  };
+  std::vector<Candidate> pool;
+  for (const auto& [id, inst] : m_instances) {
+    const ModelSpec* other = spec(inst.model);
+    // Never an instance whose model has requests waiting: they would only load it again.
+    if (inst.state != InstanceState::ready || inst.model == m.name ||
+        (other != nullptr && other->pinned) || has_waiting(inst.model)) {
+      continue;
+    }
+    if (inst.in_flight == 0) {
+      pool.push_back({id, 0, eviction_key(inst), inst.idle_since});
+    } else if (!inst.stop_when_idle && is_replica(inst)) {
+      pool.push_back({id, 1, static_cast<double>(inst.in_flight), inst.idle_since});
+    }
+  }
+  std::sort(pool.begin(), pool.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.tier != b.tier) {
+      return a.tier < b.tier;
+    }
+    if (a.key != b.key) {
+      return a.key < b.key;
+    }
+    return a.idle_since != b.idle_since ? a.idle_since < b.idle_since : a.id < b.id;
+  });
+  std::vector<InstanceId> freed = stopping;
+  std::vector<InstanceId> chosen;
+  bool fits = false;
+  for (const Candidate& c : pool) {
+    freed.push_back(c.id);
+    chosen.push_back(c.id);
+    if (fit(m, freed, true, nullptr)) {
+      fits = true;
+      break;
+    }
+  }
+  if (!fits) {
+    return {};
+  }
+  // Keep only what is needed: drop victims, most valuable first, while it still fits (an
+  // early victim on a GPU the model cannot use frees nothing it needs).
+  for (std::size_t k = chosen.size(); k-- > 0;) {
+    std::vector<InstanceId> without = stopping;
+    for (std::size_t j = 0; j < chosen.size(); ++j) {
+      if (j != k) {
+        without.push_back(chosen[j]);
+      }
+    }
+    if (fit(m, without, true, nullptr)) {
+      chosen.erase(chosen.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+  }
+  std::vector<InstanceId> all = stopping;
+  all.insert(all.end(), chosen.begin(), chosen.end());
+  auto plan = fit(m, all, true, nullptr);
+  return {std::move(chosen), plan ? std::move(*plan) : Plan{}};
+}
+
+} // namespace ask::router
