@@ -17,11 +17,11 @@ constexpr std::array<std::string_view, 12> k_common_keys{
     "backend", "upstream",       "family",   "description",     "keep_alive", "fallbacks",
     "params",  "context_length", "timeouts", "max_concurrency", "max_queue",  "capabilities"};
 
-constexpr std::array<std::string_view, 16> k_managed_keys{
-    "gguf",       "preset",       "ctx",       "parallel",     "kv_cache_type",
-    "flash_attn", "draft",        "gpus",      "max_replicas", "pinned",
-    "preload",    "n_gpu_layers", "n_cpu_moe", "extra_args",   "load_timeout",
-    "allow_partial_offload"};
+constexpr std::array<std::string_view, 17> k_managed_keys{
+    "gguf",         "preset",  "ctx",          "parallel",  "kv_cache_type",
+    "flash_attn",   "draft",   "mtp",          "gpus",      "max_replicas",
+    "pinned",       "preload", "n_gpu_layers", "n_cpu_moe", "extra_args",
+    "load_timeout", "allow_partial_offload"};
 
 constexpr std::array<std::string_view, 6> k_capabilities{"completion", "vision",    "tools",
                                                          "thinking",   "embedding", "insert"};
@@ -102,6 +102,28 @@ void warn_if_missing(Context& ctx, const std::filesystem::path& file, const std:
   }
 }
 
+// "draft" (a file, or "auto") and "mtp": llama-server runs one draft context, so a model
+// drafts with another model or with its own MTP layers, not both (router/draft.h).
+void parse_speculative(Context& ctx, ObjectReader& r, ManagedSpec& s) {
+  if (auto draft = r.string("draft")) {
+    if (*draft == "auto") {
+      s.draft_auto = true;
+    } else if (draft->empty()) {
+      ctx.error(r.path_of("draft"), "expected a .gguf file or \"auto\", got an empty string");
+    } else {
+      s.draft = ctx.resolve_path(*draft);
+      warn_if_missing(ctx, *s.draft, r.path_of("draft"));
+    }
+  }
+  s.mtp = r.boolean("mtp").value_or(false);
+  if (s.mtp && (s.draft || s.draft_auto)) {
+    ctx.error(r.path_of("mtp"),
+              "\"mtp\" and \"draft\" cannot both be set: llama-server runs one draft context, "
+              "either a draft model (-md) or the model's own MTP layers (--spec-type "
+              "draft-mtp); remove one");
+  }
+}
+
 void parse_managed(Context& ctx, ObjectReader& r, Model& m) {
   ManagedSpec s;
   if (r.require("gguf")) {
@@ -122,14 +144,7 @@ void parse_managed(Context& ctx, ObjectReader& r, Model& m) {
   if (const Json* fa = r.find("flash_attn")) {
     parse_flash_attn(ctx, *fa, r.path_of("flash_attn"), s);
   }
-  if (auto draft = r.string("draft")) {
-    if (*draft == "auto") {
-      s.draft_auto = true;
-    } else {
-      s.draft = ctx.resolve_path(*draft);
-      warn_if_missing(ctx, *s.draft, r.path_of("draft"));
-    }
-  }
+  parse_speculative(ctx, r, s);
   s.gpus = r.strings("gpus").value_or(std::vector<std::string>{});
   s.max_replicas = static_cast<int>(r.integer("max_replicas", 1, 1024).value_or(1));
   s.pinned = r.boolean("pinned").value_or(false);
@@ -244,7 +259,10 @@ void parse_models(Context& ctx, const Json& section, Config& config) {
 }
 
 void check_extra_args(Context& ctx, const std::vector<std::string>& args, const std::string& path) {
-  static constexpr std::array<std::string_view, 4> reserved{"--host", "--port", "-m", "--model"};
+  // What askd derives from the model's settings ("draft", "mtp"): set there, not here.
+  static constexpr std::array<std::string_view, 8> reserved{
+      "--host", "--port",  "-m", "--model", "-md", "--model-draft", "--spec-draft-model",
+      "--spec-type"};
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view arg = args[i];
     const std::string_view flag = arg.substr(0, arg.find('='));

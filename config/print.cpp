@@ -87,6 +87,9 @@ void managed_json(const ManagedSpec& s, Json& j) {
   } else if (s.draft) {
     j["draft"] = s.draft->string();
   }
+  if (s.mtp) {
+    j["mtp"] = true;
+  }
   j["gpus"] = s.gpus;
   j["max_replicas"] = s.max_replicas;
   j["pinned"] = s.pinned;

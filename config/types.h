@@ -98,6 +98,7 @@ struct ManagedSpec {
   FlashAttn flash_attn = FlashAttn::automatic;
   std::optional<std::filesystem::path> draft; // speculative-decoding draft model file
   bool draft_auto = false;                    // "draft": "auto": pick one beside the model file
+  bool mtp = false; // draft with the model's own MTP (NextN) layers: --spec-type draft-mtp
   std::vector<std::string> gpus;              // ids from gpus.devices to place it on; empty = any
   int max_replicas = 1;
   bool pinned = false;             // never evicted

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "config/testing.h"
 
 namespace ask::config {
@@ -118,7 +120,7 @@ TEST_CASE("Config: validates managed model settings") {
   const auto d = ERRORS_OF(with_managed_models({
       R"("a": {"backend": "l", "gguf": "/m.gguf", "preset": "cuda", "parallel": 0,)",
       R"(  "kv_cache_type": "q8", "flash_attn": "maybe", "max_replicas": 0,)",
-      R"(  "extra_args": ["--port", "1", "--host=0.0.0.0", "-fa"], "load_timeout": 0},)",
+      R"(  "extra_args": ["--port", "1", "--host=0.0.0.0", "-fa", "--spec-type=ngram-simple", "-md", "d.gguf"], "load_timeout": 0},)",
       R"("b": {"backend": "l", "preset": "cuda", "kv_cache_type": {"k": "q8_0", "v": "q3"}})",
   }));
   CHECK_DIAG(d, 7, "models.a.parallel", "must be between 1 and 256, got 0");
@@ -127,6 +129,8 @@ TEST_CASE("Config: validates managed model settings") {
   CHECK_DIAG(d, 8, "models.a.max_replicas", "must be between 1 and 1024");
   CHECK_DIAG(d, 9, "models.a.extra_args[0]", "askd sets --port itself");
   CHECK_DIAG(d, 9, "models.a.extra_args[2]", "askd sets --host itself");
+  CHECK_DIAG(d, 9, "models.a.extra_args[4]", "askd sets --spec-type itself");
+  CHECK_DIAG(d, 9, "models.a.extra_args[5]", "askd sets -md itself");
   CHECK_DIAG(d, 9, "models.a.load_timeout", "a load timeout of 0");
   CHECK_DIAG(d, 10, "models.b", "missing required key \"gguf\"");
   CHECK_DIAG(d, 10, "models.b.kv_cache_type.v", "unknown value \"q3\"");
@@ -162,6 +166,43 @@ TEST_CASE("Config: resolves managed models with their defaults") {
                           "/home/test/models/b.gguf"));
   CHECK(testing::has_diag(c.warnings, 4, "presets.cuda.binary", "is not an executable file"));
   CHECK_FALSE(testing::has_diag(c.warnings, 0, "models.a.gguf", ""));
+}
+
+TEST_CASE("Config: draft and mtp: bad values and both at once are errors naming the key") {
+  const auto d = ERRORS_OF(with_managed_models({
+      R"("a": {"backend": "l", "preset": "cuda", "gguf": "/m/a.gguf", "mtp": "yes"},)",
+      R"("b": {"backend": "l", "preset": "cuda", "gguf": "/m/b.gguf", "draft": "auto",)",
+      R"(      "mtp": true},)",
+      R"("c": {"backend": "l", "preset": "cuda", "gguf": "/m/c.gguf", "draft": ""},)",
+      R"("d": {"backend": "l", "preset": "cuda", "gguf": "/m/d.gguf", "draft": 3,)",
+      R"(      "mtp": 1},)",
+      R"("e": {"backend": "l", "preset": "cuda", "gguf": "/m/e.gguf", "draft": "/m/x.gguf",)",
+      R"(      "mtp": true})",
+  }));
+  CHECK_DIAG(d, 7, "models.a.mtp", "expected true or false, got string");
+  CHECK_DIAG(d, 9, "models.b.mtp", "\"mtp\" and \"draft\" cannot both be set");
+  CHECK_DIAG(d, 10, "models.c.draft", "expected a .gguf file or \"auto\", got an empty string");
+  CHECK_DIAG(d, 11, "models.d.draft", "expected a string");
+  CHECK_DIAG(d, 12, "models.d.mtp", "expected true or false");
+  CHECK_DIAG(d, 14, "models.e.mtp", "llama-server runs one draft context");
+  CHECK_MESSAGE(std::ranges::count_if(d, [](const Diagnostic& x) {
+                  return x.severity == Severity::error;
+                }) == 6,
+                testing::dump(d));
+}
+
+TEST_CASE("Config: mtp on a managed model; not on another backend") {
+  const auto c = VALID(with_managed_models({
+      R"("a": {"backend": "l", "preset": "cuda", "gguf": "/m/a.gguf", "mtp": true},)",
+      R"("b": {"backend": "l", "preset": "cuda", "gguf": "/m/b.gguf", "mtp": false})",
+  }));
+  CHECK(c.config.find_model("a")->managed->mtp);
+  CHECK_FALSE(c.config.find_model("a")->managed->draft_auto);
+  CHECK_FALSE(c.config.find_model("b")->managed->mtp);
+  CHECK(config::to_json(c.config)["models"]["a"]["mtp"] == true);
+  CHECK_FALSE(config::to_json(c.config)["models"]["b"].contains("mtp"));
+  const auto d = ERRORS_OF(with_models({R"("m": {"backend": "ollama", "mtp": true})"}));
+  CHECK_DIAG(d, 0, "models.m.mtp", "\"mtp\" is only for models on a llama-server backend");
 }
 
 TEST_CASE("Config: a managed model takes the only preset when none is named") {

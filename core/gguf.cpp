@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <bit>
 #include <limits>
+#include <utility>
 
 #include "core/gguf.h"
 #include "core/gguf_detail.h"
@@ -45,6 +46,16 @@ constexpr std::uint64_t min_value_bytes(std::uint32_t type) {
 }
 constexpr bool is_fixed_size(std::uint32_t type) {
   return type != 8 && type != 9;
+}
+
+// 64-bit FNV-1a (ReadOptions::hash_items).
+std::uint64_t fnv1a(std::string_view bytes) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
 }
 
 // Printable form of a name read from the file, for error messages.
@@ -160,8 +171,9 @@ private:
 
 class Parser {
 public:
-  Parser(std::string_view bytes, std::uint64_t file_size, const detail::GrowPrefix& grow)
-      : m_in(bytes, file_size, grow) {
+  Parser(std::string_view bytes, std::uint64_t file_size, const detail::GrowPrefix& grow,
+         const ReadOptions* options)
+      : m_in(bytes, file_size, grow), m_options(options) {
     m_file.file_size = file_size;
   }
 
@@ -193,14 +205,17 @@ private:
   Parsed<Value> scalar(ValueType type, const Where& w, std::string_view what);
   Parsed<Value> array(const Where& w, std::uint32_t depth);
   Parsed<void> skip_items(std::uint32_t type, std::uint64_t count, const Where& w,
-                          std::uint32_t depth);
+                          std::uint32_t depth, std::vector<std::uint64_t>* hashes = nullptr);
+  bool wants_hashes(std::string_view key) const;
   Parsed<std::string> string(const Where& w, std::string_view what, std::uint64_t max);
   Parsed<std::uint64_t> string_length(const Where& w, std::string_view what, std::uint64_t max);
   Parsed<std::uint32_t> element_type(const Where& w, std::string_view what);
 
   Cursor m_in;
+  const ReadOptions* m_options = nullptr;
   File m_file;
   std::uint64_t m_kept_items = 0;
+  bool m_hash_next_array = false;         // the value being read belongs to a key in hash_items
   std::vector<std::uint64_t> m_tensor_at; // offset of each tensor info, for messages
 };
 
@@ -265,7 +280,9 @@ Parsed<void> Parser::metadata(std::uint64_t count) {
     GGUF_TRY(key, string(w, "the key", k_max_key_bytes));
     w.name = key;
     GGUF_TRY(type, element_type(w, "the value type"));
+    m_hash_next_array = wants_hashes(key);
     GGUF_TRY(val, value(type, w, 0));
+    m_hash_next_array = false;
     if (m_file.metadata.contains(key)) {
       return fail_at(key_at, w, "duplicate key");
     }
@@ -277,6 +294,11 @@ Parsed<void> Parser::metadata(std::uint64_t count) {
     m_file.metadata.emplace(std::move(key), std::move(val));
   }
   return {};
+}
+
+bool Parser::wants_hashes(std::string_view key) const {
+  return m_options != nullptr &&
+         std::ranges::find(m_options->hash_items, key) != m_options->hash_items.end();
 }
 
 // ggml requires general.alignment to be a uint32 power of two (gguf.cpp: "alignment ... is
@@ -519,6 +541,15 @@ Parsed<Value> Parser::array(const Where& w, std::uint32_t depth) {
   Array arr;
   arr.element_type = static_cast<ValueType>(type);
   arr.count = count;
+  // Only the top-level array of a key in hash_items; its items are strings, which do not nest.
+  const bool hash = std::exchange(m_hash_next_array, false) &&
+                    type == static_cast<std::uint32_t>(ValueType::string) &&
+                    count <= k_max_hashed_items;
+  std::vector<std::uint64_t>* hashes = hash ? &arr.item_hashes : nullptr;
+  if (hash) {
+    arr.items_hashed = true;
+    arr.item_hashes.reserve(count); // count <= bytes left / 8 and <= k_max_hashed_items
+  }
   if (count <= k_max_kept_array && m_kept_items + count <= k_max_kept_items) {
     m_kept_items += count;
     arr.items_kept = true;
@@ -527,9 +558,12 @@ Parsed<Value> Parser::array(const Where& w, std::uint32_t depth) {
       Where item = w;
       item.element = i;
       GGUF_TRY(v, value(type, item, depth));
+      if (hashes != nullptr) {
+        hashes->push_back(fnv1a(*v.as_string()));
+      }
       arr.items.push_back(std::move(v));
     }
-  } else if (auto ok = skip_items(type, count, w, depth); !ok) {
+  } else if (auto ok = skip_items(type, count, w, depth, hashes); !ok) {
     return std::unexpected(std::move(ok.error()));
   }
   Value v;
@@ -540,7 +574,7 @@ Parsed<Value> Parser::array(const Where& w, std::uint32_t depth) {
 
 // Steps over `count` values without keeping them (token lists, merges, scores).
 Parsed<void> Parser::skip_items(std::uint32_t type, std::uint64_t count, const Where& w,
-                                std::uint32_t depth) {
+                                std::uint32_t depth, std::vector<std::uint64_t>* hashes) {
   if (is_fixed_size(type)) {
     GGUF_TRY(skipped, m_in.take(count * min_value_bytes(type), w, "the array values"));
     (void)skipped;
@@ -555,7 +589,9 @@ Parsed<void> Parser::skip_items(std::uint32_t type, std::uint64_t count, const W
     if (type == static_cast<std::uint32_t>(ValueType::string)) {
       GGUF_TRY(len, string_length(item, "a string", k_max_string_bytes));
       GGUF_TRY(skipped, m_in.take(len, item, "a string"));
-      (void)skipped;
+      if (hashes != nullptr) {
+        hashes->push_back(fnv1a(skipped));
+      }
       continue;
     }
     const std::uint64_t at = m_in.pos();
@@ -580,8 +616,8 @@ Parsed<void> Parser::skip_items(std::uint32_t type, std::uint64_t count, const W
 
 namespace detail {
 
-Parsed<File> parse_prefix(std::string_view bytes, std::uint64_t file_size,
-                          const GrowPrefix& grow) {
+Parsed<File> parse_prefix(std::string_view bytes, std::uint64_t file_size, const GrowPrefix& grow,
+                          const ReadOptions* options) {
   constexpr std::uint64_t k_max_file_size = 1ull << 62; // keeps offset sums far from overflow
   if (file_size > k_max_file_size) {
     return failure(cat("gguf: file size ", file_size, " exceeds the limit of ", k_max_file_size));
@@ -589,7 +625,7 @@ Parsed<File> parse_prefix(std::string_view bytes, std::uint64_t file_size,
   if (bytes.size() > file_size) {
     bytes = bytes.substr(0, file_size);
   }
-  return Parser(bytes, file_size, grow).run();
+  return Parser(bytes, file_size, grow, options).run();
 }
 
 } // namespace detail

@@ -31,6 +31,10 @@ struct Array {
   // the like); token lists and merges are counted and skipped.
   std::vector<Value> items;
   bool items_kept = false;
+  // Only for arrays of strings named in ReadOptions::hash_items: a 64-bit FNV-1a hash of
+  // each item, in order, whether or not the items are kept.
+  std::vector<std::uint64_t> item_hashes;
+  bool items_hashed = false;
 };
 
 struct Value {
@@ -99,6 +103,15 @@ inline constexpr std::uint32_t k_max_array_depth = 8;             // arrays of a
 inline constexpr std::uint64_t k_max_kept_items = 1ull << 20;     // kept array items, whole file
 inline constexpr std::uint64_t k_max_header_bytes = 256ull << 20; // read_file's prefix cap
 inline constexpr std::uint64_t k_default_alignment = 32;
+inline constexpr std::uint64_t k_max_hashed_items = 1ull << 21; // per hashed array
+
+// What the reader computes beyond the defaults.
+struct ReadOptions {
+  // Keys of string arrays whose items are hashed one by one (Array::item_hashes), e.g.
+  // "tokenizer.ggml.tokens" to compare two vocabularies token by token without keeping
+  // either list. An array of more than k_max_hashed_items is not hashed (items_hashed false).
+  std::vector<std::string> hash_items;
+};
 
 // Parses a GGUF image held in memory (for tests and the fuzzer). `file_size` defaults to
 // bytes.size().
@@ -110,6 +123,7 @@ Result<File> parse(std::string_view bytes, std::uint64_t file_size);
 // and grows it only as far as the header needs). Errors: not_found when the file is
 // missing, bad_request when it is not a valid GGUF file, internal on I/O errors.
 Result<File> read_file(const std::filesystem::path& path);
+Result<File> read_file(const std::filesystem::path& path, const ReadOptions& options);
 
 // A model stored as one file or as split parts (`name-00001-of-00003.gguf`).
 struct SplitModel {
@@ -125,6 +139,16 @@ struct SplitModel {
 // llama.cpp's gguf-split writes them), checks they agree and that no tensor is repeated.
 // A missing part fails with not_found naming it. An unsplit file gives one part.
 Result<SplitModel> read_model(const std::filesystem::path& path);
+// The same, reading the first part (the one that holds the metadata) with `options`.
+Result<SplitModel> read_model(const std::filesystem::path& path, const ReadOptions& options);
+// What a split part's name says: "<prefix>-00002-of-00003.gguf" is part 2 of 3.
+struct SplitPart {
+  std::filesystem::path prefix; // the path without "-0000N-of-0000M.gguf"
+  std::uint32_t part = 0;       // 1-based
+  std::uint32_t count = 0;
+};
+// nullopt for a name not of that shape (5 digits each, 1 <= part <= count).
+std::optional<SplitPart> split_part(const std::filesystem::path& path);
 // The path of split part `part` (1-based) of `count`: "<prefix>-00002-of-00003.gguf", as
 // llama.cpp's llama_split_path() names them.
 std::filesystem::path split_path(const std::filesystem::path& prefix, std::uint32_t part,
@@ -161,12 +185,17 @@ struct ArchParams {
   std::uint64_t token_shift_count = 0;     // RWKV: token_shift_count
   std::uint64_t shortconv_l_cache = 0;     // LFM2: shortconv.l_cache
   std::uint64_t n_expert_shared = 0;       // expert_shared_count
+  // nextn_predict_layers: the last n_layer_nextn of the n_layer layers are multi-token
+  // prediction (MTP / NextN) heads, not part of the trunk (llama_hparams::n_layer_nextn;
+  // n_layer() there is n_layer - n_layer_nextn). 0 when absent.
+  std::uint64_t n_layer_nextn = 0;
   std::uint64_t n_layer_recurrent() const; // layers with recurrent state
   std::uint64_t n_layer_kv() const;        // layers with a KV cache
   std::uint64_t n_layer_swa() const;       // KV layers that use the sliding window
 };
 // Fails (bad_request, naming the key) when general.architecture or `<arch>.block_count` is
-// missing, a key has the wrong type, or a per-layer array lacks one entry per layer.
+// missing, a key has the wrong type, a per-layer array lacks one entry per layer, or
+// `<arch>.nextn_predict_layers` exceeds block_count.
 Result<ArchParams> arch_params(const File& file);
 
 } // namespace ask::core::gguf

@@ -33,6 +33,10 @@
 //   A layer that is not recurrent holds a KV cache, except the last
 //   `attention.shared_kv_layers` layers (gemma3n/gemma4 reuse earlier layers' caches:
 //   n_layer_kv_from_start = n_layer - shared_kv_layers).
+// - MTP (NextN) layers: `nextn_predict_layers`, the last layers of block_count (GLM-4.5,
+//   DeepSeek-V3, Qwen3.5/3.6 and others ship them); n_layer counts them, n_layer_nextn says
+//   how many. has_kv_layer / is_recurrent_layer describe them as the rules above do; the
+//   estimator decides what they hold (router/estimate.cpp).
 
 #include <algorithm>
 #include <array>
@@ -340,6 +344,17 @@ Result<ArchParams> arch_params(const File& file) {
     return fail(bad(k + "block_count", cat(**layers, " layers (at most ", k_max_layers, ")")));
   }
   p.n_layer = **layers;
+  // llama-model.cpp: ml.get_key(LLM_KV_NEXTN_PREDICT_LAYERS, hparams.n_layer_nextn, false);
+  // the MTP layers are the last ones of block_count.
+  auto nextn = optional_uint(file, k + "nextn_predict_layers");
+  if (!nextn) {
+    return fail(std::move(nextn.error()));
+  }
+  if (nextn->value_or(0) > p.n_layer) {
+    return fail(bad(k + "nextn_predict_layers",
+                    cat(**nextn, " MTP layers but block_count is ", p.n_layer)));
+  }
+  p.n_layer_nextn = nextn->value_or(0);
   for (auto step : {read_sizes, read_heads, read_swa, read_recurrent}) {
     if (auto ok = step(file, k, p); !ok) {
       return fail(std::move(ok.error()));

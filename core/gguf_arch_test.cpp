@@ -279,3 +279,23 @@ TEST_CASE("gguf: arch_params errors name the key") {
   CHECK(error_of(bad_pattern).find("sliding_window_pattern: array has 2 entries for 3") !=
         std::string::npos);
 }
+
+TEST_CASE("gguf: nextn_predict_layers counts the MTP layers at the end of block_count") {
+  gw::Writer plain;
+  gw::tiny_metadata(plain, model("glm4moe", 4));
+  CHECK(params_of(plain).n_layer_nextn == 0);
+  gw::Writer mtp;
+  gw::tiny_metadata(mtp, model("glm4moe", 4)).u32("glm4moe.nextn_predict_layers", 1);
+  const gguf::ArchParams p = params_of(mtp);
+  CHECK(p.n_layer == 4);
+  CHECK(p.n_layer_nextn == 1);
+  gw::Writer too_many;
+  gw::tiny_metadata(too_many, model("glm4moe", 4)).u32("glm4moe.nextn_predict_layers", 5);
+  CHECK(error_of(too_many).find(
+            "glm4moe.nextn_predict_layers: 5 MTP layers but block_count is 4") !=
+        std::string::npos);
+  gw::Writer wrong_type;
+  gw::tiny_metadata(wrong_type, model("glm4moe", 4)).str("glm4moe.nextn_predict_layers", "1");
+  CHECK(error_of(wrong_type).find("glm4moe.nextn_predict_layers: expected an unsigned integer") !=
+        std::string::npos);
+}

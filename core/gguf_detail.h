@@ -53,9 +53,9 @@ using GrowPrefix = std::function<std::optional<std::string_view>(std::uint64_t n
 
 // Parses a prefix `bytes` of a file of `file_size` bytes. With `grow`, the prefix is
 // extended as the parser runs past it (one pass, never restarted); without, parsing stops
-// with need_bytes set.
+// with need_bytes set. `options` (may be null) asks for more than the defaults.
 Parsed<File> parse_prefix(std::string_view bytes, std::uint64_t file_size,
-                          const GrowPrefix& grow = {});
+                          const GrowPrefix& grow = {}, const ReadOptions* options = nullptr);
 
 // Name of a ggml type id that ggml removed ("Q4_0_4_4"), or empty.
 std::string_view removed_type_name(std::uint32_t ggml_type);

@@ -158,6 +158,10 @@ Result<void> check_tensors(const SplitModel& model) {
 } // namespace
 
 Result<File> read_file(const fs::path& path) {
+  return read_file(path, ReadOptions{});
+}
+
+Result<File> read_file(const fs::path& path, const ReadOptions& options) {
   auto size = size_of(path);
   if (!size) {
     return fail(std::move(size.error()));
@@ -185,7 +189,7 @@ Result<File> read_file(const fs::path& path) {
   if (!fill(in, buf, std::min(*size, k_initial_read))) {
     return fail(Error::internal(cat("gguf: ", path.string(), ": short read (file changed?)")));
   }
-  auto parsed = detail::parse_prefix(buf, *size, grow);
+  auto parsed = detail::parse_prefix(buf, *size, grow, &options);
   if (parsed) {
     parsed->bytes_read = buf.size();
     return std::move(*parsed);
@@ -200,6 +204,14 @@ Result<File> read_file(const fs::path& path) {
   return fail(Error::bad_request(with_path(path, std::move(parsed.error().message))));
 }
 
+std::optional<SplitPart> split_part(const fs::path& path) {
+  auto name = split_name(path);
+  if (!name) {
+    return std::nullopt;
+  }
+  return SplitPart{fs::path(name->prefix), name->part, name->count};
+}
+
 fs::path split_path(const fs::path& prefix, std::uint32_t part, std::uint32_t count) {
   char suffix[64];
   std::snprintf(suffix, sizeof suffix, "-%05u-of-%05u.gguf", part, count);
@@ -207,7 +219,11 @@ fs::path split_path(const fs::path& prefix, std::uint32_t part, std::uint32_t co
 }
 
 Result<SplitModel> read_model(const fs::path& path) {
-  auto given = read_file(path);
+  return read_model(path, ReadOptions{});
+}
+
+Result<SplitModel> read_model(const fs::path& path, const ReadOptions& options) {
+  auto given = read_file(path, options);
   if (!given) {
     return fail(std::move(given.error()));
   }
@@ -224,7 +240,9 @@ Result<SplitModel> read_model(const fs::path& path) {
   }
   for (std::uint32_t part = 1; part <= *count; ++part) {
     const fs::path part_path = split_path(name->prefix, part, *count);
-    Result<File> file = part == name->part ? std::move(given) : read_file(part_path);
+    Result<File> file = part == name->part
+                            ? std::move(given)
+                            : read_file(part_path, part == 1 ? options : ReadOptions{});
     if (!file && file.error().kind == ErrorKind::not_found) {
       return fail(Error::not_found(
           cat("gguf: split part ", part, " of ", *count, " is missing: ", part_path.string())));

@@ -423,3 +423,71 @@ TEST_CASE("gguf: read_model of an unsplit file gives one part") {
   CHECK(model->tensor_count() == 20);
   CHECK(model->file_size() == 4972480);
 }
+
+TEST_CASE("gguf: hash_items hashes a string array item by item, kept or skipped") {
+  gw::TempDir dir;
+  const auto tokens = [](std::size_t n, std::size_t changed) {
+    std::vector<std::string> t;
+    for (std::size_t i = 0; i < n; ++i) {
+      t.push_back(i == changed ? "other" : "tok" + std::to_string(i));
+    }
+    return t;
+  };
+  const gguf::ReadOptions hash{{"tokenizer.ggml.tokens"}};
+  for (std::size_t n : {std::size_t{32}, std::size_t{5000}}) { // kept, skipped (> 4096)
+    CAPTURE(n);
+    gw::Writer a, b;
+    a.strs("tokenizer.ggml.tokens", tokens(n, n)).strs("other.list", tokens(3, 3));
+    b.strs("tokenizer.ggml.tokens", tokens(n, 7));
+    auto fa = gguf::read_file(a.write(dir / "a.gguf"), hash);
+    auto fb = gguf::read_file(b.write(dir / "b.gguf"), hash);
+    REQUIRE(fa.has_value());
+    REQUIRE(fb.has_value());
+    const gguf::Array* ta = fa->find("tokenizer.ggml.tokens")->as_array();
+    const gguf::Array* tb = fb->find("tokenizer.ggml.tokens")->as_array();
+    REQUIRE(ta->items_hashed);
+    CHECK(ta->items_kept == (n <= gguf::k_max_kept_array));
+    REQUIRE(ta->item_hashes.size() == n);
+    REQUIRE(tb->item_hashes.size() == n);
+    for (std::size_t i = 0; i < n; ++i) {
+      CHECK_MESSAGE((ta->item_hashes[i] == tb->item_hashes[i]) == (i != 7), i);
+    }
+    CHECK(ta->item_hashes[0] != ta->item_hashes[1]);
+    CHECK_FALSE(fa->find("other.list")->as_array()->items_hashed); // not asked for
+    auto plain = gguf::read_file(dir / "a.gguf"); // without options: nothing hashed
+    REQUIRE(plain.has_value());
+    CHECK_FALSE(plain->find("tokenizer.ggml.tokens")->as_array()->items_hashed);
+    CHECK(plain->find("tokenizer.ggml.tokens")->as_array()->item_hashes.empty());
+  }
+}
+
+TEST_CASE("gguf: hash_items leaves arrays of other types and read_model passes the options on") {
+  gw::TempDir dir;
+  gw::Writer w;
+  w.u32s("tokenizer.ggml.tokens", {1, 2, 3});
+  auto f = gguf::read_file(w.write(dir / "n.gguf"), gguf::ReadOptions{{"tokenizer.ggml.tokens"}});
+  REQUIRE(f.has_value());
+  CHECK_FALSE(f->find("tokenizer.ggml.tokens")->as_array()->items_hashed);
+
+  auto parts = gw::split_tiny_model(gw::TinyModel{}, 2);
+  parts[0].write(dir / "m-00001-of-00002.gguf");
+  parts[1].write(dir / "m-00002-of-00002.gguf");
+  for (const char* given : {"m-00001-of-00002.gguf", "m-00002-of-00002.gguf"}) {
+    auto m = gguf::read_model(dir / given, gguf::ReadOptions{{"tokenizer.ggml.tokens"}});
+    REQUIRE(m.has_value());
+    const gguf::Array* t = m->first().find("tokenizer.ggml.tokens")->as_array();
+    CHECK(t->items_hashed);
+    CHECK(t->item_hashes.size() == 32);
+  }
+}
+
+TEST_CASE("gguf: split_part reads a split file's name") {
+  const auto p = gguf::split_part("/m/q-00002-of-00003.gguf");
+  REQUIRE(p.has_value());
+  CHECK(p->prefix == "/m/q");
+  CHECK(p->part == 2);
+  CHECK(p->count == 3);
+  CHECK_FALSE(gguf::split_part("/m/q.gguf").has_value());
+  CHECK_FALSE(gguf::split_part("/m/q-00004-of-00003.gguf").has_value());
+  CHECK_FALSE(gguf::split_part("/m/q-0002-of-00003.gguf").has_value());
+}

@@ -95,7 +95,8 @@ int check_config(const Options& opts, std::ostream& out, std::ostream& err,
 constexpr const char* k_plan_footer = R"(
 MODEL is a .gguf file (the first part of a split model is enough) or the name of a
 llama-server model in the config, whose settings (ctx, parallel, kv_cache_type, gpus,
-preset backend, draft, n_cpu_moe) are used unless the options here override them.
+preset backend, draft or mtp, n_cpu_moe) are used unless the options here override them
+(--draft replaces the model's mtp and --mtp its draft: llama-server runs one draft context).
 
 The GPUs are probed (nvidia-smi, rocm-smi or amdgpu sysfs, vulkaninfo, xpu-smi) and merged
 with the config's "gpus" section; --gpu describes a machine instead (any number of times;
@@ -135,7 +136,11 @@ CLI::App* add_plan_command(CLI::App& app, PlanOptions& p) {
       ->check(CLI::Range(-1, 100000));
   cmd->add_option("--n-cpu-moe", p.n_cpu_moe, "Keep the experts of the first N layers in host memory")
       ->check(CLI::Range(0, 100000));
-  cmd->add_option("--draft", p.draft, "Speculative-decoding draft model (.gguf)");
+  cmd->add_option("--draft", p.draft,
+                  "Speculative-decoding draft model (.gguf), or auto: the smallest compatible "
+                  ".gguf beside the model");
+  cmd->add_flag("--mtp", p.mtp,
+                "Draft with the model's own MTP layers (llama-server --spec-type draft-mtp)");
   cmd->add_option("--mmproj", p.mmproj, "Multimodal projector (.gguf)");
   cmd->add_option("--gpus", p.gpus, "Only these GPU ids (comma-separated)")->delimiter(',');
   cmd->add_option("--backend", p.backend,

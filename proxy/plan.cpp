@@ -12,6 +12,7 @@
 #include "core/gguf.h"
 #include "proxy/cli.h"
 #include "proxy/plan_report.h"
+#include "router/draft.h"
 #include "router/estimate.h"
 #include "router/placement.h"
 #include "router/server_args.h"
@@ -54,6 +55,51 @@ core::Result<GpuApi> api_from(const std::string& name) {
   }
   return core::fail(core::Error::bad_request(
       "--backend: \"" + name + "\" is not one of cuda, rocm, vulkan, sycl, metal, cpu"));
+}
+
+// The draft or MTP: the config model's, replaced by --draft or --mtp (llama-server runs one
+// draft context, so one replaces the other); "auto" is resolved as askd resolves it when it
+// spawns the model, and an "auto" that finds nothing is bad input, as it is there.
+core::Result<void> resolve_speculative(const PlanOptions& o, bool draft_auto, Target& t) {
+  if (o.draft && o.mtp) {
+    return core::fail(core::Error::bad_request(
+        "--draft and --mtp: llama-server runs one draft context; give one of them"));
+  }
+  if (o.draft) {
+    draft_auto = *o.draft == "auto";
+    t.draft = draft_auto ? std::filesystem::path() : std::filesystem::path(*o.draft);
+    if (t.in.mtp) {
+      t.notes.push_back("the model's MTP is left out: --draft replaces it");
+      t.in.mtp = false;
+    }
+  }
+  if (o.mtp) {
+    if (!t.draft.empty() || draft_auto) {
+      t.notes.push_back("the model's draft is left out: --mtp replaces it");
+    }
+    t.draft.clear();
+    draft_auto = false;
+    t.in.mtp = true;
+  }
+  if (!draft_auto) {
+    return {};
+  }
+  auto found = router::search_draft(t.model);
+  if (!found) {
+    return core::fail(std::move(found.error()));
+  }
+  if (!found->chosen) {
+    return core::fail(core::Error::bad_request(found->explain()));
+  }
+  t.draft = *found->chosen;
+  const auto others = std::ranges::count_if(
+      found->rejected, [](const router::DraftRejection& r) { return !r.model_file; });
+  t.notes.push_back("draft \"auto\": " + t.draft.filename().string() +
+                    ", the smallest compatible .gguf file beside the model" +
+                    (others == 0 ? std::string()
+                                 : " (" + std::to_string(others) + " other" +
+                                       (others == 1 ? "" : "s") + " passed over)"));
+  return {};
 }
 
 // A config model's managed settings, then the command line's overrides.
@@ -107,15 +153,11 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
   }
   t.in.n_gpu_layers = o.n_gpu_layers.value_or(t.in.n_gpu_layers);
   t.in.n_cpu_moe = o.n_cpu_moe.value_or(t.in.n_cpu_moe);
-  if (o.draft) {
-    t.draft = *o.draft;
+  if (auto ok = resolve_speculative(o, draft_auto, t); !ok) {
+    return core::fail(std::move(ok.error()));
   }
   if (o.mmproj) {
     t.mmproj = *o.mmproj;
-  }
-  if (draft_auto && t.draft.empty()) {
-    t.notes.push_back("the model's draft is \"auto\", which askd resolves when it spawns the "
-                      "model; this plan counts no draft (--draft FILE counts one)");
   }
   if (!o.gpus.empty()) {
     t.req.pins = o.gpus;
@@ -316,8 +358,8 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
     return k_exit_usage;
   }
   const auto placed = router::place(*est, inv, target->req);
-  PlanReport report{*model,      target->model, *est, target->in, inv, target->req,
-                    placed,      {},            {},   {},         target->notes};
+  PlanReport report{*model, target->model, *est,          target->in,   inv,
+                    target->req, placed, {},  {}, {}, target->notes, target->draft};
   if (opts.measured) {
     std::ifstream in(*opts.measured, std::ios::binary);
     if (!in) {

@@ -23,7 +23,8 @@ struct PlanOptions {
   std::optional<std::string> flash_attn; // on, off, auto
   std::optional<int> n_gpu_layers;
   std::optional<int> n_cpu_moe;
-  std::optional<std::string> draft;
+  std::optional<std::string> draft; // a .gguf file, or "auto" (router/draft.h)
+  bool mtp = false;                 // draft with the model's own MTP layers
   std::optional<std::string> mmproj;
   std::vector<std::string> gpus;    // pins, by GPU id
   std::optional<std::string> backend;

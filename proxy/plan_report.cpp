@@ -39,6 +39,13 @@ void print_estimate(const PlanReport& r, std::ostream& out) {
   out << "model    " << r.path.string() << "\n         " << e.arch << ", " << e.layers.size()
       << " layers, " << r.model.parts.size() << " file" << (r.model.parts.size() == 1 ? "" : "s")
       << ", " << human_bytes(r.model.tensor_bytes()) << " of tensors\n";
+  if (!r.draft.empty()) {
+    out << "draft    " << r.draft.string() << "\n";
+  }
+  if (r.input.mtp) {
+    out << "MTP      the model's " << e.n_layer_nextn << " MTP layer"
+        << (e.n_layer_nextn == 1 ? " drafts" : "s draft") << " (--spec-type draft-mtp)\n";
+  }
   out << "context  " << e.n_ctx << " tokens (";
   if (r.input.kv_unified) {
     out << "one cache shared by " << r.input.parallel << " slots";
@@ -60,6 +67,11 @@ void print_estimate(const PlanReport& r, std::ostream& out) {
   row(out, "overhead per GPU", human_bytes(e.gpu_overhead));
   if (e.draft > 0) {
     row(out, "draft model", human_bytes(e.draft));
+  }
+  if (r.input.mtp) {
+    row(out, "MTP layers' weights", human_bytes(e.mtp_weights) + " (in layer weights)");
+    row(out, "MTP context KV cache", human_bytes(e.mtp_kv) + " (in KV cache)");
+    row(out, "MTP context compute", human_bytes(e.mtp_compute));
   }
   if (e.projector > 0) {
     row(out, "projector", human_bytes(e.projector));
@@ -162,6 +174,10 @@ nlohmann::json estimate_json(const router::Estimate& e) {
           {"output_buffer", e.output_buffer},
           {"gpu_overhead", e.gpu_overhead},
           {"draft", e.draft},
+          {"n_layer_nextn", e.n_layer_nextn},
+          {"mtp_weights", e.mtp_weights},
+          {"mtp_kv", e.mtp_kv},
+          {"mtp_compute", e.mtp_compute},
           {"projector", e.projector},
           {"single_gpu_bytes", e.single_gpu_bytes()},
           {"host_bytes", e.host_bytes()},
@@ -202,6 +218,9 @@ nlohmann::json plan_json(const PlanReport& r) {
                       {"gpus", gpus_json(r.inventory)},
                       {"warnings", r.inventory.warnings},
                       {"notes", r.notes},
+                      {"draft", r.draft.empty() ? nlohmann::json()
+                                                : nlohmann::json(r.draft.string())},
+                      {"mtp", r.input.mtp},
                       {"backend", config::to_string(r.placement ? r.placement->api
                                                                 : r.request.api)}};
   if (r.measured) {

@@ -32,6 +32,7 @@ struct PlanReport {
   std::optional<router::Calibration> measured;
   router::Correction correction;
   std::vector<std::string> notes; // what the plan assumed or left out (pins ignored, …)
+  std::filesystem::path draft;    // the draft model counted; "" = none
 };
 
 void print_plan(const PlanReport& r, std::ostream& out);

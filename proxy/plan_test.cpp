@@ -10,12 +10,14 @@
 
 #include "config/testing.h"
 #include "proxy/cli.h"
+#include "tests/support/gguf_writer.h"
 
 namespace ask::proxy {
 namespace {
 
 using config::testing::TempDir;
 using config::GpuApi;
+namespace tg = ask::testing::gguf;
 
 const std::string k_fixtures = std::string(ASK_SOURCE_DIR) + "/tests/fixtures/";
 const std::string k_tiny = k_fixtures + "gguf/tiny-llama-2L-hd32-f16.gguf";
@@ -65,6 +67,42 @@ Outcome askd(std::vector<std::string> args, const TempDir& home) {
 
 bool contains(const std::string& s, std::string_view needle) {
   return s.find(needle) != std::string::npos;
+}
+
+// A config with a llama-server model "m" of `gguf` on a CPU preset.
+config::Config cpu_config(const TempDir& dir, const std::filesystem::path& gguf,
+                          const std::string& extra = "") {
+  const std::string text = R"({
+    "backends": {"l": {"kind": "llama-server"}},
+    "presets": {"cpu": {"binary": "llama-server", "backend": "cpu"}},
+    "gpus": {"probe": false},
+    "models": {"m": {"backend": "l", "gguf": ")" + gguf.string() + R"(", "preset": "cpu",
+                     "ctx": 1024)" + extra + R"(}}
+  })";
+  auto loaded = config::parse_config(text, (dir.path() / "c.jsonc").string(),
+                                     config::testing::test_env());
+  REQUIRE_MESSAGE(loaded.has_value(), config::testing::dump(loaded.error().diagnostics));
+  return loaded->config;
+}
+
+// A tiny model of `layers` layers of `width` whose last `nextn` layers are MTP layers.
+std::filesystem::path write_model(const std::filesystem::path& path, std::uint32_t layers,
+                                  std::uint32_t width, std::uint32_t nextn = 0) {
+  tg::TinyModel m;
+  m.n_layer = layers;
+  m.n_embd = width;
+  m.n_ff = 2 * width;
+  tg::Writer w;
+  tg::tiny_metadata(w, m);
+  if (nextn > 0) {
+    w.u32("llama.nextn_predict_layers", nextn);
+    w.tensor("blk." + std::to_string(layers - 1) + ".nextn.eh_proj.weight", {2ull * width, width},
+             tg::ggml::f16);
+  }
+  for (const tg::TensorSpec& t : tg::tiny_tensors(m)) {
+    w.tensor(t.name, t.dims, t.ggml_type);
+  }
+  return w.write(path);
 }
 
 // A config with a llama-server model "tiny" on the Vulkan preset, pinned to "big", and two
@@ -154,7 +192,7 @@ TEST_CASE("askd plan: --gpu declares the machine instead of probing; too small d
   CHECK(contains(fits.out, "CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES=1 llama-server"));
 }
 
-TEST_CASE("askd plan: notes say what the plan assumed: -fa auto, a draft left to askd") {
+TEST_CASE("askd plan: notes say what the plan assumed: -fa auto; a draft \"auto\" resolved") {
   TempDir dir;
   NoTools tools;
   PlanOptions path;
@@ -166,15 +204,21 @@ TEST_CASE("askd plan: notes say what the plan assumed: -fa auto, a draft left to
   PlanOptions named;
   named.target = "tiny";
   named.kv = "f16"; // a quantized V cache needs flash attention
+  // "auto" is resolved as askd resolves it at spawn: nothing in the fixtures folder fits.
   const Outcome o = plan(named, cfg, tools);
-  CHECK(o.status == k_exit_ok);
-  CHECK(contains(o.out, "note: the model's draft is \"auto\""));
-  CHECK_FALSE(contains(o.out, "as estimated"));
-  CHECK(contains(o.out, "-fa off"));
-  named.draft = k_tiny; // a draft given here is counted, and the note goes
+  CHECK(o.status == k_exit_usage);
+  CHECK(o.out.empty());
+  CHECK(contains(o.err, "draft \"auto\": no draft model for tiny-llama-2L-hd32-f16.gguf in "));
+  CHECK(contains(o.err, "tiny-gemma3-2L-swa-f16.gguf: architecture gemma3 is not of the "
+                        "model's family (llama)"));
+  CHECK(contains(o.err, "tiny-llama-2L-f16.gguf: not smaller than the model"));
+  named.draft = k_tiny; // a draft given here replaces "auto" and is counted
   const Outcome drafted = plan(named, cfg, tools);
+  CHECK(drafted.status == k_exit_ok);
   CHECK(contains(drafted.out, "draft model"));
-  CHECK_FALSE(contains(drafted.out, "draft is \"auto\""));
+  CHECK(contains(drafted.out, "draft    " + k_tiny));
+  CHECK_FALSE(contains(drafted.out, "as estimated"));
+  CHECK(contains(drafted.out, "-fa off"));
 }
 
 TEST_CASE("askd plan: a --gpu device given twice, or without a unit, is refused") {
@@ -358,6 +402,107 @@ TEST_CASE("askd plan: the command line parses options and --config after MODEL")
   CHECK(contains(o.out, "HIP_VISIBLE_DEVICES=0 llama-server -m "));
   const Outcome range = askd({"plan", k_tiny, "--parallel", "0"}, dir);
   CHECK(range.status == k_exit_usage);
+}
+
+} // namespace ask::proxy
+
+namespace ask::proxy {
+
+TEST_CASE("askd plan: draft \"auto\" picks the file askd would spawn with, and counts it") {
+  TempDir dir;
+  const auto model = write_model(dir.path() / "big.gguf", 8, 128);
+  const auto small = write_model(dir.path() / "small.gguf", 2, 64);
+  const config::Config cfg = cpu_config(dir, model, R"(, "draft": "auto")");
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = "m";
+  const Outcome o = plan(opts, cfg, tools);
+  CHECK_MESSAGE(o.status == k_exit_ok, o.err);
+  CHECK(contains(o.out, "draft    " + small.string()));
+  CHECK(contains(o.out, "  draft model "));
+  CHECK(contains(o.out, "note: draft \"auto\": small.gguf, the smallest compatible .gguf file "
+                        "beside the model\n"));
+  tg::write_bytes(dir.path() / "junk.gguf", "junk");
+  CHECK(contains(plan(opts, cfg, tools).out, "beside the model (1 other passed over)"));
+  CHECK(contains(o.out, "--spec-type draft-simple -md " + small.string() + " -devd none"));
+  PlanOptions by_path; // --draft auto on a file
+  by_path.target = model.string();
+  by_path.draft = "auto";
+  by_path.json = true;
+  const Outcome j = plan(by_path, config::Config{}, tools);
+  CHECK(j.status == k_exit_ok);
+  const auto doc = nlohmann::json::parse(j.out);
+  CHECK(doc["draft"] == small.string());
+  CHECK(doc["mtp"] == false);
+  CHECK(doc["estimate"]["draft"].get<std::uint64_t>() > 0);
+}
+
+TEST_CASE("askd plan: mtp shows the MTP layers, KV and compute, and passes draft-mtp") {
+  TempDir dir;
+  const auto model = write_model(dir.path() / "glm.gguf", 4, 64, 1);
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = model.string();
+  opts.mtp = true;
+  const Outcome o = plan(opts, config::Config{}, tools);
+  CHECK_MESSAGE(o.status == k_exit_ok, o.err);
+  CHECK(contains(o.out, "MTP      the model's 1 MTP layer drafts (--spec-type draft-mtp)"));
+  CHECK(contains(o.out, "  MTP layers' weights "));
+  CHECK(contains(o.out, "  MTP context KV cache "));
+  CHECK(contains(o.out, "  MTP context compute "));
+  CHECK(contains(o.out, "--spec-type draft-mtp -ctkd f16 -ctvd f16"));
+  opts.json = true;
+  const auto doc = nlohmann::json::parse(plan(opts, config::Config{}, tools).out);
+  CHECK(doc["mtp"] == true);
+  CHECK(doc["estimate"]["n_layer_nextn"] == 1);
+  CHECK(doc["estimate"]["mtp_compute"].get<std::uint64_t>() > 0);
+  CHECK(doc["estimate"]["mtp_kv"].get<std::uint64_t>() > 0);
+  CHECK(contains(doc["plan"]["args"].dump(), "draft-mtp"));
+
+  // Without --mtp the MTP layer is not loaded: the plan says so.
+  PlanOptions off;
+  off.target = model.string();
+  CHECK(contains(plan(off, config::Config{}, tools).out,
+                 "note: 1 MTP layer (nextn_predict_layers) not loaded: mtp is off"));
+}
+
+TEST_CASE("askd plan: mtp from the config; refused without MTP layers; --draft replaces it") {
+  TempDir dir;
+  const auto plain = write_model(dir.path() / "plain.gguf", 4, 64);
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = "m";
+  const Outcome none = plan(opts, cpu_config(dir, plain, R"(, "mtp": true)"), tools);
+  CHECK(none.status == k_exit_usage);
+  CHECK(contains(none.err, "mtp: " + plain.string() + " has no MTP layers "
+                           "(llama.nextn_predict_layers is missing)"));
+
+  const auto glm = write_model(dir.path() / "glm.gguf", 4, 64, 1);
+  const config::Config cfg = cpu_config(dir, glm, R"(, "mtp": true)");
+  CHECK(contains(plan(opts, cfg, tools).out, "--spec-type draft-mtp"));
+  opts.draft = plain.string();
+  const Outcome replaced = plan(opts, cfg, tools);
+  CHECK_MESSAGE(replaced.status == k_exit_ok, replaced.err);
+  CHECK(contains(replaced.out, "note: the model's MTP is left out: --draft replaces it"));
+  CHECK_FALSE(contains(replaced.out, "draft-mtp"));
+  opts.mtp = true;
+  const Outcome both = plan(opts, cfg, tools);
+  CHECK(both.status == k_exit_usage);
+  CHECK(contains(both.err, "--draft and --mtp: llama-server runs one draft context"));
+}
+
+TEST_CASE("askd plan: --mtp and --draft auto on the command line") {
+  TempDir dir;
+  const auto model = write_model(dir.path() / "glm.gguf", 4, 64, 1);
+  const auto cfg = dir.write("c.jsonc", R"({"gpus": {"probe": false}})").string();
+  const Outcome o = askd({"plan", model.string(), "--mtp", "--gpu", "vulkan:0:8GiB", "--config",
+                          cfg},
+                         dir);
+  CHECK_MESSAGE(o.status == k_exit_ok, o.err);
+  CHECK(contains(o.out, "--spec-type draft-mtp"));
+  const Outcome a = askd({"plan", model.string(), "--draft", "auto", "--config", cfg}, dir);
+  CHECK(a.status == k_exit_usage);
+  CHECK(contains(a.err, "draft \"auto\": no draft model for glm.gguf in "));
 }
 
 } // namespace ask::proxy

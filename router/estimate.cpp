@@ -3,6 +3,8 @@
 
 #include "router/estimate.h"
 
+#include "router/draft.h"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -212,14 +214,23 @@ bool is_input(std::string_view name) {
   return false;
 }
 
-// Weights from the real tensor sizes (llama_model::load_tensors' layer assignment).
-void assign_weights(const SplitModel& model, const EstimateInput& in, Estimate& e, Checked& c) {
+// Weights from the real tensor sizes (llama_model::load_tensors' layer assignment). The MTP
+// layers (il >= n_trunk) are loaded only for MTP: the loaders create their tensors with
+// TENSOR_SKIP unless ml.load_mtp (llama.cpp PR #26296).
+void assign_weights(const SplitModel& model, const EstimateInput& in, u64 n_trunk, Estimate& e,
+                    Checked& c) {
   const u64 n_cpu_moe = static_cast<u64>(in.n_cpu_moe);
   bool has_output = false;
   u64 token_embd = 0;
   for (const auto& part : model.parts) {
     for (const auto& t : part.tensors) {
       if (auto blk = block_of(t.name); blk && blk->first < e.layers.size()) {
+        if (blk->first >= n_trunk && !in.mtp) {
+          continue;
+        }
+        if (blk->first >= n_trunk) {
+          e.mtp_weights = c.add(e.mtp_weights, t.n_bytes);
+        }
         LayerEstimate& l = e.layers[blk->first];
         if (blk->first < n_cpu_moe && is_expert(blk->second)) {
           l.host_weights = c.add(l.host_weights, t.n_bytes);
@@ -267,10 +278,21 @@ struct CacheTypes {
 
 // KV cache (llama_kv_cache: one [n_embd_k_gqa(il), kv_size, n_stream] tensor per layer for K
 // and V) and recurrent state (llama_memory_recurrent: r_l and s_l of n_seq_max cells, f32).
-void assign_memory(const ArchParams& p, const Context& ctx, const CacheTypes& types, int parallel,
-                   Estimate& e, Checked& c) {
-  const u64 state = c.mul(c.add(n_embd_r(p, c), n_embd_s(p, c)), k_f32, parallel);
-  for (u64 il = 0; il < p.n_layer; ++il) {
+// The target context's caches cover the trunk, layers below n_layer() = n_trunk. With MTP
+// the MTP context (ctx_type LLAMA_CONTEXT_TYPE_MTP, same n_ctx and slots, the -ctkd/-ctvd
+// types) holds a plain attention cache for the MTP layers only (create_memory's
+// `il >= n_layer()` filter), full size: the MTP heads attend over the whole context.
+void assign_memory(const ArchParams& p, const Context& ctx, const CacheTypes& types,
+                   const EstimateInput& in, Estimate& e, Checked& c) {
+  const u64 state = c.mul(c.add(n_embd_r(p, c), n_embd_s(p, c)), k_f32, in.parallel);
+  const u64 n_trunk = p.n_layer - p.n_layer_nextn;
+  for (u64 il = n_trunk; il < p.n_layer && in.mtp; ++il) {
+    const u64 row = c.add(row_size(types.k, c.mul(p.n_embd_head_k, p.n_head_kv[il]), c),
+                          row_size(types.v, c.mul(p.n_embd_head_v, p.n_head_kv[il]), c));
+    e.layers[il].kv = c.mul(row, ctx.n_ctx_seq, ctx.n_stream);
+    e.mtp_kv = c.add(e.mtp_kv, e.layers[il].kv);
+  }
+  for (u64 il = 0; il < n_trunk; ++il) {
     LayerEstimate& l = e.layers[il];
     if (p.is_recurrent_layer[il]) {
       l.recurrent = state;
@@ -309,13 +331,31 @@ u64 ffn_width(const SplitModel& model, const ArchParams& p, Checked& c) {
   return std::max(width, c.mul(n_ff_exp, std::max<u64>(p.n_expert_used, 1)));
 }
 
+// The MTP context's compute buffer: its own scheduler reserves the graph of graph_mtp — one
+// full-attention block fed [enorm(token embedding); hnorm(target hidden state)] (2 n_embd
+// wide) through eh_proj, then the output head — for the same n_tokens and min(n_tokens, np)
+// logit rows (common_base_params_to_speculative sets n_outputs_max = n_parallel). The host
+// builds the token embeddings, the hidden-state rows and the f32 mask.
+void assign_mtp_compute(const ArchParams& p, const Context& ctx, const EstimateInput& in,
+                        u64 act_ffn, u64 n_head, Estimate& e, Checked& c) {
+  const u64 t = ctx.n_tokens;
+  const u64 cells = c.mul(ctx.n_ctx_seq, t);
+  const u64 kq = in.flash_attn ? 0 : c.mul(cells, n_head, k_f32);
+  const u64 concat = c.mul(t, k_f32, c.mul(2, p.n_embd));
+  const u64 act = c.add(std::max(act_ffn, c.add(c.mul(t, k_f32, c.mul(4, p.n_embd)), kq)), concat);
+  const u64 logits = c.mul(p.n_vocab, std::min<u64>(t, static_cast<u64>(in.parallel)), k_f32);
+  const u64 slack = c.mul(t, k_f32, k_input_words);
+  e.mtp_compute = c.add(c.add(c.mul(cells, in.flash_attn ? 2 : 4), std::max(act, logits)), slack);
+  e.compute_host = c.add(e.compute_host, c.add(c.add(concat, c.mul(cells, k_f32)), slack));
+}
+
 // The compute buffers of the worst-case graph (llama_context::sched_reserve): an
 // approximation of ggml-alloc's peak, validated against startup logs (docs/vram.md).
 void assign_compute(const SplitModel& model, const ArchParams& p, const Context& ctx,
                     const EstimateInput& in, Estimate& e, Checked& c) {
   const u64 t = ctx.n_tokens;
   bool base = false, swa = false, recurrent = false;
-  for (u64 il = 0; il < p.n_layer; ++il) {
+  for (u64 il = 0; il + p.n_layer_nextn < p.n_layer; ++il) {
     const bool w = p.sliding_window != 0 && p.is_swa_layer[il];
     base = base || (p.has_kv_layer[il] && !w);
     swa = swa || (p.has_kv_layer[il] && w);
@@ -347,6 +387,9 @@ void assign_compute(const SplitModel& model, const ArchParams& p, const Context&
   e.compute_layer = c.add(c.add(masks, act), slack);
   e.compute_output = c.add(c.add(masks, std::max(act, logits)), slack);
   e.compute_host = c.add(c.add(c.mul(t, k_f32, p.n_embd), c.mul(mask_elems, k_f32)), slack);
+  if (in.mtp) {
+    assign_mtp_compute(p, ctx, in, act_ffn, n_head, e, c);
+  }
   if (!in.flash_attn) {
     e.notes.push_back("flash attention off: KQ scores of " + std::to_string(n_head) +
                       " heads counted in the compute buffer");
@@ -383,7 +426,21 @@ void apply_correction(const Correction& raw, Estimate& e) {
   e.compute_output = scaled(e.compute_output, k.compute);
   e.compute_layer = scaled(e.compute_layer, k.compute);
   e.compute_host = scaled(e.compute_host, k.compute);
+  e.mtp_weights = scaled(e.mtp_weights, k.weights);
+  e.mtp_kv = scaled(e.mtp_kv, k.kv);
+  e.mtp_compute = scaled(e.mtp_compute, k.compute);
   e.notes.push_back("correction applied from an earlier load");
+}
+
+void mtp_notes(const ArchParams& p, const EstimateInput& in, Estimate& e) {
+  if (p.n_layer_nextn == 0) {
+    return;
+  }
+  const std::string layers = std::to_string(p.n_layer_nextn) + " MTP layer" +
+                             (p.n_layer_nextn == 1 ? "" : "s") + " (nextn_predict_layers)";
+  e.notes.push_back(in.mtp ? layers + " loaded, with the MTP context's KV cache and compute "
+                                      "buffer"
+                           : layers + " not loaded: mtp is off");
 }
 
 Result<u64> draft_bytes(const EstimateInput& in, u64 n_ctx) {
@@ -391,6 +448,7 @@ Result<u64> draft_bytes(const EstimateInput& in, u64 n_ctx) {
   d.ctx = in.draft_ctx > 0 ? static_cast<u64>(in.draft_ctx) : n_ctx;
   d.draft = nullptr;
   d.draft_ctx = 0;
+  d.mtp = false; // a draft-simple context does not load the draft's own MTP layers
   d.projector_bytes = 0;
   d.n_cpu_moe = 0;
   d.correction = {};
@@ -420,7 +478,7 @@ std::uint64_t Estimate::layer_bytes() const {
 std::uint64_t Estimate::single_gpu_bytes() const {
   Checked c;
   u64 sum = c.add(layer_bytes(), output_weights);
-  for (u64 v : {compute_output, gpu_overhead, draft, projector}) {
+  for (u64 v : {compute_output, gpu_overhead, draft, mtp_compute, projector}) {
     sum = c.add(sum, v);
   }
   return sum;
@@ -448,6 +506,13 @@ Result<Estimate> estimate(const core::gguf::SplitModel& model, const EstimateInp
     return fail(Error::bad_request("model: " + params.error().message));
   }
   const ArchParams& p = *params;
+  if (in.mtp && in.draft != nullptr) {
+    return fail(Error::bad_request("mtp: not with a draft model: llama-server runs one draft "
+                                   "context, a draft model's or the MTP layers'"));
+  }
+  if (auto ok = in.mtp ? check_mtp(model) : Result<std::uint64_t>(0); !ok) {
+    return fail(std::move(ok.error()));
+  }
   const bool any_swa = p.n_layer_swa() != 0;
   auto tk = checked_cache_type("cache_type_k", in.cache_type_k,
                                {p.n_embd_head_k, any_swa ? p.n_embd_head_k_swa : 0});
@@ -470,11 +535,14 @@ Result<Estimate> estimate(const core::gguf::SplitModel& model, const EstimateInp
   e.n_ctx_seq = ctx->n_ctx_seq;
   e.layers.resize(p.n_layer);
   Checked c;
-  assign_weights(model, in, e, c);
-  assign_memory(p, *ctx, {*tk, *tv}, in.parallel, e, c);
+  e.n_layer_nextn = p.n_layer_nextn;
+  assign_weights(model, in, p.n_layer - p.n_layer_nextn, e, c);
+  assign_memory(p, *ctx, {*tk, *tv}, in, e, c);
   assign_compute(model, p, *ctx, in, e, c);
-  // llama_context::output_reserve(n_seq_max): n_vocab f32 logits per output row.
-  e.output_buffer = c.mul(p.n_vocab, k_f32, static_cast<u64>(in.parallel));
+  // llama_context::output_reserve(n_seq_max): n_vocab f32 logits per output row (and as
+  // many again for the MTP context).
+  e.output_buffer = c.mul(p.n_vocab, k_f32, static_cast<u64>(in.parallel) * (in.mtp ? 2 : 1));
+  mtp_notes(p, in, e);
   e.gpu_overhead = k_gpu_overhead;
   if (in.projector_bytes != 0) {
     e.projector = c.add(in.projector_bytes, k_projector_compute);
@@ -518,7 +586,7 @@ Correction correction_from(const Estimate& predicted, const Calibration& measure
     p_model = c.add(p_model, c.add(l.weights, l.host_weights));
     p_kv = c.add(p_kv, c.add(l.kv, l.recurrent));
   }
-  u64 p_compute = predicted.compute_output;
+  u64 p_compute = c.add(predicted.compute_output, predicted.mtp_compute);
   if (gpus == 0) {
     // On the CPU the duplicated output shares the mapped token_embd.
     p_model -= std::min(p_model, predicted.tied_output);
@@ -542,6 +610,7 @@ EstimateInput estimate_input(const config::ManagedSpec& s) {
   in.flash_attn = s.flash_attn != config::FlashAttn::off;
   in.n_cpu_moe = s.n_cpu_moe.value_or(0);
   in.n_gpu_layers = s.n_gpu_layers.value_or(-1);
+  in.mtp = s.mtp;
   return in;
 }
 

@@ -41,6 +41,10 @@ struct EstimateInput {
   std::uint32_t n_outputs_max = 0;
   const core::gguf::SplitModel* draft = nullptr; // speculative-decoding draft model, if any
   int draft_ctx = 0;                             // draft context; 0 = same as the model's
+  // --spec-type draft-mtp: the model drafts with its own MTP (NextN) layers, which must be
+  // in the file (router/draft.h check_mtp). Not with `draft`: llama-server has one draft
+  // context.
+  bool mtp = false;
   std::uint64_t projector_bytes = 0; // mmproj tensor bytes (vision/audio projector), 0 = none
   Correction correction;             // from an earlier load of this model
 };
@@ -70,6 +74,16 @@ struct Estimate {
   std::uint64_t output_buffer = 0; // host: n_vocab f32 logits per slot (output_reserve(n_seq_max))
   std::uint64_t gpu_overhead = 0;  // per GPU used: driver context, cuBLAS/hipBLAS workspace
   std::uint64_t draft = 0;         // draft model: weights + KV + compute, with the output layer
+  // Multi-token prediction (EstimateInput::mtp). The file's MTP layers are its last
+  // n_layer_nextn layers; llama.cpp loads them only for MTP. Their weights and the MTP
+  // context's KV cache are in `layers` (llama.cpp keeps both on those layers' device), and
+  // mtp_weights / mtp_kv say how much of that is MTP's. mtp_compute, the MTP context's own
+  // compute buffer, goes with the output layer; its host buffers are in compute_host and
+  // output_buffer.
+  std::uint64_t n_layer_nextn = 0;
+  std::uint64_t mtp_weights = 0;
+  std::uint64_t mtp_kv = 0;
+  std::uint64_t mtp_compute = 0;
   std::uint64_t projector = 0;     // mmproj: with the output layer
   // No output.weight: output_weights includes this copy of token_embd (0 when not tied).
   std::uint64_t tied_output = 0;
@@ -77,20 +91,21 @@ struct Estimate {
 
   std::uint64_t layer_bytes() const; // sum of layers[i].device_bytes()
   // Everything on one GPU holding every layer and the output: layers + output weights +
-  // compute_output + overhead + draft + projector.
+  // compute_output + overhead + draft + MTP compute + projector.
   std::uint64_t single_gpu_bytes() const;
   // Host memory when every layer is on GPUs: input weights, host expert weights, host
   // compute and output buffers.
   std::uint64_t host_bytes() const;
 };
 
-// Fails (bad_request) when the model's architecture parameters cannot be read or a
-// setting is out of range (unknown cache type, parallel < 1, ctx beyond 2^24 tokens).
+// Fails (bad_request) when the model's architecture parameters cannot be read, a setting
+// is out of range (unknown cache type, parallel < 1, ctx beyond 2^24 tokens), or `mtp` is
+// asked of a file without MTP layers (the message names the file) or with a draft.
 Result<Estimate> estimate(const core::gguf::SplitModel& model, const EstimateInput& in);
 
 // The estimator's input from a model's managed settings in the config (ctx, parallel, KV
-// types, flash attention, -ngl, --n-cpu-moe). The draft and projector files are read by the
-// caller.
+// types, flash attention, -ngl, --n-cpu-moe, mtp). The draft and projector files are read
+// by the caller (router/draft.h resolve_draft says which draft).
 EstimateInput estimate_input(const config::ManagedSpec& spec);
 
 // The component ratios measured ÷ estimated, from a load whose estimate was `predicted`

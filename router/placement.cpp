@@ -26,7 +26,8 @@ struct Candidate {
 };
 
 // What a GPU pays before its first layer: overhead and compute buffer, plus — on the GPU
-// with the output layer — output weights, logits-sized compute buffer, draft and projector.
+// with the output layer — output weights, logits-sized compute buffer, draft, the MTP
+// context's compute buffer and projector.
 // Sums saturate: every figure is bounded by estimate() and the inventory, but a declared
 // card or a hostile file may still push a total past 2^64, and a wrapped sum would "fit".
 std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) {
@@ -39,7 +40,8 @@ std::uint64_t fixed_cost(const Estimate& e, bool output) {
     return sat_add(e.gpu_overhead, e.compute_layer);
   }
   std::uint64_t sum = e.gpu_overhead;
-  for (std::uint64_t v : {e.compute_output, e.output_weights, e.draft, e.projector}) {
+  for (std::uint64_t v :
+       {e.compute_output, e.output_weights, e.draft, e.mtp_compute, e.projector}) {
     sum = sat_add(sum, v);
   }
   return sum;
@@ -205,7 +207,7 @@ Plan partial_plan(const Estimate& e, const PlacementRequest& req, const std::vec
 
 // Everything in host memory: the weights (a tied output head shares the mapped token_embd
 // instead of being copied), KV cache, one compute buffer for the whole graph (the host-side
-// buffer of a GPU load is not made), logits, draft and projector.
+// buffer of a GPU load is not made), logits, draft, MTP compute buffer and projector.
 Plan host_only_plan(const Estimate& e) {
   Plan plan;
   plan.api = GpuApi::cpu;
@@ -215,7 +217,8 @@ Plan host_only_plan(const Estimate& e) {
     sum = sat_add(sum, l.host_weights);
   }
   for (std::uint64_t v : {e.output_weights - std::min(e.output_weights, e.tied_output),
-                          e.compute_output, e.output_buffer, e.draft, e.projector}) {
+                          e.compute_output, e.output_buffer, e.draft, e.mtp_compute,
+                          e.projector}) {
     sum = sat_add(sum, v);
   }
   plan.host_bytes = sum;

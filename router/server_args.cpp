@@ -30,10 +30,19 @@ std::vector<std::string> server_args(const ServerFiles& files, const EstimateInp
   // projector to the output GPU; left alone llama-server would spread the draft over every
   // device and put the projector on the first.
   const std::string& output_device = plan.output_device.empty() ? "none" : plan.output_device;
+  // The speculative type is explicit: left to infer it from the draft file, llama-server
+  // would take a draft whose last layer has MTP tensors for an MTP head
+  // (common_speculative_types_from_gguf).
   if (!files.draft.empty()) {
-    args.insert(args.end(), {"-md", files.draft.string(), "-devd", output_device, "-ngld",
-                             output_device == "none" ? "0" : "999", "-ctkd", in.cache_type_k,
-                             "-ctvd", in.cache_type_v});
+    args.insert(args.end(), {"--spec-type", "draft-simple", "-md", files.draft.string(), "-devd",
+                             output_device, "-ngld", output_device == "none" ? "0" : "999",
+                             "-ctkd", in.cache_type_k, "-ctvd", in.cache_type_v});
+  }
+  // MTP: a second context over the model's own MTP layers, on their device; its KV cache
+  // takes the draft cache types, which the estimate took to be the model's.
+  if (in.mtp) {
+    args.insert(args.end(), {"--spec-type", "draft-mtp", "-ctkd", in.cache_type_k, "-ctvd",
+                             in.cache_type_v});
   }
   if (!files.projector.empty()) {
     args.insert(args.end(), {"--mmproj", files.projector.string(), "-mmdev", output_device});

@@ -1,7 +1,7 @@
 #pragma once
 // The llama-server command line of a placed model: the model file, the settings that the
-// estimate assumed (context, slots, KV cache types, flash attention, experts on CPU, draft,
-// projector) and the plan's device arguments — so what runs is what was estimated.
+// estimate assumed (context, slots, KV cache types, flash attention, experts on CPU, draft
+// or MTP, projector) and the plan's device arguments — so what runs is what was estimated.
 
 #include <filesystem>
 #include <string>
@@ -19,8 +19,10 @@ struct ServerFiles {
 };
 
 // "-m MODEL -c N -np N -ctk T -ctv T -fa on|off [--kv-unified] [--n-cpu-moe N]
-// [-md DRAFT -devd DEV -ngld 999 -ctkd T -ctvd T] [--mmproj FILE -mmdev DEV]" followed by the
-// plan's arguments (--device, -ngl, --tensor-split …). DEV is the plan's output device.
+// [--spec-type draft-simple -md DRAFT -devd DEV -ngld 999 -ctkd T -ctvd T]
+// [--spec-type draft-mtp -ctkd T -ctvd T] [--mmproj FILE -mmdev DEV]" followed by the plan's
+// arguments (--device, -ngl, --tensor-split …). DEV is the plan's output device; the MTP
+// arguments come from EstimateInput::mtp.
 // Flash attention "auto" is passed as "on": the estimate assumed it, and what runs must be
 // what was estimated (with "off" the compute buffers grow).
 // Ports, hosts and a preset's own arguments are the spawner's business, not this one's.

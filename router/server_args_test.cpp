@@ -63,6 +63,26 @@ TEST_CASE("server_args: draft and projector go on the output device, where they 
   CHECK(c.find("-mmdev none") != std::string::npos);
 }
 
+TEST_CASE("server_args: a draft model runs as draft-simple; MTP as draft-mtp without -md") {
+  EstimateInput in;
+  in.cache_type_k = "q8_0";
+  in.cache_type_v = "q4_0";
+  Estimate est;
+  est.n_ctx = 8192;
+  // Explicit: a draft whose last layer has NextN tensors would be taken for an MTP head.
+  const std::string drafted = joined(server_args({"/m/big.gguf", "/m/small.gguf", ""}, in, est,
+                                                 two_gpu_plan()));
+  CHECK(drafted.find("--spec-type draft-simple -md /m/small.gguf -devd CUDA1") !=
+        std::string::npos);
+  CHECK(drafted.find("draft-mtp") == std::string::npos);
+  in.mtp = true;
+  const std::string mtp = joined(server_args({"/m/big.gguf", "", ""}, in, est, two_gpu_plan()));
+  CHECK(mtp.find("-fa on --spec-type draft-mtp -ctkd q8_0 -ctvd q4_0 --device CUDA0,CUDA1") !=
+        std::string::npos);
+  CHECK(mtp.find("-md ") == std::string::npos);
+  CHECK(mtp.find("draft-simple") == std::string::npos);
+}
+
 TEST_CASE("shell_quote: plain words stay, the rest is single-quoted") {
   CHECK(shell_quote({"-m", "/a b/c.gguf", "it's", ""}) == "-m '/a b/c.gguf' 'it'\\''s' ''");
   CHECK(shell_quote({"CUDA0,CUDA1", "--tensor-split", "20,13"}) == "CUDA0,CUDA1 --tensor-split 20,13");
