@@ -346,11 +346,12 @@ void print_header(std::uint64_t seed, double hours, const std::vector<Arrival>& 
       k_work_start_h, k_work_end_h);
   fmt::print(
       "policies: askd = Scheduler, reload_cost eviction; askd-seed = Scheduler, seed_score "
-      "eviction; lru-models-max = llama.cpp router mode, --models-max {}, LRU, no memory "
+      "eviction (both due_horizon {} s); lru-models-max = llama.cpp router mode, --models-max {}, LRU, no memory "
       "accounting{}; swap = llama-swap default group, one model at a time, FIFO{}; ollama = "
       "shortest keep_alive evicted first, OLLAMA_MAX_LOADED_MODELS {} x GPUs, one runner per "
       "model. Only askd runs replicas. Same slots, load and service times for all.\n",
-      o.models_max, o.baseline_ttl ? ", unloads after keep_alive" : ", never unloads when idle",
+      static_cast<double>(o.due_horizon_ms) / 1000, o.models_max,
+      o.baseline_ttl ? ", unloads after keep_alive" : ", never unloads when idle",
       o.baseline_ttl ? ", ttl = keep_alive" : ", no ttl", o.ollama_loaded_per_gpu);
   fmt::print(
       "columns: cold = loads of a model with no instance up; +repl = further replicas (askd); "
@@ -552,6 +553,7 @@ nlohmann::json report_json(std::uint64_t seed, double hours, const ReplayOptions
           {"models_max", o.models_max},
           {"ollama_max_loaded_per_gpu", o.ollama_loaded_per_gpu},
           {"baseline_ttl", o.baseline_ttl},
+          {"due_horizon_s", static_cast<double>(o.due_horizon_ms) / 1000},
           {"models", models},
           {"rigs", rigs}};
 }
@@ -579,12 +581,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--baseline-ttl", options.baseline_ttl,
                "lru-models-max and swap also unload idle models after their keep_alive");
+  double due_horizon_s = 60;
+  app.add_option("--due-horizon", due_horizon_s,
+                 "askd: seconds ahead a model due at its usual gap is kept room for "
+                 "(SchedulerOptions::due_horizon; 0 = off)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   app.add_flag("--json", json, "print one JSON object instead of tables");
   bool events = false;
   app.add_flag("--events", events,
                "write the scheduler's events of the askd replays to stderr (with --rig)");
   CLI11_PARSE(app, argc, argv);
   options.event_log = events ? stderr : nullptr;
+  options.due_horizon_ms = std::llround(due_horizon_s * 1000);
 
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<Arrival> trace = Workload(seed, hours).generate();

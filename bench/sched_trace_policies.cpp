@@ -268,7 +268,8 @@ public:
       : m_rig(rig), m_models(models), m_trace(trace), m_options(options),
         m_label(rig.name + "/" + std::string(to_string(policy))), m_base(m_clock.now()),
         m_spawner(*this),
-        m_sched(m_clock, m_spawner, rig.inventory, specs(models), scheduler_options(policy)),
+        m_sched(m_clock, m_spawner, rig.inventory, specs(models),
+                scheduler_options(policy, options)),
         m_tickets(tickets_of(trace)), m_slots(m_tickets, m_events), m_memory(rig) {
     for (std::size_t i = 0; i < models.size(); ++i) {
       m_index.emplace(models[i].spec.name, i);
@@ -348,10 +349,11 @@ private:
     }
     return out;
   }
-  static router::SchedulerOptions scheduler_options(Policy policy) {
+  static router::SchedulerOptions scheduler_options(Policy policy, const ReplayOptions& options) {
     router::SchedulerOptions o;
     o.eviction = policy == Policy::askd_seed ? router::EvictionOrder::seed_score
                                              : router::EvictionOrder::reload_cost;
+    o.due_horizon = std::chrono::milliseconds(options.due_horizon_ms);
     return o;
   }
 

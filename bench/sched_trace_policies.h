@@ -49,6 +49,7 @@ struct ReplayOptions {
   int ollama_loaded_per_gpu = 3;  // OLLAMA_MAX_LOADED_MODELS default: 3 × GPUs
   bool baseline_ttl = false;      // lru and swap also unload after keep_alive (llama-swap ttl)
   Ms exit_ms = 1000;              // stop to exited: memory is held until then
+  Ms due_horizon_ms = 60'000;     // askd: SchedulerOptions::due_horizon (0 = off)
   std::FILE* event_log = nullptr; // askd replays write the scheduler's events here
 };
 

@@ -33,16 +33,27 @@ std::string span_text(std::chrono::nanoseconds d) {
   return buf;
 }
 
-std::string exit_text(const ExitInfo& info) {
+// "exit status 1: <detail>"; with `last_line_only`, only the detail's last non-empty line
+// (for the error a client gets: not llama-server's whole start-up log).
+std::string exit_text(const ExitInfo& info, bool last_line_only) {
   std::string text = info.signaled ? "killed by signal " + std::to_string(info.status)
                                    : "exit status " + std::to_string(info.status);
-  if (!info.detail.empty()) {
-    text += ": " + info.detail;
+  std::string_view detail = info.detail;
+  while (last_line_only && !detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) {
+    detail.remove_suffix(1);
+  }
+  if (last_line_only) {
+    detail = detail.substr(detail.find_last_of('\n') + 1); // npos + 1 == 0: the whole text
+  }
+  if (!detail.empty()) {
+    text += ": ";
+    text += detail;
   }
   return text;
 }
 
 constexpr std::size_t k_max_events = 4096;
+constexpr std::size_t k_max_gaps = 16; // quiet gaps remembered per model
 
 } // namespace
 
@@ -113,6 +124,13 @@ RequestId Scheduler::submit(std::string_view model) {
     r.outcome = core::Error::not_found("no model named '" + r.model + "' is configured");
   } else {
     ModelState& st = m_state[r.model];
+    if (st.last_request != SteadyTime{} &&
+        r.submitted - st.last_request >= std::chrono::nanoseconds(m_options.session_gap)) {
+      if (st.gaps.size() >= k_max_gaps) {
+        st.gaps.erase(st.gaps.begin());
+      }
+      st.gaps.push_back(seconds_of(r.submitted - st.last_request));
+    }
     const double decay = std::exp(-seconds_of(r.submitted - st.last_request) /
                                   seconds_of(m_options.rate_decay));
     st.rate_score = st.rate_score * (st.last_request == SteadyTime{} ? 0.0 : decay) + 1.0;
@@ -204,11 +222,11 @@ void Scheduler::exited(InstanceId id, const ExitInfo& info) {
     }
     ++st.failures;
     st.last_failure = now;
-    st.last_failure_detail = exit_text(info);
+    st.last_failure_detail = exit_text(info, /*last_line_only=*/true);
     event(EventRecord::Kind::crash, inst.model, id,
           std::string(inst.was_ready ? "crashed after " + span_text(now - inst.ready_at) + " up"
                                      : "crashed while loading") +
-              " (" + st.last_failure_detail + ")");
+              " (" + exit_text(info, /*last_line_only=*/false) + ")");
   }
   pump();
 }
@@ -308,6 +326,9 @@ std::optional<SteadyTime> Scheduler::next_wakeup() const {
       consider(*r.drain_deadline);
     }
   }
+  if (const auto at = next_due_change()) {
+    consider(*at);
+  }
   if (next && *next < now) {
     next = now;
   }
@@ -343,6 +364,7 @@ void Scheduler::event(EventRecord::Kind kind, const std::string& model, Instance
 // --- decisions -------------------------------------------------------------------------
 
 void Scheduler::pump() {
+  drain_for_due();
   Claims claimed; // groups an earlier waiting request is making room in
   m_reserved.assign(m_inventory.gpus.size(), 0);
   for (auto& [id, r] : m_requests) {
@@ -388,7 +410,7 @@ void Scheduler::serve(Request& r, const Claims& claimed) {
       return i->in_flight >= m->parallel;
     });
     if (all_busy && starting == nullptr && live < m->max_replicas && !r.control) {
-      if (auto plan = fit(*m, {}, false, nullptr)) {
+      if (auto plan = fit(*m, {}, false, nullptr); plan && leaves_room(*m, *plan)) {
         start(*m, std::move(*plan), "replica: all " + std::to_string(live) + " busy");
       }
     }

@@ -81,6 +81,15 @@ struct SchedulerOptions {
   // keep_alive when shorter: the first instance keeps the model warm. Idle replicas are also
   // the first to be evicted, in either order.
   std::chrono::milliseconds replica_idle{600'000};
+  // Models due soon. A request after `session_gap` of quiet starts a new session of its model,
+  // and the quiet before it is remembered (the last 16). A model is due when, of its
+  // remembered gaps that have not yet gone by (give or take `due_horizon`; three at least),
+  // half or more end within `due_horizon` from now: an hourly job at the top of the hour, say.
+  // A replica does not start in room a model due soon needs, and replicas that hold such room
+  // drain (take no new request, stop when their last one ends) before it comes. 0 turns this
+  // off.
+  std::chrono::milliseconds due_horizon{60'000};
+  std::chrono::milliseconds session_gap{60'000};
 };
 
 // Starts and stops llama-server processes. The scheduler calls these while deciding; the
@@ -231,6 +240,7 @@ private:
     SteadyTime last_failure{};
     std::string last_failure_detail;
     std::chrono::milliseconds last_load{0}; // measured start → ready of the last load
+    std::vector<double> gaps; // seconds of quiet before its recent sessions, oldest first
   };
   struct Release {
     SteadyTime at{};
@@ -271,6 +281,16 @@ private:
   // Not the oldest live instance of its model: started for load, scaled down first.
   bool is_replica(const Instance& inst) const;
   double eviction_key(const Instance& inst) const;
+  // Models due soon (see SchedulerOptions::due_horizon) with nothing up or loading, and not
+  // in backoff.
+  std::vector<const ModelSpec*> due_cold() const;
+  // Whether a replica of `m` placed at `plan` leaves room for every model due soon that fits
+  // now. Called inside pump() (it uses the reservations).
+  bool leaves_room(const ModelSpec& m, const Plan& plan);
+  // Drains the replicas that hold room a model due soon needs.
+  void drain_for_due();
+  // When a model may next become due, while replicas run (for next_wakeup()).
+  std::optional<SteadyTime> next_due_change() const;
   void event(EventRecord::Kind kind, const std::string& model, InstanceId id, std::string detail);
 
   const core::Clock& m_clock;

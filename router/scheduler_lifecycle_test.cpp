@@ -264,7 +264,10 @@ TEST_CASE("scheduler: unknown models, unknown ids and abandoned requests") {
 }
 
 TEST_CASE("scheduler: a random workload never overcommits a GPU nor stops a busy instance") {
-  for (unsigned seed : {1u, 2u, 3u, 4u}) {
+  // Seeds 5 and 6 use short session gaps, so that models become due (and replicas drain for
+  // them) at random times too.
+  int due_drains = 0;
+  for (unsigned seed : {1u, 2u, 3u, 4u, 5u, 6u}) {
     CAPTURE(seed);
     Fixture f;
     std::mt19937 rng(seed);
@@ -290,6 +293,10 @@ TEST_CASE("scheduler: a random workload never overcommits a GPU nor stops a busy
     o.eviction = seed <= 2 ? EvictionOrder::reload_cost : EvictionOrder::seed_score;
     o.drain_wait = 60s;
     o.release_wait = 5s;
+    if (seed >= 5) {
+      o.session_gap = 2s;
+      o.due_horizon = 20s;
+    }
     f.make(gpus, models, o);
 
     std::vector<RequestId> live;
@@ -359,10 +366,17 @@ TEST_CASE("scheduler: a random workload never overcommits a GPU nor stops a busy
       if (waiting != f.s().waiting()) {
         problem += "waiting() disagrees with the outcomes; ";
       }
+      if (const auto wake = f.s().next_wakeup(); wake && *wake < f.clock.now()) {
+        problem += "next_wakeup() in the past; ";
+      }
+      for (const EventRecord& e : f.s().take_events()) {
+        due_drains += e.detail.find(" is due") != std::string::npos ? 1 : 0;
+      }
       REQUIRE(problem == "");
     }
     CHECK(f.spawner.starts.size() > 20); // the workload did load things
   }
+  CHECK(due_drains > 0); // replicas did drain for a model due
 }
 
 } // namespace

@@ -1,7 +1,7 @@
 // Scheduler, its room: what a GPU has free for a new instance (our accounting against the
-// last reading), whether a model fits, room held for an earlier waiting request, and which
-// idle instances to evict. The decisions that use these are in scheduler.cpp;
-// docs/scheduler.md gives the policy.
+// last reading), whether a model fits, room held for an earlier waiting request, which idle
+// instances to evict, and room kept for models due soon. The decisions that use these are in
+// scheduler.cpp; docs/scheduler.md gives the policy.
 
 #include "router/scheduler.h"
 
@@ -13,6 +13,25 @@ namespace ask::router {
 namespace {
 
 double room_seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+constexpr std::size_t k_min_due_gaps = 3; // gaps it takes to call a model due
+constexpr double k_due_share = 0.5;
+
+// Whether a model quiet for `quiet` seconds is due within `horizon`: of its remembered gaps
+// that have not gone by (with a horizon's slack, as a periodic job runs a little late or
+// early), at least half end within the horizon. Too few such gaps: not due.
+bool is_due(const std::vector<double>& gaps, double quiet, double horizon) {
+  std::size_t open = 0;
+  std::size_t ending = 0;
+  for (double g : gaps) {
+    if (g > quiet - horizon) {
+      ++open;
+      ending += g <= quiet + horizon ? 1 : 0;
+    }
+  }
+  return open >= k_min_due_gaps &&
+         static_cast<double>(ending) >= k_due_share * static_cast<double>(open);
+}
 
 } // namespace
 
@@ -128,6 +147,143 @@ double Scheduler::eviction_key(const Instance& inst) const {
   return reuse * reload_s / std::max(gib, 1.0 / 1024);
 }
 
+std::vector<const ModelSpec*> Scheduler::due_cold() const {
+  std::vector<const ModelSpec*> out;
+  if (m_options.due_horizon.count() <= 0) {
+    return out;
+  }
+  const SteadyTime now = m_clock.now();
+  const double horizon = room_seconds(m_options.due_horizon);
+  for (const ModelSpec& m : m_models) {
+    const auto it = m_state.find(m.name);
+    if (it == m_state.end() || it->second.last_request == SteadyTime{} ||
+        !is_due(it->second.gaps, room_seconds(now - it->second.last_request), horizon)) {
+      continue;
+    }
+    const bool up = std::any_of(m_instances.begin(), m_instances.end(), [&](const auto& kv) {
+      return kv.second.model == m.name && kv.second.state != InstanceState::stopping &&
+             !kv.second.stop_when_idle;
+    });
+    if (const auto until = backoff_until(m.name); up || (until && now < *until)) {
+      continue;
+    }
+    out.push_back(&m);
+  }
+  return out;
+}
+
+bool Scheduler::leaves_room(const ModelSpec& m, const Plan& plan) {
+  const std::vector<const ModelSpec*> due = due_cold();
+  if (due.empty()) {
+    return true;
+  }
+  // Room on its way out counts as room: a replica draining for a due model is not replaced.
+  std::vector<InstanceId> leaving;
+  for (const auto& [id, inst] : m_instances) {
+    if (inst.state == InstanceState::stopping || inst.stop_when_idle) {
+      leaving.push_back(id);
+    }
+  }
+  std::vector<const ModelSpec*> fitting;
+  for (const ModelSpec* other : due) {
+    if (other->name != m.name && fit(*other, leaving, true, nullptr)) {
+      fitting.push_back(other);
+    }
+  }
+  if (fitting.empty()) {
+    return true;
+  }
+  const std::vector<std::uint64_t> before = m_reserved;
+  reserve(plan); // as if the replica were there
+  const bool room = std::all_of(fitting.begin(), fitting.end(), [&](const ModelSpec* other) {
+    return fit(*other, leaving, true, nullptr).has_value();
+  });
+  m_reserved = before;
+  return room;
+}
+
+void Scheduler::drain_for_due() {
+  for (const ModelSpec* m : due_cold()) {
+    std::vector<InstanceId> freed; // on its way out already
+    std::vector<Instance*> replicas;
+    for (auto& [id, inst] : m_instances) {
+      const ModelSpec* other = spec(inst.model);
+      if (inst.state == InstanceState::stopping || inst.stop_when_idle) {
+        freed.push_back(id);
+      } else if (inst.model != m->name && (other == nullptr || !other->pinned) &&
+                 is_replica(inst)) {
+        replicas.push_back(&inst);
+      }
+    }
+    // A waiting request makes its own room (serve()); room on its way out may be enough.
+    if (replicas.empty() || has_waiting(m->name) || fit(*m, freed, true, nullptr)) {
+      continue;
+    }
+    // The fewest replicas it needs gone, the least busy first.
+    std::stable_sort(replicas.begin(), replicas.end(), [](const Instance* a, const Instance* b) {
+      return a->in_flight < b->in_flight;
+    });
+    std::vector<Instance*> chosen;
+    for (Instance* inst : replicas) {
+      freed.push_back(inst->id);
+      chosen.push_back(inst);
+      if (fit(*m, freed, true, nullptr)) {
+        break;
+      }
+    }
+    if (!fit(*m, freed, true, nullptr)) {
+      continue; // replicas alone would not make room: a request for it will evict when it comes
+    }
+    for (std::size_t k = chosen.size(); k-- > 0;) {
+      std::vector<InstanceId> without = freed;
+      std::erase(without, chosen[k]->id);
+      if (fit(*m, without, true, nullptr)) {
+        freed = std::move(without);
+        chosen.erase(chosen.begin() + static_cast<std::ptrdiff_t>(k));
+      }
+    }
+    for (Instance* inst : chosen) {
+      const std::string reason = "replica scaled down: " + m->name + " is due";
+      if (inst->in_flight == 0) {
+        stop_instance(*inst, reason);
+      } else {
+        inst->stop_when_idle = true;
+        inst->stop_reason = reason;
+        event(EventRecord::Kind::stop, inst->model, inst->id,
+              reason + " (once its requests finish)");
+      }
+    }
+  }
+}
+
+std::optional<SteadyTime> Scheduler::next_due_change() const {
+  const bool replicas = std::any_of(m_instances.begin(), m_instances.end(), [&](const auto& kv) {
+    return kv.second.state != InstanceState::stopping && !kv.second.stop_when_idle &&
+           is_replica(kv.second);
+  });
+  if (!replicas || m_options.due_horizon.count() <= 0) {
+    return std::nullopt;
+  }
+  // is_due() changes only where a gap enters or leaves the window around the quiet time; a
+  // millisecond past it, so that rounding does not land on the wrong side.
+  const SteadyTime now = m_clock.now();
+  const auto horizon = std::chrono::nanoseconds(m_options.due_horizon);
+  std::optional<SteadyTime> next;
+  for (const auto& [name, st] : m_state) {
+    for (double g : st.gaps) {
+      const auto gap =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(g));
+      for (const SteadyTime at : {st.last_request + gap - horizon + std::chrono::milliseconds(1),
+                                  st.last_request + gap + horizon + std::chrono::milliseconds(1)}) {
+        if (at > now && (!next || at < *next)) {
+          next = at;
+        }
+      }
+    }
+  }
+  return next;
+}
+
 Scheduler::Evictions Scheduler::choose_evictions(const ModelSpec& m,
                                                 const std::vector<InstanceId>& stopping) const {
   struct Candidate {
@@ -139,6 +295,12 @@ Scheduler::Evictions Scheduler::choose_evictions(const ModelSpec& m,
   std::vector<Candidate> pool;
   for (const auto& [id, inst] : m_instances) {
     const ModelSpec* other = spec(inst.model);
+    // A replica still loading holds no request: cancelled first.
+    if (inst.state == InstanceState::starting && inst.model != m.name &&
+        (other == nullptr || !other->pinned) && is_replica(inst)) {
+      pool.push_back({id, 0, -std::numeric_limits<double>::infinity(), inst.started});
+      continue;
+    }
     // Never an instance whose model has requests waiting: they would only load it again.
     if (inst.state != InstanceState::ready || inst.model == m.name ||
         (other != nullptr && other->pinned) || has_waiting(inst.model)) {

@@ -378,6 +378,122 @@ TEST_CASE("scheduler: replicas scale down first") {
   }
 }
 
+TEST_CASE("scheduler: a replica still loading is cancelled when another model needs its room") {
+  Fixture f;
+  ModelSpec fast = model("fast", 8);
+  fast.max_replicas = 2;
+  f.make({gpu("gpu0", 0, 24)}, {fast, model("other", 10)});
+  const RequestId r1 = f.s().submit("fast");
+  const InstanceId i1 = f.spawner.starts.at(0).id;
+  f.s().ready(i1);
+  const RequestId r2 = f.s().submit("fast"); // i1 busy: queued on it while a replica loads
+  REQUIRE(f.spawner.starts.size() == 2);
+  const InstanceId i2 = f.spawner.starts[1].id;
+  CHECK(assigned(f.s().outcome(r1)) == i1);
+  CHECK(assigned(f.s().outcome(r2)) == i1);
+  f.s().take_events();
+
+  const RequestId ro = f.s().submit("other"); // 8 GiB free, needs 10
+  CHECK(is_waiting(f.s().outcome(ro)));
+  CHECK(f.spawner.stops == std::vector<InstanceId>{i2}); // not after its load: now
+  CHECK(has_event(f.s().take_events(), Kind::stop, "fast", "evicted to make room for other"));
+  f.exit(i2);
+  REQUIRE(f.spawner.starts.size() == 3);
+  CHECK(f.spawner.starts[2].model == "other");
+  f.s().ready(i2); // a late answer from the cancelled replica changes nothing
+  f.s().ready(f.spawner.starts[2].id);
+  CHECK(assigned(f.s().outcome(ro)) == f.spawner.starts[2].id);
+  CHECK(f.state(i1) == InstanceState::ready);
+  CHECK(f.view(i1)->in_flight == 2);
+  CHECK(f.spawner.problems.empty());
+}
+
+TEST_CASE("scheduler: replicas make way for a model due at its regular gap") {
+  // "cron" comes at the top of every hour; "fast" gets a replica when busy. Once cron has
+  // come back at the same gap three times, a replica does not start in the room it needs
+  // within due_horizon of its next time, and a running one drains before it comes.
+  Fixture f;
+  ModelSpec fast = model("fast", 8);
+  fast.max_replicas = 2;
+  fast.keep_alive = core::Duration::forever();
+  ModelSpec cron = model("cron", 10);
+  cron.keep_alive = core::Duration::zero();
+  SchedulerOptions o; // due_horizon and session_gap 60 s
+  bool off = false;
+  SUBCASE("on") {}
+  SUBCASE("off with due_horizon 0") {
+    o.due_horizon = 0ms;
+    off = true;
+  }
+  f.make({gpu("gpu0", 0, 24)}, {fast, cron}, o);
+  const auto to = [&f](std::chrono::seconds t) { f.advance(t - milliseconds(f.now_ms())); };
+  const InstanceId i1 = f.warm("fast");
+  for (int h = 1; h <= 4; ++h) { // cron at 1 h, 2 h, 3 h, 4 h: three gaps of an hour
+    to(std::chrono::hours(h));
+    f.exit(f.warm("cron"));
+  }
+  // 4 h 50 min: cron is not due for ten minutes; fast is busy and gets a replica.
+  to(4h + 50min);
+  const RequestId r1 = f.s().submit("fast");
+  const RequestId r2 = f.s().submit("fast");
+  REQUIRE(f.spawner.starts.size() == 6);
+  const InstanceId i2 = f.spawner.starts[5].id;
+  f.s().ready(i2);
+  const RequestId r3 = f.s().submit("fast");
+  REQUIRE(assigned(f.s().outcome(r3)) == i2);
+  CHECK(assigned(f.s().outcome(r1)) == i1);
+  CHECK(assigned(f.s().outcome(r2)) == i1);
+  f.s().take_events();
+  const std::size_t crons = f.spawner.stops.size(); // the four cron runs
+  const auto stopped_since = [&] {
+    return std::vector<InstanceId>(f.spawner.stops.begin() + static_cast<std::ptrdiff_t>(crons),
+                                   f.spawner.stops.end());
+  };
+
+  const auto wake = f.s().next_wakeup();
+  if (off) {
+    CHECK_FALSE(wake.has_value()); // both busy, keep_alive forever: nothing timed
+    to(4h + 59min + 30s);
+    f.s().tick();
+    CHECK(stopped_since().empty());
+    f.s().finish(r3);
+    CHECK(stopped_since().empty()); // the idle replica stays for replica_idle
+    const RequestId rc = f.s().submit("cron");
+    CHECK(stopped_since() == std::vector<InstanceId>{i2}); // evicted on arrival
+    CHECK(is_waiting(f.s().outcome(rc)));
+    return;
+  }
+  // Due from a minute before its time: the scheduler wakes up for it.
+  REQUIRE(wake.has_value());
+  CHECK(f.ms(*wake) == (4 * 3600 + 59 * 60) * 1000 + 1);
+  f.advance(milliseconds(f.ms(*wake) - f.now_ms()));
+  f.s().tick();
+  CHECK(stopped_since().empty()); // the replica is busy: it drains
+  CHECK(has_event(f.s().take_events(), Kind::stop, "fast", "replica scaled down: cron is due"));
+  const RequestId r4 = f.s().submit("fast");
+  CHECK(assigned(f.s().outcome(r4)) == i1);
+  CHECK(f.spawner.starts.size() == 6); // no new replica in cron's room
+  f.s().finish(r3);
+  CHECK(stopped_since() == std::vector<InstanceId>{i2});
+  f.exit(i2);
+  f.s().finish(r1);
+  f.s().finish(r2);
+  const RequestId r5 = f.s().submit("fast");
+  const RequestId r6 = f.s().submit("fast"); // i1 busy again: still no replica while cron is due
+  CHECK(f.spawner.starts.size() == 6);
+
+  to(5h); // cron comes and starts at once
+  const RequestId rc = f.s().submit("cron");
+  REQUIRE(f.spawner.starts.size() == 7);
+  CHECK(f.spawner.starts[6].model == "cron");
+  f.s().ready(f.spawner.starts[6].id);
+  CHECK(assigned(f.s().outcome(rc)) == f.spawner.starts[6].id);
+  for (RequestId r : {r4, r5, r6}) {
+    CHECK(assigned(f.s().outcome(r)) == i1);
+  }
+  CHECK(f.spawner.problems.empty());
+}
+
 TEST_CASE("scheduler: models of one exclusive group never run together") {
   Fixture f;
   ModelSpec a = model("alpha", 10);
