@@ -342,6 +342,11 @@ MemoryPlan plan_memory(const Options& o, const ModelInfo& m, const ContextPlan& 
   for (int l = 0; l < n_layer; ++l) {
     add_layer_kv(mem, holder(l), m, c, static_cast<std::uint64_t>(l));
   }
+  // Tied embeddings (no output.weight): llama.cpp loads token_embd again as the output head
+  // (TENSOR_DUPLICATED), a copy on the output layer's GPU; on the CPU the mapping is shared.
+  const bool tied = std::none_of(m.tensors.begin(), m.tensors.end(), [](const TensorGroup& t) {
+    return t.name == "output.weight";
+  });
   for (const TensorGroup& t : m.tensors) {
     if (t.layer >= 0 && t.layer < n_layer) {
       holder(t.layer).model += t.bytes;
@@ -349,6 +354,9 @@ MemoryPlan plan_memory(const Options& o, const ModelInfo& m, const ContextPlan& 
       holder(n_layer).model += t.bytes;
     } else {
       mem.host.model += t.bytes;
+      if (tied && t.name == "token_embd.weight" && mem.output_offloaded && !names.empty()) {
+        holder(n_layer).model += t.bytes;
+      }
     }
   }
   mem.output = m.arch.n_vocab * 4 * static_cast<std::uint64_t>(c.n_seq);
