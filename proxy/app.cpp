@@ -10,6 +10,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "config/config.h"
 #include "core/clock.h"
 #include "proxy/cli.h"
 #include "proxy/managed_router.h"
@@ -37,12 +38,27 @@ void raise_open_file_limit() {
   }
 }
 
-sigset_t stop_signals() {
+// SIGINT and SIGTERM stop askd; SIGHUP reloads the config.
+sigset_t handled_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   return set;
+}
+
+// What the GPU tools say is free now, for the scheduler's periodic re-reading.
+GpuReading read_free_memory(const config::GpuConfig& gpus) {
+  // A short limit: a hung tool must not hold the reading back for long.
+  static const router::ToolRunner runner = router::system_tool_runner(std::chrono::seconds(3));
+  GpuReading out;
+  for (const router::Gpu& g : router::probe(gpus, runner).gpus) {
+    if (g.free_bytes) {
+      out.emplace_back(g.id, *g.free_bytes);
+    }
+  }
+  return out;
 }
 
 std::unique_ptr<ModelRouter> make_router(const config::Config& cfg, const core::Clock& clock) {
@@ -64,7 +80,52 @@ std::unique_ptr<ModelRouter> make_router(const config::Config& cfg, const core::
   if (!cfg.telemetry.askd_log.empty()) {
     options.log_dir = cfg.telemetry.askd_log.parent_path() / "llama-server";
   }
+  if (cfg.gpus.probe) { // declared GPUs only: no tool to ask
+    options.gpu_reader = [gpus = cfg.gpus] { return read_free_memory(gpus); };
+  }
   return std::make_unique<ManagedRouter>(cfg, std::move(inventory), clock, options);
+}
+
+// SIGHUP: the config file is read again and what can change while askd runs is applied
+// (the managed models' settings); the rest is named as needing a restart.
+void reload(const config::LoadedConfig& loaded, const config::Config& running,
+            ModelRouter& router) {
+  if (!loaded.path) {
+    spdlog::info("reload: askd runs on the built-in defaults; there is no file to read again");
+    return;
+  }
+  config::LoadOptions load;
+  load.explicit_path = *loaded.path;
+  auto fresh = config::load_config(load);
+  if (!fresh) {
+    spdlog::error("reload: {} is not applied; askd runs on as it was:", loaded.path->string());
+    for (const config::Diagnostic& d : fresh.error().diagnostics) {
+      spdlog::error("config: {}", d.to_string());
+    }
+    return;
+  }
+  for (const config::Diagnostic& d : fresh->warnings) {
+    spdlog::warn("config: {}", d.to_string());
+  }
+  fresh->config.listen = running.listen; // --listen may have overridden the file's
+  auto* managed = dynamic_cast<ManagedRouter*>(&router);
+  if (managed == nullptr) {
+    spdlog::info("reload: askd manages no llama-server models; other changes need a restart");
+    return;
+  }
+  const ReloadReport report = managed->reload(fresh->config);
+  for (const std::string& a : report.applied) {
+    spdlog::info("reload: applied: {}", a);
+  }
+  for (const std::string& r : report.restart) {
+    spdlog::warn("reload: needs a restart of askd: {}", r);
+  }
+  for (const std::string& p : report.problems) {
+    spdlog::warn("reload: {}", p);
+  }
+  spdlog::info("reload: {} done: {} applied, {} need a restart, {} problems",
+               loaded.path->string(), report.applied.size(), report.restart.size(),
+               report.problems.size());
 }
 
 } // namespace
@@ -106,7 +167,7 @@ int serve(config::LoadedConfig loaded, const ServeOptions& options, std::ostream
   // Signals go to one thread that stops the server; every other thread blocks them. The
   // broken-pipe signal is ignored: a client that goes away is noticed by write errors.
   std::signal(SIGPIPE, SIG_IGN);
-  sigset_t signals = stop_signals();
+  sigset_t signals = handled_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   core::SystemClock clock;
@@ -142,7 +203,10 @@ int serve(config::LoadedConfig loaded, const ServeOptions& options, std::ostream
 
   std::thread waiter([&] {
     int sig = 0;
-    sigwait(&signals, &sig);
+    while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+      spdlog::info("askd: SIGHUP: reading {} again", loaded.source);
+      reload(loaded, cfg, *router);
+    }
     spdlog::info("askd: signal {}, stopping", sig);
     server.stop();
   });

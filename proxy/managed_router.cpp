@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/gguf.h"
+#include "router/draft.h"
 #include "router/estimate.h"
 
 namespace ask::proxy {
@@ -16,10 +17,6 @@ namespace {
 
 constexpr const char* k_host = "127.0.0.1";
 
-double span_seconds(router::SteadyTime from, router::SteadyTime to) {
-  return std::chrono::duration<double>(to - from).count();
-}
-
 // The exclusive group `model` belongs to, "" for none.
 std::string group_of(const config::Config& config, const std::string& model) {
   for (const config::Group& g : config.groups) {
@@ -28,6 +25,22 @@ std::string group_of(const config::Config& config, const std::string& model) {
     }
   }
   return "";
+}
+
+// llama.cpp's names of the plan's devices, in plan order: the "--device" list ("CUDA0,CUDA1").
+std::vector<std::string> device_names(const router::Plan& plan) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i + 1 < plan.args.size(); ++i) {
+    if (plan.args[i] == "--device" && plan.args[i + 1] != "none") {
+      std::string_view list = plan.args[i + 1];
+      while (!list.empty()) {
+        const auto comma = list.find(',');
+        names.emplace_back(list.substr(0, comma));
+        list = comma == std::string_view::npos ? "" : list.substr(comma + 1);
+      }
+    }
+  }
+  return names;
 }
 
 } // namespace
@@ -43,9 +56,12 @@ public:
              const router::Plan& plan) override {
     const Managed& mm = m_owner.m_managed.at(spec.name);
     router::LaunchSpec launch;
-    launch.binary = mm.preset != nullptr ? mm.preset->binary : "llama-server";
-    if (mm.preset != nullptr) {
-      launch.args = mm.preset->args;
+    launch.binary = mm.preset ? mm.preset->binary : "llama-server";
+    // Verbosity 4 makes llama-server log its buffer sizes (3, the default, does not): the
+    // measured memory. First, so that a -lv in the preset or extra_args wins.
+    launch.args = {"-lv", "4"};
+    if (mm.preset) {
+      launch.args.insert(launch.args.end(), mm.preset->args.begin(), mm.preset->args.end());
       launch.env = mm.preset->env;
     }
     const auto port = router::free_loopback_port();
@@ -59,17 +75,17 @@ public:
     launch.args.insert(launch.args.end(), args.begin(), args.end());
     for (const std::string& a : {std::string("--host"), std::string(k_host), std::string("--port"),
                                  std::to_string(launch.port), std::string("-a"),
-                                 mm.model->upstream}) {
+                                 mm.model.upstream}) {
       launch.args.push_back(a);
     }
-    launch.args.insert(launch.args.end(), mm.model->managed->extra_args.begin(),
-                       mm.model->managed->extra_args.end());
+    launch.args.insert(launch.args.end(), mm.model.managed->extra_args.begin(),
+                       mm.model.managed->extra_args.end());
     launch.env.insert(launch.env.end(), plan.env.begin(), plan.env.end());
     if (!m_owner.m_options.log_dir.empty()) {
       launch.log_file = m_owner.m_options.log_dir / (spec.name + "-" + std::to_string(id) + ".log");
     }
     const int pid = m_owner.m_supervisor->launch(id, launch);
-    m_owner.m_running[id] = {spec.name, launch.port, pid};
+    m_owner.m_running[id] = {spec.name, launch.port, pid, device_names(plan), std::nullopt};
     spdlog::info("llama-server for {} (instance {}): pid {}, port {}: {} {}", spec.name, id, pid,
                  launch.port, launch.binary.string(), router::shell_quote(launch.args));
   }
@@ -98,71 +114,89 @@ private:
 
 // --- the router --------------------------------------------------------------------------
 
+core::Result<ManagedRouter::Managed>
+ManagedRouter::make_managed(const config::Config& config, const config::Model& model,
+                            const router::Correction& correction) {
+  const config::ManagedSpec& s = *model.managed;
+  Managed mm;
+  mm.model = model;
+  if (const config::Preset* preset = config.find_preset(s.preset)) {
+    mm.preset = *preset;
+  }
+  mm.input = router::estimate_input(s);
+  mm.files.model = s.gguf;
+  auto file = core::gguf::read_model(s.gguf);
+  if (!file) {
+    return core::fail(core::Error::bad_request(s.gguf.string() + ": " + file.error().message));
+  }
+  // An explicit draft, the one "auto" finds beside the model, or none.
+  auto draft_path = router::resolve_draft(s);
+  if (!draft_path) {
+    return core::fail(std::move(draft_path.error()));
+  }
+  std::optional<core::gguf::SplitModel> draft;
+  if (*draft_path) {
+    auto d = core::gguf::read_model(**draft_path);
+    if (!d) {
+      return core::fail(core::Error::bad_request("draft " + (*draft_path)->string() + ": " +
+                                                 d.error().message));
+    }
+    draft = std::move(*d);
+    mm.input.draft = &*draft;
+    mm.files.draft = **draft_path;
+  }
+  auto base = router::estimate(*file, mm.input);
+  mm.input.correction = correction;
+  auto est = router::estimate(*file, mm.input);
+  mm.input.draft = nullptr; // the draft's header is not kept
+  if (!base || !est) {
+    return core::fail(core::Error::bad_request(
+        s.gguf.string() + ": " + (base ? est.error() : base.error()).message));
+  }
+  mm.base = std::move(*base);
+  router::ModelSpec& spec = mm.spec;
+  spec.name = model.name;
+  spec.estimate = std::move(*est);
+  spec.placement.api = mm.preset ? mm.preset->api : config::GpuApi::cpu;
+  spec.placement.pins = s.gpus;
+  spec.placement.allow_partial = s.allow_partial_offload;
+  spec.placement.n_layers_request = mm.input.n_gpu_layers;
+  spec.keep_alive = model.keep_alive.value_or(config::k_default_keep_alive);
+  spec.parallel = s.parallel;
+  spec.max_replicas = s.max_replicas;
+  spec.pinned = s.pinned;
+  spec.group = group_of(config, model.name);
+  spec.load_timeout = s.load_timeout.finite().value_or(std::chrono::hours(24 * 365));
+  return mm;
+}
+
 ManagedRouter::ManagedRouter(const config::Config& config, router::Inventory inventory,
                              const core::Clock& clock, ManagedRouterOptions options)
-    : m_config(config), m_clock(clock), m_options(std::move(options)) {
-  std::vector<router::ModelSpec> specs;
-  for (const config::Model& model : config.models) {
+    : m_clock(clock), m_options(std::move(options)), m_config(config) {
+  for (const config::Model& model : m_config.models) {
     if (!model.managed) {
       continue;
     }
-    const config::ManagedSpec& s = *model.managed;
-    auto unavailable = [&](const std::string& why) {
-      m_unavailable[model.name] = why;
-      m_problems.push_back(model.name + ": " + why);
-    };
-    Managed mm;
-    mm.model = &model;
-    mm.preset = config.find_preset(s.preset);
-    mm.input = router::estimate_input(s);
-    mm.files.model = s.gguf;
-    auto file = core::gguf::read_model(s.gguf);
-    if (!file) {
-      unavailable(s.gguf.string() + ": " + file.error().message);
+    auto mm = make_managed(m_config, model, {});
+    if (!mm) {
+      m_unavailable[model.name] = mm.error().message;
+      m_problems.push_back(model.name + ": " + mm.error().message);
       continue;
     }
-    std::optional<core::gguf::SplitModel> draft;
-    if (s.draft) {
-      auto d = core::gguf::read_model(*s.draft);
-      if (!d) {
-        unavailable("draft " + s.draft->string() + ": " + d.error().message);
-        continue;
-      }
-      draft = std::move(*d);
-      mm.input.draft = &*draft;
-      mm.files.draft = *s.draft;
-    }
-    auto est = router::estimate(*file, mm.input);
-    mm.input.draft = nullptr; // the draft's header is not kept
-    if (!est) {
-      unavailable(s.gguf.string() + ": " + est.error().message);
-      continue;
-    }
-    router::ModelSpec& spec = mm.spec;
-    spec.name = model.name;
-    spec.estimate = std::move(*est);
-    spec.placement.api = mm.preset != nullptr ? mm.preset->api : config::GpuApi::cpu;
-    spec.placement.pins = s.gpus;
-    spec.placement.allow_partial = s.allow_partial_offload;
-    spec.placement.n_layers_request = mm.input.n_gpu_layers;
-    spec.keep_alive = model.keep_alive.value_or(config::k_default_keep_alive);
-    spec.parallel = s.parallel;
-    spec.max_replicas = s.max_replicas;
-    spec.pinned = s.pinned;
-    spec.group = group_of(config, model.name);
-    spec.load_timeout = s.load_timeout.finite().value_or(std::chrono::hours(24 * 365));
-    specs.push_back(spec);
-    m_managed.emplace(model.name, std::move(mm));
+    m_managed.emplace(model.name, std::move(*mm));
   }
   m_spawner = std::make_unique<Spawner>(*this);
   m_scheduler = std::make_unique<router::Scheduler>(m_clock, *m_spawner, std::move(inventory),
-                                                    std::move(specs), m_options.scheduler);
+                                                    specs(), m_options.scheduler);
   m_supervisor = std::make_unique<router::Supervisor>(
       router::Supervisor::Callbacks{
           [this](std::uint64_t id) { on_ready(id); },
           [this](std::uint64_t id, const router::ProcessExit& e) { on_exited(id, e); }},
       m_options.supervisor);
   m_timer = std::thread([this] { timer_loop(); });
+  if (m_options.gpu_reader) {
+    m_reader = std::thread([this] { reader_loop(); });
+  }
 }
 
 ManagedRouter::~ManagedRouter() {
@@ -172,11 +206,28 @@ ManagedRouter::~ManagedRouter() {
   }
   m_changed.notify_all();
   m_timer.join();
+  if (m_reader.joinable()) {
+    m_reader.join();
+  }
   // Kills and reaps every llama-server; its callbacks may still take m_mutex meanwhile.
   m_supervisor.reset();
 }
 
+std::vector<router::ModelSpec> ManagedRouter::specs() const {
+  std::vector<router::ModelSpec> out;
+  for (const config::Model& m : m_config.models) { // in the config's order
+    if (const auto it = m_managed.find(m.name); it != m_managed.end()) {
+      out.push_back(it->second.spec);
+    }
+  }
+  return out;
+}
+
 void ManagedRouter::on_ready(std::uint64_t id) {
+  // The buffers llama.cpp allocated are in the startup log, before /health answered.
+  const router::Calibration measured = router::parse_startup_log(m_supervisor->output(id));
+  std::optional<router::Correction> correction;
+  std::string model;
   {
     std::lock_guard lock(m_mutex);
     if (m_stopping) { // the supervisor is going: start nothing new
@@ -184,8 +235,15 @@ void ManagedRouter::on_ready(std::uint64_t id) {
     }
     m_scheduler->ready(id);
     log_events();
+    if (!measured.devices.empty()) {
+      correction = calibrate(id, measured);
+      model = m_running.at(id).model;
+    }
   }
   m_changed.notify_all();
+  if (correction) {
+    apply_correction(model, *correction);
+  }
 }
 
 void ManagedRouter::on_exited(std::uint64_t id, const router::ProcessExit& exit) {
@@ -213,21 +271,6 @@ void ManagedRouter::finish(router::RequestId request) {
   m_changed.notify_all();
 }
 
-void ManagedRouter::log_events() {
-  for (const EventRecord& e : m_scheduler->take_events()) {
-    const auto kind = router::to_string(e.kind);
-    switch (e.kind) {
-    case EventRecord::Kind::crash:
-    case EventRecord::Kind::load_failed:
-    case EventRecord::Kind::cannot_place:
-      spdlog::warn("scheduler: {} {} (instance {}): {}", kind, e.model, e.instance, e.detail);
-      break;
-    default:
-      spdlog::info("scheduler: {} {} (instance {}): {}", kind, e.model, e.instance, e.detail);
-    }
-  }
-}
-
 void ManagedRouter::timer_loop() {
   std::unique_lock lock(m_mutex);
   while (!m_stopping) {
@@ -248,13 +291,48 @@ void ManagedRouter::timer_loop() {
   }
 }
 
+void ManagedRouter::reader_loop() {
+  std::unique_lock lock(m_mutex);
+  while (!m_stopping) {
+    // Woken by every state change too; only the interval counts.
+    const auto until = std::chrono::steady_clock::now() + m_options.gpu_refresh;
+    m_changed.wait_until(lock, until, [&] {
+      return m_stopping || std::chrono::steady_clock::now() >= until;
+    });
+    if (m_stopping) {
+      break;
+    }
+    lock.unlock();
+    refresh_gpus();
+    lock.lock();
+  }
+}
+
+void ManagedRouter::refresh_gpus() {
+  if (!m_options.gpu_reader) {
+    return;
+  }
+  const GpuReading reading = m_options.gpu_reader(); // runs the tools: not under the lock
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_stopping) {
+      return;
+    }
+    for (const auto& [gpu, free] : reading) {
+      m_scheduler->set_reading(gpu, free);
+    }
+    log_events();
+  }
+  m_changed.notify_all();
+}
+
 core::Result<std::unique_ptr<Lease>>
 ManagedRouter::acquire(const config::Model& model, std::chrono::steady_clock::time_point deadline,
                        const net::Watch& watch) {
+  std::unique_lock lock(m_mutex);
   if (const auto it = m_unavailable.find(model.name); it != m_unavailable.end()) {
     return core::fail(core::Error::overloaded("cannot place " + model.name + ": " + it->second));
   }
-  std::unique_lock lock(m_mutex);
   const router::RequestId request = m_scheduler->submit(model.name);
   log_events();
   for (;;) {
@@ -283,108 +361,6 @@ ManagedRouter::acquire(const config::Model& model, std::chrono::steady_clock::ti
     // Wake at least every 100 ms to notice a client that hung up.
     m_changed.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(100)));
   }
-}
-
-core::Json ManagedRouter::status() const {
-  std::lock_guard lock(m_mutex);
-  const auto now = m_clock.now();
-  core::Json gpus = core::Json::array();
-  for (const router::GpuView& g : m_scheduler->gpus()) {
-    core::Json j = {{"id", g.id}, {"cap_bytes", g.cap}, {"used_by_askd_bytes", g.ours},
-                    {"available_bytes", g.available}};
-    j["free_reading_bytes"] = g.reading ? core::Json(*g.reading) : core::Json(nullptr);
-    gpus.push_back(std::move(j));
-  }
-  core::Json instances = core::Json::array();
-  for (const router::InstanceView& v : m_scheduler->instances()) {
-    core::Json devices = core::Json::array();
-    std::uint64_t bytes = 0;
-    for (const router::GpuShare& s : v.plan.gpus) {
-      devices.push_back({{"gpu", s.gpu}, {"layers", s.layers}, {"estimated_bytes", s.bytes}});
-      bytes += s.bytes;
-    }
-    core::Json j = {{"id", v.id},
-                    {"model", v.model},
-                    {"state", router::to_string(v.state)},
-                    {"devices", std::move(devices)},
-                    {"estimated_bytes", bytes},
-                    {"in_flight", v.in_flight},
-                    {"up_s", std::round(span_seconds(v.started, now))}};
-    if (const auto it = m_running.find(v.id); it != m_running.end()) {
-      j["pid"] = it->second.pid;
-      j["port"] = it->second.port;
-    }
-    j["idle_s"] = v.in_flight == 0 && v.state == router::InstanceState::ready
-                      ? core::Json(std::round(span_seconds(v.idle_since, now)))
-                      : core::Json(nullptr);
-    j["expires_in_s"] =
-        v.expires ? core::Json(std::max(0.0, std::round(span_seconds(now, *v.expires))))
-                  : core::Json(nullptr);
-    if (!v.stop_reason.empty()) {
-      j["stop_reason"] = v.stop_reason;
-    }
-    instances.push_back(std::move(j));
-  }
-  core::Json unavailable = core::Json::object();
-  for (const auto& [name, why] : m_unavailable) {
-    unavailable[name] = why;
-  }
-  return {{"managed", true},
-          {"gpus", std::move(gpus)},
-          {"instances", std::move(instances)},
-          {"queued", m_scheduler->waiting()},
-          {"unavailable", std::move(unavailable)}};
-}
-
-core::Result<core::Json> ManagedRouter::load(std::string_view model) {
-  if (const auto it = m_unavailable.find(model); it != m_unavailable.end()) {
-    return core::fail(core::Error::overloaded("cannot place " + std::string(model) + ": " +
-                                              it->second));
-  }
-  core::Result<router::InstanceId> id;
-  {
-    std::lock_guard lock(m_mutex);
-    id = m_scheduler->load(model);
-    log_events();
-  }
-  m_changed.notify_all();
-  if (!id) {
-    return core::fail(std::move(id.error()));
-  }
-  return core::Json{{"model", std::string(model)},
-                    {"instance", *id == 0 ? core::Json(nullptr) : core::Json(*id)},
-                    {"status", *id == 0 ? "queued behind evictions" : "loading or loaded"}};
-}
-
-core::Result<core::Json> ManagedRouter::unload(std::string_view model) {
-  core::Result<int> n;
-  {
-    std::lock_guard lock(m_mutex);
-    n = m_scheduler->unload(model);
-    log_events();
-  }
-  m_changed.notify_all();
-  if (!n) {
-    return core::fail(std::move(n.error()));
-  }
-  return core::Json{{"model", std::string(model)}, {"instances", *n}};
-}
-
-std::vector<core::Error> ManagedRouter::preload() {
-  std::vector<std::string> names;
-  for (const config::Model& m : m_config.models) {
-    if (m.managed && m.managed->preload && m_managed.contains(m.name)) {
-      names.push_back(m.name);
-    }
-  }
-  std::vector<core::Error> errors;
-  {
-    std::lock_guard lock(m_mutex);
-    errors = m_scheduler->preload(names);
-    log_events();
-  }
-  m_changed.notify_all();
-  return errors;
 }
 
 } // namespace ask::proxy

@@ -1,15 +1,23 @@
 #pragma once
 // ManagedRouter: askd's ModelRouter for llama-server backends. It reads each managed model's
-// GGUF header once (the estimate), keeps the scheduler's state machine (router/scheduler.h)
+// GGUF header (the estimate), keeps the scheduler's state machine (router/scheduler.h)
 // behind one mutex, starts and stops llama-server processes through the Supervisor, and
 // hands each request a lease on an instance once the scheduler assigns it one. A timer
-// thread drives the scheduler's timed work (keep_alive, load timeouts, drain limits).
-// Every load, unload, eviction and crash is logged with its reason. docs/scheduler.md.
+// thread drives the scheduler's timed work (keep_alive, load timeouts, drain limits); a
+// reader thread re-reads the GPUs' free memory. Each instance's startup log is parsed for
+// the buffers llama.cpp allocated: the measured memory shows in the status, and the
+// model's next estimate is corrected by it. Every load, unload, eviction, crash and
+// calibration is logged with its reason and published as an event (GET /api/events).
+// A reloaded configuration applies new settings to the managed models (reload()).
+// docs/scheduler.md.
 
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +25,7 @@
 #include "config/types.h"
 #include "core/clock.h"
 #include "proxy/upstream.h"
+#include "router/calibration.h"
 #include "router/inventory.h"
 #include "router/scheduler.h"
 #include "router/server_args.h"
@@ -24,10 +33,27 @@
 
 namespace ask::proxy {
 
+// Free memory per GPU id as the tools read it now (bytes, before the reserve); GPUs the
+// tools could not read are left out.
+using GpuReading = std::vector<std::pair<std::string, std::uint64_t>>;
+using GpuReader = std::function<GpuReading()>;
+
 struct ManagedRouterOptions {
   router::SchedulerOptions scheduler;
   router::SupervisorOptions supervisor;
   std::filesystem::path log_dir; // per-instance llama-server logs; "" = none (ring only)
+  // Re-reads the GPUs' free memory every `gpu_refresh` on a thread of its own; none = the
+  // first reading stands (and our own accounting does the rest).
+  GpuReader gpu_reader;
+  std::chrono::milliseconds gpu_refresh{5'000};
+  std::size_t event_history = 1'024; // events kept for GET /api/events readers that lag
+};
+
+// What reload() did.
+struct ReloadReport {
+  std::vector<std::string> applied;   // "fast-9b: keep_alive 5m → 30m", …
+  std::vector<std::string> restart;   // changes that take effect only when askd restarts
+  std::vector<std::string> problems;  // models left as they were, and why
 };
 
 class ManagedRouter final : public ModelRouter {
@@ -35,10 +61,10 @@ public:
   // Reads the GGUF header of every managed model in `config`. A model whose file cannot be
   // read or estimated stays configured but unavailable: its requests fail (overloaded, so
   // fallback chains move on) naming the file and the problem; the problems are also in
-  // problems(). `config` and `clock` must outlive the router.
+  // problems(). `clock` must outlive the router; `config` is copied.
   ManagedRouter(const config::Config& config, router::Inventory inventory,
                 const core::Clock& clock, ManagedRouterOptions options = {});
-  ~ManagedRouter() override; // stops the timer; the supervisor kills what still runs
+  ~ManagedRouter() override; // stops the threads; the supervisor kills what still runs
 
   core::Result<std::unique_ptr<Lease>> acquire(const config::Model& model,
                                                std::chrono::steady_clock::time_point deadline,
@@ -46,48 +72,77 @@ public:
   core::Json status() const override;
   core::Result<core::Json> load(std::string_view model) override;
   core::Result<core::Json> unload(std::string_view model) override;
+  Events events_after(std::uint64_t after,
+                      std::chrono::steady_clock::time_point deadline) override;
+  std::uint64_t last_event() const override;
 
   // Loads the models marked "preload"; returns the errors of those that could not start.
   std::vector<core::Error> preload();
   const std::vector<std::string>& problems() const { return m_problems; }
 
+  // Reads the GPUs now (what the reader thread does every gpu_refresh).
+  void refresh_gpus();
+  // Applies a reloaded configuration to the managed models askd started with: keep_alive,
+  // replicas, pins, groups and load timeouts at once (running instances included); the
+  // process settings (file, context, slots, KV types, draft, preset, arguments) to instances
+  // started from now on. Models added or removed, and everything that is not a managed
+  // model's setting, need a restart: the report says which.
+  ReloadReport reload(const config::Config& fresh);
+
 private:
   struct Managed {
-    const config::Model* model = nullptr;
-    const config::Preset* preset = nullptr;
-    router::ModelSpec spec;
+    config::Model model; // a copy: reload() replaces it
+    std::optional<config::Preset> preset;
+    router::ModelSpec spec;      // spec.estimate carries input.correction
+    router::Estimate base;       // the same, with no correction: what calibration compares
     router::ServerFiles files;
-    router::EstimateInput input;
+    router::EstimateInput input; // input.draft is null (the header is not kept)
   };
   struct Running {
     std::string model;
     int port = 0;
     int pid = 0;
+    std::vector<std::string> devices; // llama.cpp's names, in plan order ("CUDA0", …)
+    std::optional<router::Calibration> measured; // from its startup log, once ready
   };
   class Spawner;
   class ManagedLease;
 
+  static core::Result<Managed> make_managed(const config::Config& config,
+                                            const config::Model& model,
+                                            const router::Correction& correction);
+  std::vector<router::ModelSpec> specs() const; // with m_mutex held
+
   void on_ready(std::uint64_t id);
   void on_exited(std::uint64_t id, const router::ProcessExit& exit);
+  // With m_mutex held: records what instance `id` measured; returns the correction to apply
+  // to its model when it differs from the one in use.
+  std::optional<router::Correction> calibrate(std::uint64_t id, const router::Calibration& cal);
+  void apply_correction(const std::string& model, const router::Correction& correction);
   void log_events(); // with m_mutex held
+  void publish(std::string kind, core::Json data); // with m_mutex held
   void finish(router::RequestId request);
   void timer_loop();
+  void reader_loop();
 
-  const config::Config& m_config;
   const core::Clock& m_clock;
   ManagedRouterOptions m_options;
+  config::Config m_config; // the managed models' settings as last (re)loaded
   std::map<std::string, Managed, std::less<>> m_managed;
-  std::map<std::string, std::string, std::less<>> m_unavailable; // model → why
+  std::map<std::string, std::string, std::less<>> m_unavailable; // model → why; fixed
   std::vector<std::string> m_problems;
 
   mutable std::mutex m_mutex;
-  std::condition_variable m_changed; // any scheduler state change
+  std::condition_variable m_changed; // any scheduler state change, any event
   std::map<std::uint64_t, Running> m_running;
+  std::deque<RouterEvent> m_history; // the latest events, for /api/events
+  std::uint64_t m_last_event = 0;
   std::unique_ptr<Spawner> m_spawner;
   std::unique_ptr<router::Scheduler> m_scheduler;
   std::unique_ptr<router::Supervisor> m_supervisor;
   bool m_stopping = false;
   std::thread m_timer;
+  std::thread m_reader;
 };
 
 } // namespace ask::proxy

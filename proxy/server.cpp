@@ -208,7 +208,7 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
     refuse(404,
            "no route " + request.method + " " + path +
                " (askd serves /v1/chat/completions, /v1/models, /health, /metrics, "
-               "/api/status, /api/models/NAME/load and /unload)",
+               "/api/status, /api/events, /api/models/NAME/load and /unload)",
            "not_found_error", "not_found", {});
   }
 }
@@ -228,6 +228,13 @@ bool ProxyServer::handle_control(const net::HttpRequest& request, net::Exchange&
       return wrong_method("GET");
     }
     send_json(exchange, 200, m_router.status());
+    return true;
+  }
+  if (path == "/api/events") {
+    if (request.method != "GET") {
+      return wrong_method("GET");
+    }
+    events(request, exchange);
     return true;
   }
   constexpr std::string_view prefix = "/api/models/";

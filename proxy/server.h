@@ -45,6 +45,8 @@ private:
   void handle(const net::HttpRequest& request, net::Exchange& exchange);
   // /api/status and /api/models/{name}/load|unload: the scheduler's view and control.
   bool handle_control(const net::HttpRequest& request, net::Exchange& exchange);
+  // GET /api/events: the router's state changes as server-sent events (server_events.cpp).
+  void events(const net::HttpRequest& request, net::Exchange& exchange);
   bool authorized(const net::HttpRequest& request) const;
   void send_json(net::Exchange& exchange, int status, const core::Json& body,
                  net::Headers extra = {});

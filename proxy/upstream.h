@@ -76,6 +76,13 @@ public:
   virtual int port() const = 0;
 };
 
+// One state change of a router, for GET /api/events (docs/proxy.md).
+struct RouterEvent {
+  std::uint64_t seq = 0;  // 1, 2, 3, … in order; the SSE event id
+  std::string kind;       // "load", "ready", "stop", "exit", "crash", "calibrated", …
+  core::Json data;        // {"model", "instance", "detail", "time", …}
+};
+
 // Hands out llama-server instances for managed models (the router, a later module).
 class ModelRouter {
 public:
@@ -95,6 +102,22 @@ public:
                                              std::string(model) + "' is managed by askd"));
   }
   virtual core::Result<core::Json> unload(std::string_view model) { return load(model); }
+  // GET /api/events: the state changes (loads, stops, crashes, calibrations, …) with a
+  // sequence number above `after`, oldest first, waiting until `deadline` for the first one.
+  // `resumed` is false when some after `after` were already dropped from the router's
+  // bounded history (the reader should re-read the status). Empty when none came in time.
+  struct Events {
+    std::vector<RouterEvent> events;
+    bool resumed = true;
+  };
+  virtual Events events_after(std::uint64_t after,
+                              std::chrono::steady_clock::time_point deadline) {
+    (void)after;
+    (void)deadline;
+    return {};
+  }
+  // The sequence number of the newest event, 0 before the first.
+  virtual std::uint64_t last_event() const { return 0; }
 };
 
 // The ModelRouter of a build without the scheduler: every managed model "cannot be placed",

@@ -52,6 +52,10 @@ AskdProcess::AskdProcess(const std::string& config, std::vector<std::string> ext
   m_port = *port;
 }
 
+void AskdProcess::rewrite_config(const std::string& config) const {
+  m_dir.write("config.jsonc", config);
+}
+
 std::vector<Json> AskdProcess::log_lines() const {
   std::vector<Json> out;
   std::ifstream in(m_log);

@@ -51,6 +51,8 @@ public:
   int port() const { return m_port; }
   ChildProcess& process() { return *m_process; }
   const std::filesystem::path& request_log() const { return m_log; }
+  // Replaces the config file askd was started with (askd reads it again on SIGHUP).
+  void rewrite_config(const std::string& config) const;
   // The request log's lines, parsed.
   std::vector<Json> log_lines() const;
   // Waits (up to 5 s) until the request log has at least `n` lines, and returns them.

@@ -6,87 +6,22 @@
 
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <csignal>
-#include <fstream>
-#include <sstream>
-#include <thread>
 
-#include "tests/integration/askd_harness.h"
+#include "tests/integration/managed_harness.h"
 
 namespace {
 
 using namespace ask::testing;
 using namespace std::chrono_literals;
 
-// One llama-server backend whose preset runs llm-sim; two declared 8 GiB CUDA cards.
-std::string managed_config(const std::string& keep_alive, bool preload = false) {
-  const Json sim_model = {{"backend", "local"},
-                          {"gguf", fixture_path("gguf/tiny-llama-2L-f16.gguf")},
-                          {"ctx", 1024},
-                          {"keep_alive", keep_alive},
-                          {"preload", preload},
-                          {"load_timeout", "30s"}};
-  Json config = {
-      {"backends", {{"local", {{"kind", "llama-server"}, {"preset", "sim"}}}}},
-      {"presets", {{"sim", {{"binary", LLM_SIM_PATH}, {"backend", "cuda"}}}}},
-      {"gpus",
-       {{"probe", false},
-        {"devices",
-         {{{"id", "gpu0"}, {"vendor", "nvidia"}, {"vram", "8GiB"}, {"backend_index", {{"cuda", 0}}}},
-          {{"id", "gpu1"}, {"vendor", "nvidia"}, {"vram", "8GiB"}, {"backend_index", {{"cuda", 1}}}}}}}},
-      {"models", {{"tiny", sim_model}}}};
-  return config.dump(2);
-}
-
-Json status(const AskdProcess& askd) {
-  const auto [code, body] = askd.get("/api/status");
-  REQUIRE(code == 200);
-  return Json::parse(body);
-}
-
-// Polls /api/status (up to `limit`) until `pred` holds; returns the last status.
-template <class Pred> Json wait_status(const AskdProcess& askd, Pred pred,
-                                       std::chrono::milliseconds limit = 10s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  Json s = status(askd);
-  while (!pred(s) && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(50ms); // polling a real process: no clock to advance
-    s = status(askd);
-  }
-  return s;
-}
-
-bool process_gone(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) {
-    return true;
-  }
-  std::string line;
-  std::getline(stat, line);
-  const auto close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
-}
-
-bool wait_gone(int pid, std::chrono::milliseconds limit = 10s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!process_gone(pid) && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(20ms);
-  }
-  return process_gone(pid);
-}
-
-std::string cmdline(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  std::replace(s.begin(), s.end(), '\0', ' ');
-  return s;
+// One managed model, tiny, on two declared 8 GiB CUDA cards.
+std::string tiny_config(const std::string& keep_alive, bool preload = false) {
+  return managed_config({{"tiny", tiny_model({{"keep_alive", keep_alive}, {"preload", preload}})}});
 }
 
 TEST_CASE("askd managed: a cold model is spawned on demand with the planned arguments") {
-  AskdProcess askd(managed_config("5m"));
+  AskdProcess askd(tiny_config("5m"));
   const Json before = status(askd);
   CHECK(before["managed"] == true);
   REQUIRE(before["gpus"].size() == 2);
@@ -123,7 +58,7 @@ TEST_CASE("askd managed: a cold model is spawned on demand with the planned argu
 }
 
 TEST_CASE("askd managed: keep_alive unloads an idle instance, and the process exits") {
-  AskdProcess askd(managed_config("1s"));
+  AskdProcess askd(tiny_config("1s"));
   REQUIRE(askd.chat(chat_body("tiny", "hi"), {}, 30s).status == 200);
   const Json loaded = status(askd);
   REQUIRE(loaded["instances"].size() == 1);
@@ -135,7 +70,7 @@ TEST_CASE("askd managed: keep_alive unloads an idle instance, and the process ex
 }
 
 TEST_CASE("askd managed: load and unload through the API") {
-  AskdProcess askd(managed_config("forever"));
+  AskdProcess askd(tiny_config("forever"));
   const Reply loaded = askd.request("POST", "/api/models/tiny/load");
   REQUIRE_MESSAGE(loaded.status == 200, loaded.body);
   const Json ready = wait_status(askd, [](const Json& s) {
@@ -151,12 +86,12 @@ TEST_CASE("askd managed: load and unload through the API") {
   const Reply unloaded = askd.request("POST", "/api/models/tiny/unload");
   REQUIRE_MESSAGE(unloaded.status == 200, unloaded.body);
   CHECK(Json::parse(unloaded.body)["instances"] == 1);
-  CHECK(wait_status(askd, [](const Json& s) { return s["instances"].empty(); })["instances"].empty());
+  CHECK(wait_no_instances(askd));
   CHECK(wait_gone(pid));
 }
 
 TEST_CASE("askd managed: no llama-server outlives askd, even killed with SIGKILL") {
-  AskdProcess askd(managed_config("forever", /*preload=*/true));
+  AskdProcess askd(tiny_config("forever", /*preload=*/true));
   const Json ready = wait_status(askd, [](const Json& s) {
     return s["instances"].size() == 1 && s["instances"][0]["state"] == "ready";
   });

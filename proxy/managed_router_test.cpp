@@ -1,0 +1,214 @@
+// ManagedRouter in process: the event history behind GET /api/events, the periodic GPU
+// re-reading, and configuration reload. Processes that really start are covered end to end
+// by tests/integration/askd_managed_test.cpp; here the preset's binary does not exist, so a
+// load fails at once (a real failed exec) and no model ever runs.
+
+#include "proxy/managed_router.h"
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "config/testing.h"
+
+namespace ask::proxy {
+namespace {
+
+using config::testing::TempDir;
+using namespace std::chrono_literals;
+
+const std::string k_tiny =
+    std::string(ASK_SOURCE_DIR) + "/tests/fixtures/gguf/tiny-llama-2L-hd32-f16.gguf";
+
+struct Setup {
+  std::string keep_alive = "5m";
+  std::string gguf = k_tiny;
+  std::string binary = "/nonexistent/llama-server";
+  int max_replicas = 1;
+  bool second_model = false;
+  std::string listen = "127.0.0.1:11436";
+};
+
+std::string config_text(const Setup& s) {
+  nlohmann::json model = {{"backend", "local"}, {"gguf", s.gguf},       {"ctx", 1024},
+                          {"keep_alive", s.keep_alive}, {"max_replicas", s.max_replicas}};
+  nlohmann::json cfg = {
+      {"listen", s.listen},
+      {"backends", {{"local", {{"kind", "llama-server"}, {"preset", "p"}}}}},
+      {"presets", {{"p", {{"binary", s.binary}, {"backend", "cuda"}}}}},
+      {"gpus",
+       {{"probe", false},
+        {"devices",
+         {{{"id", "gpu0"}, {"vendor", "nvidia"}, {"vram", "8GiB"}, {"backend_index", {{"cuda", 0}}}}}}}},
+      {"models", {{"tiny", model}}}};
+  if (s.second_model) {
+    cfg["models"]["other"] = model;
+  }
+  return cfg.dump();
+}
+
+config::Config parse(const Setup& s) {
+  config::ParseOptions options;
+  options.env = config::testing::test_env();
+  auto loaded = config::parse_config(config_text(s), options);
+  REQUIRE_MESSAGE(loaded.has_value(), config_text(s));
+  return loaded->config;
+}
+
+router::Inventory one_gpu(const config::Config& cfg) { return router::merge({}, cfg.gpus); }
+
+struct Router {
+  explicit Router(const Setup& s, ManagedRouterOptions options = {})
+      : config(parse(s)), router(config, one_gpu(config), clock, std::move(options)) {}
+  config::Config config;
+  core::SystemClock clock;
+  ManagedRouter router;
+};
+
+bool contains(const std::vector<std::string>& list, std::string_view needle) {
+  for (const std::string& s : list) {
+    if (s.find(needle) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST_CASE("managed router: events come in order with sequence numbers, and say when some were lost") {
+  ManagedRouterOptions options;
+  options.event_history = 3;
+  Router r(Setup{}, options);
+  CHECK(r.router.last_event() == 0);
+  const auto deadline = [] { return std::chrono::steady_clock::now() + 10s; };
+
+  REQUIRE(r.router.load("tiny").has_value()); // starts an instance whose exec fails
+  std::vector<RouterEvent> seen;
+  while (seen.empty() || seen.back().kind != "crash") { // a failed exec: exit 127
+    auto got = r.router.events_after(seen.empty() ? 0 : seen.back().seq, deadline());
+    REQUIRE(got.resumed);
+    REQUIRE_FALSE(got.events.empty()); // an empty answer means the deadline passed
+    seen.insert(seen.end(), got.events.begin(), got.events.end());
+  }
+  REQUIRE(seen.size() >= 2);
+  CHECK(seen.front().kind == "load");
+  CHECK(seen.front().seq == 1);
+  CHECK(seen.front().data["model"] == "tiny");
+  CHECK(seen.front().data["time"].get<double>() > 1.7e9); // Unix seconds
+  for (std::size_t i = 1; i < seen.size(); ++i) {
+    CHECK(seen[i].seq == seen[i - 1].seq + 1);
+  }
+  const std::string detail = seen.back().data["detail"].get<std::string>();
+  CHECK(detail.find("/nonexistent/llama-server") != std::string::npos);
+  CHECK(r.router.last_event() == seen.back().seq);
+  CHECK(r.router.status()["last_event"] == seen.back().seq);
+
+  // Nothing new: the wait ends at the deadline, empty.
+  const auto quiet = r.router.events_after(seen.back().seq, std::chrono::steady_clock::now() + 50ms);
+  CHECK(quiet.events.empty());
+  CHECK(quiet.resumed);
+
+  // More than the history holds since `after` (each reload is an event): the reader must
+  // start again from a status.
+  r.router.reload(r.config);
+  r.router.reload(r.config);
+  CHECK(r.router.last_event() == seen.back().seq + 2);
+  const auto late = r.router.events_after(0, deadline());
+  CHECK_FALSE(late.resumed);
+  REQUIRE(late.events.size() == 3); // the history's size
+  CHECK(late.events.back().kind == "reload");
+  CHECK(r.router.events_after(seen.back().seq, deadline()).resumed);
+}
+
+TEST_CASE("managed router: GPU free memory is re-read and limits what may be placed") {
+  std::uint64_t free = 8ull << 30;
+  int reads = 0;
+  ManagedRouterOptions options;
+  options.gpu_reader = [&] {
+    ++reads;
+    return GpuReading{{"gpu0", free}, {"no-such-gpu", 1}};
+  };
+  options.gpu_refresh = std::chrono::hours(1); // the thread reads once an hour: the test calls
+  Router r(Setup{}, options);
+  const auto before = r.router.status()["gpus"][0];
+  CHECK(before["free_reading_bytes"].is_null()); // declared, never read
+
+  free = 100ull << 20; // someone else took the card
+  r.router.refresh_gpus();
+  CHECK(reads == 1);
+  const auto after = r.router.status()["gpus"][0];
+  CHECK(after["free_reading_bytes"] == 100ull << 20);
+  CHECK(after["available_bytes"] == 0); // 100 MiB free is below the 512 MiB reserve
+
+  // The model no longer fits: a load is refused, saying what it needs.
+  const auto load = r.router.load("tiny");
+  REQUIRE_FALSE(load.has_value());
+  CHECK(load.error().kind == core::ErrorKind::overloaded);
+
+  free = 6ull << 30;
+  r.router.refresh_gpus();
+  CHECK(r.router.status()["gpus"][0]["available_bytes"].get<std::uint64_t>() > (5ull << 30));
+}
+
+TEST_CASE("managed router: a reload applies keep_alive and replicas, and names what needs a restart") {
+  Router r(Setup{});
+  CHECK(r.router.status()["models"]["tiny"]["keep_alive"] == "5m");
+
+  Setup changed;
+  changed.keep_alive = "30m";
+  changed.max_replicas = 2;
+  const ReloadReport report = r.router.reload(parse(changed));
+  CHECK(contains(report.applied, "tiny: keep_alive 5m → 30m"));
+  CHECK(contains(report.applied, "tiny: max_replicas 1 → 2"));
+  CHECK(report.restart.empty());
+  CHECK(report.problems.empty());
+  CHECK(r.router.status()["models"]["tiny"]["keep_alive"] == "30m");
+
+  // The same again: nothing to apply.
+  CHECK(r.router.reload(parse(changed)).applied.empty());
+
+  // A new binary applies to instances started from now on.
+  Setup rebuilt = changed;
+  rebuilt.binary = "/opt/llama.cpp/build/bin/llama-server";
+  CHECK(contains(r.router.reload(parse(rebuilt)).applied, "for instances started from now on"));
+
+  // What askd cannot change while it runs.
+  Setup other = rebuilt;
+  other.listen = "127.0.0.1:9999";
+  other.second_model = true;
+  const ReloadReport restart = r.router.reload(parse(other));
+  CHECK(contains(restart.restart, "listen changed"));
+  CHECK(contains(restart.restart, "models.other changed"));
+  CHECK_FALSE(r.router.status()["models"].contains("other"));
+
+  // A file that cannot be read keeps the model as it was.
+  TempDir dir;
+  Setup broken = rebuilt;
+  broken.gguf = dir.write("bad.gguf", "not a gguf file").string();
+  broken.keep_alive = "1h";
+  const ReloadReport bad = r.router.reload(parse(broken));
+  REQUIRE(bad.problems.size() == 1);
+  CHECK(bad.problems[0].find("bad.gguf") != std::string::npos);
+  CHECK(r.router.status()["models"]["tiny"]["keep_alive"] == "30m");
+}
+
+TEST_CASE("managed router: a model whose file was unreadable at start becomes available on reload") {
+  TempDir dir;
+  const auto file = dir.write("model.gguf", "garbage");
+  Setup s;
+  s.gguf = file.string();
+  Router r(s);
+  REQUIRE(r.router.problems().size() == 1);
+  CHECK(r.router.status()["unavailable"].contains("tiny"));
+  const auto refused = r.router.load("tiny");
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().message.find("model.gguf") != std::string::npos);
+
+  std::filesystem::copy_file(k_tiny, file, std::filesystem::copy_options::overwrite_existing);
+  const ReloadReport report = r.router.reload(parse(s));
+  CHECK(contains(report.applied, "tiny: available now"));
+  CHECK_FALSE(r.router.status()["unavailable"].contains("tiny"));
+  CHECK(r.router.status()["models"].contains("tiny"));
+}
+
+} // namespace
+} // namespace ask::proxy
