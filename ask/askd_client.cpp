@@ -112,7 +112,7 @@ FailureKind classify_status(int status, const core::Json& body) {
       code = c.get<std::string>();
     }
   }
-  if (code == "all_models_failed" || code == "overloaded") {
+  if (code == "all_models_failed" || code == "overloaded" || code == "unavailable") {
     return FailureKind::all_failed;
   }
   if (status == 504) {

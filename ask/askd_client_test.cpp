@@ -44,6 +44,8 @@ TEST_CASE("ask client: askd's statuses map to failure kinds") {
   J overloaded = {{"error", {{"code", "overloaded"}}}};
   CHECK(ask::cli::classify_status(502, all_failed) == FailureKind::all_failed);
   CHECK(ask::cli::classify_status(429, overloaded) == FailureKind::all_failed);
+  J unavailable = {{"error", {{"code", "unavailable"}}}};
+  CHECK(ask::cli::classify_status(503, unavailable) == FailureKind::all_failed);
   CHECK(ask::cli::classify_status(404, J()) == FailureKind::rejected);
   CHECK(ask::cli::classify_status(401, J::array()) == FailureKind::rejected);
   CHECK(ask::cli::classify_status(504, J()) == FailureKind::timeout);

@@ -31,24 +31,28 @@ struct Error {
   // (unparseable JSON, wrong shapes), so that the fallback executor treats it as a server
   // failure. 0 for every other kind.
   int http_status = 0;
+  // Seconds after which the same request may succeed, where the part that failed knows (the
+  // end of a crash-loop backoff); 0 = unknown. A chain that fails for lack of capacity
+  // answers 503 with it as Retry-After.
+  int retry_after_s = 0;
 
-  static Error connect(std::string msg) { return {ErrorKind::connect, std::move(msg), 0}; }
-  static Error timeout(std::string msg) { return {ErrorKind::timeout, std::move(msg), 0}; }
+  static Error connect(std::string msg) { return {ErrorKind::connect, std::move(msg), 0, 0}; }
+  static Error timeout(std::string msg) { return {ErrorKind::timeout, std::move(msg), 0, 0}; }
   static Error upstream(int status, std::string msg) {
-    return {ErrorKind::upstream_status, std::move(msg), status};
+    return {ErrorKind::upstream_status, std::move(msg), status, 0};
   }
   // The backend's reply could not be understood: upstream_status with http_status 502.
   static Error malformed_reply(std::string msg) {
-    return {ErrorKind::upstream_status, std::move(msg), k_malformed_reply_status};
+    return {ErrorKind::upstream_status, std::move(msg), k_malformed_reply_status, 0};
   }
   static constexpr int k_malformed_reply_status = 502;
-  static Error overloaded(std::string msg) { return {ErrorKind::overloaded, std::move(msg), 0}; }
+  static Error overloaded(std::string msg) { return {ErrorKind::overloaded, std::move(msg), 0, 0}; }
   static Error bad_request(std::string msg) {
-    return {ErrorKind::bad_request, std::move(msg), 0};
+    return {ErrorKind::bad_request, std::move(msg), 0, 0};
   }
-  static Error not_found(std::string msg) { return {ErrorKind::not_found, std::move(msg), 0}; }
-  static Error internal(std::string msg) { return {ErrorKind::internal, std::move(msg), 0}; }
-  static Error cancelled(std::string msg) { return {ErrorKind::cancelled, std::move(msg), 0}; }
+  static Error not_found(std::string msg) { return {ErrorKind::not_found, std::move(msg), 0, 0}; }
+  static Error internal(std::string msg) { return {ErrorKind::internal, std::move(msg), 0, 0}; }
+  static Error cancelled(std::string msg) { return {ErrorKind::cancelled, std::move(msg), 0, 0}; }
 
   // The HTTP status askd answers with for this error: bad_request 400, not_found 404,
   // overloaded 429, timeout 504, connect 502, internal 500, cancelled 499 (nginx's "client

@@ -94,7 +94,9 @@ private:
   Outcome try_model(const config::Model& model);
   Outcome relay_stream(const config::Model& model, ChunkStream& stream);
   Outcome attempt_failed(const config::Model& model, core::Error error, std::string reason);
-  void respond_error(int status, const core::Json& body, const std::string& message);
+  // `retry_after_s`: Retry-After of a 503 (a 429 always says 1); 0 = none.
+  void respond_error(int status, const core::Json& body, const std::string& message,
+                     int retry_after_s = 0);
   void reject(int status, std::string_view reason, const core::Error& error);
   void client_gone(const std::string& what);
   Headers headers(std::string_view content_type) const;
@@ -161,7 +163,7 @@ void ChatCall::run() {
   ChainFailure failure = chain_failure(m_rec.attempts);
   spdlog::warn("{} {}: every model failed ({})", m_rec.id, m_rec.model, path_text(m_rec.path));
   respond_error(failure.status, failure.body,
-                failure.body["error"]["message"].get<std::string>());
+                failure.body["error"]["message"].get<std::string>(), failure.retry_after_s);
 }
 
 bool ChatCall::parse() {
@@ -427,11 +429,14 @@ Headers ChatCall::headers(std::string_view content_type) const {
   return h;
 }
 
-void ChatCall::respond_error(int status, const core::Json& body, const std::string& message) {
+void ChatCall::respond_error(int status, const core::Json& body, const std::string& message,
+                             int retry_after_s) {
   m_rec.error = message;
   Headers h = headers("application/json");
   if (status == 429) {
     h.emplace_back("Retry-After", "1");
+  } else if (status == 503 && retry_after_s > 0) {
+    h.emplace_back("Retry-After", std::to_string(retry_after_s));
   }
   std::string text = dump(body);
   h.emplace_back("Content-Length", std::to_string(text.size()));

@@ -30,11 +30,17 @@ std::string reason_for(const core::Error& error) {
 
 ChainFailure chain_failure(const std::vector<Attempt>& attempts) {
   ChainFailure out;
-  bool all_capacity = !attempts.empty();
+  bool all_capacity = !attempts.empty();                           // full queues
+  bool all_unavailable = !attempts.empty();                        // overloaded, any way
   std::string message = "every model in the chain failed:";
   core::Json list = core::Json::array();
   for (const Attempt& a : attempts) {
     all_capacity = all_capacity && a.reason == "queue_full";
+    all_unavailable = all_unavailable && a.error.kind == core::ErrorKind::overloaded;
+    if (const int s = a.error.retry_after_s;
+        s > 0 && (out.retry_after_s == 0 || s < out.retry_after_s)) {
+      out.retry_after_s = s;
+    }
     message += " " + a.model + " (" + a.reason + ": " + a.error.message + ");";
     list.push_back({{"model", a.model},
                     {"backend", a.backend},
@@ -44,11 +50,16 @@ ChainFailure chain_failure(const std::vector<Attempt>& attempts) {
   if (!attempts.empty()) {
     message.pop_back();
   }
-  out.status = all_capacity ? 429 : 502;
+  out.status = all_capacity ? 429 : all_unavailable ? 503 : 502;
+  if (out.status != 503) {
+    out.retry_after_s = 0;
+  }
   out.body = {{"error",
                {{"message", message},
                 {"type", all_capacity ? "rate_limit_error" : "server_error"},
-                {"code", all_capacity ? "overloaded" : "all_models_failed"},
+                {"code", all_capacity      ? "overloaded"
+                         : all_unavailable ? "unavailable"
+                                           : "all_models_failed"},
                 {"attempts", list}}}};
   return out;
 }

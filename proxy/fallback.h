@@ -30,13 +30,16 @@ bool falls_back(const core::Error& error);
 // ("status_502" also for malformed replies).
 std::string reason_for(const core::Error& error);
 
-// The answer when every attempt failed: 429 when each attempt failed for lack of capacity
-// (full queues: try again later), else 502; the body is OpenAI's error shape, with the
-// message naming each attempt and an "attempts" array
+// The answer when every attempt failed: 429 when each attempt found a full queue (too many
+// requests: try again in a second); 503 when each failed for lack of capacity in some other
+// way (a managed model that cannot be placed, or in crash-loop backoff), with the soonest
+// retry_after_s of the attempts as Retry-After where one is known; else 502. The body is
+// OpenAI's error shape, with the message naming each attempt and an "attempts" array
 // [{"model","backend","reason","message"}].
 struct ChainFailure {
   int status = 502;
   core::Json body;
+  int retry_after_s = 0; // Retry-After for a 503; 0 = none
 };
 ChainFailure chain_failure(const std::vector<Attempt>& attempts);
 

@@ -60,4 +60,32 @@ TEST_CASE("chain_failure: 502 naming every attempt, 429 when all queues were ful
   CHECK(chain_failure(attempts).status == 502);
 }
 
+TEST_CASE("chain_failure: 503 with the soonest Retry-After when no model could be placed or run") {
+  Error backoff = Error::overloaded("fast-9b crashed 3 times in a row; next start in 4.0 s");
+  backoff.retry_after_s = 4;
+  Error later = Error::overloaded("fast-1b crashed 4 times in a row; next start in 8.0 s");
+  later.retry_after_s = 8;
+  const Error cannot = Error::overloaded("cannot place fast-3b within 120 s: ...");
+  std::vector<Attempt> attempts = {{"fast-9b", "llama-server", "overloaded", later},
+                                   {"fast-3b", "llama-server", "overloaded", cannot},
+                                   {"fast-1b", "llama-server", "overloaded", backoff}};
+  ChainFailure f = chain_failure(attempts);
+  CHECK(f.status == 503);
+  CHECK(f.retry_after_s == 4);
+  CHECK(f.body["error"]["code"] == "unavailable");
+  CHECK(f.body["error"]["type"] == "server_error");
+
+  // Nobody knows when: 503 without Retry-After.
+  ChainFailure unknown = chain_failure({{"fast-3b", "llama-server", "overloaded", cannot}});
+  CHECK(unknown.status == 503);
+  CHECK(unknown.retry_after_s == 0);
+
+  // One attempt failed otherwise: 502, and no Retry-After.
+  attempts.push_back({"fast-0b", "ollama", "connect", Error::connect("refused")});
+  ChainFailure mixed = chain_failure(attempts);
+  CHECK(mixed.status == 502);
+  CHECK(mixed.retry_after_s == 0);
+  CHECK(mixed.body["error"]["code"] == "all_models_failed");
+}
+
 } // namespace ask::proxy

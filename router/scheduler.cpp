@@ -436,9 +436,12 @@ void Scheduler::serve(Request& r, const Claims& claimed) {
   const SteadyTime now = m_clock.now();
   if (const auto until = backoff_until(m->name); until && now < *until) {
     const ModelState& st = m_state[m->name];
-    fail(r, core::Error::overloaded(m->name + " crashed " + std::to_string(st.failures) +
-                                    " times in a row (last: " + st.last_failure_detail +
-                                    "); next start in " + span_text(*until - now)));
+    core::Error error = core::Error::overloaded(
+        m->name + " crashed " + std::to_string(st.failures) + " times in a row (last: " +
+        st.last_failure_detail + "); next start in " + span_text(*until - now));
+    error.retry_after_s = static_cast<int>(
+        std::ceil(std::min(seconds_of(*until - now), 86'400.0))); // a whole second at least
+    fail(r, std::move(error));
     return;
   }
   if (!m->group.empty()) {

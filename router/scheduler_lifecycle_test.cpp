@@ -77,11 +77,14 @@ TEST_CASE("scheduler: failed starts respawn once, then back off") {
   REQUIRE(err.has_value());
   CHECK(err->kind == core::ErrorKind::overloaded);
   CHECK(err->message.find("crash") != std::string::npos);
+  CHECK(err->retry_after_s == 1); // the client's Retry-After: when the backoff ends
   CHECK(f.spawner.starts.size() == 2);
 
   f.advance(999ms);
   f.s().tick();
-  CHECK(error_of(f.s().outcome(f.s().submit("alpha"))).has_value());
+  const auto late = error_of(f.s().outcome(f.s().submit("alpha")));
+  REQUIRE(late.has_value());
+  CHECK(late->retry_after_s == 1); // 1 ms left: rounded up, never 0
   CHECK(f.spawner.starts.size() == 2);
 
   f.advance(1ms);

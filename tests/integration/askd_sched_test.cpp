@@ -2,7 +2,7 @@
 // a declared GPU inventory. An idle model is evicted for another when the GPU cannot hold
 // both, but never one with a request in flight (the other waits for the drain); a busy model
 // gets a replica; an instance that crashes is forgotten and the next request starts a new
-// one, and a model that keeps crashing is refused with a backoff error.
+// one, and a model that keeps crashing is refused with a backoff error (503, Retry-After).
 
 #include <doctest/doctest.h>
 
@@ -206,8 +206,10 @@ TEST_CASE("askd sched: a model that keeps crashing is refused with a backoff err
   CHECK(wait_no_instances(askd));
 
   // Now in backoff (1 s after the second crash in a row): refused at once, nothing started.
+  // 503 (no model could run it) with Retry-After: when the backoff ends, in whole seconds.
   const Reply refused = askd.chat(chat_body("tiny", "hello"), {}, 30s);
-  CHECK(refused.status == 502);
+  CHECK(refused.status == 503);
+  CHECK(refused.header("Retry-After") == "1");
   const Json error = Json::parse(refused.body, nullptr, false);
   REQUIRE_MESSAGE(error.is_object(), refused.body);
   const std::string message = error["error"].value("message", "");
@@ -229,7 +231,7 @@ TEST_CASE("askd sched: the backoff error gives the exit status and the last log 
                 .empty());
   }
   const Reply refused = askd.chat(chat_body("tiny", "hello"), {}, 30s);
-  REQUIRE(refused.status == 502);
+  REQUIRE(refused.status == 503);
   const Json error = Json::parse(refused.body, nullptr, false);
   REQUIRE_MESSAGE(error.is_object(), refused.body);
   REQUIRE(error["error"]["attempts"].size() == 1);
