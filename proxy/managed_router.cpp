@@ -90,7 +90,12 @@ public:
                  launch.port, launch.binary.string(), router::shell_quote(launch.args));
   }
 
-  void stop(router::InstanceId id) override { m_owner.m_supervisor->terminate(id); }
+  void stop(router::InstanceId id) override {
+    if (const auto it = m_owner.m_running.find(id); it != m_owner.m_running.end()) {
+      it->second.stopping = true;
+    }
+    m_owner.m_supervisor->terminate(id);
+  }
 
 private:
   ManagedRouter& m_owner;
@@ -99,15 +104,20 @@ private:
 // A request's hold on an instance; finishing it frees the slot.
 class ManagedRouter::ManagedLease final : public Lease {
 public:
-  ManagedLease(ManagedRouter& owner, router::RequestId request, int port)
-      : m_owner(owner), m_request(request), m_port(port) {}
+  ManagedLease(ManagedRouter& owner, router::RequestId request, router::InstanceId instance,
+               int port)
+      : m_owner(owner), m_request(request), m_instance(instance), m_port(port) {}
   ~ManagedLease() override { m_owner.finish(m_request); }
   const std::string& host() const override { return m_host; }
   int port() const override { return m_port; }
+  std::optional<std::string> crash(std::chrono::milliseconds wait) const override {
+    return m_owner.crash_of(m_instance, wait);
+  }
 
 private:
   ManagedRouter& m_owner;
   router::RequestId m_request;
+  router::InstanceId m_instance;
   std::string m_host = k_host;
   int m_port;
 };
@@ -249,11 +259,20 @@ void ManagedRouter::on_ready(std::uint64_t id) {
 void ManagedRouter::on_exited(std::uint64_t id, const router::ProcessExit& exit) {
   {
     std::lock_guard lock(m_mutex);
+    const router::ExitInfo info{exit.status, exit.signaled, exit.tail};
+    if (const auto it = m_running.find(id); it != m_running.end() && !it->second.stopping) {
+      if (m_crashes.size() >= 64) {
+        m_crashes.erase(m_crashes.begin());
+      }
+      m_crashes[id] = "llama-server pid " + std::to_string(it->second.pid) +
+                      " crashed while serving the request (" +
+                      router::describe_exit(info, /*last_line_only=*/true) + ")";
+    }
     m_running.erase(id);
     if (m_stopping) {
       return;
     }
-    m_scheduler->exited(id, {exit.status, exit.signaled, exit.tail});
+    m_scheduler->exited(id, info);
     log_events();
   }
   m_changed.notify_all();
@@ -269,6 +288,16 @@ void ManagedRouter::finish(router::RequestId request) {
     log_events();
   }
   m_changed.notify_all();
+}
+
+std::optional<std::string> ManagedRouter::crash_of(router::InstanceId id,
+                                                   std::chrono::milliseconds wait) {
+  std::unique_lock lock(m_mutex);
+  m_changed.wait_for(lock, wait, [&] { return m_stopping || !m_running.contains(id); });
+  if (const auto it = m_crashes.find(id); it != m_crashes.end()) {
+    return it->second;
+  }
+  return std::nullopt;
 }
 
 void ManagedRouter::timer_loop() {
@@ -339,7 +368,8 @@ ManagedRouter::acquire(const config::Model& model, std::chrono::steady_clock::ti
     const router::Outcome outcome = m_scheduler->outcome(request);
     if (const auto* a = std::get_if<router::Assigned>(&outcome)) {
       const int port = m_running.count(a->instance) ? m_running.at(a->instance).port : 0;
-      return std::unique_ptr<Lease>(std::make_unique<ManagedLease>(*this, request, port));
+      return std::unique_ptr<Lease>(
+          std::make_unique<ManagedLease>(*this, request, a->instance, port));
     }
     const auto now = std::chrono::steady_clock::now();
     std::optional<core::Error> error;

@@ -104,6 +104,7 @@ private:
     int pid = 0;
     std::vector<std::string> devices; // llama.cpp's names, in plan order ("CUDA0", …)
     std::optional<router::Calibration> measured; // from its startup log, once ready
+    bool stopping = false; // the scheduler asked it to stop: its exit is no crash
   };
   class Spawner;
   class ManagedLease;
@@ -122,6 +123,9 @@ private:
   void log_events(); // with m_mutex held
   void publish(std::string kind, core::Json data); // with m_mutex held
   void finish(router::RequestId request);
+  // ManagedLease::crash(): waits up to `wait` for instance `id` to be reaped, then says how it
+  // crashed, if it did.
+  std::optional<std::string> crash_of(router::InstanceId id, std::chrono::milliseconds wait);
   void timer_loop();
   void reader_loop();
 
@@ -135,6 +139,7 @@ private:
   mutable std::mutex m_mutex;
   std::condition_variable m_changed; // any scheduler state change, any event
   std::map<std::uint64_t, Running> m_running;
+  std::map<std::uint64_t, std::string> m_crashes; // instance → how it crashed; the latest 64
   std::deque<RouterEvent> m_history; // the latest events, for /api/events
   std::uint64_t m_last_event = 0;
   std::unique_ptr<Spawner> m_spawner;

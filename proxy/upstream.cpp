@@ -11,6 +11,20 @@ namespace ask::proxy {
 
 namespace {
 
+// How long a failed connection waits for its instance's exit to be known.
+constexpr std::chrono::milliseconds k_crash_wait{1'000};
+
+// A connection to a leased instance that broke because the process crashed says so, with
+// its exit status and last log line, rather than "reset the connection".
+void explain_crash(core::Error& error, const Lease& lease) {
+  if (error.kind != core::ErrorKind::connect) {
+    return;
+  }
+  if (auto crash = lease.crash(k_crash_wait)) {
+    error.message = std::move(*crash);
+  }
+}
+
 // A stream that keeps its lease until it is destroyed.
 class LeasedStream final : public ChunkStream {
 public:
@@ -18,7 +32,13 @@ public:
       : m_lease(std::move(lease)), m_inner(std::move(inner)) {}
   ~LeasedStream() override { m_inner.reset(); } // close the connection, then give the lease back
 
-  core::Result<std::optional<core::Json>> next() override { return m_inner->next(); }
+  core::Result<std::optional<core::Json>> next() override {
+    auto chunk = m_inner->next();
+    if (!chunk) {
+      explain_crash(chunk.error(), *m_lease);
+    }
+    return chunk;
+  }
   std::optional<core::Usage> usage() const override { return m_inner->usage(); }
 
 private:
@@ -37,7 +57,11 @@ public:
     if (!lease) {
       return core::fail(std::move(lease.error()));
     }
-    return OpenAiUpstream::chat_with(http_for(**lease), request, ctx);
+    auto reply = OpenAiUpstream::chat_with(http_for(**lease), request, ctx);
+    if (!reply) {
+      explain_crash(reply.error(), **lease);
+    }
+    return reply;
   }
 
   core::Result<std::unique_ptr<ChunkStream>> chat_stream(const core::Json& request,
@@ -48,6 +72,7 @@ public:
     }
     auto stream = OpenAiUpstream::chat_stream_with(http_for(**lease), request, ctx);
     if (!stream) {
+      explain_crash(stream.error(), **lease);
       return core::fail(std::move(stream.error()));
     }
     return std::unique_ptr<ChunkStream>(

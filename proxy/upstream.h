@@ -74,6 +74,14 @@ public:
   virtual ~Lease() = default;
   virtual const std::string& host() const = 0;
   virtual int port() const = 0;
+  // After the connection to the instance failed: how its process ended when it crashed
+  // ("llama-server pid 4242 crashed while serving the request (killed by signal 9: …)"),
+  // waiting up to `wait` for the process to be reaped; none when it is still up, was
+  // stopped on purpose, or nothing is known.
+  virtual std::optional<std::string> crash(std::chrono::milliseconds wait) const {
+    (void)wait;
+    return std::nullopt;
+  }
 };
 
 // One state change of a router, for GET /api/events (docs/proxy.md).

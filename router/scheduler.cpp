@@ -33,9 +33,12 @@ std::string span_text(std::chrono::nanoseconds d) {
   return buf;
 }
 
-// "exit status 1: <detail>"; with `last_line_only`, only the detail's last non-empty line
-// (for the error a client gets: not llama-server's whole start-up log).
-std::string exit_text(const ExitInfo& info, bool last_line_only) {
+constexpr std::size_t k_max_events = 4096;
+constexpr std::size_t k_max_gaps = 16; // quiet gaps remembered per model
+
+} // namespace
+
+std::string describe_exit(const ExitInfo& info, bool last_line_only) {
   std::string text = info.signaled ? "killed by signal " + std::to_string(info.status)
                                    : "exit status " + std::to_string(info.status);
   std::string_view detail = info.detail;
@@ -51,11 +54,6 @@ std::string exit_text(const ExitInfo& info, bool last_line_only) {
   }
   return text;
 }
-
-constexpr std::size_t k_max_events = 4096;
-constexpr std::size_t k_max_gaps = 16; // quiet gaps remembered per model
-
-} // namespace
 
 std::string_view to_string(InstanceState state) {
   switch (state) {
@@ -222,11 +220,11 @@ void Scheduler::exited(InstanceId id, const ExitInfo& info) {
     }
     ++st.failures;
     st.last_failure = now;
-    st.last_failure_detail = exit_text(info, /*last_line_only=*/true);
+    st.last_failure_detail = describe_exit(info, /*last_line_only=*/true);
     event(EventRecord::Kind::crash, inst.model, id,
           std::string(inst.was_ready ? "crashed after " + span_text(now - inst.ready_at) + " up"
                                      : "crashed while loading") +
-              " (" + exit_text(info, /*last_line_only=*/false) + ")");
+              " (" + describe_exit(info, /*last_line_only=*/false) + ")");
   }
   pump();
 }

@@ -150,6 +150,10 @@ struct ExitInfo {
   bool signaled = false;
   std::string detail;  // the last lines of its log, for the crash message
 };
+// "exit status 1: <detail>", "killed by signal 9: <detail>"; with `last_line_only`, only the
+// detail's last non-empty line (for the error a client gets: not llama-server's whole
+// start-up log).
+std::string describe_exit(const ExitInfo& info, bool last_line_only);
 
 class Scheduler {
 public:

@@ -171,6 +171,11 @@ TEST_CASE("askd sched: a crashed instance is forgotten and the next request star
   REQUIRE_MESSAGE(error.is_object(), crashed.body);
   const std::string message = error["error"].value("message", "");
   CHECK_MESSAGE(message.find("tiny") != std::string::npos, message);
+  // The crash is named, with its exit and last log line, not "reset the connection".
+  CHECK_MESSAGE(message.find("llama-server pid " + std::to_string(pid1) +
+                             " crashed while serving the request (killed by signal 9: "
+                             "llm-sim: fault: crash") != std::string::npos,
+                message);
   CHECK(wait_gone(pid1));
   const Json gone = wait_status(askd, [](const Json& s) { return s["instances"].empty(); });
   CHECK(gone["instances"].empty());
@@ -197,7 +202,11 @@ TEST_CASE("askd sched: a model that keeps crashing is refused with a backoff err
   const Json last = Json::parse(events.back().data, nullptr, false);
   REQUIRE_MESSAGE(last.is_object(), streamed.body);
   CHECK(last["error"]["code"] == "stream_interrupted");
-  CHECK(last["error"]["message"].get<std::string>().find("tiny") != std::string::npos);
+  const std::string interrupted = last["error"]["message"].get<std::string>();
+  CHECK_MESSAGE(interrupted.find("tiny failed mid-stream: llama-server pid ") == 0, interrupted);
+  CHECK_MESSAGE(interrupted.find("crashed while serving the request (killed by signal 9") !=
+                    std::string::npos,
+                interrupted);
   CHECK(wait_no_instances(askd));
 
   // The second crash, at once: a new instance starts (one crash is no loop yet) and dies.
