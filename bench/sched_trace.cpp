@@ -346,15 +346,16 @@ void print_header(std::uint64_t seed, double hours, const std::vector<Arrival>& 
       k_work_start_h, k_work_end_h);
   fmt::print(
       "policies: askd = Scheduler, reload_cost eviction; askd-seed = Scheduler, seed_score "
-      "eviction (both due_horizon {} s); lru-models-max = llama.cpp router mode, --models-max {}, LRU, no memory "
+      "eviction (both due_horizon {} s, prewarm {}); lru-models-max = llama.cpp router mode, --models-max {}, LRU, no memory "
       "accounting{}; swap = llama-swap default group, one model at a time, FIFO{}; ollama = "
       "shortest keep_alive evicted first, OLLAMA_MAX_LOADED_MODELS {} x GPUs, one runner per "
       "model. Only askd runs replicas. Same slots, load and service times for all.\n",
-      static_cast<double>(o.due_horizon_ms) / 1000, o.models_max,
+      static_cast<double>(o.due_horizon_ms) / 1000, o.prewarm ? "on" : "off", o.models_max,
       o.baseline_ttl ? ", unloads after keep_alive" : ", never unloads when idle",
       o.baseline_ttl ? ", ttl = keep_alive" : ", no ttl", o.ollama_loaded_per_gpu);
   fmt::print(
-      "columns: cold = loads of a model with no instance up; +repl = further replicas (askd); "
+      "columns: cold = loads of a model with no instance up (prewarms included); prew = of "
+      "those, loads before a request came / stopped unused (askd); +repl = further replicas (askd); "
       "evict = instances stopped for room; cold req = requests not handed to a running "
       "instance on arrival; load wait = their arrival -> service start (s, total / p50 / p95 "
       "/ max); wait = arrival -> service start of every request, slot queueing included (s, "
@@ -382,19 +383,21 @@ void print_rig(const RigResult& r) {
                "left out below\n",
                unplaceable, first.unplaceable);
   }
-  fmt::print("{:<15} {:>5} {:>4} {:>5} {:>5} {:>5} {:>5} {:>27} {:>15} {:>5}  {}\n", "policy",
-             "reqs", "fail", "cold", "+repl", "evict", "cold", "load wait s", "wait s", "overc",
-             "peak GiB per GPU");
-  fmt::print("{:<15} {:>5} {:>4} {:>5} {:>5} {:>5} {:>5} {:>27} {:>15} {:>5}\n", "", "", "", "", "",
-             "", "req", "total/p50/p95/max", "total/p95", "");
+  fmt::print("{:<15} {:>5} {:>4} {:>5} {:>6} {:>5} {:>5} {:>5} {:>27} {:>15} {:>5}  {}\n",
+             "policy", "reqs", "fail", "cold", "prew", "+repl", "evict", "cold", "load wait s",
+             "wait s", "overc", "peak GiB per GPU");
+  fmt::print("{:<15} {:>5} {:>4} {:>5} {:>6} {:>5} {:>5} {:>5} {:>27} {:>15} {:>5}\n", "", "", "",
+             "", "", "", "", "req", "total/p50/p95/max", "total/p95", "");
   for (const auto& [policy, m] : r.runs) {
     std::string peak;
     for (std::uint64_t p : m.peak) {
       peak += fmt::format(" {:4.1f}", gib(p));
     }
     fmt::print(
-        "{:<15} {:>5} {:>4} {:>5} {:>5} {:>5} {:>5} {:>27} {:>15} {:>5} {}\n", to_string(policy),
-        m.requests, m.failed, m.cold_loads, m.replica_loads, m.evictions, m.cold_requests,
+        "{:<15} {:>5} {:>4} {:>5} {:>6} {:>5} {:>5} {:>5} {:>27} {:>15} {:>5} {}\n",
+        to_string(policy), m.requests, m.failed, m.cold_loads,
+        fmt::format("{}/{}", m.prewarms, m.prewarms_unused), m.replica_loads, m.evictions,
+        m.cold_requests,
         fmt::format("{:.0f}/{:.1f}/{:.1f}/{:.1f}", m.load_wait_s, m.load_wait_p50_s,
                     m.load_wait_p95_s, m.load_wait_max_s),
         fmt::format("{:.0f}/{:.1f}", m.total_wait_s, m.total_wait_p95_s), m.overcommits, peak);
@@ -494,6 +497,8 @@ nlohmann::json metrics_json(const Metrics& m, const std::vector<SimModel>& model
           {"stuck", m.stuck},
           {"cold_loads", m.cold_loads},
           {"cold_loads_by_model", by_model},
+          {"prewarms", m.prewarms},
+          {"prewarms_unused", m.prewarms_unused},
           {"replica_loads", m.replica_loads},
           {"evictions", m.evictions},
           {"cold_requests", m.cold_requests},
@@ -554,6 +559,7 @@ nlohmann::json report_json(std::uint64_t seed, double hours, const ReplayOptions
           {"ollama_max_loaded_per_gpu", o.ollama_loaded_per_gpu},
           {"baseline_ttl", o.baseline_ttl},
           {"due_horizon_s", static_cast<double>(o.due_horizon_ms) / 1000},
+          {"prewarm", o.prewarm},
           {"models", models},
           {"rigs", rigs}};
 }
@@ -587,6 +593,10 @@ int main(int argc, char** argv) {
                  "(SchedulerOptions::due_horizon; 0 = off)")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  bool no_prewarm = false;
+  app.add_flag("--no-prewarm", no_prewarm,
+               "askd: do not load models due soon before their request comes "
+               "(SchedulerOptions::prewarm)");
   app.add_flag("--json", json, "print one JSON object instead of tables");
   bool events = false;
   app.add_flag("--events", events,
@@ -594,6 +604,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   options.event_log = events ? stderr : nullptr;
   options.due_horizon_ms = std::llround(due_horizon_s * 1000);
+  options.prewarm = !no_prewarm;
 
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<Arrival> trace = Workload(seed, hours).generate();

@@ -354,6 +354,7 @@ private:
     o.eviction = policy == Policy::askd_seed ? router::EvictionOrder::seed_score
                                              : router::EvictionOrder::reload_cost;
     o.due_horizon = std::chrono::milliseconds(options.due_horizon_ms);
+    o.prewarm = options.prewarm;
     return o;
   }
 
@@ -481,6 +482,12 @@ private:
       }
       if (e.kind == router::EventRecord::Kind::stop && e.detail.starts_with("evicted")) {
         ++m_metrics.evictions;
+      }
+      if (e.kind == router::EventRecord::Kind::load && e.detail.starts_with("prewarm")) {
+        ++m_metrics.prewarms;
+      }
+      if (e.kind == router::EventRecord::Kind::stop && e.detail.starts_with("prewarmed")) {
+        ++m_metrics.prewarms_unused;
       }
     }
   }

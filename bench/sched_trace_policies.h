@@ -50,6 +50,7 @@ struct ReplayOptions {
   bool baseline_ttl = false;      // lru and swap also unload after keep_alive (llama-swap ttl)
   Ms exit_ms = 1000;              // stop to exited: memory is held until then
   Ms due_horizon_ms = 60'000;     // askd: SchedulerOptions::due_horizon (0 = off)
+  bool prewarm = true;            // askd: SchedulerOptions::prewarm
   std::FILE* event_log = nullptr; // askd replays write the scheduler's events here
 };
 
@@ -59,7 +60,9 @@ struct Metrics {
   std::size_t served = 0;
   std::size_t failed = 0;        // placeable, yet failed (askd: drain_wait elapsed)
   std::size_t stuck = 0;         // neither served nor failed when the replay ran out of events
-  std::size_t cold_loads = 0;    // loads of a model with no instance up (requests waited)
+  std::size_t cold_loads = 0;    // loads of a model with no instance up (prewarms included)
+  std::size_t prewarms = 0;      // askd: of those, loads before a request came (prewarm)
+  std::size_t prewarms_unused = 0; // prewarmed instances stopped with no request served
   std::size_t replica_loads = 0; // a further instance next to a running one
   std::size_t evictions = 0;     // instances stopped to make room (not keep_alive expiry)
   std::size_t cold_requests = 0; // not handed to a running instance on arrival

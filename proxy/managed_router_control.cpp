@@ -94,6 +94,7 @@ core::Json ManagedRouter::status() const {
     j["expires_in_s"] =
         v.expires ? core::Json(std::max(0.0, std::round(span_seconds(now, *v.expires))))
                   : core::Json(nullptr);
+    j["prewarmed"] = v.prewarmed; // loaded before its request came, none served yet
     if (!v.stop_reason.empty()) {
       j["stop_reason"] = v.stop_reason;
     }

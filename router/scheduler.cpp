@@ -281,9 +281,10 @@ void Scheduler::tick() {
       stop_instance(inst, "load timed out after " + span_text(m->load_timeout));
     } else if (inst.state == InstanceState::ready) {
       if (const auto at = expiry(inst); at && now >= *at) {
-        stop_instance(inst, (is_replica(inst) ? std::string("idle replica")
-                                              : "keep_alive " + m->keep_alive.to_string() +
-                                                    " expired") +
+        stop_instance(inst, (inst.prewarm_until ? std::string("prewarmed, but no request came")
+                             : is_replica(inst) ? std::string("idle replica")
+                                                : "keep_alive " + m->keep_alive.to_string() +
+                                                      " expired") +
                                 ": idle for " + span_text(now - inst.idle_since));
       }
     }
@@ -339,6 +340,10 @@ std::optional<SteadyTime> Scheduler::expiry(const Instance& inst) const {
     return std::nullopt;
   }
   const auto keep = m->pinned ? std::nullopt : m->keep_alive.finite();
+  if (inst.prewarm_until) { // kept for the request it was loaded for, or keep_alive if longer
+    return keep ? std::optional(std::max(*inst.prewarm_until, inst.idle_since + *keep))
+                : std::nullopt;
+  }
   if (is_replica(inst)) {
     return inst.idle_since + std::min<std::chrono::milliseconds>(
                                  keep.value_or(m_options.replica_idle), m_options.replica_idle);
@@ -375,6 +380,7 @@ void Scheduler::pump() {
       claimed.emplace_back(m->group, m->name);
     }
   }
+  prewarm_due();
   std::erase_if(m_requests, [this](const auto& kv) {
     return kv.second.control && kv.first != m_loading &&
            !std::holds_alternative<Waiting>(kv.second.outcome);
@@ -418,6 +424,7 @@ void Scheduler::serve(Request& r, const Claims& claimed) {
                                        });
     if (!r.control) {
       ++best->in_flight;
+      best->prewarm_until.reset();
     }
     r.outcome = Assigned{best->id};
     r.drain_deadline.reset();
@@ -596,7 +603,7 @@ void Scheduler::settle_idle(Instance& inst) {
     stop_instance(inst, "removed from the configuration");
   } else if (inst.stop_when_idle) {
     stop_instance(inst, inst.stop_reason);
-  } else if (!m->pinned && m->keep_alive.is_zero()) {
+  } else if (!m->pinned && m->keep_alive.is_zero() && !inst.prewarm_until) {
     stop_instance(inst, "keep_alive 0: done");
   }
 }

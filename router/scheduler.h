@@ -90,6 +90,11 @@ struct SchedulerOptions {
   // off.
   std::chrono::milliseconds due_horizon{60'000};
   std::chrono::milliseconds session_gap{60'000};
+  // Prewarm: a model due soon with nothing up that fits in free room (nothing is evicted for
+  // it, room a waiting request holds is not taken) is loaded before its request comes, at
+  // most once per quiet gap. Unused, it stays up 2 × due_horizon + its last load time (or its
+  // keep_alive, if longer), then stops; once it has served a request, keep_alive as usual.
+  bool prewarm = true;
 };
 
 // Starts and stops llama-server processes. The scheduler calls these while deciding; the
@@ -116,6 +121,7 @@ struct InstanceView {
   SteadyTime idle_since{};             // unset while requests are in flight
   std::optional<SteadyTime> expires;   // keep_alive deadline; none = never or busy
   std::string stop_reason;             // why it is stopping
+  bool prewarmed = false;              // loaded before a request came, none served yet
 };
 
 struct GpuView {
@@ -227,6 +233,7 @@ private:
     SteadyTime idle_since{};
     bool stop_when_idle = false; // unload or removal asked while busy
     std::string stop_reason;
+    std::optional<SteadyTime> prewarm_until; // prewarmed and no request yet: kept until then
   };
   struct Request {
     RequestId id = 0;
@@ -245,6 +252,7 @@ private:
     std::string last_failure_detail;
     std::chrono::milliseconds last_load{0}; // measured start → ready of the last load
     std::vector<double> gaps; // seconds of quiet before its recent sessions, oldest first
+    SteadyTime last_prewarm{};
   };
   struct Release {
     SteadyTime at{};
@@ -293,7 +301,10 @@ private:
   bool leaves_room(const ModelSpec& m, const Plan& plan);
   // Drains the replicas that hold room a model due soon needs.
   void drain_for_due();
-  // When a model may next become due, while replicas run (for next_wakeup()).
+  // Loads the models due soon that fit in free room (SchedulerOptions::prewarm). Called at
+  // the end of pump(), with the waiting requests' reservations in place.
+  void prewarm_due();
+  // When a model may next become due, while replicas run or prewarm is on (next_wakeup()).
   std::optional<SteadyTime> next_due_change() const;
   void event(EventRecord::Kind kind, const std::string& model, InstanceId id, std::string detail);
 

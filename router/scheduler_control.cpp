@@ -118,6 +118,7 @@ std::vector<InstanceView> Scheduler::instances() const {
     v.idle_since = inst.in_flight == 0 ? inst.idle_since : SteadyTime{};
     v.expires = expiry(inst);
     v.stop_reason = inst.stop_reason;
+    v.prewarmed = inst.prewarm_until.has_value();
     out.push_back(std::move(v));
   }
   return out;

@@ -382,5 +382,111 @@ TEST_CASE("scheduler: a random workload never overcommits a GPU nor stops a busy
   CHECK(due_drains > 0); // replicas did drain for a model due
 }
 
+
+TEST_CASE("scheduler: a model due at its regular gap is prewarmed in free room, never by eviction") {
+  // "cron" (keep_alive 0) comes at the top of every hour. Once it has come back at the same
+  // gap three times, it is loaded a due_horizon before its time if it fits in free room.
+  Fixture f;
+  ModelSpec cron = model("cron", 10);
+  cron.keep_alive = core::Duration::zero();
+  ModelSpec big = model("big", 16);
+  big.keep_alive = core::Duration::forever();
+  SchedulerOptions o; // due_horizon and session_gap 60 s, prewarm on
+  bool off = false;
+  SUBCASE("on") {}
+  SUBCASE("off") {
+    o.prewarm = false;
+    off = true;
+  }
+  f.make({gpu("gpu0", 0, 24)}, {cron, big}, o);
+  const auto to = [&f](milliseconds t) { f.advance(t - milliseconds(f.now_ms())); };
+  for (int h = 1; h <= 4; ++h) { // three gaps of an hour
+    to(std::chrono::hours(h));
+    f.exit(f.warm("cron"));
+  }
+  REQUIRE(f.spawner.starts.size() == 4);
+  f.s().take_events();
+
+  const auto wake = f.s().next_wakeup();
+  if (off) {
+    CHECK_FALSE(wake.has_value()); // nothing up, nothing timed
+    to(4h + 59min + 1ms);
+    f.s().tick();
+    CHECK(f.spawner.starts.size() == 4);
+    to(5h);
+    const RequestId r = f.s().submit("cron");
+    CHECK(is_waiting(f.s().outcome(r))); // it waits for its load, as before
+    CHECK(f.spawner.starts.size() == 5);
+    return;
+  }
+  // The scheduler wakes up a minute before 5 h (and a millisecond, for rounding).
+  REQUIRE(wake.has_value());
+  CHECK(f.ms(*wake) == (4 * 3600 + 59 * 60) * 1000 + 1);
+  to(milliseconds(f.ms(*wake)));
+  f.s().tick();
+  REQUIRE(f.spawner.starts.size() == 5);
+  const InstanceId pre = f.spawner.starts[4].id;
+  CHECK(f.spawner.starts[4].model == "cron");
+  CHECK(has_event(f.s().take_events(), Kind::load, "cron", "prewarm: due soon"));
+  f.s().ready(pre);
+  CHECK(f.state(pre) == InstanceState::ready); // keep_alive 0, yet kept for its request
+  CHECK(f.view(pre)->prewarmed);
+  REQUIRE(f.view(pre)->expires.has_value());
+  CHECK(f.ms(*f.view(pre)->expires) == f.ms(*wake) + 120'000); // 2 × due_horizon (+ load: 0)
+
+  to(5h); // it comes: served at once, then keep_alive 0 as usual
+  const RequestId r = f.s().submit("cron");
+  CHECK(assigned(f.s().outcome(r)) == pre);
+  CHECK_FALSE(f.view(pre)->prewarmed);
+  f.s().finish(r);
+  CHECK(f.state(pre) == InstanceState::stopping);
+  f.exit(pre);
+
+  // 6 h: "big" holds the room, so cron is not prewarmed: nothing is evicted for a request
+  // that has not come. The request evicts big when it comes, as always.
+  to(5h + 30min);
+  const InstanceId b = f.warm("big"); // 16 of 24 GiB: cron's 10 no longer fit
+  REQUIRE(f.spawner.starts.size() == 6);
+  to(5h + 59min + 1ms);
+  f.s().tick();
+  CHECK(f.spawner.starts.size() == 6);
+  CHECK(f.state(b) == InstanceState::ready);
+  to(6h);
+  const RequestId rc = f.s().submit("cron");
+  CHECK(f.state(b) == InstanceState::stopping);
+  CHECK(is_waiting(f.s().outcome(rc)));
+  f.exit(b);
+  REQUIRE(f.spawner.starts.size() == 7);
+  const InstanceId i6 = f.spawner.starts[6].id;
+  f.s().ready(i6);
+  CHECK(assigned(f.s().outcome(rc)) == i6);
+  f.s().finish(rc);
+  f.exit(i6);
+
+  // 7 h: prewarmed, but cron does not come: it stops when the time kept runs out, and is not
+  // loaded again before cron's next request.
+  to(6h + 59min + 1ms);
+  f.s().tick();
+  REQUIRE(f.spawner.starts.size() == 8);
+  const InstanceId unused = f.spawner.starts[7].id;
+  f.s().ready(unused);
+  to(7h + 1min + 1ms - 1ms);
+  f.s().tick();
+  CHECK(f.state(unused) == InstanceState::ready);
+  to(7h + 1min + 1ms);
+  f.s().tick();
+  CHECK(f.state(unused) == InstanceState::stopping);
+  CHECK(has_event(f.s().take_events(), Kind::stop, "cron", "prewarmed, but no request came"));
+  f.exit(unused);
+  for (int k = 0; k < 5; ++k) {
+    if (const auto at = f.s().next_wakeup()) {
+      to(milliseconds(f.ms(*at)));
+      f.s().tick();
+    }
+  }
+  CHECK(f.spawner.starts.size() == 8);
+  CHECK(f.spawner.problems.empty());
+}
+
 } // namespace
 } // namespace ask::router

@@ -256,16 +256,46 @@ void Scheduler::drain_for_due() {
   }
 }
 
+void Scheduler::prewarm_due() {
+  if (!m_options.prewarm) {
+    return;
+  }
+  const SteadyTime now = m_clock.now();
+  for (const ModelSpec* m : due_cold()) {
+    ModelState& st = m_state[m->name];
+    // Once per quiet gap; a request already waiting for it loads it itself.
+    if (st.last_prewarm >= st.last_request || has_waiting(m->name)) {
+      continue;
+    }
+    const bool group_busy =
+        !m->group.empty() && std::any_of(m_instances.begin(), m_instances.end(), [&](const auto& kv) {
+          const ModelSpec* other = spec(kv.second.model);
+          return other != nullptr && other->group == m->group && other->name != m->name;
+        });
+    if (group_busy) {
+      continue; // never stops a member of its exclusive group
+    }
+    auto plan = fit(*m, {}, false, nullptr);
+    if (!plan) {
+      continue; // nothing is evicted for a request that has not come
+    }
+    st.last_prewarm = now;
+    const InstanceId id = start(*m, std::move(*plan), "prewarm: due soon, by its usual gap");
+    m_instances.at(id).prewarm_until = now + 2 * m_options.due_horizon + st.last_load;
+  }
+}
+
 std::optional<SteadyTime> Scheduler::next_due_change() const {
   const bool replicas = std::any_of(m_instances.begin(), m_instances.end(), [&](const auto& kv) {
     return kv.second.state != InstanceState::stopping && !kv.second.stop_when_idle &&
            is_replica(kv.second);
   });
-  if (!replicas || m_options.due_horizon.count() <= 0) {
+  if ((!replicas && !m_options.prewarm) || m_options.due_horizon.count() <= 0) {
     return std::nullopt;
   }
-  // is_due() changes only where a gap enters or leaves the window around the quiet time; a
-  // millisecond past it, so that rounding does not land on the wrong side.
+  // Only replicas (leaves_room, drain_for_due) and prewarm care. is_due() changes only where
+  // a gap enters or leaves the window around the quiet time; a millisecond past it, so that
+  // rounding does not land on the wrong side.
   const SteadyTime now = m_clock.now();
   const auto horizon = std::chrono::nanoseconds(m_options.due_horizon);
   std::optional<SteadyTime> next;

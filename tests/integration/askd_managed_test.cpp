@@ -40,6 +40,7 @@ TEST_CASE("askd managed: a cold model is spawned on demand with the planned argu
   REQUIRE(inst["devices"].size() == 1); // a tiny model fits on one GPU: one GPU
   CHECK(inst["devices"][0]["gpu"] == "gpu0");
   CHECK(inst["expires_in_s"].get<double>() > 200);
+  CHECK(inst["prewarmed"] == false); // it was loaded for this request
   const int pid = inst["pid"].get<int>();
   const std::string args = cmdline(pid);
   CHECK(args.find("tiny-llama-2L-f16.gguf") != std::string::npos);
