@@ -84,7 +84,8 @@ struct SchedulerOptions {
   // Models due soon. A request after `session_gap` of quiet starts a new session of its model,
   // and the quiet before it is remembered (the last 16). A model is due when, of its
   // remembered gaps that have not yet gone by (give or take `due_horizon`; three at least),
-  // half or more end within `due_horizon` from now: an hourly job at the top of the hour, say.
+  // three quarters or more end within `due_horizon` from now: an hourly job at the top of the
+  // hour, say.
   // A replica does not start in room a model due soon needs, and replicas that hold such room
   // drain (take no new request, stop when their last one ends) before it comes. 0 turns this
   // off.

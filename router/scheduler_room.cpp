@@ -15,11 +15,11 @@ namespace {
 double room_seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
 
 constexpr std::size_t k_min_due_gaps = 3; // gaps it takes to call a model due
-constexpr double k_due_share = 0.5;
+constexpr double k_due_share = 0.75;
 
 // Whether a model quiet for `quiet` seconds is due within `horizon`: of its remembered gaps
 // that have not gone by (with a horizon's slack, as a periodic job runs a little late or
-// early), at least half end within the horizon. Too few such gaps: not due.
+// early), three quarters or more end within the horizon. Too few such gaps: not due.
 bool is_due(const std::vector<double>& gaps, double quiet, double horizon) {
   std::size_t open = 0;
   std::size_t ending = 0;
