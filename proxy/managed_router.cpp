@@ -260,7 +260,8 @@ void ManagedRouter::on_exited(std::uint64_t id, const router::ProcessExit& exit)
   {
     std::lock_guard lock(m_mutex);
     const router::ExitInfo info{exit.status, exit.signaled, exit.tail};
-    if (const auto it = m_running.find(id); it != m_running.end() && !it->second.stopping) {
+    if (const auto it = m_running.find(id);
+        it != m_running.end() && !it->second.stopping && !m_stopping) {
       if (m_crashes.size() >= 64) {
         m_crashes.erase(m_crashes.begin());
       }
