@@ -1,37 +1,23 @@
 // Scheduler: the state machine of router/scheduler.h. Every entry point updates the state,
 // then pump() re-decides every waiting request in arrival order; decisions call the Spawner
-// and record events. docs/scheduler.md gives the policy and the reasons for it.
+// and record events. docs/scheduler.md gives the policy and the reasons for it. The
+// time-driven part (tick(), next_wakeup(), expiry, backoff) is in scheduler_time.cpp.
 
 #include "router/scheduler.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <limits>
+#include <utility>
+
+#include "router/scheduler_text.h"
 
 namespace ask::router {
 namespace {
 
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
-
-double seconds_of(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
-
-// "0.8 s", "42 s", "3.5 min", "2.0 h": a duration for log lines and error messages.
-std::string span_text(std::chrono::nanoseconds d) {
-  const double s = seconds_of(d);
-  char buf[32];
-  if (s < 10) {
-    std::snprintf(buf, sizeof buf, "%.1f s", s);
-  } else if (s < 120) {
-    std::snprintf(buf, sizeof buf, "%.0f s", s);
-  } else if (s < 7200) {
-    std::snprintf(buf, sizeof buf, "%.1f min", s / 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1f h", s / 3600);
-  }
-  return buf;
-}
+using scheduler_detail::seconds_of;
+using scheduler_detail::span_text;
 
 constexpr std::size_t k_max_events = 4096;
 constexpr std::size_t k_max_gaps = 16; // quiet gaps remembered per model
@@ -249,110 +235,7 @@ void Scheduler::set_reading(std::string_view gpu, std::uint64_t free_bytes) {
   }
 }
 
-// --- time ------------------------------------------------------------------------------
-
-void Scheduler::tick() {
-  const SteadyTime now = m_clock.now();
-  for (GpuState& g : m_gpu) {
-    std::erase_if(g.pending, [&](const Release& r) {
-      if (now - r.at < std::chrono::nanoseconds(m_options.release_wait)) {
-        return false;
-      }
-      g.trusted += r.bytes;
-      return true;
-    });
-  }
-  for (auto& [id, inst] : m_instances) {
-    const ModelSpec* m = spec(inst.model);
-    if (inst.state == InstanceState::starting && m != nullptr &&
-        now - inst.started >= std::chrono::nanoseconds(m->load_timeout)) {
-      const std::string why = inst.model + " did not answer /health within " +
-                              span_text(m->load_timeout) + " (load_timeout)";
-      for (auto& [rid, r] : m_requests) {
-        if (r.model == inst.model && std::holds_alternative<Waiting>(r.outcome)) {
-          fail(r, core::Error::timeout(why));
-        }
-      }
-      ModelState& st = m_state[inst.model];
-      ++st.failures;
-      st.last_failure = now;
-      st.last_failure_detail = "load timed out after " + span_text(m->load_timeout);
-      event(EventRecord::Kind::load_failed, inst.model, id, why);
-      stop_instance(inst, "load timed out after " + span_text(m->load_timeout));
-    } else if (inst.state == InstanceState::ready) {
-      if (const auto at = expiry(inst); at && now >= *at) {
-        stop_instance(inst, (inst.prewarm_until ? std::string("prewarmed, but no request came")
-                             : is_replica(inst) ? std::string("idle replica")
-                                                : "keep_alive " + m->keep_alive.to_string() +
-                                                      " expired") +
-                                ": idle for " + span_text(now - inst.idle_since));
-      }
-    }
-  }
-  for (auto& [rid, r] : m_requests) {
-    if (std::holds_alternative<Waiting>(r.outcome) && r.drain_deadline && now >= *r.drain_deadline) {
-      event(EventRecord::Kind::cannot_place, r.model, 0, r.wait_reason);
-      fail(r, core::Error::overloaded("cannot place " + r.model + " within " +
-                                      span_text(m_options.drain_wait) + ": " + r.wait_reason));
-    }
-  }
-  pump();
-}
-
-std::optional<SteadyTime> Scheduler::next_wakeup() const {
-  const SteadyTime now = m_clock.now();
-  std::optional<SteadyTime> next;
-  const auto consider = [&next](SteadyTime t) {
-    if (!next || t < *next) {
-      next = t;
-    }
-  };
-  for (const GpuState& g : m_gpu) {
-    for (const Release& r : g.pending) {
-      consider(r.at + m_options.release_wait);
-    }
-  }
-  for (const auto& [id, inst] : m_instances) {
-    const ModelSpec* m = spec(inst.model);
-    if (inst.state == InstanceState::starting && m != nullptr) {
-      consider(inst.started + m->load_timeout);
-    } else if (const auto at = expiry(inst)) {
-      consider(*at);
-    }
-  }
-  for (const auto& [rid, r] : m_requests) {
-    if (std::holds_alternative<Waiting>(r.outcome) && r.drain_deadline) {
-      consider(*r.drain_deadline);
-    }
-  }
-  if (const auto at = next_due_change()) {
-    consider(*at);
-  }
-  if (next && *next < now) {
-    next = now;
-  }
-  return next;
-}
-
-std::optional<SteadyTime> Scheduler::expiry(const Instance& inst) const {
-  const ModelSpec* m = spec(inst.model);
-  if (m == nullptr || inst.state != InstanceState::ready || inst.in_flight > 0) {
-    return std::nullopt;
-  }
-  const auto keep = m->pinned ? std::nullopt : m->keep_alive.finite();
-  if (inst.prewarm_until) { // kept for the request it was loaded for, or keep_alive if longer
-    return keep ? std::optional(std::max(*inst.prewarm_until, inst.idle_since + *keep))
-                : std::nullopt;
-  }
-  if (is_replica(inst)) {
-    return inst.idle_since + std::min<std::chrono::milliseconds>(
-                                 keep.value_or(m_options.replica_idle), m_options.replica_idle);
-  }
-  if (!keep) {
-    return std::nullopt;
-  }
-  return inst.idle_since + *keep;
-}
+// --- events ----------------------------------------------------------------------------
 
 std::vector<EventRecord> Scheduler::take_events() { return std::exchange(m_events, {}); }
 
@@ -592,32 +475,6 @@ void Scheduler::stop_instance(Instance& inst, std::string reason) {
 void Scheduler::fail(Request& r, core::Error error) {
   r.outcome = std::move(error);
   r.drain_deadline.reset();
-}
-
-void Scheduler::settle_idle(Instance& inst) {
-  if (inst.state != InstanceState::ready || inst.in_flight > 0) {
-    return;
-  }
-  const ModelSpec* m = spec(inst.model);
-  if (m == nullptr) {
-    stop_instance(inst, "removed from the configuration");
-  } else if (inst.stop_when_idle) {
-    stop_instance(inst, inst.stop_reason);
-  } else if (!m->pinned && m->keep_alive.is_zero() && !inst.prewarm_until) {
-    stop_instance(inst, "keep_alive 0: done");
-  }
-}
-
-std::optional<SteadyTime> Scheduler::backoff_until(const std::string& model) const {
-  const auto it = m_state.find(model);
-  if (it == m_state.end() || it->second.failures < 2) {
-    return std::nullopt;
-  }
-  auto wait = m_options.backoff_base;
-  for (int i = 2; i < it->second.failures && wait < m_options.backoff_max; ++i) {
-    wait *= 2;
-  }
-  return it->second.last_failure + std::min(wait, m_options.backoff_max);
 }
 
 } // namespace ask::router

@@ -1,7 +1,8 @@
 #pragma once
 // The supervisor's process plumbing: preparing an execve (argument vector, environment,
 // binary looked up on PATH) before fork, the child's side of fork, reading its exec report,
-// close-on-exec pipes, and the /health probe. Internal to router/supervisor.cpp.
+// close-on-exec pipes, and the /health probe. Internal to the supervisor (router/supervisor.cpp,
+// supervisor_monitor.cpp, supervisor_impl.h).
 
 #include <chrono>
 #include <filesystem>
