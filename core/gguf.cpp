@@ -6,57 +6,29 @@
 // n_kv × {string key, u32 type, value}, n_tensors × {string name, u32 n_dims, n_dims × u64,
 // u32 ggml_type, u64 offset}, padding to general.alignment, then the data section where
 // tensor i starts at `offset` (= sum of the previous tensors' sizes, each padded).
+//
+// The metadata values (scalars, strings, arrays) are read in gguf_values.cpp; the Parser and
+// Cursor both use are declared in gguf_parser.h.
 
 #include <algorithm>
-#include <bit>
-#include <limits>
+#include <cstdint>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "core/gguf.h"
 #include "core/gguf_detail.h"
-
-#define GGUF_TRY(var, expr)                                                                        \
-  auto var##_result = (expr);                                                                      \
-  if (!var##_result) {                                                                             \
-    return std::unexpected(std::move(var##_result.error()));                                       \
-  }                                                                                                \
-  auto& var = *var##_result // NOLINT(bugprone-macro-parentheses)
+#include "core/gguf_parser.h"
 
 namespace ask::core::gguf {
+namespace detail {
 namespace {
 
-using detail::cat;
-using detail::Fail;
-using detail::failure;
-using detail::Parsed;
-
-constexpr std::uint64_t k_none = std::numeric_limits<std::uint64_t>::max();
 constexpr std::uint64_t k_max_i64 = static_cast<std::uint64_t>(INT64_MAX);
-constexpr std::uint32_t k_value_type_count = 13;
 // Smallest encoding of a metadata pair (u64 key length, u32 type, one byte) and of a tensor
 // info (u64 name length, u32 n_dims, u32 type, u64 offset).
 constexpr std::uint64_t k_min_kv_bytes = 13;
 constexpr std::uint64_t k_min_tensor_bytes = 24;
-
-// Smallest encoding of one value of each type: scalars are fixed, a string is at least its
-// u64 length, an array at least its u32 type and u64 count.
-constexpr std::uint64_t min_value_bytes(std::uint32_t type) {
-  constexpr std::uint64_t k_sizes[k_value_type_count] = {1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8};
-  return k_sizes[type];
-}
-constexpr bool is_fixed_size(std::uint32_t type) {
-  return type != 8 && type != 9;
-}
-
-// 64-bit FNV-1a (ReadOptions::hash_items).
-std::uint64_t fnv1a(std::string_view bytes) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (char c : bytes) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
 
 // Printable form of a name read from the file, for error messages.
 std::string printable(std::string_view name) {
@@ -70,14 +42,6 @@ std::string printable(std::string_view name) {
   }
   return out;
 }
-
-// Which field is being read, for error messages; formatted only when something fails.
-struct Where {
-  std::string_view kind; // "header", "metadata", "tensor"
-  std::uint64_t index = k_none;
-  std::string_view name = {};
-  std::uint64_t element = k_none;
-};
 
 std::string describe(const Where& w) {
   std::string out(w.kind);
@@ -93,131 +57,11 @@ std::string describe(const Where& w) {
   return out;
 }
 
+} // namespace
+
 std::unexpected<Fail> fail_at(std::uint64_t offset, const Where& w, std::string_view detail) {
   return failure(cat("gguf: offset ", offset, ": ", describe(w), ": ", detail));
 }
-
-// Reads little-endian fields from a prefix of the file, never past its end.
-class Cursor {
-public:
-  Cursor(std::string_view bytes, std::uint64_t file_size, const detail::GrowPrefix& grow)
-      : m_bytes(bytes), m_file_size(file_size), m_grow(grow) {}
-
-  std::uint64_t pos() const { return m_pos; }
-  std::uint64_t left() const { return m_file_size - m_pos; }
-  std::uint64_t left_in_prefix() const { return m_bytes.size() - m_pos; }
-
-  Parsed<std::string_view> take(std::uint64_t n, const Where& w, std::string_view what) {
-    if (n > left()) {
-      return fail_at(
-          m_pos, w,
-          cat("file ends while reading ", what, " (needs ", n, " bytes, ", left(), " left)"));
-    }
-    if (n > left_in_prefix() && !extend(m_pos + n)) {
-      return std::unexpected(Fail{cat("gguf: offset ", m_pos, ": header continues past the ",
-                                      m_bytes.size(), " bytes read"),
-                                  m_pos + n});
-    }
-    std::string_view out = m_bytes.substr(m_pos, n);
-    m_pos += n;
-    return out;
-  }
-
-  // When at least `n` more bytes are known to be needed and the prefix holds fewer, asks for
-  // them at once (saves read_file a few rounds of growing its prefix).
-  Parsed<void> want(std::uint64_t n) {
-    if (n <= left() && n > left_in_prefix() && !extend(m_pos + n)) {
-      return std::unexpected(Fail{cat("gguf: offset ", m_pos, ": header continues past the ",
-                                      m_bytes.size(), " bytes read"),
-                                  m_pos + n});
-    }
-    return {};
-  }
-
-  template <class T> Parsed<T> read(const Where& w, std::string_view what) {
-    GGUF_TRY(raw, take(sizeof(T), w, what));
-    std::uint64_t bits = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i) {
-      bits |= static_cast<std::uint64_t>(static_cast<unsigned char>(raw[i])) << (8 * i);
-    }
-    if constexpr (std::same_as<T, float>) {
-      return std::bit_cast<float>(static_cast<std::uint32_t>(bits));
-    } else if constexpr (std::same_as<T, double>) {
-      return std::bit_cast<double>(bits);
-    } else {
-      return static_cast<T>(bits);
-    }
-  }
-
-private:
-  // Asks the grow callback for a prefix of at least `need` bytes.
-  bool extend(std::uint64_t need) {
-    if (!m_grow) {
-      return false;
-    }
-    const std::optional<std::string_view> longer = m_grow(need);
-    if (!longer || longer->size() < need) {
-      return false;
-    }
-    m_bytes = longer->substr(0, std::min<std::uint64_t>(longer->size(), m_file_size));
-    return true;
-  }
-
-  std::string_view m_bytes;
-  std::uint64_t m_file_size = 0;
-  std::uint64_t m_pos = 0;
-  const detail::GrowPrefix& m_grow;
-};
-
-class Parser {
-public:
-  Parser(std::string_view bytes, std::uint64_t file_size, const detail::GrowPrefix& grow,
-         const ReadOptions* options)
-      : m_in(bytes, file_size, grow), m_options(options) {
-    m_file.file_size = file_size;
-  }
-
-  Parsed<File> run() {
-    GGUF_TRY(counts, header());
-    if (auto ok = metadata(counts.second); !ok) {
-      return std::unexpected(std::move(ok.error()));
-    }
-    if (auto ok = tensors(counts.first); !ok) {
-      return std::unexpected(std::move(ok.error()));
-    }
-    if (auto ok = data_layout(); !ok) {
-      return std::unexpected(std::move(ok.error()));
-    }
-    return std::move(m_file);
-  }
-
-private:
-  Parsed<std::pair<std::uint64_t, std::uint64_t>> header();
-  Parsed<void> version(std::uint32_t v, std::uint64_t at);
-  Parsed<void> metadata(std::uint64_t count);
-  Parsed<void> alignment(const Value& v, const Where& w, std::uint64_t at);
-  Parsed<void> tensors(std::uint64_t count);
-  Parsed<TensorInfo> tensor_info(std::uint64_t index);
-  Parsed<void> tensor_size(TensorInfo& t, const Where& w, std::uint64_t at);
-  Parsed<void> data_layout();
-  Parsed<Value> value(std::uint32_t type, const Where& w, std::uint32_t depth);
-  template <class Raw, class Stored>
-  Parsed<Value> scalar(ValueType type, const Where& w, std::string_view what);
-  Parsed<Value> array(const Where& w, std::uint32_t depth);
-  Parsed<void> skip_items(std::uint32_t type, std::uint64_t count, const Where& w,
-                          std::uint32_t depth, std::vector<std::uint64_t>* hashes = nullptr);
-  bool wants_hashes(std::string_view key) const;
-  Parsed<std::string> string(const Where& w, std::string_view what, std::uint64_t max);
-  Parsed<std::uint64_t> string_length(const Where& w, std::string_view what, std::uint64_t max);
-  Parsed<std::uint32_t> element_type(const Where& w, std::string_view what);
-
-  Cursor m_in;
-  const ReadOptions* m_options = nullptr;
-  File m_file;
-  std::uint64_t m_kept_items = 0;
-  bool m_hash_next_array = false;         // the value being read belongs to a key in hash_items
-  std::vector<std::uint64_t> m_tensor_at; // offset of each tensor info, for messages
-};
 
 Parsed<std::pair<std::uint64_t, std::uint64_t>> Parser::header() {
   const Where w{"header"};
@@ -445,177 +289,6 @@ Parsed<void> Parser::data_layout() {
   return {};
 }
 
-Parsed<std::uint32_t> Parser::element_type(const Where& w, std::string_view what) {
-  const std::uint64_t at = m_in.pos();
-  GGUF_TRY(type, m_in.read<std::uint32_t>(w, what));
-  if (type >= k_value_type_count) {
-    return fail_at(at, w, cat("unknown value type ", type));
-  }
-  return type;
-}
-
-Parsed<std::uint64_t> Parser::string_length(const Where& w, std::string_view what,
-                                            std::uint64_t max) {
-  const std::uint64_t at = m_in.pos();
-  GGUF_TRY(len, m_in.read<std::uint64_t>(w, what));
-  if (len > max) {
-    return fail_at(at, w, cat(what, ": length ", len, " exceeds the limit of ", max));
-  }
-  if (len > m_in.left()) {
-    return fail_at(
-        at, w,
-        cat(what, ": length ", len, " exceeds the ", m_in.left(), " bytes left in the file"));
-  }
-  return len;
-}
-
-Parsed<std::string> Parser::string(const Where& w, std::string_view what, std::uint64_t max) {
-  GGUF_TRY(len, string_length(w, what, max));
-  GGUF_TRY(bytes, m_in.take(len, w, what));
-  return std::string(bytes);
-}
-
-template <class Raw, class Stored>
-Parsed<Value> Parser::scalar(ValueType type, const Where& w, std::string_view what) {
-  GGUF_TRY(x, m_in.read<Raw>(w, what));
-  Value v;
-  v.type = type;
-  if constexpr (std::same_as<Stored, bool>) {
-    v.data = x != 0;
-  } else {
-    v.data = Stored{x};
-  }
-  return v;
-}
-
-Parsed<Value> Parser::value(std::uint32_t type, const Where& w, std::uint32_t depth) {
-  using V = ValueType;
-  const auto t = static_cast<V>(type);
-  switch (t) {
-  case V::uint8:
-    return scalar<std::uint8_t, std::uint64_t>(t, w, "a uint8");
-  case V::int8:
-    return scalar<std::int8_t, std::int64_t>(t, w, "an int8");
-  case V::uint16:
-    return scalar<std::uint16_t, std::uint64_t>(t, w, "a uint16");
-  case V::int16:
-    return scalar<std::int16_t, std::int64_t>(t, w, "an int16");
-  case V::uint32:
-    return scalar<std::uint32_t, std::uint64_t>(t, w, "a uint32");
-  case V::int32:
-    return scalar<std::int32_t, std::int64_t>(t, w, "an int32");
-  case V::uint64:
-    return scalar<std::uint64_t, std::uint64_t>(t, w, "a uint64");
-  case V::int64:
-    return scalar<std::int64_t, std::int64_t>(t, w, "an int64");
-  case V::float32:
-    return scalar<float, double>(t, w, "a float32");
-  case V::float64:
-    return scalar<double, double>(t, w, "a float64");
-  case V::boolean:
-    return scalar<std::uint8_t, bool>(t, w, "a bool");
-  case V::array:
-    return array(w, depth + 1);
-  case V::string:
-    break;
-  }
-  GGUF_TRY(s, string(w, "a string", k_max_string_bytes));
-  Value v;
-  v.type = V::string;
-  v.data = std::move(s);
-  return v;
-}
-
-Parsed<Value> Parser::array(const Where& w, std::uint32_t depth) {
-  const std::uint64_t at = m_in.pos();
-  if (depth > k_max_array_depth) {
-    return fail_at(at, w, cat("arrays nested more than ", k_max_array_depth, " deep"));
-  }
-  GGUF_TRY(type, element_type(w, "the array element type"));
-  GGUF_TRY(count, m_in.read<std::uint64_t>(w, "the array length"));
-  if (count > m_in.left() / min_value_bytes(type)) {
-    return fail_at(at, w,
-                   cat("array of ", count, " ", detail::value_type_name(type),
-                       " values cannot fit in the ", m_in.left(), " bytes left in the file"));
-  }
-  Array arr;
-  arr.element_type = static_cast<ValueType>(type);
-  arr.count = count;
-  // Only the top-level array of a key in hash_items; its items are strings, which do not nest.
-  const bool hash = std::exchange(m_hash_next_array, false) &&
-                    type == static_cast<std::uint32_t>(ValueType::string) &&
-                    count <= k_max_hashed_items;
-  std::vector<std::uint64_t>* hashes = hash ? &arr.item_hashes : nullptr;
-  if (hash) {
-    arr.items_hashed = true;
-    arr.item_hashes.reserve(count); // count <= bytes left / 8 and <= k_max_hashed_items
-  }
-  if (count <= k_max_kept_array && m_kept_items + count <= k_max_kept_items) {
-    m_kept_items += count;
-    arr.items_kept = true;
-    arr.items.reserve(count);
-    for (std::uint64_t i = 0; i < count; ++i) {
-      Where item = w;
-      item.element = i;
-      GGUF_TRY(v, value(type, item, depth));
-      if (hashes != nullptr) {
-        hashes->push_back(fnv1a(*v.as_string()));
-      }
-      arr.items.push_back(std::move(v));
-    }
-  } else if (auto ok = skip_items(type, count, w, depth, hashes); !ok) {
-    return std::unexpected(std::move(ok.error()));
-  }
-  Value v;
-  v.type = ValueType::array;
-  v.data = std::move(arr);
-  return v;
-}
-
-// Steps over `count` values without keeping them (token lists, merges, scores).
-Parsed<void> Parser::skip_items(std::uint32_t type, std::uint64_t count, const Where& w,
-                                std::uint32_t depth, std::vector<std::uint64_t>* hashes) {
-  if (is_fixed_size(type)) {
-    GGUF_TRY(skipped, m_in.take(count * min_value_bytes(type), w, "the array values"));
-    (void)skipped;
-    return {};
-  }
-  if (auto ok = m_in.want(count * min_value_bytes(type)); !ok) {
-    return ok;
-  }
-  for (std::uint64_t i = 0; i < count; ++i) {
-    Where item = w;
-    item.element = i;
-    if (type == static_cast<std::uint32_t>(ValueType::string)) {
-      GGUF_TRY(len, string_length(item, "a string", k_max_string_bytes));
-      GGUF_TRY(skipped, m_in.take(len, item, "a string"));
-      if (hashes != nullptr) {
-        hashes->push_back(fnv1a(skipped));
-      }
-      continue;
-    }
-    const std::uint64_t at = m_in.pos();
-    if (depth + 1 > k_max_array_depth) {
-      return fail_at(at, item, cat("arrays nested more than ", k_max_array_depth, " deep"));
-    }
-    GGUF_TRY(inner, element_type(item, "the array element type"));
-    GGUF_TRY(n, m_in.read<std::uint64_t>(item, "the array length"));
-    if (n > m_in.left() / min_value_bytes(inner)) {
-      return fail_at(at, item,
-                     cat("array of ", n, " ", detail::value_type_name(inner),
-                         " values cannot fit in the ", m_in.left(), " bytes left in the file"));
-    }
-    if (auto ok = skip_items(inner, n, item, depth + 1); !ok) {
-      return ok;
-    }
-  }
-  return {};
-}
-
-} // namespace
-
-namespace detail {
-
 Parsed<File> parse_prefix(std::string_view bytes, std::uint64_t file_size, const GrowPrefix& grow,
                           const ReadOptions* options) {
   constexpr std::uint64_t k_max_file_size = 1ull << 62; // keeps offset sums far from overflow
@@ -643,5 +316,3 @@ Result<File> parse(std::string_view bytes, std::uint64_t file_size) {
 }
 
 } // namespace ask::core::gguf
-
-#undef GGUF_TRY

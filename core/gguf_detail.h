@@ -1,6 +1,7 @@
 #pragma once
-// Internals shared by the GGUF reader's translation units (gguf.cpp, gguf_read.cpp,
-// gguf_arch.cpp). Not part of the module's interface.
+// Internals shared by the GGUF reader's translation units (gguf.cpp, gguf_values.cpp,
+// gguf_read.cpp, gguf_arch.cpp, gguf_types.cpp; the parser's own in gguf_parser.h). Not part
+// of the module's interface.
 
 #include <concepts>
 #include <cstdint>
