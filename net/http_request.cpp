@@ -31,6 +31,8 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+} // namespace
+
 bool contains_token(std::string_view list, std::string_view token) {
   while (!list.empty()) {
     std::size_t comma = list.find(',');
@@ -45,7 +47,9 @@ bool contains_token(std::string_view list, std::string_view token) {
   return false;
 }
 
-} // namespace
+bool is_token(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char);
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),

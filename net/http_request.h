@@ -73,4 +73,11 @@ private:
 // Case-insensitive ASCII comparison for header names and tokens.
 bool iequals(std::string_view a, std::string_view b);
 
+// RFC 9110 token: one or more of ALPHA, DIGIT and !#$%&'*+-.^_`|~ (methods, header names).
+bool is_token(std::string_view s);
+
+// Whether a comma-separated header value (`Connection: keep-alive, Upgrade`) lists `token`,
+// ignoring case and the spaces around items.
+bool contains_token(std::string_view list, std::string_view token);
+
 } // namespace ask::net

@@ -14,17 +14,6 @@ constexpr std::string_view k_http_prefix = "HTTP/";
 constexpr std::string_view k_version_prefix = "1.";
 constexpr std::size_t k_quoted_max = 32;
 
-bool is_token_char(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-    return true;
-  }
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool is_token(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char);
-}
-
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
