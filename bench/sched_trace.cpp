@@ -1,4 +1,4 @@
-// sched_trace: a day of requests replayed in virtual time on the seed rigs, through askd's
+// sched_trace: a day (or more) of requests replayed in virtual time on the seed rigs, through askd's
 // scheduler and three baseline policies (llama.cpp router mode's --models-max LRU,
 // llama-swap's one-model-at-a-time swapping, Ollama's shortest-keep_alive eviction).
 //
@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,34 +48,30 @@ std::string keep_text(int s) {
   return s == 0 ? "0" : s % 60 == 0 ? std::to_string(s / 60) + " min" : std::to_string(s) + " s";
 }
 
-void print_header(std::uint64_t seed, double hours, const std::vector<Arrival>& trace,
-                  const ReplayOptions& o) {
-  std::vector<std::size_t> per_model(std::size(k_models), 0);
+void print_header(WorkloadKind workload, std::uint64_t seed, double hours,
+                  const std::vector<Arrival>& trace, const ReplayOptions& o) {
+  const std::span<const ModelDef> defs = model_defs(workload);
+  std::vector<std::size_t> per_model(defs.size(), 0);
   for (const Arrival& a : trace) {
     ++per_model[a.model];
   }
-  fmt::print("sched_trace: seed {}, {} h of virtual time, {} requests\n", seed, hours,
-             trace.size());
+  fmt::print("sched_trace: workload {}, seed {}, {} h of virtual time, {} requests\n",
+             to_string(workload), seed, hours, trace.size());
   fmt::print("load time = {} s + size / {} GiB/s; a stopped instance frees its memory {} s "
              "later; per-GPU memory as router::place() lays the model out\n",
              k_load_fixed_s, k_load_gib_per_s, static_cast<double>(o.exit_ms) / 1000);
-  fmt::print("\n{:<10} {:>9} {:>7} {:>10} {:>5} {:>8} {:>9} {:>8}  {}\n", "model", "size", "load",
-             "keep_alive", "slots", "replicas", "service", "requests", "as");
-  const std::vector<SimModel> ms = sim_models(config::GpuApi::cuda);
+  fmt::print("\n{:<12} {:>9} {:>7} {:>10} {:>5} {:>8} {:>9} {:>8}  {}\n", "model", "size",
+             "load", "keep_alive", "slots", "replicas", "service", "requests", "as");
+  const std::vector<SimModel> ms = sim_models(defs, config::GpuApi::cuda);
   for (std::size_t i = 0; i < ms.size(); ++i) {
-    const ModelDef& d = k_models[i];
-    fmt::print("{:<10} {:>5.2f} GiB {:>5.1f} s {:>10} {:>5} {:>8} {:>3.0f}-{:<2.0f} s {:>8}  {}\n",
+    const ModelDef& d = defs[i];
+    fmt::print("{:<12} {:>5.2f} GiB {:>5.1f} s {:>10} {:>5} {:>8} {:>3.0f}-{:<2.0f} s {:>8}  {}\n",
                d.name, gib(ms[i].bytes), static_cast<double>(ms[i].load_ms) / 1000,
                keep_text(d.keep_alive_s), d.parallel, d.max_replicas, d.service_lo_s,
                d.service_hi_s, per_model[i], d.what);
   }
-  fmt::print(
-      "\nworkload (working hours {:.0f}:00-{:.0f}:00): fast-9b sub-agent bursts of 5-40 "
-      "requests 1-6 s apart, every ~4 min at work and ~45 min otherwise; coder-30b sessions "
-      "of 30-90 min, a request every 10-60 s; think-9b every ~30 min at work, ~3 h otherwise; "
-      "digest-4b cron at every :00, 8-12 requests; heavy-70b 3-5 times a day; council "
-      "(fast-9b + think-9b + coder-30b at once) 3-5 times a day\n",
-      k_work_start_h, k_work_end_h);
+  fmt::print("\nworkload {} (working hours {:.0f}:00-{:.0f}:00): {}\n", to_string(workload),
+             k_work_start_h, k_work_end_h, traffic_text(workload));
   fmt::print(
       "policies: askd = Scheduler, reload_cost eviction; askd-seed = Scheduler, seed_score "
       "eviction (both due_horizon {} s, prewarm {}); lru-models-max = llama.cpp router mode, --models-max {}, LRU, no memory "
@@ -248,13 +245,14 @@ nlohmann::json metrics_json(const Metrics& m, const std::vector<SimModel>& model
           {"wall_ms", m.wall_ms}};
 }
 
-nlohmann::json report_json(std::uint64_t seed, double hours, const ReplayOptions& o,
-                           const std::vector<Arrival>& trace,
+nlohmann::json report_json(WorkloadKind workload, std::uint64_t seed, double hours,
+                           const ReplayOptions& o, const std::vector<Arrival>& trace,
                            const std::vector<RigResult>& results) {
   nlohmann::json models = nlohmann::json::array();
-  const std::vector<SimModel> ms = sim_models(config::GpuApi::cuda);
+  const std::span<const ModelDef> defs = model_defs(workload);
+  const std::vector<SimModel> ms = sim_models(defs, config::GpuApi::cuda);
   for (std::size_t i = 0; i < ms.size(); ++i) {
-    const ModelDef& d = k_models[i];
+    const ModelDef& d = defs[i];
     models.push_back({{"name", d.name},
                       {"bytes", ms[i].bytes},
                       {"load_s", static_cast<double>(ms[i].load_ms) / 1000},
@@ -281,7 +279,8 @@ nlohmann::json report_json(std::uint64_t seed, double hours, const ReplayOptions
                     {"gpus", gpus},
                     {"policies", policies}});
   }
-  return {{"seed", seed},
+  return {{"workload", to_string(workload)},
+          {"seed", seed},
           {"hours", hours},
           {"requests", trace.size()},
           {"load_model", {{"fixed_s", k_load_fixed_s}, {"gib_per_s", k_load_gib_per_s}}},
@@ -307,6 +306,13 @@ int main(int argc, char** argv) {
   std::string only_rig;
   ReplayOptions options;
   bool json = false;
+  std::string workload_name = "day";
+  app.add_option("--workload", workload_name,
+                 "day: a team's agents, coding, cron digests, heavy and council requests on "
+                 "five models; zoo: eight models kept an hour each on rigs that hold a few "
+                 "(the eviction order's test)")
+      ->check(CLI::IsMember({"day", "zoo"}))
+      ->capture_default_str();
   app.add_option("--seed", seed, "workload seed (std::mt19937_64)")->capture_default_str();
   app.add_option("--hours", hours, "virtual hours of traffic, from midnight")
       ->check(CLI::Range(0.1, 24.0 * 365))
@@ -336,9 +342,10 @@ int main(int argc, char** argv) {
   options.event_log = events ? stderr : nullptr;
   options.due_horizon_ms = std::llround(due_horizon_s * 1000);
   options.prewarm = !no_prewarm;
+  const WorkloadKind workload = workload_name == "zoo" ? WorkloadKind::zoo : WorkloadKind::day;
 
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<Arrival> trace = generate_trace(seed, hours);
+  const std::vector<Arrival> trace = generate_trace(workload, seed, hours);
   const std::vector<Rig> rigs = seed_rigs();
   std::vector<RigResult> results;
   bool broken = false;
@@ -348,7 +355,7 @@ int main(int argc, char** argv) {
     }
     RigResult r;
     r.rig = &rig;
-    r.models = sim_models(rig.api);
+    r.models = sim_models(model_defs(workload), rig.api);
     for (Policy p : k_policies) {
       Metrics m = replay(p, rig, r.models, trace, options);
       const bool ours = p == Policy::askd || p == Policy::askd_seed;
@@ -361,11 +368,11 @@ int main(int argc, char** argv) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
   if (json) {
-    nlohmann::json out = report_json(seed, hours, options, trace, results);
+    nlohmann::json out = report_json(workload, seed, hours, options, trace, results);
     out["wall_ms"] = wall_ms;
     fmt::print("{}\n", out.dump(2));
   } else {
-    print_header(seed, hours, trace, options);
+    print_header(workload, seed, hours, trace, options);
     for (const RigResult& r : results) {
       print_rig(r);
       print_verdict(r);

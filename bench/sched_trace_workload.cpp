@@ -1,6 +1,7 @@
-// What sched_trace replays (sched_trace_workload.h): the model table turned into sized
-// models with load times, the seed rigs, and the request trace, drawn from mt19937_64 per
-// kind of traffic (sub-agent bursts, coding sessions, thinking, digests, heavy, councils).
+// What sched_trace replays (sched_trace_workload.h): the model tables turned into sized
+// models with load times, the seed rigs, and the request traces, drawn from mt19937_64 per
+// kind of traffic (day: sub-agent bursts, coding sessions, thinking, digests, heavy,
+// councils; zoo: bursts per model at its own rate).
 
 #include "bench/sched_trace_workload.h"
 
@@ -8,7 +9,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <random>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,9 +81,34 @@ private:
   std::mt19937_64 m_gen;
 };
 
-class Workload {
+// Indices into k_day_models.
+enum DayModel : std::size_t { k_fast, k_coder, k_think, k_digest, k_heavy };
+
+bool working(double t_s) {
+  const double h = std::fmod(t_s / 3600, 24);
+  return h >= k_work_start_h && h < k_work_end_h;
+}
+
+// Adds a request for `defs[model]` at `t_s` to `out`, with a service time drawn from the
+// model's range, unless it falls outside [0, horizon).
+void add_arrival(std::vector<Arrival>& out, std::span<const ModelDef> defs, double horizon_s,
+                 double t_s, std::size_t model, Rng& rng) {
+  if (t_s < 0 || t_s >= horizon_s) {
+    return;
+  }
+  const ModelDef& def = defs[model];
+  const double service = rng.uniform(def.service_lo_s, def.service_hi_s);
+  out.push_back({std::llround(t_s * 1000), model, std::llround(service * 1000)});
+}
+
+void sort_by_arrival(std::vector<Arrival>& out) {
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Arrival& a, const Arrival& b) { return a.at < b.at; });
+}
+
+class DayWorkload {
 public:
-  Workload(std::uint64_t seed, double hours) : m_seed(seed), m_horizon_s(hours * 3600) {}
+  DayWorkload(std::uint64_t seed, double hours) : m_seed(seed), m_horizon_s(hours * 3600) {}
 
   std::vector<Arrival> generate() {
     sub_agents();
@@ -89,24 +117,14 @@ public:
     digests();
     heavy();
     councils();
-    std::stable_sort(m_out.begin(), m_out.end(),
-                     [](const Arrival& a, const Arrival& b) { return a.at < b.at; });
+    sort_by_arrival(m_out);
     return std::move(m_out);
   }
 
 private:
-  static bool working(double t_s) {
-    const double h = std::fmod(t_s / 3600, 24);
-    return h >= k_work_start_h && h < k_work_end_h;
-  }
   int days() const { return static_cast<int>(std::ceil(m_horizon_s / 86400)); }
   void add(double t_s, std::size_t model, Rng& rng) {
-    if (t_s < 0 || t_s >= m_horizon_s) {
-      return;
-    }
-    const ModelDef& def = k_models[model];
-    const double service = rng.uniform(def.service_lo_s, def.service_hi_s);
-    m_out.push_back({std::llround(t_s * 1000), model, std::llround(service * 1000)});
+    add_arrival(m_out, k_day_models, m_horizon_s, t_s, model, rng);
   }
 
   // fast-9b: sub-agent fan-out, bursts of 5–40 requests 1–6 s apart; a burst every 4 min
@@ -202,11 +220,86 @@ private:
   std::vector<Arrival> m_out;
 };
 
+// How often each zoo model is asked: bursts with exponential gaps (mean at work, mean
+// outside working hours; 0 = not outside them) of `lo`-`hi` requests `gap_lo_s`-`gap_hi_s`
+// apart. The order matches k_zoo_models.
+struct ZooTraffic {
+  double every_work_s;
+  double every_off_s;
+  int lo;
+  int hi;
+  double gap_lo_s;
+  double gap_hi_s;
+};
+constexpr ZooTraffic k_zoo_traffic[] = {
+    {5 * 60, 60 * 60, 2, 6, 5, 20},         // chat-8b
+    {8 * 60, 0, 3, 10, 10, 40},             // coder-14b
+    {3 * 60, 30 * 60, 10, 30, 0.2, 1},      // embed-1b
+    {40 * 60, 4 * 3600, 1, 3, 10, 60},      // vision-7b
+    {15 * 60, 2 * 3600, 1, 4, 5, 30},       // translate-4b
+    {60 * 60, 0, 1, 2, 60, 300},            // review-12b
+    {2 * 3600, 2 * 3600, 1, 3, 10, 60},     // sql-7b
+    {3 * 3600, 3 * 3600, 1, 2, 60, 300},    // math-14b
+};
+static_assert(std::size(k_zoo_traffic) == std::size(k_zoo_models));
+
+std::vector<Arrival> zoo_trace(std::uint64_t seed, double hours) {
+  const double horizon_s = hours * 3600;
+  std::vector<Arrival> out;
+  for (std::size_t i = 0; i < std::size(k_zoo_traffic); ++i) {
+    const ZooTraffic& z = k_zoo_traffic[i];
+    Rng rng(seed, 100 + i);
+    for (double t = 0; t < horizon_s;) {
+      const bool at_work = working(t);
+      if (!at_work && z.every_off_s <= 0) { // next working day's start
+        const double day = std::floor(t / 86400) * 86400;
+        const double start = day + k_work_start_h * 3600;
+        t = t < start ? start : start + 86400;
+        continue;
+      }
+      t += rng.exponential(at_work ? z.every_work_s : z.every_off_s);
+      const int n = rng.between(z.lo, z.hi);
+      double at = t;
+      for (int k = 0; k < n; ++k) {
+        add_arrival(out, k_zoo_models, horizon_s, at, i, rng);
+        at += rng.uniform(z.gap_lo_s, z.gap_hi_s);
+      }
+    }
+  }
+  sort_by_arrival(out);
+  return out;
+}
+
 } // namespace
 
-std::vector<SimModel> sim_models(config::GpuApi api) {
+std::string_view to_string(WorkloadKind kind) {
+  return kind == WorkloadKind::zoo ? "zoo" : "day";
+}
+
+std::span<const ModelDef> model_defs(WorkloadKind kind) {
+  if (kind == WorkloadKind::zoo) {
+    return k_zoo_models;
+  }
+  return k_day_models;
+}
+
+std::string_view traffic_text(WorkloadKind kind) {
+  if (kind == WorkloadKind::zoo) {
+    return "one user's eight models, each kept an hour, asked in bursts at its own rate "
+           "(chat-8b every ~5 min at work, coder-14b ~8 min at work only, embed-1b indexing "
+           "bursts of 10-30 every ~3 min, vision-7b ~40 min, translate-4b ~15 min, review-12b "
+           "~hourly at work, sql-7b ~2 h, math-14b ~3 h; less often outside working hours)";
+  }
+  return "fast-9b sub-agent bursts of 5-40 requests 1-6 s apart, every ~4 min at work and "
+         "~45 min otherwise; coder-30b sessions of 30-90 min, a request every 10-60 s; "
+         "think-9b every ~30 min at work, ~3 h otherwise; digest-4b cron at every :00, 8-12 "
+         "requests; heavy-70b 3-5 times a day; council (fast-9b + think-9b + coder-30b at "
+         "once) 3-5 times a day";
+}
+
+std::vector<SimModel> sim_models(std::span<const ModelDef> defs, config::GpuApi api) {
   std::vector<SimModel> out;
-  for (const ModelDef& def : k_models) {
+  for (const ModelDef& def : defs) {
     SimModel m;
     m.spec.name = def.name;
     m.spec.estimate = synthetic_estimate(def);
@@ -258,8 +351,11 @@ std::vector<Rig> seed_rigs() {
   return rigs;
 }
 
-std::vector<Arrival> generate_trace(std::uint64_t seed, double hours) {
-  return Workload(seed, hours).generate();
+std::vector<Arrival> generate_trace(WorkloadKind kind, std::uint64_t seed, double hours) {
+  if (kind == WorkloadKind::zoo) {
+    return zoo_trace(seed, hours);
+  }
+  return DayWorkload(seed, hours).generate();
 }
 
 } // namespace ask::bench::sched
