@@ -17,11 +17,11 @@ constexpr std::array<std::string_view, 12> k_common_keys{
     "backend", "upstream",       "family",   "description",     "keep_alive", "fallbacks",
     "params",  "context_length", "timeouts", "max_concurrency", "max_queue",  "capabilities"};
 
-constexpr std::array<std::string_view, 17> k_managed_keys{
+constexpr std::array<std::string_view, 18> k_managed_keys{
     "gguf",         "preset",  "ctx",          "parallel",  "kv_cache_type",
     "flash_attn",   "draft",   "mtp",          "gpus",      "max_replicas",
     "pinned",       "preload", "n_gpu_layers", "n_cpu_moe", "extra_args",
-    "load_timeout", "allow_partial_offload"};
+    "load_timeout", "allow_partial_offload", "drain_wait"};
 
 constexpr std::array<std::string_view, 6> k_capabilities{"completion", "vision",    "tools",
                                                          "thinking",   "embedding", "insert"};
@@ -166,6 +166,7 @@ void parse_managed(Context& ctx, ObjectReader& r, Model& m) {
       s.load_timeout = *t;
     }
   }
+  s.drain_wait = r.duration("drain_wait");
   if (!m.context_length && s.ctx && *s.ctx > 0) {
     m.context_length = *s.ctx / s.parallel; // llama-server splits -c across its slots
   }

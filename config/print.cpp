@@ -103,6 +103,9 @@ void managed_json(const ManagedSpec& s, Json& j) {
   }
   j["extra_args"] = s.extra_args;
   j["load_timeout"] = s.load_timeout.to_string();
+  if (s.drain_wait) {
+    j["drain_wait"] = s.drain_wait->to_string();
+  }
 }
 
 Json model_json(const Model& m) {

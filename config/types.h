@@ -108,6 +108,9 @@ struct ManagedSpec {
   std::optional<int> n_cpu_moe;    // --n-cpu-moe
   std::vector<std::string> extra_args;
   core::Duration load_timeout = core::Duration::seconds(600); // spawn to /health ready
+  // How long a request may wait for busy instances to free room before "cannot place";
+  // none = the scheduler's default (2 min), 0 = at once (straight to the fallback chain).
+  std::optional<core::Duration> drain_wait;
 };
 
 // keep_alive when a model does not set one: Ollama's own default, and the managed default.

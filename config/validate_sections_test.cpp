@@ -121,7 +121,8 @@ TEST_CASE("Config: validates managed model settings") {
       R"("a": {"backend": "l", "gguf": "/m.gguf", "preset": "cuda", "parallel": 0,)",
       R"(  "kv_cache_type": "q8", "flash_attn": "maybe", "max_replicas": 0,)",
       R"(  "extra_args": ["--port", "1", "--host=0.0.0.0", "-fa", "--spec-type=ngram-simple", "-md", "d.gguf"], "load_timeout": 0},)",
-      R"("b": {"backend": "l", "preset": "cuda", "kv_cache_type": {"k": "q8_0", "v": "q3"}})",
+      R"("b": {"backend": "l", "preset": "cuda", "kv_cache_type": {"k": "q8_0", "v": "q3"},)",
+      R"(  "drain_wait": "soon"})",
   }));
   CHECK_DIAG(d, 7, "models.a.parallel", "must be between 1 and 256, got 0");
   CHECK_DIAG(d, 8, "models.a.kv_cache_type", "unknown value \"q8\"");
@@ -134,6 +135,7 @@ TEST_CASE("Config: validates managed model settings") {
   CHECK_DIAG(d, 9, "models.a.load_timeout", "a load timeout of 0");
   CHECK_DIAG(d, 10, "models.b", "missing required key \"gguf\"");
   CHECK_DIAG(d, 10, "models.b.kv_cache_type.v", "unknown value \"q3\"");
+  CHECK_DIAG(d, 11, "models.b.drain_wait", "invalid duration \"soon\"");
 }
 
 TEST_CASE("Config: resolves managed models with their defaults") {
@@ -142,7 +144,8 @@ TEST_CASE("Config: resolves managed models with their defaults") {
   const auto c = VALID(with_managed_models({
       R"("a": {"backend": "l", "preset": "cuda", "gguf": ")" + file.string() + R"(",)",
       R"(  "ctx": 32768, "parallel": 4, "kv_cache_type": {"k": "q8_0", "v": "q4_0"},)",
-      R"(  "flash_attn": true, "draft": "auto", "gpus": ["gpu1"], "n_gpu_layers": -1},)",
+      R"(  "flash_attn": true, "draft": "auto", "gpus": ["gpu1"], "n_gpu_layers": -1,)",
+      R"(  "drain_wait": "30s"},)",
       R"("b": {"backend": "l", "preset": "vulkan", "gguf": "~/models/b.gguf"})",
   }));
   const Model& a = *c.config.find_model("a");
@@ -156,12 +159,14 @@ TEST_CASE("Config: resolves managed models with their defaults") {
   CHECK(a.managed->draft_auto);
   CHECK(a.managed->n_gpu_layers == -1);
   CHECK(a.managed->load_timeout == core::Duration::seconds(600));
+  CHECK(a.managed->drain_wait == core::Duration::seconds(30));
   const Model& b = *c.config.find_model("b");
+  CHECK_FALSE(b.managed->drain_wait.has_value());
   CHECK(b.managed->gguf == "/home/test/models/b.gguf");
   CHECK(b.managed->parallel == 1);
   CHECK(b.managed->max_replicas == 1);
   CHECK(b.managed->flash_attn == FlashAttn::automatic);
-  CHECK(testing::has_diag(c.warnings, 10, "models.b.gguf",
+  CHECK(testing::has_diag(c.warnings, 11, "models.b.gguf",
                           "file not found: "
                           "/home/test/models/b.gguf"));
   CHECK(testing::has_diag(c.warnings, 4, "presets.cuda.binary", "is not an executable file"));

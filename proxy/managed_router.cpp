@@ -177,6 +177,9 @@ ManagedRouter::make_managed(const config::Config& config, const config::Model& m
   spec.pinned = s.pinned;
   spec.group = group_of(config, model.name);
   spec.load_timeout = s.load_timeout.finite().value_or(std::chrono::hours(24 * 365));
+  if (s.drain_wait) {
+    spec.drain_wait = s.drain_wait->finite().value_or(std::chrono::hours(24 * 365));
+  }
   return mm;
 }
 
@@ -365,6 +368,7 @@ ManagedRouter::acquire(const config::Model& model, std::chrono::steady_clock::ti
   }
   const router::RequestId request = m_scheduler->submit(model.name);
   log_events();
+  m_changed.notify_all(); // the timer thread: a waiting request may bring its wakeup forward
   for (;;) {
     const router::Outcome outcome = m_scheduler->outcome(request);
     if (const auto* a = std::get_if<router::Assigned>(&outcome)) {

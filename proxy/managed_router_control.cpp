@@ -432,8 +432,9 @@ ReloadReport ManagedRouter::reload(const config::Config& fresh) {
                                  " → " + std::to_string(mm->spec.max_replicas));
       }
       if (now.spec.pinned != mm->spec.pinned || now.spec.group != mm->spec.group ||
-          now.spec.load_timeout != mm->spec.load_timeout) {
-        report.applied.push_back(name + ": pinned, group or load_timeout");
+          now.spec.load_timeout != mm->spec.load_timeout ||
+          now.spec.drain_wait != mm->spec.drain_wait) {
+        report.applied.push_back(name + ": pinned, group, load_timeout or drain_wait");
       }
       if (process_of(now.model, now.preset, now.files, now.input, now.spec.estimate) !=
           process_of(mm->model, mm->preset, mm->files, mm->input, mm->spec.estimate)) {

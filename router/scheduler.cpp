@@ -430,11 +430,16 @@ void Scheduler::serve(Request& r, const Claims& claimed) {
   fail(r, core::Error::overloaded("cannot place " + m->name + ": " + reason));
 }
 
+std::chrono::milliseconds Scheduler::drain_wait_of(const std::string& model) const {
+  const ModelSpec* m = spec(model);
+  return m != nullptr && m->drain_wait ? *m->drain_wait : m_options.drain_wait;
+}
+
 void Scheduler::wait(Request& r, bool bounded, std::string reason) {
   if (!bounded) {
     r.drain_deadline.reset();
   } else if (!r.drain_deadline) {
-    r.drain_deadline = m_clock.now() + m_options.drain_wait;
+    r.drain_deadline = m_clock.now() + drain_wait_of(r.model);
   }
   r.wait_reason = std::move(reason);
 }

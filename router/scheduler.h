@@ -49,6 +49,8 @@ struct ModelSpec {
   bool pinned = false;  // never unloaded by the scheduler (neither keep_alive nor eviction)
   std::string group;    // the exclusive group it belongs to; "" = none
   std::chrono::milliseconds load_timeout{600'000}; // start to ready
+  // How long its requests wait for busy instances to free room; none = SchedulerOptions's.
+  std::optional<std::chrono::milliseconds> drain_wait;
 };
 
 // In which order idle instances are evicted when room is needed.
@@ -63,7 +65,7 @@ enum class EvictionOrder {
 struct SchedulerOptions {
   EvictionOrder eviction = EvictionOrder::reload_cost;
   // How long a request whose model cannot be placed waits for busy instances to finish before
-  // it fails with "cannot place".
+  // it fails with "cannot place", unless its model sets its own (ModelSpec::drain_wait).
   std::chrono::milliseconds drain_wait{120'000};
   // How long memory freed by an exited instance may take to show in a GPU reading; past it,
   // the scheduler trusts its own accounting for that memory.
@@ -271,6 +273,8 @@ private:
   void pump();
   void serve(Request& r, const Claims& claimed = {});
   void wait(Request& r, bool bounded, std::string reason);
+  // The model's own drain_wait, else SchedulerOptions's.
+  std::chrono::milliseconds drain_wait_of(const std::string& model) const;
   InstanceId start(const ModelSpec& m, Plan plan, std::string_view why);
   void stop_instance(Instance& inst, std::string reason);
   void fail(Request& r, core::Error error);

@@ -163,6 +163,40 @@ TEST_CASE("scheduler: a busy instance is never evicted") {
   }
 }
 
+TEST_CASE("scheduler: a model's own drain_wait bounds how long its requests wait for room") {
+  Fixture f;
+  ModelSpec impatient = model("beta", 14);
+  impatient.drain_wait = 10s;
+  ModelSpec at_once = model("gamma", 14);
+  at_once.drain_wait = 0ms;
+  f.make({gpu("gpu0", 0, 24)}, {model("alpha", 14), impatient, at_once});
+  const RequestId ra = f.s().submit("alpha");
+  const InstanceId a = f.spawner.starts.at(0).id;
+  f.s().ready(a);
+  REQUIRE(assigned(f.s().outcome(ra)) == a);
+
+  const RequestId rb = f.s().submit("beta");
+  const RequestId rc = f.s().submit("gamma");
+  REQUIRE(is_waiting(f.s().outcome(rb)));
+  CHECK(f.s().next_wakeup() == f.clock.now()); // gamma's deadline is now
+  f.s().tick();
+  const auto gamma_err = error_of(f.s().outcome(rc));
+  REQUIRE(gamma_err.has_value());
+  CHECK(gamma_err->message.find("cannot place gamma within 0.0 s") != std::string::npos);
+  CHECK(is_waiting(f.s().outcome(rb)));
+
+  f.advance(10s - 1ms);
+  f.s().tick();
+  CHECK(is_waiting(f.s().outcome(rb)));
+  f.advance(1ms);
+  f.s().tick();
+  const auto beta_err = error_of(f.s().outcome(rb));
+  REQUIRE(beta_err.has_value());
+  CHECK(beta_err->kind == core::ErrorKind::overloaded);
+  CHECK(beta_err->message.find("cannot place beta within 10 s") != std::string::npos);
+  CHECK(f.spawner.stops.empty()); // alpha, busy, was never touched
+}
+
 TEST_CASE("scheduler: a model bigger than the machine fails at once") {
   Fixture f;
   f.make({gpu("gpu0", 0, 24), gpu("gpu1", 1, 16)}, {model("huge", 48)});

@@ -62,7 +62,7 @@ void Scheduler::tick() {
     if (std::holds_alternative<Waiting>(r.outcome) && r.drain_deadline && now >= *r.drain_deadline) {
       event(EventRecord::Kind::cannot_place, r.model, 0, r.wait_reason);
       fail(r, core::Error::overloaded("cannot place " + r.model + " within " +
-                                      span_text(m_options.drain_wait) + ": " + r.wait_reason));
+                                      span_text(drain_wait_of(r.model)) + ": " + r.wait_reason));
     }
   }
   pump();

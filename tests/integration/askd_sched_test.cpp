@@ -122,6 +122,37 @@ TEST_CASE("askd sched: a busy instance is not evicted; the other model waits for
   CHECK(after["queued"] == 0);
 }
 
+TEST_CASE("askd sched: a model's drain_wait 0 answers \"cannot place\" at once, not after a wait") {
+  const std::uint64_t one = tiny_estimate_bytes();
+  const Json gpus = Json::array({declared_gpu("gpu0", 0, "8GiB", one + one / 2)});
+  const Json settings = {{"keep_alive", "5m"}, {"upstream", "tiny"}};
+  Json impatient = settings;
+  impatient["drain_wait"] = 0;
+  AskdProcess askd(managed_config(
+      {{"alpha", tiny_model(settings)}, {"beta", tiny_model(impatient)}}, gpus));
+  auto a = chat_async(askd, chat_body("alpha", "tell me about the sea [[sim: ttft=3s]]"));
+  wait_status(askd, [](const Json& s) {
+    return s["instances"].size() == 1 && s["instances"][0]["in_flight"] == 1;
+  });
+
+  const Reply b = askd.chat(chat_body("beta", "hello"), {}, 30s);
+  CHECK(b.status == 503); // only capacity was missing: "unavailable"
+  const Json error = Json::parse(b.body, nullptr, false);
+  REQUIRE_MESSAGE(error.is_object(), b.body);
+  const std::string message = error["error"].value("message", "");
+  CHECK_MESSAGE(message.find("cannot place beta within 0.0 s") != std::string::npos, message);
+  CHECK_MESSAGE(message.find("busy instances (alpha)") != std::string::npos, message);
+  // alpha was left alone: still on its first request when beta's answer came.
+  const Json during = status(askd);
+  REQUIRE(during["instances"].size() == 1);
+  CHECK(during["instances"][0]["model"] == "alpha");
+  CHECK(during["instances"][0]["in_flight"] == 1);
+
+  const TimedReply ra = a.get();
+  REQUIRE_MESSAGE(ra.reply.status == 200, ra.reply.body);
+  CHECK(ra.reply.header("X-Served-By") == "alpha");
+}
+
 TEST_CASE("askd sched: a busy model gets a replica, which serves the next request") {
   AskdProcess askd(managed_config(
       {{"tiny", tiny_model({{"keep_alive", "5m"}, {"parallel", 1}, {"max_replicas", 2}})}}));
