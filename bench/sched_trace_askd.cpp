@@ -102,6 +102,9 @@ private:
     std::size_t model = 0;
     std::vector<std::uint64_t> bytes;
     bool stopping = false;
+    bool cold = false;   // loaded with no other instance of its model up (not a replica)
+    bool waited = false; // a request waited for it to be ready (a cold start)
+    Ms ready_at = k_never;
   };
 
   static std::vector<router::ModelSpec> specs(const std::vector<SimModel>& models) {
@@ -143,6 +146,7 @@ private:
     const bool replica = std::any_of(m_live.begin(), m_live.end(), [&](const auto& kv) {
       return kv.second.model == live.model && !kv.second.stopping;
     });
+    live.cold = !replica;
     if (replica) {
       ++m_metrics.replica_loads;
     } else {
@@ -166,6 +170,9 @@ private:
   void handle(const Event& e) {
     switch (e.kind) {
     case EventKind::ready:
+      if (const auto it = m_live.find(e.id); it != m_live.end()) {
+        it->second.ready_at = now();
+      }
       m_sched.ready(e.id);
       break;
     case EventKind::exited:
@@ -224,11 +231,24 @@ private:
         m_waiting.erase(m_waiting.begin() + static_cast<std::ptrdiff_t>(k));
         changed = true;
         if (const auto* a = std::get_if<router::Assigned>(&out)) {
+          count_cold_start(a->instance, m_tickets[t]);
           m_slots.assign(a->instance, m_models[m_tickets[t].model].spec.parallel, t, now());
         } else {
           fail(t);
         }
       }
+    }
+  }
+
+  // A waiting request was handed to `instance`: if that is a cold load that became ready
+  // after the request came, the request waited for it (a prewarm ready before its request
+  // came never counts: that request is handed to it on arrival).
+  void count_cold_start(router::InstanceId instance, const Ticket& ticket) {
+    const auto it = m_live.find(instance);
+    if (it != m_live.end() && it->second.cold && !it->second.waited &&
+        ticket.arrival < it->second.ready_at) {
+      it->second.waited = true;
+      ++m_metrics.cold_starts;
     }
   }
 

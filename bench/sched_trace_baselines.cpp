@@ -401,7 +401,9 @@ private:
 
 Metrics replay_baseline(Policy policy, const Rig& rig, const std::vector<SimModel>& models,
                         const std::vector<Arrival>& trace, const ReplayOptions& options) {
-  return BaselineReplay(policy, rig, models, trace, options).run();
+  Metrics m = BaselineReplay(policy, rig, models, trace, options).run();
+  m.cold_starts = m.cold_loads; // each load starts for the request that then waits for it
+  return m;
 }
 
 } // namespace ask::bench::sched::detail

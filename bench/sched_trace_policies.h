@@ -61,6 +61,8 @@ struct Metrics {
   std::size_t failed = 0;        // placeable, yet failed (askd: drain_wait elapsed)
   std::size_t stuck = 0;         // neither served nor failed when the replay ran out of events
   std::size_t cold_loads = 0;    // loads of a model with no instance up (prewarms included)
+  std::size_t cold_starts = 0;   // of those, loads a request waited for: every baseline load;
+                                 // for askd, not a prewarm that was ready when its request came
   std::size_t prewarms = 0;      // askd: of those, loads before a request came (prewarm)
   std::size_t prewarms_unused = 0; // prewarmed instances stopped with no request served
   std::size_t replica_loads = 0; // a further instance next to a running one
