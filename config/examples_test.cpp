@@ -97,6 +97,8 @@ TEST_CASE("Examples: workstation.jsonc is valid; only missing files are warned a
   CHECK(c.find_group("all-radeons")->exclusive);
   CHECK(c.find_model("llama-70b")->managed->allow_partial_offload);
   CHECK_FALSE(c.find_model("heavy")->managed->allow_partial_offload);
+  CHECK(c.find_model("heavy")->managed->drain_wait == core::Duration::seconds(30));
+  CHECK_FALSE(c.find_model("llama-70b")->managed->drain_wait.has_value());
   check_round_trip(c);
 }
 
