@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -174,6 +175,24 @@ void print_rig(const RigResult& r) {
   }
 }
 
+// " policy (theirs vs ours[, N overcommits])" when askd's figure is not below `theirs`, else "".
+std::string lost_to(Policy policy, const Metrics& m, double ours, double theirs,
+                    std::string_view unit) {
+  if (ours < theirs) {
+    return "";
+  }
+  // A policy that overcommitted got its numbers from memory it did not have.
+  const std::string over = m.overcommits > 0 ? fmt::format(", {} overcommits", m.overcommits) : "";
+  return fmt::format(" {} ({:.0f}{} vs {:.0f}{}{})", to_string(policy), theirs, unit, ours, unit,
+                     over);
+}
+
+// "fewest (met)", or "NOT fewest, matched or beaten by" and the policies that did.
+std::string outcome(std::string_view best, const std::string& lost) {
+  return lost.empty() ? fmt::format("{} (met)", best)
+                      : fmt::format("NOT {}, matched or beaten by{}", best, lost);
+}
+
 // Which baselines askd beats on cold starts, cold loads and load wait, and which it does not.
 void print_verdict(const RigResult& r) {
   const Metrics* ours = nullptr;
@@ -190,28 +209,15 @@ void print_verdict(const RigResult& r) {
     if (policy == Policy::askd || policy == Policy::askd_seed) {
       continue;
     }
-    // A policy that overcommitted got its numbers from memory it did not have.
-    const std::string over =
-        m.overcommits > 0 ? fmt::format(", {} overcommits", m.overcommits) : "";
-    if (ours->cold_loads >= m.cold_loads) {
-      loads_lost +=
-          fmt::format(" {} ({} vs {}{})", to_string(policy), m.cold_loads, ours->cold_loads, over);
-    }
-    if (ours->cold_starts >= m.cold_starts) {
-      starts_lost += fmt::format(" {} ({} vs {}{})", to_string(policy), m.cold_starts,
-                                 ours->cold_starts, over);
-    }
-    if (ours->load_wait_s >= m.load_wait_s) {
-      wait_lost += fmt::format(" {} ({:.0f} s vs {:.0f} s{})", to_string(policy), m.load_wait_s,
-                               ours->load_wait_s, over);
-    }
+    const auto count = [](std::size_t n) { return static_cast<double>(n); };
+    loads_lost += lost_to(policy, m, count(ours->cold_loads), count(m.cold_loads), "");
+    starts_lost += lost_to(policy, m, count(ours->cold_starts), count(m.cold_starts), "");
+    wait_lost += lost_to(policy, m, ours->load_wait_s, m.load_wait_s, " s");
   }
   fmt::print("verdict {}: cold starts (loads a request waited for) {}; cold loads, prewarms "
              "included, {}; load wait {}{}\n",
-             r.rig->name,
-             starts_lost.empty() ? "fewest (met)" : "NOT fewest, matched or beaten by" + starts_lost,
-             loads_lost.empty() ? "fewest (met)" : "NOT fewest, matched or beaten by" + loads_lost,
-             wait_lost.empty() ? "least (met)" : "NOT least, matched or beaten by" + wait_lost,
+             r.rig->name, outcome("fewest", starts_lost), outcome("fewest", loads_lost),
+             outcome("least", wait_lost),
              ours->failed > 0 ? fmt::format("; askd failed {} requests", ours->failed) : "");
 }
 

@@ -176,9 +176,10 @@ ManagedRouter::make_managed(const config::Config& config, const config::Model& m
   spec.max_replicas = s.max_replicas;
   spec.pinned = s.pinned;
   spec.group = group_of(config, model.name);
-  spec.load_timeout = s.load_timeout.finite().value_or(std::chrono::hours(24 * 365));
+  constexpr std::chrono::hours k_forever{24 * 365}; // a "forever" limit: longer than askd runs
+  spec.load_timeout = s.load_timeout.finite().value_or(k_forever);
   if (s.drain_wait) {
-    spec.drain_wait = s.drain_wait->finite().value_or(std::chrono::hours(24 * 365));
+    spec.drain_wait = s.drain_wait->finite().value_or(k_forever);
   }
   return mm;
 }
