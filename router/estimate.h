@@ -24,6 +24,14 @@ struct Correction {
   double compute = 1.0;
 };
 
+// `-ot PATTERN=BUFFER_TYPE`: tensors whose name matches the regular expression go to that
+// buffer type ("CPU" keeps them in host memory).
+struct TensorOverride {
+  std::string pattern;     // ECMAScript regex, matched with regex_search as llama.cpp does
+  std::string buffer_type; // "CPU", or a device's buffer type such as "CUDA0"
+  friend bool operator==(const TensorOverride&, const TensorOverride&) = default;
+};
+
 // The llama-server settings that change memory use.
 struct EstimateInput {
   std::uint64_t ctx = 0; // -c: total context over all slots; 0 = the model's trained context
@@ -32,6 +40,9 @@ struct EstimateInput {
   std::string cache_type_v = "f16"; // -ctv
   bool flash_attn = true;           // -fa (auto resolves to on where the GPU supports it)
   bool kv_unified = false;          // --kv-unified: one KV buffer shared by all slots
+  bool swa_full = false;            // --swa-full: sliding-window layers keep a full-size cache
+  bool kv_offload = true;           // -nkvo (false): the KV cache stays in host memory
+  bool mmap = true;                 // --no-mmap (false): weights are read into host buffers
   int n_gpu_layers = -1; // -ngl; -1 = all (the output layer counts as one more, as in llama.cpp)
   int n_cpu_moe = 0;     // --n-cpu-moe: expert tensors of the first N layers stay in host memory
   std::uint32_t n_batch = 2048;
@@ -46,6 +57,12 @@ struct EstimateInput {
   // context.
   bool mtp = false;
   std::uint64_t projector_bytes = 0; // mmproj tensor bytes (vision/audio projector), 0 = none
+  // -ot PATTERN=BUFFER_TYPE, in the order given (llama.cpp takes the first match). Only host
+  // targets ("CPU") are placed by askd; a device target is refused where the settings are read.
+  std::vector<TensorOverride> overrides;
+  // The llama.cpp build number of the binary that will run (`llama-server --version`:
+  // "version: 10587 (3f545becc)"); 0 = unknown. Builds outside the recorded grid get a margin.
+  int build = 0;
   Correction correction;             // from an earlier load of this model
 };
 
