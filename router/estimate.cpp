@@ -3,7 +3,10 @@
 
 #include "router/estimate.h"
 
+#include "router/compute.h"
 #include "router/draft.h"
+#include "router/graph_llm.h"
+#include "router/tensor_names.h"
 
 #include <algorithm>
 #include <array>
@@ -34,6 +37,8 @@ constexpr u64 k_input_words = 5;                 // per-token graph inputs: ids,
 constexpr u64 k_gpu_overhead = 457 * k_mib;      // ollama discover/gpu.go cudaMinimumMemory
 constexpr u64 k_projector_compute = 384 * k_mib; // clip warmup compute buffer (see vram.md)
 constexpr double k_min_ratio = 0.5, k_max_ratio = 4.0;
+constexpr double k_unmodelled_margin = 0.5; // compute buffers of an architecture not modelled
+constexpr double k_other_build_margin = 0.1; // compute buffers under another llama.cpp build
 
 // Overflow-checked arithmetic: a result past 2^64 sets `overflow` and saturates.
 struct Checked {
@@ -80,6 +85,19 @@ std::optional<TypeTraits> cache_type(std::string_view name) {
     }
   }
   return std::nullopt;
+}
+
+std::uint32_t cache_type_id(std::string_view name) {
+  static constexpr std::array<std::pair<std::string_view, std::uint32_t>, 9> k_ids = {{
+      {"f32", 0}, {"f16", 1}, {"bf16", 30}, {"q8_0", 8}, {"q4_0", 2},
+      {"q4_1", 3}, {"iq4_nl", 20}, {"q5_0", 6}, {"q5_1", 7},
+  }};
+  for (const auto& [n, id] : k_ids) {
+    if (n == name) {
+      return id;
+    }
+  }
+  return 1;
 }
 
 // ggml_row_size: bytes of `n` elements of a type (n must be a multiple of the block size).
@@ -134,6 +152,9 @@ Result<Context> resolve_context(const ArchParams& p, const EstimateInput& in,
   Checked ck;
   const u64 window = ck.add(ck.mul(p.sliding_window, in.kv_unified ? parallel : 1), c.n_tokens);
   c.size_swa = std::min(c.n_ctx_seq, ck.overflow ? c.n_ctx_seq : pad(window, k_swa_pad));
+  if (in.swa_full) {
+    c.size_swa = c.n_ctx_seq;
+  }
   return c;
 }
 
@@ -176,44 +197,6 @@ Result<TypeTraits> checked_cache_type(std::string_view setting, const std::strin
   return *t;
 }
 
-// The layer index of a "blk.N.rest" name and `rest`; nullopt for other names.
-std::optional<std::pair<u64, std::string_view>> block_of(std::string_view name) {
-  constexpr std::string_view k_prefix = "blk.";
-  if (!name.starts_with(k_prefix)) {
-    return std::nullopt;
-  }
-  name.remove_prefix(k_prefix.size());
-  u64 il = 0;
-  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), il);
-  if (ec != std::errc() || end == name.data() || end == name.data() + name.size() || *end != '.') {
-    return std::nullopt;
-  }
-  return std::pair{il, name.substr(static_cast<std::size_t>(end - name.data()) + 1)};
-}
-
-// --n-cpu-moe's pattern (common/common.h llm_ffn_exps_block_regex):
-// blk\.N\.ffn_(up|down|gate|gate_up)_(ch|)exps
-bool is_expert(std::string_view rest) {
-  for (std::string_view f : {"ffn_up_", "ffn_down_", "ffn_gate_", "ffn_gate_up_"}) {
-    if (rest.starts_with(f)) {
-      const std::string_view tail = rest.substr(f.size());
-      return tail.starts_with("exps") || tail.starts_with("chexps");
-    }
-  }
-  return false;
-}
-
-// Input-layer tensors (llm_tensor_info_mapping: LLM_TENSOR_LAYER_INPUT), kept on the CPU.
-bool is_input(std::string_view name) {
-  for (std::string_view p : {"token_embd.", "token_embd_norm.", "token_types.", "position_embd.",
-                             "per_layer_token_embd."}) {
-    if (name.starts_with(p)) {
-      return true;
-    }
-  }
-  return false;
-}
-
 // Weights from the real tensor sizes (llama_model::load_tensors' layer assignment). The MTP
 // layers (il >= n_trunk) are loaded only for MTP: the loaders create their tensors with
 // TENSOR_SKIP unless ml.load_mtp (llama.cpp PR #26296).
@@ -232,7 +215,7 @@ void assign_weights(const SplitModel& model, const EstimateInput& in, u64 n_trun
           e.mtp_weights = c.add(e.mtp_weights, t.n_bytes);
         }
         LayerEstimate& l = e.layers[blk->first];
-        if (blk->first < n_cpu_moe && is_expert(blk->second)) {
+        if ((blk->first < n_cpu_moe && is_expert(blk->second)) || overridden_to_host(t.name, in.overrides)) {
           l.host_weights = c.add(l.host_weights, t.n_bytes);
         } else {
           l.weights = c.add(l.weights, t.n_bytes);
@@ -283,7 +266,7 @@ struct CacheTypes {
 // types) holds a plain attention cache for the MTP layers only (create_memory's
 // `il >= n_layer()` filter), full size: the MTP heads attend over the whole context.
 void assign_memory(const ArchParams& p, const Context& ctx, const CacheTypes& types,
-                   const EstimateInput& in, Estimate& e, Checked& c) {
+                   const EstimateInput& in, bool mla, Estimate& e, Checked& c) {
   const u64 state = c.mul(c.add(n_embd_r(p, c), n_embd_s(p, c)), k_f32, in.parallel);
   const u64 n_trunk = p.n_layer - p.n_layer_nextn;
   for (u64 il = n_trunk; il < p.n_layer && in.mtp; ++il) {
@@ -303,8 +286,10 @@ void assign_memory(const ArchParams& p, const Context& ctx, const CacheTypes& ty
     const bool swa = p.sliding_window != 0 && p.is_swa_layer[il];
     const u64 hk = swa ? p.n_embd_head_k_swa : p.n_embd_head_k;
     const u64 hv = swa ? p.n_embd_head_v_swa : p.n_embd_head_v;
+    // MLA (key_length_mla): the cache holds K only, the compressed KV and the rope part;
+    // V is read from it (llama_kv_cache makes no V tensors).
     const u64 row = c.add(row_size(types.k, c.mul(hk, p.n_head_kv[il]), c),
-                          row_size(types.v, c.mul(hv, p.n_head_kv[il]), c));
+                          mla ? 0 : row_size(types.v, c.mul(hv, p.n_head_kv[il]), c));
     l.kv = c.mul(row, swa ? ctx.size_swa : ctx.n_ctx_seq, ctx.n_stream);
   }
 }
@@ -401,6 +386,126 @@ void assign_compute(const SplitModel& model, const ArchParams& p, const Context&
   }
 }
 
+// The compute context of the graph model (router/compute.h) for these settings.
+ComputeContext compute_context(const Context& ctx, const EstimateInput& in) {
+  ComputeContext cc;
+  cc.n_ctx = ctx.n_ctx;
+  cc.kv_size = ctx.n_ctx_seq;
+  cc.kv_size_swa = ctx.size_swa;
+  cc.n_seq_max = static_cast<u64>(in.parallel);
+  cc.kv_unified = in.kv_unified;
+  cc.n_batch = std::min<u64>(ctx.n_ctx, in.n_batch);
+  cc.n_ubatch = std::min<u64>(cc.n_batch, in.n_ubatch);
+  // llama-server asks for one logit row per slot since PR #23861 (server_output_limits);
+  // before it llama_context reserved n_batch rows.
+  const bool old_build = in.build != 0 && in.build < k_outputs_limit_build;
+  const u64 rows = in.n_outputs_max != 0 ? in.n_outputs_max
+                   : old_build           ? cc.n_batch
+                                         : static_cast<u64>(in.parallel);
+  cc.n_outputs_max = std::min<u64>(cc.n_batch, rows);
+  cc.flash_attn = in.flash_attn;
+  cc.type_k = cache_type_id(in.cache_type_k);
+  cc.type_v = cache_type_id(in.cache_type_v);
+  return cc;
+}
+
+// A GPU backend as the scheduler sees it: CUDA, ROCm, Vulkan and SYCL take ops whose weights
+// are in host memory once the batch reaches 32 tokens (ggml_backend_*_offload_op), copying
+// the weights into their compute buffer.
+graph::Backend gpu_backend(const std::string& name, config::GpuApi api) {
+  graph::Backend b;
+  b.name = name;
+  const bool offloads = api == config::GpuApi::cuda || api == config::GpuApi::rocm ||
+                        api == config::GpuApi::vulkan || api == config::GpuApi::sycl;
+  b.offload_min_batch = offloads ? 32 : 0;
+  b.alignment = api == config::GpuApi::cuda || api == config::GpuApi::rocm ? 128 : 32;
+  return b;
+}
+
+// Which backend holds a weight, for a split of the trunk's layers: layers below `host_below`
+// in host memory, then GPUs by `layer_gpu`, the output on `output`; the input layer, experts
+// kept by --n-cpu-moe and tensors overridden to the host stay in host memory.
+ComputeDevices devices_for(const EstimateInput& in, std::vector<graph::Backend> gpus,
+                           std::function<int(int)> layer_gpu, int output) {
+  ComputeDevices d;
+  const int cpu = static_cast<int>(gpus.size());
+  graph::Backend host;
+  host.name = "CPU";
+  host.cpu = true;
+  d.backends = std::move(gpus);
+  d.backends.push_back(host);
+  d.layer_device = [layer_gpu, cpu](int il) {
+    const int g = layer_gpu(il);
+    return g < 0 ? cpu : g;
+  };
+  d.weight_device = [in, layer_dev = d.layer_device, cpu, output](const std::string& name,
+                                                                  int il) {
+    if (is_input(name) || overridden_to_host(name, in.overrides)) {
+      return cpu;
+    }
+    if (auto blk = block_of(name)) {
+      if (static_cast<int>(blk->first) < in.n_cpu_moe && is_expert(blk->second)) {
+        return cpu;
+      }
+      return layer_dev(static_cast<int>(blk->first));
+    }
+    return il >= 0 ? layer_dev(il) : (output < 0 ? cpu : output);
+  };
+  d.full_offload = true;
+  return d;
+}
+
+// The compute buffers from the graph model (router/compute.h) in three shapes of load:
+// everything in host memory (compute_cpu); every layer on one GPU (compute_output on the
+// GPU, compute_host on the host); the layers over two GPUs (compute_layer, the first GPU's).
+// Architectures without a graph model keep the older approximation, with a margin.
+Result<void> simulate_compute(const SplitModel& model, const ArchParams& p, const Context& ctx,
+                              const EstimateInput& in, Estimate& e) {
+  auto approximate = [&](const std::string& why) {
+    e.compute_cpu = e.compute_output;
+    e.margin = std::max(e.margin, k_unmodelled_margin);
+    e.margin_reason = why + ": compute buffers approximated, with a 50% margin";
+    return Result<void>{};
+  };
+  if (!graph::has_graph(p.arch)) {
+    return approximate("no compute graph model for architecture '" + p.arch + "'");
+  }
+  const ComputeContext cc = compute_context(ctx, in);
+  const int n_layer = static_cast<int>(p.n_layer);
+  auto run = [&](const ComputeDevices& d) -> Result<std::vector<u64>> {
+    auto r = compute_buffers(model, p, cc, d);
+    if (!r) {
+      return fail(std::move(r.error()));
+    }
+    for (std::string& n : r->notes) {
+      e.notes.push_back(std::move(n));
+    }
+    return std::move(r->bytes);
+  };
+  ComputeDevices host = devices_for(in, {}, [](int) { return -1; }, -1);
+  host.full_offload = false;
+  auto cpu = run(host);
+  if (!cpu) {
+    // A file the graph cannot be built from (a tensor missing): llama.cpp would refuse it
+    // too, but the estimate stays useful.
+    return approximate(cpu.error().message);
+  }
+  e.compute_cpu = (*cpu)[0];
+  auto one = run(devices_for(in, {gpu_backend("GPU0", in.api)}, [](int) { return 0; }, 0));
+  if (!one) {
+    return fail(std::move(one.error()));
+  }
+  e.compute_output = (*one)[0];
+  e.compute_host = (*one)[1];
+  auto two = run(devices_for(in, {gpu_backend("GPU0", in.api), gpu_backend("GPU1", in.api)},
+                             [n_layer](int il) { return il < n_layer / 2 ? 0 : 1; }, 1));
+  if (!two) {
+    return fail(std::move(two.error()));
+  }
+  e.compute_layer = (*two)[0];
+  return {};
+}
+
 u64 scaled(u64 v, double f) {
   const double r = std::round(static_cast<double>(v) * f);
   return r >= 1.8e19 ? std::numeric_limits<u64>::max() : static_cast<u64>(r);
@@ -426,10 +531,38 @@ void apply_correction(const Correction& raw, Estimate& e) {
   e.compute_output = scaled(e.compute_output, k.compute);
   e.compute_layer = scaled(e.compute_layer, k.compute);
   e.compute_host = scaled(e.compute_host, k.compute);
+  e.compute_cpu = scaled(e.compute_cpu, k.compute);
   e.mtp_weights = scaled(e.mtp_weights, k.weights);
   e.mtp_kv = scaled(e.mtp_kv, k.kv);
   e.mtp_compute = scaled(e.mtp_compute, k.compute);
   e.notes.push_back("correction applied from an earlier load");
+}
+
+// Another llama.cpp build than the recorded one may allocate differently: a stated margin.
+void build_margin(const EstimateInput& in, Estimate& e) {
+  if (in.build == 0) {
+    e.notes.push_back("llama.cpp build unknown: the rules of b" + std::to_string(k_recorded_build) +
+                      " assumed");
+    return;
+  }
+  if (in.build != k_recorded_build && e.margin < k_other_build_margin) {
+    e.margin = k_other_build_margin;
+    e.margin_reason = "llama.cpp build " + std::to_string(in.build) +
+                      " is not the recorded b" + std::to_string(k_recorded_build) +
+                      ": a 10% margin on the compute buffers";
+  }
+}
+
+void apply_margin(Estimate& e) {
+  if (e.margin <= 0.0) {
+    return;
+  }
+  const double f = 1.0 + e.margin;
+  for (u64* v : {&e.compute_output, &e.compute_layer, &e.compute_host, &e.compute_cpu,
+                 &e.mtp_compute}) {
+    *v = scaled(*v, f);
+  }
+  e.notes.push_back(e.margin_reason);
 }
 
 void mtp_notes(const ArchParams& p, const EstimateInput& in, Estimate& e) {
@@ -537,8 +670,12 @@ Result<Estimate> estimate(const core::gguf::SplitModel& model, const EstimateInp
   Checked c;
   e.n_layer_nextn = p.n_layer_nextn;
   assign_weights(model, in, p.n_layer - p.n_layer_nextn, e, c);
-  assign_memory(p, *ctx, {*tk, *tv}, in, e, c);
+  const bool mla = model.first().get_uint(p.arch + ".attention.key_length_mla").has_value();
+  assign_memory(p, *ctx, {*tk, *tv}, in, mla, e, c);
   assign_compute(model, p, *ctx, in, e, c);
+  if (auto ok = simulate_compute(model, p, *ctx, in, e); !ok) {
+    return fail(std::move(ok.error()));
+  }
   // llama_context::output_reserve(n_seq_max): n_vocab f32 logits per output row (and as
   // many again for the MTP context).
   e.output_buffer = c.mul(p.n_vocab, k_f32, static_cast<u64>(in.parallel) * (in.mtp ? 2 : 1));
@@ -551,6 +688,8 @@ Result<Estimate> estimate(const core::gguf::SplitModel& model, const EstimateInp
     return fail(Error::bad_request("model: dimensions too large to estimate"));
   }
   apply_correction(in.correction, e);
+  build_margin(in, e);
+  apply_margin(e);
   if (in.draft != nullptr) {
     auto d = draft_bytes(in, e.n_ctx);
     if (!d) {

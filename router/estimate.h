@@ -63,8 +63,17 @@ struct EstimateInput {
   // The llama.cpp build number of the binary that will run (`llama-server --version`:
   // "version: 10587 (3f545becc)"); 0 = unknown. Builds outside the recorded grid get a margin.
   int build = 0;
+  // The preset's backend: CUDA, ROCm, Vulkan and SYCL copy host weights into their compute
+  // buffer for large batches (partial offload, experts on the CPU); the others do not.
+  config::GpuApi api = config::GpuApi::cuda;
   Correction correction;             // from an earlier load of this model
 };
+
+// The llama.cpp build the memory model was recorded against (tests/fixtures/llama-server/
+// grid/): b10587, commit 3f545bec. Builds from 9460 (PR #23861, 2026-06-01) reserve one logit
+// row per slot; older ones a row per ubatch token.
+inline constexpr int k_recorded_build = 10587;
+inline constexpr int k_outputs_limit_build = 9460;
 
 // One repeating layer (blk.N.*).
 struct LayerEstimate {
@@ -87,7 +96,8 @@ struct Estimate {
   // layer also holds the logits and is charged `compute_output` instead of `compute_layer`.
   std::uint64_t compute_output = 0;
   std::uint64_t compute_layer = 0;
-  std::uint64_t compute_host = 0;  // host-side compute buffer
+  std::uint64_t compute_host = 0;  // host-side compute buffer of a load on GPUs
+  std::uint64_t compute_cpu = 0;   // the one compute buffer when everything is in host memory
   std::uint64_t output_buffer = 0; // host: n_vocab f32 logits per slot (output_reserve(n_seq_max))
   std::uint64_t gpu_overhead = 0;  // per GPU used: driver context, cuBLAS/hipBLAS workspace
   std::uint64_t draft = 0;         // draft model: weights + KV + compute, with the output layer
@@ -105,6 +115,11 @@ struct Estimate {
   // No output.weight: output_weights includes this copy of token_embd (0 when not tied).
   std::uint64_t tied_output = 0;
   std::vector<std::string> notes; // assumptions made ("flash attention assumed on", …)
+  // Where the estimate is less certain (an architecture without a graph model, a llama.cpp
+  // build other than the recorded one): the compute buffers above already include this
+  // fraction on top, and margin_reason says why.
+  double margin = 0.0;
+  std::string margin_reason;
 
   std::uint64_t layer_bytes() const; // sum of layers[i].device_bytes()
   // Everything on one GPU holding every layer and the output: layers + output weights +

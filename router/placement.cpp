@@ -217,7 +217,7 @@ Plan host_only_plan(const Estimate& e) {
     sum = sat_add(sum, l.host_weights);
   }
   for (std::uint64_t v : {e.output_weights - std::min(e.output_weights, e.tied_output),
-                          e.compute_output, e.output_buffer, e.draft, e.mtp_compute,
+                          e.compute_cpu, e.output_buffer, e.draft, e.mtp_compute,
                           e.projector}) {
     sum = sat_add(sum, v);
   }
