@@ -5,6 +5,7 @@
 # prints the buffers it allocated.
 #
 #   scripts/zoo-load.sh LLAMA_SERVER ZOO_DIR [ID...]      (all entries without ID)
+#   VARIANT=q8_0 scripts/zoo-load.sh ...                  (a quant mix other than the default)
 #
 # On a machine with one NUMA node llama.cpp maps a model with MAP_POPULATE and
 # madvise(WILLNEED), which would page in every hole of a sparse file (400 GB for DeepSeek
@@ -12,7 +13,7 @@
 # do not change. --no-repack keeps the CPU backend from copying weights into RAM.
 set -euo pipefail
 if [[ $# -lt 2 ]]; then
-  sed -n '2,12p' "$0" >&2
+  sed -n '2,13p' "$0" >&2
   exit 2
 fi
 server=$1
@@ -50,12 +51,15 @@ if [[ $# -eq 0 ]]; then
 else
   ids=("$@")
 fi
-"$model_zoo" --out "$zoo" "${ids[@]}" > /dev/null
+# model_zoo prints "PATH (N GiB)" per file it writes.
+mapfile -t files < <("$model_zoo" --out "$zoo" ${VARIANT:+--variant "$VARIANT"} "${ids[@]}" |
+  awk '{ print $1 }')
 
 failed=0
-for id in "${ids[@]}"; do
+for file in "${files[@]}"; do
+  id=$(basename "$file" .gguf)
   log=$zoo/logs/$id.log
-  LD_PRELOAD=$shim "$server" -m "$zoo/$id.gguf" -c 4096 -np 1 --no-warmup --numa distribute \
+  LD_PRELOAD=$shim "$server" -m "$file" -c 4096 -np 1 --no-warmup --numa distribute \
     -t 2 -lv 4 --no-repack --host 127.0.0.1 --port 0 > "$log" 2>&1 &
   pid=$!
   for _ in $(seq 1 1200); do # 10 minutes
