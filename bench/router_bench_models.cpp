@@ -1,13 +1,9 @@
 #include "bench/router_bench_models.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <vector>
 
 #include "tests/support/gguf_writer.h"
+#include "tests/support/quant_mix.h"
 
 namespace ask::bench {
 namespace {
@@ -17,11 +13,6 @@ using Dims = std::vector<std::uint64_t>;
 
 constexpr std::uint32_t k_f32 = 0;
 constexpr std::uint32_t k_q6_k = 14;
-
-// llama.cpp's use_more_bits (src/llama-quant.cpp): the layers Q4_K_M gives q6_K.
-bool use_more_bits(std::uint32_t i, std::uint32_t n) {
-  return i < n / 8 || i >= 7 * n / 8 || (i >= n / 8 && (i - n / 8) % 3 == 2);
-}
 
 void tokenizer(tg::Writer& w, const ModelSpec& s) {
   const bool spm = s.arch.starts_with("gemma");
@@ -78,7 +69,8 @@ void layer_tensors(tg::Writer& w, const ModelSpec& s, std::uint32_t il) {
   const std::uint64_t hd = s.head_dim != 0 ? s.head_dim : s.n_embd / s.n_head;
   const std::uint64_t e = s.n_embd, q = s.n_head * hd, kv = s.n_head_kv * hd;
   const TypeMix& t = s.types;
-  const bool more = t.q4_k_m && use_more_bits(il, s.n_layer);
+  const bool more =
+      t.q4_k_m && tg::use_more_bits(static_cast<int>(il), static_cast<int>(s.n_layer));
   const std::uint32_t v_type = more ? k_q6_k : t.attn_v;
   const std::uint32_t down_type = more ? k_q6_k : t.ffn_down;
   const std::string b = "blk." + std::to_string(il) + ".";
@@ -173,43 +165,6 @@ Header build_header(const ModelSpec& spec) {
   const std::uint64_t end = w.data_end();
   h.file_size = (end + 31) / 32 * 32;
   return h;
-}
-
-bool write_sparse(const Header& header, const std::filesystem::path& path, std::string& error) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    error = "open " + path.string() + ": " + std::strerror(errno);
-    return false;
-  }
-  std::size_t done = 0;
-  while (done < header.bytes.size()) {
-    const ssize_t n = ::write(fd, header.bytes.data() + done, header.bytes.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      error = "write " + path.string() + ": " + std::strerror(errno);
-      ::close(fd);
-      return false;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  const bool ok = ::ftruncate(fd, static_cast<off_t>(header.file_size)) == 0;
-  if (!ok) {
-    error = "ftruncate " + path.string() + ": " + std::strerror(errno);
-  }
-  ::close(fd);
-  return ok;
-}
-
-core::gguf::SplitModel in_memory(const Header& header, const std::string& name) {
-  core::gguf::SplitModel m;
-  auto f = core::gguf::parse(header.bytes, header.file_size);
-  if (f) {
-    m.paths.emplace_back(name);
-    m.parts.push_back(std::move(*f));
-  }
-  return m;
 }
 
 } // namespace ask::bench

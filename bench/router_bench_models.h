@@ -6,10 +6,9 @@
 // or parsed in memory for the accuracy cases.
 
 #include <cstdint>
-#include <filesystem>
 #include <string>
 
-#include "core/gguf.h"
+#include "tests/support/sparse_gguf.h"
 
 namespace ask::bench {
 
@@ -56,17 +55,11 @@ ModelSpec llama31_70b_q4_k_m();
 ModelSpec gemma3_27b_q4_k_m();
 
 // The header bytes of `spec` (GGUF v3, alignment 32) and the file size it describes.
-struct Header {
-  std::string bytes;
-  std::uint64_t file_size = 0;
-};
+using Header = testing::gguf::Header;
 Header build_header(const ModelSpec& spec);
 
-// Writes the header to `path` and extends the file to its full size without writing the
-// data (a sparse file). Returns false with `error` set on I/O failure.
-bool write_sparse(const Header& header, const std::filesystem::path& path, std::string& error);
-
-// The model parsed in memory, as read_model would return it (for estimates without I/O).
-core::gguf::SplitModel in_memory(const Header& header, const std::string& name);
+// Sparse files and in-memory parses, shared with the model zoo (tests/support).
+using testing::gguf::in_memory;
+using testing::gguf::write_sparse;
 
 } // namespace ask::bench

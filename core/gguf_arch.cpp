@@ -13,7 +13,9 @@
 //   else the architecture's built-in period (k_swa_rules), else 0 (every layer windowed).
 //   When the key is an array (gemma4, cohere2moe, step35, mimo2: get_key_or_arr into
 //   swa_layers) entry il != 0 marks layer il as windowed. No window (sliding_window absent
-//   or 0, and no built-in default) means no windowed layers.
+//   or 0, and no built-in default) means no windowed layers. phi3 files carry a window
+//   (Phi-3 mini: 2047) that llama.cpp reads and then turns off (src/models/phi3.cpp:
+//   swa_type NONE, n_swa 0): every layer attends to the whole context.
 // - Recurrent layers (llama-arch.cpp llm_arch_is_recurrent / llm_arch_is_hybrid and each
 //   model's recurrent_layer_arr):
 //     mamba, mamba2, rwkv6, rwkv6qwen2, rwkv7, arwkv7  every layer recurrent, no KV cache;
@@ -227,6 +229,9 @@ Result<void> read_swa(const File& f, const std::string& k, ArchParams& p) {
     return fail(std::move(window.error()));
   }
   p.sliding_window = window->value_or(rule ? rule->default_window : 0);
+  if (p.arch == "phi3") {
+    p.sliding_window = 0; // read, then disabled by llama.cpp
+  }
   if (p.arch == "llama4" && p.sliding_window != 0) {
     p.sliding_window = 8192; // llama4 ignores the value: chunked attention, 8192 tokens
     p.swa_chunked = true;

@@ -135,6 +135,11 @@ TEST_CASE("gguf: built-in SWA layouts: gemma2, llama4 chunks, dense-first, per-l
   auto mistral = gw::tiny_model(model("llama", 3));
   mistral.u32("llama.attention.sliding_window", 4096);
   CHECK(bits(params_of(mistral).is_swa_layer) == "111"); // a window and no pattern: all
+  auto phi3 = gw::tiny_model(model("phi3", 3));
+  phi3.u32("phi3.attention.sliding_window", 2047); // as Phi-3 mini's GGUF carries
+  auto p3 = params_of(phi3);
+  CHECK(p3.sliding_window == 0); // llama.cpp reads it, then turns SWA off for phi3
+  CHECK(bits(p3.is_swa_layer) == "000");
 }
 
 TEST_CASE("gguf: a MoE model reports its experts") {
