@@ -5,6 +5,7 @@
 
 #include "router/compute.h"
 #include "router/draft.h"
+#include "router/estimate_detail.h"
 #include "router/graph_llm.h"
 #include "router/tensor_names.h"
 
@@ -331,7 +332,8 @@ void assign_mtp_compute(const ArchParams& p, const Context& ctx, const EstimateI
   const u64 logits = c.mul(p.n_vocab, std::min<u64>(t, static_cast<u64>(in.parallel)), k_f32);
   const u64 slack = c.mul(t, k_f32, k_input_words);
   e.mtp_compute = c.add(c.add(c.mul(cells, in.flash_attn ? 2 : 4), std::max(act, logits)), slack);
-  e.compute_host = c.add(e.compute_host, c.add(c.add(concat, c.mul(cells, k_f32)), slack));
+  e.mtp_compute_host = c.add(c.add(concat, c.mul(cells, k_f32)), slack);
+  e.compute_host = c.add(e.compute_host, e.mtp_compute_host);
 }
 
 // The compute buffers of the worst-case graph (llama_context::sched_reserve): an
@@ -386,81 +388,12 @@ void assign_compute(const SplitModel& model, const ArchParams& p, const Context&
   }
 }
 
-// The compute context of the graph model (router/compute.h) for these settings.
-ComputeContext compute_context(const Context& ctx, const EstimateInput& in) {
-  ComputeContext cc;
-  cc.n_ctx = ctx.n_ctx;
-  cc.kv_size = ctx.n_ctx_seq;
-  cc.kv_size_swa = ctx.size_swa;
-  cc.n_seq_max = static_cast<u64>(in.parallel);
-  cc.kv_unified = in.kv_unified;
-  cc.n_batch = std::min<u64>(ctx.n_ctx, in.n_batch);
-  cc.n_ubatch = std::min<u64>(cc.n_batch, in.n_ubatch);
-  // llama-server asks for one logit row per slot since PR #23861 (server_output_limits);
-  // before it llama_context reserved n_batch rows.
-  const bool old_build = in.build != 0 && in.build < k_outputs_limit_build;
-  const u64 rows = in.n_outputs_max != 0 ? in.n_outputs_max
-                   : old_build           ? cc.n_batch
-                                         : static_cast<u64>(in.parallel);
-  cc.n_outputs_max = std::min<u64>(cc.n_batch, rows);
-  cc.flash_attn = in.flash_attn;
-  cc.type_k = cache_type_id(in.cache_type_k);
-  cc.type_v = cache_type_id(in.cache_type_v);
-  return cc;
-}
-
-// A GPU backend as the scheduler sees it: CUDA, ROCm, Vulkan and SYCL take ops whose weights
-// are in host memory once the batch reaches 32 tokens (ggml_backend_*_offload_op), copying
-// the weights into their compute buffer.
-graph::Backend gpu_backend(const std::string& name, config::GpuApi api) {
-  graph::Backend b;
-  b.name = name;
-  const bool offloads = api == config::GpuApi::cuda || api == config::GpuApi::rocm ||
-                        api == config::GpuApi::vulkan || api == config::GpuApi::sycl;
-  b.offload_min_batch = offloads ? 32 : 0;
-  b.alignment = api == config::GpuApi::cuda || api == config::GpuApi::rocm ? 128 : 32;
-  return b;
-}
-
-// Which backend holds a weight, for a split of the trunk's layers: layers below `host_below`
-// in host memory, then GPUs by `layer_gpu`, the output on `output`; the input layer, experts
-// kept by --n-cpu-moe and tensors overridden to the host stay in host memory.
-ComputeDevices devices_for(const EstimateInput& in, std::vector<graph::Backend> gpus,
-                           std::function<int(int)> layer_gpu, int output) {
-  ComputeDevices d;
-  const int cpu = static_cast<int>(gpus.size());
-  graph::Backend host;
-  host.name = "CPU";
-  host.cpu = true;
-  d.backends = std::move(gpus);
-  d.backends.push_back(host);
-  d.layer_device = [layer_gpu, cpu](int il) {
-    const int g = layer_gpu(il);
-    return g < 0 ? cpu : g;
-  };
-  d.weight_device = [in, layer_dev = d.layer_device, cpu, output](const std::string& name,
-                                                                  int il) {
-    if (is_input(name) || overridden_to_host(name, in.overrides)) {
-      return cpu;
-    }
-    if (auto blk = block_of(name)) {
-      if (static_cast<int>(blk->first) < in.n_cpu_moe && is_expert(blk->second)) {
-        return cpu;
-      }
-      return layer_dev(static_cast<int>(blk->first));
-    }
-    return il >= 0 ? layer_dev(il) : (output < 0 ? cpu : output);
-  };
-  d.full_offload = true;
-  return d;
-}
-
 // The compute buffers from the graph model (router/compute.h) in three shapes of load:
 // everything in host memory (compute_cpu); every layer on one GPU (compute_output on the
 // GPU, compute_host on the host); the layers over two GPUs (compute_layer, the first GPU's).
 // Architectures without a graph model keep the older approximation, with a margin.
-Result<void> simulate_compute(const SplitModel& model, const ArchParams& p, const Context& ctx,
-                              const EstimateInput& in, Estimate& e) {
+Result<void> simulate_compute(const SplitModel& model, const ArchParams& p, const EstimateInput& in,
+                              Estimate& e) {
   auto approximate = [&](const std::string& why) {
     e.compute_cpu = e.compute_output;
     e.margin = std::max(e.margin, k_unmodelled_margin);
@@ -470,7 +403,7 @@ Result<void> simulate_compute(const SplitModel& model, const ArchParams& p, cons
   if (!graph::has_graph(p.arch)) {
     return approximate("no compute graph model for architecture '" + p.arch + "'");
   }
-  const ComputeContext cc = compute_context(ctx, in);
+  const ComputeContext cc = compute_context(e, in);
   const int n_layer = static_cast<int>(p.n_layer);
   auto run = [&](const ComputeDevices& d) -> Result<std::vector<u64>> {
     auto r = compute_buffers(model, p, cc, d);
@@ -491,13 +424,14 @@ Result<void> simulate_compute(const SplitModel& model, const ArchParams& p, cons
     return approximate(cpu.error().message);
   }
   e.compute_cpu = (*cpu)[0];
-  auto one = run(devices_for(in, {gpu_backend("GPU0", in.api)}, [](int) { return 0; }, 0));
+  const std::string api = device_prefix(in.api);
+  auto one = run(devices_for(in, {device_backend(api + "0")}, [](int) { return 0; }, 0));
   if (!one) {
     return fail(std::move(one.error()));
   }
   e.compute_output = (*one)[0];
-  e.compute_host = (*one)[1];
-  auto two = run(devices_for(in, {gpu_backend("GPU0", in.api), gpu_backend("GPU1", in.api)},
+  e.compute_host = (*one)[1] + e.mtp_compute_host; // the MTP context has a graph of its own
+  auto two = run(devices_for(in, {device_backend(api + "0"), device_backend(api + "1")},
                              [n_layer](int il) { return il < n_layer / 2 ? 0 : 1; }, 1));
   if (!two) {
     return fail(std::move(two.error()));
@@ -599,6 +533,95 @@ Result<u64> draft_bytes(const EstimateInput& in, u64 n_ctx) {
 
 } // namespace
 
+ComputeContext compute_context(const Estimate& e, const EstimateInput& in) {
+  ComputeContext cc;
+  cc.n_ctx = e.n_ctx;
+  cc.kv_size = e.n_ctx_seq;
+  cc.kv_size_swa = e.n_ctx_swa;
+  cc.n_seq_max = static_cast<u64>(in.parallel);
+  cc.kv_unified = in.kv_unified;
+  cc.n_batch = std::min<u64>(e.n_ctx, in.n_batch);
+  cc.n_ubatch = std::min<u64>(cc.n_batch, in.n_ubatch);
+  // llama-server asks for one logit row per slot since PR #23861 (server_output_limits);
+  // before it llama_context reserved n_batch rows.
+  const bool old_build = in.build != 0 && in.build < k_outputs_limit_build;
+  const u64 rows = in.n_outputs_max != 0 ? in.n_outputs_max
+                   : old_build           ? cc.n_batch
+                                         : static_cast<u64>(in.parallel);
+  cc.n_outputs_max = std::min<u64>(cc.n_batch, rows);
+  cc.flash_attn = in.flash_attn;
+  cc.type_k = cache_type_id(in.cache_type_k);
+  cc.type_v = cache_type_id(in.cache_type_v);
+  return cc;
+}
+
+graph::Backend device_backend(const std::string& name) {
+  graph::Backend b;
+  b.name = name;
+  // ggml_backend_*_offload_op: CUDA, ROCm, Vulkan and SYCL take ops whose weights are in
+  // host memory once the batch reaches 32 tokens, copying the weights into their compute
+  // buffer. RPC and Metal do not.
+  for (std::string_view api : {"CUDA", "ROCm", "Vulkan", "SYCL"}) {
+    if (name.starts_with(api)) {
+      b.offload_min_batch = 32;
+    }
+  }
+  b.alignment = name.starts_with("CUDA") || name.starts_with("ROCm") ? 128 : 32;
+  return b;
+}
+
+std::string device_prefix(config::GpuApi api) {
+  switch (api) {
+  case config::GpuApi::cuda:
+    return "CUDA";
+  case config::GpuApi::rocm:
+    return "ROCm";
+  case config::GpuApi::vulkan:
+    return "Vulkan";
+  case config::GpuApi::sycl:
+    return "SYCL";
+  case config::GpuApi::metal:
+    return "MTL";
+  case config::GpuApi::cpu:
+    break;
+  }
+  return "GPU";
+}
+
+ComputeDevices devices_for(const EstimateInput& in, std::vector<graph::Backend> gpus,
+                           std::function<int(int)> layer_gpu, int output) {
+  ComputeDevices d;
+  const int cpu = static_cast<int>(gpus.size());
+  graph::Backend host;
+  host.name = "CPU";
+  host.cpu = true;
+  d.backends = std::move(gpus);
+  d.backends.push_back(host);
+  d.layer_device = [layer_gpu, cpu](int il) {
+    const int g = layer_gpu(il);
+    return g < 0 ? cpu : g;
+  };
+  d.weight_device = [in, layer_dev = d.layer_device, cpu, output](const std::string& name,
+                                                                  int il) {
+    if (is_input(name) || overridden_to_host(name, in.overrides)) {
+      return cpu;
+    }
+    if (auto blk = block_of(name)) {
+      if (static_cast<int>(blk->first) < in.n_cpu_moe && is_expert(blk->second)) {
+        return cpu;
+      }
+      return layer_dev(static_cast<int>(blk->first));
+    }
+    return il >= 0 ? layer_dev(il) : (output < 0 ? cpu : output);
+  };
+  d.full_offload = true;
+  return d;
+}
+
+namespace {
+
+} // namespace
+
 std::uint64_t Estimate::layer_bytes() const {
   Checked c;
   u64 sum = 0;
@@ -671,9 +694,17 @@ Result<Estimate> estimate(const core::gguf::SplitModel& model, const EstimateInp
   e.n_layer_nextn = p.n_layer_nextn;
   assign_weights(model, in, p.n_layer - p.n_layer_nextn, e, c);
   const bool mla = model.first().get_uint(p.arch + ".attention.key_length_mla").has_value();
+  if (mla && in.cache_type_k != in.cache_type_v) {
+    // llama_init_from_model: "model does not support different K and V cache types".
+    return fail(Error::bad_request("cache_type_v: " + p.arch +
+                                   " with multi-head latent attention keeps V inside the K "
+                                   "cache: K and V cache types must be the same (" +
+                                   in.cache_type_k + " and " + in.cache_type_v + " given)"));
+  }
   assign_memory(p, *ctx, {*tk, *tv}, in, mla, e, c);
   assign_compute(model, p, *ctx, in, e, c);
-  if (auto ok = simulate_compute(model, p, *ctx, in, e); !ok) {
+  e.n_ctx_swa = p.n_layer_swa() != 0 ? ctx->size_swa : 0;
+  if (auto ok = simulate_compute(model, p, in, e); !ok) {
     return fail(std::move(ok.error()));
   }
   // llama_context::output_reserve(n_seq_max): n_vocab f32 logits per output row (and as
@@ -725,7 +756,9 @@ Correction correction_from(const Estimate& predicted, const Calibration& measure
     p_model = c.add(p_model, c.add(l.weights, l.host_weights));
     p_kv = c.add(p_kv, c.add(l.kv, l.recurrent));
   }
-  u64 p_compute = c.add(predicted.compute_output, predicted.mtp_compute);
+  // Only the CPU computed: the one buffer of a load in host memory.
+  u64 p_compute = c.add(gpus == 0 ? predicted.compute_cpu : predicted.compute_output,
+                        predicted.mtp_compute);
   if (gpus == 0) {
     // On the CPU the duplicated output shares the mapped token_embd.
     p_model -= std::min(p_model, predicted.tied_output);

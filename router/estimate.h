@@ -88,6 +88,7 @@ struct Estimate {
   std::string arch;
   std::uint64_t n_ctx = 0;     // total context after defaults
   std::uint64_t n_ctx_seq = 0; // per slot
+  std::uint64_t n_ctx_swa = 0; // cells per stream of the sliding-window cache
   std::vector<LayerEstimate> layers;
   std::uint64_t input_weights =
       0; // token embeddings: llama.cpp keeps the input layer in host memory
@@ -111,6 +112,7 @@ struct Estimate {
   std::uint64_t mtp_weights = 0;
   std::uint64_t mtp_kv = 0;
   std::uint64_t mtp_compute = 0;
+  std::uint64_t mtp_compute_host = 0; // the MTP context's host buffer, part of compute_host
   std::uint64_t projector = 0;     // mmproj: with the output layer
   // No output.weight: output_weights includes this copy of token_embd (0 when not tied).
   std::uint64_t tied_output = 0;

@@ -177,7 +177,7 @@ TEST_CASE("estimate: mtp from the config; its compute is corrected with the comp
   Calibration measured;
   DeviceBuffers cpu;
   cpu.device = "CPU";
-  cpu.compute = base.compute_output + base.mtp_compute;
+  cpu.compute = base.compute_cpu + base.mtp_compute;
   measured.devices.push_back(cpu);
   CHECK(correction_from(base, measured).compute == doctest::Approx(1.0));
 }

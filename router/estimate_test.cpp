@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tests/support/gguf_writer.h"
+#include "tests/support/model_zoo.h"
 
 namespace {
 
@@ -146,9 +147,9 @@ void check_fixture(const FixtureCase& fc) {
   CHECK(std::abs(mib(kv_total(e)) - kv_logged) <= 0.0051 * kv_lines);
   CHECK(std::abs(mib(e.output_buffer) - log_mib(log, "output buffer size")) <= 0.005);
   CHECK(std::abs(mib(weights_total(e)) - log_mib(log, "model buffer size")) <= 0.005);
-  // CPU only: the one compute buffer is the output device's.
+  // CPU only: the one compute buffer of a load in host memory.
   const double logged = log_mib(log, "compute buffer size");
-  const double est = mib(e.compute_output);
+  const double est = mib(e.compute_cpu);
   if (fc.compute_tolerance >= 0) {
     CHECK(std::abs(est - logged) <= fc.compute_tolerance);
   } else {
@@ -190,9 +191,9 @@ TEST_CASE("estimate: matches hd32 q8_0 K and V cache log (34 bytes per 32)") {
   CHECK(e.layers[0].kv == 1024u * 4 * 68);
 }
 
-TEST_CASE("estimate: matches gemma3 SWA log: two caches of 512 cells, compute within 25% above") {
+TEST_CASE("estimate: matches gemma3 SWA log: two caches of 512 cells") {
   check_fixture({"startup-tiny-gemma3-2L-swa-f16.log", "tiny-gemma3-2L-swa-f16.gguf",
-                 settings(1024, 2, false), -0.25});
+                 settings(1024, 2, false), 0.01});
   const auto e = run(read_fixture("tiny-gemma3-2L-swa-f16.gguf"), settings(1024, 2, false));
   CHECK(e.layers[0].kv == e.layers[1].kv); // min(512, PAD(256 + 512, 256)) = 512
 }
@@ -230,26 +231,41 @@ TEST_CASE("estimate: Llama-3.1-8B shape at 8192 ctx f16 KV is 1024 MiB (docs/vra
   const auto e = run(m, settings(8192, 1, false));
   CHECK(kv_total(e) == 1024ull << 20);
   CHECK(e.layers[31].kv == 32ull << 20);
-  // FA: f16 mask 8 MiB + FFN activations 512*4*(2*14336 + 4*4096) = 88 MiB + inputs.
-  CHECK(mib(e.compute_output) == doctest::Approx(96.01).epsilon(0.0005));
   CHECK(e.output_buffer == 128256u * 4);
 }
 
-TEST_CASE("estimate: reproduces published Llama-3.1-8B buffers (2024 build: FA off, 512 logits)") {
-  // ollama log: n_ctx 8192, np 4, unified cache, flash_attn 0:
-  // CUDA0 compute 560.00 MiB, CUDA_Host compute 24.01 MiB.
+TEST_CASE("estimate: a file without its tensors falls back to the old approximation, with a margin") {
   Meta mt;
   mt.n_layer = 32, mt.n_embd = 4096, mt.n_head = 32, mt.n_head_kv = 8, mt.n_ff = 14336;
   mt.n_vocab = 128256, mt.n_ctx = 131072;
+  auto in = settings(8192, 1, false);
+  in.build = router::k_recorded_build;
+  const auto e = run(from_writer(meta(mt)), in); // metadata only: no graph to build
+  CHECK(e.margin == doctest::Approx(0.5));
+  CHECK(e.margin_reason.find("token_embd.weight") != std::string::npos);
+  // FA: f16 mask 8 MiB + FFN activations 512*4*(2*14336 + 4*4096) = 88 MiB + inputs, x1.5.
+  CHECK(mib(e.compute_output) == doctest::Approx(96.01 * 1.5).epsilon(0.0005));
+  CHECK(e.compute_cpu == e.compute_output);
+}
+
+TEST_CASE("estimate: an older build's estimate is not below its published buffers (2024 log)") {
+  // ollama log of a 2024 llama.cpp: n_ctx 8192, np 4, unified cache, flash_attn 0, a logit
+  // row per ubatch token: CUDA0 compute 560.00 MiB, CUDA_Host compute 24.01 MiB. Its graph
+  // differs from b10587's in many small ways; what must hold is the margin: never below.
+  auto m = testing::zoo::in_memory("llama-3.1-8b");
+  REQUIRE(m.has_value());
   auto in = settings(8192, 4, true);
   in.flash_attn = false;
-  in.n_outputs_max = 512;
-  const auto e = run(from_writer(meta(mt)), in);
-  CHECK(std::abs(mib(e.compute_output) - 560.00) <= 0.02);
-  CHECK(std::abs(mib(e.compute_host) - 24.01) <= 0.01);
+  in.build = 3000; // before PR #23861: n_batch logit rows
+  const auto e = run(*m, in);
+  CHECK(e.margin == doctest::Approx(0.1));
+  CHECK(e.margin_reason.find("build 3000") != std::string::npos);
+  CHECK(mib(e.compute_output) >= 560.00);
+  CHECK(mib(e.compute_output) <= 560.00 * 1.15);
+  CHECK(mib(e.compute_host) >= 24.01);
   CHECK(kv_total(e) == 1024ull << 20);
-  in.flash_attn = true; // logits (250.5 MiB) + f16 mask (8 MiB) then dominate
-  CHECK(std::abs(mib(run(from_writer(meta(mt)), in).compute_output) - 258.51) <= 0.01);
+  in.build = router::k_recorded_build; // one row per slot: the logits shrink 128-fold
+  CHECK(run(*m, in).compute_output < e.compute_output);
 }
 
 TEST_CASE("estimate: GQA llama weights per layer and input/output split") {
@@ -373,8 +389,8 @@ TEST_CASE("estimate: --n-cpu-moe keeps expert tensors of the first layers in hos
   CHECK(e.layers[0].weights == all.layers[0].weights - experts); // router stays on the GPU
   CHECK(e.host_bytes() == all.host_bytes() + 2 * experts);
   // Expert activations: 2 used x 128 wide > dense n_ff 128.
-  CHECK(all.compute_layer >
-        run(from_writer(tg::tiny_model({})), settings(2048, 1, false)).compute_layer);
+  CHECK(all.compute_cpu >
+        run(from_writer(tg::tiny_model({})), settings(2048, 1, false)).compute_cpu);
 }
 
 TEST_CASE("estimate: a split model gives the same estimate as the whole file") {
@@ -447,9 +463,11 @@ TEST_CASE("estimate: older builds' n_ubatch logit rows dominate compute_output")
   auto in = settings(1024, 2, false);
   in.n_outputs_max = 512;
   const auto e = run(m, in);
-  // 32000 x 512 x 4 = 62.5 MiB of logits + 0.5 MiB mask.
-  CHECK(mib(e.compute_output) == doctest::Approx(63.01).epsilon(0.001));
-  CHECK(mib(e.compute_layer) == doctest::Approx(1.51).epsilon(0.005));
+  // 32000 x 512 x 4 = 62.5 MiB of logits on the GPU holding the output layer; a GPU holding
+  // only layers has no logits.
+  CHECK(e.compute_output >= 32000u * 512 * 4);
+  CHECK(mib(e.compute_output) < 64.0);
+  CHECK(mib(e.compute_layer) < 2.0);
 }
 
 TEST_CASE("estimate: bad settings are refused naming the setting") {

@@ -360,8 +360,19 @@ private:
     return base->device < 0 ? m_cpu : base->device;
   }
 
+  // get_op_batch_size (ggml-cuda.cu): what offload_op weighs against its minimum batch.
   static std::int64_t batch(const Tensor* op) {
-    return op->op == Op::mul_mat_id ? op->ne[2] : op->ne[1];
+    switch (op->op) {
+    case Op::get_rows:
+      return 0;
+    case Op::mul_mat:
+      return op->ne[1];
+    case Op::mul_mat_id:
+    case Op::rope:
+      return op->ne[2];
+    default:
+      return op->ne[1] * op->ne[2] * op->ne[3];
+    }
   }
 
   // ggml_backend_sched_backend_id_from_cur.

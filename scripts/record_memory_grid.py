@@ -36,7 +36,7 @@ KEEP = re.compile(
     r"|attn_rot_[kv] =|offloaded \d+/\d+ layers|graph nodes|graph splits|pipeline parallelism"
     r"|sched copies|n_parallel is set|load_tensors: +(CPU|RPC)|print_info: (arch|n_layer|n_embd|"
     r"n_head|n_head_kv|n_swa|n_ff|n_expert|n_vocab|file type|file size|model type) +="
-    r"|error|failed|exception)",
+    r"|error|failed|exception|^\d+\.\d+\.\d+\.\d+ E )",
     re.IGNORECASE)
 DONE = re.compile(r"sched_reserve: reserve took|main: model loaded|server is listening")
 FAIL = re.compile(r"error loading model|failed to load model|exiting due to|terminate called|"
