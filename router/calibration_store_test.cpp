@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/temp_dir.h"
@@ -405,4 +406,29 @@ TEST_CASE("CalibrationStore: two stores on one file keep each other's entries; a
   CalibrationStore d(file);
   d.load(k_now);
   CHECK(d.entries().size() == 1);
+}
+
+TEST_CASE("CalibrationStore: stores writing one file at the same time never tear it") {
+  TempDir dir;
+  const fs::path file = dir.path() / "calibration.json";
+  auto writer = [&](int who) {
+    CalibrationStore store(file);
+    for (int i = 0; i < 25; ++i) {
+      CalibrationKey k = key();
+      k.settings["ctx"] = 1000 * who + i;
+      store.save(entry(k_now + i, k), k_now + i);
+    }
+  };
+  std::thread a(writer, 1);
+  std::thread b(writer, 2);
+  a.join();
+  b.join();
+  CalibrationStore after(file);
+  CHECK(after.load(k_now).empty()); // whole: every write was a rename of a complete file
+  // Last writer wins: an entry another store wrote in between may be lost, never garbled.
+  CHECK_FALSE(after.entries().empty());
+  for (const StoredCalibration& e : after.entries()) {
+    CHECK(e.correction.compute == 1.25);
+  }
+  CHECK(listing(dir.path()) == std::vector<std::string>{"calibration.json"}); // no temp left
 }
