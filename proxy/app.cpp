@@ -61,7 +61,8 @@ GpuReading read_free_memory(const config::GpuConfig& gpus) {
   return out;
 }
 
-std::unique_ptr<ModelRouter> make_router(const config::Config& cfg, const core::Clock& clock) {
+std::unique_ptr<ModelRouter> make_router(const config::Config& cfg, const core::Clock& clock,
+                                         const std::filesystem::path& state_dir) {
   const bool managed = std::any_of(cfg.models.begin(), cfg.models.end(),
                                    [](const config::Model& m) { return m.managed.has_value(); });
   if (!managed) {
@@ -79,6 +80,9 @@ std::unique_ptr<ModelRouter> make_router(const config::Config& cfg, const core::
   // Beside askd's request log: $XDG_STATE_HOME/ask/llama-server/MODEL-ID.log.
   if (!cfg.telemetry.askd_log.empty()) {
     options.log_dir = cfg.telemetry.askd_log.parent_path() / "llama-server";
+  }
+  if (!state_dir.empty()) { // measured memory, kept across restarts (docs/vram.md)
+    options.calibration_file = state_dir / "calibration.json";
   }
   if (cfg.gpus.probe) { // declared GPUs only: no tool to ask
     options.gpu_reader = [gpus = cfg.gpus] { return read_free_memory(gpus); };
@@ -173,7 +177,7 @@ int serve(config::LoadedConfig loaded, const ServeOptions& options, std::ostream
   core::SystemClock clock;
   RequestLog request_log(log_path);
   // llama-server models: the GPUs are probed (or declared) once, at start.
-  std::unique_ptr<ModelRouter> router = make_router(cfg, clock);
+  std::unique_ptr<ModelRouter> router = make_router(cfg, clock, options.state_dir);
   ProxyServer server(cfg, *router, request_log, clock);
   auto port = server.listen(cfg.listen.host, cfg.listen.port);
   if (!port) {

@@ -15,6 +15,8 @@ struct ServeOptions {
   std::optional<std::string> listen;      // --listen: overrides the config's "listen"
   std::string log_level = "info";         // --log-level
   std::optional<std::string> request_log; // --request-log: a path, or "off"
+  // $XDG_STATE_HOME/ask: calibration.json (measured memory kept across restarts); "" = none.
+  std::filesystem::path state_dir;
 };
 
 // Serves until a signal; returns the exit status (0 after a clean stop, 1 when the address

@@ -235,6 +235,7 @@ int run_askd(int argc, const char* const* argv, std::ostream& out, std::ostream&
   if (request_log_opt->count() > 0) {
     serve_opts.request_log = request_log;
   }
+  serve_opts.state_dir = core::XdgDirs::from_env(env).ask_state();
   return serve(std::move(*loaded), serve_opts, err);
 }
 

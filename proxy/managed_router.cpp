@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include <spdlog/spdlog.h>
 
 #include "core/gguf.h"
+#include "core/sha256.h"
 #include "router/draft.h"
 #include "router/estimate.h"
 
@@ -41,6 +43,57 @@ std::vector<std::string> device_names(const router::Plan& plan) {
     }
   }
   return names;
+}
+
+// What a calibration of this model holds for: every part of the model file, the build and
+// binary, and the settings that change memory (the estimator's, the API, the draft file, and
+// the arguments and environment askd does not read, hashed: they may hold an API key).
+router::CalibrationKey calibration_key(const std::vector<std::filesystem::path>& parts,
+                                       const std::optional<config::Preset>& preset,
+                                       const router::EstimateInput& input,
+                                       const router::ServerFiles& files,
+                                       const config::ManagedSpec& spec) {
+  router::CalibrationKey key;
+  for (const std::filesystem::path& p : parts) {
+    key.model.push_back(router::identify_file(p).value_or(router::FileIdentity{p.string()}));
+  }
+  key.build = input.build;
+  if (preset) {
+    // The PATH the supervisor searches: the preset's, else askd's own.
+    const char* own = std::getenv("PATH");
+    std::string path_var = own != nullptr ? own : "/usr/local/bin:/usr/bin:/bin";
+    std::string process;
+    for (const std::string& a : preset->args) {
+      process += a + '\0';
+    }
+    for (const auto& [k, v] : preset->env) {
+      process += k + '=' + v + '\0';
+      if (k == "PATH") {
+        path_var = v;
+      }
+    }
+    key.binary = router::identify_binary(preset->binary, path_var);
+    process += '\0';
+    for (const std::string& a : spec.extra_args) {
+      process += a + '\0';
+    }
+    key.settings = router::memory_settings(input);
+    key.settings["args_sha256"] = core::sha256_hex(process);
+  } else {
+    key.settings = router::memory_settings(input);
+  }
+  key.settings["api"] = std::string(config::to_string(preset ? preset->api : config::GpuApi::cpu));
+  // The draft and projector files, like the model's: replaced, they are another calibration.
+  const auto file_json = [](const std::filesystem::path& p) -> core::Json {
+    if (p.empty()) {
+      return nullptr;
+    }
+    const auto id = router::identify_file(p).value_or(router::FileIdentity{p.string()});
+    return {{"path", id.path}, {"size", id.size}, {"mtime_ns", id.mtime_ns}};
+  };
+  key.settings["draft"] = file_json(files.draft);
+  key.settings["projector"] = file_json(files.projector);
+  return key;
 }
 
 } // namespace
@@ -85,7 +138,7 @@ public:
       launch.log_file = m_owner.m_options.log_dir / (spec.name + "-" + std::to_string(id) + ".log");
     }
     const int pid = m_owner.m_supervisor->launch(id, launch);
-    m_owner.m_running[id] = {spec.name, launch.port, pid, device_names(plan), std::nullopt};
+    m_owner.m_running[id] = {spec.name, launch.port, pid, device_names(plan), mm.key, std::nullopt};
     spdlog::info("llama-server for {} (instance {}): pid {}, port {}: {} {}", spec.name, id, pid,
                  launch.port, launch.binary.string(), router::shell_quote(launch.args));
   }
@@ -126,7 +179,7 @@ private:
 
 core::Result<ManagedRouter::Managed>
 ManagedRouter::make_managed(const config::Config& config, const config::Model& model,
-                            const router::Correction& correction) {
+                            const ChooseCorrection& choose) {
   const config::ManagedSpec& s = *model.managed;
   Managed mm;
   mm.model = model;
@@ -156,14 +209,18 @@ ManagedRouter::make_managed(const config::Config& config, const config::Model& m
     mm.files.draft = **draft_path;
   }
   auto base = router::estimate(*file, mm.input);
-  mm.input.correction = correction;
-  auto est = router::estimate(*file, mm.input);
-  mm.input.draft = nullptr; // the draft's header is not kept
-  if (!base || !est) {
-    return core::fail(core::Error::bad_request(
-        s.gguf.string() + ": " + (base ? est.error() : base.error()).message));
+  if (!base) {
+    return core::fail(core::Error::bad_request(s.gguf.string() + ": " + base.error().message));
   }
   mm.base = std::move(*base);
+  mm.key = calibration_key(file->paths, mm.preset, mm.input, mm.files, s);
+  mm.corrected = choose(mm);
+  mm.input.correction = mm.corrected.correction;
+  auto est = router::estimate(*file, mm.input);
+  mm.input.draft = nullptr; // the draft's header is not kept
+  if (!est) {
+    return core::fail(core::Error::bad_request(s.gguf.string() + ": " + est.error().message));
+  }
   router::ModelSpec& spec = mm.spec;
   spec.name = model.name;
   spec.estimate = std::move(*est);
@@ -186,17 +243,28 @@ ManagedRouter::make_managed(const config::Config& config, const config::Model& m
 
 ManagedRouter::ManagedRouter(const config::Config& config, router::Inventory inventory,
                              const core::Clock& clock, ManagedRouterOptions options)
-    : m_clock(clock), m_options(std::move(options)), m_config(config) {
+    : m_clock(clock), m_options(std::move(options)), m_config(config), m_gpus(inventory.gpus) {
+  if (!m_options.calibration_file.empty()) {
+    m_store = std::make_unique<router::CalibrationStore>(m_options.calibration_file);
+    for (const std::string& problem : m_store->load(unix_now())) {
+      spdlog::warn("{}", problem);
+    }
+    const std::size_t n = m_store->entries().size();
+    spdlog::info("calibration: {} holds {} {}", m_options.calibration_file.string(), n,
+                 n == 1 ? "calibration" : "calibrations");
+  }
   for (const config::Model& model : m_config.models) {
     if (!model.managed) {
       continue;
     }
-    auto mm = make_managed(m_config, model, {});
+    auto mm = make_managed(m_config, model,
+                           [this](const Managed& m) { return stored_correction(m); });
     if (!mm) {
       m_unavailable[model.name] = mm.error().message;
       m_problems.push_back(model.name + ": " + mm.error().message);
       continue;
     }
+    log_stored(*mm);
     m_managed.emplace(model.name, std::move(*mm));
   }
   m_spawner = std::make_unique<Spawner>(*this);
@@ -240,8 +308,7 @@ std::vector<router::ModelSpec> ManagedRouter::specs() const {
 void ManagedRouter::on_ready(std::uint64_t id) {
   // The buffers llama.cpp allocated are in the startup log, before /health answered.
   const router::Calibration measured = router::parse_startup_log(m_supervisor->output(id));
-  std::optional<router::Correction> correction;
-  std::string model;
+  Calibrated calibrated;
   {
     std::lock_guard lock(m_mutex);
     if (m_stopping) { // the supervisor is going: start nothing new
@@ -250,14 +317,18 @@ void ManagedRouter::on_ready(std::uint64_t id) {
     m_scheduler->ready(id);
     log_events();
     if (!measured.devices.empty()) {
-      correction = calibrate(id, measured);
-      model = m_running.at(id).model;
+      calibrated = calibrate(id, measured);
     }
   }
   m_changed.notify_all();
-  if (correction) {
-    apply_correction(model, *correction);
+  if (!calibrated.entry) {
+    return;
   }
+  const router::StoredCalibration& entry = *calibrated.entry;
+  if (calibrated.apply) {
+    apply_correction(entry.model, {*calibrated.apply, entry.calibrated_at, false}, entry.key);
+  }
+  keep(std::move(*calibrated.entry));
 }
 
 void ManagedRouter::on_exited(std::uint64_t id, const router::ProcessExit& exit) {

@@ -6,7 +6,9 @@
 // thread drives the scheduler's timed work (keep_alive, load timeouts, drain limits); a
 // reader thread re-reads the GPUs' free memory. Each instance's startup log is parsed for
 // the buffers llama.cpp allocated: the measured memory shows in the status, and the
-// model's next estimate is corrected by it. Every load, unload, eviction, crash and
+// model's next estimate is corrected by it. With a state file the calibrations outlive askd:
+// a model whose file, llama.cpp build and settings are unchanged starts with its stored
+// correction (router/calibration_store.h). Every load, unload, eviction, crash and
 // calibration is logged with its reason and published as an event (GET /api/events).
 // A reloaded configuration applies new settings to the managed models (reload()).
 // docs/scheduler.md.
@@ -26,6 +28,7 @@
 #include "core/clock.h"
 #include "proxy/upstream.h"
 #include "router/calibration.h"
+#include "router/calibration_store.h"
 #include "router/inventory.h"
 #include "router/scheduler.h"
 #include "router/server_args.h"
@@ -47,6 +50,9 @@ struct ManagedRouterOptions {
   GpuReader gpu_reader;
   std::chrono::milliseconds gpu_refresh{5'000};
   std::size_t event_history = 1'024; // events kept for GET /api/events readers that lag
+  // Calibrations kept across restarts ($XDG_STATE_HOME/ask/calibration.json in askd); "" =
+  // they last as long as the router.
+  std::filesystem::path calibration_file;
 };
 
 // What reload() did.
@@ -90,6 +96,13 @@ public:
   ReloadReport reload(const config::Config& fresh);
 
 private:
+  // The correction a model's estimate uses, and where it was measured.
+  struct Corrected {
+    router::Correction correction;       // 1, 1, 1 when not corrected
+    std::optional<double> calibrated_at; // Unix seconds of the load that measured (or, within
+                                         // 2%, confirmed) it; none = not calibrated
+    bool from_state_file = false;        // loaded at start (or reload), not measured by this run
+  };
   struct Managed {
     config::Model model; // a copy: reload() replaces it
     std::optional<config::Preset> preset;
@@ -97,29 +110,55 @@ private:
     router::Estimate base;       // the same, with no correction: what calibration compares
     router::ServerFiles files;
     router::EstimateInput input; // input.draft is null (the header is not kept)
+    router::CalibrationKey key;  // file, build and settings: what a calibration holds for
+    Corrected corrected;         // input.correction, and where it came from
   };
   struct Running {
     std::string model;
     int port = 0;
     int pid = 0;
     std::vector<std::string> devices; // llama.cpp's names, in plan order ("CUDA0", …)
+    router::CalibrationKey key;       // its model's when it started
     std::optional<router::Calibration> measured; // from its startup log, once ready
     bool stopping = false; // the scheduler asked it to stop: its exit is no crash
+  };
+  // What a calibration found: the correction to apply when it differs from the one in use,
+  // and the entry for the state file.
+  struct Calibrated {
+    std::optional<router::Correction> apply;
+    std::optional<router::StoredCalibration> entry;
   };
   class Spawner;
   class ManagedLease;
 
+  // Picks the correction for a model being built, from its key and what is built before it:
+  // model, preset, files, input and the uncorrected estimate (not spec).
+  using ChooseCorrection = std::function<Corrected(const Managed&)>;
   static core::Result<Managed> make_managed(const config::Config& config,
                                             const config::Model& model,
-                                            const router::Correction& correction);
+                                            const ChooseCorrection& choose);
   std::vector<router::ModelSpec> specs() const; // with m_mutex held
 
   void on_ready(std::uint64_t id);
   void on_exited(std::uint64_t id, const router::ProcessExit& exit);
   // With m_mutex held: records what instance `id` measured; returns the correction to apply
-  // to its model when it differs from the one in use.
-  std::optional<router::Correction> calibrate(std::uint64_t id, const router::Calibration& cal);
-  void apply_correction(const std::string& model, const router::Correction& correction);
+  // to its model when it differs from the one in use, and the entry to keep (none when the
+  // model's file or settings changed since the instance started).
+  Calibrated calibrate(std::uint64_t id, const router::Calibration& cal);
+  // Rebuilds `model` with `correction`, unless its key is no longer `measured_for`.
+  void apply_correction(const std::string& model, const Corrected& correction,
+                        const router::CalibrationKey& measured_for);
+  // The state file's correction for `mm`'s key on the GPUs it may use (none without a state
+  // file or an entry that holds); says in the log why an entry of that model does not hold.
+  Corrected stored_correction(const Managed& mm) const;
+  // Writes `entry` to the state file and logs what happened.
+  void keep(router::StoredCalibration entry);
+  // Logs the stored correction `mm` starts with, if any.
+  static void log_stored(const Managed& mm);
+  double unix_now() const; // the wall clock, in Unix seconds
+  // The GPUs `mm` may run on (its preset's API, its pins), as calibrations name them; none
+  // for a model on the CPU.
+  std::vector<router::CalibratedDevice> usable_gpus(const Managed& mm) const;
   void log_events(); // with m_mutex held
   void publish(std::string kind, core::Json data); // with m_mutex held
   void finish(router::RequestId request);
@@ -135,6 +174,12 @@ private:
   std::map<std::string, Managed, std::less<>> m_managed;
   std::map<std::string, std::string, std::less<>> m_unavailable; // model → why; fixed
   std::vector<std::string> m_problems;
+  std::vector<router::Gpu> m_gpus; // the inventory at start: ids and names for calibrations
+
+  // The state file of calibrations (none without one): its own lock, so that file I/O never
+  // holds m_mutex.
+  mutable std::mutex m_store_mutex;
+  std::unique_ptr<router::CalibrationStore> m_store;
 
   mutable std::mutex m_mutex;
   std::condition_variable m_changed; // any scheduler state change, any event

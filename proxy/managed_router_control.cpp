@@ -1,10 +1,12 @@
 // ManagedRouter's control side: the status view, load/unload/preload, the event history
-// behind GET /api/events, calibration from startup logs, and configuration reload.
+// behind GET /api/events, calibration from startup logs (kept in the state file), and
+// configuration reload.
 
 #include "proxy/managed_router.h"
 
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 
 #include <spdlog/spdlog.h>
 
@@ -41,6 +43,17 @@ core::Json correction_json(const router::Correction& c) {
 }
 
 std::string keep_alive_text(const router::ModelSpec& spec) { return spec.keep_alive.to_string(); }
+
+// "2026-05-04T10:07:47Z", for the log.
+std::string utc_text(double unix_seconds) {
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  char text[32] = "?";
+  if (::gmtime_r(&t, &tm) != nullptr) {
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  }
+  return text;
+}
 
 } // namespace
 
@@ -102,9 +115,16 @@ core::Json ManagedRouter::status() const {
   }
   core::Json models = core::Json::object();
   for (const auto& [name, mm] : m_managed) {
-    models[name] = {{"estimated_bytes", mm.spec.estimate.single_gpu_bytes()},
-                    {"keep_alive", keep_alive_text(mm.spec)},
-                    {"correction", correction_json(mm.input.correction)}};
+    const Corrected& c = mm.corrected;
+    models[name] = {
+        {"estimated_bytes", mm.spec.estimate.single_gpu_bytes()},
+        {"keep_alive", keep_alive_text(mm.spec)},
+        {"correction", correction_json(mm.input.correction)},
+        {"corrected", c.calibrated_at.has_value()},
+        {"calibrated_at", c.calibrated_at ? core::Json(*c.calibrated_at) : core::Json(nullptr)},
+        {"correction_source", !c.calibrated_at    ? core::Json(nullptr)
+                              : c.from_state_file ? core::Json("state file")
+                                                  : core::Json("this run")}};
   }
   core::Json unavailable = core::Json::object();
   for (const auto& [name, why] : m_unavailable) {
@@ -224,24 +244,40 @@ std::uint64_t ManagedRouter::last_event() const {
 
 // --- calibration -------------------------------------------------------------------------
 
-std::optional<router::Correction> ManagedRouter::calibrate(std::uint64_t id,
-                                                           const router::Calibration& cal) {
+ManagedRouter::Calibrated ManagedRouter::calibrate(std::uint64_t id,
+                                                   const router::Calibration& cal) {
   const auto running = m_running.find(id);
   if (running == m_running.end()) {
-    return std::nullopt;
+    return {};
   }
   Running& r = running->second;
   r.measured = cal;
   const auto it = m_managed.find(r.model);
   if (it == m_managed.end()) {
-    return std::nullopt;
+    return {};
   }
   const Managed& mm = it->second;
+  if (r.key != mm.key) { // a reload changed its settings (or file) since it started
+    spdlog::info("calibration: {} (instance {}): its file or settings changed since it started; "
+                 "its measurement is shown, not used",
+                 r.model, id);
+    return {};
+  }
   const router::Correction c = router::correction_from(mm.base, cal);
+  Calibrated out;
+  out.entry = router::StoredCalibration{mm.key, {}, r.model, cal, c, unix_now()};
   std::uint64_t estimated = 0;
   for (const router::InstanceView& v : m_scheduler->instances()) {
-    if (v.id == id) {
-      estimated = v.plan.gpu_bytes;
+    if (v.id != id) {
+      continue;
+    }
+    estimated = v.plan.gpu_bytes;
+    for (std::size_t i = 0; i < v.plan.gpus.size(); ++i) {
+      const std::string& gpu = v.plan.gpus[i].gpu;
+      const auto g = std::find_if(m_gpus.begin(), m_gpus.end(),
+                                  [&](const router::Gpu& x) { return x.id == gpu; });
+      out.entry->devices.push_back(
+          {gpu, g != m_gpus.end() ? g->name : "", i < r.devices.size() ? r.devices[i] : ""});
     }
   }
   spdlog::info("calibration: {} (instance {}): llama-server allocated {} on GPUs, {} estimated; "
@@ -253,14 +289,17 @@ std::optional<router::Correction> ManagedRouter::calibrate(std::uint64_t id,
                          {"measured_bytes", cal.gpu_total()},
                          {"estimated_bytes", estimated},
                          {"correction", correction_json(c)}});
-  if (!differs(c, mm.input.correction)) {
-    return std::nullopt;
+  if (differs(c, mm.input.correction)) {
+    out.apply = c;
+  } else { // within 2% of the one in use, which stays: this run's load confirms it
+    it->second.corrected.calibrated_at = out.entry->calibrated_at;
+    it->second.corrected.from_state_file = false;
   }
-  return c;
+  return out;
 }
 
-void ManagedRouter::apply_correction(const std::string& model,
-                                     const router::Correction& correction) {
+void ManagedRouter::apply_correction(const std::string& model, const Corrected& correction,
+                                     const router::CalibrationKey& measured_for) {
   config::Config settings; // a copy: reload() may change m_config meanwhile
   {
     std::lock_guard lock(m_mutex);
@@ -275,7 +314,7 @@ void ManagedRouter::apply_correction(const std::string& model,
     return;
   }
   // Reads the header again (milliseconds), off the lock; the header is not kept in memory.
-  auto mm = make_managed(settings, *m, correction);
+  auto mm = make_managed(settings, *m, [&](const Managed&) { return correction; });
   std::lock_guard lock(m_mutex);
   const auto it = m_managed.find(model);
   if (m_stopping || it == m_managed.end()) {
@@ -285,12 +324,89 @@ void ManagedRouter::apply_correction(const std::string& model,
     spdlog::warn("calibration: {}: the correction is not applied: {}", model, mm.error().message);
     return;
   }
+  if (mm->key != measured_for || it->second.key != measured_for) {
+    spdlog::info("calibration: {}: its file or settings changed meanwhile; the correction is not "
+                 "applied",
+                 model);
+    return;
+  }
   spdlog::info("calibration: {}: next placements use {} instead of {}", model,
                router::human_bytes(mm->spec.estimate.single_gpu_bytes()),
                router::human_bytes(it->second.spec.estimate.single_gpu_bytes()));
   it->second = std::move(*mm);
   m_scheduler->update_models(specs());
   log_events();
+}
+
+// --- the state file ----------------------------------------------------------------------
+
+double ManagedRouter::unix_now() const {
+  return core::unix_seconds(m_clock.wall_now());
+}
+
+std::vector<router::CalibratedDevice> ManagedRouter::usable_gpus(const Managed& mm) const {
+  // From the preset and the model's settings: make_managed() asks before mm.spec is filled.
+  std::vector<router::CalibratedDevice> out;
+  const config::GpuApi api = mm.preset ? mm.preset->api : config::GpuApi::cpu;
+  if (api == config::GpuApi::cpu || mm.input.n_gpu_layers == 0) {
+    return out;
+  }
+  const std::vector<std::string>& pins = mm.model.managed->gpus;
+  for (const router::Gpu& g : m_gpus) {
+    const auto index = g.index_for(api);
+    if (index && (pins.empty() || std::find(pins.begin(), pins.end(), g.id) != pins.end())) {
+      out.push_back({g.id, g.name, router::device_name(api, *index)});
+    }
+  }
+  return out;
+}
+
+ManagedRouter::Corrected ManagedRouter::stored_correction(const Managed& mm) const {
+  if (!m_store) {
+    return {};
+  }
+  const auto present = usable_gpus(mm);
+  std::lock_guard lock(m_store_mutex);
+  if (const router::StoredCalibration* e = m_store->find(mm.key, present)) {
+    return {e->correction, e->calibrated_at, true};
+  }
+  if (const auto why = m_store->why_not(mm.model.name, mm.key, present)) {
+    spdlog::info("calibration: {}: the stored calibration is not used: {}; its next load "
+                 "calibrates it again",
+                 mm.model.name, *why);
+  }
+  return {};
+}
+
+void ManagedRouter::log_stored(const Managed& mm) {
+  const Corrected& c = mm.corrected;
+  if (!c.from_state_file || !c.calibrated_at) {
+    return;
+  }
+  spdlog::info("calibration: {}: uses the correction measured {} (state file): weights {:.3f}, "
+               "kv {:.3f}, compute {:.3f}; estimated {} instead of {}",
+               mm.model.name, utc_text(*c.calibrated_at), c.correction.weights, c.correction.kv,
+               c.correction.compute, router::human_bytes(mm.spec.estimate.single_gpu_bytes()),
+               router::human_bytes(mm.base.single_gpu_bytes()));
+}
+
+void ManagedRouter::keep(router::StoredCalibration entry) {
+  if (!m_store) {
+    return;
+  }
+  const std::string model = entry.model;
+  std::vector<std::string> problems;
+  std::size_t count = 0;
+  {
+    std::lock_guard lock(m_store_mutex);
+    problems = m_store->save(std::move(entry), unix_now());
+    count = m_store->entries().size();
+  }
+  for (const std::string& p : problems) {
+    spdlog::warn("{}", p);
+  }
+  spdlog::info("calibration: {}: kept in {} ({} {})", model, m_options.calibration_file.string(),
+               count, count == 1 ? "calibration" : "calibrations");
 }
 
 // --- reload ------------------------------------------------------------------------------
@@ -373,12 +489,14 @@ std::vector<std::string> process_of(const config::Model& model,
 
 ReloadReport ManagedRouter::reload(const config::Config& fresh) {
   ReloadReport report;
-  std::map<std::string, router::Correction, std::less<>> corrections;
+  // A model keeps its correction while its key (file, build, settings) stays; with a new key
+  // it takes the state file's for that key, if any.
+  std::map<std::string, std::pair<router::CalibrationKey, Corrected>, std::less<>> corrections;
   std::vector<std::string> elsewhere;
   {
     std::lock_guard lock(m_mutex);
     for (const auto& [name, mm] : m_managed) {
-      corrections[name] = mm.input.correction;
+      corrections[name] = {mm.key, mm.corrected};
     }
     elsewhere = differences(config::to_json(beyond_reload(m_config)),
                             config::to_json(beyond_reload(fresh)));
@@ -387,9 +505,12 @@ ReloadReport ManagedRouter::reload(const config::Config& fresh) {
   std::map<std::string, core::Result<Managed>, std::less<>> built;
   for (const config::Model& m : fresh.models) {
     if (m.managed) {
-      const auto c = corrections.find(m.name);
-      built.emplace(m.name, make_managed(fresh, m, c != corrections.end() ? c->second
-                                                                          : router::Correction{}));
+      built.emplace(m.name, make_managed(fresh, m, [&](const Managed& mm) {
+                      const auto c = corrections.find(m.name);
+                      return c != corrections.end() && c->second.first == mm.key
+                                 ? c->second.second
+                                 : stored_correction(mm);
+                    }));
     }
   }
   {
@@ -440,6 +561,14 @@ ReloadReport ManagedRouter::reload(const config::Config& fresh) {
           process_of(mm->model, mm->preset, mm->files, mm->input, mm->spec.estimate)) {
         report.applied.push_back(name + ": llama-server settings, for instances started from "
                                         "now on (running ones keep theirs until they stop)");
+      }
+      if (now.key != mm->key && now.corrected.calibrated_at != mm->corrected.calibrated_at) {
+        report.applied.push_back(
+            name + ": its file, build or settings changed: " +
+            (mm->corrected.calibrated_at
+                 ? "it uses the state file's correction measured " +
+                       utc_text(*mm->corrected.calibrated_at) + " for them"
+                 : std::string("its correction no longer holds; its next load measures it")));
       }
       model = mm->model;
       now = std::move(*mm);

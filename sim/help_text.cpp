@@ -49,6 +49,8 @@ LLM-SIM OPTIONS
   --sim-fault SPEC              a fault for every request (grammar below)
   --sim-seed N                  seeds response ids (the text depends only on the request)
   --sim-vram MiB                memory per device for the offload report
+  --sim-compute-scale F         multiply the compute buffers of the startup log by F (a
+                                build whose graph needs more than estimated; default: 1)
   --sim-models A,B,C            Ollama mode: the installed models (default:
                                 llama3.2:1b,llama3.2:3b,qwen3:8b)
   --sim-max-connections N       open connections before answering 503 (default: 1024)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <numeric>
 
@@ -360,13 +361,17 @@ MemoryPlan plan_memory(const Options& o, const ModelInfo& m, const ContextPlan& 
     }
   }
   mem.output = m.arch.n_vocab * 4 * static_cast<std::uint64_t>(c.n_seq);
-  const std::uint64_t full = compute_buffer_bytes(m, c);
+  // --sim-compute-scale: a build whose graph needs more (or less) than llama.cpp's own.
+  const auto scaled = [&](std::uint64_t bytes) {
+    return static_cast<std::uint64_t>(std::llround(static_cast<double>(bytes) * o.compute_scale));
+  };
+  const std::uint64_t full = scaled(compute_buffer_bytes(m, c));
   for (DeviceMemory& d : mem.gpus) {
     d.compute = d.model > 0 ? full : 0; // a device holding only the output layer computes too
   }
   mem.host.compute = (mem.host.layers > 0 || mem.gpus.empty())
                          ? full
-                         : static_cast<std::uint64_t>(c.n_ubatch) * m.arch.n_embd * 8;
+                         : scaled(static_cast<std::uint64_t>(c.n_ubatch) * m.arch.n_embd * 8);
   return mem;
 }
 

@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -152,4 +153,23 @@ TEST_CASE("mib prints llama.cpp's %8.2f") {
   CHECK(mib(4244736) == "    4.05");
   CHECK(mib(131072) == "    0.12"); // 0.125 rounds to even, as printf does
   CHECK(mib(0, 7) == "   0.00");
+}
+
+TEST_CASE("memory_log: --sim-compute-scale multiplies the compute buffers, nothing else") {
+  ModelInfo model = fake_model_info("/m.gguf");
+  auto plain = parse_options({"-c", "1024", "-ngl", "99", "-dev", "CUDA0"});
+  auto scaled =
+      parse_options({"-c", "1024", "-ngl", "99", "-dev", "CUDA0", "--sim-compute-scale", "2.5"});
+  REQUIRE(plain);
+  REQUIRE(scaled);
+  const ContextPlan ctx = *plan_context(*plain, model);
+  const MemoryPlan a = plan_memory(*plain, model, ctx);
+  const MemoryPlan b = plan_memory(*scaled, model, ctx);
+  REQUIRE(b.gpus.size() == 1);
+  CHECK(b.gpus[0].compute == std::llround(2.5 * static_cast<double>(a.gpus[0].compute)));
+  CHECK(b.host.compute == std::llround(2.5 * static_cast<double>(a.host.compute)));
+  CHECK(b.gpus[0].model == a.gpus[0].model);
+  CHECK(b.gpus[0].kv == a.gpus[0].kv);
+  CHECK_FALSE(parse_options({"--sim-compute-scale", "0"}));
+  CHECK_FALSE(parse_options({"--sim-compute-scale", "x"}));
 }

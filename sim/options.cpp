@@ -99,6 +99,15 @@ Result<void> set_tensor_split(Options& o, const Parsed& p) {
   return {};
 }
 
+Result<void> set_compute_scale(Options& o, const Parsed& p) {
+  auto v = parse_number<double>(p.name, p.values.at(0));
+  if (!v || !std::isfinite(*v) || *v <= 0 || *v > 100) {
+    return core::fail(bad_value(p.name, p.values.at(0), "a factor above 0, at most 100"));
+  }
+  o.compute_scale = *v;
+  return {};
+}
+
 Result<void> set_flash_attn(Options& o, const Parsed& p) {
   std::string v = p.values.empty() ? "on" : p.values[0];
   if (v != "on" && v != "off" && v != "auto") {
@@ -225,6 +234,7 @@ const std::map<std::string_view, SimOption>& sim_options() {
       {"--sim-seed",
        {true, number<unsigned long long>([](Options& o, unsigned long long v) { o.seed = v; })}},
       {"--sim-vram", {true, number<long long>([](Options& o, long long v) { o.vram_mib = v; })}},
+      {"--sim-compute-scale", {true, set_compute_scale}},
       {"--sim-models",
        {true,
         [](Options& o, const Parsed& p) -> Result<void> {

@@ -51,6 +51,7 @@ struct Options {
   FaultSpec fault;                        // ... parsed
   unsigned long long seed = 0;            // --sim-seed: ids and timestamps jitter
   std::optional<long long> vram_mib;      // --sim-vram: memory per device (MiB)
+  double compute_scale = 1.0;             // --sim-compute-scale: compute buffers reported × F
   std::vector<std::string> models;        // --sim-models (Ollama mode)
   bool fake_model = false;                // --sim-fake-model: no GGUF file needed
   std::size_t max_connections = 1024;     // --sim-max-connections

@@ -33,7 +33,8 @@ std::filesystem::path TempFolder::write(const std::string& name, const std::stri
   return p;
 }
 
-AskdProcess::AskdProcess(const std::string& config, std::vector<std::string> extra) {
+AskdProcess::AskdProcess(const std::string& config, std::vector<std::string> extra,
+                         std::vector<std::string> env) {
   const auto config_path = m_dir.write("config.jsonc", config);
   m_log = m_dir.path() / "askd.jsonl";
   std::vector<std::string> argv{ASKD_PATH,       "--config",     config_path.string(),
@@ -43,7 +44,11 @@ AskdProcess::AskdProcess(const std::string& config, std::vector<std::string> ext
     argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
   }
   argv.insert(argv.end(), extra.begin(), extra.end());
-  m_process = std::make_unique<ChildProcess>(argv);
+  if (std::none_of(env.begin(), env.end(),
+                   [](const std::string& e) { return e.starts_with("XDG_STATE_HOME="); })) {
+    env.push_back("XDG_STATE_HOME=" + state_dir().string());
+  }
+  m_process = std::make_unique<ChildProcess>(argv, ChildOptions{std::move(env), std::nullopt});
   auto line = m_process->wait_for_output("^askd: listening on ", k_start_timeout);
   auto port = line ? port_from_listening_line(*line) : std::nullopt;
   if (!port) {
@@ -242,7 +247,7 @@ AskdExit run_askd_until_exit(const std::string& config, const std::vector<std::s
   std::vector<std::string> argv{ASKD_PATH, "--config", config_path.string(), "--request-log",
                                 "off"};
   argv.insert(argv.end(), args.begin(), args.end());
-  ChildProcess process(argv);
+  ChildProcess process(argv, {{"XDG_STATE_HOME=" + (dir.path() / "state").string()}, {}});
   AskdExit out;
   out.status = process.wait_exit(10s);
   if (!out.status) {

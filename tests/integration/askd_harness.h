@@ -44,11 +44,16 @@ MetricSamples parse_metrics(const std::string& text);
 class AskdProcess {
 public:
   // Starts askd with `config` (JSONC text) and `extra` arguments; waits for its listening
-  // line. It listens on 127.0.0.1:0 unless `extra` holds a --listen of its own. Throws when
-  // it does not start (the message holds askd's output).
-  explicit AskdProcess(const std::string& config, std::vector<std::string> extra = {});
+  // line. It listens on 127.0.0.1:0 unless `extra` holds a --listen of its own. `env` adds
+  // "NAME=value" entries to its environment; XDG_STATE_HOME is a folder of its own
+  // (state_dir()) unless `env` sets it, so that no test reads or writes the user's
+  // calibration.json. Throws when it does not start (the message holds askd's output).
+  explicit AskdProcess(const std::string& config, std::vector<std::string> extra = {},
+                       std::vector<std::string> env = {});
 
   int port() const { return m_port; }
+  // Its $XDG_STATE_HOME when the test did not choose one.
+  std::filesystem::path state_dir() const { return m_dir.path() / "state"; }
   ChildProcess& process() { return *m_process; }
   const std::filesystem::path& request_log() const { return m_log; }
   // Replaces the config file askd was started with (askd reads it again on SIGHUP).
