@@ -65,7 +65,8 @@ Json memory_settings(const EstimateInput& in) {
           {"draft_ctx", in.draft_ctx},
           {"mtp", in.mtp},
           {"projector_bytes", in.projector_bytes},
-          {"overrides", std::move(overrides)}};
+          {"overrides", std::move(overrides)},
+          {"api", std::string(config::to_string(in.api))}};
 }
 
 } // namespace ask::router

@@ -32,7 +32,9 @@ struct TensorOverride {
   friend bool operator==(const TensorOverride&, const TensorOverride&) = default;
 };
 
-// The llama-server settings that change memory use.
+// The llama-server settings that change memory use. A field added here must also be added
+// to router::memory_settings() (router/calibration_key.cpp): a stored calibration applies
+// only while every setting is unchanged.
 struct EstimateInput {
   std::uint64_t ctx = 0; // -c: total context over all slots; 0 = the model's trained context
   int parallel = 1;      // -np: slots

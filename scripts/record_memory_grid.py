@@ -203,7 +203,26 @@ def wait_port(port, proc, timeout=60):
     return False
 
 
-def record(run, bin_dir, zoo, out_dir, timeout, shim):
+def fit_params(run, bin_dir, model, endpoints, shim):
+    """llama-fit-params' own projection for the same file and settings, device by device
+    ("DEVICE model context compute", MiB), for the side-by-side table in docs/benchmarks.md."""
+    argv = [os.path.join(bin_dir, "llama-fit-params"), "-m", model, "-t", "2", "--no-repack",
+            "--fit-print", "on"] + run.args
+    if endpoints:
+        argv += ["--rpc", ",".join(endpoints)]
+    env = dict(os.environ)
+    if shim:
+        env["LD_PRELOAD"] = shim
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, errors="replace", env=env,
+                             timeout=300)
+    except subprocess.TimeoutExpired:
+        return "timed out"
+    rows = [l.strip() for l in out.stdout.splitlines() if re.match(r"^\S+( \d+){3}\s*$", l)]
+    return "; ".join(rows) if rows else f"no projection (exit status {out.returncode})"
+
+
+def record(run, bin_dir, zoo, out_dir, timeout, shim, fit_only=False):
     model = os.path.join(zoo, run.model + ".gguf")
     if not os.path.exists(model):
         return f"skip {run.run_id()}: {model} is missing"
@@ -219,6 +238,17 @@ def record(run, bin_dir, zoo, out_dir, timeout, shim):
             if not wait_port(port, p):
                 return f"fail {run.run_id()}: rpc-server on {port} did not start"
             endpoints.append(f"127.0.0.1:{port}")
+        where = os.path.join(out_dir, "held-out") if run.held_out else out_dir
+        fixture = os.path.join(where, run.run_id() + ".log")
+        if fit_only:
+            with open(fixture) as f:
+                lines = f.read().splitlines()
+            if any(l.startswith("# fit-params:") for l in lines):
+                return f"have {run.run_id()}"
+            lines.insert(3, "# fit-params: " + fit_params(run, bin_dir, model, endpoints, shim))
+            with open(fixture, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            return f"fit  {run.run_id()}"
         port = free_port()
         argv = [os.path.join(bin_dir, "llama-server"), "-m", model, "--host", "127.0.0.1",
                 "--port", str(port), "-t", "2", "-lv", "4", "--no-warmup", "--no-repack"] + \
@@ -255,10 +285,10 @@ def record(run, bin_dir, zoo, out_dir, timeout, shim):
         header = [f"# cmd: {' '.join(shown)}",
                   f"# rpc-server memory (MiB): {','.join(str(m) for m in run.rpc) or 'none'}",
                   f"# status: {'ok' if done and not failed else 'failed'}"
-                  f" after {time.time() - t0:.1f} s"]
-        where = os.path.join(out_dir, "held-out") if run.held_out else out_dir
+                  f" after {time.time() - t0:.1f} s",
+                  "# fit-params: " + fit_params(run, bin_dir, model, endpoints, shim)]
         os.makedirs(where, exist_ok=True)
-        with open(os.path.join(where, run.run_id() + ".log"), "w") as f:
+        with open(fixture, "w") as f:
             f.write("\n".join(header + kept) + "\n")
         return f"{'ok  ' if done and not failed else 'FAIL'} {run.run_id()} ({time.time() - t0:.1f} s)"
     finally:
@@ -276,6 +306,8 @@ def main():
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--keep", action="store_true", help="skip runs already recorded")
+    ap.add_argument("--fit-only", action="store_true",
+                    help="add llama-fit-params' projection to runs recorded without it")
     ap.add_argument("--shim", default="/work/zoo/tools/nopopulate.so",
                     help="LD_PRELOAD library that drops MAP_POPULATE (scripts/zoo-load.sh "
                          "builds it); '' for none")
@@ -289,10 +321,11 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     for i, r in enumerate(runs):
         where = os.path.join(a.out, "held-out") if r.held_out else a.out
-        if a.keep and os.path.exists(os.path.join(where, r.run_id() + ".log")):
+        exists = os.path.exists(os.path.join(where, r.run_id() + ".log"))
+        if (a.keep and exists and not a.fit_only) or (a.fit_only and not exists):
             continue
-        print(f"[{i + 1}/{len(runs)}] {record(r, a.llama_bin, a.zoo, a.out, a.timeout, a.shim)}",
-              flush=True)
+        result = record(r, a.llama_bin, a.zoo, a.out, a.timeout, a.shim, a.fit_only)
+        print(f"[{i + 1}/{len(runs)}] {result}", flush=True)
 
 
 if __name__ == "__main__":

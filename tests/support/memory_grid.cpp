@@ -1,0 +1,252 @@
+// Reading the memory truth grid and comparing it with the estimator (memory_grid.h).
+
+#include "tests/support/memory_grid.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "tests/support/model_zoo.h"
+
+namespace ask::testing::grid {
+
+namespace fs = std::filesystem;
+using u64 = std::uint64_t;
+
+namespace {
+
+std::vector<std::string> words(const std::string& line) {
+  std::istringstream s(line);
+  std::vector<std::string> out;
+  for (std::string w; s >> w;) {
+    out.push_back(w);
+  }
+  return out;
+}
+
+std::vector<double> numbers(const std::string& csv) {
+  std::vector<double> out;
+  std::istringstream s(csv);
+  for (std::string v; std::getline(s, v, ',');) {
+    try {
+      out.push_back(std::stod(v));
+    } catch (const std::exception&) {
+      out.push_back(0);
+    }
+  }
+  return out;
+}
+
+// "gpt-oss-20b-bf16.gguf" -> id "gpt-oss-20b", variant "bf16": the longest zoo id it starts
+// with.
+void zoo_name(const std::string& file, Run& run) {
+  const std::string stem = file.ends_with(".gguf") ? file.substr(0, file.size() - 5) : file;
+  for (const auto& e : zoo::zoo_entries()) {
+    if (stem == e.id) {
+      run.model = e.id;
+      run.variant.clear();
+      return;
+    }
+    if (stem.starts_with(e.id + "-") && e.id.size() > run.model.size()) {
+      run.model = e.id;
+      run.variant = stem.substr(e.id.size() + 1);
+    }
+  }
+}
+
+std::vector<FitRow> fit_rows(const std::string& text) {
+  std::vector<FitRow> out;
+  std::istringstream s(text);
+  for (std::string row; std::getline(s, row, ';');) {
+    const auto w = words(row);
+    if (w.size() == 4) {
+      try {
+        out.push_back({w[0], std::stod(w[1]), std::stod(w[2]), std::stod(w[3])});
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  return out;
+}
+
+// Applies llama-server's arguments to the run.
+void apply_args(const std::vector<std::string>& cmd, Run& run) {
+  router::EstimateInput& in = run.in;
+  for (std::size_t i = 3; i < cmd.size(); ++i) {
+    const std::string& a = cmd[i];
+    if (a == "-kvu" || a == "-no-kvu" || a == "--swa-full") {
+      in.kv_unified = in.kv_unified || a == "-kvu";
+      in.swa_full = in.swa_full || a == "--swa-full";
+      continue;
+    }
+    if (i + 1 >= cmd.size()) {
+      break;
+    }
+    const std::string& v = cmd[++i];
+    try {
+      if (a == "-c") {
+        in.ctx = std::stoull(v);
+      } else if (a == "-np") {
+        in.parallel = std::stoi(v);
+      } else if (a == "-ub") {
+        in.n_ubatch = static_cast<std::uint32_t>(std::stoul(v));
+      } else if (a == "-b") {
+        in.n_batch = static_cast<std::uint32_t>(std::stoul(v));
+      } else if (a == "-fa") {
+        in.flash_attn = v == "on";
+      } else if (a == "-ctk") {
+        in.cache_type_k = v;
+      } else if (a == "-ctv") {
+        in.cache_type_v = v;
+      } else if (a == "-ngl") {
+        run.n_gpu_layers = std::stoi(v);
+      } else if (a == "-ts") {
+        run.tensor_split = numbers(v);
+      } else if (a == "-ot") {
+        const auto eq = v.find('=');
+        in.overrides.push_back({v.substr(0, eq), eq == std::string::npos ? "" : v.substr(eq + 1)});
+      } else if (a == "--n-cpu-moe") {
+        in.n_cpu_moe = std::stoi(v);
+      }
+    } catch (const std::exception&) {
+    }
+  }
+}
+
+} // namespace
+
+std::optional<Run> read_run(const fs::path& path) {
+  std::ifstream f(path);
+  Run run;
+  run.name = path.stem().string();
+  run.in.build = router::k_recorded_build;
+  run.in.api = config::GpuApi::cpu;
+  std::string line;
+  std::vector<std::string> cmd;
+  bool ok = false;
+  while (std::getline(f, line)) {
+    if (line.starts_with("# cmd: ")) {
+      cmd = words(line.substr(7));
+    } else if (line.starts_with("# rpc-server memory (MiB): ")) {
+      const std::string v = line.substr(27);
+      run.rpc_mib = v == "none" ? std::vector<double>{} : numbers(v);
+    } else if (line.starts_with("# status: ")) {
+      ok = line.find(": ok") != std::string::npos;
+    } else if (line.starts_with("# fit-params: ")) {
+      run.fit = fit_rows(line.substr(14));
+    } else {
+      if (line.find(" does not ") != std::string::npos ||
+          line.find("requires") != std::string::npos) {
+        run.refusal = line;
+      }
+      router::feed_line(run.measured, line);
+    }
+  }
+  if (cmd.size() < 3) {
+    return std::nullopt;
+  }
+  run.refused = !ok;
+  zoo_name(cmd[2], run);
+  apply_args(cmd, run);
+  return run;
+}
+
+std::vector<fs::path> logs(const fs::path& dir) {
+  std::vector<fs::path> out;
+  if (fs::exists(dir)) {
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (entry.path().extension() == ".log") {
+        out.push_back(entry.path());
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+fs::path fixtures(const std::string& sub) {
+  return fs::path(ASK_SOURCE_DIR) / "tests/fixtures/llama-server" / sub;
+}
+
+core::Result<const core::gguf::SplitModel*> model_of(const Run& run) {
+  static std::mutex mutex;
+  static std::map<std::string, core::gguf::SplitModel> cache;
+  std::lock_guard lock(mutex);
+  const std::string key = run.model + "/" + run.variant;
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    auto m = zoo::in_memory(run.model, run.variant);
+    if (!m) {
+      return core::fail(std::move(m.error()));
+    }
+    it = cache.emplace(key, std::move(*m)).first;
+  }
+  return &it->second;
+}
+
+router::Layout layout_of(const Run& run, std::size_t n_layer) {
+  std::vector<std::string> devices;
+  for (std::size_t i = 0; i < run.rpc_mib.size(); ++i) {
+    devices.push_back("RPC" + std::to_string(i));
+  }
+  return router::llama_layout(n_layer, devices.empty() ? 0 : run.n_gpu_layers, devices,
+                              run.tensor_split.empty() ? run.rpc_mib : run.tensor_split);
+}
+
+double error_pct(u64 est, u64 real) {
+  return real == 0 ? 0.0
+                   : 100.0 * (static_cast<double>(est) - static_cast<double>(real)) /
+                         static_cast<double>(real);
+}
+
+Comparison compare(const Run& run) {
+  Comparison out;
+  out.refused = run.refused;
+  auto model = model_of(run);
+  if (!model) {
+    out.estimate_refused = true;
+    out.estimate_error = model.error().message;
+    return out;
+  }
+  auto params = core::gguf::arch_params((*model)->first());
+  if (!params) {
+    out.estimate_refused = true;
+    out.estimate_error = params.error().message;
+    return out;
+  }
+  auto est = router::estimate_layout(**model, run.in, layout_of(run, params->n_layer));
+  if (!est) {
+    out.estimate_refused = true;
+    out.estimate_error = est.error().message;
+    return out;
+  }
+  for (const router::DeviceMemory& d : *est) {
+    Device dev;
+    dev.device = d.device;
+    const bool host = d.device == "host";
+    // The log names the host's buffers CPU (KV, compute, output) and CPU_Mapped (weights),
+    // the devices RPC0[host:port], …
+    for (const router::DeviceBuffers& m : run.measured.devices) {
+      if (host ? m.device.starts_with("CPU") : m.device.starts_with(d.device + "[")) {
+        dev.real_weights += m.model;
+        dev.real_kv += m.kv + m.recurrent;
+        dev.real_compute += m.compute;
+      }
+    }
+    dev.est_weights = host && run.in.mmap ? d.mapped : d.weights;
+    dev.est_kv = d.kv + d.recurrent;
+    dev.est_compute = d.compute;
+    for (const FitRow& f : run.fit) {
+      if (host ? f.device == "Host" : f.device == d.device) {
+        dev.fit_compute_mib = f.compute;
+        dev.fit_total_mib = f.model + f.context + f.compute;
+      }
+    }
+    out.devices.push_back(std::move(dev));
+  }
+  return out;
+}
+
+} // namespace ask::testing::grid
