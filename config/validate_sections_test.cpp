@@ -337,7 +337,7 @@ namespace ask::config {
 namespace {
 
 // The config printed and read again gives the same models (the printed form is a config).
-void check_round_trip(const LoadedConfig& c) {
+void check_printed_reads_back(const LoadedConfig& c) {
   const std::string printed = to_json(c.config).dump(2);
   const auto again = testing::parse(printed);
   REQUIRE_MESSAGE(again.has_value(), (again ? printed : testing::dump(again.error().diagnostics)));
@@ -389,7 +389,7 @@ TEST_CASE("Config: memory settings: keys, llama-server's defaults when unset, pr
   CHECK_FALSE(j["models"]["a"].contains("parallel")); // unset: llama-server's automatic slots
   CHECK_FALSE(j["models"]["b"].contains("ubatch"));
   CHECK(j["models"]["b"]["override_tensors"] == Json::array());
-  check_round_trip(c);
+  check_printed_reads_back(c);
 }
 
 TEST_CASE("Config: extra_args that set memory are folded into the settings; the rest stay") {
@@ -430,7 +430,7 @@ TEST_CASE("Config: extra_args that set memory are folded into the settings; the 
   CHECK(b.extra_args == std::vector<std::string>{"-lm", "dio"});
   CHECK_FALSE(b.parallel);
   CHECK(testing::has_diag(loaded->warnings, 0, "models.a.extra_args", "vision/p.gguf"));
-  check_round_trip(*loaded);
+  check_printed_reads_back(*loaded);
 }
 
 TEST_CASE("Config: extra_args: a setting its key also sets, askd's own flags, bad values") {
