@@ -24,9 +24,6 @@ void parse_timeouts(Context& ctx, const Json& value, const std::string& path, Ti
 // "http://host:port/prefix" -> Url; errors reported at `path`.
 std::optional<Url> parse_url(Context& ctx, const std::string& text, const std::string& path);
 
-// Reports arguments askd must control itself (--host, --port, -m, --model) in extra args.
-void check_extra_args(Context& ctx, const std::vector<std::string>& args, const std::string& path);
-
 // Cross-section checks; replaces alias names by what they mean. See validate.cpp.
 void validate(Context& ctx, Config& config);
 // The checks that need resolved names (validate_more.cpp); validate() calls it last.

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "config/llama_args.h"
 #include "config/parse.h"
 
 namespace ask::config::detail {
@@ -17,11 +18,13 @@ constexpr std::array<std::string_view, 12> k_common_keys{
     "backend", "upstream",       "family",   "description",     "keep_alive", "fallbacks",
     "params",  "context_length", "timeouts", "max_concurrency", "max_queue",  "capabilities"};
 
-constexpr std::array<std::string_view, 18> k_managed_keys{
-    "gguf",         "preset",  "ctx",          "parallel",  "kv_cache_type",
-    "flash_attn",   "draft",   "mtp",          "gpus",      "max_replicas",
-    "pinned",       "preload", "n_gpu_layers", "n_cpu_moe", "extra_args",
-    "load_timeout", "allow_partial_offload", "drain_wait"};
+// clang-format off
+constexpr std::array<std::string_view, 26> k_managed_keys{
+    "gguf", "preset", "ctx", "parallel", "kv_cache_type", "flash_attn", "batch", "ubatch",
+    "kv_unified", "swa_full", "kv_offload", "mmap", "override_tensors", "mmproj", "draft",
+    "mtp", "gpus", "max_replicas", "pinned", "preload", "n_gpu_layers", "n_cpu_moe",
+    "extra_args", "load_timeout", "allow_partial_offload", "drain_wait"};
+// clang-format on
 
 constexpr std::array<std::string_view, 6> k_capabilities{"completion", "vision",    "tools",
                                                          "thinking",   "embedding", "insert"};
@@ -124,6 +127,73 @@ void parse_speculative(Context& ctx, ObjectReader& r, ManagedSpec& s) {
   }
 }
 
+// "override_tensors": ["PATTERN=CPU", ...], each as one item of llama-server's -ot.
+void parse_override_tensors(Context& ctx, const Json& list, const std::string& path,
+                            ManagedSpec& s) {
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string p = path_index(path, i);
+    if (auto text = read_string(ctx, list[i], p)) {
+      if (auto o = parse_tensor_override(*text)) {
+        s.override_tensors.push_back(std::move(*o));
+      } else {
+        ctx.error(p, o.error());
+      }
+    }
+  }
+}
+
+// The memory settings of extra_args go into the model's settings (a setting also given by
+// its key is a conflict); what askd decides itself is refused; the rest stays in extra_args
+// for llama-server. config/llama_args.h says which is which.
+void fold_extra_args(Context& ctx, const ObjectReader& r, ManagedSpec& s) {
+  const std::string path = r.path_of("extra_args");
+  ParsedLlamaArgs parsed = parse_llama_args(s.extra_args);
+  for (const ArgProblem& problem : parsed.problems) {
+    ctx.error(path_index(path, problem.index), problem.message);
+  }
+  for (const LlamaArg& a : parsed.given) {
+    const std::string_view key = config_key(a.setting);
+    // An argument that stays on the command line (--mlock) may say what the key says.
+    const bool agrees = a.kept && a.setting == LlamaSetting::mmap && s.mmap == parsed.settings.mmap;
+    if (r.has(key) && !agrees) {
+      ctx.error(path_index(path, a.index),
+                fmt::format("\"{}\" sets \"{}\", which the model's \"{}\" sets too; keep one",
+                            s.extra_args[a.index], key, key));
+    }
+  }
+  fold_llama_settings(parsed.settings, s);
+  if (parsed.settings.mmproj) {
+    s.mmproj = ctx.resolve_path(*parsed.settings.mmproj);
+    warn_if_missing(ctx, *s.mmproj, path);
+  }
+  s.extra_args = std::move(parsed.rest);
+}
+
+// The settings llama-server would otherwise choose itself, askd counts (config/types.h).
+void parse_memory_settings(Context& ctx, ObjectReader& r, ManagedSpec& s) {
+  if (auto n = r.integer("batch", 1, k_int_max)) {
+    s.batch = static_cast<int>(*n);
+  }
+  if (auto n = r.integer("ubatch", 1, k_int_max)) {
+    s.ubatch = static_cast<int>(*n);
+  }
+  s.kv_unified = r.boolean("kv_unified");
+  s.swa_full = r.boolean("swa_full");
+  s.kv_offload = r.boolean("kv_offload");
+  s.mmap = r.boolean("mmap");
+  if (const Json* list = r.array("override_tensors")) {
+    parse_override_tensors(ctx, *list, r.path_of("override_tensors"), s);
+  }
+  if (auto mmproj = r.string("mmproj")) {
+    if (mmproj->empty()) {
+      ctx.error(r.path_of("mmproj"), "expected a .gguf file, got an empty string");
+    } else {
+      s.mmproj = ctx.resolve_path(*mmproj);
+      warn_if_missing(ctx, *s.mmproj, r.path_of("mmproj"));
+    }
+  }
+}
+
 void parse_managed(Context& ctx, ObjectReader& r, Model& m) {
   ManagedSpec s;
   if (r.require("gguf")) {
@@ -137,13 +207,16 @@ void parse_managed(Context& ctx, ObjectReader& r, Model& m) {
     s.ctx = static_cast<int>(*ctx_size);
   }
   // llama.cpp serves at most LLAMA_MAX_SEQ (256) sequences at once.
-  s.parallel = static_cast<int>(r.integer("parallel", 1, 256).value_or(1));
+  if (auto slots = r.integer("parallel", 1, 256)) {
+    s.parallel = static_cast<int>(*slots);
+  }
   if (const Json* kv = r.find("kv_cache_type")) {
     parse_kv_cache_type(ctx, *kv, r.path_of("kv_cache_type"), s.kv_cache_type);
   }
   if (const Json* fa = r.find("flash_attn")) {
     parse_flash_attn(ctx, *fa, r.path_of("flash_attn"), s);
   }
+  parse_memory_settings(ctx, r, s);
   parse_speculative(ctx, r, s);
   s.gpus = r.strings("gpus").value_or(std::vector<std::string>{});
   s.max_replicas = static_cast<int>(r.integer("max_replicas", 1, 1024).value_or(1));
@@ -157,7 +230,7 @@ void parse_managed(Context& ctx, ObjectReader& r, Model& m) {
     s.n_cpu_moe = static_cast<int>(*moe);
   }
   s.extra_args = r.strings("extra_args").value_or(std::vector<std::string>{});
-  check_extra_args(ctx, s.extra_args, r.path_of("extra_args"));
+  fold_extra_args(ctx, r, s);
   if (auto t = r.duration("load_timeout")) {
     if (t->is_zero()) {
       ctx.error(r.path_of("load_timeout"), "a load timeout of 0 would fail every load; write "
@@ -168,7 +241,8 @@ void parse_managed(Context& ctx, ObjectReader& r, Model& m) {
   }
   s.drain_wait = r.duration("drain_wait");
   if (!m.context_length && s.ctx && *s.ctx > 0) {
-    m.context_length = *s.ctx / s.parallel; // llama-server splits -c across its slots
+    // One request may fill a unified cache; else llama-server splits -c across its slots.
+    m.context_length = s.unified_kv() ? *s.ctx : *s.ctx / s.slots();
   }
   m.managed = std::move(s);
 }
@@ -257,21 +331,6 @@ void parse_models(Context& ctx, const Json& section, Config& config) {
                  [&](const std::string& name, const Json& value, const std::string& path) {
                    parse_model(ctx, name, value, path, config);
                  });
-}
-
-void check_extra_args(Context& ctx, const std::vector<std::string>& args, const std::string& path) {
-  // What askd derives from the model's settings ("draft", "mtp"): set there, not here.
-  static constexpr std::array<std::string_view, 8> reserved{
-      "--host", "--port",  "-m", "--model", "-md", "--model-draft", "--spec-draft-model",
-      "--spec-type"};
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view arg = args[i];
-    const std::string_view flag = arg.substr(0, arg.find('='));
-    if (std::ranges::find(reserved, flag) != reserved.end()) {
-      ctx.error(path_index(path, i),
-                fmt::format("askd sets {} itself when it starts llama-server", flag));
-    }
-  }
 }
 
 } // namespace ask::config::detail

@@ -10,6 +10,7 @@
 
 #include "config/bytes.h"
 #include "config/council_prompts.h"
+#include "config/llama_args.h"
 #include "config/parse.h"
 #include "config/suggest.h"
 
@@ -99,6 +100,44 @@ void parse_council(Context& ctx, const std::string& name, const Json& value,
   config.councils.push_back(std::move(c));
 }
 
+// A preset's args and env go to every model of the preset, so they may not set what askd
+// counts per model (a memory setting: set it on the models) nor what it decides itself.
+void check_preset_args(Context& ctx, const Preset& p, const std::string& args_path,
+                       const std::string& env_path) {
+  const ParsedLlamaArgs parsed = parse_llama_args(p.args);
+  for (const ArgProblem& problem : parsed.problems) {
+    ctx.error(path_index(args_path, problem.index), problem.message);
+  }
+  for (const LlamaArg& a : parsed.given) {
+    ctx.error(path_index(args_path, a.index),
+              fmt::format("\"{}\" sets \"{}\", which askd counts per model: set it on each "
+                          "model of this preset (\"{}\" or its extra_args)",
+                          p.args[a.index], config_key(a.setting), config_key(a.setting)));
+  }
+  // llama-server reads LLAMA_ARG_* variables for flags its command line lacks.
+  for (const auto& [var, value] : p.env) {
+    const auto flag = llama_env_flag(var);
+    if (!flag) {
+      continue;
+    }
+    std::vector<std::string> as_args{std::string(*flag)};
+    if (llama_flag_values(*flag) > 0) {
+      as_args.push_back(value);
+    }
+    const ParsedLlamaArgs read = parse_llama_args(as_args);
+    std::string why = "askd decides it";
+    if (!read.problems.empty()) {
+      why = read.problems.front().message;
+    } else if (!read.given.empty()) {
+      why = fmt::format("a memory setting askd counts per model; set \"{}\" on each model of "
+                        "this preset instead",
+                        config_key(read.given.front().setting));
+    }
+    ctx.error(path_member(env_path, var),
+              fmt::format("llama-server reads {} as {}: {}", var, *flag, why));
+  }
+}
+
 void parse_preset(Context& ctx, const std::string& name, const Json& value, const std::string& path,
                   Config& config) {
   static constexpr std::array<std::string_view, 5> keys{"binary", "backend", "args", "env",
@@ -126,7 +165,6 @@ void parse_preset(Context& ctx, const std::string& name, const Json& value, cons
     p.api = gpu_api_from(*api);
   }
   p.args = r.strings("args").value_or(std::vector<std::string>{});
-  check_extra_args(ctx, p.args, r.path_of("args"));
   if (auto env = r.string_map("env")) {
     for (const auto& [var, v] : *env) {
       if (!is_env_name(var)) {
@@ -136,6 +174,7 @@ void parse_preset(Context& ctx, const std::string& name, const Json& value, cons
     }
     p.env = std::move(*env);
   }
+  check_preset_args(ctx, p, r.path_of("args"), r.path_of("env"));
   (void)r.string("description");
   config.presets.push_back(std::move(p));
 }

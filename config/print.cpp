@@ -77,11 +77,33 @@ void managed_json(const ManagedSpec& s, Json& j) {
   if (s.ctx) {
     j["ctx"] = *s.ctx;
   }
-  j["parallel"] = s.parallel;
+  if (s.parallel) { // unset: llama-server's automatic slots
+    j["parallel"] = *s.parallel;
+  }
   j["kv_cache_type"] = s.kv_cache_type.k == s.kv_cache_type.v
                            ? Json(s.kv_cache_type.k)
                            : Json{{"k", s.kv_cache_type.k}, {"v", s.kv_cache_type.v}};
   j["flash_attn"] = to_string(s.flash_attn);
+  // Unset memory settings are llama-server's defaults and stay unset.
+  const auto optional = [&j](std::string_view key, const auto& value) {
+    if (value) {
+      j[std::string(key)] = *value;
+    }
+  };
+  optional("batch", s.batch);
+  optional("ubatch", s.ubatch);
+  optional("kv_unified", s.kv_unified);
+  optional("swa_full", s.swa_full);
+  optional("kv_offload", s.kv_offload);
+  optional("mmap", s.mmap);
+  Json overrides = Json::array();
+  for (const TensorOverride& o : s.override_tensors) {
+    overrides.push_back(o.pattern + "=" + o.buffer_type);
+  }
+  j["override_tensors"] = overrides;
+  if (s.mmproj) {
+    j["mmproj"] = s.mmproj->string();
+  }
   if (s.draft_auto) {
     j["draft"] = "auto";
   } else if (s.draft) {

@@ -88,14 +88,41 @@ struct KvCacheType {
   friend bool operator==(const KvCacheType&, const KvCacheType&) = default;
 };
 
-// How askd runs a model on a llama-server backend.
+// `-ot PATTERN=BUFFER_TYPE`: tensors whose name matches PATTERN (an ECMAScript regular
+// expression, searched as llama.cpp does) are kept in that buffer type. A config accepts only
+// "CPU" (host memory): which GPU holds which tensor is askd's placement's decision.
+struct TensorOverride {
+  std::string pattern;
+  std::string buffer_type = "CPU";
+  friend bool operator==(const TensorOverride&, const TensorOverride&) = default;
+};
+
+// llama-server's own defaults (b10587, common/arg.cpp and tools/server/server.cpp), which a
+// managed model gets where its config sets nothing.
+inline constexpr int k_llama_auto_slots = 4;       // -np not given ("auto"): 4 slots, unified KV
+inline constexpr int k_llama_default_batch = 2048; // -b
+inline constexpr int k_llama_default_ubatch = 512; // -ub
+
+// How askd runs a model on a llama-server backend. The memory settings that are optional
+// take llama-server's own default when unset; extra_args that set one of them were folded in
+// here when the config was read (config/llama_args.h).
 struct ManagedSpec {
   std::filesystem::path gguf; // the model file, ~ expanded, relative to the config's folder
   std::string preset;         // the binary preset (model's, else backend's, else the only one)
-  std::optional<int> ctx;     // -c; 0 = the model's trained context; none = preset default
-  int parallel = 1;           // --parallel: slots, i.e. concurrent requests per instance
+  std::optional<int> ctx;     // -c; 0 = the model's trained context; none = the same (default)
+  // --parallel: slots, i.e. concurrent requests per instance; none = llama-server's "auto"
+  // (k_llama_auto_slots slots sharing one KV cache), which askd passes as explicit -np 4 -kvu.
+  std::optional<int> parallel;
   KvCacheType kv_cache_type;
   FlashAttn flash_attn = FlashAttn::automatic;
+  std::optional<int> batch;       // -b: logical batch; none = k_llama_default_batch
+  std::optional<int> ubatch;      // -ub: physical batch; none = k_llama_default_ubatch
+  std::optional<bool> kv_unified; // -kvu / -no-kvu; none = on when parallel is auto, else off
+  std::optional<bool> swa_full;   // --swa-full: full-size sliding-window cache; none = off
+  std::optional<bool> kv_offload; // false: -nkvo, the KV cache stays in host memory; none = on
+  std::optional<bool> mmap;       // false: --no-mmap (or a load mode without it); none = on
+  std::vector<TensorOverride> override_tensors; // -ot, in order; buffer type always "CPU"
+  std::optional<std::filesystem::path> mmproj;  // --mmproj: projector, with the output layer
   std::optional<std::filesystem::path> draft; // speculative-decoding draft model file
   bool draft_auto = false;                    // "draft": "auto": pick one beside the model file
   bool mtp = false; // draft with the model's own MTP (NextN) layers: --spec-type draft-mtp
@@ -106,11 +133,19 @@ struct ManagedSpec {
   bool allow_partial_offload = false; // may keep layers in host memory when GPUs are short
   std::optional<int> n_gpu_layers; // -ngl; -1 = all
   std::optional<int> n_cpu_moe;    // --n-cpu-moe
+  // What else goes on llama-server's command line, as written (less what was folded into
+  // the settings above).
   std::vector<std::string> extra_args;
   core::Duration load_timeout = core::Duration::seconds(600); // spawn to /health ready
   // How long a request may wait for busy instances to free room before "cannot place";
   // none = the scheduler's default (2 min), 0 = at once (straight to the fallback chain).
   std::optional<core::Duration> drain_wait;
+
+  // Slots per instance: `parallel`, else llama-server's automatic k_llama_auto_slots.
+  int slots() const { return parallel.value_or(k_llama_auto_slots); }
+  // One KV cache shared by every slot: `kv_unified`, else llama-server's default, on exactly
+  // when the slots are automatic.
+  bool unified_kv() const { return kv_unified.value_or(!parallel.has_value()); }
 };
 
 // keep_alive when a model does not set one: Ollama's own default, and the managed default.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "config/llama_args.h"
 #include "config/testing.h"
 
 namespace ask::config {
@@ -120,7 +121,7 @@ TEST_CASE("Config: validates managed model settings") {
   const auto d = ERRORS_OF(with_managed_models({
       R"("a": {"backend": "l", "gguf": "/m.gguf", "preset": "cuda", "parallel": 0,)",
       R"(  "kv_cache_type": "q8", "flash_attn": "maybe", "max_replicas": 0,)",
-      R"(  "extra_args": ["--port", "1", "--host=0.0.0.0", "-fa", "--spec-type=ngram-simple", "-md", "d.gguf"], "load_timeout": 0},)",
+      R"(  "extra_args": ["--port", "1", "--host=0.0.0.0", "--jinja", "--spec-type=ngram-simple", "-md", "d.gguf"], "load_timeout": 0},)",
       R"("b": {"backend": "l", "preset": "cuda", "kv_cache_type": {"k": "q8_0", "v": "q3"},)",
       R"(  "drain_wait": "soon"})",
   }));
@@ -132,6 +133,7 @@ TEST_CASE("Config: validates managed model settings") {
   CHECK_DIAG(d, 9, "models.a.extra_args[2]", "askd sets --host itself");
   CHECK_DIAG(d, 9, "models.a.extra_args[4]", "askd sets --spec-type itself");
   CHECK_DIAG(d, 9, "models.a.extra_args[5]", "askd sets -md itself");
+  CHECK_FALSE(has_diag(d, 0, "models.a.extra_args[3]", "")); // --jinja passes
   CHECK_DIAG(d, 9, "models.a.load_timeout", "a load timeout of 0");
   CHECK_DIAG(d, 10, "models.b", "missing required key \"gguf\"");
   CHECK_DIAG(d, 10, "models.b.kv_cache_type.v", "unknown value \"q3\"");
@@ -163,7 +165,10 @@ TEST_CASE("Config: resolves managed models with their defaults") {
   const Model& b = *c.config.find_model("b");
   CHECK_FALSE(b.managed->drain_wait.has_value());
   CHECK(b.managed->gguf == "/home/test/models/b.gguf");
-  CHECK(b.managed->parallel == 1);
+  CHECK_FALSE(b.managed->parallel.has_value()); // llama-server's automatic slots
+  CHECK(b.managed->slots() == 4);
+  CHECK(b.managed->unified_kv());
+  CHECK_FALSE(b.context_length.has_value());
   CHECK(b.managed->max_replicas == 1);
   CHECK(b.managed->flash_attn == FlashAttn::automatic);
   CHECK(testing::has_diag(c.warnings, 11, "models.b.gguf",
@@ -323,6 +328,202 @@ TEST_CASE("Config: warns when an api_key_env variable is not set") {
   CHECK(has_diag(c.warnings, 2, "backends.o.api_key_env",
                  "environment variable OPENAI_KEY is not set"));
   CHECK(c.config.find_backend("o")->api_key_env == "OPENAI_KEY");
+}
+
+} // namespace ask::config
+
+namespace ask::config {
+
+namespace {
+
+// The config printed and read again gives the same models (the printed form is a config).
+void check_printed_reads_back(const LoadedConfig& c) {
+  const std::string printed = to_json(c.config).dump(2);
+  const auto again = testing::parse(printed);
+  REQUIRE_MESSAGE(again.has_value(), (again ? printed : testing::dump(again.error().diagnostics)));
+  CHECK(to_json(again->config).dump(2) == printed);
+}
+
+} // namespace
+
+TEST_CASE("Config: memory settings: keys, llama-server's defaults when unset, printed as set") {
+  const auto c = VALID(with_managed_models({
+      R"("a": {"backend": "l", "preset": "cuda", "gguf": "/m/a.gguf", "ctx": 8192,)",
+      R"(  "batch": 4096, "ubatch": 1024, "kv_unified": true, "swa_full": true, "kv_offload": false,)",
+      R"(  "mmap": false, "override_tensors": ["blk\\.[0-9]\\.ffn_.*_exps=CPU", "exps=CPU"],)",
+      R"(  "mmproj": "/m/mmproj.gguf"},)",
+      R"("b": {"backend": "l", "preset": "cuda", "gguf": "/m/b.gguf", "ctx": 8192, "parallel": 2},)",
+      R"("c": {"backend": "l", "preset": "cuda", "gguf": "/m/c.gguf", "ctx": 8192, "parallel": 2,)",
+      R"(  "kv_unified": true},)",
+      R"("d": {"backend": "l", "preset": "cuda", "gguf": "/m/d.gguf", "ctx": 8192,)",
+      R"(  "kv_unified": false})",
+  }));
+  const Model& a = *c.config.find_model("a");
+  const ManagedSpec& s = *a.managed;
+  CHECK(s.batch == 4096);
+  CHECK(s.ubatch == 1024);
+  CHECK(s.kv_unified == true);
+  CHECK(s.swa_full == true);
+  CHECK(s.kv_offload == false);
+  CHECK(s.mmap == false);
+  CHECK(s.override_tensors ==
+        std::vector<TensorOverride>{{"blk\\.[0-9]\\.ffn_.*_exps", "CPU"}, {"exps", "CPU"}});
+  CHECK(s.mmproj == std::filesystem::path("/m/mmproj.gguf"));
+  CHECK(a.context_length == 8192); // automatic slots share one cache: a request may fill it
+  // -np given: llama-server's default is one cache per slot, so -c is split over them.
+  const Model& b = *c.config.find_model("b");
+  CHECK_FALSE(b.managed->unified_kv());
+  CHECK(b.context_length == 4096);
+  CHECK_FALSE(b.managed->batch);
+  CHECK_FALSE(b.managed->mmap);
+  CHECK(c.config.find_model("c")->context_length == 8192);
+  const Model& d = *c.config.find_model("d"); // automatic slots, but separate caches
+  CHECK(d.managed->slots() == 4);
+  CHECK_FALSE(d.managed->unified_kv());
+  CHECK(d.context_length == 2048);
+
+  const Json j = to_json(c.config);
+  CHECK(j["models"]["a"]["ubatch"] == 1024);
+  CHECK(j["models"]["a"]["override_tensors"][0] == "blk\\.[0-9]\\.ffn_.*_exps=CPU");
+  CHECK(j["models"]["a"]["mmproj"] == "/m/mmproj.gguf");
+  CHECK_FALSE(j["models"]["a"].contains("parallel")); // unset: llama-server's automatic slots
+  CHECK_FALSE(j["models"]["b"].contains("ubatch"));
+  CHECK(j["models"]["b"]["override_tensors"] == Json::array());
+  check_printed_reads_back(c);
+}
+
+TEST_CASE("Config: extra_args that set memory are folded into the settings; the rest stay") {
+  testing::TempDir dir;
+  auto loaded = parse_config(
+      with_managed_models({
+          R"("a": {"backend": "l", "preset": "cuda", "gguf": "/m/a.gguf", "extra_args": [)",
+          R"(  "--jinja", "-ub", "256", "--ctx_size", "4096", "-np", "2", "-ctk", "q8_0", "-fa", "off",)",
+          R"(  "-nkvo", "--no-mmap", "--swa-full", "-kvu", "-b", "1024", "-ot", "x=CPU,y=CPU", "-cmoe",)",
+          R"(  "-ncmoe", "3", "-mm", "vision/p.gguf", "-t", "8", "--mlock"]},)",
+          R"("b": {"backend": "l", "preset": "cuda", "gguf": "/m/b.gguf", "mmap": false,)",
+          R"(  "extra_args": ["-lm", "dio", "-np", "-1"]})",
+      }),
+      ParseOptions{"c.jsonc", dir.path(), testing::test_env()});
+  REQUIRE_MESSAGE(loaded.has_value(), testing::dump(loaded.error().diagnostics));
+  const Model& a = *loaded->config.find_model("a");
+  const ManagedSpec& s = *a.managed;
+  CHECK(s.ubatch == 256);
+  CHECK(s.ctx == 4096);
+  CHECK(s.parallel == 2);
+  CHECK(s.kv_cache_type == KvCacheType{"q8_0", "f16"});
+  CHECK(s.flash_attn == FlashAttn::off);
+  CHECK(s.kv_offload == false);
+  CHECK(s.mmap == false);
+  CHECK(s.swa_full == true);
+  CHECK(s.kv_unified == true);
+  CHECK(s.batch == 1024);
+  CHECK(s.override_tensors == std::vector<TensorOverride>{{"x", "CPU"},
+                                                          {"y", "CPU"},
+                                                          {std::string(k_cpu_moe_pattern), "CPU"}});
+  CHECK(s.n_cpu_moe == 3);
+  CHECK(s.mmproj == dir.path() / "vision/p.gguf"); // relative to the config's folder, as keys
+  CHECK(s.extra_args == std::vector<std::string>{"--jinja", "-t", "8", "--mlock"});
+  CHECK(a.context_length == 4096);
+  // A load mode that does more than mmap stays, and may agree with the key; -np -1 is auto.
+  const ManagedSpec& b = *loaded->config.find_model("b")->managed;
+  CHECK(b.mmap == false);
+  CHECK(b.extra_args == std::vector<std::string>{"-lm", "dio"});
+  CHECK_FALSE(b.parallel);
+  CHECK(testing::has_diag(loaded->warnings, 0, "models.a.extra_args", "vision/p.gguf"));
+  check_printed_reads_back(*loaded);
+}
+
+TEST_CASE("Config: extra_args: a setting its key also sets, askd's own flags, bad values") {
+  const auto d = ERRORS_OF(with_managed_models({
+      R"("a": {"backend": "l", "preset": "cuda", "gguf": "/m/a.gguf", "ubatch": 512,)",
+      R"(  "kv_cache_type": "q8_0", "mmap": true, "ctx": 4096, "parallel": 2, "n_cpu_moe": 2,)",
+      R"(  "extra_args": ["-ub", "1024", "-ctv", "q4_0", "--mlock", "-c", "8192", "-np", "-1",)",
+      R"(  "--n-cpu-moe", "4"]},)",
+      R"("b": {"backend": "l", "preset": "cuda", "gguf": "/m/b.gguf", "override_tensors": ["a=CPU"],)",
+      R"(  "extra_args": ["-cmoe", "-ts", "1,1", "-ngl", "99", "-ot", "x=CUDA0", "--ctx-size=1",)",
+      R"(  "-fa", "yes", "--device", "CUDA0", "-sm", "row", "-mg", "1", "-c"]})",
+  }));
+  CHECK_DIAG(d, 9, "models.a.extra_args[0]",
+             "\"-ub\" sets \"ubatch\", which the model's \"ubatch\" sets too; keep one");
+  CHECK_DIAG(d, 9, "models.a.extra_args[2]", "\"-ctv\" sets \"kv_cache_type\"");
+  CHECK_DIAG(d, 9, "models.a.extra_args[4]", "\"--mlock\" sets \"mmap\"");
+  CHECK_DIAG(d, 9, "models.a.extra_args[5]", "\"-c\" sets \"ctx\"");
+  CHECK_DIAG(d, 9, "models.a.extra_args[7]", "\"-np\" sets \"parallel\"");
+  CHECK_DIAG(d, 10, "models.a.extra_args[9]", "\"--n-cpu-moe\" sets \"n_cpu_moe\"");
+  CHECK_DIAG(d, 12, "models.b.extra_args[0]", "\"-cmoe\" sets \"override_tensors\"");
+  CHECK_DIAG(d, 12, "models.b.extra_args[1]",
+             "\"-ts\" is decided by askd's placement; remove it (see docs/config.md \"Memory "
+             "settings\")");
+  CHECK_DIAG(d, 12, "models.b.extra_args[3]", "set \"n_gpu_layers\" to cap the layers on GPUs");
+  CHECK_DIAG(d, 12, "models.b.extra_args[5]",
+             "\"-ot\" \"x=CUDA0\": buffer type \"CUDA0\" would put tensors on a device");
+  CHECK_DIAG(d, 12, "models.b.extra_args[7]", "llama-server does not read \"--ctx-size=1\"");
+  CHECK_DIAG(d, 13, "models.b.extra_args[8]", "\"-fa\": expected on, off or auto, got \"yes\"");
+  CHECK_DIAG(d, 13, "models.b.extra_args[10]", "\"--device\" is decided by askd's placement");
+  CHECK_DIAG(d, 13, "models.b.extra_args[12]", "\"-sm\" is decided by askd's placement");
+  CHECK_DIAG(d, 13, "models.b.extra_args[14]", "\"-mg\" is decided by askd's placement");
+  CHECK_DIAG(d, 13, "models.b.extra_args[16]", "\"-c\" expects a value");
+  CHECK_MESSAGE(std::ranges::count_if(
+                    d, [](const Diagnostic& x) { return x.severity == Severity::error; }) == 16,
+                testing::dump(d));
+}
+
+TEST_CASE("Config: memory settings: bad values name the key") {
+  const auto d = ERRORS_OF(with_managed_models({
+      R"("a": {"backend": "l", "preset": "cuda", "gguf": "/m/a.gguf", "batch": 0, "ubatch": "big",)",
+      R"(  "kv_unified": "yes", "swa_full": 1, "kv_offload": null, "mmap": "off", "mmproj": ""},)",
+      R"("b": {"backend": "l", "preset": "cuda", "gguf": "/m/b.gguf", "override_tensors": [)",
+      R"(  "exps", "exps=CUDA1", 3, "(=CPU", "a,b=CPU", "=CPU", "exps=cpu"]},)",
+      R"("c": {"backend": "l", "preset": "cuda", "gguf": "/m/c.gguf", "override_tensors": "x=CPU"},)",
+      R"("o": {"backend": "l", "preset": "cuda", "gguf": "/m/o.gguf", "ubatch": 0, "parallel": 0})",
+  }));
+  CHECK_DIAG(d, 7, "models.a.batch", "must be at least 1, got 0");
+  CHECK_DIAG(d, 7, "models.a.ubatch", "expected an integer");
+  CHECK_DIAG(d, 8, "models.a.kv_unified", "expected true or false");
+  CHECK_DIAG(d, 8, "models.a.swa_full", "expected true or false");
+  CHECK_DIAG(d, 8, "models.a.kv_offload", "expected true or false");
+  CHECK_DIAG(d, 8, "models.a.mmap", "expected true or false");
+  CHECK_DIAG(d, 8, "models.a.mmproj", "expected a .gguf file, got an empty string");
+  CHECK_DIAG(d, 10, "models.b.override_tensors[0]", "expected PATTERN=CPU");
+  CHECK_DIAG(d, 10, "models.b.override_tensors[1]",
+             "buffer type \"CUDA1\" would put tensors on a device: which GPU holds what is "
+             "decided by askd's placement");
+  CHECK_DIAG(d, 10, "models.b.override_tensors[2]", "expected a string");
+  CHECK_DIAG(d, 10, "models.b.override_tensors[3]", "invalid regular expression \"(\"");
+  CHECK_DIAG(d, 10, "models.b.override_tensors[4]", "cannot hold a ','");
+  CHECK_DIAG(d, 10, "models.b.override_tensors[5]", "the pattern is empty");
+  CHECK_DIAG(d, 10, "models.b.override_tensors[6]", "write \"CPU\"");
+  CHECK_DIAG(d, 11, "models.c.override_tensors", "expected an array");
+  CHECK_DIAG(d, 12, "models.o.ubatch", "must be at least 1, got 0");
+  CHECK_DIAG(d, 12, "models.o.parallel", "must be between 1 and 256, got 0");
+}
+
+TEST_CASE("Config: a preset's args and env may not set memory or placement for its models") {
+  const auto d = ERRORS_OF(testing::lines({
+      "{",
+      R"("backends": {"l": {"kind": "llama-server", "preset": "p"}},)",
+      R"("presets": {"p": {"binary": "llama-server", "backend": "cuda",)",
+      R"(  "args": ["--no-webui", "-ub", "1024", "-ts", "1,1", "--metrics", "--port", "9"],)",
+      R"(  "env": {"LLAMA_ARG_UBATCH": "1024", "LLAMA_ARG_DEVICE": "CUDA1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID",)",
+      R"(          "LLAMA_ARG_N_PARALLEL": "0", "LLAMA_ARG_THREADS": "8"}}},)",
+      R"("models": {"m": {"backend": "l", "gguf": "/m/m.gguf"}})",
+      "}",
+  }));
+  CHECK_DIAG(d, 4, "presets.p.args[1]",
+             "\"-ub\" sets \"ubatch\", which askd counts per model: set it on each model of this "
+             "preset (\"ubatch\" or its extra_args)");
+  CHECK_DIAG(d, 4, "presets.p.args[3]", "\"-ts\" is decided by askd's placement");
+  CHECK_DIAG(d, 4, "presets.p.args[6]", "askd sets --port itself");
+  CHECK_DIAG(d, 5, "presets.p.env.LLAMA_ARG_UBATCH",
+             "llama-server reads LLAMA_ARG_UBATCH as -ub: a memory setting askd counts per model; "
+             "set \"ubatch\" on each model of this preset instead");
+  CHECK_DIAG(
+      d, 5, "presets.p.env.LLAMA_ARG_DEVICE",
+      "llama-server reads LLAMA_ARG_DEVICE as -dev: \"-dev\" is decided by askd's placement");
+  CHECK_DIAG(d, 6, "presets.p.env.LLAMA_ARG_N_PARALLEL", "0 slots is refused");
+  CHECK_MESSAGE(std::ranges::count_if(
+                    d, [](const Diagnostic& x) { return x.severity == Severity::error; }) == 6,
+                testing::dump(d));
 }
 
 } // namespace ask::config

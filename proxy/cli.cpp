@@ -94,9 +94,12 @@ int check_config(const Options& opts, std::ostream& out, std::ostream& err,
 
 constexpr const char* k_plan_footer = R"(
 MODEL is a .gguf file (the first part of a split model is enough) or the name of a
-llama-server model in the config, whose settings (ctx, parallel, kv_cache_type, gpus,
-preset backend, draft or mtp, n_cpu_moe) are used unless the options here override them
-(--draft replaces the model's mtp and --mtp its draft: llama-server runs one draft context).
+llama-server model in the config, whose settings (ctx, parallel, kv_cache_type, batch,
+ubatch, kv_unified, swa_full, kv_offload, mmap, override_tensors, n_cpu_moe, mmproj, gpus,
+preset backend, draft or mtp) are used unless the options here override them (--draft
+replaces the model's mtp and --mtp its draft: llama-server runs one draft context).
+What neither sets is llama-server's own default, and the report marks it so: without
+--parallel, 4 slots sharing one KV cache (llama-server's "auto"), passed as -np 4 -kvu.
 
 The GPUs are probed (nvidia-smi, rocm-smi or amdgpu sysfs, vulkaninfo, xpu-smi) and merged
 with the config's "gpus" section; --gpu describes a machine instead (any number of times;
@@ -113,6 +116,7 @@ Examples:
   askd plan coder-30b --gpu vulkan:0:32GiB --gpu vulkan:1:32GiB
   askd plan model.gguf --backend rocm --gpus r9700-a,r9700-b --json
   askd plan model.gguf --ctx 8192 --measured llama-server-startup.log
+  askd plan moe.gguf --ubatch 2048 --override-tensor 'blk\.[0-9]\.ffn_.*_exps=CPU'
 )";
 
 CLI::App* add_plan_command(CLI::App& app, PlanOptions& p) {
@@ -136,6 +140,24 @@ CLI::App* add_plan_command(CLI::App& app, PlanOptions& p) {
       ->check(CLI::Range(-1, 100000));
   cmd->add_option("--n-cpu-moe", p.n_cpu_moe, "Keep the experts of the first N layers in host memory")
       ->check(CLI::Range(0, 100000));
+  cmd->add_option("--batch", p.batch, "Logical batch size, llama-server's -b (default 2048)")
+      ->check(CLI::Range(1, 1 << 24));
+  cmd->add_option("--ubatch", p.ubatch, "Physical batch size, llama-server's -ub (default 512)")
+      ->check(CLI::Range(1, 1 << 24));
+  auto* unified = cmd->add_flag_callback(
+      "--kv-unified", [&p] { p.kv_unified = true; },
+      "One KV cache shared by the slots (default: on when --parallel is not given)");
+  auto* separate = cmd->add_flag_callback(
+      "--no-kv-unified", [&p] { p.kv_unified = false; }, "A KV cache per slot");
+  unified->excludes(separate);
+  separate->excludes(unified);
+  cmd->add_flag("--swa-full", p.swa_full, "Sliding-window layers keep a full-size KV cache");
+  cmd->add_option("--override-tensor", p.override_tensors,
+                  "Keep the tensors whose name matches PATTERN in host memory (llama-server's "
+                  "-ot; any number of times, or comma-separated; replaces the model's)")
+      ->type_name("PATTERN=CPU");
+  cmd->add_flag("--no-kv-offload", p.no_kv_offload, "Keep the KV cache in host memory (-nkvo)");
+  cmd->add_flag("--no-mmap", p.no_mmap, "Read the weights into memory instead of mapping them");
   cmd->add_option("--draft", p.draft,
                   "Speculative-decoding draft model (.gguf), or auto: the smallest compatible "
                   ".gguf beside the model");

@@ -208,6 +208,16 @@ ManagedRouter::make_managed(const config::Config& config, const config::Model& m
     mm.input.draft = &*draft;
     mm.files.draft = **draft_path;
   }
+  // A multimodal projector goes whole to the output GPU (server_args' -mmdev).
+  if (s.mmproj) {
+    auto projector = core::gguf::read_model(*s.mmproj);
+    if (!projector) {
+      return core::fail(core::Error::bad_request("mmproj " + s.mmproj->string() + ": " +
+                                                 projector.error().message));
+    }
+    mm.input.projector_bytes = projector->tensor_bytes();
+    mm.files.projector = *s.mmproj;
+  }
   auto base = router::estimate(*file, mm.input);
   if (!base) {
     return core::fail(core::Error::bad_request(s.gguf.string() + ": " + base.error().message));
@@ -229,7 +239,7 @@ ManagedRouter::make_managed(const config::Config& config, const config::Model& m
   spec.placement.allow_partial = s.allow_partial_offload;
   spec.placement.n_layers_request = mm.input.n_gpu_layers;
   spec.keep_alive = model.keep_alive.value_or(config::k_default_keep_alive);
-  spec.parallel = s.parallel;
+  spec.parallel = s.slots();
   spec.max_replicas = s.max_replicas;
   spec.pinned = s.pinned;
   spec.group = group_of(config, model.name);

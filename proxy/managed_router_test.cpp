@@ -27,6 +27,7 @@ struct Setup {
   int max_replicas = 1;
   bool second_model = false;
   std::string listen = "127.0.0.1:11436";
+  std::string mmproj; // "" = none
 };
 
 std::string config_text(const Setup& s) {
@@ -43,6 +44,9 @@ std::string config_text(const Setup& s) {
       {"models", {{"tiny", model}}}};
   if (s.second_model) {
     cfg["models"]["other"] = model;
+  }
+  if (!s.mmproj.empty()) {
+    cfg["models"]["tiny"]["mmproj"] = s.mmproj;
   }
   return cfg.dump();
 }
@@ -208,6 +212,25 @@ TEST_CASE("managed router: a model whose file was unreadable at start becomes av
   CHECK(contains(report.applied, "tiny: available now"));
   CHECK_FALSE(r.router.status()["unavailable"].contains("tiny"));
   CHECK(r.router.status()["models"].contains("tiny"));
+}
+
+TEST_CASE("managed router: a model's mmproj is read and counted; an unreadable one is named") {
+  Router plain(Setup{});
+  Setup with;
+  with.mmproj = k_tiny; // any GGUF file stands in for a projector here
+  Router vision(with);
+  REQUIRE(vision.router.problems().empty());
+  const auto bytes = [](const Router& r) {
+    return r.router.status()["models"]["tiny"]["estimated_bytes"].get<std::uint64_t>();
+  };
+  CHECK(bytes(vision) > bytes(plain) + std::filesystem::file_size(k_tiny) / 2);
+
+  TempDir dir;
+  Setup broken;
+  broken.mmproj = dir.write("mmproj.gguf", "not a gguf file").string();
+  Router r(broken);
+  REQUIRE(r.router.problems().size() == 1);
+  CHECK(r.router.problems()[0].find("mmproj " + broken.mmproj + ": ") != std::string::npos);
 }
 
 } // namespace

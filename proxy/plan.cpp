@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/bytes.h"
+#include "config/llama_args.h"
 #include "core/gguf.h"
 #include "proxy/cli.h"
 #include "proxy/plan_report.h"
@@ -28,6 +29,7 @@ struct Target {
   std::filesystem::path model;
   std::filesystem::path draft;
   std::filesystem::path mmproj;
+  config::ManagedSpec spec; // the settings: the model's, or llama-server's defaults, then ours
   router::EstimateInput in;
   router::PlacementRequest req;
   bool api_given = false;
@@ -102,10 +104,56 @@ core::Result<void> resolve_speculative(const PlanOptions& o, bool draft_auto, Ta
   return {};
 }
 
+// The command line's memory settings over the model's (or llama-server's defaults).
+core::Result<void> apply_settings(const PlanOptions& o, config::ManagedSpec& s) {
+  if (o.ctx) {
+    s.ctx = std::max(0, *o.ctx);
+  }
+  s.parallel = o.parallel ? o.parallel : s.parallel;
+  if (o.kv) {
+    s.kv_cache_type = {*o.kv, *o.kv};
+  }
+  s.kv_cache_type.k = o.kv_k.value_or(s.kv_cache_type.k);
+  s.kv_cache_type.v = o.kv_v.value_or(s.kv_cache_type.v);
+  if (o.flash_attn) {
+    if (*o.flash_attn != "on" && *o.flash_attn != "off" && *o.flash_attn != "auto") {
+      return core::fail(core::Error::bad_request("--flash-attn: \"" + *o.flash_attn +
+                                                 "\" is not on, off or auto"));
+    }
+    s.flash_attn = *o.flash_attn == "on"    ? config::FlashAttn::on
+                   : *o.flash_attn == "off" ? config::FlashAttn::off
+                                            : config::FlashAttn::automatic;
+  }
+  s.n_gpu_layers = o.n_gpu_layers ? o.n_gpu_layers : s.n_gpu_layers;
+  s.n_cpu_moe = o.n_cpu_moe ? o.n_cpu_moe : s.n_cpu_moe;
+  s.batch = o.batch ? o.batch : s.batch;
+  s.ubatch = o.ubatch ? o.ubatch : s.ubatch;
+  s.kv_unified = o.kv_unified ? o.kv_unified : s.kv_unified;
+  if (o.swa_full) {
+    s.swa_full = true;
+  }
+  if (o.no_kv_offload) {
+    s.kv_offload = false;
+  }
+  if (o.no_mmap) {
+    s.mmap = false;
+  }
+  if (!o.override_tensors.empty()) {
+    s.override_tensors.clear();
+  }
+  for (const std::string& list : o.override_tensors) {
+    auto parsed = config::parse_tensor_override_list(list);
+    if (!parsed) {
+      return core::fail(core::Error::bad_request("--override-tensor " + parsed.error()));
+    }
+    s.override_tensors.insert(s.override_tensors.end(), parsed->begin(), parsed->end());
+  }
+  return {};
+}
+
 // A config model's managed settings, then the command line's overrides.
 core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
   Target t;
-  bool flash_auto = true; // llama-server's default
   bool draft_auto = false;
   const config::Model* m = cfg.find_model(o.target);
   if (m != nullptr && !std::filesystem::exists(o.target)) {
@@ -115,11 +163,11 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
           "\", which askd does not place (only llama-server models are planned)"));
     }
     const config::ManagedSpec& s = *m->managed;
+    t.spec = s;
     t.model = s.gguf;
-    t.in = router::estimate_input(s);
-    flash_auto = s.flash_attn == config::FlashAttn::automatic;
     draft_auto = s.draft_auto;
     t.draft = s.draft.value_or("");
+    t.mmproj = s.mmproj.value_or("");
     t.req.pins = s.gpus;
     t.pins_from_config = !s.gpus.empty();
     t.req.allow_partial = s.allow_partial_offload;
@@ -128,31 +176,17 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
       t.api_given = true;
     }
   } else {
-    t.model = o.target;
+    t.model = o.target; // a file alone: llama-server's defaults
+    t.spec.gguf = t.model;
   }
-  if (o.ctx) {
-    t.in.ctx = static_cast<std::uint64_t>(std::max(0, *o.ctx));
+  if (auto ok = apply_settings(o, t.spec); !ok) {
+    return core::fail(std::move(ok.error()));
   }
-  t.in.parallel = o.parallel.value_or(t.in.parallel);
-  if (o.kv) {
-    t.in.cache_type_k = t.in.cache_type_v = *o.kv;
-  }
-  t.in.cache_type_k = o.kv_k.value_or(t.in.cache_type_k);
-  t.in.cache_type_v = o.kv_v.value_or(t.in.cache_type_v);
-  if (o.flash_attn) {
-    if (*o.flash_attn != "on" && *o.flash_attn != "off" && *o.flash_attn != "auto") {
-      return core::fail(core::Error::bad_request("--flash-attn: \"" + *o.flash_attn +
-                                                 "\" is not on, off or auto"));
-    }
-    t.in.flash_attn = *o.flash_attn != "off";
-    flash_auto = *o.flash_attn == "auto";
-  }
-  if (flash_auto) {
+  t.in = router::estimate_input(t.spec);
+  if (t.spec.flash_attn == config::FlashAttn::automatic) {
     t.notes.push_back("flash attention \"auto\" is passed as -fa on, as estimated (off "
                       "would need larger compute buffers)");
   }
-  t.in.n_gpu_layers = o.n_gpu_layers.value_or(t.in.n_gpu_layers);
-  t.in.n_cpu_moe = o.n_cpu_moe.value_or(t.in.n_cpu_moe);
   if (auto ok = resolve_speculative(o, draft_auto, t); !ok) {
     return core::fail(std::move(ok.error()));
   }
@@ -358,8 +392,9 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
     return k_exit_usage;
   }
   const auto placed = router::place(*est, inv, target->req);
-  PlanReport report{*model, target->model, *est,          target->in,   inv,
-                    target->req, placed, {},  {}, {}, target->notes, target->draft};
+  PlanReport report{*model,        target->model, *est,        target->in, inv,
+                    target->req,   placed,        {},          {},         {},
+                    target->notes, target->draft, target->spec};
   if (opts.measured) {
     std::ifstream in(*opts.measured, std::ios::binary);
     if (!in) {

@@ -23,6 +23,13 @@ struct PlanOptions {
   std::optional<std::string> flash_attn; // on, off, auto
   std::optional<int> n_gpu_layers;
   std::optional<int> n_cpu_moe;
+  std::optional<int> batch;                  // -b
+  std::optional<int> ubatch;                 // -ub
+  std::optional<bool> kv_unified;            // --kv-unified / --no-kv-unified
+  bool swa_full = false;                     // --swa-full
+  std::vector<std::string> override_tensors; // PATTERN=CPU[,…]; replace the model's
+  bool no_kv_offload = false;
+  bool no_mmap = false;
   std::optional<std::string> draft; // a .gguf file, or "auto" (router/draft.h)
   bool mtp = false;                 // draft with the model's own MTP layers
   std::optional<std::string> mmproj;

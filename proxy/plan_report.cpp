@@ -24,6 +24,63 @@ std::string indices(const router::Gpu& g) {
   return s.empty() ? "no device index" : s;
 }
 
+// One memory setting of the plan: the config key, the value used, and whether that is
+// llama-server's own default (nothing set it), with what the default is.
+struct Setting {
+  std::string key;
+  std::string text;
+  nlohmann::json value;
+  bool is_default = false;
+  std::string default_note = "llama-server default";
+};
+
+std::string on_off(bool on) {
+  return on ? "on" : "off";
+}
+
+std::vector<Setting> settings_of(const config::ManagedSpec& s, const router::EstimateInput& in) {
+  std::vector<Setting> out;
+  out.push_back({"parallel", std::to_string(in.parallel), in.parallel, !s.parallel,
+                 "llama-server default: auto"});
+  out.push_back({"kv_unified", on_off(in.kv_unified), in.kv_unified, !s.kv_unified,
+                 s.parallel ? "llama-server default when parallel is given"
+                            : "llama-server default when parallel is auto"});
+  const int ctx = s.ctx.value_or(0);
+  out.push_back({"ctx", ctx == 0 ? "0: the model's own" : std::to_string(ctx), ctx, !s.ctx});
+  out.push_back({"batch", std::to_string(in.n_batch), in.n_batch, !s.batch});
+  out.push_back({"ubatch", std::to_string(in.n_ubatch), in.n_ubatch, !s.ubatch});
+  const bool same = in.cache_type_k == in.cache_type_v;
+  out.push_back({"kv_cache_type",
+                 same ? in.cache_type_k : "k " + in.cache_type_k + ", v " + in.cache_type_v,
+                 same ? nlohmann::json(in.cache_type_k)
+                      : nlohmann::json{{"k", in.cache_type_k}, {"v", in.cache_type_v}},
+                 in.cache_type_k == "f16" && in.cache_type_v == "f16"});
+  const bool fa_auto = s.flash_attn == config::FlashAttn::automatic;
+  out.push_back({"flash_attn",
+                 fa_auto ? "auto, passed as on" : std::string(config::to_string(s.flash_attn)),
+                 std::string(config::to_string(s.flash_attn)), fa_auto});
+  out.push_back({"swa_full", on_off(in.swa_full), in.swa_full, !s.swa_full});
+  out.push_back({"kv_offload", on_off(in.kv_offload), in.kv_offload, !s.kv_offload});
+  out.push_back({"mmap", on_off(in.mmap), in.mmap, !s.mmap});
+  out.push_back({"n_cpu_moe", std::to_string(in.n_cpu_moe), in.n_cpu_moe, !s.n_cpu_moe});
+  std::string overrides;
+  nlohmann::json list = nlohmann::json::array();
+  for (const router::TensorOverride& o : in.overrides) {
+    overrides += (overrides.empty() ? "" : ", ") + o.pattern + "=" + o.buffer_type;
+    list.push_back(o.pattern + "=" + o.buffer_type);
+  }
+  out.push_back(
+      {"override_tensors", overrides.empty() ? "none" : overrides, list, overrides.empty()});
+  return out;
+}
+
+void print_settings(const PlanReport& r, std::ostream& out) {
+  out << "\nsettings\n";
+  for (const Setting& s : settings_of(r.spec, r.input)) {
+    row(out, s.key, s.is_default ? s.text + " (" + s.default_note + ")" : s.text);
+  }
+}
+
 void print_estimate(const PlanReport& r, std::ostream& out) {
   const router::Estimate& e = r.estimate;
   std::uint64_t weights = 0;
@@ -52,7 +109,9 @@ void print_estimate(const PlanReport& r, std::ostream& out) {
   } else {
     out << e.n_ctx_seq << " per slot × " << r.input.parallel;
   }
-  out << ")\n\nestimate\n";
+  out << ")\n";
+  print_settings(r, out);
+  out << "\nestimate\n";
   row(out, "layer weights", human_bytes(weights));
   if (host_weights > 0) {
     row(out, "expert weights kept in host", human_bytes(host_weights));
@@ -184,6 +243,19 @@ nlohmann::json estimate_json(const router::Estimate& e) {
           {"notes", e.notes}};
 }
 
+// {"values": {key: value}, "defaults": [the keys at llama-server's default]}.
+nlohmann::json settings_json(const PlanReport& r) {
+  nlohmann::json values = nlohmann::json::object();
+  nlohmann::json defaults = nlohmann::json::array();
+  for (const Setting& s : settings_of(r.spec, r.input)) {
+    values[s.key] = s.value;
+    if (s.is_default) {
+      defaults.push_back(s.key);
+    }
+  }
+  return {{"values", values}, {"defaults", defaults}};
+}
+
 nlohmann::json gpus_json(const router::Inventory& inv) {
   nlohmann::json out = nlohmann::json::array();
   for (const router::Gpu& g : inv.gpus) {
@@ -213,16 +285,16 @@ void print_plan(const PlanReport& r, std::ostream& out) {
 }
 
 nlohmann::json plan_json(const PlanReport& r) {
-  nlohmann::json j = {{"model", r.path.string()},
-                      {"estimate", estimate_json(r.estimate)},
-                      {"gpus", gpus_json(r.inventory)},
-                      {"warnings", r.inventory.warnings},
-                      {"notes", r.notes},
-                      {"draft", r.draft.empty() ? nlohmann::json()
-                                                : nlohmann::json(r.draft.string())},
-                      {"mtp", r.input.mtp},
-                      {"backend", config::to_string(r.placement ? r.placement->api
-                                                                : r.request.api)}};
+  nlohmann::json j = {
+      {"model", r.path.string()},
+      {"estimate", estimate_json(r.estimate)},
+      {"gpus", gpus_json(r.inventory)},
+      {"warnings", r.inventory.warnings},
+      {"notes", r.notes},
+      {"draft", r.draft.empty() ? nlohmann::json() : nlohmann::json(r.draft.string())},
+      {"mtp", r.input.mtp},
+      {"settings", settings_json(r)},
+      {"backend", config::to_string(r.placement ? r.placement->api : r.request.api)}};
   if (r.measured) {
     nlohmann::json devices = nlohmann::json::array();
     for (const router::DeviceBuffers& d : r.measured->devices) {

@@ -33,6 +33,9 @@ struct PlanReport {
   router::Correction correction;
   std::vector<std::string> notes; // what the plan assumed or left out (pins ignored, …)
   std::filesystem::path draft;    // the draft model counted; "" = none
+  // The memory settings asked for: an unset one is llama-server's default, and the report
+  // says so beside the value `input` holds.
+  config::ManagedSpec spec;
 };
 
 void print_plan(const PlanReport& r, std::ostream& out);

@@ -506,3 +506,124 @@ TEST_CASE("askd plan: --mtp and --draft auto on the command line") {
 }
 
 } // namespace ask::proxy
+
+namespace ask::proxy {
+
+TEST_CASE(
+    "askd plan: unset settings are llama-server's defaults, marked so: auto slots share a cache") {
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = k_tiny;
+  const Outcome o = plan(opts, config::Config{}, tools);
+  CHECK_MESSAGE(o.status == k_exit_ok, o.err);
+  CHECK(contains(o.out, "context  2048 tokens (one cache shared by 4 slots)"));
+  CHECK(contains(o.out, "\nsettings\n  parallel                        4 (llama-server default: "
+                        "auto)\n  kv_unified                      on (llama-server default when "
+                        "parallel is auto)\n"));
+  CHECK(contains(o.out, "  batch                           2048 (llama-server default)\n"));
+  CHECK(contains(o.out, "  ubatch                          512 (llama-server default)\n"));
+  CHECK(contains(o.out, "  mmap                            on (llama-server default)\n"));
+  CHECK(contains(o.out, "  override_tensors                none (llama-server default)\n"));
+  // Pinned on the command line all the same: the scheduler counts 4 slots.
+  CHECK(contains(o.out, "-c 2048 -np 4 -ctk f16 -ctv f16 -fa on --kv-unified --device none"));
+  // -np given: llama-server's default is then a cache per slot.
+  opts.parallel = 2;
+  const Outcome two = plan(opts, config::Config{}, tools);
+  CHECK(contains(two.out, "  parallel                        2\n"));
+  CHECK(contains(two.out, "  kv_unified                      off (llama-server default when "
+                          "parallel is given)\n"));
+  CHECK(contains(two.out, "-np 2 -ctk f16 -ctv f16 -fa on --device none"));
+}
+
+TEST_CASE(
+    "askd plan: --batch, --ubatch, --swa-full, --no-kv-offload, --no-mmap, --override-tensor") {
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = k_tiny;
+  opts.batch = 1024;
+  opts.ubatch = 256;
+  opts.kv_unified = false;
+  opts.swa_full = true;
+  opts.no_kv_offload = true;
+  opts.no_mmap = true;
+  opts.override_tensors = {"blk\\.0\\.ffn_.*=CPU,output=CPU", "exps=CPU"};
+  const Outcome o = plan(opts, config::Config{}, tools);
+  CHECK_MESSAGE(o.status == k_exit_ok, o.err);
+  CHECK(contains(o.out, "-np 4 -ctk f16 -ctv f16 -fa on -b 1024 -ub 256 --swa-full -nkvo "
+                        "--no-mmap -ot 'blk\\.0\\.ffn_.*=CPU,output=CPU,exps=CPU' --device none"));
+  CHECK(contains(o.out, "  kv_unified                      off\n"));
+  CHECK(contains(o.out, "  override_tensors                blk\\.0\\.ffn_.*=CPU, output=CPU, "
+                        "exps=CPU\n"));
+  opts.json = true;
+  const auto j = nlohmann::json::parse(plan(opts, config::Config{}, tools).out);
+  CHECK(j["settings"]["values"]["ubatch"] == 256);
+  CHECK(j["settings"]["values"]["kv_unified"] == false);
+  CHECK(j["settings"]["values"]["mmap"] == false);
+  CHECK(j["settings"]["values"]["override_tensors"].size() == 3);
+  CHECK(j["settings"]["defaults"] ==
+        nlohmann::json::array({"parallel", "ctx", "kv_cache_type", "flash_attn", "n_cpu_moe"}));
+}
+
+TEST_CASE("askd plan: a config model's memory settings, and the options over them") {
+  TempDir dir;
+  const config::Config cfg = managed_config(
+      dir, R"(, "ubatch": 128, "kv_unified": true, "override_tensors": ["output=CPU"],)"
+           R"( "extra_args": ["-nkvo", "--jinja"])");
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = "tiny";
+  const Outcome o = plan(opts, cfg, tools);
+  CHECK_MESSAGE(o.status == k_exit_ok, o.err);
+  CHECK(contains(o.out, "context  4096 tokens (one cache shared by 4 slots)"));
+  CHECK(contains(o.out, "  kv_unified                      on\n"));
+  CHECK(contains(o.out, "  kv_offload                      off\n")); // from extra_args
+  CHECK(contains(o.out, "-fa on --kv-unified -ub 128 -nkvo -ot output=CPU --device"));
+  opts.override_tensors = {"exps=CPU"}; // replaces the model's list
+  opts.ubatch = 512;
+  const Outcome over = plan(opts, cfg, tools);
+  CHECK(contains(over.out, "-fa on --kv-unified -nkvo -ot exps=CPU --device"));
+  CHECK(contains(over.out, "  ubatch                          512\n")); // asked for: no mark
+}
+
+TEST_CASE("askd plan: a bad --override-tensor is bad input, naming the item") {
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = k_tiny;
+  for (const auto& [item, needle] :
+       {std::pair{"exps=CUDA0", "--override-tensor \"exps=CUDA0\": buffer type \"CUDA0\" would "
+                                "put tensors on a device"},
+        std::pair{"a=CPU,(=CPU", "--override-tensor \"(=CPU\": invalid regular expression"},
+        std::pair{"exps", "--override-tensor \"exps\": expected PATTERN=CPU"}}) {
+    CAPTURE(item);
+    opts.override_tensors = {item};
+    const Outcome o = plan(opts, config::Config{}, tools);
+    CHECK(o.status == k_exit_usage);
+    CHECK_MESSAGE(contains(o.err, needle), o.err);
+    CHECK(o.out.empty());
+  }
+}
+
+TEST_CASE("askd plan: the memory options on the command line") {
+  TempDir dir;
+  const auto cfg = dir.write("c.jsonc", R"({"gpus": {"probe": false}})").string();
+  const Outcome o = askd({"plan", k_tiny, "--config", cfg, "--ubatch", "64", "--batch", "128",
+                          "--no-kv-unified", "--swa-full", "--no-kv-offload", "--no-mmap",
+                          "--override-tensor", "a=CPU", "--override-tensor", "b=CPU"},
+                         dir);
+  CHECK_MESSAGE(o.status == k_exit_ok, o.err);
+  CHECK(contains(o.out, "-np 4 -ctk f16 -ctv f16 -fa on -b 128 -ub 64 --swa-full -nkvo --no-mmap "
+                        "-ot a=CPU,b=CPU"));
+  const Outcome kvu =
+      askd({"plan", k_tiny, "--config", cfg, "--parallel", "2", "--kv-unified"}, dir);
+  CHECK(contains(kvu.out, "-np 2 -ctk f16 -ctv f16 -fa on --kv-unified"));
+  CHECK(askd({"plan", k_tiny, "--kv-unified", "--no-kv-unified"}, dir).status == k_exit_usage);
+  CHECK(askd({"plan", k_tiny, "--ubatch", "0"}, dir).status == k_exit_usage);
+  const Outcome help = askd({"plan", "--help"}, dir);
+  for (const char* option : {"--batch", "--ubatch", "--kv-unified", "--no-kv-unified", "--swa-full",
+                             "--override-tensor", "--no-kv-offload", "--no-mmap"}) {
+    CAPTURE(option);
+    CHECK(contains(help.out, option));
+  }
+}
+
+} // namespace ask::proxy

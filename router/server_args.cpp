@@ -20,11 +20,38 @@ std::vector<std::string> server_args(const ServerFiles& files, const EstimateInp
                                    in.cache_type_v,
                                    "-fa",
                                    in.flash_attn ? "on" : "off"};
+  // -c, -np, the cache types and -fa are always given: the scheduler counts the slots, and a
+  // llama-server build whose defaults differ runs what was estimated all the same. With -np
+  // given, llama-server's KV cache is per slot unless -kvu says otherwise.
   if (in.kv_unified) {
     args.emplace_back("--kv-unified");
   }
+  // The rest only where the estimate assumed other than llama-server's default.
+  if (in.n_batch != static_cast<std::uint32_t>(config::k_llama_default_batch)) {
+    args.insert(args.end(), {"-b", std::to_string(in.n_batch)});
+  }
+  if (in.n_ubatch != static_cast<std::uint32_t>(config::k_llama_default_ubatch)) {
+    args.insert(args.end(), {"-ub", std::to_string(in.n_ubatch)});
+  }
+  if (in.swa_full) {
+    args.emplace_back("--swa-full");
+  }
+  if (!in.kv_offload) {
+    args.emplace_back("-nkvo");
+  }
+  if (!in.mmap) {
+    args.emplace_back("--no-mmap");
+  }
   if (in.n_cpu_moe > 0) {
     args.insert(args.end(), {"--n-cpu-moe", std::to_string(in.n_cpu_moe)});
+  }
+  // One -ot with a comma-separated list: llama-server warns about a repeated flag.
+  if (!in.overrides.empty()) {
+    std::string list;
+    for (const TensorOverride& o : in.overrides) {
+      list += (list.empty() ? "" : ",") + o.pattern + "=" + o.buffer_type;
+    }
+    args.insert(args.end(), {"-ot", list});
   }
   // The estimate charges the draft (whole, with a KV cache of the main model's types) and the
   // projector to the output GPU; left alone llama-server would spread the draft over every

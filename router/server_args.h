@@ -18,13 +18,16 @@ struct ServerFiles {
   std::filesystem::path projector;  // mmproj; "" = none
 };
 
-// "-m MODEL -c N -np N -ctk T -ctv T -fa on|off [--kv-unified] [--n-cpu-moe N]
+// "-m MODEL -c N -np N -ctk T -ctv T -fa on|off [--kv-unified] [-b N] [-ub N] [--swa-full]
+// [-nkvo] [--no-mmap] [--n-cpu-moe N] [-ot PATTERN=CPU,…]
 // [--spec-type draft-simple -md DRAFT -devd DEV -ngld 999 -ctkd T -ctvd T]
 // [--spec-type draft-mtp -ctkd T -ctvd T] [--mmproj FILE -mmdev DEV]" followed by the plan's
 // arguments (--device, -ngl, --tensor-split …). DEV is the plan's output device; the MTP
 // arguments come from EstimateInput::mtp.
-// Flash attention "auto" is passed as "on": the estimate assumed it, and what runs must be
-// what was estimated (with "off" the compute buffers grow).
+// -b, -ub, --swa-full, -nkvo, --no-mmap and -ot appear only where they differ from
+// llama-server's defaults (config/types.h). Flash attention "auto" is passed as "on": the
+// estimate assumed it, and what runs must be what was estimated (with "off" the compute
+// buffers grow).
 // Ports, hosts and a preset's own arguments are the spawner's business, not this one's.
 std::vector<std::string> server_args(const ServerFiles& files, const EstimateInput& in,
                                      const Estimate& est, const Plan& plan);

@@ -47,6 +47,8 @@ TEST_CASE("askd managed: a cold model is spawned on demand with the planned argu
   CHECK(args.find("--device CUDA0") != std::string::npos);
   CHECK(args.find("--port " + std::to_string(inst["port"].get<int>())) != std::string::npos);
   CHECK(args.find("-c 1024") != std::string::npos);
+  // No "parallel": llama-server's automatic 4 slots sharing one cache, pinned explicitly.
+  CHECK(args.find("-np 4 -ctk f16 -ctv f16 -fa on --kv-unified ") != std::string::npos);
   CHECK(s["gpus"][0]["used_by_askd_bytes"].get<std::uint64_t>() > 0);
   CHECK(s["gpus"][1]["used_by_askd_bytes"].get<std::uint64_t>() == 0);
 
@@ -56,6 +58,26 @@ TEST_CASE("askd managed: a cold model is spawned on demand with the planned argu
   const Json s2 = status(askd);
   REQUIRE(s2["instances"].size() == 1);
   CHECK(s2["instances"][0]["pid"] == pid);
+}
+
+TEST_CASE("askd managed: memory settings from keys and extra_args reach the command line once") {
+  const Json settings = {
+      {"parallel", 2},
+      {"ubatch", 256},
+      {"override_tensors", Json::array({"output=CPU"})},
+      {"extra_args", Json::array({"--jinja", "-nkvo", "-b", "1024", "-t", "2"})}};
+  AskdProcess askd(managed_config({{"tiny", tiny_model(settings)}}));
+  const Reply reply = askd.chat(chat_body("tiny", "hello"), {}, 30s);
+  REQUIRE_MESSAGE(reply.status == 200, reply.body);
+  const Json s = status(askd);
+  REQUIRE(s["instances"].size() == 1);
+  const std::string args = cmdline(s["instances"][0]["pid"].get<int>());
+  CHECK_MESSAGE(args.find("-np 2 -ctk f16 -ctv f16 -fa on -b 1024 -ub 256 -nkvo -ot output=CPU "
+                          "--device CUDA0") != std::string::npos,
+                args);
+  CHECK(args.find("--kv-unified") == std::string::npos); // -np given: a cache per slot
+  CHECK(args.ends_with(" --jinja -t 2 ")); // what askd does not read, as written, last
+  CHECK(args.find("-nkvo") == args.rfind("-nkvo")); // folded: passed once, by askd
 }
 
 TEST_CASE("askd managed: keep_alive unloads an idle instance, and the process exits") {
