@@ -187,6 +187,7 @@ ManagedRouter::make_managed(const config::Config& config, const config::Model& m
     mm.preset = *preset;
   }
   mm.input = router::estimate_input(s);
+  mm.input.api = mm.preset ? mm.preset->api : config::GpuApi::cpu;
   mm.files.model = s.gguf;
   auto file = core::gguf::read_model(s.gguf);
   if (!file) {

@@ -349,11 +349,6 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
     }
     target->in.projector_bytes = p->tensor_bytes();
   }
-  auto est = router::estimate(*model, target->in);
-  if (!est) {
-    err << "askd plan: " << target->model.string() << ": " << est.error().message << '\n';
-    return k_exit_usage;
-  }
   router::Inventory inv;
   if (!opts.declare.empty()) {
     std::vector<router::ProbedGpu> declared;
@@ -386,6 +381,13 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
   }
   if (!target->api_given) {
     target->req.api = default_api(inv, config.gpus);
+  }
+  // The backend decides whether host weights are copied into GPU compute buffers.
+  target->in.api = target->req.api;
+  auto est = router::estimate(*model, target->in);
+  if (!est) {
+    err << "askd plan: " << target->model.string() << ": " << est.error().message << '\n';
+    return k_exit_usage;
   }
   if (auto pins = check_pins(*target, inv, target->notes); !pins) {
     err << "askd plan: " << pins.error().message << '\n';

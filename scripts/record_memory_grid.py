@@ -184,6 +184,14 @@ def held_out():
     return runs
 
 
+def with_even_split(runs):
+    """RPC runs without --tensor-split get an even one (see record())."""
+    for r in runs:
+        if r.rpc and "-ts" not in r.args:
+            r.args = r.args + ["-ts", ",".join("1" for _ in r.rpc)]
+    return runs
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -231,8 +239,10 @@ def record(run, bin_dir, zoo, out_dir, timeout, shim, fit_only=False):
     try:
         for mem in run.rpc:
             port = free_port()
+            # This build's rpc-server reports its CPU device's memory (the host's), so every
+            # device reports the same: runs give --tensor-split (grid() adds an even one).
             p = subprocess.Popen([os.path.join(bin_dir, "ggml-rpc-server"), "-H", "127.0.0.1",
-                                  "-p", str(port), "-m", str(mem), "-t", "1"],
+                                  "-p", str(port), "-t", "1"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             rpcs.append(p)
             if not wait_port(port, p):
@@ -283,7 +293,7 @@ def record(run, bin_dir, zoo, out_dir, timeout, shim, fit_only=False):
         if endpoints:
             shown += ["--rpc", ",".join(f"rpc{i}" for i in range(len(endpoints)))]
         header = [f"# cmd: {' '.join(shown)}",
-                  f"# rpc-server memory (MiB): {','.join(str(m) for m in run.rpc) or 'none'}",
+                  f"# rpc devices: {len(run.rpc)}",
                   f"# status: {'ok' if done and not failed else 'failed'}"
                   f" after {time.time() - t0:.1f} s",
                   "# fit-params: " + fit_params(run, bin_dir, model, endpoints, shim)]
@@ -312,7 +322,7 @@ def main():
                     help="LD_PRELOAD library that drops MAP_POPULATE (scripts/zoo-load.sh "
                          "builds it); '' for none")
     a = ap.parse_args()
-    runs = [r for r in grid() + held_out() if re.search(a.only, r.run_id())]
+    runs = [r for r in with_even_split(grid() + held_out()) if re.search(a.only, r.run_id())]
     if a.list:
         for r in runs:
             print(r.run_id())

@@ -129,9 +129,12 @@ std::optional<Run> read_run(const fs::path& path) {
   while (std::getline(f, line)) {
     if (line.starts_with("# cmd: ")) {
       cmd = words(line.substr(7));
-    } else if (line.starts_with("# rpc-server memory (MiB): ")) {
-      const std::string v = line.substr(27);
-      run.rpc_mib = v == "none" ? std::vector<double>{} : numbers(v);
+    } else if (line.starts_with("# rpc devices: ")) {
+      // Every rpc-server of this build reports the host's memory: an even default split.
+      try {
+        run.rpc_mib.assign(std::stoul(line.substr(15)), 1.0);
+      } catch (const std::exception&) {
+      }
     } else if (line.starts_with("# status: ")) {
       ok = line.find(": ok") != std::string::npos;
     } else if (line.starts_with("# fit-params: ")) {
@@ -222,14 +225,24 @@ Comparison compare(const Run& run) {
     out.estimate_error = est.error().message;
     return out;
   }
-  for (const router::DeviceMemory& d : *est) {
+  // The log names the host's buffers CPU (KV, compute, output) and CPU_Mapped (weights), and
+  // every rpc-server's device "RPC0[host:port]" (device 0 of each server): they are told
+  // apart by their order, the order of --rpc, which is the layout's.
+  std::vector<std::string> device_names;
+  for (const router::DeviceBuffers& m : run.measured.devices) {
+    if (!m.device.starts_with("CPU") &&
+        std::find(device_names.begin(), device_names.end(), m.device) == device_names.end()) {
+      device_names.push_back(m.device);
+    }
+  }
+  for (std::size_t i = 0; i < est->size(); ++i) {
+    const router::DeviceMemory& d = (*est)[i];
     Device dev;
     dev.device = d.device;
     const bool host = d.device == "host";
-    // The log names the host's buffers CPU (KV, compute, output) and CPU_Mapped (weights),
-    // the devices RPC0[host:port], …
+    const std::string name = i < device_names.size() ? device_names[i] : "";
     for (const router::DeviceBuffers& m : run.measured.devices) {
-      if (host ? m.device.starts_with("CPU") : m.device.starts_with(d.device + "[")) {
+      if (host ? m.device.starts_with("CPU") : m.device == name) {
         dev.real_weights += m.model;
         dev.real_kv += m.kv + m.recurrent;
         dev.real_compute += m.compute;

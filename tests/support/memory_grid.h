@@ -32,7 +32,7 @@ struct Run {
   router::EstimateInput in;
   int n_gpu_layers = 999;
   std::vector<double> tensor_split;
-  std::vector<double> rpc_mib; // rpc-server -m per device (the default split's weights)
+  std::vector<double> rpc_mib; // one weight per rpc-server device (the default split's)
   bool refused = false;        // llama-server refused the settings ("# status: failed")
   std::string refusal;         // its error line
   router::Calibration measured;
@@ -51,8 +51,7 @@ std::filesystem::path fixtures(const std::string& sub);
 // The zoo model of a run, built once per process.
 core::Result<const core::gguf::SplitModel*> model_of(const Run& run);
 
-// The split llama.cpp made in the run: rpc devices RPC0…, -ngl, --tensor-split or the
-// rpc-servers' memory.
+// The split llama.cpp made in the run: rpc devices RPC0…, -ngl, --tensor-split (else even).
 router::Layout layout_of(const Run& run, std::size_t n_layer);
 
 struct Device {
