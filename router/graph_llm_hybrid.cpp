@@ -18,7 +18,9 @@ namespace ask::router::graph::llm {
 
 namespace {
 
-bool is_qwen35(const std::string& arch) { return arch == "qwen35" || arch == "qwen35moe"; }
+bool is_qwen35(const std::string& arch) {
+  return arch == "qwen35" || arch == "qwen35moe";
+}
 
 } // namespace
 
@@ -84,8 +86,10 @@ Tensor* Builder::gdn_layer(const RsInput& in, Tensor* cur, int il) {
   // build_qkvz
   Tensor* qkv_mixed = nullptr;
   Tensor* z = nullptr;
-  if (Tensor* wqkv = lw(il, "attn_qkv.weight"); wqkv != nullptr || !next) {
-    qkv_mixed = g().mul_mat(wqkv != nullptr ? wqkv : lw_required(il, "attn_qkv.weight"), cur);
+  // qwen35 always has attn_qkv; qwen3next falls back to the legacy ssm_in.
+  Tensor* wqkv = next ? lw(il, "attn_qkv.weight") : lw_required(il, "attn_qkv.weight");
+  if (wqkv != nullptr) {
+    qkv_mixed = g().mul_mat(wqkv, cur);
     qkv_mixed = g().reshape_3d(qkv_mixed, qkv_mixed->ne[0], T, S);
     z = g().mul_mat(lw_required(il, "attn_gate.weight"), cur);
   } else {
@@ -115,8 +119,8 @@ Tensor* Builder::gdn_layer(const RsInput& in, Tensor* cur, int il) {
     const std::int64_t per = nv / nk;
     ba = g().reshape_4d(ba, 2 * per, nk, T, S);
     Tensor* b = g().view_4d(ba, per, nk, T, S, ba->nb[1], ba->nb[2], ba->nb[3], 0);
-    Tensor* a = g().view_4d(ba, per, nk, T, S, ba->nb[1], ba->nb[2], ba->nb[3],
-                            row_size(ba->type, per));
+    Tensor* a =
+        g().view_4d(ba, per, nk, T, S, ba->nb[1], ba->nb[2], ba->nb[3], row_size(ba->type, per));
     b = g().cont(b);
     beta = g().unary(Op::unary, b); // sigmoid
     Tensor* alpha = g().cont(a, {nv, T, S, 1});
@@ -161,8 +165,8 @@ Tensor* Builder::gdn_layer(const RsInput& in, Tensor* cur, int il) {
   state = g().reshape_4d(state, hv, hv, nv, S);
 
   // ggml_ssm_conv: [channels, n_seq_tokens, n_seqs]; then silu.
-  Tensor* conv = g().op(Op::ssm_conv, f32, {kernel->ne[1], conv_input->ne[0] - d_conv + 1,
-                                            conv_input->ne[2], 1},
+  Tensor* conv = g().op(Op::ssm_conv, f32,
+                        {kernel->ne[1], conv_input->ne[0] - d_conv + 1, conv_input->ne[2], 1},
                         {conv_input, kernel});
   conv = g().unary(Op::unary, conv);
   const std::uint64_t nb1 = row_size(conv->type, 2 * hk * nk + hv * nv);
@@ -192,9 +196,8 @@ Tensor* Builder::gdn_layer(const RsInput& in, Tensor* cur, int il) {
                        {q, k, v, gate, beta, state});
   Tensor* output = g().view_4d(gdn, hv, nv, T, S, row_size(f32, hv), row_size(f32, hv * nv),
                                row_size(f32, hv * nv * T), 0);
-  Tensor* new_state =
-      g().view_4d(gdn, hv, hv, nv, S, row_size(f32, hv), row_size(f32, hv * hv),
-                  row_size(f32, hv * hv * nv), row_size(f32, hv * nv * T * S));
+  Tensor* new_state = g().view_4d(gdn, hv, hv, nv, S, row_size(f32, hv), row_size(f32, hv * hv),
+                                  row_size(f32, hv * hv * nv), row_size(f32, hv * nv * T * S));
   // build_recurrent_attn: the new states go back to the s cache.
   g().expand(g().cpy(new_state, g().view_2d(s_all, n_embd_s, S, s_all->nb[1], 0)));
 
