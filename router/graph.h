@@ -31,7 +31,7 @@ enum class Op {
   view, reshape, permute, transpose,
   scale, add, add_id, add1, sub, mul, div, sqr, sqrt, log, unary, rope, rms_norm, soft_max, fill,
   get_rows, set_rows, mul_mat, mul_mat_id, flash_attn_ext, cpy, cont, concat, glu, norm, clamp,
-  argsort, top_k, sum_rows, pad, repeat, ssm_conv, ssm_scan, gated_delta_net, other,
+  argsort, top_k, sum_rows, pad, repeat, ssm_conv, ssm_scan, gated_delta_net, l2_norm, other,
 };
 
 // ggml_op_can_inplace (ggml-alloc.c).

@@ -122,6 +122,28 @@ public:
   std::int64_t head_v(int il) const;
   bool is_swa(int il) const;
 
+  // --- the hybrid builders (graph_llm_hybrid.cpp): qwen3next, qwen35, qwen35moe ---
+  // llm_graph_input_rs: s_copy and its two views, the sequences the ubatch updates and the
+  // other cells of the recurrent memory (none when reserving: n_rs is the memory's size).
+  struct RsInput {
+    Tensor* s_copy_main = nullptr;
+    Tensor* s_copy_extra = nullptr;
+    std::int64_t n_rs = 0;
+  };
+  RsInput rs_inp(); // build_rs_inp_impl
+  // llama_memory_recurrent's r_l / s_l of layer il: f32 [n_embd, n_rs], on the layer's device.
+  Tensor* rs_cache(int il, bool s, std::int64_t n_embd, std::int64_t n_rs);
+  // llm_graph_context::build_rs: clears one state, gathers the ubatch's states.
+  Tensor* rs(const RsInput& in, Tensor* s, std::int64_t state_size);
+  // qwen3next / qwen35(moe) build_layer_attn_linear: the gated delta net layer.
+  Tensor* gdn_layer(const RsInput& in, Tensor* cur, int il);
+  // qwen3next / qwen35(moe) build_layer_attn: gated attention with q/k norms.
+  Tensor* gated_attn_layer(const AttnInput& in, Tensor* cur, Tensor* pos, int il);
+  // qwen3next / qwen35moe build_layer_ffn (routed and gated shared experts), qwen35's dense one.
+  Tensor* hybrid_ffn(Tensor* cur, int il);
+  // The output head (output.weight, else token_embd duplicated as in output()).
+  Tensor* lm_head();
+
 private:
   void force_layer_backend(Tensor* t, int il);
 

@@ -6,7 +6,8 @@
 namespace ask::router::graph::llm {
 
 bool has_other_graph(std::string_view arch) {
-  for (std::string_view a : {"gemma", "gemma2", "gemma3", "glm4", "phi3", "gpt-oss", "deepseek2"}) {
+  for (std::string_view a : {"gemma", "gemma2", "gemma3", "glm4", "phi3", "gpt-oss", "deepseek2",
+                             "qwen3next", "qwen35", "qwen35moe"}) {
     if (arch == a) {
       return true;
     }
