@@ -24,8 +24,10 @@
 //     nemotron_h, nemotron_h_moe                       recurrent iff n_head_kv == 0 and
 //                                                      n_ff == 0; KV iff n_head_kv > 0 and
 //                                                      n_ff == 0; MLP layers hold neither;
-//     qwen3next, qwen35, qwen35moe                     recurrent iff (il + 1) %
+//     qwen3next, qwen35, qwen35moe                     recurrent iff attention.recurrent_layers
+//                                                      says so, else iff (il + 1) %
 //                                                      full_attention_interval != 0 (default 4);
+//                                                      MTP layers never;
 //     jamba, plamo2, granitehybrid, lfm2, lfm2moe,     recurrent iff n_head_kv(il) == 0;
 //     kimi-linear
 //     any other architecture                           recurrent iff head_count_kv is an
@@ -272,7 +274,8 @@ struct LayerKind {
 // full_attention_interval (qwen3next family), `state` whether the file has recurrent-state
 // sizes at all.
 LayerKind layer_kind(const ArchParams& p, std::uint64_t il, std::uint64_t interval,
-                     bool head_kv_array, bool state) {
+                     const std::vector<std::uint64_t>& recurrent_flags, bool head_kv_array,
+                     bool state) {
   const std::string_view a = p.arch;
   const bool no_kv_heads = p.n_head_kv[il] == 0;
   if (is_one_of(a, {"mamba", "mamba2", "rwkv6", "rwkv6qwen2", "rwkv7", "arwkv7"})) {
@@ -286,7 +289,11 @@ LayerKind layer_kind(const ArchParams& p, std::uint64_t il, std::uint64_t interv
   }
   bool recurrent = false;
   if (is_one_of(a, {"qwen3next", "qwen35", "qwen35moe"})) {
-    recurrent = (il + 1) % interval != 0;
+    // attention.recurrent_layers when the file has it, else every interval-th layer has
+    // attention; MTP layers never recur (llama_model_qwen35::load_arch_hparams).
+    const bool flagged =
+        recurrent_flags.empty() ? (il + 1) % interval != 0 : recurrent_flags[il] != 0;
+    recurrent = il + p.n_layer_nextn < p.n_layer && flagged;
   } else if (is_one_of(a, {"jamba", "plamo2", "granitehybrid", "lfm2", "lfm2moe", "kimi-linear"})) {
     recurrent = no_kv_heads;
   } else {
@@ -297,7 +304,13 @@ LayerKind layer_kind(const ArchParams& p, std::uint64_t il, std::uint64_t interv
 
 Result<void> read_recurrent(const File& f, const std::string& k, ArchParams& p) {
   std::uint64_t interval = 4;
+  std::vector<std::uint64_t> recurrent_flags;
   if (is_one_of(p.arch, {"qwen3next", "qwen35", "qwen35moe"})) {
+    auto flags = per_layer(f, k + "attention.recurrent_layers", p.n_layer, {});
+    if (!flags) {
+      return fail(std::move(flags.error()));
+    }
+    recurrent_flags = std::move(*flags);
     auto n = optional_uint(f, k + "full_attention_interval");
     if (!n) {
       return fail(std::move(n.error()));
@@ -314,7 +327,7 @@ Result<void> read_recurrent(const File& f, const std::string& k, ArchParams& p) 
   p.is_recurrent_layer.assign(p.n_layer, false);
   p.has_kv_layer.assign(p.n_layer, true);
   for (std::uint64_t il = 0; il < p.n_layer; ++il) {
-    const LayerKind kind = layer_kind(p, il, interval, head_kv_array, state);
+    const LayerKind kind = layer_kind(p, il, interval, recurrent_flags, head_kv_array, state);
     p.is_recurrent_layer[il] = kind.recurrent;
     p.has_kv_layer[il] = kind.kv;
   }

@@ -52,6 +52,11 @@ core::Result<ComputeBuffers> compute_buffers(const core::gguf::SplitModel& model
                                              const ComputeContext& ctx,
                                              const ComputeDevices& devices);
 
+// The node count of the full-ubatch graph, as llama.cpp logs it ("graph nodes = N").
+core::Result<std::size_t> graph_nodes(const core::gguf::SplitModel& model,
+                                      const core::gguf::ArchParams& params,
+                                      const ComputeContext& ctx, const ComputeDevices& devices);
+
 // One CPU backend holding everything: the devices of a model loaded in host memory only.
 ComputeDevices host_only();
 

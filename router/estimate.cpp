@@ -396,6 +396,8 @@ Result<void> simulate_compute(const SplitModel& model, const ArchParams& p, cons
                               Estimate& e) {
   auto approximate = [&](const std::string& why) {
     e.compute_cpu = e.compute_output;
+    e.compute_partial = e.compute_output;
+    e.compute_host_partial = e.compute_host;
     e.margin = std::max(e.margin, k_unmodelled_margin);
     e.margin_reason = why + ": compute buffers approximated, with a 50% margin";
     return Result<void>{};
@@ -437,6 +439,13 @@ Result<void> simulate_compute(const SplitModel& model, const ArchParams& p, cons
     return fail(std::move(two.error()));
   }
   e.compute_layer = (*two)[0];
+  auto partial = run(devices_for(in, {device_backend(api + "0")},
+                                 [n_layer](int il) { return il < n_layer / 2 ? -1 : 0; }, 0));
+  if (!partial) {
+    return fail(std::move(partial.error()));
+  }
+  e.compute_partial = (*partial)[0];
+  e.compute_host_partial = (*partial)[1] + e.mtp_compute_host;
   return {};
 }
 
@@ -466,6 +475,8 @@ void apply_correction(const Correction& raw, Estimate& e) {
   e.compute_layer = scaled(e.compute_layer, k.compute);
   e.compute_host = scaled(e.compute_host, k.compute);
   e.compute_cpu = scaled(e.compute_cpu, k.compute);
+  e.compute_partial = scaled(e.compute_partial, k.compute);
+  e.compute_host_partial = scaled(e.compute_host_partial, k.compute);
   e.mtp_weights = scaled(e.mtp_weights, k.weights);
   e.mtp_kv = scaled(e.mtp_kv, k.kv);
   e.mtp_compute = scaled(e.mtp_compute, k.compute);
@@ -493,7 +504,7 @@ void apply_margin(Estimate& e) {
   }
   const double f = 1.0 + e.margin;
   for (u64* v : {&e.compute_output, &e.compute_layer, &e.compute_host, &e.compute_cpu,
-                 &e.mtp_compute}) {
+                 &e.compute_partial, &e.compute_host_partial, &e.mtp_compute}) {
     *v = scaled(*v, f);
   }
   e.notes.push_back(e.margin_reason);

@@ -101,6 +101,12 @@ struct Estimate {
   std::uint64_t compute_layer = 0;
   std::uint64_t compute_host = 0;  // host-side compute buffer of a load on GPUs
   std::uint64_t compute_cpu = 0;   // the one compute buffer when everything is in host memory
+  // A load with its first layers in host memory: the first GPU takes the host layers' big
+  // ops (CUDA, ROCm, Vulkan and SYCL copy their weights into its compute buffer), and the
+  // host computes the rest of them. compute_partial is a one-GPU load's GPU buffer (output
+  // included), compute_host_partial its host buffer.
+  std::uint64_t compute_partial = 0;
+  std::uint64_t compute_host_partial = 0;
   std::uint64_t output_buffer = 0; // host: n_vocab f32 logits per slot (output_reserve(n_seq_max))
   std::uint64_t gpu_overhead = 0;  // per GPU used: driver context, cuBLAS/hipBLAS workspace
   std::uint64_t draft = 0;         // draft model: weights + KV + compute, with the output layer

@@ -29,6 +29,9 @@ void check_run(const grid::Run& run, Tally& tally) {
     return;
   }
   REQUIRE_MESSAGE(!c.estimate_refused, run.name, ": ", c.estimate_error);
+  if (run.graph_nodes != 0) { // the same graph, op for op: the same number of nodes
+    CHECK_MESSAGE(c.graph_nodes == run.graph_nodes, run.name, ": graph nodes");
+  }
   for (const grid::Device& d : c.devices) {
     INFO(run.name, " ", d.device, ": weights ", d.est_weights, " vs ", d.real_weights, ", KV ",
          d.est_kv, " vs ", d.real_kv, ", compute ", d.est_compute, " vs ", d.real_compute);

@@ -59,9 +59,7 @@ void Builder::build_llama() {
       m.down = lw_required(il, "ffn_down_exps.weight");
       m.n_expert = static_cast<std::int64_t>(P.n_expert);
       m.n_expert_used = static_cast<std::int64_t>(P.n_expert_used);
-      m.norm_w = true;
-      const double scale = key_float("expert_weights_scale").value_or(0.0);
-      m.scale_w = scale != 0.0 && scale != 1.0;
+      m.norm_w = true; // llama.cpp reads no expert_weights_scale for these: no scale op
       cur = moe_ffn(cur, m, il);
     }
     cur = g().binary(Op::add, cur, ffn_inp);

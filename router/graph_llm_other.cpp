@@ -229,9 +229,7 @@ void Builder::build_gpt_oss() {
     m.down_b = lw(il, "ffn_down_exps.bias");
     m.n_expert = static_cast<std::int64_t>(P.n_expert);
     m.n_expert_used = static_cast<std::int64_t>(P.n_expert_used);
-    m.gating = Moe::Gating::softmax_weight;
-    const double scale = key_float("expert_weights_scale").value_or(0.0);
-    m.scale_w = scale != 0.0 && scale != 1.0;
+    m.gating = Moe::Gating::softmax_weight; // no expert_weights_scale for gpt-oss
     cur = moe_ffn(cur, m, il);
     inpL = g().binary(Op::add, cur, ffn_inp);
   }

@@ -35,11 +35,16 @@ std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) {
   return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<std::uint64_t>::max() : r;
 }
 
-std::uint64_t fixed_cost(const Estimate& e, bool output) {
+// With layers left in host memory (`partial`), the first GPU also takes their big ops, and
+// with them a copy of their weights (compute_partial over compute_output).
+std::uint64_t fixed_cost(const Estimate& e, bool output, bool first = false, bool partial = false) {
+  const std::uint64_t extra =
+      partial && first && e.compute_partial > e.compute_output ? e.compute_partial - e.compute_output
+                                                               : 0;
   if (!output) {
-    return sat_add(e.gpu_overhead, e.compute_layer);
+    return sat_add(sat_add(e.gpu_overhead, e.compute_layer), extra);
   }
-  std::uint64_t sum = e.gpu_overhead;
+  std::uint64_t sum = sat_add(e.gpu_overhead, extra);
   for (std::uint64_t v :
        {e.compute_output, e.output_weights, e.draft, e.mtp_compute, e.projector}) {
     sum = sat_add(sum, v);
@@ -55,7 +60,7 @@ std::optional<std::vector<int>> split_layers(const Estimate& e, const std::vecto
   const std::size_t k = devs.size();
   std::vector<std::uint64_t> room(k);
   for (std::size_t j = 0; j < k; ++j) {
-    const std::uint64_t fixed = fixed_cost(e, j + 1 == k);
+    const std::uint64_t fixed = fixed_cost(e, j + 1 == k, j == 0, first > 0);
     if (devs[j].usable < fixed) {
       return std::nullopt;
     }
@@ -166,7 +171,7 @@ Plan make_plan(const Estimate& e, const PlacementRequest& req, const std::vector
   for (std::size_t j = 0; j < devs.size(); ++j) {
     const bool holds_output = j + 1 == devs.size();
     GpuShare share{devs[j].gpu->id, devs[j].ordinal, counts[j], holds_output,
-                   fixed_cost(e, holds_output), devs[j].usable};
+                   fixed_cost(e, holds_output, j == 0, first > 0), devs[j].usable};
     for (int n = 0; n < counts[j]; ++n, ++il) {
       share.bytes += e.layers[il].device_bytes();
     }
@@ -180,6 +185,10 @@ Plan make_plan(const Estimate& e, const PlacementRequest& req, const std::vector
     plan.gpus.push_back(std::move(share));
   }
   plan.host_bytes = e.host_bytes();
+  if (first > 0) { // the host computes the layers it holds
+    plan.host_bytes = plan.host_bytes - std::min(plan.host_bytes, e.compute_host) +
+                      std::max(e.compute_host, e.compute_host_partial);
+  }
   for (std::size_t h = 0; h < first; ++h) {
     plan.host_bytes += e.layers[h].device_bytes();
   }
@@ -300,7 +309,7 @@ NoFit no_fit(const Estimate& e, const std::vector<Candidate>& devs, std::size_t 
         room == 0 ? 1.0L / static_cast<long double>(devs.size())
                   : static_cast<long double>(devs[j].usable) / static_cast<long double>(room);
     const std::uint64_t need =
-        sat_add(fixed_cost(e, output),
+        sat_add(fixed_cost(e, output, j == 0, first > 0),
                 static_cast<std::uint64_t>(share * static_cast<long double>(layers)));
     nf.needed = sat_add(nf.needed, need);
     nf.available = sat_add(nf.available, devs[j].usable);

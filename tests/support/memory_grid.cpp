@@ -8,6 +8,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "router/estimate_detail.h"
 #include "tests/support/model_zoo.h"
 
 namespace ask::testing::grid {
@@ -140,6 +141,12 @@ std::optional<Run> read_run(const fs::path& path) {
     } else if (line.starts_with("# fit-params: ")) {
       run.fit = fit_rows(line.substr(14));
     } else {
+      if (const auto at = line.find("graph nodes  = "); at != std::string::npos) {
+        try {
+          run.graph_nodes = std::stoul(line.substr(at + 15));
+        } catch (const std::exception&) {
+        }
+      }
       if (line.find(" does not ") != std::string::npos ||
           line.find("requires") != std::string::npos) {
         run.refusal = line;
@@ -224,6 +231,21 @@ Comparison compare(const Run& run) {
     out.estimate_refused = true;
     out.estimate_error = est.error().message;
     return out;
+  }
+  if (auto e = router::estimate(**model, run.in)) {
+    const router::Layout layout = layout_of(run, params->n_layer);
+    std::vector<router::graph::Backend> backends;
+    for (const std::string& name : layout.devices) {
+      backends.push_back(router::device_backend(name));
+    }
+    router::ComputeDevices devices = router::devices_for(
+        run.in, std::move(backends),
+        [&layout](int il) { return layout.layer_device[static_cast<std::size_t>(il)]; },
+        layout.output_device);
+    if (auto n = router::graph_nodes(**model, *params, router::compute_context(*e, run.in),
+                                     devices)) {
+      out.graph_nodes = *n;
+    }
   }
   // The log names the host's buffers CPU (KV, compute, output) and CPU_Mapped (weights), and
   // every rpc-server's device "RPC0[host:port]" (device 0 of each server): they are told

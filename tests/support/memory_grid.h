@@ -37,6 +37,7 @@ struct Run {
   std::string refusal;         // its error line
   router::Calibration measured;
   std::vector<FitRow> fit;
+  std::size_t graph_nodes = 0; // "graph nodes = N" (0 when not logged)
 };
 
 // One fixture file. nullopt when it has no command line.
@@ -70,6 +71,7 @@ struct Comparison {
   bool estimate_refused = false;
   std::string estimate_error;
   std::vector<Device> devices;
+  std::size_t graph_nodes = 0; // the graph model's full-ubatch graph
 };
 
 // estimate_layout() of the run's file, settings and split next to what the log says.
