@@ -15,6 +15,7 @@
 
 #include "config/types.h"
 #include "router/probe.h"
+#include "router/tool_runner.h"
 
 namespace ask::router {
 
@@ -63,14 +64,6 @@ struct Inventory {
 //   values (vram, name, display, cap, reserve) override probed ones; a declared device no
 //   probe saw is kept with free unknown.
 Inventory merge(const std::vector<ProbedGpu>& probed, const config::GpuConfig& declared);
-
-// Runs one tool: argv[0] is looked up on PATH, executed with execvp and this argument
-// vector (no shell). Returns its stdout, or an error saying why (not installed, exit
-// status, timed out). Tests substitute their own.
-using ToolRunner = std::function<Result<std::string>(const std::vector<std::string>& argv)>;
-ToolRunner system_tool_runner();
-// The same with another limit than 10 s; the child is killed (SIGKILL) when it passes.
-ToolRunner system_tool_runner(std::chrono::milliseconds timeout);
 
 // Probes this machine with every tool present (nvidia-smi, rocm-smi or amdgpu sysfs,
 // vulkaninfo, xpu-smi) unless `declared.probe` is false, then merges. A tool that is
