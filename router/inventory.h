@@ -3,10 +3,12 @@
 // card seen through several APIs (CUDA and Vulkan, ROCm and Vulkan) is one Gpu, matched by
 // PCI bus id, carrying its device index under each API — so a model can run a card through
 // Vulkan or ROCm as its preset says. Each Gpu has a cap (the most askd may use of it) and a
-// reserve (kept free for others).
+// reserve (kept free for others). docs/inventory.md describes the sources, their order and
+// the merge rules.
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -56,19 +58,29 @@ struct Inventory {
 // Merges probe records and the config's declared devices:
 // - records with the same PCI id are one card (each API's index kept);
 // - records with the same UUID are one card too (NVIDIA's Vulkan deviceUUID is its CUDA
-//   UUID); otherwise a record without a PCI id stands alone;
-// - name and total come from the vendor's tool when it saw the card (nvidia-smi, rocm-smi,
-//   xpu-smi, sysfs, then vulkaninfo); free is the smallest any source reports;
+//   UUID) — unless both PCI ids are known and differ: then they are two cards that share a
+//   UUID (a cloned VM, a vGPU listing), kept apart with a warning naming both addresses, and
+//   a record without a PCI id whose UUID names several cards is dropped with a warning;
+//   otherwise a record without a PCI id stands alone;
+// - name and total come from the vendor's tool when it saw the card (nvidia-smi, amd-smi,
+//   rocm-smi, xpu-smi, sysfs, then vulkaninfo); free is the smallest any source reports;
 // - CPU devices (llvmpipe) are dropped;
 // - a declared device matches a probed card by `pci`, else by its backend_index; declared
 //   values (vram, name, display, cap, reserve) override probed ones; a declared device no
-//   probe saw is kept with free unknown.
+//   probe saw is kept with free unknown;
+// - a card whose memory no source could size is kept with total 0 (nothing is placed on it)
+//   and a warning.
 Inventory merge(const std::vector<ProbedGpu>& probed, const config::GpuConfig& declared);
 
-// Probes this machine with every tool present (nvidia-smi, rocm-smi or amdgpu sysfs,
-// vulkaninfo, xpu-smi) unless `declared.probe` is false, then merges. A tool that is
-// missing is silent; one that fails or prints garbage adds a warning.
+// The sysfs DRM class directory probe() reads by default.
+inline constexpr std::string_view k_sysfs_drm = "/sys/class/drm";
+
+// Probes this machine unless `declared.probe` is false, then merges (docs/inventory.md):
+// nvidia-smi; amd-smi, else rocm-smi, else the amdgpu sysfs files; vulkaninfo; xpu-smi, with
+// each Intel GPU's memory from `xpu-smi discovery -d N -j`, `xpu-smi stats -d N -j` and the
+// i915/xe sysfs files. A tool that is missing is silent; one that fails (with its own words
+// and exit status) or prints garbage adds a warning.
 Inventory probe(const config::GpuConfig& declared, const ToolRunner& run,
-                const std::filesystem::path& sysfs_drm = "/sys/class/drm");
+                const std::filesystem::path& sysfs_drm = std::filesystem::path(k_sysfs_drm));
 
 } // namespace ask::router
