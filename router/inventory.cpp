@@ -17,11 +17,11 @@ namespace detail {
 namespace {
 
 // Which tool's name and total to believe when several saw one card: the vendor's own tool
-// first (its names are the marketing ones; vulkaninfo appends driver names), config last
-// (a declared value overrides everything anyway).
+// first (its names are the marketing ones; vulkaninfo appends driver names), then what a
+// llama.cpp build reports, config last (a declared value overrides everything anyway).
 int source_rank(std::string_view source) {
-  static constexpr std::array<std::string_view, 6> order{"nvidia-smi", "amd-smi", "rocm-smi",
-                                                         "xpu-smi",    "sysfs",   "vulkaninfo"};
+  static constexpr std::array<std::string_view, 7> order{
+      "nvidia-smi", "amd-smi", "rocm-smi", "xpu-smi", "sysfs", "vulkaninfo", "llama-server"};
   const auto it = std::find(order.begin(), order.end(), source);
   return static_cast<int>(it - order.begin());
 }
@@ -388,6 +388,15 @@ std::uint64_t Gpu::usable_bytes() const {
   return std::min(cap_bytes, ceiling);
 }
 
+const BuildDevice* Gpu::build_device(std::string_view binary) const {
+  for (const BuildDevice& d : build_devices) {
+    if (d.binary == binary) {
+      return &d;
+    }
+  }
+  return nullptr;
+}
+
 const Gpu* Inventory::find(std::string_view id) const {
   for (const Gpu& g : gpus) {
     if (g.id == id) {
@@ -400,9 +409,14 @@ const Gpu* Inventory::find(std::string_view id) const {
 Inventory merge(const std::vector<ProbedGpu>& probed, const config::GpuConfig& declared) {
   Inventory inv;
   std::vector<Card> cards;
+  std::vector<const ProbedGpu*> builds;
   std::set<std::string> warned;
   for (const ProbedGpu& rec : probed) {
     if (rec.cpu) {
+      continue;
+    }
+    if (rec.source == "llama-server") {
+      builds.push_back(&rec);
       continue;
     }
     int at = find_card(cards, rec, inv.warnings, warned);
@@ -436,6 +450,7 @@ Inventory merge(const std::vector<ProbedGpu>& probed, const config::GpuConfig& d
     }
     cards.push_back(std::move(card));
   }
+  detail::attach_build_devices(cards, builds, inv.warnings);
   name_undeclared(cards);
   for (Card& card : cards) {
     Gpu& g = card.gpu;
@@ -452,7 +467,7 @@ Inventory merge(const std::vector<ProbedGpu>& probed, const config::GpuConfig& d
 }
 
 Inventory probe(const config::GpuConfig& declared, const ToolRunner& run,
-                const std::filesystem::path& sysfs_drm) {
+                const std::filesystem::path& sysfs_drm, const std::vector<LlamaBinary>& builds) {
   std::vector<ProbedGpu> records;
   std::vector<std::string> warnings;
   if (!declared.probe) {
@@ -502,9 +517,30 @@ Inventory probe(const config::GpuConfig& declared, const ToolRunner& run,
       }
     }
   }
+  Inventory inv;
+  for (const LlamaBinary& binary : builds) {
+    LlamaBuild build = ask_llama_build(binary, run);
+    if (!build.version) {
+      warnings.push_back(build.version.error().message);
+    }
+    if (!build.devices) {
+      warnings.push_back(build.devices.error().message + "; its device list is not used");
+    } else {
+      for (const std::string& w : build.devices->warnings) {
+        warnings.push_back(build.binary + ": " + w);
+      }
+      if (build.devices->gpus.empty()) {
+        warnings.push_back(build.binary + " --list-devices lists no GPU: a model on its preset "
+                                          "would run on the CPU");
+      }
+      records.insert(records.end(), build.devices->gpus.begin(), build.devices->gpus.end());
+    }
+    inv.builds.push_back(std::move(build));
+  }
   Inventory merged = merge(records, declared);
   warnings.insert(warnings.end(), merged.warnings.begin(), merged.warnings.end());
   merged.warnings = std::move(warnings);
+  merged.builds = std::move(inv.builds);
   return merged;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// The merge's working state (router/inventory.cpp). Private to router/.
+// The merge's working state, shared by inventory.cpp (tool records, declared devices) and
+// inventory_builds.cpp (llama-server records). Private to router/.
 
 #include <string>
 #include <string_view>
@@ -28,5 +29,10 @@ void add_source(Gpu& gpu, const std::string& source);
 // True when two device names are the same model: compared without case, and without a
 // trailing parenthesised driver note ("AMD Radeon RX 7600 (RADV NAVI33)").
 bool same_name(std::string_view a, std::string_view b);
+
+// Matches the llama-server records (see merge() in inventory.h) to `cards`, appending cards
+// for devices no tool saw and warnings for those it drops or doubts.
+void attach_build_devices(std::vector<Card>& cards, const std::vector<const ProbedGpu*>& records,
+                          std::vector<std::string>& warnings);
 
 } // namespace ask::router::detail
