@@ -265,7 +265,7 @@ Result<SysfsMemory> read_intel_sysfs_memory(const std::filesystem::path& card_di
     }
     return memory;
   }
-  // xe: per tile, on the PCI device (kernels 6.8 to 6.11).
+  // xe: per tile, on the PCI device (the 6.8-era xe_tile_sysfs.c has it; 6.12's does not).
   std::error_code ec;
   std::vector<std::filesystem::path> tiles;
   for (const auto& entry : std::filesystem::directory_iterator(card_dir / "device", ec)) {
