@@ -68,7 +68,8 @@ std::unique_ptr<ModelRouter> make_router(const config::Config& cfg, const core::
   if (!managed) {
     return std::make_unique<UnavailableRouter>();
   }
-  router::Inventory inventory = router::probe(cfg.gpus, router::system_tool_runner());
+  router::Inventory inventory = router::probe(cfg.gpus, router::system_tool_runner(),
+                                              router::k_sysfs_drm, router::llama_binaries(cfg));
   for (const std::string& w : inventory.warnings) {
     spdlog::warn("gpus: {}", w);
   }

@@ -377,7 +377,7 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
     gpus.devices.clear(); // the command line describes the whole machine
     inv = router::merge(declared, gpus);
   } else {
-    inv = router::probe(config.gpus, run);
+    inv = router::probe(config.gpus, run, router::k_sysfs_drm, router::llama_binaries(config));
   }
   if (!target->api_given) {
     target->req.api = default_api(inv, config.gpus);

@@ -171,7 +171,7 @@ void print_inventory(const router::Inventory& inv, std::ostream& out) {
   }
   for (const router::Gpu& g : inv.gpus) {
     out << "  " << g.id << "  " << g.name << "  [" << indices(g) << "]\n      "
-        << human_bytes(g.total_bytes) << " total, "
+        << (g.total_bytes > 0 ? human_bytes(g.total_bytes) + " total" : "memory unknown") << ", "
         << (g.free_bytes ? human_bytes(*g.free_bytes) + " free" : std::string("free unknown"))
         << ", usable " << human_bytes(g.usable_bytes()) << "\n";
   }

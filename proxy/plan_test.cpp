@@ -272,7 +272,7 @@ TEST_CASE("askd plan: without --gpu the machine is probed; no GPU places on the 
   PlanOptions opts;
   opts.target = k_tiny;
   const Outcome o = plan(opts, config::Config{}, tools);
-  CHECK(tools.calls == 4); // nvidia-smi, rocm-smi, vulkaninfo, xpu-smi
+  CHECK(tools.calls == 5); // nvidia-smi, amd-smi, rocm-smi, vulkaninfo, xpu-smi
   CHECK(o.status == k_exit_ok);
   CHECK(contains(o.out, "none found"));
   CHECK(contains(o.out, "placement (cpu)"));

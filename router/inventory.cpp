@@ -6,37 +6,45 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <utility>
+
+#include "router/inventory_detail.h"
+#include "router/probe_detail.h"
 
 namespace ask::router {
+namespace detail {
+
 namespace {
 
-using config::GpuApi;
-
 // Which tool's name and total to believe when several saw one card: the vendor's own tool
-// first (its names are the marketing ones; vulkaninfo appends driver names), config last
-// (a declared value overrides everything anyway).
+// first (its names are the marketing ones; vulkaninfo appends driver names), then what a
+// llama.cpp build reports, config last (a declared value overrides everything anyway).
 int source_rank(std::string_view source) {
-  static constexpr std::array<std::string_view, 5> order{"nvidia-smi", "rocm-smi", "xpu-smi",
-                                                         "sysfs", "vulkaninfo"};
+  static constexpr std::array<std::string_view, 7> order{
+      "nvidia-smi", "amd-smi", "rocm-smi", "xpu-smi", "sysfs", "vulkaninfo", "llama-server"};
   const auto it = std::find(order.begin(), order.end(), source);
   return static_cast<int>(it - order.begin());
 }
 
-// Hex digits of a UUID, lower-case: "GPU-6f2c…" and Vulkan's "6f2c…-…" compare equal.
-std::string uuid_key(std::string_view uuid) {
-  if (uuid.starts_with("GPU-")) {
-    uuid.remove_prefix(4);
-  }
-  std::string out;
-  for (char c : uuid) {
-    if (std::isxdigit(static_cast<unsigned char>(c)) != 0) {
-      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-  }
-  return out.size() == 32 ? out : std::string{};
+char lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 }
 
-void add_index(Gpu& gpu, GpuApi api, int index) {
+// `name` without a trailing " (…)" and surrounding blanks.
+std::string_view without_note(std::string_view name) {
+  name = trim(name);
+  if (name.ends_with(")")) {
+    const std::size_t open = name.rfind(" (");
+    if (open != std::string_view::npos && open > 0) {
+      name = trim(name.substr(0, open));
+    }
+  }
+  return name;
+}
+
+} // namespace
+
+void add_index(Gpu& gpu, config::GpuApi api, int index) {
   const auto same = [api](const auto& p) { return p.first == api; };
   if (std::find_if(gpu.index.begin(), gpu.index.end(), same) == gpu.index.end()) {
     gpu.index.emplace_back(api, index);
@@ -49,17 +57,25 @@ void add_source(Gpu& gpu, const std::string& source) {
   }
 }
 
-// Folds one record into a card; `best_rank` tracks which source named it.
-void absorb(Gpu& gpu, int& best_rank, const ProbedGpu& rec) {
+bool same_name(std::string_view a, std::string_view b) {
+  a = without_note(a);
+  b = without_note(b);
+  return !a.empty() && a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(),
+                    [](char x, char y) { return lower(x) == lower(y); });
+}
+
+void absorb(Card& card, const ProbedGpu& rec) {
+  Gpu& gpu = card.gpu;
   const int rank = source_rank(rec.source);
-  if (gpu.sources.empty() || (rank < best_rank && (!rec.name.empty() || rec.total_bytes > 0))) {
+  if (gpu.sources.empty() || (rank < card.rank && (!rec.name.empty() || rec.total_bytes > 0))) {
     if (!rec.name.empty()) {
       gpu.name = rec.name;
     }
     if (rec.total_bytes > 0) {
       gpu.total_bytes = rec.total_bytes;
     }
-    best_rank = rank;
+    card.rank = rank;
   } else if (gpu.total_bytes == 0) {
     gpu.total_bytes = rec.total_bytes;
   }
@@ -78,38 +94,90 @@ void absorb(Gpu& gpu, int& best_rank, const ProbedGpu& rec) {
   gpu.unified = gpu.unified || rec.unified;
   add_index(gpu, rec.api, rec.index);
   add_source(gpu, rec.source);
+  if (!rec.name.empty() &&
+      std::find(card.names.begin(), card.names.end(), rec.name) == card.names.end()) {
+    card.names.push_back(rec.name);
+  }
 }
 
-// The card a record belongs to: same PCI address, else same UUID; -1 when new.
-int find_card(const std::vector<Gpu>& cards, const ProbedGpu& rec) {
-  const std::string key = uuid_key(rec.uuid);
-  for (std::size_t i = 0; i < cards.size(); ++i) {
-    const Gpu& c = cards[i];
-    if (!rec.pci.empty() && c.pci == rec.pci) {
-      return static_cast<int>(i);
-    }
-    if (!key.empty() && uuid_key(c.uuid) == key) {
-      return static_cast<int>(i);
+} // namespace detail
+
+namespace {
+
+using config::GpuApi;
+using detail::Card;
+
+// Hex digits of a UUID, lower-case: "GPU-6f2c…" and Vulkan's "6f2c…-…" compare equal.
+std::string uuid_key(std::string_view uuid) {
+  if (uuid.starts_with("GPU-")) {
+    uuid.remove_prefix(4);
+  }
+  std::string out;
+  for (char c : uuid) {
+    if (std::isxdigit(static_cast<unsigned char>(c)) != 0) {
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
   }
-  return -1;
+  return out.size() == 32 ? out : std::string{};
+}
+
+// The card a record belongs to: same PCI address, else same UUID; -1 when new, -2 when the
+// record must be dropped (its UUID names several cards and it has no PCI address to choose).
+// Two records whose PCI addresses are both known and differ are never one card, whatever
+// their UUIDs say: a cloned VM or a vGPU listing can repeat a UUID.
+int find_card(const std::vector<Card>& cards, const ProbedGpu& rec,
+              std::vector<std::string>& warnings, std::set<std::string>& warned) {
+  if (!rec.pci.empty()) {
+    for (std::size_t i = 0; i < cards.size(); ++i) {
+      if (cards[i].gpu.pci == rec.pci) {
+        return static_cast<int>(i);
+      }
+    }
+  }
+  const std::string key = uuid_key(rec.uuid);
+  if (key.empty()) {
+    return -1;
+  }
+  std::vector<int> same;
+  for (std::size_t i = 0; i < cards.size(); ++i) {
+    const Gpu& c = cards[i].gpu;
+    if (uuid_key(c.uuid) != key) {
+      continue;
+    }
+    if (!rec.pci.empty() && !c.pci.empty()) {
+      if (warned.insert(key + " " + c.pci + " " + rec.pci).second) {
+        warnings.push_back("UUID " + rec.uuid + " is reported for two cards, " + c.pci + " and " +
+                           rec.pci +
+                           " (a cloned VM or a vGPU listing?); they are kept as two GPUs");
+      }
+      continue;
+    }
+    same.push_back(static_cast<int>(i));
+  }
+  if (same.size() > 1) {
+    warnings.push_back(rec.source + " " + std::string(config::to_string(rec.api)) + " device " +
+                       std::to_string(rec.index) + " (" + rec.name + "): its UUID " + rec.uuid +
+                       " names " + std::to_string(same.size()) +
+                       " cards and it gives no PCI address to tell which; ignored");
+    return -2;
+  }
+  return same.empty() ? -1 : same.front();
 }
 
 // The probed card a declared device means: by PCI address, else by an index it declares.
-int find_declared(const std::vector<Gpu>& cards, const std::vector<bool>& taken,
-                  const config::GpuSpec& spec) {
+int find_declared(const std::vector<Card>& cards, const config::GpuSpec& spec) {
   for (std::size_t i = 0; i < cards.size(); ++i) {
-    if (taken[i]) {
+    if (cards[i].spec != nullptr) {
       continue;
     }
     if (!spec.pci.empty()) {
-      if (cards[i].pci == spec.pci) {
+      if (cards[i].gpu.pci == spec.pci) {
         return static_cast<int>(i);
       }
       continue;
     }
     for (const auto& [api, idx] : spec.backend_index) {
-      if (cards[i].index_for(api) == idx) {
+      if (cards[i].gpu.index_for(api) == idx) {
         return static_cast<int>(i);
       }
     }
@@ -140,7 +208,7 @@ void apply_spec(Gpu& gpu, const config::GpuSpec& spec) {
     std::erase_if(gpu.index, same);
     gpu.index.emplace_back(api, idx);
   }
-  add_source(gpu, "config");
+  detail::add_source(gpu, "config");
 }
 
 std::uint64_t cap_of(const Gpu& gpu, const config::GpuCap& cap) {
@@ -153,15 +221,16 @@ std::uint64_t cap_of(const Gpu& gpu, const config::GpuCap& cap) {
 }
 
 // "gpu0", "gpu1", … for cards the config does not name, skipping ids it uses.
-void name_undeclared(std::vector<Gpu>& cards) {
+void name_undeclared(std::vector<Card>& cards) {
   std::set<std::string, std::less<>> used;
-  for (const Gpu& g : cards) {
-    if (!g.id.empty()) {
-      used.insert(g.id);
+  for (const Card& c : cards) {
+    if (!c.gpu.id.empty()) {
+      used.insert(c.gpu.id);
     }
   }
   int next = 0;
-  for (Gpu& g : cards) {
+  for (Card& c : cards) {
+    Gpu& g = c.gpu;
     if (!g.id.empty()) {
       continue;
     }
@@ -173,10 +242,8 @@ void name_undeclared(std::vector<Gpu>& cards) {
   }
 }
 
-// AMD cards from the amdgpu driver's sysfs files (when rocm-smi is not installed): the
-// card<N> entries whose PCI vendor is 0x1002, in N order (which is HIP's order).
-void take_amdgpu_sysfs(const std::filesystem::path& drm, std::vector<ProbedGpu>& records,
-                       std::vector<std::string>& warnings) {
+// The /sys/class/drm/card<N> directories (not connectors such as card0-DP-1), in N order.
+std::vector<std::pair<int, std::filesystem::path>> drm_cards(const std::filesystem::path& drm) {
   std::error_code ec;
   std::vector<std::pair<int, std::filesystem::path>> cards;
   for (const auto& entry : std::filesystem::directory_iterator(drm, ec)) {
@@ -184,15 +251,47 @@ void take_amdgpu_sysfs(const std::filesystem::path& drm, std::vector<ProbedGpu>&
     if (!name.starts_with("card") || name.size() == 4 || name.size() > 8 ||
         !std::all_of(name.begin() + 4, name.end(),
                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
-      continue; // connectors such as card0-DP-1
+      continue;
     }
-    std::ifstream vendor(entry.path() / "device" / "vendor");
-    std::string id;
-    if (vendor >> id && id == "0x1002") {
-      cards.emplace_back(std::stoi(name.substr(4)), entry.path() / "device");
-    }
+    cards.emplace_back(std::stoi(name.substr(4)), entry.path());
   }
   std::sort(cards.begin(), cards.end());
+  return cards;
+}
+
+// The first word of a small sysfs file ("0x1002"); "" when it cannot be read.
+std::string first_word(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string word;
+  in >> word;
+  return word;
+}
+
+// The card<N> directory whose PCI device is `pci` (its uevent's PCI_SLOT_NAME).
+std::optional<std::filesystem::path> drm_card_at(const std::filesystem::path& drm,
+                                                 const std::string& pci) {
+  for (const auto& [n, dir] : drm_cards(drm)) {
+    std::ifstream uevent(dir / "device" / "uevent");
+    std::string line;
+    while (std::getline(uevent, line)) {
+      if (line.starts_with("PCI_SLOT_NAME=") && normalize_pci(line.substr(14)) == pci) {
+        return dir;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// AMD cards from the amdgpu driver's sysfs files (when neither amd-smi nor rocm-smi gives
+// them): the card<N> entries whose PCI vendor is 0x1002, in N order (which is HIP's order).
+void take_amdgpu_sysfs(const std::filesystem::path& drm, std::vector<ProbedGpu>& records,
+                       std::vector<std::string>& warnings) {
+  std::vector<std::pair<int, std::filesystem::path>> cards;
+  for (const auto& [n, dir] : drm_cards(drm)) {
+    if (first_word(dir / "device" / "vendor") == "0x1002") {
+      cards.emplace_back(n, dir / "device");
+    }
+  }
   int ordinal = 0;
   for (const auto& [n, dir] : cards) {
     Result<ProbedGpu> gpu = read_amdgpu_sysfs(dir, ordinal++);
@@ -200,6 +299,74 @@ void take_amdgpu_sysfs(const std::filesystem::path& drm, std::vector<ProbedGpu>&
       records.push_back(std::move(*gpu));
     } else {
       warnings.push_back("sysfs card" + std::to_string(n) + ": " + gpu.error().message);
+    }
+  }
+}
+
+// `message` without a leading "<tool>: " (the runner's messages name the tool already).
+std::string without_name(const std::string& message, const std::string& tool) {
+  const std::string prefix = tool + ": ";
+  return message.starts_with(prefix) ? message.substr(prefix.size()) : message;
+}
+
+// AMD GPUs from amd-smi (static for names, addresses and sizes; metric for what is in use).
+// False when amd-smi is not installed or gave nothing, so that rocm-smi is asked instead.
+template <typename Output, typename Take>
+bool take_amd_smi(const Output& output, const Take& take) {
+  const auto stat = output({"amd-smi", "static", "--asic", "--bus", "--vram", "--board", "--json"});
+  if (!stat) {
+    return false;
+  }
+  const auto metric = output({"amd-smi", "metric", "--mem-usage", "--json"});
+  return take("amd-smi", parse_amd_smi(*stat, metric ? std::string_view(*metric) : ""));
+}
+
+template <typename Output, typename Take>
+bool take_rocm_smi(const Output& output, const Take& take) {
+  const auto out = output({"rocm-smi", "--showid", "--showbus", "--showproductname",
+                           "--showmeminfo", "vram", "--showuniqueid", "--json"});
+  return out && take("rocm-smi", parse_rocm_smi(*out));
+}
+
+// The memory of an Intel GPU that `xpu-smi discovery -j` listed without it: its total (and
+// free) from `xpu-smi discovery -d N -j`, what is in use from `xpu-smi stats -d N -j`, else
+// what the i915 or xe driver publishes in sysfs for its PCI address.
+template <typename Output>
+void size_intel_gpu(ProbedGpu& gpu, const Output& output, const std::filesystem::path& drm,
+                    std::vector<std::string>& warnings) {
+  const std::string id = std::to_string(gpu.index);
+  const std::string tool = "xpu-smi device " + id;
+  if (gpu.total_bytes == 0) {
+    if (const auto out = output({"xpu-smi", "discovery", "-d", id, "-j"})) {
+      const Result<ProbeResult> one = parse_xpu_smi(*out);
+      if (one && one->gpus.size() == 1 && one->gpus[0].total_bytes > 0) {
+        gpu.total_bytes = one->gpus[0].total_bytes;
+        gpu.free_bytes = one->gpus[0].free_bytes;
+      } else {
+        warnings.push_back(tool + ": xpu-smi discovery -d " + id + " -j gives no memory size" +
+                           (one ? std::string() : " (" + one.error().message + ")"));
+      }
+    }
+  }
+  if (gpu.total_bytes > 0 && !gpu.free_bytes) {
+    if (const auto out = output({"xpu-smi", "stats", "-d", id, "-j"})) {
+      const Result<XpuStats> stats = parse_xpu_smi_stats(*out);
+      if (stats && stats->used_bytes) {
+        gpu.free_bytes = detail::free_from_used(gpu.total_bytes, stats->used_bytes);
+      } else if (!stats) {
+        warnings.push_back(tool + ": " + stats.error().message);
+      }
+    }
+  }
+  if (gpu.total_bytes == 0 && !gpu.pci.empty()) {
+    if (const auto dir = drm_card_at(drm, gpu.pci)) {
+      const Result<SysfsMemory> memory = read_intel_sysfs_memory(*dir);
+      if (memory) {
+        gpu.total_bytes = memory->total_bytes;
+        gpu.free_bytes = memory->free_bytes;
+      } else if (memory.error().kind != core::ErrorKind::not_found) {
+        warnings.push_back(tool + ": " + memory.error().message);
+      }
     }
   }
 }
@@ -221,6 +388,15 @@ std::uint64_t Gpu::usable_bytes() const {
   return std::min(cap_bytes, ceiling);
 }
 
+const BuildDevice* Gpu::build_device(std::string_view binary) const {
+  for (const BuildDevice& d : build_devices) {
+    if (d.binary == binary) {
+      return &d;
+    }
+  }
+  return nullptr;
+}
+
 const Gpu* Inventory::find(std::string_view id) const {
   for (const Gpu& g : gpus) {
     if (g.id == id) {
@@ -232,78 +408,92 @@ const Gpu* Inventory::find(std::string_view id) const {
 
 Inventory merge(const std::vector<ProbedGpu>& probed, const config::GpuConfig& declared) {
   Inventory inv;
-  std::vector<Gpu> cards;
-  std::vector<int> ranks;
+  std::vector<Card> cards;
+  std::vector<const ProbedGpu*> builds;
+  std::set<std::string> warned;
   for (const ProbedGpu& rec : probed) {
     if (rec.cpu) {
       continue;
     }
-    int at = find_card(cards, rec);
-    if (at < 0) {
-      cards.emplace_back();
-      ranks.push_back(0);
-      at = static_cast<int>(cards.size()) - 1;
-    }
-    absorb(cards[at], ranks[at], rec);
-  }
-  // Cards in PCI order, unknown addresses last, for stable generated ids.
-  std::stable_sort(cards.begin(), cards.end(), [](const Gpu& a, const Gpu& b) {
-    return !a.pci.empty() && (b.pci.empty() || a.pci < b.pci);
-  });
-  std::vector<bool> taken(cards.size(), false);
-  std::vector<const config::GpuSpec*> spec_of(cards.size(), nullptr);
-  for (const config::GpuSpec& spec : declared.devices) {
-    const int at = find_declared(cards, taken, spec);
-    if (at >= 0) {
-      taken[at] = true;
-      spec_of[at] = &spec;
-      apply_spec(cards[at], spec);
+    if (rec.source == "llama-server") {
+      builds.push_back(&rec);
       continue;
     }
-    Gpu gpu;
-    apply_spec(gpu, spec);
+    int at = find_card(cards, rec, inv.warnings, warned);
+    if (at == -2) {
+      continue;
+    }
+    if (at < 0) {
+      cards.emplace_back();
+      at = static_cast<int>(cards.size()) - 1;
+    }
+    detail::absorb(cards[static_cast<std::size_t>(at)], rec);
+  }
+  // Cards in PCI order, unknown addresses last, for stable generated ids.
+  std::stable_sort(cards.begin(), cards.end(), [](const Card& a, const Card& b) {
+    return !a.gpu.pci.empty() && (b.gpu.pci.empty() || a.gpu.pci < b.gpu.pci);
+  });
+  for (const config::GpuSpec& spec : declared.devices) {
+    const int at = find_declared(cards, spec);
+    if (at >= 0) {
+      cards[static_cast<std::size_t>(at)].spec = &spec;
+      apply_spec(cards[static_cast<std::size_t>(at)].gpu, spec);
+      continue;
+    }
+    Card card;
+    apply_spec(card.gpu, spec);
+    card.spec = &spec;
     if (declared.probe && !probed.empty()) {
       inv.warnings.push_back(
           "gpus: device \"" + spec.id + "\" was not seen by any probe; " +
           (spec.vram ? "using its declared vram" : "it declares no vram, so nothing goes on it"));
     }
-    cards.push_back(std::move(gpu));
-    taken.push_back(true);
-    spec_of.push_back(&spec);
+    cards.push_back(std::move(card));
   }
+  detail::attach_build_devices(cards, builds, inv.warnings);
   name_undeclared(cards);
-  for (std::size_t i = 0; i < cards.size(); ++i) {
-    Gpu& g = cards[i];
-    g.cap_bytes = cap_of(g, spec_of[i] ? spec_of[i]->cap : config::GpuCap{});
-    g.reserve_bytes = spec_of[i] ? spec_of[i]->reserve : declared.reserve;
+  for (Card& card : cards) {
+    Gpu& g = card.gpu;
+    g.cap_bytes = cap_of(g, card.spec != nullptr ? card.spec->cap : config::GpuCap{});
+    g.reserve_bytes = card.spec != nullptr ? card.spec->reserve : declared.reserve;
+    const bool declared_only = g.sources.size() == 1 && g.sources.front() == "config";
+    if (g.total_bytes == 0 && !declared_only) {
+      inv.warnings.push_back(g.id + " (" + g.name + "): no source could size its memory, so " +
+                             "nothing is placed on it; declare its \"vram\" in gpus.devices");
+    }
+    inv.gpus.push_back(std::move(g));
   }
-  inv.gpus = std::move(cards);
   return inv;
 }
 
 Inventory probe(const config::GpuConfig& declared, const ToolRunner& run,
-                const std::filesystem::path& sysfs_drm) {
+                const std::filesystem::path& sysfs_drm, const std::vector<LlamaBinary>& builds) {
   std::vector<ProbedGpu> records;
   std::vector<std::string> warnings;
   if (!declared.probe) {
     return merge(records, declared);
   }
+  // A parser's messages start with its tool's name ("rocm-smi line 3: …") already.
+  const auto named = [](std::string_view tool, const std::string& message) {
+    return message.starts_with(tool) ? message : std::string(tool) + ": " + message;
+  };
   const auto take = [&](std::string_view tool, Result<ProbeResult> parsed) {
     if (!parsed) {
-      warnings.push_back(std::string(tool) + ": " + parsed.error().message);
-      return;
+      warnings.push_back(named(tool, parsed.error().message));
+      return false;
     }
-    for (std::string& w : parsed->warnings) {
-      warnings.push_back(std::string(tool) + ": " + w);
+    for (const std::string& w : parsed->warnings) {
+      warnings.push_back(named(tool, w));
     }
     records.insert(records.end(), parsed->gpus.begin(), parsed->gpus.end());
+    return true;
   };
   // Runs a tool; a missing one is silent, a failing one a warning.
   const auto output = [&](const std::vector<std::string>& argv) -> std::optional<std::string> {
     Result<std::string> out = run(argv);
     if (!out) {
       if (out.error().kind != core::ErrorKind::not_found) {
-        warnings.push_back(argv[0] + ": " + out.error().message);
+        warnings.push_back(argv[0] + ": " + without_name(out.error().message, argv[0]));
       }
       return std::nullopt;
     }
@@ -313,22 +503,45 @@ Inventory probe(const config::GpuConfig& declared, const ToolRunner& run,
                          "--format=csv,noheader,nounits"})) {
     take("nvidia-smi", parse_nvidia_smi(*out));
   }
-  if (auto out = output({"rocm-smi", "--showid", "--showbus", "--showproductname",
-                         "--showmeminfo", "vram", "--showuniqueid", "--json"})) {
-    take("rocm-smi", parse_rocm_smi(*out));
-  } else {
+  if (!take_amd_smi(output, take) && !take_rocm_smi(output, take)) {
     take_amdgpu_sysfs(sysfs_drm, records, warnings);
   }
   if (auto out = output({"vulkaninfo"})) {
     take("vulkaninfo", parse_vulkaninfo(*out));
   }
   if (auto out = output({"xpu-smi", "discovery", "-j"})) {
-    take("xpu-smi", parse_xpu_smi(*out));
+    const std::size_t first = records.size();
+    if (take("xpu-smi", parse_xpu_smi(*out))) {
+      for (std::size_t i = first; i < records.size(); ++i) {
+        size_intel_gpu(records[i], output, sysfs_drm, warnings);
+      }
+    }
   }
-  Inventory inv = merge(records, declared);
-  warnings.insert(warnings.end(), inv.warnings.begin(), inv.warnings.end());
-  inv.warnings = std::move(warnings);
-  return inv;
+  Inventory inv;
+  for (const LlamaBinary& binary : builds) {
+    LlamaBuild build = ask_llama_build(binary, run);
+    if (!build.version) {
+      warnings.push_back(build.version.error().message);
+    }
+    if (!build.devices) {
+      warnings.push_back(build.devices.error().message + "; its device list is not used");
+    } else {
+      for (const std::string& w : build.devices->warnings) {
+        warnings.push_back(build.binary + ": " + w);
+      }
+      if (build.devices->gpus.empty()) {
+        warnings.push_back(build.binary + " --list-devices lists no GPU: a model on its preset "
+                                          "would run on the CPU");
+      }
+      records.insert(records.end(), build.devices->gpus.begin(), build.devices->gpus.end());
+    }
+    inv.builds.push_back(std::move(build));
+  }
+  Inventory merged = merge(records, declared);
+  warnings.insert(warnings.end(), merged.warnings.begin(), merged.warnings.end());
+  merged.warnings = std::move(warnings);
+  merged.builds = std::move(inv.builds);
+  return merged;
 }
 
 } // namespace ask::router

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -203,14 +205,24 @@ TEST_CASE("Gpu::usable_bytes: the smaller of the cap and free minus reserve, nev
   CHECK(g.usable_bytes() == 0);
 }
 
-// A ToolRunner that answers from a table and records what ran.
+// A ToolRunner that answers from a table and records what ran. An answer is found by the
+// whole command line ("xpu-smi stats -d 0 -j"), else by the program's name.
 struct FakeTools {
   std::map<std::string, Result<std::string>> answers;
-  std::vector<std::string> ran;
+  std::vector<std::string> ran;      // program names
+  std::vector<std::string> commands; // whole command lines
   ToolRunner runner() {
     return [this](const std::vector<std::string>& argv) -> Result<std::string> {
+      std::string line;
+      for (const std::string& a : argv) {
+        line += (line.empty() ? "" : " ") + a;
+      }
       ran.push_back(argv[0]);
-      const auto it = answers.find(argv[0]);
+      commands.push_back(line);
+      auto it = answers.find(line);
+      if (it == answers.end()) {
+        it = answers.find(argv[0]);
+      }
       if (it == answers.end()) {
         return fail(Error::not_found(argv[0] + ": not found on PATH"));
       }
@@ -225,7 +237,8 @@ TEST_CASE("probe: no tools installed gives an empty inventory without warnings")
   const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
   CHECK(inv.gpus.empty());
   CHECK(inv.warnings.empty());
-  CHECK(tools.ran == std::vector<std::string>{"nvidia-smi", "rocm-smi", "vulkaninfo", "xpu-smi"});
+  CHECK(tools.ran ==
+        std::vector<std::string>{"nvidia-smi", "amd-smi", "rocm-smi", "vulkaninfo", "xpu-smi"});
 }
 
 TEST_CASE("probe: a failing tool is a warning naming it; probe=false runs nothing") {
@@ -306,6 +319,210 @@ TEST_CASE("probe: the seed workstation's three tools give five GPUs, each with i
   CHECK(r0.total_bytes == 34208743424ull);
   CHECK(r0.free_bytes <= 34208743424ull - 3149398016ull); // rocm-smi's used, or Vulkan's budget
   CHECK(inv.gpus[4].index_for(GpuApi::rocm) == 3);
+}
+
+TEST_CASE("merge: two cards that share a UUID but not a PCI address stay two cards") {
+  // A cloned VM (or a vGPU listing) repeats one UUID on two devices at different addresses.
+  const auto parsed =
+      parse_nvidia_smi(fixture("synthetic-nvidia-smi-askd-query-cloned-vm-same-uuid.txt"));
+  REQUIRE(parsed);
+  REQUIRE(parsed->gpus.size() == 2);
+  const Inventory inv = merge(parsed->gpus, config::GpuConfig{});
+  REQUIRE(inv.gpus.size() == 2);
+  CHECK(inv.gpus[0].pci == "0000:00:05.0");
+  CHECK(inv.gpus[0].index_for(GpuApi::cuda) == 0);
+  CHECK(inv.gpus[0].free_bytes == 98722 * k_mib);
+  CHECK(inv.gpus[1].pci == "0000:00:06.0");
+  CHECK(inv.gpus[1].index_for(GpuApi::cuda) == 1);
+  CHECK(inv.gpus[1].free_bytes == 12914 * k_mib);
+  REQUIRE(inv.warnings.size() == 1);
+  CHECK(inv.warnings[0] == "UUID GPU-78aaaccb-3af1-11b3-b1f8-3828c251d9f2 is reported for two "
+                           "cards, 0000:00:05.0 and 0000:00:06.0 (a cloned VM or a vGPU "
+                           "listing?); they are kept as two GPUs");
+}
+
+TEST_CASE("merge: a record without a PCI address whose UUID names two cards is dropped") {
+  const auto parsed =
+      parse_nvidia_smi(fixture("synthetic-nvidia-smi-askd-query-cloned-vm-same-uuid.txt"));
+  REQUIRE(parsed);
+  std::vector<ProbedGpu> records = parsed->gpus;
+  ProbedGpu vk =
+      rec(GpuApi::vulkan, 0, "NVIDIA H200-141C", "", 140 * k_gib, 1 * k_gib, "vulkaninfo");
+  vk.uuid = "78aaaccb3af111b3b1f83828c251d9f2";
+  records.push_back(vk);
+  ProbedGpu vk_at = vk; // the same UUID with an address: matched by the address
+  vk_at.index = 1;
+  vk_at.pci = "0000:00:06.0";
+  records.push_back(vk_at);
+  const Inventory inv = merge(records, config::GpuConfig{});
+  REQUIRE(inv.gpus.size() == 2);
+  CHECK_FALSE(inv.gpus[0].index_for(GpuApi::vulkan).has_value());
+  CHECK(inv.gpus[0].free_bytes == 98722 * k_mib); // the dropped record's 1 GiB is not taken
+  CHECK(inv.gpus[1].index_for(GpuApi::vulkan) == 1);
+  CHECK(inv.gpus[1].free_bytes == 1 * k_gib);
+  REQUIRE(inv.warnings.size() == 2);
+  CHECK(inv.warnings[1] == "vulkaninfo vulkan device 0 (NVIDIA H200-141C): its UUID "
+                           "78aaaccb3af111b3b1f83828c251d9f2 names 2 cards and it gives no PCI "
+                           "address to tell which; ignored");
+}
+
+TEST_CASE("probe: nvidia-smi's own reason for failing reaches the warning") {
+  // A real run: a stand-in nvidia-smi on PATH that prints the recorded message on stdout and
+  // exits 18, as the real one does on a driver/library version mismatch.
+  testing::TempDir dir;
+  const std::filesystem::path bin = dir.path() / "bin";
+  std::filesystem::create_directories(bin);
+  std::ofstream(bin / "nvidia-smi")
+      << "#!/bin/sh\ncat '" << ASK_SOURCE_DIR
+      << "/tests/fixtures/gpu/nvidia-smi-error-nvml-mismatch-old.txt'\nexit 18\n";
+  std::filesystem::permissions(bin / "nvidia-smi", std::filesystem::perms::owner_all);
+  const std::string saved = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "";
+  ::setenv("PATH", (bin.string() + ":/usr/bin:/bin").c_str(), 1);
+  const Inventory inv = probe(config::GpuConfig{}, system_tool_runner(), dir.path());
+  ::setenv("PATH", saved.c_str(), 1);
+  CHECK(inv.gpus.empty());
+  REQUIRE_FALSE(inv.warnings.empty());
+  CHECK(inv.warnings[0] ==
+        "nvidia-smi: exited with status 18: Failed to initialize NVML: Driver/library version "
+        "mismatch");
+}
+
+TEST_CASE("probe: the recorded nvidia-smi failures, as a runner reports them") {
+  for (const char* file :
+       {"nvidia-smi-error-couldnt-communicate.txt", "nvidia-smi-error-no-devices-found.txt",
+        "nvidia-smi-error-nvml-mismatch-old.txt"}) {
+    CAPTURE(file);
+    std::string text = fixture(file);
+    text.erase(text.find_last_not_of('\n') + 1);
+    FakeTools tools;
+    tools.answers.emplace("nvidia-smi",
+                          fail(Error::internal("nvidia-smi: exited with status 9: " + text)));
+    testing::TempDir dir;
+    const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
+    REQUIRE(inv.warnings.size() == 1);
+    CHECK(inv.warnings[0] == "nvidia-smi: exited with status 9: " + text);
+  }
+}
+
+namespace {
+
+// The answers of amd-smi on the recorded RX 6600 machine (ROCm 6.x, list form).
+void rx6600_amd_smi(FakeTools& tools) {
+  tools.answers.emplace("amd-smi static --asic --bus --vram --board --json",
+                        fixture("amd-smi-static-json-rx6600-list-value-unit.json"));
+  tools.answers.emplace("amd-smi metric --mem-usage --json",
+                        fixture("amd-smi-metric-json-rx6600-list-value-unit.json"));
+}
+
+} // namespace
+
+TEST_CASE("probe: amd-smi is preferred to rocm-smi, which is then not asked") {
+  FakeTools tools;
+  rx6600_amd_smi(tools);
+  tools.answers.emplace("rocm-smi", fixture("synthetic-seed-rocm-smi-json-4x-r9700.json"));
+  testing::TempDir dir;
+  const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
+  CHECK(inv.warnings.empty());
+  CHECK(std::find(tools.ran.begin(), tools.ran.end(), "rocm-smi") == tools.ran.end());
+  REQUIRE(inv.gpus.size() == 1);
+  const Gpu& g = inv.gpus[0];
+  CHECK(g.name == "Navi 23 [Radeon RX 6600/6600 XT");
+  CHECK(g.pci == "0000:0b:00.0");
+  CHECK(g.index_for(GpuApi::rocm) == 0);
+  CHECK(g.total_bytes == 8176 * k_mib);
+  CHECK(g.free_bytes == 7974 * k_mib);
+  CHECK(g.sources == std::vector<std::string>{"amd-smi"});
+}
+
+TEST_CASE("probe: amd-smi failing or empty falls back to rocm-smi, then to sysfs") {
+  SUBCASE("amd-smi fails: rocm-smi, with amd-smi's reason as a warning") {
+    FakeTools tools;
+    tools.answers.emplace("amd-smi", fail(Error::internal("amd-smi: exited with status 1: "
+                                                          "AMDSMI_STATUS_DRIVER_NOT_LOADED")));
+    tools.answers.emplace("rocm-smi", fixture("synthetic-seed-rocm-smi-json-4x-r9700.json"));
+    testing::TempDir dir;
+    const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
+    CHECK(inv.gpus.size() == 4);
+    REQUIRE(inv.warnings.size() == 1);
+    CHECK(inv.warnings[0] == "amd-smi: exited with status 1: AMDSMI_STATUS_DRIVER_NOT_LOADED");
+  }
+  SUBCASE("amd-smi prints no GPU and there is no rocm-smi: the amdgpu sysfs files") {
+    FakeTools tools;
+    tools.answers.emplace("amd-smi", std::string("[]\n"));
+    testing::TempDir dir;
+    const std::filesystem::path d = dir.path() / "card0" / "device";
+    std::filesystem::create_directories(d);
+    std::ofstream(d / "vendor") << "0x1002\n";
+    std::ofstream(d / "mem_info_vram_total") << 8 * k_gib << "\n";
+    const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
+    REQUIRE(inv.gpus.size() == 1);
+    CHECK(inv.gpus[0].sources == std::vector<std::string>{"sysfs"});
+    REQUIRE(inv.warnings.size() == 1);
+    CHECK(inv.warnings[0].starts_with("amd-smi: no GPU in the output"));
+  }
+}
+
+namespace {
+
+// An Intel card listed by `xpu-smi discovery -j` (the documentation's example: no memory).
+void xpu_listing(FakeTools& tools) {
+  tools.answers.emplace("xpu-smi discovery -j", fixture("xpu-smi-discovery-json-docs-example.txt"));
+}
+
+} // namespace
+
+TEST_CASE("probe: an Intel GPU's memory from xpu-smi discovery -d and stats") {
+  FakeTools tools;
+  xpu_listing(tools);
+  tools.answers.emplace("xpu-smi discovery -d 0 -j",
+                        std::string(R"({"device_id": 0, "device_name": "Intel(R) Graphics [0x020a]",
+                           "pci_bdf_address": "0000:4d:00.0",
+                           "memory_physical_size_byte": "34359738368"})"));
+  tools.answers.emplace("xpu-smi stats -d 0 -j",
+                        fixture("xpu-smi-stats-json-arc-device0-pasted-in-source-comment.json"));
+  testing::TempDir dir;
+  const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
+  CHECK(inv.warnings.empty());
+  REQUIRE(inv.gpus.size() == 1);
+  CHECK(inv.gpus[0].total_bytes == 32 * k_gib);
+  CHECK(inv.gpus[0].free_bytes == 32 * k_gib - 240320512); // 229.1875 MiB in use
+  CHECK(inv.gpus[0].index_for(GpuApi::sycl) == 0);
+}
+
+TEST_CASE("probe: an Intel GPU's memory from the i915 or xe sysfs files when xpu-smi has none") {
+  FakeTools tools;
+  xpu_listing(tools);
+  tools.answers.emplace("xpu-smi discovery -d 0 -j",
+                        fail(Error::internal("xpu-smi: exited with status 1: Error")));
+  testing::TempDir dir;
+  const std::filesystem::path card = dir.path() / "card1";
+  std::filesystem::create_directories(card / "device" / "tile0");
+  std::ofstream(card / "device" / "uevent") << "DRIVER=xe\nPCI_SLOT_NAME=0000:4d:00.0\n";
+  std::ofstream(card / "device" / "tile0" / "physical_vram_size_bytes") << 16 * k_gib << "\n";
+  const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
+  REQUIRE(inv.gpus.size() == 1);
+  CHECK(inv.gpus[0].total_bytes == 16 * k_gib);
+  CHECK_FALSE(inv.gpus[0].free_bytes.has_value());
+  REQUIRE(inv.warnings.size() == 1);
+  CHECK(inv.warnings[0] == "xpu-smi: exited with status 1: Error");
+}
+
+TEST_CASE("probe: an Intel GPU whose memory nothing gives is unknown, with a warning") {
+  FakeTools tools;
+  xpu_listing(tools);
+  tools.answers.emplace("xpu-smi discovery -d 0 -j", std::string("{\"device_id\": 0}\n"));
+  testing::TempDir dir;
+  const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
+  REQUIRE(inv.gpus.size() == 1);
+  CHECK(inv.gpus[0].total_bytes == 0);
+  CHECK(inv.gpus[0].usable_bytes() == 0);
+  REQUIRE(inv.warnings.size() == 2);
+  CHECK(inv.warnings[0].starts_with(
+      "xpu-smi device 0: xpu-smi discovery -d 0 -j gives no memory size"));
+  CHECK(inv.warnings[1] == "gpu0 (Intel(R) Graphics [0x020a]): no source could size its memory, "
+                           "so nothing is placed on it; declare its \"vram\" in gpus.devices");
+  CHECK(std::find(tools.commands.begin(), tools.commands.end(), "xpu-smi stats -d 0 -j") ==
+        tools.commands.end()); // nothing to subtract the use from
 }
 
 } // namespace

@@ -1,10 +1,11 @@
 #pragma once
-// Parsers for what GPU tools print: nvidia-smi (CSV), rocm-smi (JSON), the amdgpu sysfs
-// files, vulkaninfo (full text and --summary), xpu-smi (JSON). Each turns one tool's output
-// into ProbedGpu records, one per device *as that API sees it*; inventory.h merges the
-// records of one physical card (matched by PCI bus id) into one Gpu. Tool output is
-// untrusted: a parser never throws, skips rows it cannot read with a warning naming the
-// line, and fails (bad_request) only when nothing in the output is usable.
+// Parsers for what GPU tools print: nvidia-smi (CSV), amd-smi and rocm-smi (JSON), the amdgpu
+// and Intel sysfs files, vulkaninfo (full text and --summary), xpu-smi (JSON), and a llama.cpp
+// build's own `llama-server --list-devices` and `--version`. Each turns one tool's output into
+// ProbedGpu records, one per device *as that API (or build) sees it*; inventory.h merges the
+// records of one physical card (matched by PCI bus id) into one Gpu (docs/inventory.md). Tool
+// output is untrusted: a parser never throws, skips rows it cannot read with a warning naming
+// the line, and fails (bad_request) only when nothing in the output is usable.
 
 #include <cstdint>
 #include <filesystem>
@@ -34,7 +35,12 @@ struct ProbedGpu {
   std::optional<std::uint64_t> free_bytes; // as reported now; nullopt when the tool cannot say
   bool unified = false;    // integrated / unified memory shared with the CPU
   bool cpu = false;        // a software rasteriser (llvmpipe) or CPU device: never placed on
-  std::string source;      // "nvidia-smi", "rocm-smi", "sysfs", "vulkaninfo", "xpu-smi", "config"
+  std::string source;      // "nvidia-smi", "amd-smi", "rocm-smi", "sysfs", "vulkaninfo",
+                           // "xpu-smi", "llama-server", "config"
+  // llama-server records only: the build's own name for the device ("Vulkan0", "CUDA1"; its
+  // number is `index`) and the binary that listed it.
+  std::string device;
+  std::string binary;
 };
 
 struct ProbeResult {
@@ -60,6 +66,14 @@ Result<ProbeResult> parse_nvidia_smi(std::string_view out);
 // is ignored. Values are strings; VRAM in bytes.
 Result<ProbeResult> parse_rocm_smi(std::string_view out);
 
+// amd-smi (ROCm 6.0 and later; rocm-smi's successor): `amd-smi static --json` (asic.market_name,
+// bus.bdf, vram size) and `amd-smi metric --json` (mem_usage: total/used/free VRAM), matched by
+// their "gpu" index, which is the device's ROCm index. Either may be empty (not run, failed).
+// Both shapes amd-smi has printed are read: a top-level list (ROCm 6.0 to 6.3) or an object
+// holding it under "gpu_data" (later); values plain numbers in MB (ROCm 6.0) or
+// {"value": N, "unit": "MB"} objects (6.1 on), "N/A" when unknown.
+Result<ProbeResult> parse_amd_smi(std::string_view static_json, std::string_view metric_json);
+
 // The amdgpu sysfs files of one card, /sys/class/drm/cardN/device: mem_info_vram_total,
 // mem_info_vram_used, uevent (PCI_SLOT_NAME), product_name (optional).
 Result<ProbedGpu> read_amdgpu_sysfs(const std::filesystem::path& device_dir, int index);
@@ -70,7 +84,47 @@ Result<ProbedGpu> read_amdgpu_sysfs(const std::filesystem::path& device_dir, int
 // minus usage when VK_EXT_memory_budget is printed. The summary has no heaps: total 0.
 Result<ProbeResult> parse_vulkaninfo(std::string_view out);
 
-// xpu-smi discovery -j (device_list[]) — Intel GPUs for the SYCL backend.
+// xpu-smi discovery -j (device_list[]) — Intel GPUs for the SYCL backend — and the one device
+// of xpu-smi discovery -d N -j, which also gives its memory (the list does not).
 Result<ProbeResult> parse_xpu_smi(std::string_view out);
+
+// What `xpu-smi stats -d N -j` says of one device's memory: XPUM_STATS_MEMORY_USED of
+// "device_level" (MiB, a decimal number).
+struct XpuStats {
+  int device = 0;
+  std::optional<std::uint64_t> used_bytes;
+  std::vector<std::string> warnings;
+};
+Result<XpuStats> parse_xpu_smi_stats(std::string_view out);
+
+// Device memory an Intel driver publishes in sysfs for /sys/class/drm/cardN (`card_dir`):
+// lmem_total_bytes and lmem_avail_bytes (i915 from Intel's backports package), else the sum
+// of device/tile*/physical_vram_size_bytes (xe, total only). not_found when neither is there.
+struct SysfsMemory {
+  std::uint64_t total_bytes = 0;
+  std::optional<std::uint64_t> free_bytes;
+  std::string file; // where the total came from, for messages
+};
+Result<SysfsMemory> read_intel_sysfs_memory(const std::filesystem::path& card_dir);
+
+// `llama-server --list-devices` (stdout and stderr together): after "Available devices:", one
+// line per device, "  Vulkan0: AMD Radeon RX 7600 (RADV NAVI33) (8176 MiB, 4751 MiB free)",
+// as that build names and numbers it. CUDA, ROCm, Vulkan, SYCL and MTL (Metal) devices become
+// records (source "llama-server", `device` its name, `index` its number, memory in whole MiB);
+// BLAS and CPU are skipped, other backends (RPC, CANN, MUSA …) skipped with a warning. Lines
+// before the header (backend start-up logs) are ignored. A list with no GPU ("(none)") is an
+// answer, not a failure; no header at all is.
+Result<ProbeResult> parse_list_devices(std::string_view out);
+
+// `llama-server --version` (stderr): "version: 0.2.0-dev (build 10587, commit 3f545becc)" (from
+// 2026) or "version: 10587 (3f545becc)" (before), then "built with <compiler> for <target>".
+struct LlamaVersion {
+  std::uint64_t build = 0; // 0 when the build had no git (llama.cpp prints commit "unknown")
+  std::string commit;      // "3f545becc"
+  std::string version;     // "0.2.0-dev"; "" in the older shape
+  std::string built_with;  // "GNU 12.2.0 for Linux x86_64"; "" when the line is missing
+};
+// bad_request, naming what was seen, for any other output.
+Result<LlamaVersion> parse_llama_version(std::string_view out);
 
 } // namespace ask::router

@@ -1,8 +1,9 @@
-// system_tool_runner(): runs a probe tool (nvidia-smi, rocm-smi, vulkaninfo, …) with fork and
-// execvp, no shell; stdin is /dev/null, stdout is captured up to a bound, the first line of
-// stderr goes into the error message, and the child is always reaped, killed if it overruns.
+// system_tool_runner(): runs a probe tool (nvidia-smi, amd-smi, vulkaninfo, llama-server …) with
+// fork and execvp, no shell; stdin is /dev/null, stdout (and stderr when asked) is captured up
+// to a bound, the tool's own first line of complaint goes into the error message of a failed
+// run, and the child is always reaped, killed if it overruns.
 
-#include "router/inventory.h"
+#include "router/tool_runner.h"
 
 #include <algorithm>
 #include <array>
@@ -12,14 +13,19 @@
 #include <ctime>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/excerpt.h"
 #include "core/unique_fd.h"
+
+extern char** environ;
 
 namespace ask::router {
 
@@ -28,10 +34,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using core::Error;
 using core::fail;
+using core::Result;
 
 constexpr std::size_t k_max_stdout = 8 * 1024 * 1024;
 constexpr std::size_t k_max_stderr = 4096; // kept for the message; the rest is drained
-constexpr std::size_t k_max_stderr_line = 200;
+constexpr std::size_t k_max_message = 200; // the tool's own words in an error message
 constexpr std::size_t k_chunk = 64 * 1024;
 constexpr std::chrono::milliseconds k_default_timeout{10'000};
 constexpr std::chrono::milliseconds k_reap_poll{5};
@@ -68,7 +75,9 @@ std::optional<Pipe> make_pipe() {
 
 // Child side, between fork and exec: async-signal-safe calls only. On failure writes errno to
 // `status_fd` (close-on-exec, so a successful exec closes it silently) and exits with 127.
-[[noreturn]] void exec_child(char* const* argv, int out_fd, int err_fd, int status_fd) {
+// `envp` null: askd's own environment.
+[[noreturn]] void exec_child(char* const* argv, char* const* envp, int out_fd, int err_fd,
+                             int status_fd) {
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -78,7 +87,11 @@ std::optional<Pipe> make_pipe() {
     if (null_fd > 2) {
       ::close(null_fd);
     }
-    ::execvp(argv[0], argv);
+    if (envp != nullptr) {
+      ::execvpe(argv[0], argv, envp);
+    } else {
+      ::execvp(argv[0], argv);
+    }
   }
   const int err = errno;
   [[maybe_unused]] const ssize_t n = ::write(status_fd, &err, sizeof err);
@@ -204,33 +217,50 @@ int reap(pid_t pid, Clock::time_point deadline, bool kill_now, bool& timed_out) 
   return wait_blocking(pid);
 }
 
-// The first line of the tool's stderr, bounded and with control bytes replaced.
-std::string first_line(std::string_view err) {
-  const std::size_t start = err.find_first_not_of(" \t\r\n");
-  if (start == std::string_view::npos) {
-    return {};
+// The first line of `text` that says something: not blank, not a banner rule ("=====",
+// "-----"), trimmed and made printable; "" when there is none.
+std::string first_words(std::string_view text) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    const std::size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos) {
+      continue;
+    }
+    line.remove_prefix(first);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
+      line.remove_suffix(1);
+    }
+    if (line.starts_with("===") || line.starts_with("---") || line.starts_with("***")) {
+      continue;
+    }
+    return core::printable_excerpt(line, k_max_message);
   }
-  err.remove_prefix(start);
-  err = err.substr(0, std::min(err.find('\n'), k_max_stderr_line));
-  std::string line(err);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
-    line.pop_back();
-  }
-  std::replace_if(
-      line.begin(), line.end(), [](char c) { return c >= 0 && c < ' '; }, '?');
-  return line;
+  return {};
 }
 
-Error exit_error(const std::string& name, int status, const std::string& err) {
+// "<tool>: exited with status 18: Failed to initialize NVML: Driver/library version mismatch":
+// the status and the tool's own words, from stderr or, when stderr says nothing, from stdout
+// (nvidia-smi prints its failures there).
+Error exit_error(const std::string& name, int status, const std::string& err,
+                 const std::string& out) {
   std::string msg = name + ": ";
   if (WIFSIGNALED(status)) {
     msg += "killed by signal " + std::to_string(WTERMSIG(status));
   } else {
     msg += "exited with status " + std::to_string(WEXITSTATUS(status));
   }
-  const std::string line = first_line(err);
-  if (!line.empty()) {
-    msg += ": " + line;
+  std::string words = first_words(err);
+  if (words.empty()) {
+    words = first_words(out);
+  }
+  if (!words.empty()) {
+    msg += ": " + words;
   }
   return Error::internal(std::move(msg));
 }
@@ -243,13 +273,44 @@ struct Spawned {
   Fd status;
 };
 
-Result<Spawned> spawn(const std::vector<std::string>& argv) {
-  std::vector<char*> args; // built before fork: the child must not allocate
-  args.reserve(argv.size() + 1);
-  for (const auto& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));
+// askd's environment with `changes` replacing or adding variables, as "NAME=value" strings.
+std::vector<std::string>
+tool_environment(const std::vector<std::pair<std::string, std::string>>& changes) {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('='));
+    if (std::none_of(changes.begin(), changes.end(),
+                     [&](const auto& c) { return c.first == name; })) {
+      env.emplace_back(entry);
+    }
   }
-  args.push_back(nullptr);
+  for (const auto& [name, value] : changes) {
+    env.push_back(name + "=" + value);
+  }
+  return env;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (std::string& s : strings) {
+    out.push_back(s.data());
+  }
+  out.push_back(nullptr);
+  return out;
+}
+
+Result<Spawned> spawn(const ToolCommand& command) {
+  // Built before fork: the child must not allocate.
+  std::vector<std::string> argv = command.argv;
+  std::vector<char*> args = c_strings(argv);
+  std::vector<std::string> env;
+  std::vector<char*> envp;
+  if (!command.env.empty()) {
+    env = tool_environment(command.env);
+    envp = c_strings(env);
+  }
   auto out = make_pipe();
   auto err = make_pipe();
   auto status = make_pipe();
@@ -261,18 +322,20 @@ Result<Spawned> spawn(const std::vector<std::string>& argv) {
     return fail(Error::internal(argv[0] + ": fork failed: " + std::strerror(errno)));
   }
   if (pid == 0) {
-    exec_child(args.data(), out->write.get(), err->write.get(), status->write.get());
+    const int err_fd = command.merge_stderr ? out->write.get() : err->write.get();
+    exec_child(args.data(), envp.empty() ? nullptr : envp.data(), out->write.get(), err_fd,
+               status->write.get());
   }
   return Spawned{pid, std::move(out->read), std::move(err->read), std::move(status->read)};
 }
 
-Result<std::string> run_tool(const std::vector<std::string>& argv,
-                             std::chrono::milliseconds timeout) {
+Result<std::string> run_tool(const ToolCommand& command, std::chrono::milliseconds timeout) {
+  const std::vector<std::string>& argv = command.argv;
   if (argv.empty() || argv[0].empty()) {
     return fail(Error::bad_request("tool runner: empty command"));
   }
   const Clock::time_point deadline = Clock::now() + timeout;
-  auto spawned = spawn(argv);
+  auto spawned = spawn(command);
   if (!spawned) {
     return fail(spawned.error());
   }
@@ -302,7 +365,7 @@ Result<std::string> run_tool(const std::vector<std::string>& argv,
         Error::timeout(name + ": timed out after " + std::to_string(timeout.count()) + " ms"));
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return fail(exit_error(name, status, c.err));
+    return fail(exit_error(name, status, c.err, c.out));
   }
   return std::move(c.out);
 }
@@ -314,7 +377,7 @@ ToolRunner system_tool_runner() {
 }
 
 ToolRunner system_tool_runner(std::chrono::milliseconds timeout) {
-  return [timeout](const std::vector<std::string>& argv) { return run_tool(argv, timeout); };
+  return [timeout](const ToolCommand& command) { return run_tool(command, timeout); };
 }
 
 } // namespace ask::router

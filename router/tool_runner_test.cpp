@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -59,11 +60,32 @@ TEST_CASE("system_tool_runner: arguments reach the program unchanged, no shell")
 }
 
 TEST_CASE("system_tool_runner: a non-zero exit status is an error naming the status") {
-  const auto out = system_tool_runner(2s)({"/bin/sh", "-c", "echo partial; exit 3"});
+  const auto out = system_tool_runner(2s)({"/bin/sh", "-c", "exit 3"});
   REQUIRE(!out.has_value());
   CHECK(out.error().kind == ErrorKind::internal);
   CHECK(out.error().message == "/bin/sh: exited with status 3");
   CHECK(no_children());
+}
+
+TEST_CASE("system_tool_runner: a failing tool that complains on stdout is quoted from stdout") {
+  // nvidia-smi prints "Failed to initialize NVML: Driver/library version mismatch" on stdout
+  // and exits 18 (the recorded message, tests/fixtures/gpu/).
+  const std::string fixture =
+      std::string(ASK_SOURCE_DIR) + "/tests/fixtures/gpu/nvidia-smi-error-nvml-mismatch-old.txt";
+  const auto out = system_tool_runner(2s)({"/bin/sh", "-c", "cat \"$0\"; exit 18", fixture});
+  REQUIRE(!out.has_value());
+  CHECK(out.error().kind == ErrorKind::internal);
+  CHECK(
+      out.error().message ==
+      "/bin/sh: exited with status 18: Failed to initialize NVML: Driver/library version mismatch");
+  // stderr, when it says something, is preferred; blank lines and banner rules are skipped.
+  const auto both = system_tool_runner(2s)(
+      {"/bin/sh", "-c", "echo from stdout; printf '\\n=====\\n  the reason  \\n' >&2; exit 4"});
+  REQUIRE(!both.has_value());
+  CHECK(both.error().message == "/bin/sh: exited with status 4: the reason");
+  const auto quiet = system_tool_runner(2s)({"/bin/sh", "-c", "printf '\\n \\n'; exit 5"});
+  REQUIRE(!quiet.has_value());
+  CHECK(quiet.error().message == "/bin/sh: exited with status 5");
 }
 
 TEST_CASE("system_tool_runner: exit status 127 from the tool itself is not 'not installed'") {
@@ -83,12 +105,50 @@ TEST_CASE("system_tool_runner: stderr stays out of stdout; its first line goes i
   CHECK(bad.error().message == "/bin/sh: exited with status 9: NVML: driver not loaded");
 }
 
-TEST_CASE("system_tool_runner: the stderr line in the error is bounded") {
+TEST_CASE("system_tool_runner: the tool's words in the error are bounded and printable") {
   const auto out = system_tool_runner(2s)(
       {"/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x >&2; exit 1"});
   REQUIRE(!out.has_value());
   const std::string prefix = "/bin/sh: exited with status 1: ";
-  CHECK(out.error().message == prefix + std::string(200, 'x'));
+  CHECK(out.error().message == prefix + std::string(200, 'x') + "...");
+  const auto from_stdout =
+      system_tool_runner(2s)({"/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\0' y; exit 1"});
+  REQUIRE(!from_stdout.has_value());
+  CHECK(from_stdout.error().message == prefix + std::string(200, 'y') + "...");
+  const auto binary =
+      system_tool_runner(2s)({"/bin/sh", "-c", "printf 'bad\\001\\377' >&2; exit 1"});
+  REQUIRE(!binary.has_value());
+  CHECK(binary.error().message == prefix + "bad\\x01\\xff");
+}
+
+TEST_CASE("system_tool_runner: a command's variables are set on top of askd's environment") {
+  using ask::router::ToolCommand;
+  ::setenv("ASK_TOOL_RUNNER_KEPT", "kept", 1);
+  ::setenv("ASK_TOOL_RUNNER_REPLACED", "old", 1);
+  const auto out = system_tool_runner(2s)(ToolCommand(
+      {"/bin/sh", "-c",
+       "printf '%s|%s|%s' \"$ASK_TOOL_RUNNER_KEPT\" \"$ASK_TOOL_RUNNER_REPLACED\" \"$ASK_NEW\""},
+      {{"ASK_TOOL_RUNNER_REPLACED", "new"}, {"ASK_NEW", "a b=c"}}));
+  REQUIRE(out.has_value());
+  CHECK(*out == "kept|new|a b=c");
+  const auto plain =
+      system_tool_runner(2s)({"/bin/sh", "-c", "printf %s \"$ASK_TOOL_RUNNER_REPLACED\""});
+  REQUIRE(plain.has_value());
+  CHECK(*plain == "old");
+  ::unsetenv("ASK_TOOL_RUNNER_KEPT");
+  ::unsetenv("ASK_TOOL_RUNNER_REPLACED");
+}
+
+TEST_CASE("system_tool_runner: stderr joins the output, in order, when the command asks") {
+  using ask::router::ToolCommand;
+  const auto merged = system_tool_runner(2s)(
+      ToolCommand({"/bin/sh", "-c", "echo one; echo two >&2; echo three"}, {}, true));
+  REQUIRE(merged.has_value());
+  CHECK(*merged == "one\ntwo\nthree\n");
+  const auto apart = system_tool_runner(2s)(
+      ToolCommand({"/bin/sh", "-c", "echo one; echo two >&2; echo three"}, {}, false));
+  REQUIRE(apart.has_value());
+  CHECK(*apart == "one\nthree\n");
 }
 
 TEST_CASE("system_tool_runner: a program not on PATH is not_found") {

@@ -1,0 +1,279 @@
+// parse_list_devices and parse_llama_version: what a llama.cpp build says of itself
+// (common_print_available_devices and llama_print_build_info in llama.cpp's common/).
+
+#include <cctype>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "router/probe.h"
+#include "router/probe_detail.h"
+
+namespace ask::router {
+namespace {
+
+using detail::add_warning;
+using detail::quote;
+
+constexpr std::string_view k_tool = "llama-server --list-devices";
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_alpha(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+// The API of a device-name prefix as ggml names its devices ("CUDA0", "ROCm1", "Vulkan0",
+// "SYCL0", "MTL0"); nullopt for the others.
+std::optional<config::GpuApi> api_of(std::string_view prefix) {
+  if (prefix == "CUDA") {
+    return config::GpuApi::cuda;
+  }
+  if (prefix == "ROCm") {
+    return config::GpuApi::rocm;
+  }
+  if (prefix == "Vulkan") {
+    return config::GpuApi::vulkan;
+  }
+  if (prefix == "SYCL") {
+    return config::GpuApi::sycl;
+  }
+  if (prefix == "MTL") {
+    return config::GpuApi::metal;
+  }
+  return std::nullopt;
+}
+
+// "<T> MiB, <F> MiB free" → (T, F) in MiB.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> memory_of(std::string_view text) {
+  constexpr std::string_view k_mib = " MiB, ";
+  constexpr std::string_view k_free = " MiB free";
+  const std::size_t comma = text.find(k_mib);
+  if (comma == std::string_view::npos || !text.ends_with(k_free)) {
+    return std::nullopt;
+  }
+  const auto total = detail::parse_u64(text.substr(0, comma));
+  const std::size_t free_at = comma + k_mib.size();
+  if (free_at > text.size() - k_free.size()) {
+    return std::nullopt;
+  }
+  const auto free = detail::parse_u64(text.substr(free_at, text.size() - k_free.size() - free_at));
+  if (!total || !free) {
+    return std::nullopt;
+  }
+  return std::pair{*total, *free};
+}
+
+// One device line, or a reason it is not one.
+struct DeviceLine {
+  std::string name;        // "Vulkan0"
+  std::string description; // "AMD Radeon RX 7600 (RADV NAVI33)"
+  std::uint64_t total_mib = 0;
+  std::uint64_t free_mib = 0;
+  std::string pci; // from a " [PCI dddd:bb:dd.f]" suffix some patched builds print
+};
+
+// "  Vulkan0: AMD Radeon RX 7600 (RADV NAVI33) (8176 MiB, 4751 MiB free)". The description
+// may hold parentheses and colons; the memory group is the last parenthesised one.
+std::optional<DeviceLine> device_line(std::string_view text) {
+  text = detail::trim(text);
+  const std::size_t colon = text.find(": ");
+  if (colon == std::string_view::npos || colon == 0 || colon > 64) {
+    return std::nullopt;
+  }
+  DeviceLine d;
+  d.name = std::string(text.substr(0, colon));
+  std::string_view rest = text.substr(colon + 2);
+  if (rest.ends_with("]")) {
+    const std::size_t open = rest.rfind(" [PCI ");
+    if (open != std::string_view::npos) {
+      d.pci = normalize_pci(rest.substr(open + 6, rest.size() - open - 7));
+      rest = detail::trim(rest.substr(0, open));
+    }
+  }
+  if (!rest.ends_with(")")) {
+    return std::nullopt;
+  }
+  const std::size_t open = rest.rfind(" (");
+  if (open == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const auto memory = memory_of(rest.substr(open + 2, rest.size() - open - 3));
+  if (!memory) {
+    return std::nullopt;
+  }
+  d.total_mib = memory->first;
+  d.free_mib = memory->second;
+  d.description = detail::clean_text(rest.substr(0, open));
+  return d;
+}
+
+// The prefix and ordinal of a device name ("Vulkan" and 12 of "Vulkan12"); ordinal nullopt
+// when the name does not end in digits.
+std::pair<std::string_view, std::optional<std::uint64_t>> split_name(std::string_view name) {
+  std::size_t end = 0;
+  while (end < name.size() && is_alpha(name[end])) {
+    ++end;
+  }
+  const std::string_view digits = name.substr(end);
+  const bool numbered =
+      !digits.empty() && digits.size() <= 4 &&
+      std::all_of(digits.begin(), digits.end(), [](char c) { return is_digit(c); });
+  return {name.substr(0, end), numbered ? detail::parse_u64(digits) : std::nullopt};
+}
+
+} // namespace
+
+Result<ProbeResult> parse_list_devices(std::string_view out) {
+  ProbeResult result;
+  bool header = false;
+  std::set<std::pair<config::GpuApi, int>> seen;
+  for (const detail::Line& line : detail::split_lines(out)) {
+    const std::string_view text = detail::trim(line.text);
+    if (!header) {
+      header = text == "Available devices:";
+      continue; // backend start-up logs before the list
+    }
+    if (text.empty() || text == "(none)") {
+      continue;
+    }
+    const auto d = device_line(text);
+    if (!d) {
+      add_warning(result, k_tool, line.number, "not a device line: " + quote(text));
+      continue;
+    }
+    const auto [prefix, ordinal] = split_name(d->name);
+    if (prefix == "BLAS" || prefix == "CPU" || prefix == "ACCEL") {
+      continue; // host devices: no GPU memory to place on
+    }
+    const auto api = api_of(prefix);
+    if (!api || !ordinal || *ordinal >= detail::k_max_devices) {
+      add_warning(result, k_tool, line.number,
+                  "device " + quote(d->name) +
+                      (api ? " has no device number" : " is of a backend askd does not place on") +
+                      "; ignored");
+      continue;
+    }
+    const auto total = detail::mib_to_bytes(d->total_mib);
+    const auto free = detail::mib_to_bytes(d->free_mib);
+    if (!total || !free) {
+      add_warning(result, k_tool, line.number,
+                  "device " + quote(d->name) + ": implausible memory figures; ignored");
+      continue;
+    }
+    if (!seen.emplace(*api, static_cast<int>(*ordinal)).second) {
+      add_warning(result, k_tool, line.number, "device " + quote(d->name) + " repeated; ignored");
+      continue;
+    }
+    if (result.gpus.size() >= detail::k_max_devices) {
+      add_warning(result, k_tool, line.number, "too many devices; the rest are ignored");
+      break;
+    }
+    ProbedGpu gpu;
+    gpu.api = *api;
+    gpu.index = static_cast<int>(*ordinal);
+    gpu.device = d->name;
+    gpu.name = d->description;
+    gpu.vendor = *api == config::GpuApi::cuda    ? config::GpuVendor::nvidia
+                 : *api == config::GpuApi::rocm  ? config::GpuVendor::amd
+                 : *api == config::GpuApi::metal ? config::GpuVendor::apple
+                                                 : detail::vendor_from_name(d->description);
+    gpu.pci = d->pci;
+    gpu.total_bytes = *total;
+    gpu.free_bytes = std::min(*free, *total);
+    gpu.source = "llama-server";
+    result.gpus.push_back(std::move(gpu));
+  }
+  if (!header) {
+    return core::fail(core::Error::bad_request(
+        "llama-server --list-devices: no \"Available devices:\" line in the output" +
+        (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+  }
+  return result;
+}
+
+namespace {
+
+// "10587 (3f545becc)" → build and commit; nullopt for another shape.
+std::optional<LlamaVersion> old_shape(std::string_view rest) {
+  const std::size_t space = rest.find(" (");
+  if (space == std::string_view::npos || !rest.ends_with(")")) {
+    return std::nullopt;
+  }
+  const auto build = detail::parse_u64(rest.substr(0, space));
+  const std::string_view commit = rest.substr(space + 2, rest.size() - space - 3);
+  if (!build || commit.empty()) {
+    return std::nullopt;
+  }
+  return LlamaVersion{*build, std::string(commit), "", ""};
+}
+
+// "0.2.0-dev (build 10587, commit 3f545becc)" → version, build and commit.
+std::optional<LlamaVersion> new_shape(std::string_view rest) {
+  constexpr std::string_view k_build = " (build ";
+  constexpr std::string_view k_commit = ", commit ";
+  const std::size_t b = rest.find(k_build);
+  if (b == std::string_view::npos || b == 0 || !rest.ends_with(")")) {
+    return std::nullopt;
+  }
+  const std::string_view inner =
+      rest.substr(b + k_build.size(), rest.size() - b - k_build.size() - 1);
+  const std::size_t c = inner.find(k_commit);
+  if (c == std::string_view::npos) {
+    return std::nullopt;
+  }
+  const auto build = detail::parse_u64(inner.substr(0, c));
+  const std::string_view commit = inner.substr(c + k_commit.size());
+  if (!build || commit.empty()) {
+    return std::nullopt;
+  }
+  return LlamaVersion{*build, std::string(commit), std::string(rest.substr(0, b)), ""};
+}
+
+// A commit as llama.cpp prints it: hex digits, or "unknown" for a build made without git.
+bool plausible_commit(std::string_view commit) {
+  return commit == "unknown" || (commit.size() >= 4 && commit.size() <= 40 &&
+                                 std::all_of(commit.begin(), commit.end(), [](char c) {
+                                   return is_digit(c) || (c >= 'a' && c <= 'f');
+                                 }));
+}
+
+} // namespace
+
+Result<LlamaVersion> parse_llama_version(std::string_view out) {
+  std::optional<LlamaVersion> version;
+  std::string built_with;
+  for (const detail::Line& line : detail::split_lines(out)) {
+    const std::string_view text = detail::trim(line.text);
+    if (!version && text.starts_with("version: ")) {
+      const std::string_view rest = detail::trim(text.substr(9));
+      version = new_shape(rest);
+      if (!version) {
+        version = old_shape(rest);
+      }
+      if (!version || !plausible_commit(version->commit) || version->version.size() > 64) {
+        return core::fail(core::Error::bad_request(
+            "llama-server --version line " + std::to_string(line.number) +
+            ": unrecognised version " + quote(text) +
+            " (expected \"version: N (commit)\" or \"version: V (build N, commit C)\")"));
+      }
+      version->version = detail::clean_text(version->version);
+    } else if (version && built_with.empty() && text.starts_with("built with ")) {
+      built_with = detail::clean_text(text.substr(11));
+    }
+  }
+  if (!version) {
+    return core::fail(
+        core::Error::bad_request("llama-server --version: no \"version:\" line in the output" +
+                                 (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+  }
+  version->built_with = std::move(built_with);
+  return *version;
+}
+
+} // namespace ask::router
