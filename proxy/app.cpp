@@ -5,6 +5,9 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
+#include <map>
+#include <optional>
 #include <thread>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -15,6 +18,7 @@
 #include "proxy/cli.h"
 #include "proxy/managed_router.h"
 #include "proxy/server.h"
+#include "router/llama_build.h"
 #include "router/placement.h"
 
 namespace ask::proxy {
@@ -61,6 +65,39 @@ GpuReading read_free_memory(const config::GpuConfig& gpus) {
   return out;
 }
 
+// The llama.cpp build of every preset's binary: what the inventory asked (GPU presets),
+// else `BINARY --version` alone (a CPU build has no devices to list). Logged once each; a
+// binary that does not answer is an unknown build.
+std::map<std::string, int, std::less<>> preset_builds(const config::Config& cfg,
+                                                      const router::Inventory& inventory) {
+  std::map<std::string, int, std::less<>> out;
+  const router::ToolRunner run = router::system_tool_runner(std::chrono::seconds(5));
+  for (const config::Preset& p : cfg.presets) {
+    const std::string binary = p.binary.string();
+    std::optional<core::Result<router::LlamaVersion>> version;
+    for (const router::LlamaBuild& b : inventory.builds) {
+      if (b.binary == binary) {
+        version = b.version;
+      }
+    }
+    if (!version) {
+      auto text = run(router::ToolCommand({binary, "--version"}, p.env, true));
+      version = text ? router::parse_llama_version(*text)
+                     : core::Result<router::LlamaVersion>(core::fail(std::move(text.error())));
+    }
+    if (*version) {
+      out[p.name] = static_cast<int>((*version)->build);
+      spdlog::info("preset {}: {} is llama.cpp build {} ({})", p.name, binary, (*version)->build,
+                   (*version)->commit.empty() ? "commit unknown" : (*version)->commit);
+    } else {
+      spdlog::warn("preset {}: the llama.cpp build of {} is unknown ({}); memory estimates "
+                   "assume b{}",
+                   p.name, binary, version->error().message, router::k_recorded_build);
+    }
+  }
+  return out;
+}
+
 std::unique_ptr<ModelRouter> make_router(const config::Config& cfg, const core::Clock& clock,
                                          const std::filesystem::path& state_dir) {
   const bool managed = std::any_of(cfg.models.begin(), cfg.models.end(),
@@ -78,6 +115,7 @@ std::unique_ptr<ModelRouter> make_router(const config::Config& cfg, const core::
                  router::human_bytes(g.total_bytes));
   }
   ManagedRouterOptions options;
+  options.preset_builds = preset_builds(cfg, inventory);
   // Beside askd's request log: $XDG_STATE_HOME/ask/llama-server/MODEL-ID.log.
   if (!cfg.telemetry.askd_log.empty()) {
     options.log_dir = cfg.telemetry.askd_log.parent_path() / "llama-server";

@@ -179,7 +179,7 @@ private:
 
 core::Result<ManagedRouter::Managed>
 ManagedRouter::make_managed(const config::Config& config, const config::Model& model,
-                            const ChooseCorrection& choose) {
+                            const ChooseCorrection& choose) const {
   const config::ManagedSpec& s = *model.managed;
   Managed mm;
   mm.model = model;
@@ -188,6 +188,9 @@ ManagedRouter::make_managed(const config::Config& config, const config::Model& m
   }
   mm.input = router::estimate_input(s);
   mm.input.api = mm.preset ? mm.preset->api : config::GpuApi::cpu;
+  if (const auto b = m_options.preset_builds.find(s.preset); b != m_options.preset_builds.end()) {
+    mm.input.build = b->second;
+  }
   mm.files.model = s.gguf;
   auto file = core::gguf::read_model(s.gguf);
   if (!file) {

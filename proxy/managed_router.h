@@ -53,6 +53,10 @@ struct ManagedRouterOptions {
   // Calibrations kept across restarts ($XDG_STATE_HOME/ask/calibration.json in askd); "" =
   // they last as long as the router.
   std::filesystem::path calibration_file;
+  // The llama.cpp build number of each preset's binary (`llama-server --version`), by preset
+  // name; a preset not listed, or 0, is an unknown build (the estimate assumes the recorded
+  // one and says so).
+  std::map<std::string, int, std::less<>> preset_builds;
 };
 
 // What reload() did.
@@ -134,9 +138,9 @@ private:
   // Picks the correction for a model being built, from its key and what is built before it:
   // model, preset, files, input and the uncorrected estimate (not spec).
   using ChooseCorrection = std::function<Corrected(const Managed&)>;
-  static core::Result<Managed> make_managed(const config::Config& config,
-                                            const config::Model& model,
-                                            const ChooseCorrection& choose);
+  // Reads only m_options besides its arguments: callable off the lock.
+  core::Result<Managed> make_managed(const config::Config& config, const config::Model& model,
+                                     const ChooseCorrection& choose) const;
   std::vector<router::ModelSpec> specs() const; // with m_mutex held
 
   void on_ready(std::uint64_t id);

@@ -15,6 +15,7 @@
 #include "proxy/plan_report.h"
 #include "router/draft.h"
 #include "router/estimate.h"
+#include "router/llama_build.h"
 #include "router/placement.h"
 #include "router/server_args.h"
 
@@ -319,6 +320,36 @@ GpuApi default_api(const router::Inventory& inv, const config::GpuConfig& declar
   return GpuApi::cpu;
 }
 
+namespace {
+
+// The llama.cpp build of the model's preset: what the inventory asked, else its binary's
+// `--version`; 0 (unknown) without a preset, with a note.
+int preset_build(const config::Config& config, const std::string& preset_name,
+                 const router::Inventory& inv, const router::ToolRunner& run,
+                 std::vector<std::string>& notes) {
+  const config::Preset* preset = config.find_preset(preset_name);
+  if (preset == nullptr) {
+    return 0;
+  }
+  const std::string binary = preset->binary.string();
+  for (const router::LlamaBuild& b : inv.builds) {
+    if (b.binary == binary && b.version) {
+      return static_cast<int>(b.version->build);
+    }
+  }
+  auto text = run(router::ToolCommand({binary, "--version"}, preset->env, true));
+  auto version = text ? router::parse_llama_version(*text)
+                      : core::Result<router::LlamaVersion>(core::fail(std::move(text.error())));
+  if (!version) {
+    notes.push_back("the llama.cpp build of preset " + preset_name + " is unknown (" +
+                    version.error().message + ")");
+    return 0;
+  }
+  return static_cast<int>(version->build);
+}
+
+} // namespace
+
 int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream& out,
              std::ostream& err, const router::ToolRunner& run) {
   auto target = resolve(opts, config);
@@ -382,8 +413,10 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
   if (!target->api_given) {
     target->req.api = default_api(inv, config.gpus);
   }
-  // The backend decides whether host weights are copied into GPU compute buffers.
+  // The backend decides whether host weights are copied into GPU compute buffers; the build,
+  // which rules the estimate follows.
   target->in.api = target->req.api;
+  target->in.build = preset_build(config, target->spec.preset, inv, run, target->notes);
   auto est = router::estimate(*model, target->in);
   if (!est) {
     err << "askd plan: " << target->model.string() << ": " << est.error().message << '\n';
