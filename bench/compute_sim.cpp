@@ -5,10 +5,13 @@
 //
 //   compute_sim -m MODEL.gguf [-c N] [-np N] [-ub N] [-b N] [-fa on|off] [-ctk T] [-ctv T]
 //               [-kvu] [--swa-full] [-ot PATTERN=CPU] [--n-cpu-moe N] [--build N]
-//               [--devices RPC0,RPC1 [-ngl N] [-ts A,B]]
+//               [--devices RPC0,RPC1 [-ngl N] [-ts A,B]] [--trace]
+// --trace prints the scheduler's splits and ops of every reserved graph, to set beside
+// llama-server's own (GGML_SCHED_DEBUG=2, -lv 5).
 // Arguments are llama-server's (-np is not a CLI11 short option, hence the plain loop).
 
 #include <cstdio>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -43,10 +46,15 @@ int main(int argc, char** argv) {
   std::vector<std::string> devices;
   std::vector<double> ts;
   int ngl = 999;
+  bool trace = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "-kvu" || a == "--kv-unified") {
       in.kv_unified = true;
+      continue;
+    }
+    if (a == "--trace") {
+      trace = true;
       continue;
     }
     if (a == "--swa-full") {
@@ -117,7 +125,7 @@ int main(int argc, char** argv) {
   }
   const Layout layout =
       llama_layout(e->layers.size(), devices.empty() ? 0 : ngl, devices, ts);
-  auto per = estimate_layout(*model, in, layout);
+  auto per = estimate_layout(*model, in, layout, trace ? &std::cout : nullptr);
   if (!per) {
     std::fprintf(stderr, "%s\n", per.error().message.c_str());
     return 2;

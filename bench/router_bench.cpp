@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "bench/router_bench_accuracy.h"
+#include "bench/router_bench_grid.h"
 #include "bench/router_bench_models.h"
 #include "core/gguf.h"
 #include "router/estimate.h"
@@ -370,10 +371,20 @@ int run(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
   app.add_flag("--json", json, "print one JSON object instead of tables");
+  std::string grid;
+  app.add_option("--grid", grid,
+                 "only the memory truth grid: 'grid' (tests/fixtures/llama-server/grid) or "
+                 "'held-out' (its held-out runs)")
+      ->check(CLI::IsMember({"grid", "held-out"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (!grid.empty()) {
+    const fs::path dir = fs::path(ASK_SOURCE_DIR) / "tests/fixtures/llama-server/grid" /
+                         (grid == "held-out" ? "held-out" : "");
+    return print_grid(dir, grid == "held-out" ? "held out" : "grid", json) > 0 ? 0 : 1;
   }
   testing::gguf::TempDir tmp;
   std::string error;
@@ -393,6 +404,7 @@ int run(int argc, char** argv) {
   } else {
     print_speed(rows, iterations);
     print_accuracy(acc);
+    print_grid(fs::path(ASK_SOURCE_DIR) / "tests/fixtures/llama-server/grid", "grid", false);
   }
   return 0;
 }

@@ -124,7 +124,12 @@ core::Json ManagedRouter::status() const {
         {"calibrated_at", c.calibrated_at ? core::Json(*c.calibrated_at) : core::Json(nullptr)},
         {"correction_source", !c.calibrated_at    ? core::Json(nullptr)
                               : c.from_state_file ? core::Json("state file")
-                                                  : core::Json("this run")}};
+                                                  : core::Json("this run")},
+        // The llama.cpp build its estimate follows, and the margin an uncertain estimate
+        // carries (docs/vram.md, "Margin").
+        {"llama_build", mm.input.build},
+        {"margin", mm.spec.estimate.margin},
+        {"margin_reason", mm.spec.estimate.margin_reason}};
   }
   core::Json unavailable = core::Json::object();
   for (const auto& [name, why] : m_unavailable) {

@@ -123,6 +123,15 @@ void print_estimate(const PlanReport& r, std::ostream& out) {
   }
   row(out, "compute, GPU with the output", human_bytes(e.compute_output));
   row(out, "compute, other GPUs", human_bytes(e.compute_layer));
+  row(out, "compute, host beside GPUs", human_bytes(e.compute_host));
+  row(out, "compute, layers in host memory",
+      human_bytes(e.compute_partial) + " first GPU, " + human_bytes(e.compute_host_partial) +
+          " host");
+  row(out, "compute, host only", human_bytes(e.compute_cpu));
+  if (e.margin > 0) {
+    row(out, "margin in the compute figures",
+        std::to_string(static_cast<int>(e.margin * 100 + 0.5)) + "% (" + e.margin_reason + ")");
+  }
   row(out, "overhead per GPU", human_bytes(e.gpu_overhead));
   if (e.draft > 0) {
     row(out, "draft model", human_bytes(e.draft));
@@ -228,6 +237,11 @@ nlohmann::json estimate_json(const router::Estimate& e) {
           {"input_weights", e.input_weights},
           {"output_weights", e.output_weights},
           {"compute_output", e.compute_output},
+          {"compute_cpu", e.compute_cpu},
+          {"compute_partial", e.compute_partial},
+          {"compute_host_partial", e.compute_host_partial},
+          {"margin", e.margin},
+          {"margin_reason", e.margin_reason},
           {"compute_layer", e.compute_layer},
           {"compute_host", e.compute_host},
           {"output_buffer", e.output_buffer},

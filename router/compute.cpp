@@ -57,7 +57,7 @@ core::Result<ComputeBuffers> compute_buffers(const core::gguf::SplitModel& model
     if (!built) {
       return fail(std::move(built.error()));
     }
-    reservation.add(graph::reserve(*built->graph, devices.backends));
+    reservation.add(graph::reserve(*built->graph, devices.backends, devices.trace));
     for (std::string& n : built->notes) {
       if (std::find(out.notes.begin(), out.notes.end(), n) == out.notes.end()) {
         out.notes.push_back(std::move(n));

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@ struct ComputeDevices {
   std::function<int(int layer)> layer_device;
   std::function<int(const std::string& name, int layer)> weight_device;
   bool full_offload = false; // -ngl above the layer count
+  std::ostream* trace = nullptr; // graph_alloc.h reserve()'s trace of every reserved graph
 };
 
 struct ComputeBuffers {

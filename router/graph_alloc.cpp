@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <ostream>
 #include <stdexcept>
 
 namespace ask::router::graph {
@@ -324,9 +325,9 @@ private:
 // ggml_backend_sched_split_graph over `g`, then the allocator over its graph copy.
 class Scheduler {
 public:
-  Scheduler(Graph& g, const std::vector<Backend>& backends)
+  Scheduler(Graph& g, const std::vector<Backend>& backends, std::ostream* trace)
       : m_g(g), m_backends(backends), m_cpu(static_cast<int>(backends.size()) - 1),
-        m_ids(g.tensor_count() * 2 + 16, -1) {}
+        m_ids(g.tensor_count() * 2 + 16, -1), m_trace(trace) {}
 
   std::vector<std::uint64_t> run() {
     for (Tensor* t : m_g.leafs()) {
@@ -560,6 +561,9 @@ private:
       }
     }
     splits.back().end = nodes.size();
+    if (m_trace != nullptr) {
+      print(splits.size(), [&](std::size_t k) -> const Split& { return splits[k]; });
+    }
 
     for (const Split& sp : splits) {
       for (Tensor* in : sp.inputs) {
@@ -583,6 +587,47 @@ private:
     m_copy_count = m_g.tensor_count();
   }
 
+  // A tensor's name, else its id, layer and op ("#1086 L24 op6").
+  static std::string label(const Tensor* t) {
+    return !t->name.empty() ? t->name
+                            : "#" + std::to_string(t->id) + " L" + std::to_string(t->layer) +
+                                  " op" + std::to_string(static_cast<int>(t->op));
+  }
+
+  static std::string size_text(std::uint64_t bytes) {
+    return bytes >= (1u << 20) ? std::to_string(bytes >> 20) + "M" : std::to_string(bytes >> 10) + "K";
+  }
+
+  template <typename SplitAt>
+  void print(std::size_t n_splits, SplitAt at) {
+    std::ostream& out = *m_trace;
+    const auto& nodes = m_g.nodes();
+    for (std::size_t s = 0; s < n_splits; ++s) {
+      const auto& sp = at(s);
+      out << "## SPLIT #" << s << ": " << m_backends[static_cast<std::size_t>(sp.backend)].name
+          << " # " << sp.inputs.size() << " inputs:";
+      for (const Tensor* in : sp.inputs) {
+        out << " [" << label(in) << " (" << size_text(in->nbytes()) << ")]";
+      }
+      out << '\n';
+      for (std::size_t i = sp.start; i < sp.end; ++i) {
+        const Tensor* t = nodes[i];
+        if (is_view_op(t->op)) {
+          continue;
+        }
+        out << "node #" << i << " (op " << static_cast<int>(t->op) << "): layer " << t->layer
+            << " " << t->name << " (" << size_text(t->nbytes()) << ") ["
+            << m_backends[static_cast<std::size_t>(id(t))].name << "]";
+        for (const Tensor* src : t->src) {
+          if (src != nullptr) {
+            out << "  " << label(src) << " (" << size_text(src->nbytes()) << ")";
+          }
+        }
+        out << '\n';
+      }
+    }
+  }
+
   Graph& m_g;
   const std::vector<Backend>& m_backends;
   int m_cpu;
@@ -592,15 +637,17 @@ private:
   std::vector<Tensor*> m_leafs;
   std::vector<int> m_leaf_ids;
   std::size_t m_copy_count = 0;
+  std::ostream* m_trace;
 };
 
 } // namespace
 
-std::vector<std::uint64_t> reserve(Graph& g, const std::vector<Backend>& backends) {
+std::vector<std::uint64_t> reserve(Graph& g, const std::vector<Backend>& backends,
+                                   std::ostream* trace) {
   if (backends.empty() || !backends.back().cpu) {
     throw std::logic_error("graph::reserve: the CPU backend must come last");
   }
-  return Scheduler(g, backends).run();
+  return Scheduler(g, backends, trace).run();
 }
 
 void Reservation::add(const std::vector<std::uint64_t>& sizes) {

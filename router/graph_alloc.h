@@ -7,6 +7,7 @@
 // llama.cpp logs as "<backend> compute buffer size".
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,10 @@ struct Backend {
 // Weights and caches (Tensor::preallocated) live on Tensor::device: the index of their
 // backend, -1 for the host. Tensor::backend, when set before, forces a node's backend
 // (llama.cpp's ggml_backend_sched_set_tensor_backend).
-std::vector<std::uint64_t> reserve(Graph& g, const std::vector<Backend>& backends);
+// `trace`, when given, receives the splits and every op with its backend and size, in the
+// shape of ggml's GGML_SCHED_DEBUG=2 output, for comparing with llama.cpp's.
+std::vector<std::uint64_t> reserve(Graph& g, const std::vector<Backend>& backends,
+                                   std::ostream* trace = nullptr);
 
 // Buffer sizes that only grow: llama.cpp reserves several graphs (prompt, one token, prompt
 // again) and keeps each backend's buffer at the largest. Tracks that.

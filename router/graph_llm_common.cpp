@@ -13,7 +13,7 @@ Builder::Builder(const core::gguf::SplitModel& model, const core::gguf::ArchPara
       m_graph(std::make_unique<Graph>()) {
   for (const auto& part : model.parts) {
     for (const auto& t : part.tensors) {
-      m_infos.emplace(t.name, &t);
+      m_infos.emplace(std::string_view(t.name), &t);
     }
   }
 }
@@ -42,7 +42,7 @@ Tensor* Builder::w(const std::string& name, int layer) {
   if (auto it = m_weights.find(name); it != m_weights.end()) {
     return it->second;
   }
-  auto info = m_infos.find(name);
+  auto info = m_infos.find(std::string_view(name));
   if (info == m_infos.end()) {
     return nullptr;
   }
@@ -54,6 +54,26 @@ Tensor* Builder::w(const std::string& name, int layer) {
   Tensor* t = g().weight(info->second->type, ne, m_placement.weight_device(name, layer));
   t->name = name;
   m_weights.emplace(name, t);
+  return t;
+}
+
+Tensor* Builder::w_per_layer(const std::string& name, int layer) {
+  const std::string key = name + "#" + std::to_string(layer);
+  if (auto it = m_weights.find(key); it != m_weights.end()) {
+    return it->second;
+  }
+  auto info = m_infos.find(std::string_view(name));
+  if (info == m_infos.end()) {
+    return nullptr;
+  }
+  std::array<std::int64_t, 4> ne{1, 1, 1, 1};
+  const auto& dims = info->second->dims;
+  for (std::size_t i = 0; i < dims.size() && i < 4; ++i) {
+    ne[i] = static_cast<std::int64_t>(dims[i]);
+  }
+  Tensor* t = g().weight(info->second->type, ne, m_placement.weight_device(name, layer));
+  t->name = name;
+  m_weights.emplace(key, t);
   return t;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <unordered_map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -51,6 +52,9 @@ public:
   // The tensor `name` ("blk.3.attn_q.weight"), or nullptr when the file has none.
   Tensor* w(const std::string& name, int layer = -1);
   Tensor* w_required(const std::string& name, int layer = -1);
+  // A tensor llama.cpp loads once per layer (TENSOR_DUPLICATED for every layer but the
+  // first: rope_freqs, rope factors): layer il's own copy, on the layer's device.
+  Tensor* w_per_layer(const std::string& name, int layer);
   Tensor* lw(int il, std::string_view suffix) { return w(blk(il, suffix), il); }
   Tensor* lw_required(int il, std::string_view suffix) { return w_required(blk(il, suffix), il); }
   static std::string blk(int il, std::string_view suffix);
@@ -152,8 +156,9 @@ private:
   LlmShape m_shape;
   const LlmPlacement& m_placement;
   std::unique_ptr<Graph> m_graph;
-  std::map<std::string, const core::gguf::TensorInfo*, std::less<>> m_infos;
-  std::map<std::string, Tensor*, std::less<>> m_weights;
+  // By name; the views point into the model's tensor table, which outlives the builder.
+  std::unordered_map<std::string_view, const core::gguf::TensorInfo*> m_infos;
+  std::unordered_map<std::string, Tensor*> m_weights;
   std::map<int, Tensor*> m_k, m_v;
   std::vector<std::string> m_notes;
 };

@@ -18,13 +18,14 @@ void Builder::build_llama() {
   }
   const AttnInput in = attn_inp(static_cast<std::int64_t>(shape().kv_size), false);
   Tensor* out_ids = inp_out_ids();
-  Tensor* rope_factors = w("rope_freqs.weight");
   const bool moe = P.n_expert > 0;
   for (int il = 0; il < n_layer; ++il) {
     g().set_layer(il);
     const auto ul = static_cast<std::size_t>(il);
     Tensor* inpSA = inpL;
     cur = norm(inpL, lw_required(il, "attn_norm.weight"), nullptr, Norm::rms, il);
+    // llama_model::get_rope_factors: the layer's own copy of rope_freqs (llama 3).
+    Tensor* rope_factors = w_per_layer("rope_freqs.weight", il);
     auto [q, k, v] = qkv(il, cur, head_k(il), static_cast<std::int64_t>(P.n_head[ul]),
                          static_cast<std::int64_t>(P.n_head_kv[ul]));
     Tensor* q_norm = lw(il, "attn_q_norm.weight");

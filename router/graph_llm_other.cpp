@@ -143,17 +143,17 @@ void Builder::build_phi3() {
   Tensor* pos = inp_pos();
   const Caches kv = caches(*this);
   Tensor* out_ids = inp_out_ids();
-  Tensor* factors = w("rope_factors_long.weight");
-  if (Tensor* f = w("rope_freqs.weight"); f != nullptr) {
-    factors = f;
-  } else if (Tensor* s = w("rope_factors_short.weight");
-             s != nullptr && shape().kv_size <= static_cast<std::int64_t>(
-                                 key_uint("rope.scaling.original_context_length").value_or(0))) {
-    factors = s;
-  }
+  // llama_model::get_rope_factors: rope_freqs, else the long factors past the original
+  // context, else the short ones; each layer has its own copy.
+  const std::int64_t orig = static_cast<std::int64_t>(
+      key_uint("rope.scaling.original_context_length").value_or(P.n_ctx_train));
+  const std::string factors_name = w("rope_freqs.weight") != nullptr ? "rope_freqs.weight"
+                                   : shape().kv_size > orig         ? "rope_factors_long.weight"
+                                                                    : "rope_factors_short.weight";
   for (int il = 0; il < n_layer; ++il) {
     g().set_layer(il);
     const auto ul = static_cast<std::size_t>(il);
+    Tensor* factors = w_per_layer(factors_name, il);
     Tensor* residual = inpL;
     Tensor* cur = norm(inpL, lw_required(il, "attn_norm.weight"), lw(il, "attn_norm.bias"),
                        Norm::rms, il);

@@ -94,7 +94,8 @@ u64 mapped_span(const core::gguf::SplitModel& model, const EstimateInput& in,
 
 core::Result<std::vector<DeviceMemory>> estimate_layout(const core::gguf::SplitModel& model,
                                                         const EstimateInput& in,
-                                                        const Layout& layout) {
+                                                        const Layout& layout,
+                                                        std::ostream* trace) {
   auto est = estimate(model, in);
   if (!est) {
     return fail(std::move(est.error()));
@@ -146,6 +147,7 @@ core::Result<std::vector<DeviceMemory>> estimate_layout(const core::gguf::SplitM
       devices_for(in, std::move(backends),
                   [&layout](int il) { return layout.layer_device[static_cast<std::size_t>(il)]; },
                   layout.output_device);
+  devices.trace = trace;
   devices.full_offload =
       !all_host && std::none_of(layout.layer_device.begin(), layout.layer_device.end(),
                                 [](int d) { return d < 0; }) &&

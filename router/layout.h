@@ -7,6 +7,7 @@
 // figures of the split it chose, for `askd plan`, /api/status and the truth-grid tests.
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -46,8 +47,10 @@ struct DeviceMemory {
 
 // The devices of `layout` in order, then the host. Fails like estimate(), and for a layout
 // whose layer list does not match the model or that names a device index out of range.
+// `trace` receives the scheduler's splits and ops (graph_alloc.h reserve()).
 core::Result<std::vector<DeviceMemory>> estimate_layout(const core::gguf::SplitModel& model,
                                                         const EstimateInput& in,
-                                                        const Layout& layout);
+                                                        const Layout& layout,
+                                                        std::ostream* trace = nullptr);
 
 } // namespace ask::router

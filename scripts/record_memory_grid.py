@@ -294,6 +294,7 @@ def record(run, bin_dir, zoo, out_dir, timeout, shim, fit_only=False):
             shown += ["--rpc", ",".join(f"rpc{i}" for i in range(len(endpoints)))]
         header = [f"# cmd: {' '.join(shown)}",
                   f"# rpc devices: {len(run.rpc)}",
+                  f"# rpc endpoints: {','.join(endpoints) or 'none'}",
                   f"# status: {'ok' if done and not failed else 'failed'}"
                   f" after {time.time() - t0:.1f} s",
                   "# fit-params: " + fit_params(run, bin_dir, model, endpoints, shim)]

@@ -136,6 +136,13 @@ std::optional<Run> read_run(const fs::path& path) {
         run.rpc_mib.assign(std::stoul(line.substr(15)), 1.0);
       } catch (const std::exception&) {
       }
+    } else if (line.starts_with("# rpc endpoints: ")) {
+      std::istringstream list(line.substr(17));
+      for (std::string e; std::getline(list, e, ',');) {
+        if (e != "none") {
+          run.rpc_endpoints.push_back(e);
+        }
+      }
     } else if (line.starts_with("# status: ")) {
       ok = line.find(": ok") != std::string::npos;
     } else if (line.starts_with("# fit-params: ")) {
@@ -249,13 +256,16 @@ Comparison compare(const Run& run) {
   }
   // The log names the host's buffers CPU (KV, compute, output) and CPU_Mapped (weights), and
   // every rpc-server's device "RPC0[host:port]" (device 0 of each server): they are told
-  // apart by their order, the order of --rpc, which is the layout's.
+  // apart by endpoint, in the order of --rpc, which is the layout's.
   std::vector<std::string> device_names;
-  for (const router::DeviceBuffers& m : run.measured.devices) {
-    if (!m.device.starts_with("CPU") &&
-        std::find(device_names.begin(), device_names.end(), m.device) == device_names.end()) {
-      device_names.push_back(m.device);
+  for (const std::string& endpoint : run.rpc_endpoints) {
+    std::string name;
+    for (const router::DeviceBuffers& m : run.measured.devices) {
+      if (m.device.ends_with("[" + endpoint + "]")) {
+        name = m.device;
+      }
     }
+    device_names.push_back(name);
   }
   for (std::size_t i = 0; i < est->size(); ++i) {
     const router::DeviceMemory& d = (*est)[i];
@@ -263,6 +273,7 @@ Comparison compare(const Run& run) {
     dev.device = d.device;
     const bool host = d.device == "host";
     const std::string name = i < device_names.size() ? device_names[i] : "";
+    dev.found = host || !name.empty();
     for (const router::DeviceBuffers& m : run.measured.devices) {
       if (host ? m.device.starts_with("CPU") : m.device == name) {
         dev.real_weights += m.model;

@@ -33,6 +33,7 @@ struct Run {
   int n_gpu_layers = 999;
   std::vector<double> tensor_split;
   std::vector<double> rpc_mib; // one weight per rpc-server device (the default split's)
+  std::vector<std::string> rpc_endpoints; // "127.0.0.1:40695", in --rpc order
   bool refused = false;        // llama-server refused the settings ("# status: failed")
   std::string refusal;         // its error line
   router::Calibration measured;
@@ -57,6 +58,7 @@ router::Layout layout_of(const Run& run, std::size_t n_layer);
 
 struct Device {
   std::string device; // "host", "RPC0", …
+  bool found = true;  // the log has this device's buffers (named by its endpoint)
   std::uint64_t est_weights = 0, real_weights = 0; // host: the mapped span vs CPU_Mapped
   std::uint64_t est_kv = 0, real_kv = 0;           // KV + recurrent state
   std::uint64_t est_compute = 0, real_compute = 0;
