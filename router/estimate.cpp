@@ -426,6 +426,12 @@ Result<void> simulate_compute(const SplitModel& model, const ArchParams& p, cons
     return approximate(cpu.error().message);
   }
   e.compute_cpu = (*cpu)[0];
+  if (in.api == config::GpuApi::cpu) {
+    // A CPU build places nothing on GPUs: the loads with GPUs need no simulating.
+    e.compute_output = e.compute_layer = e.compute_partial = e.compute_cpu;
+    e.compute_host = e.compute_host_partial = e.mtp_compute_host;
+    return {};
+  }
   const std::string api = device_prefix(in.api);
   auto one = run(devices_for(in, {device_backend(api + "0")}, [](int) { return 0; }, 0));
   if (!one) {
