@@ -123,6 +123,8 @@ void fixture_rows(const fs::path& root, const fs::path& log_path, std::vector<Ac
     return;
   }
   EstimateInput in;
+  in.build = router::k_recorded_build; // the fixtures' build
+  in.api = config::GpuApi::cpu;
   in.ctx = std::stoull("0" + log_value(log, "llama_context: n_ctx "));
   in.parallel = std::stoi("0" + log_value(log, "llama_context: n_seq_max"));
   in.n_ubatch = static_cast<std::uint32_t>(std::stoul("0" + log_value(log, "n_ubatch")));
@@ -145,7 +147,7 @@ void fixture_rows(const fs::path& root, const fs::path& log_path, std::vector<Ac
   const Sums s = sums(cal);
   c.add("model (CPU_Mapped)", s.model, all_weights(*e) - e->tied_output);
   c.add("KV (CPU)", s.kv, kv(*e, 0, e->layers.size()));
-  c.add("compute (CPU)", s.compute, e->compute_output);
+  c.add("compute (CPU)", s.compute, e->compute_cpu);
   c.add("output (CPU)", s.output, e->output_buffer);
   out.insert(out.end(), c.rows.begin(), c.rows.end());
 }
@@ -191,9 +193,12 @@ std::uint64_t dev(const Calibration& cal, std::string_view name,
   return d ? d->*field : 0;
 }
 
-// 2024 builds: one KV buffer for all slots, FA off, logits for every n_ubatch row.
+// 2024 builds: one KV buffer for all slots, FA off, logits for every n_ubatch row, and the
+// 10 % margin of a build that is not the recorded one (ollama's 2024 vendored llama.cpp was
+// around build 3600).
 EstimateInput old_build(std::uint64_t ctx, int np) {
   EstimateInput in;
+  in.build = 3600;
   in.ctx = ctx;
   in.parallel = np;
   in.kv_unified = true;

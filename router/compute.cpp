@@ -57,7 +57,8 @@ core::Result<ComputeBuffers> compute_buffers(const core::gguf::SplitModel& model
     if (!built) {
       return fail(std::move(built.error()));
     }
-    reservation.add(graph::reserve(*built->graph, devices.backends, devices.trace));
+    reservation.add(
+        graph::reserve(*built->graph, devices.backends, devices.trace, devices.n_copies));
     for (std::string& n : built->notes) {
       if (std::find(out.notes.begin(), out.notes.end(), n) == out.notes.end()) {
         out.notes.push_back(std::move(n));
@@ -82,6 +83,21 @@ core::Result<std::size_t> graph_nodes(const core::gguf::SplitModel& model,
     return fail(std::move(built.error()));
   }
   return built->graph->nodes().size();
+}
+
+bool pipeline_parallel(const std::vector<graph::Backend>& devices, bool full_offload,
+                       bool kv_offload, bool overrides) {
+  std::size_t gpus = 0;
+  for (const graph::Backend& b : devices) {
+    if (b.cpu) {
+      continue;
+    }
+    if (b.name.starts_with("RPC")) {
+      return false; // no async copies, no events
+    }
+    ++gpus;
+  }
+  return gpus > 1 && full_offload && kv_offload && !overrides;
 }
 
 ComputeDevices host_only() {

@@ -39,6 +39,9 @@ struct ComputeDevices {
   std::function<int(int layer)> layer_device;
   std::function<int(const std::string& name, int layer)> weight_device;
   bool full_offload = false; // -ngl above the layer count
+  // The scheduler's copies of its inputs: 4 when llama.cpp runs the devices as a pipeline
+  // (pipeline_parallel(), below), else 1.
+  int n_copies = 1;
   std::ostream* trace = nullptr; // graph_alloc.h reserve()'s trace of every reserved graph
 };
 
@@ -58,6 +61,13 @@ core::Result<ComputeBuffers> compute_buffers(const core::gguf::SplitModel& model
 core::Result<std::size_t> graph_nodes(const core::gguf::SplitModel& model,
                                       const core::gguf::ArchParams& params,
                                       const ComputeContext& ctx, const ComputeDevices& devices);
+
+// Whether llama_context turns on pipeline parallelism: more than one device, every layer
+// offloaded, the KV cache offloaded, no tensor overrides (--n-cpu-moe is one), and every
+// device taking async copies and events (CUDA, ROCm, Vulkan, SYCL, Metal; not RPC).
+bool pipeline_parallel(const std::vector<graph::Backend>& devices, bool full_offload,
+                       bool kv_offload, bool overrides);
+inline constexpr int k_pipeline_copies = 4; // GGML_SCHED_MAX_COPIES
 
 // One CPU backend holding everything: the devices of a model loaded in host memory only.
 ComputeDevices host_only();

@@ -439,8 +439,13 @@ Result<void> simulate_compute(const SplitModel& model, const ArchParams& p, cons
   }
   e.compute_output = (*one)[0];
   e.compute_host = (*one)[1] + e.mtp_compute_host; // the MTP context has a graph of its own
-  auto two = run(devices_for(in, {device_backend(api + "0"), device_backend(api + "1")},
-                             [n_layer](int il) { return il < n_layer / 2 ? 0 : 1; }, 1));
+  ComputeDevices pair = devices_for(in, {device_backend(api + "0"), device_backend(api + "1")},
+                                    [n_layer](int il) { return il < n_layer / 2 ? 0 : 1; }, 1);
+  if (pipeline_parallel(pair.backends, true, in.kv_offload,
+                        !in.overrides.empty() || in.n_cpu_moe > 0)) {
+    pair.n_copies = k_pipeline_copies;
+  }
+  auto two = run(pair);
   if (!two) {
     return fail(std::move(two.error()));
   }

@@ -91,6 +91,17 @@ bool Tensor::contiguous() const {
 
 Tensor* Graph::make(std::uint32_t type, std::array<std::int64_t, 4> ne, Tensor* view_src,
                     std::uint64_t offset) {
+  // Shapes come from an untrusted file: a tensor past k_max_tensor_bytes (or a negative or
+  // overflowing shape) ends the graph rather than wrapping a size.
+  std::uint64_t elements = 1;
+  for (std::int64_t n : ne) {
+    if (n < 0 || __builtin_mul_overflow(elements, static_cast<std::uint64_t>(n), &elements)) {
+      throw std::length_error("graph: a tensor shape overflows");
+    }
+  }
+  if (elements > k_max_tensor_bytes / 8) {
+    throw std::length_error("graph: a tensor of more than 16 TiB");
+  }
   Tensor& t = m_tensors.emplace_back();
   t.id = static_cast<int>(m_tensors.size()) - 1;
   t.type = type;

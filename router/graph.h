@@ -40,6 +40,9 @@ bool can_inplace(Op op);
 bool is_view_op(Op op);
 
 inline constexpr int k_max_src = 10; // GGML_MAX_SRC
+// The largest tensor a graph may hold (16 TiB); Graph throws std::length_error past it, so
+// no size computed from an untrusted file can wrap.
+inline constexpr std::uint64_t k_max_tensor_bytes = 1ull << 44;
 
 struct Tensor {
   int id = 0; // creation order

@@ -325,9 +325,9 @@ private:
 // ggml_backend_sched_split_graph over `g`, then the allocator over its graph copy.
 class Scheduler {
 public:
-  Scheduler(Graph& g, const std::vector<Backend>& backends, std::ostream* trace)
+  Scheduler(Graph& g, const std::vector<Backend>& backends, std::ostream* trace, int n_copies)
       : m_g(g), m_backends(backends), m_cpu(static_cast<int>(backends.size()) - 1),
-        m_ids(g.tensor_count() * 2 + 16, -1), m_trace(trace) {}
+        m_ids(g.tensor_count() * 2 + 16, -1), m_trace(trace), m_n_copies(std::max(1, n_copies)) {}
 
   std::vector<std::uint64_t> run() {
     for (Tensor* t : m_g.leafs()) {
@@ -510,15 +510,21 @@ private:
     }
     splits.push_back({i < nodes.size() ? id(nodes[i]) : m_cpu, 0, 0, {}});
     int cur = splits.back().backend;
-    // copies[(tensor id, backend)]
-    std::vector<std::vector<Tensor*>> copies(m_backends.size());
-    auto copy_of = [&](const Tensor* t, int b) -> Tensor*& {
+    // copies[backend][tensor id]: the tensor's copies on that backend (n_copies of them, the
+    // first being the one the graph reads now, cur_copy 0).
+    std::vector<std::vector<std::vector<Tensor*>>> copies(m_backends.size());
+    auto copies_of = [&](const Tensor* t, int b) -> std::vector<Tensor*>& {
       auto& v = copies[static_cast<std::size_t>(b)];
       if (v.size() <= static_cast<std::size_t>(t->id)) {
-        v.resize(static_cast<std::size_t>(t->id) + 1, nullptr);
+        v.resize(static_cast<std::size_t>(t->id) + 1);
       }
       return v[static_cast<std::size_t>(t->id)];
     };
+    auto copy_of = [&](const Tensor* t, int b) -> Tensor* {
+      const auto& v = copies_of(t, b);
+      return v.empty() ? nullptr : v.front();
+    };
+    std::vector<Tensor*> graph_inputs; // inputs copied n_copies times where they live
     for (; i < nodes.size(); ++i) {
       Tensor* node = nodes[i];
       if (is_view_op(node->op)) {
@@ -547,16 +553,29 @@ private:
           continue;
         }
         const int sb = id(s);
+        if (s->input && m_n_copies > 1 && copies_of(s, sb).empty()) {
+          // The input itself is copy 0; all of them are inputs and outputs (never freed).
+          auto& v = copies_of(s, sb);
+          for (int c = 0; c < m_n_copies; ++c) {
+            Tensor* t = c == 0 ? s : dup(s, sb);
+            t->input = t->output = true;
+            v.push_back(t);
+          }
+          graph_inputs.push_back(s);
+        }
         if (sb != cur && !buffer_supported(s, cur)) {
-          Tensor*& c = copy_of(s, cur);
-          if (c == nullptr) {
-            c = m_g.new_tensor(s->type, s->ne);
-            c->nb = s->nb;
-            c->name = m_backends[static_cast<std::size_t>(cur)].name + "#" + s->name;
-            id(c) = cur;
+          auto& v = copies_of(s, cur);
+          if (v.empty()) {
+            for (int c = 0; c < m_n_copies; ++c) {
+              Tensor* t = dup(s, cur);
+              if (m_n_copies > 1) {
+                t->input = t->output = true;
+              }
+              v.push_back(t);
+            }
             splits.back().inputs.push_back(s);
           }
-          s = c;
+          s = v.front();
         }
       }
     }
@@ -580,11 +599,38 @@ private:
         m_node_ids.push_back(id(nodes[j]));
       }
     }
+    if (m_n_copies > 1) {
+      // The copies are leaves, allocated first: the graph inputs' on their backend, then each
+      // split's on the split's backend.
+      for (Tensor* in : graph_inputs) {
+        for (Tensor* c : copies_of(in, id(in))) {
+          m_leafs.push_back(c);
+          m_leaf_ids.push_back(id(in));
+        }
+      }
+      for (const Split& sp : splits) {
+        for (Tensor* in : sp.inputs) {
+          for (Tensor* c : copies_of(in, sp.backend)) {
+            m_leafs.push_back(c);
+            m_leaf_ids.push_back(sp.backend);
+          }
+        }
+      }
+    }
     for (Tensor* leaf : m_g.leafs()) {
       m_leafs.push_back(leaf);
       m_leaf_ids.push_back(id(leaf) == -1 ? m_cpu : id(leaf));
     }
     m_copy_count = m_g.tensor_count();
+  }
+
+  // ggml_dup_tensor_layout: a tensor of the same type, shape and strides, on backend `b`.
+  Tensor* dup(const Tensor* src, int b) {
+    Tensor* t = m_g.new_tensor(src->type, src->ne);
+    t->nb = src->nb;
+    t->name = m_backends[static_cast<std::size_t>(b)].name + "#" + label(src);
+    id(t) = b;
+    return t;
   }
 
   // A tensor's name, else its id, layer and op ("#1086 L24 op6").
@@ -638,16 +684,17 @@ private:
   std::vector<int> m_leaf_ids;
   std::size_t m_copy_count = 0;
   std::ostream* m_trace;
+  int m_n_copies;
 };
 
 } // namespace
 
 std::vector<std::uint64_t> reserve(Graph& g, const std::vector<Backend>& backends,
-                                   std::ostream* trace) {
+                                   std::ostream* trace, int n_copies) {
   if (backends.empty() || !backends.back().cpu) {
     throw std::logic_error("graph::reserve: the CPU backend must come last");
   }
-  return Scheduler(g, backends, trace).run();
+  return Scheduler(g, backends, trace, n_copies).run();
 }
 
 void Reservation::add(const std::vector<std::uint64_t>& sizes) {

@@ -33,8 +33,12 @@ struct Backend {
 // (llama.cpp's ggml_backend_sched_set_tensor_backend).
 // `trace`, when given, receives the splits and every op with its backend and size, in the
 // shape of ggml's GGML_SCHED_DEBUG=2 output, for comparing with llama.cpp's.
+// `n_copies` > 1 is the scheduler of a pipeline-parallel context (llama.cpp enables it on
+// several GPUs that all take async copies and events, every layer offloaded, layer split,
+// no tensor overrides): every graph input and every input a split copies in is kept in
+// that many copies, none of them ever freed (GGML_SCHED_MAX_COPIES = 4).
 std::vector<std::uint64_t> reserve(Graph& g, const std::vector<Backend>& backends,
-                                   std::ostream* trace = nullptr);
+                                   std::ostream* trace = nullptr, int n_copies = 1);
 
 // Buffer sizes that only grow: llama.cpp reserves several graphs (prompt, one token, prompt
 // again) and keeps each backend's buffer at the largest. Tracks that.

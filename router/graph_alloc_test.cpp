@@ -114,6 +114,26 @@ TEST_CASE("graph alloc: ops without weights follow their neighbours onto the dev
   CHECK(sizes[1] == 4096);
 }
 
+TEST_CASE("graph alloc: a pipeline keeps four copies of every input, never freed") {
+  auto build = [](Graph& g) {
+    Tensor* w = g.weight(f32, {256, 256, 1, 1}, 0);
+    Tensor* x = g.input(f32, 256, 4); // 4 KiB on the CPU
+    Tensor* y = g.mul_mat(w, x);      // on GPU0, from a copy of x
+    Tensor* z = g.cont(y);
+    z->output = true;
+    g.expand(z);
+  };
+  Graph one, four;
+  build(one);
+  build(four);
+  const auto single = reserve(one, gpu_and_cpu());
+  const auto pipelined = reserve(four, gpu_and_cpu(), nullptr, 4);
+  CHECK(single[0] == 2 * 4096);     // copy of x, y; z takes the copy's place
+  CHECK(pipelined[0] == 6 * 4096);  // four copies of x (kept), y, z
+  CHECK(single[1] == 4096);         // x
+  CHECK(pipelined[1] == 4 * 4096);  // x and its three copies
+}
+
 TEST_CASE("graph alloc: a reservation keeps each backend's largest buffer") {
   Reservation r(2);
   r.add({10, 5});

@@ -7,7 +7,9 @@
 
 #include "router/graph_llm.h"
 
+#include <algorithm>
 #include <map>
+#include <stdexcept>
 #include <optional>
 #include <string_view>
 
@@ -47,6 +49,13 @@ core::Result<LlmGraph> build_graph(const core::gguf::SplitModel& model,
     return fail(Error::bad_request("no compute graph model for architecture '" + params.arch +
                                    "'"));
   }
+  // Counts that set how many ops a graph has: bounded, so a hostile file cannot make one of
+  // millions of ops per layer.
+  if (params.n_expert > 4096 || params.n_expert_used > std::min<std::uint64_t>(params.n_expert, 256) ||
+      shape.n_tokens <= 0 || shape.n_seqs <= 0 || shape.n_stream <= 0) {
+    return fail(Error::bad_request("model: expert counts or batch sizes beyond what the graph "
+                                   "model simulates"));
+  }
   Builder b(model, params, shape, placement);
   try {
     if (is_llama_like(params.arch)) {
@@ -56,6 +65,8 @@ core::Result<LlmGraph> build_graph(const core::gguf::SplitModel& model,
     }
   } catch (const llm::MissingTensor& e) {
     return fail(Error::bad_request(std::string("model: ") + e.what()));
+  } catch (const std::length_error& e) {
+    return fail(Error::bad_request(std::string("model: dimensions too large: ") + e.what()));
   }
   return b.finish();
 }

@@ -148,6 +148,13 @@ core::Result<std::vector<DeviceMemory>> estimate_layout(const core::gguf::SplitM
                   [&layout](int il) { return layout.layer_device[static_cast<std::size_t>(il)]; },
                   layout.output_device);
   devices.trace = trace;
+  const bool full = !all_host && layout.output_device >= 0 &&
+                    std::none_of(layout.layer_device.begin(), layout.layer_device.end(),
+                                 [](int d) { return d < 0; });
+  if (pipeline_parallel(devices.backends, full, in.kv_offload,
+                        !in.overrides.empty() || in.n_cpu_moe > 0)) {
+    devices.n_copies = k_pipeline_copies;
+  }
   devices.full_offload =
       !all_host && std::none_of(layout.layer_device.begin(), layout.layer_device.end(),
                                 [](int d) { return d < 0; }) &&
