@@ -179,6 +179,9 @@ void parse_preset(Context& ctx, const std::string& name, const Json& value, cons
   config.presets.push_back(std::move(p));
 }
 
+// The smallest host or rpc memory taken: a bare number is bytes, and "memory": 32 is a typo.
+constexpr std::uint64_t k_min_host_memory = 256ull << 20;
+
 std::optional<GpuCap> read_cap(Context& ctx, const Json& v, const std::string& path) {
   if (v.is_string() && v.get_ref<const std::string&>().ends_with('%')) {
     const std::string& s = v.get_ref<const std::string&>();
@@ -270,9 +273,28 @@ void check_device_identity(Context& ctx, const ObjectReader& r, const Config& co
   }
 }
 
+// The id of the host-memory device in the inventory: no GPU or rpc device may take it.
+constexpr std::string_view k_host_id = "host";
+
+// An id of gpus.devices or gpus.rpc: unique across both, never "host".
+void check_device_id(Context& ctx, const std::string& path, const std::string& id,
+                     const Config& config) {
+  if (id.empty()) {
+    return;
+  }
+  if (id == k_host_id) {
+    ctx.error(path, "\"host\" is the id of host memory (gpus.host); give this device another");
+  } else if (config.find_gpu(id) != nullptr) {
+    ctx.error(path, fmt::format("GPU id \"{}\" is used twice", id));
+  } else if (config.find_rpc(id) != nullptr) {
+    ctx.error(path, fmt::format("id \"{}\" is already an rpc device", id));
+  }
+}
+
 void parse_device(Context& ctx, const Json& value, const std::string& path, Config& config) {
-  static constexpr std::array<std::string_view, 9> keys{
-      "id", "name", "vendor", "vram", "cap", "reserve", "pci", "display", "backend_index"};
+  static constexpr std::array<std::string_view, 10> keys{
+      "id",      "name", "vendor",  "vram",          "cap",
+      "reserve", "pci",  "display", "backend_index", "unified"};
   static constexpr std::array<std::string_view, 5> vendors{"nvidia", "amd", "intel", "apple",
                                                            "other"};
   ObjectReader r(ctx, value, path, keys);
@@ -281,9 +303,7 @@ void parse_device(Context& ctx, const Json& value, const std::string& path, Conf
   }
   GpuSpec g;
   g.id = r.name("id", "GPU").value_or("");
-  if (!g.id.empty() && config.find_gpu(g.id) != nullptr) {
-    ctx.error(r.path_of("id"), fmt::format("GPU id \"{}\" is used twice", g.id));
-  }
+  check_device_id(ctx, r.path_of("id"), g.id, config);
   g.name = r.string("name").value_or(g.id);
   if (auto v = r.choice("vendor", vendors)) {
     g.vendor = static_cast<GpuVendor>(std::ranges::find(vendors, *v) - vendors.begin());
@@ -309,12 +329,105 @@ void parse_device(Context& ctx, const Json& value, const std::string& path, Conf
     g.pci = std::move(*pci);
   }
   g.display = r.boolean("display").value_or(false);
+  g.unified = r.boolean("unified");
   if (const Json* bi = r.find("backend_index")) {
     parse_backend_index(ctx, *bi, r.path_of("backend_index"), config, g);
   }
   check_device_sizes(ctx, r, g);
   check_device_identity(ctx, r, config, g);
   config.gpus.devices.push_back(std::move(g));
+}
+
+void parse_host(Context& ctx, const Json& value, const std::string& path, Config& config) {
+  static constexpr std::array<std::string_view, 3> keys{"memory", "cap", "reserve"};
+  ObjectReader r(ctx, value, path, keys);
+  if (!r.ok()) {
+    return;
+  }
+  HostSpec& h = config.gpus.host;
+  h.memory = r.bytes("memory");
+  if (h.memory && *h.memory < k_min_host_memory) {
+    ctx.error(r.path_of("memory"),
+              fmt::format("memory {} is less than {}: give a unit, e.g. "
+                          "\"32GiB\"",
+                          format_bytes(*h.memory), format_bytes(k_min_host_memory)));
+  }
+  if (const Json* cap = r.find("cap")) {
+    h.cap = read_cap(ctx, *cap, r.path_of("cap")).value_or(GpuCap{});
+  }
+  h.reserve = r.bytes("reserve").value_or(h.reserve);
+  if (!h.memory) {
+    return;
+  }
+  if (h.cap.bytes && *h.cap.bytes > *h.memory) {
+    ctx.error(r.path_of("cap"), fmt::format("cap {} is more than the host's memory {}",
+                                            format_bytes(*h.cap.bytes), format_bytes(*h.memory)));
+  }
+  if (h.reserve >= *h.memory) {
+    ctx.error(r.path_of(r.has("reserve") ? "reserve" : "memory"),
+              fmt::format("reserve {} leaves nothing of memory {}", format_bytes(h.reserve),
+                          format_bytes(*h.memory)));
+  }
+}
+
+void parse_rpc(Context& ctx, const Json& value, const std::string& path, Config& config) {
+  static constexpr std::array<std::string_view, 5> keys{"id", "name", "endpoint", "device",
+                                                        "memory"};
+  ObjectReader r(ctx, value, path, keys);
+  if (!r.ok()) {
+    return;
+  }
+  const bool has_id = r.require("id");
+  const bool has_endpoint = r.require("endpoint");
+  const bool has_memory = r.require("memory");
+  RpcSpec d;
+  d.id = has_id ? r.name("id", "rpc device").value_or("") : "";
+  check_device_id(ctx, r.path_of("id"), d.id, config);
+  d.endpoint = has_endpoint ? r.string("endpoint").value_or("") : "";
+  if (has_endpoint && !d.endpoint.empty()) {
+    if (const std::string why = rpc_endpoint_error(d.endpoint); !why.empty()) {
+      ctx.error(r.path_of("endpoint"), fmt::format("invalid endpoint \"{}\": {}", d.endpoint, why));
+    }
+  }
+  d.name = r.string("name").value_or(d.endpoint);
+  d.device = static_cast<int>(r.integer("device", 0, 255).value_or(0));
+  for (const RpcSpec& other : config.gpus.rpc) {
+    if (other.endpoint == d.endpoint && other.device == d.device && !d.endpoint.empty()) {
+      ctx.error(r.has("device") ? r.path_of("device") : r.path_of("endpoint"),
+                fmt::format("device {} of {} is already rpc device \"{}\"", d.device, d.endpoint,
+                            other.id));
+    }
+  }
+  if (has_memory) {
+    d.memory = r.bytes("memory").value_or(0);
+    if (d.memory > 0 && d.memory < k_min_host_memory) {
+      ctx.error(r.path_of("memory"),
+                fmt::format("memory {} is less than {}: give a unit, e.g. "
+                            "\"24GiB\"",
+                            format_bytes(d.memory), format_bytes(k_min_host_memory)));
+    }
+  }
+  config.gpus.rpc.push_back(std::move(d));
+}
+
+// llama-server numbers rpc devices across servers in --rpc order, each server's in its own
+// order: askd can name them only when each server's devices are listed from 0 without a gap.
+void check_rpc_numbering(Context& ctx, const Config& config) {
+  for (std::size_t i = 0; i < config.gpus.rpc.size(); ++i) {
+    const RpcSpec& d = config.gpus.rpc[i];
+    for (int n = 0; n < d.device; ++n) {
+      const bool listed = std::ranges::any_of(config.gpus.rpc, [&](const RpcSpec& o) {
+        return o.endpoint == d.endpoint && o.device == n;
+      });
+      if (!listed) {
+        ctx.error(path_member(path_index("gpus.rpc", i), "device"),
+                  fmt::format("device {} of {} is listed but not device {}: list every device "
+                              "of a server from 0 (llama-server numbers them across servers)",
+                              d.device, d.endpoint, n));
+        break;
+      }
+    }
+  }
 }
 
 } // namespace
@@ -353,7 +466,8 @@ void parse_presets(Context& ctx, const Json& section, Config& config) {
 }
 
 void parse_gpus(Context& ctx, const Json& section, Config& config) {
-  static constexpr std::array<std::string_view, 3> keys{"probe", "reserve", "devices"};
+  static constexpr std::array<std::string_view, 5> keys{"probe", "reserve", "devices", "host",
+                                                        "rpc"};
   ObjectReader r(ctx, section, "gpus", keys);
   if (!r.ok()) {
     return;
@@ -364,6 +478,15 @@ void parse_gpus(Context& ctx, const Json& section, Config& config) {
     for (std::size_t i = 0; i < devices->size(); ++i) {
       parse_device(ctx, (*devices)[i], path_index("gpus.devices", i), config);
     }
+  }
+  if (const Json* host = r.object("host")) {
+    parse_host(ctx, *host, "gpus.host", config);
+  }
+  if (const Json* rpc = r.array("rpc")) {
+    for (std::size_t i = 0; i < rpc->size(); ++i) {
+      parse_rpc(ctx, (*rpc)[i], path_index("gpus.rpc", i), config);
+    }
+    check_rpc_numbering(ctx, config);
   }
 }
 

@@ -203,7 +203,20 @@ Json gpu_json(const GpuSpec& g) {
     index[std::string(to_string(api))] = i;
   }
   j["backend_index"] = std::move(index);
+  if (g.unified) {
+    j["unified"] = *g.unified;
+  }
   return j;
+}
+
+Json cap_json(const GpuCap& cap) {
+  if (cap.bytes) {
+    return format_bytes(*cap.bytes);
+  }
+  if (cap.fraction) {
+    return fmt::format("{:g}%", *cap.fraction * 100);
+  }
+  return nullptr;
 }
 
 template <class T, class F> Json named(const std::vector<T>& items, F&& to) {
@@ -238,9 +251,28 @@ Json sections_json(const Config& c) {
   for (const GpuSpec& g : c.gpus.devices) {
     devices.push_back(gpu_json(g));
   }
+  const HostSpec& h = c.gpus.host;
+  // No "memory": read from /proc/meminfo.
+  Json host = {{"cap", h.cap.bytes || h.cap.fraction
+                           ? cap_json(h.cap)
+                           : Json(fmt::format("{:g}%", k_host_default_cap * 100))},
+               {"reserve", format_bytes(h.reserve)}};
+  if (h.memory) {
+    host["memory"] = format_bytes(*h.memory);
+  }
+  Json rpc = Json::array();
+  for (const RpcSpec& d : c.gpus.rpc) {
+    rpc.push_back({{"id", d.id},
+                   {"name", d.name},
+                   {"endpoint", d.endpoint},
+                   {"device", d.device},
+                   {"memory", format_bytes(d.memory)}});
+  }
   j["gpus"] = Json{{"probe", c.gpus.probe},
                    {"reserve", format_bytes(c.gpus.reserve)},
-                   {"devices", std::move(devices)}};
+                   {"devices", std::move(devices)},
+                   {"host", std::move(host)},
+                   {"rpc", std::move(rpc)}};
   j["groups"] = named(c.groups, [](const Group& g) {
     return Json{{"exclusive", g.exclusive}, {"members", g.members}};
   });

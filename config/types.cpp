@@ -1,6 +1,8 @@
 #include "config/types.h"
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -130,6 +132,36 @@ const Preset* Config::find_preset(std::string_view name) const {
 }
 const GpuSpec* Config::find_gpu(std::string_view id) const {
   return find_by(gpus.devices, id, &GpuSpec::id);
+}
+std::string rpc_endpoint_error(std::string_view e) {
+  const std::size_t colon = e.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return "expected host:port, e.g. \"192.168.1.20:50052\"";
+  }
+  const std::string_view host = e.substr(0, colon);
+  const std::string_view port = e.substr(colon + 1);
+  int number = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || number < 1 ||
+      number > 65535) {
+    return "the port must be a number from 1 to 65535";
+  }
+  const auto v6_char = [](char c) {
+    return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == ':' || c == '.';
+  };
+  const bool v6 = host.size() > 2 && host.front() == '[' && host.back() == ']' &&
+                  std::all_of(host.begin() + 1, host.end() - 1, v6_char);
+  const bool name = std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_';
+  });
+  if (!v6 && !name) {
+    return "the host must be a name, an IPv4 address or an IPv6 address in brackets";
+  }
+  return "";
+}
+
+const RpcSpec* Config::find_rpc(std::string_view id) const {
+  return find_by(gpus.rpc, id, &RpcSpec::id);
 }
 const Group* Config::find_group(std::string_view name) const {
   return find_by(groups, name, &Group::name);

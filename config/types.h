@@ -232,12 +232,42 @@ struct GpuSpec {
   std::string pci;                                   // "0000:01:00.0", lower-case; "" = unknown
   bool display = false;                              // drives a display (its usage fluctuates)
   std::vector<std::pair<GpuApi, int>> backend_index; // device index per API, e.g. vulkan -> 1
+  // Its memory is the host's (Apple silicon, AMD APUs): a load on it is charged to the host
+  // too. None = as probed (vulkaninfo's integrated GPUs, nvidia-smi's [N/A] memory).
+  std::optional<bool> unified;
 };
+
+// Host memory, budgeted like a GPU: what models in host memory (the CPU preset, layers and
+// buffers of partial loads, every load's host buffers, loads on unified GPUs) may take.
+inline constexpr double k_host_default_cap = 0.90;
+inline constexpr std::uint64_t k_host_default_reserve = 2ull << 30;
+struct HostSpec {
+  // Declared size; none = /proc/meminfo's MemTotal, with MemAvailable read as the free
+  // memory (at start and every few seconds). Declared, nothing is read: our accounting alone.
+  std::optional<std::uint64_t> memory;
+  GpuCap cap;                                     // none = k_host_default_cap of the total
+  std::uint64_t reserve = k_host_default_reserve; // kept free of the free reading
+};
+
+// One device of a llama.cpp rpc-server (ggml-rpc-server) that managed models may use.
+struct RpcSpec {
+  std::string id;           // unique among GPUs and rpc devices; what models' `gpus` refer to
+  std::string name;         // defaults to the endpoint
+  std::string endpoint;     // "host:port" ("[v6]:port"), as llama-server's --rpc takes it
+  int device = 0;           // the device's number on that server (a server may expose several)
+  std::uint64_t memory = 0; // what askd may place there (the server reports the whole host)
+};
+
+// Why `endpoint` is not "host:port" as llama-server's --rpc takes it (a host name or IPv4
+// address, or an IPv6 address in brackets, then a port 1 to 65535); "" when it is.
+std::string rpc_endpoint_error(std::string_view endpoint);
 
 struct GpuConfig {
   bool probe = true;
   std::uint64_t reserve = 512ull << 20;
   std::vector<GpuSpec> devices;
+  HostSpec host;
+  std::vector<RpcSpec> rpc;
 };
 
 // Models of which at most one (exclusive) is loaded at a time.
@@ -299,6 +329,7 @@ struct Config {
   const Tier* find_tier(std::string_view flag) const;
   const Preset* find_preset(std::string_view name) const;
   const GpuSpec* find_gpu(std::string_view id) const;
+  const RpcSpec* find_rpc(std::string_view id) const;
   const Group* find_group(std::string_view name) const;
 };
 

@@ -208,6 +208,9 @@ void check_managed_refs(Context& ctx, Config& config) {
   for (const GpuSpec& g : config.gpus.devices) {
     gpu_ids.push_back(g.id);
   }
+  for (const RpcSpec& d : config.gpus.rpc) {
+    gpu_ids.push_back(d.id);
+  }
   for (Model& m : config.models) {
     if (!m.managed) {
       continue;
@@ -227,10 +230,11 @@ void check_managed_refs(Context& ctx, Config& config) {
                                   m.backend, config.presets.size()));
     }
     for (std::size_t i = 0; i < s.gpus.size(); ++i) {
-      if (config.find_gpu(s.gpus[i]) == nullptr) {
+      if (config.find_gpu(s.gpus[i]) == nullptr && config.find_rpc(s.gpus[i]) == nullptr) {
         ctx.error(path_index(path_member(path, "gpus"), i),
-                  fmt::format("unknown GPU \"{}\"{}; pins name an id from gpus.devices", s.gpus[i],
-                              did_you_mean(s.gpus[i], gpu_ids)));
+                  fmt::format("unknown GPU \"{}\"{}; pins name an id from gpus.devices or "
+                              "gpus.rpc",
+                              s.gpus[i], did_you_mean(s.gpus[i], gpu_ids)));
       }
     }
   }

@@ -87,6 +87,99 @@ TEST_CASE("Config: resolves GPU sizes and defaults") {
   CHECK(c.config.find_gpu("b")->reserve == 0);
 }
 
+TEST_CASE("Config: host memory defaults to /proc/meminfo, 90% cap and a 2 GiB reserve") {
+  const auto c = VALID(lines({"{", "}"}));
+  const HostSpec& h = c.config.gpus.host;
+  CHECK_FALSE(h.memory.has_value());
+  CHECK_FALSE(h.cap.bytes.has_value());
+  CHECK_FALSE(h.cap.fraction.has_value());
+  CHECK(h.reserve == 2ull << 30);
+  const auto declared = VALID(lines(
+      {"{", R"("gpus": {"host": {"memory": "24GiB", "cap": "16GiB", "reserve": "1GiB"}})", "}"}));
+  CHECK(declared.config.gpus.host.memory == 24ull << 30);
+  CHECK(declared.config.gpus.host.cap.bytes == 16ull << 30);
+  CHECK(declared.config.gpus.host.reserve == 1ull << 30);
+  const auto percent = VALID(lines({"{", R"("gpus": {"host": {"cap": "75%"}})", "}"}));
+  CHECK(percent.config.gpus.host.cap.fraction == doctest::Approx(0.75));
+}
+
+TEST_CASE("Config: malformed gpus.host is reported with its key path") {
+  const auto d = ERRORS_OF(lines({
+      "{",
+      R"("gpus": {"host": {"memory": "8GiB", "cap": "9GiB", "reserve": "8GiB",)",
+      R"(  "swap": true}})",
+      "}",
+  }));
+  CHECK_DIAG(d, 2, "gpus.host.cap", "cap 9 GiB is more than the host's memory 8 GiB");
+  CHECK_DIAG(d, 2, "gpus.host.reserve", "reserve 8 GiB leaves nothing of memory 8 GiB");
+  CHECK_DIAG(d, 3, "gpus.host.swap", "unknown key \"swap\"");
+  const auto small =
+      ERRORS_OF(lines({"{", R"("gpus": {"host": {"memory": 32, "cap": "0%"}})", "}"}));
+  CHECK_DIAG(small, 2, "gpus.host.memory", "memory 32 B is less than 256 MiB");
+  CHECK_DIAG(small, 2, "gpus.host.cap", "invalid percentage \"0%\"");
+  const auto type = ERRORS_OF(lines({"{", R"("gpus": {"host": "24GiB"})", "}"}));
+  CHECK_DIAG(type, 2, "gpus.host", "expected an object");
+}
+
+TEST_CASE("Config: gpus.rpc lists rpc-server devices; GPU and rpc ids are one namespace") {
+  const auto c = VALID(lines({
+      "{",
+      R"("gpus": {"devices": [{"id": "g0", "backend_index": {"cuda": 0}}],)",
+      R"(  "rpc": [{"id": "box", "endpoint": "10.0.0.2:50052", "memory": "48GiB"},)",
+      R"(          {"id": "box-b", "endpoint": "10.0.0.2:50052", "device": 1, "memory": "24GiB",)",
+      R"(           "name": "the box's second GPU"},)",
+      R"(          {"id": "v6", "endpoint": "[fe80::1]:50052", "memory": "8GiB"}]},)",
+      R"("backends": {"l": {"kind": "llama-server"}},)",
+      R"("presets": {"p": {"binary": "llama-server", "backend": "cpu"}},)",
+      R"("models": {"m": {"backend": "l", "gguf": "/m.gguf", "gpus": ["box", "g0"]}})",
+      "}",
+  }));
+  REQUIRE(c.config.gpus.rpc.size() == 3);
+  const RpcSpec& box = *c.config.find_rpc("box");
+  CHECK(box.endpoint == "10.0.0.2:50052");
+  CHECK(box.device == 0);
+  CHECK(box.memory == 48ull << 30);
+  CHECK(box.name == "10.0.0.2:50052");
+  CHECK(c.config.find_rpc("box-b")->device == 1);
+  CHECK(c.config.find_rpc("box-b")->name == "the box's second GPU");
+}
+
+TEST_CASE("Config: malformed gpus.rpc entries are reported with their key paths") {
+  const auto d = ERRORS_OF(lines({
+      "{",
+      R"("gpus": {"devices": [{"id": "g0", "backend_index": {"cuda": 0}}], "rpc": [)",
+      R"(  {"id": "g0", "endpoint": "10.0.0.2", "memory": "8GiB"},)",
+      R"(  {"id": "r1", "endpoint": "10.0.0.2:99999", "memory": "8GiB"},)",
+      R"(  {"id": "r2", "endpoint": "a,b:50052", "memory": 8},)",
+      R"(  {"id": "r3", "endpoint": "h:50052"},)",
+      R"(  {"id": "r4", "endpoint": "h:50052", "memory": "8GiB", "device": 2},)",
+      R"(  {"id": "r5", "endpoint": "k:50052", "memory": "8GiB"},)",
+      R"(  {"id": "r6", "endpoint": "k:50052", "memory": "8GiB", "port": 1},)",
+      R"(  {"id": "host", "endpoint": "m:50052", "memory": "8GiB"},)",
+      R"(  {"endpoint": "n:50052", "memory": "8GiB"}]})",
+      "}",
+  }));
+  CHECK_DIAG(d, 3, "gpus.rpc[0].id", "GPU id \"g0\" is used twice");
+  CHECK_DIAG(d, 3, "gpus.rpc[0].endpoint", "invalid endpoint \"10.0.0.2\": expected host:port");
+  CHECK_DIAG(d, 4, "gpus.rpc[1].endpoint", "the port must be a number from 1 to 65535");
+  CHECK_DIAG(d, 5, "gpus.rpc[2].endpoint", "the host must be a name, an IPv4 address");
+  CHECK_DIAG(d, 5, "gpus.rpc[2].memory", "memory 8 B is less than 256 MiB");
+  CHECK_DIAG(d, 6, "gpus.rpc[3]", "missing required key \"memory\"");
+  CHECK_DIAG(d, 7, "gpus.rpc[4].device",
+             "device 2 of h:50052 is listed but not device 1: list every device of a server");
+  CHECK_DIAG(d, 9, "gpus.rpc[6].endpoint", "device 0 of k:50052 is already rpc device \"r5\"");
+  CHECK_DIAG(d, 9, "gpus.rpc[6].port", "unknown key \"port\"");
+  CHECK_DIAG(d, 10, "gpus.rpc[7].id", "\"host\" is the id of host memory");
+  CHECK_DIAG(d, 11, "gpus.rpc[8]", "missing required key \"id\"");
+  const auto host_gpu = ERRORS_OF(
+      lines({"{", R"("gpus": {"devices": [{"id": "host", "backend_index": {"cuda": 0}}]})", "}"}));
+  CHECK_DIAG(host_gpu, 2, "gpus.devices[0].id", "\"host\" is the id of host memory");
+  const auto unified = ERRORS_OF(lines(
+      {"{", R"("gpus": {"devices": [{"id": "a", "backend_index": {"cuda": 0}, "unified": 1}]})",
+       "}"}));
+  CHECK_DIAG(unified, 2, "gpus.devices[0].unified", "expected true or false");
+}
+
 TEST_CASE("Config: rejects managed-only keys on models of other backends") {
   const auto d = ERRORS_OF(with_models(
       {R"("m": {"backend": "ollama", "gguf": "/x.gguf",)", R"(      "pinned": true})"}));

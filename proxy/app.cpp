@@ -18,6 +18,7 @@
 #include "proxy/cli.h"
 #include "proxy/managed_router.h"
 #include "proxy/server.h"
+#include "router/host_devices.h"
 #include "router/llama_build.h"
 #include "router/placement.h"
 
@@ -52,14 +53,22 @@ sigset_t handled_signals() {
   return set;
 }
 
-// What the GPU tools say is free now, for the scheduler's periodic re-reading.
+// What the GPU tools say is free now (unless the GPUs are only declared), and host memory's
+// MemAvailable (unless its size is declared), for the scheduler's periodic re-reading.
 GpuReading read_free_memory(const config::GpuConfig& gpus) {
   // A short limit: a hung tool must not hold the reading back for long.
   static const router::ToolRunner runner = router::system_tool_runner(std::chrono::seconds(3));
   GpuReading out;
-  for (const router::Gpu& g : router::probe(gpus, runner).gpus) {
-    if (g.free_bytes) {
-      out.emplace_back(g.id, *g.free_bytes);
+  if (gpus.probe) {
+    for (const router::Gpu& g : router::probe(gpus, runner).gpus) {
+      if (g.free_bytes) {
+        out.emplace_back(g.id, *g.free_bytes);
+      }
+    }
+  }
+  if (!gpus.host.memory) {
+    if (const auto host = router::read_meminfo(); host && host->available) {
+      out.emplace_back(std::string(router::k_host_id), *host->available);
     }
   }
   return out;
@@ -107,12 +116,29 @@ std::unique_ptr<ModelRouter> make_router(const config::Config& cfg, const core::
   }
   router::Inventory inventory = router::probe(cfg.gpus, router::system_tool_runner(),
                                               router::k_sysfs_drm, router::llama_binaries(cfg));
+  router::add_rpc_devices(inventory, cfg.gpus.rpc);
+  router::add_host(inventory, cfg.gpus.host, router::read_meminfo());
   for (const std::string& w : inventory.warnings) {
     spdlog::warn("gpus: {}", w);
   }
   for (const router::Gpu& g : inventory.gpus) {
-    spdlog::info("gpu {}: {} ({} usable of {})", g.id, g.name, router::human_bytes(g.cap_bytes),
-                 router::human_bytes(g.total_bytes));
+    switch (g.kind) {
+    case router::DeviceKind::gpu:
+      spdlog::info("gpu {}: {} ({} usable of {}{})", g.id, g.name, router::human_bytes(g.cap_bytes),
+                   router::human_bytes(g.total_bytes),
+                   g.unified ? ", unified: charged to host memory too" : "");
+      break;
+    case router::DeviceKind::rpc:
+      spdlog::info("rpc {}: device {} of {} ({} usable)", g.id, g.rpc_device, g.endpoint,
+                   router::human_bytes(g.cap_bytes));
+      break;
+    case router::DeviceKind::host:
+      spdlog::info("host memory: {} total, {} usable now (cap {}, reserve {}; {})",
+                   router::human_bytes(g.total_bytes), router::human_bytes(g.usable_bytes()),
+                   router::human_bytes(g.cap_bytes), router::human_bytes(g.reserve_bytes),
+                   g.free_bytes ? "MemAvailable read every 5 s" : "declared: not read");
+      break;
+    }
   }
   ManagedRouterOptions options;
   options.preset_builds = preset_builds(cfg, inventory);
@@ -123,7 +149,8 @@ std::unique_ptr<ModelRouter> make_router(const config::Config& cfg, const core::
   if (!state_dir.empty()) { // measured memory, kept across restarts (docs/vram.md)
     options.calibration_file = state_dir / "calibration.json";
   }
-  if (cfg.gpus.probe) { // declared GPUs only: no tool to ask
+  // Declared GPUs and a declared host size have nothing to read: our accounting alone.
+  if (cfg.gpus.probe || !cfg.gpus.host.memory) {
     options.gpu_reader = [gpus = cfg.gpus] { return read_free_memory(gpus); };
   }
   return std::make_unique<ManagedRouter>(cfg, std::move(inventory), clock, options);

@@ -104,6 +104,10 @@ What neither sets is llama-server's own default, and the report marks it so: wit
 The GPUs are probed (nvidia-smi, rocm-smi or amdgpu sysfs, vulkaninfo, xpu-smi) and merged
 with the config's "gpus" section; --gpu describes a machine instead (any number of times;
 its GPUs are gpu0, gpu1, … for --gpus, and a config model's own pins are ignored).
+Host memory (/proc/meminfo, or the config's gpus.host) must hold the plan's host buffers and
+the layers kept there; with --gpu it is not checked unless --host-memory gives it. --rpc adds
+an llama.cpp rpc-server's device (ggml-rpc-server): layers go there when the local GPUs
+cannot hold the model, and the plan says what crosses the network per token.
 
 The last line printed is the environment and llama-server command that realise the plan,
 ready to paste; its flags follow llama-server b10587 (2026-08).
@@ -117,6 +121,7 @@ Examples:
   askd plan model.gguf --backend rocm --gpus r9700-a,r9700-b --json
   askd plan model.gguf --ctx 8192 --measured llama-server-startup.log
   askd plan moe.gguf --ubatch 2048 --override-tensor 'blk\.[0-9]\.ffn_.*_exps=CPU'
+  askd plan llama-70b.gguf --backend cpu --rpc 10.0.0.2:50052=48GiB --rpc 10.0.0.3:50052=48GiB
 )";
 
 CLI::App* add_plan_command(CLI::App& app, PlanOptions& p) {
@@ -171,6 +176,13 @@ CLI::App* add_plan_command(CLI::App& app, PlanOptions& p) {
   cmd->add_option("--gpu", p.declare,
                   "Declare a GPU instead of probing: API:INDEX:SIZE[:FREE], e.g. vulkan:0:32GiB")
       ->type_name("SPEC");
+  cmd->add_option("--rpc", p.rpc,
+                  "An llama.cpp rpc-server's device to place on, instead of the config's "
+                  "gpus.rpc (any number of times; SIZE is what it may use, else the config's)")
+      ->type_name("HOST:PORT[=SIZE]");
+  cmd->add_option("--host-memory", p.host_memory,
+                  "Host memory instead of reading /proc/meminfo: SIZE[:FREE], e.g. 64GiB")
+      ->type_name("SIZE[:FREE]");
   cmd->add_option("--measured", p.measured,
                   "Compare with this model's llama-server startup log (its buffer sizes)")
       ->type_name("LOG");

@@ -29,22 +29,6 @@ std::string group_of(const config::Config& config, const std::string& model) {
   return "";
 }
 
-// llama.cpp's names of the plan's devices, in plan order: the "--device" list ("CUDA0,CUDA1").
-std::vector<std::string> device_names(const router::Plan& plan) {
-  std::vector<std::string> names;
-  for (std::size_t i = 0; i + 1 < plan.args.size(); ++i) {
-    if (plan.args[i] == "--device" && plan.args[i + 1] != "none") {
-      std::string_view list = plan.args[i + 1];
-      while (!list.empty()) {
-        const auto comma = list.find(',');
-        names.emplace_back(list.substr(0, comma));
-        list = comma == std::string_view::npos ? "" : list.substr(comma + 1);
-      }
-    }
-  }
-  return names;
-}
-
 // What a calibration of this model holds for: every part of the model file, the build and
 // binary, and the settings that change memory (the estimator's, the API, the draft file, and
 // the arguments and environment askd does not read, hashed: they may hold an API key).
@@ -138,7 +122,12 @@ public:
       launch.log_file = m_owner.m_options.log_dir / (spec.name + "-" + std::to_string(id) + ".log");
     }
     const int pid = m_owner.m_supervisor->launch(id, launch);
-    m_owner.m_running[id] = {spec.name, launch.port, pid, device_names(plan), mm.key, std::nullopt};
+    Running& running = m_owner.m_running[id];
+    running = {spec.name, launch.port, pid, {}, {}, mm.key, std::nullopt};
+    for (const router::GpuShare& share : plan.gpus) {
+      running.devices.push_back(share.device);
+      running.buffers.push_back(share.buffer);
+    }
     spdlog::info("llama-server for {} (instance {}): pid {}, port {}: {} {}", spec.name, id, pid,
                  launch.port, launch.binary.string(), router::shell_quote(launch.args));
   }
@@ -242,6 +231,8 @@ ManagedRouter::make_managed(const config::Config& config, const config::Model& m
   spec.placement.pins = s.gpus;
   spec.placement.allow_partial = s.allow_partial_offload;
   spec.placement.n_layers_request = mm.input.n_gpu_layers;
+  spec.placement.mmap = mm.input.mmap;
+  spec.placement.kv_offload = mm.input.kv_offload;
   spec.keep_alive = model.keep_alive.value_or(config::k_default_keep_alive);
   spec.parallel = s.slots();
   spec.max_replicas = s.max_replicas;

@@ -36,8 +36,8 @@
 
 namespace ask::proxy {
 
-// Free memory per GPU id as the tools read it now (bytes, before the reserve); GPUs the
-// tools could not read are left out.
+// Free memory per GPU id as the tools read it now (bytes, before the reserve), and of host
+// memory ("host": MemAvailable); GPUs the tools could not read are left out.
 using GpuReading = std::vector<std::pair<std::string, std::uint64_t>>;
 using GpuReader = std::function<GpuReading()>;
 
@@ -121,7 +121,8 @@ private:
     std::string model;
     int port = 0;
     int pid = 0;
-    std::vector<std::string> devices; // llama.cpp's names, in plan order ("CUDA0", …)
+    std::vector<std::string> devices; // llama.cpp's names, in plan order ("CUDA0", "RPC1", …)
+    std::vector<std::string> buffers; // the same devices as its log names their buffers
     router::CalibrationKey key;       // its model's when it started
     std::optional<router::Calibration> measured; // from its startup log, once ready
     bool stopping = false; // the scheduler asked it to stop: its exit is no crash

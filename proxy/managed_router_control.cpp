@@ -63,10 +63,27 @@ core::Json ManagedRouter::status() const {
   std::lock_guard lock(m_mutex);
   const auto now = m_clock.now();
   core::Json gpus = core::Json::array();
+  core::Json host = nullptr; // host memory not budgeted
   for (const router::GpuView& g : m_scheduler->gpus()) {
-    core::Json j = {{"id", g.id}, {"cap_bytes", g.cap}, {"used_by_askd_bytes", g.ours},
+    core::Json j = {{"id", g.id},
+                    {"kind", router::to_string(g.kind)},
+                    {"total_bytes", g.total},
+                    {"cap_bytes", g.cap},
+                    {"used_by_askd_bytes", g.ours},
                     {"available_bytes", g.available}};
     j["free_reading_bytes"] = g.reading ? core::Json(*g.reading) : core::Json(nullptr);
+    if (g.kind == router::DeviceKind::host) {
+      host = std::move(j);
+      continue;
+    }
+    const auto inv = std::find_if(m_gpus.begin(), m_gpus.end(),
+                                  [&](const router::Gpu& x) { return x.id == g.id; });
+    if (g.kind == router::DeviceKind::rpc && inv != m_gpus.end()) {
+      j["endpoint"] = inv->endpoint;
+    }
+    if (inv != m_gpus.end() && inv->unified) {
+      j["unified"] = true; // its memory is the host's: loads on it are charged there too
+    }
     gpus.push_back(std::move(j));
   }
   core::Json instances = core::Json::array();
@@ -82,7 +99,7 @@ core::Json ManagedRouter::status() const {
       if (r != nullptr && i < r->devices.size()) {
         d["device"] = r->devices[i];
         const router::DeviceBuffers* b =
-            measured != nullptr ? measured->find(r->devices[i]) : nullptr;
+            measured != nullptr && i < r->buffers.size() ? measured->find(r->buffers[i]) : nullptr;
         d["measured_bytes"] = b != nullptr ? core::Json(b->total()) : core::Json(nullptr);
       }
       devices.push_back(std::move(d));
@@ -97,6 +114,14 @@ core::Json ManagedRouter::status() const {
                                                            : core::Json(nullptr)},
                     {"in_flight", v.in_flight},
                     {"up_s", std::round(span_seconds(v.started, now))}};
+    // Host memory: its buffers and the layers kept there (estimated; measured from the log),
+    // and what host memory's budget is charged (with the shares on unified GPUs).
+    j["host"] = {{"layers", v.plan.host_layers},
+                 {"estimated_bytes", v.plan.host_bytes},
+                 {"charged_bytes",
+                  v.plan.host.empty() ? core::Json(nullptr) : core::Json(v.plan.host_charge)},
+                 {"measured_bytes",
+                  measured != nullptr ? core::Json(measured->host_total()) : core::Json(nullptr)}};
     if (r != nullptr) {
       j["pid"] = r->pid;
       j["port"] = r->port;
@@ -137,6 +162,7 @@ core::Json ManagedRouter::status() const {
   }
   return {{"managed", true},
           {"gpus", std::move(gpus)},
+          {"host", std::move(host)},
           {"instances", std::move(instances)},
           {"models", std::move(models)},
           {"queued", m_scheduler->waiting()},
@@ -353,13 +379,18 @@ std::vector<router::CalibratedDevice> ManagedRouter::usable_gpus(const Managed& 
   // From the preset and the model's settings: make_managed() asks before mm.spec is filled.
   std::vector<router::CalibratedDevice> out;
   const config::GpuApi api = mm.preset ? mm.preset->api : config::GpuApi::cpu;
-  if (api == config::GpuApi::cpu || mm.input.n_gpu_layers == 0) {
+  if (mm.input.n_gpu_layers == 0) {
     return out;
   }
   const std::vector<std::string>& pins = mm.model.managed->gpus;
   for (const router::Gpu& g : m_gpus) {
+    const bool pinned_in = pins.empty() || std::find(pins.begin(), pins.end(), g.id) != pins.end();
+    if (g.kind == router::DeviceKind::rpc && pinned_in) {
+      out.push_back({g.id, g.name, "RPC"}); // numbered per plan, by the servers it uses
+      continue;
+    }
     const auto index = g.index_for(api);
-    if (index && (pins.empty() || std::find(pins.begin(), pins.end(), g.id) != pins.end())) {
+    if (index && g.kind == router::DeviceKind::gpu && pinned_in) {
       out.push_back({g.id, g.name, router::device_name(api, *index)});
     }
   }

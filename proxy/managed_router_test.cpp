@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/testing.h"
+#include "router/host_devices.h"
 
 namespace ask::proxy {
 namespace {
@@ -151,6 +152,43 @@ TEST_CASE("managed router: GPU free memory is re-read and limits what may be pla
   free = 6ull << 30;
   r.router.refresh_gpus();
   CHECK(r.router.status()["gpus"][0]["available_bytes"].get<std::uint64_t>() > (5ull << 30));
+}
+
+TEST_CASE("managed router: host memory and rpc devices are in the status; host memory is re-read") {
+  const config::Config cfg = parse(Setup{});
+  router::Inventory inv = one_gpu(cfg);
+  router::add_rpc_devices(inv, {{"box", "", "10.0.0.2:50052", 0, 16ull << 30}});
+  config::HostSpec host;
+  host.memory = 32ull << 30;
+  host.reserve = 1ull << 30;
+  router::add_host(inv, host, core::fail(core::Error::bad_request("unused")));
+  std::uint64_t available = 10ull << 30;
+  ManagedRouterOptions options;
+  options.gpu_reader = [&] { return GpuReading{{"host", available}}; };
+  options.gpu_refresh = std::chrono::hours(1);
+  core::SystemClock clock;
+  ManagedRouter router(cfg, inv, clock, options);
+  const auto before = router.status();
+  REQUIRE(before["gpus"].size() == 2); // the GPU and the rpc device; host memory apart
+  CHECK(before["gpus"][0]["kind"] == "gpu");
+  CHECK(before["gpus"][1]["kind"] == "rpc");
+  CHECK(before["gpus"][1]["endpoint"] == "10.0.0.2:50052");
+  CHECK(before["gpus"][1]["cap_bytes"] == 16ull << 30);
+  CHECK(before["host"]["kind"] == "host");
+  CHECK(before["host"]["total_bytes"] == 32ull << 30);
+  CHECK(before["host"]["free_reading_bytes"].is_null());
+  CHECK(before["host"]["available_bytes"] ==
+        static_cast<std::uint64_t>(static_cast<double>(32ull << 30) * 0.9));
+
+  router.refresh_gpus(); // MemAvailable, as the reader thread passes it on
+  const auto after = router.status()["host"];
+  CHECK(after["free_reading_bytes"] == 10ull << 30);
+  CHECK(after["available_bytes"] == 9ull << 30); // less the reserve
+  available = 512ull << 20;                      // something else took the host's memory
+  router.refresh_gpus();
+  const auto load = router.load("tiny");
+  REQUIRE_FALSE(load.has_value());
+  CHECK(load.error().message.find("host memory: needs") != std::string::npos);
 }
 
 TEST_CASE("managed router: a reload applies keep_alive and replicas, and names what needs a restart") {

@@ -15,6 +15,8 @@
 #include "proxy/plan_report.h"
 #include "router/draft.h"
 #include "router/estimate.h"
+#include "router/host_devices.h"
+#include "router/layout.h"
 #include "router/llama_build.h"
 #include "router/placement.h"
 #include "router/server_args.h"
@@ -208,6 +210,8 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
   }
   t.req.allow_partial = t.req.allow_partial || o.allow_partial;
   t.req.n_layers_request = t.in.n_gpu_layers;
+  t.req.mmap = t.in.mmap;
+  t.req.kv_offload = t.in.kv_offload;
   return t;
 }
 
@@ -260,6 +264,108 @@ core::Result<router::ProbedGpu> parse_declared(const std::string& spec) {
   return g;
 }
 
+// --rpc HOST:PORT[=SIZE]: device 0 of that rpc-server; without a size, the config's entry
+// for that endpoint (its id too). Others are "rpc0", "rpc1", … by position.
+core::Result<config::RpcSpec> parse_rpc_option(const std::string& spec, const config::Config& cfg,
+                                               std::size_t position) {
+  const std::size_t eq = spec.find('=');
+  config::RpcSpec d;
+  d.endpoint = spec.substr(0, eq);
+  const auto bad = [&](const std::string& why) {
+    return core::fail(core::Error::bad_request("--rpc \"" + spec + "\": " + why +
+                                               " (write HOST:PORT[=SIZE], e.g. "
+                                               "192.168.1.20:50052=24GiB)"));
+  };
+  if (const std::string why = config::rpc_endpoint_error(d.endpoint); !why.empty()) {
+    return bad(why);
+  }
+  const config::RpcSpec* known = nullptr;
+  for (const config::RpcSpec& r : cfg.gpus.rpc) {
+    known = known == nullptr && r.endpoint == d.endpoint && r.device == 0 ? &r : known;
+  }
+  d.id = known != nullptr ? known->id : "rpc" + std::to_string(position);
+  d.name = d.endpoint;
+  if (eq == std::string::npos) {
+    if (known == nullptr) {
+      return bad("no size, and the config's gpus.rpc does not list it: give what the server "
+                 "may use (its CPU device reports the whole host's memory)");
+    }
+    d.memory = known->memory;
+    return d;
+  }
+  auto size = config::parse_bytes(std::string_view(spec).substr(eq + 1));
+  if (!size || *size < k_min_gpu_bytes) {
+    return bad(size ? "size " + spec.substr(eq + 1) +
+                          " is less than 256 MiB; give a unit, "
+                          "e.g. 24GiB"
+                    : size.error().message);
+  }
+  d.memory = *size;
+  return d;
+}
+
+// --host-memory SIZE[:FREE], as /proc/meminfo would say it.
+core::Result<router::HostMemory> parse_host_memory(const std::string& spec) {
+  const std::size_t colon = spec.find(':');
+  const auto bad = [&](const std::string& why) {
+    return core::fail(core::Error::bad_request("--host-memory \"" + spec + "\": " + why +
+                                               " (write SIZE[:FREE], e.g. 64GiB or 64GiB:50GiB)"));
+  };
+  auto total = config::parse_bytes(std::string_view(spec).substr(0, colon));
+  if (!total || *total < k_min_gpu_bytes) {
+    return bad(total ? "less than 256 MiB; give a unit, e.g. 64GiB" : total.error().message);
+  }
+  router::HostMemory host{*total, std::nullopt};
+  if (colon != std::string::npos) {
+    auto free = config::parse_bytes(std::string_view(spec).substr(colon + 1));
+    if (!free || *free > *total) {
+      return bad(free ? "free is more than the size" : free.error().message);
+    }
+    host.available = *free;
+  }
+  return host;
+}
+
+// The rpc devices and host memory the plan counts, added to `inv`: --rpc, else the config's
+// gpus.rpc; --host-memory, else (unless --gpu describes another machine) the config's
+// declared size or this machine's /proc/meminfo.
+core::Result<void> add_other_devices(const PlanOptions& o, const config::Config& cfg,
+                                     router::Inventory& inv, std::vector<std::string>& notes) {
+  std::vector<config::RpcSpec> rpc = cfg.gpus.rpc;
+  if (!o.rpc.empty()) {
+    rpc.clear();
+    for (const std::string& spec : o.rpc) {
+      auto d = parse_rpc_option(spec, cfg, rpc.size());
+      if (!d) {
+        return core::fail(std::move(d.error()));
+      }
+      for (const config::RpcSpec& other : rpc) {
+        if (other.endpoint == d->endpoint) {
+          return core::fail(core::Error::bad_request("--rpc \"" + spec + "\": " + d->endpoint +
+                                                     " is given twice"));
+        }
+      }
+      rpc.push_back(std::move(*d));
+    }
+  }
+  router::add_rpc_devices(inv, rpc);
+  config::HostSpec host = cfg.gpus.host;
+  if (o.host_memory) {
+    auto declared = parse_host_memory(*o.host_memory);
+    if (!declared) {
+      return core::fail(std::move(declared.error()));
+    }
+    host.memory.reset();
+    router::add_host(inv, host, *declared);
+  } else if (!o.declare.empty()) {
+    notes.push_back("host memory is not checked: --gpu describes another machine (give its "
+                    "--host-memory)");
+  } else {
+    router::add_host(inv, host, router::read_meminfo(o.meminfo));
+  }
+  return {};
+}
+
 // Pins name GPU ids of the inventory: an unknown one is an error (naming the ids there
 // are); one without a device under the API is left out by place(), with a note here.
 core::Result<void> check_pins(const Target& t, const router::Inventory& inv,
@@ -269,13 +375,20 @@ core::Result<void> check_pins(const Target& t, const router::Inventory& inv,
     if (g == nullptr) {
       std::string ids;
       for (const router::Gpu& each : inv.gpus) {
-        ids += (ids.empty() ? "" : ", ") + each.id;
+        if (each.kind != router::DeviceKind::host) {
+          ids += (ids.empty() ? "" : ", ") + each.id;
+        }
       }
       return core::fail(core::Error::bad_request(
           "GPU \"" + pin + "\" is not in this machine's inventory (" +
           (ids.empty() ? std::string("no GPUs") : "GPUs: " + ids) + ")"));
     }
-    if (t.req.api != GpuApi::cpu && !g->index_for(t.req.api)) {
+    if (g->kind == router::DeviceKind::host) {
+      return core::fail(core::Error::bad_request(
+          "\"host\" is host memory, not a GPU: a model is never pinned to it"));
+    }
+    if (g->kind == router::DeviceKind::gpu && t.req.api != GpuApi::cpu &&
+        !g->index_for(t.req.api)) {
       notes.push_back("pinned GPU \"" + pin + "\" has no " +
                       std::string(config::to_string(t.req.api)) + " device; it is left out");
     }
@@ -348,6 +461,28 @@ int preset_build(const config::Config& config, const std::string& preset_name,
   return static_cast<int>(version->build);
 }
 
+// What llama.cpp allocates per device for `plan`'s split: the host layers first, then each
+// share's layers in plan order, the output on the last share.
+std::optional<std::vector<router::DeviceMemory>> layout_of(const core::gguf::SplitModel& model,
+                                                           const router::EstimateInput& in,
+                                                           const router::Plan& plan) {
+  router::Layout layout;
+  layout.layer_device.assign(static_cast<std::size_t>(plan.host_layers), -1);
+  for (std::size_t j = 0; j < plan.gpus.size(); ++j) {
+    layout.devices.push_back(plan.gpus[j].device);
+    layout.layer_device.insert(layout.layer_device.end(),
+                               static_cast<std::size_t>(plan.gpus[j].layers), static_cast<int>(j));
+    if (plan.gpus[j].output) {
+      layout.output_device = static_cast<int>(j);
+    }
+  }
+  auto per = router::estimate_layout(model, in, layout);
+  if (!per) {
+    return std::nullopt;
+  }
+  return std::move(*per);
+}
+
 } // namespace
 
 int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream& out,
@@ -410,6 +545,10 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
   } else {
     inv = router::probe(config.gpus, run, router::k_sysfs_drm, router::llama_binaries(config));
   }
+  if (auto ok = add_other_devices(opts, config, inv, target->notes); !ok) {
+    err << "askd plan: " << ok.error().message << '\n';
+    return k_exit_usage;
+  }
   if (!target->api_given) {
     target->req.api = default_api(inv, config.gpus);
   }
@@ -427,9 +566,9 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
     return k_exit_usage;
   }
   const auto placed = router::place(*est, inv, target->req);
-  PlanReport report{*model,        target->model, *est,        target->in, inv,
-                    target->req,   placed,        {},          {},         {},
-                    target->notes, target->draft, target->spec};
+  PlanReport report{*model,        target->model, *est,         target->in,  inv,
+                    target->req,   placed,        {},           {},          {},
+                    target->notes, target->draft, target->spec, std::nullopt};
   if (opts.measured) {
     std::ifstream in(*opts.measured, std::ios::binary);
     if (!in) {
@@ -443,6 +582,7 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
   if (placed) {
     report.command = router::server_args({target->model, target->draft, target->mmproj},
                                          target->in, *est, *placed);
+    report.layout = layout_of(*model, target->in, *placed);
   }
   if (opts.json) {
     out << plan_json(report).dump(2) << '\n';

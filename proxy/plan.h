@@ -3,6 +3,7 @@
 // declared one) before anyone loads it — the estimate's breakdown, the inventory, and the
 // placement with the llama-server command line, or why it does not fit.
 
+#include <filesystem>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -36,6 +37,11 @@ struct PlanOptions {
   std::vector<std::string> gpus;    // pins, by GPU id
   std::optional<std::string> backend;
   std::vector<std::string> declare; // --gpu API:INDEX:SIZE[:FREE], instead of probing
+  // --rpc HOST:PORT[=SIZE]: rpc-server devices, instead of the config's gpus.rpc; without a
+  // size, the config's entry for that endpoint gives it.
+  std::vector<std::string> rpc;
+  std::optional<std::string> host_memory; // --host-memory SIZE[:FREE], instead of reading it
+  std::filesystem::path meminfo = "/proc/meminfo"; // where host memory is read (tests)
   std::optional<std::string> measured; // a llama-server startup log of this model to compare
   bool allow_partial = false;
   bool json = false;

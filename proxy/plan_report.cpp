@@ -1,5 +1,6 @@
 #include "proxy/plan_report.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "router/server_args.h"
@@ -175,17 +176,117 @@ void print_measured(const PlanReport& r, std::ostream& out) {
 
 void print_inventory(const router::Inventory& inv, std::ostream& out) {
   out << "\nGPUs\n";
-  if (inv.gpus.empty()) {
+  const auto of_kind = [&](router::DeviceKind kind) {
+    std::vector<const router::Gpu*> list;
+    for (const router::Gpu& g : inv.gpus) {
+      if (g.kind == kind) {
+        list.push_back(&g);
+      }
+    }
+    return list;
+  };
+  if (of_kind(router::DeviceKind::gpu).empty()) {
     out << "  none found (declare them in the config's \"gpus\" or with --gpu)\n";
   }
-  for (const router::Gpu& g : inv.gpus) {
-    out << "  " << g.id << "  " << g.name << "  [" << indices(g) << "]\n      "
-        << (g.total_bytes > 0 ? human_bytes(g.total_bytes) + " total" : "memory unknown") << ", "
-        << (g.free_bytes ? human_bytes(*g.free_bytes) + " free" : std::string("free unknown"))
-        << ", usable " << human_bytes(g.usable_bytes()) << "\n";
+  for (const router::Gpu* g : of_kind(router::DeviceKind::gpu)) {
+    out << "  " << g->id << "  " << g->name << "  [" << indices(*g) << "]\n      "
+        << (g->total_bytes > 0 ? human_bytes(g->total_bytes) + " total" : "memory unknown") << ", "
+        << (g->free_bytes ? human_bytes(*g->free_bytes) + " free" : std::string("free unknown"))
+        << ", usable " << human_bytes(g->usable_bytes())
+        << (g->unified ? " (unified: its loads are charged to host memory too)" : "") << "\n";
+  }
+  if (const auto rpc = of_kind(router::DeviceKind::rpc); !rpc.empty()) {
+    out << "\nrpc devices\n";
+    for (const router::Gpu* g : rpc) {
+      out << "  " << g->id << "  device " << g->rpc_device << " of " << g->endpoint
+          << (g->name != g->endpoint ? "  (" + g->name + ")" : "") << "\n      usable "
+          << human_bytes(g->usable_bytes()) << " (declared)\n";
+    }
+  }
+  out << "\nhost memory\n";
+  if (const router::Gpu* h = inv.host()) {
+    out << "  " << human_bytes(h->total_bytes) << " total"
+        << (h->free_bytes ? ", " + human_bytes(*h->free_bytes) + " available"
+                          : std::string(" (declared)"))
+        << ", usable " << human_bytes(h->usable_bytes()) << " (cap " << human_bytes(h->cap_bytes)
+        << ", reserve " << human_bytes(h->reserve_bytes) << ")\n";
+  } else {
+    out << "  not checked\n";
   }
   for (const std::string& w : inv.warnings) {
     out << "  warning: " << w << '\n';
+  }
+}
+
+// What crosses the network per token when rpc devices hold layers: the hidden state (n_embd
+// f32 values) at each boundary between devices where one side is an rpc-server (twice between
+// two servers: ggml copies through this host), and the logits back from a remote output.
+struct Network {
+  int crossings = 0;
+  std::uint64_t hidden = 0; // bytes per token per crossing
+  std::uint64_t logits = 0; // bytes per sampled token from a remote output device; 0 = local
+};
+
+std::optional<Network> network_of(const PlanReport& r, const router::Plan& p) {
+  const bool remote =
+      std::any_of(p.gpus.begin(), p.gpus.end(), [](const router::GpuShare& s) { return s.remote; });
+  auto params = core::gguf::arch_params(r.model.first());
+  if (!remote || !params) {
+    return std::nullopt;
+  }
+  Network n;
+  n.hidden = params->n_embd * 4;
+  std::string at; // "" = this machine (the input embeddings are in host memory)
+  for (const router::GpuShare& s : p.gpus) {
+    const router::Gpu* g = r.inventory.find(s.gpu);
+    const std::string next = s.remote && g != nullptr ? g->endpoint : "";
+    n.crossings += at == next ? 0 : (at.empty() || next.empty() ? 1 : 2);
+    at = next;
+  }
+  n.logits = at.empty() ? 0 : params->n_vocab * 4;
+  return n;
+}
+
+// human_bytes, with KiB below a MiB (a hidden state is a few KiB).
+std::string small_bytes(std::uint64_t bytes) {
+  if (bytes >= 1024 * 1024) {
+    return human_bytes(bytes);
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f KiB", static_cast<double>(bytes) / 1024.0);
+  return buf;
+}
+
+void print_network(const PlanReport& r, const router::Plan& p, std::ostream& out) {
+  const auto n = network_of(r, p);
+  if (!n) {
+    return;
+  }
+  out << "  network: the hidden state (n_embd × 4 B = " << small_bytes(n->hidden)
+      << ") crosses the network " << n->crossings << " time" << (n->crossings == 1 ? "" : "s")
+      << " per token: " << small_bytes(n->hidden * n->crossings)
+      << " per token generated or read (a 4096-token prompt: "
+      << small_bytes(n->hidden * n->crossings * 4096) << ")";
+  if (n->logits > 0) {
+    out << ", and the logits (n_vocab × 4 B = " << small_bytes(n->logits)
+        << " per sampled token) come back from the output device";
+  }
+  out << "; each crossing also waits a network round trip\n";
+}
+
+void print_layout(const PlanReport& r, std::ostream& out) {
+  if (!r.layout) {
+    return;
+  }
+  out << "\nexpected buffers (this split, as llama.cpp allocates them)\n";
+  for (const router::DeviceMemory& d : *r.layout) {
+    out << "  " << d.device << ": model " << human_bytes(d.weights) << ", KV "
+        << human_bytes(d.kv + d.recurrent) << ", compute " << human_bytes(d.compute) << ", output "
+        << human_bytes(d.output);
+    if (d.mapped > 0) {
+      out << ", mapped from the file " << human_bytes(d.mapped);
+    }
+    out << '\n';
   }
 }
 
@@ -207,11 +308,20 @@ void print_placement(const PlanReport& r, std::ostream& out) {
   }
   const router::Plan& p = *r.placement;
   for (const router::GpuShare& s : p.gpus) {
-    out << "  " << s.gpu << "  " << router::device_name(p.api, &s - p.gpus.data()) << "  "
-        << s.layers << " layers" << (s.output ? " + output" : "") << ", "
-        << human_bytes(s.bytes) << " of " << human_bytes(s.available) << " usable\n";
+    out << "  " << s.gpu << "  " << s.device << "  " << s.layers << " layers"
+        << (s.output ? " + output" : "") << ", " << human_bytes(s.bytes) << " of "
+        << human_bytes(s.available) << " usable\n";
   }
-  out << "  host  " << p.host_layers << " layers, " << human_bytes(p.host_bytes) << '\n';
+  out << "  host  " << p.host_layers << " layers, " << human_bytes(p.host_bytes);
+  if (p.host_mapped > 0) {
+    out << " (" << human_bytes(p.host_mapped) << " of it weights mapped from the file)";
+  }
+  if (const router::Gpu* h = r.inventory.host(); h != nullptr && !p.host.empty()) {
+    out << "; charged " << human_bytes(p.host_charge) << " of " << human_bytes(h->usable_bytes())
+        << " usable";
+  }
+  out << '\n';
+  print_network(r, p, out);
   // One line to paste into a shell: the environment, then the command.
   std::vector<std::string> line;
   for (const auto& [k, v] : p.env) {
@@ -277,14 +387,24 @@ nlohmann::json gpus_json(const router::Inventory& inv) {
     for (const auto& [api, i] : g.index) {
       index[std::string(config::to_string(api))] = i;
     }
-    out.push_back({{"id", g.id},
-                   {"name", g.name},
-                   {"pci", g.pci},
-                   {"total", g.total_bytes},
-                   {"free", g.free_bytes ? nlohmann::json(*g.free_bytes) : nlohmann::json()},
-                   {"usable", g.usable_bytes()},
-                   {"index", index},
-                   {"sources", g.sources}});
+    if (g.kind == router::DeviceKind::host) {
+      continue; // "host_memory"
+    }
+    nlohmann::json j = {{"id", g.id},
+                        {"kind", router::to_string(g.kind)},
+                        {"name", g.name},
+                        {"pci", g.pci},
+                        {"total", g.total_bytes},
+                        {"free", g.free_bytes ? nlohmann::json(*g.free_bytes) : nlohmann::json()},
+                        {"usable", g.usable_bytes()},
+                        {"unified", g.unified},
+                        {"index", index},
+                        {"sources", g.sources}};
+    if (g.kind == router::DeviceKind::rpc) {
+      j["endpoint"] = g.endpoint;
+      j["device"] = g.rpc_device;
+    }
+    out.push_back(std::move(j));
   }
   return out;
 }
@@ -295,7 +415,21 @@ void print_plan(const PlanReport& r, std::ostream& out) {
   print_estimate(r, out);
   print_measured(r, out);
   print_inventory(r.inventory, out);
+  print_layout(r, out);
   print_placement(r, out);
+}
+
+nlohmann::json host_json(const router::Inventory& inv) {
+  const router::Gpu* h = inv.host();
+  if (h == nullptr) {
+    return nullptr;
+  }
+  return {{"total", h->total_bytes},
+          {"free", h->free_bytes ? nlohmann::json(*h->free_bytes) : nlohmann::json()},
+          {"cap", h->cap_bytes},
+          {"reserve", h->reserve_bytes},
+          {"usable", h->usable_bytes()},
+          {"sources", h->sources}};
 }
 
 nlohmann::json plan_json(const PlanReport& r) {
@@ -303,6 +437,7 @@ nlohmann::json plan_json(const PlanReport& r) {
       {"model", r.path.string()},
       {"estimate", estimate_json(r.estimate)},
       {"gpus", gpus_json(r.inventory)},
+      {"host_memory", host_json(r.inventory)},
       {"warnings", r.inventory.warnings},
       {"notes", r.notes},
       {"draft", r.draft.empty() ? nlohmann::json() : nlohmann::json(r.draft.string())},
@@ -337,20 +472,49 @@ nlohmann::json plan_json(const PlanReport& r) {
   nlohmann::json shares = nlohmann::json::array();
   for (const router::GpuShare& s : p.gpus) {
     shares.push_back({{"gpu", s.gpu},
+                      {"device", s.device},
                       {"device_index", s.device_index},
+                      {"remote", s.remote},
                       {"layers", s.layers},
                       {"output", s.output},
                       {"bytes", s.bytes},
                       {"available", s.available}});
+  }
+  if (r.layout) {
+    nlohmann::json layout = nlohmann::json::array();
+    for (const router::DeviceMemory& d : *r.layout) {
+      layout.push_back({{"device", d.device},
+                        {"weights", d.weights},
+                        {"kv", d.kv},
+                        {"recurrent", d.recurrent},
+                        {"compute", d.compute},
+                        {"output", d.output},
+                        {"mapped", d.mapped}});
+    }
+    j["layout"] = std::move(layout);
+  }
+  if (const auto n = network_of(r, p)) {
+    j["network"] = {{"crossings_per_token", n->crossings},
+                    {"hidden_state_bytes", n->hidden},
+                    {"bytes_per_token", n->hidden * n->crossings},
+                    {"logits_bytes_per_sampled_token", n->logits}};
   }
   nlohmann::json env = nlohmann::json::object();
   for (const auto& [k, v] : p.env) {
     env[k] = v;
   }
   j["fits"] = true;
-  j["plan"] = {{"gpus", shares},     {"gpu_layers", p.gpu_layers}, {"host_layers", p.host_layers},
-               {"gpu_bytes", p.gpu_bytes}, {"host_bytes", p.host_bytes}, {"args", r.command},
-               {"env", env}};
+  j["plan"] = {
+      {"gpus", shares},
+      {"gpu_layers", p.gpu_layers},
+      {"host_layers", p.host_layers},
+      {"gpu_bytes", p.gpu_bytes},
+      {"host_bytes", p.host_bytes},
+      {"host_mapped_bytes", p.host_mapped},
+      {"host_charged_bytes", p.host.empty() ? nlohmann::json() : nlohmann::json(p.host_charge)},
+      {"rpc", p.rpc},
+      {"args", r.command},
+      {"env", env}};
   return j;
 }
 

@@ -15,6 +15,7 @@
 #include "core/gguf.h"
 #include "router/estimate.h"
 #include "router/inventory.h"
+#include "router/layout.h"
 #include "router/placement.h"
 
 namespace ask::proxy {
@@ -36,6 +37,9 @@ struct PlanReport {
   // The memory settings asked for: an unset one is llama-server's default, and the report
   // says so beside the value `input` holds.
   config::ManagedSpec spec;
+  // What llama.cpp allocates per device for the plan's split (router/layout.h), the host
+  // last; none when it does not fit (or the layout could not be estimated).
+  std::optional<std::vector<router::DeviceMemory>> layout;
 };
 
 void print_plan(const PlanReport& r, std::ostream& out);

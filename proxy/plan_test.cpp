@@ -105,6 +105,24 @@ std::filesystem::path write_model(const std::filesystem::path& path, std::uint32
   return w.write(path);
 }
 
+// A model of `layers` layers of `width` as a sparse file: the header, then a hole where the
+// zeroed weights would be (nothing of them is written).
+std::filesystem::path write_sparse_model(const std::filesystem::path& path, std::uint32_t layers,
+                                         std::uint32_t width) {
+  tg::TinyModel m;
+  m.n_layer = layers;
+  m.n_embd = width;
+  m.n_ff = 2 * width;
+  tg::Writer w;
+  tg::tiny_metadata(w, m);
+  for (const tg::TensorSpec& t : tg::tiny_tensors(m)) {
+    w.tensor(t.name, t.dims, t.ggml_type);
+  }
+  w.with_data(false).write(path);
+  std::filesystem::resize_file(path, w.data_end());
+  return path;
+}
+
 // A config with a llama-server model "tiny" on the Vulkan preset, pinned to "big", and two
 // declared GPUs (probing off).
 config::Config managed_config(const TempDir& dir, const std::string& extra = "") {
@@ -625,6 +643,117 @@ TEST_CASE("askd plan: the memory options on the command line") {
     CAPTURE(option);
     CHECK(contains(help.out, option));
   }
+}
+
+TEST_CASE("askd plan: --rpc places on rpc-server devices and says what crosses the network") {
+  TempDir dir;
+  const auto model = write_sparse_model(dir.path() / "big.gguf", 8, 2048); // about 600 MiB
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = model.string();
+  opts.backend = "cpu";
+  opts.ctx = 1024;
+  opts.parallel = 1;
+  opts.rpc = {"127.0.0.1:50152=400MiB", "127.0.0.1:50153=400MiB"};
+  opts.host_memory = "8GiB";
+  const Outcome o = plan(opts, config::Config{}, tools);
+  CHECK_MESSAGE(o.status == k_exit_ok, o.out, o.err);
+  CHECK(
+      contains(o.out, "rpc devices\n  rpc0  device 0 of 127.0.0.1:50152\n      usable 400.0 MiB"));
+  CHECK(contains(o.out, "  rpc0  RPC0  "));
+  CHECK(contains(o.out, "  rpc1  RPC1  "));
+  CHECK(contains(o.out, " layers + output, "));
+  CHECK(contains(o.out, "network: the hidden state (n_embd × 4 B = 8.0 KiB) crosses the network "
+                        "3 times per token: 24.0 KiB per token"));
+  CHECK(contains(o.out, "and the logits (n_vocab × 4 B = 0.1 KiB per sampled token)"));
+  CHECK(
+      contains(o.out, "expected buffers (this split, as llama.cpp allocates them)\n  RPC0: model"));
+  CHECK(contains(o.out, "llama-server -m " + model.string() +
+                            " --rpc 127.0.0.1:50152,127.0.0.1:50153 -c 1024 -np 1"));
+  CHECK(contains(o.out, "--device RPC0,RPC1 -ngl 9 --split-mode layer --tensor-split "));
+
+  opts.json = true;
+  const auto j = nlohmann::json::parse(plan(opts, config::Config{}, tools).out);
+  CHECK(j["fits"] == true);
+  CHECK(j["plan"]["rpc"] == nlohmann::json::array({"127.0.0.1:50152", "127.0.0.1:50153"}));
+  CHECK(j["plan"]["gpus"][0]["device"] == "RPC0");
+  CHECK(j["plan"]["gpus"][0]["remote"] == true);
+  CHECK(j["network"]["crossings_per_token"] == 3);
+  CHECK(j["network"]["hidden_state_bytes"] == 8192);
+  REQUIRE(j["layout"].size() == 3);
+  CHECK(j["layout"][2]["device"] == "host");
+  CHECK(j["host_memory"]["total"] == 8ull << 30);
+  CHECK(j["gpus"][0]["kind"] == "rpc");
+  CHECK(j["gpus"][0]["endpoint"] == "127.0.0.1:50152");
+}
+
+TEST_CASE("askd plan: a bare --rpc takes the config's size; bad ones are bad input") {
+  TempDir dir;
+  const auto cfg = dir.write("c.jsonc", R"({"gpus": {"probe": false, "rpc": [
+      {"id": "box", "endpoint": "10.0.0.2:50052", "memory": "48GiB"}]}})")
+                       .string();
+  const Outcome known = askd({"plan", k_tiny, "--config", cfg, "--backend", "cpu", "--rpc",
+                              "10.0.0.2:50052", "--rpc", "10.0.0.3:50052=1GiB", "--json"},
+                             dir);
+  REQUIRE_MESSAGE(known.status == k_exit_ok, known.err);
+  const auto j = nlohmann::json::parse(known.out);
+  CHECK(j["gpus"][0]["id"] == "box");
+  CHECK(j["gpus"][0]["usable"] == 48ull << 30);
+  CHECK(j["gpus"][1]["id"] == "rpc1");
+  CHECK(j["plan"]["gpus"][0]["gpu"] == "rpc1"); // the smallest device that holds it
+  for (const auto& [spec, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"10.0.0.9:50052", "--rpc \"10.0.0.9:50052\": no size, and the config's gpus.rpc "
+                              "does not list it"},
+           {"nohost=1GiB", "--rpc \"nohost=1GiB\": expected host:port"},
+           {"h:0=1GiB", "the port must be a number from 1 to 65535"},
+           {"h:50052=24", "size 24 is less than 256 MiB"}}) {
+    CAPTURE(spec);
+    const Outcome o = askd({"plan", k_tiny, "--config", cfg, "--rpc", spec}, dir);
+    CHECK(o.status == k_exit_usage);
+    CHECK_MESSAGE(contains(o.err, needle), o.err);
+  }
+  const Outcome twice =
+      askd({"plan", k_tiny, "--config", cfg, "--rpc", "h:1=1GiB", "--rpc", "h:1=2GiB"}, dir);
+  CHECK(twice.status == k_exit_usage);
+  CHECK(contains(twice.err, "--rpc \"h:1=2GiB\": h:1 is given twice"));
+}
+
+TEST_CASE("askd plan: host memory from /proc/meminfo, --host-memory, or not checked with --gpu") {
+  TempDir dir;
+  NoTools tools;
+  PlanOptions opts;
+  opts.target = k_tiny;
+  opts.meminfo = dir.write("meminfo", "MemTotal:       24683784 kB\n"
+                                      "MemFree:         1982164 kB\n"
+                                      "MemAvailable:   22272772 kB\n");
+  const Outcome read = plan(opts, config::Config{}, tools);
+  CHECK(read.status == k_exit_ok);
+  CHECK(contains(read.out, "host memory\n  23.54 GiB total, 21.24 GiB available, usable 19.24 GiB "
+                           "(cap 21.19 GiB, reserve 2.00 GiB)"));
+  CHECK(contains(read.out, "; charged 8.0 MiB of 19.24 GiB usable"));
+
+  // 2.5 GiB free less the 2 GiB reserve: 512 MiB, too little for a 600 MiB model.
+  const auto big = write_sparse_model(dir.path() / "big.gguf", 8, 2048);
+  opts.target = big.string();
+  opts.ctx = 1024;
+  opts.host_memory = "4GiB:2.5GiB";
+  const Outcome short_host = plan(opts, config::Config{}, tools);
+  CHECK(short_host.status == k_exit_failure);
+  CHECK(contains(short_host.out, "does not fit: host memory: needs "));
+  CHECK(contains(short_host.out, ", 512.0 MiB usable\n  host  needs "));
+  opts.host_memory = "64GiB";
+  CHECK(plan(opts, config::Config{}, tools).status == k_exit_ok);
+  opts.host_memory = "1GiB:2GiB";
+  const Outcome bad = plan(opts, config::Config{}, tools);
+  CHECK(bad.status == k_exit_usage);
+  CHECK(contains(bad.err, "--host-memory \"1GiB:2GiB\": free is more than the size"));
+
+  opts.host_memory.reset();
+  opts.declare = {"cuda:0:24GiB"};
+  const Outcome other = plan(opts, config::Config{}, tools);
+  CHECK(other.status == k_exit_ok);
+  CHECK(contains(other.out, "note: host memory is not checked: --gpu describes another machine"));
+  CHECK(contains(other.out, "host memory\n  not checked"));
 }
 
 } // namespace ask::proxy

@@ -267,6 +267,17 @@ std::uint64_t Calibration::gpu_total() const {
   return sum;
 }
 
+std::uint64_t Calibration::host_total() const {
+  std::uint64_t sum = 0;
+  for (const auto& d : devices) {
+    if (d.is_host()) {
+      const std::uint64_t t = d.total();
+      sum = (sum > UINT64_MAX - t) ? UINT64_MAX : sum + t;
+    }
+  }
+  return sum;
+}
+
 const DeviceBuffers* Calibration::find(std::string_view device) const {
   for (const auto& d : devices) {
     if (d.device == device) {

@@ -20,7 +20,9 @@
 namespace ask::router {
 
 struct DeviceBuffers {
-  std::string device; // as llama.cpp names it: "CUDA0", "Vulkan1", "ROCm0", "CPU", "CPU_Mapped"
+  // As llama.cpp names it: "CUDA0", "Vulkan1", "ROCm0", "CPU", "CPU_Mapped"; an rpc device by
+  // its number on its server and the endpoint, "RPC0[10.0.0.2:50052]".
+  std::string device;
   std::uint64_t model = 0;
   std::uint64_t kv = 0;
   std::uint64_t recurrent = 0;
@@ -36,6 +38,8 @@ struct Calibration {
   int layers_total = -1;
   // Sum over devices that are not host memory.
   std::uint64_t gpu_total() const;
+  // Sum over the host's buffers (CPU, CPU_Mapped, CUDA_Host, …).
+  std::uint64_t host_total() const;
   const DeviceBuffers* find(std::string_view device) const;
 };
 

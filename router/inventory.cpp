@@ -203,6 +203,12 @@ void apply_spec(Gpu& gpu, const config::GpuSpec& spec) {
     gpu.pci = spec.pci;
   }
   gpu.display = spec.display;
+  // Apple silicon has no other memory; elsewhere a probe says (integrated GPUs) or the config.
+  if (spec.unified) {
+    gpu.unified = *spec.unified;
+  } else if (spec.vendor == config::GpuVendor::apple) {
+    gpu.unified = true;
+  }
   for (const auto& [api, idx] : spec.backend_index) {
     const auto same = [api](const auto& p) { return p.first == api; };
     std::erase_if(gpu.index, same);
@@ -392,6 +398,27 @@ const BuildDevice* Gpu::build_device(std::string_view binary) const {
   for (const BuildDevice& d : build_devices) {
     if (d.binary == binary) {
       return &d;
+    }
+  }
+  return nullptr;
+}
+
+std::string_view to_string(DeviceKind kind) {
+  switch (kind) {
+  case DeviceKind::gpu:
+    return "gpu";
+  case DeviceKind::rpc:
+    return "rpc";
+  case DeviceKind::host:
+    return "host";
+  }
+  return "gpu";
+}
+
+const Gpu* Inventory::host() const {
+  for (const Gpu& g : gpus) {
+    if (g.kind == DeviceKind::host) {
+      return &g;
     }
   }
   return nullptr;

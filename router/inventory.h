@@ -34,8 +34,18 @@ struct BuildDevice {
   std::uint64_t free_bytes = 0; // as that build saw it when asked
 };
 
+// What an inventory entry is. Placement puts layers on GPUs and rpc devices; host memory
+// holds no layers of a GPU plan but is charged every plan's host buffers (and everything of a
+// host-only one, and every load on a unified GPU). The scheduler budgets all three alike.
+enum class DeviceKind { gpu, rpc, host };
+std::string_view to_string(DeviceKind kind);
+
+// The inventory id of host memory (config ids may not take it).
+inline constexpr std::string_view k_host_id = "host";
+
+// A device askd budgets: mostly a GPU, also host memory and an rpc-server's device (kind).
 struct Gpu {
-  std::string id;   // the config's id, else "gpu0", "gpu1" … in PCI order
+  std::string id; // the config's id, else "gpu0", "gpu1" … in PCI order; "host"
   std::string name;
   config::GpuVendor vendor = config::GpuVendor::other;
   std::string pci;  // normalised bus id; "" when no tool could say
@@ -49,6 +59,9 @@ struct Gpu {
   std::vector<BuildDevice> build_devices;            // per asked build, its view of the card
   std::uint64_t cap_bytes = 0;     // the most askd may use of it
   std::uint64_t reserve_bytes = 0; // kept free
+  DeviceKind kind = DeviceKind::gpu;
+  std::string endpoint; // rpc: the server's "host:port"
+  int rpc_device = 0;   // rpc: the device's number on that server
 
   std::optional<int> index_for(config::GpuApi api) const;
   // How `binary` names this card ("Vulkan1"), or null when that build did not list it.
@@ -70,6 +83,8 @@ struct Inventory {
   std::vector<LlamaBuild> builds;    // the llama.cpp builds asked, with their versions
 
   const Gpu* find(std::string_view id) const;
+  // The host-memory entry; null when host memory is not budgeted (its size unknown).
+  const Gpu* host() const;
 };
 
 // Merges probe records and the config's declared devices:

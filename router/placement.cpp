@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <limits>
 #include <numeric>
 
@@ -21,8 +22,11 @@ using config::GpuApi;
 
 struct Candidate {
   const Gpu* gpu = nullptr;
-  int ordinal = 0;        // the GPU's device index under the request's API
+  int ordinal = 0; // the GPU's device index under the request's API; rpc: its position
   std::uint64_t usable = 0;
+  bool remote = false;    // an rpc-server's device
+  int order = 0;          // device order: local GPUs by ordinal, then rpc devices as listed
+  int server_devices = 1; // rpc: how many devices its server lists (llama.cpp numbers them all)
 };
 
 // What a GPU pays before its first layer: overhead and compute buffer, plus — on the GPU
@@ -36,15 +40,19 @@ std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) {
 }
 
 // With layers left in host memory (`partial`), the first GPU also takes their big ops, and
-// with them a copy of their weights (compute_partial over compute_output).
-std::uint64_t fixed_cost(const Estimate& e, bool output, bool first = false, bool partial = false) {
-  const std::uint64_t extra =
-      partial && first && e.compute_partial > e.compute_output ? e.compute_partial - e.compute_output
-                                                               : 0;
+// with them a copy of their weights (compute_partial over compute_output). An rpc device
+// pays no driver overhead here (an rpc-server's own is outside the memory it was given) and
+// takes no ops on host weights (RPC has no offload_op).
+std::uint64_t fixed_cost(const Estimate& e, bool output, bool first = false, bool partial = false,
+                         bool remote = false) {
+  const std::uint64_t extra = !remote && partial && first && e.compute_partial > e.compute_output
+                                  ? e.compute_partial - e.compute_output
+                                  : 0;
+  const std::uint64_t overhead = remote ? 0 : e.gpu_overhead;
   if (!output) {
-    return sat_add(sat_add(e.gpu_overhead, e.compute_layer), extra);
+    return sat_add(sat_add(overhead, e.compute_layer), extra);
   }
-  std::uint64_t sum = sat_add(e.gpu_overhead, extra);
+  std::uint64_t sum = sat_add(overhead, extra);
   for (std::uint64_t v :
        {e.compute_output, e.output_weights, e.draft, e.mtp_compute, e.projector}) {
     sum = sat_add(sum, v);
@@ -60,7 +68,7 @@ std::optional<std::vector<int>> split_layers(const Estimate& e, const std::vecto
   const std::size_t k = devs.size();
   std::vector<std::uint64_t> room(k);
   for (std::size_t j = 0; j < k; ++j) {
-    const std::uint64_t fixed = fixed_cost(e, j + 1 == k, j == 0, first > 0);
+    const std::uint64_t fixed = fixed_cost(e, j + 1 == k, j == 0, first > 0, devs[j].remote);
     if (devs[j].usable < fixed) {
       return std::nullopt;
     }
@@ -137,11 +145,17 @@ std::vector<std::pair<std::string, std::string>> visibility_env(GpuApi api,
   std::vector<std::string> ordinals;
   std::vector<std::string> uuids;
   for (const Candidate& c : devs) {
+    if (c.remote) {
+      continue;
+    }
     ordinals.push_back(std::to_string(c.ordinal));
     uuids.push_back(c.gpu->uuid.starts_with("GPU-") ? c.gpu->uuid : std::string{});
   }
   const bool all_uuids =
       std::none_of(uuids.begin(), uuids.end(), [](const std::string& u) { return u.empty(); });
+  if (ordinals.empty()) { // rpc devices alone: --device names them, no local GPU is used
+    return {};
+  }
   switch (api) {
   case GpuApi::cuda:
     return {{"CUDA_DEVICE_ORDER", "PCI_BUS_ID"},
@@ -159,39 +173,119 @@ std::vector<std::pair<std::string, std::string>> visibility_env(GpuApi api,
   return {};
 }
 
+// The rpc-server endpoints `devs` use, for --rpc, in inventory order; llama.cpp numbers the
+// devices of every listed server in that order (RPC0, RPC1, …).
+std::vector<std::string> rpc_endpoints(const std::vector<Candidate>& devs) {
+  std::vector<const Candidate*> remote;
+  for (const Candidate& c : devs) {
+    if (c.remote) {
+      remote.push_back(&c);
+    }
+  }
+  std::sort(remote.begin(), remote.end(),
+            [](const Candidate* a, const Candidate* b) { return a->order < b->order; });
+  std::vector<std::string> out;
+  for (const Candidate* c : remote) {
+    if (std::find(out.begin(), out.end(), c->gpu->endpoint) == out.end()) {
+      out.push_back(c->gpu->endpoint);
+    }
+  }
+  return out;
+}
+
+// An rpc device's number in llama.cpp ("RPC<n>") under `endpoints` (--rpc): the devices of
+// the servers before its own, then its number on its server.
+int rpc_number(const Candidate& c, const std::vector<Candidate>& devs,
+               const std::vector<std::string>& endpoints) {
+  int n = 0;
+  for (const std::string& ep : endpoints) {
+    if (ep == c.gpu->endpoint) {
+      return n + c.gpu->rpc_device;
+    }
+    for (const Candidate& d : devs) { // the server's device count, from any device of it
+      if (d.remote && d.gpu->endpoint == ep) {
+        n += d.server_devices;
+        break;
+      }
+    }
+  }
+  return n + c.gpu->rpc_device;
+}
+
+// Host weights mapped from the file with mmap: the input layer, experts kept in host memory
+// and the weights of `host_layers` repeating layers (KV cache and state are never mapped).
+std::uint64_t mapped_weights(const Estimate& e, const PlacementRequest& req,
+                             std::size_t host_layers) {
+  if (!req.mmap) {
+    return 0;
+  }
+  std::uint64_t sum = e.input_weights;
+  for (std::size_t il = 0; il < e.layers.size(); ++il) {
+    sum = sat_add(sum, e.layers[il].host_weights);
+    if (il < host_layers) {
+      sum = sat_add(sum, e.layers[il].weights);
+    }
+  }
+  return sum;
+}
+
 // The plan for layers [first, n) over `devs`, the output layer on the last one.
 Plan make_plan(const Estimate& e, const PlacementRequest& req, const std::vector<Candidate>& devs,
                const std::vector<int>& counts, std::size_t first) {
   Plan plan;
   plan.api = req.api;
   plan.host_layers = static_cast<int>(first);
+  plan.rpc = rpc_endpoints(devs);
   std::vector<std::string> names;
   std::vector<std::string> split;
   std::size_t il = first;
+  int local = 0; // the visibility environment makes the plan's local GPUs API0, API1, …
   for (std::size_t j = 0; j < devs.size(); ++j) {
     const bool holds_output = j + 1 == devs.size();
-    GpuShare share{devs[j].gpu->id, devs[j].ordinal, counts[j], holds_output,
-                   fixed_cost(e, holds_output, j == 0, first > 0), devs[j].usable};
+    const Candidate& c = devs[j];
+    GpuShare share;
+    share.gpu = c.gpu->id;
+    share.device_index = c.ordinal;
+    share.layers = counts[j];
+    share.output = holds_output;
+    share.bytes = fixed_cost(e, holds_output, j == 0, first > 0, c.remote);
+    share.available = c.usable;
+    std::uint64_t kv = 0;
     for (int n = 0; n < counts[j]; ++n, ++il) {
       share.bytes += e.layers[il].device_bytes();
+      kv += e.layers[il].kv + e.layers[il].recurrent;
+    }
+    if (!req.kv_offload) { // llama.cpp keeps it in host memory (charged there, and here too)
+      plan.host_bytes = sat_add(plan.host_bytes, kv);
+    }
+    share.remote = c.remote;
+    if (c.remote) {
+      share.device_index = rpc_number(c, devs, plan.rpc);
+      share.device = "RPC" + std::to_string(share.device_index);
+      // ggml-rpc names buffers by the device's number on its server and the endpoint.
+      share.buffer = "RPC" + std::to_string(c.gpu->rpc_device) + "[" + c.gpu->endpoint + "]";
+    } else {
+      share.device = device_name(req.api, local++);
+      share.buffer = share.device;
     }
     plan.gpu_layers += counts[j];
     plan.gpu_bytes += share.bytes;
-    names.push_back(device_name(req.api, static_cast<int>(j)));
+    names.push_back(share.device);
     if (holds_output) {
       plan.output_device = names.back();
     }
     split.push_back(std::to_string(counts[j] + (holds_output ? 1 : 0)));
     plan.gpus.push_back(std::move(share));
   }
-  plan.host_bytes = e.host_bytes();
+  std::uint64_t host = e.host_bytes();
   if (first > 0) { // the host computes the layers it holds
-    plan.host_bytes = plan.host_bytes - std::min(plan.host_bytes, e.compute_host) +
-                      std::max(e.compute_host, e.compute_host_partial);
+    host = host - std::min(host, e.compute_host) + std::max(e.compute_host, e.compute_host_partial);
   }
   for (std::size_t h = 0; h < first; ++h) {
-    plan.host_bytes += e.layers[h].device_bytes();
+    host = sat_add(host, e.layers[h].device_bytes());
   }
+  plan.host_bytes = sat_add(plan.host_bytes, host);
+  plan.host_mapped = mapped_weights(e, req, first);
   plan.args = {"--device", join(names), "-ngl", std::to_string(plan.gpu_layers + 1)};
   if (devs.size() > 1) {
     plan.args.insert(plan.args.end(), {"--split-mode", "layer", "--tensor-split", join(split)});
@@ -217,7 +311,7 @@ Plan partial_plan(const Estimate& e, const PlacementRequest& req, const std::vec
 // Everything in host memory: the weights (a tied output head shares the mapped token_embd
 // instead of being copied), KV cache, one compute buffer for the whole graph (the host-side
 // buffer of a GPU load is not made), logits, draft, MTP compute buffer and projector.
-Plan host_only_plan(const Estimate& e) {
+Plan host_only_plan(const Estimate& e, const PlacementRequest& req) {
   Plan plan;
   plan.api = GpuApi::cpu;
   plan.host_layers = static_cast<int>(e.layers.size());
@@ -231,36 +325,53 @@ Plan host_only_plan(const Estimate& e) {
     sum = sat_add(sum, v);
   }
   plan.host_bytes = sum;
+  plan.host_mapped = req.mmap
+                         ? sat_add(mapped_weights(e, req, e.layers.size()),
+                                   e.output_weights - std::min(e.output_weights, e.tied_output))
+                         : 0;
   plan.output_device = "none";
   plan.args = {"--device", "none", "-ngl", "0"};
   return plan;
 }
 
-// Candidates under the request's API and pins; an error text when there are none.
-std::expected<std::vector<Candidate>, std::string> candidates(const Inventory& inv,
-                                                              const PlacementRequest& req) {
+// Candidates under the request's API and pins — the GPUs with a device under it, then the rpc
+// devices — leaving out unified GPUs when `no_unified`; an error text when there are none.
+std::expected<std::vector<Candidate>, std::string>
+candidates(const Inventory& inv, const PlacementRequest& req, bool no_unified) {
   std::vector<Candidate> out;
   for (const std::string& pin : req.pins) {
-    if (inv.find(pin) == nullptr) {
+    const Gpu* g = inv.find(pin);
+    if (g == nullptr || g->kind == DeviceKind::host) {
       return std::unexpected("pinned GPU \"" + pin + "\" is not in the inventory");
     }
   }
+  int position = 0;
   for (const Gpu& g : inv.gpus) {
     const bool pinned_out =
         !req.pins.empty() && std::find(req.pins.begin(), req.pins.end(), g.id) == req.pins.end();
+    ++position;
+    if (g.kind == DeviceKind::rpc && !pinned_out) {
+      const int devices =
+          static_cast<int>(std::count_if(inv.gpus.begin(), inv.gpus.end(), [&](const Gpu& o) {
+            return o.kind == DeviceKind::rpc && o.endpoint == g.endpoint;
+          }));
+      out.push_back({&g, position, g.usable_bytes(), true, 1024 + position,
+                     std::max(devices, g.rpc_device + 1)});
+      continue;
+    }
     const std::optional<int> ordinal = g.index_for(req.api);
-    if (pinned_out || !ordinal) {
+    if (pinned_out || !ordinal || g.kind != DeviceKind::gpu || (no_unified && g.unified)) {
       continue;
     }
     // One device index, one card: two would be given twice the memory of one.
     for (const Candidate& c : out) {
-      if (c.ordinal == *ordinal) {
+      if (!c.remote && c.ordinal == *ordinal) {
         return std::unexpected("GPUs \"" + c.gpu->id + "\" and \"" + g.id + "\" both claim " +
                                std::string(config::to_string(req.api)) + " device " +
                                std::to_string(*ordinal));
       }
     }
-    out.push_back({&g, *ordinal, g.usable_bytes()});
+    out.push_back({&g, *ordinal, g.usable_bytes(), false, *ordinal, 1});
   }
   if (out.empty()) {
     return std::unexpected("no GPU " + std::string(req.pins.empty() ? "" : "among the pinned ones ") +
@@ -275,19 +386,32 @@ std::expected<std::vector<Candidate>, std::string> candidates(const Inventory& i
 // 1,0), the others in device order.
 std::vector<Candidate> largest(std::vector<Candidate> all, std::size_t k) {
   std::sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
-    return a.usable != b.usable ? a.usable > b.usable : a.ordinal < b.ordinal;
+    return a.usable != b.usable ? a.usable > b.usable : a.order < b.order;
   });
   all.resize(k);
-  std::sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
-    return a.ordinal < b.ordinal;
-  });
-  const auto output = std::max_element(all.begin(), all.end(),
-                                       [](const Candidate& a, const Candidate& b) {
-                                         return a.usable != b.usable ? a.usable < b.usable
-                                                                     : a.ordinal < b.ordinal;
-                                       });
+  std::sort(all.begin(), all.end(),
+            [](const Candidate& a, const Candidate& b) { return a.order < b.order; });
+  const auto output =
+      std::max_element(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
+        return a.usable != b.usable ? a.usable < b.usable : a.order < b.order;
+      });
   std::rotate(output, output + 1, all.end());
   return all;
+}
+
+// "2 GPUs", "1 GPU and 2 rpc devices", "1 rpc device".
+std::string device_count(const std::vector<Candidate>& devs) {
+  const auto remote = static_cast<std::size_t>(
+      std::count_if(devs.begin(), devs.end(), [](const Candidate& c) { return c.remote; }));
+  const std::size_t local = devs.size() - remote;
+  const auto count = [](std::size_t n, const char* what) {
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+  };
+  if (remote == 0) {
+    return count(local, "GPU");
+  }
+  return local == 0 ? count(remote, "rpc device")
+                    : count(local, "GPU") + " and " + count(remote, "rpc device");
 }
 
 // The shortfall of layers [first, n) and the output over `devs`, split in proportion to
@@ -309,15 +433,14 @@ NoFit no_fit(const Estimate& e, const std::vector<Candidate>& devs, std::size_t 
         room == 0 ? 1.0L / static_cast<long double>(devs.size())
                   : static_cast<long double>(devs[j].usable) / static_cast<long double>(room);
     const std::uint64_t need =
-        sat_add(fixed_cost(e, output, j == 0, first > 0),
+        sat_add(fixed_cost(e, output, j == 0, first > 0, devs[j].remote),
                 static_cast<std::uint64_t>(share * static_cast<long double>(layers)));
     nf.needed = sat_add(nf.needed, need);
     nf.available = sat_add(nf.available, devs[j].usable);
     nf.per_gpu.push_back({devs[j].gpu->id, need, devs[j].usable});
   }
   nf.reason = why.empty() ? "needs " + human_bytes(nf.needed) + ", " + human_bytes(nf.available) +
-                                " usable on " + std::to_string(devs.size()) + " GPU" +
-                                (devs.size() == 1 ? "" : "s")
+                                " usable on " + device_count(devs)
                           : std::move(why);
   return nf;
 }
@@ -325,8 +448,10 @@ NoFit no_fit(const Estimate& e, const std::vector<Candidate>& devs, std::size_t 
 // The smallest GPU the whole model fits on (leaving the big ones for big models).
 std::optional<Candidate> best_single(const Estimate& e, const std::vector<Candidate>& all) {
   std::optional<Candidate> best;
-  const std::uint64_t need = e.single_gpu_bytes();
   for (const Candidate& c : all) {
+    const std::uint64_t need =
+        c.remote ? e.single_gpu_bytes() - std::min(e.single_gpu_bytes(), e.gpu_overhead)
+                 : e.single_gpu_bytes();
     if (c.usable >= need && (!best || c.usable < best->usable)) {
       best = c;
     }
@@ -334,7 +459,68 @@ std::optional<Candidate> best_single(const Estimate& e, const std::vector<Candid
   return best;
 }
 
+// Every layer and the output on `devs`: the smallest one that holds it all, else the fewest,
+// the largest first.
+std::optional<Plan> place_whole(const Estimate& e, const PlacementRequest& req,
+                                const std::vector<Candidate>& devs) {
+  if (devs.empty()) {
+    return std::nullopt;
+  }
+  if (std::optional<Candidate> one = best_single(e, devs)) {
+    return make_plan(e, req, {*one}, {static_cast<int>(e.layers.size())}, 0);
+  }
+  for (std::size_t k = 2; k <= devs.size(); ++k) {
+    const std::vector<Candidate> chosen = largest(devs, k);
+    if (auto counts = split_layers(e, chosen, 0)) {
+      return make_plan(e, req, chosen, *counts, 0);
+    }
+  }
+  return std::nullopt;
+}
+
+// Charges host memory, when the inventory budgets it: the plan's host bytes and its shares on
+// unified GPUs (their memory is the host's). Does not fit when host memory cannot hold them.
+std::expected<Plan, NoFit> charge_host(Plan plan, const Inventory& inv) {
+  const Gpu* host = inv.host();
+  if (host == nullptr) {
+    return plan;
+  }
+  std::uint64_t unified = 0;
+  for (const GpuShare& s : plan.gpus) {
+    const Gpu* g = inv.find(s.gpu);
+    unified = sat_add(unified, g != nullptr && g->unified ? s.bytes : 0);
+  }
+  plan.host = host->id;
+  plan.host_charge = sat_add(plan.host_bytes, unified);
+  const std::uint64_t usable = host->usable_bytes();
+  if (plan.host_charge <= usable) {
+    return plan;
+  }
+  NoFit nf;
+  nf.needed = plan.host_charge;
+  nf.available = usable;
+  nf.per_gpu.push_back({host->id, plan.host_charge, usable});
+  nf.reason = "host memory: needs " + human_bytes(plan.host_charge) +
+              (unified > 0 ? " (" + human_bytes(unified) + " of it on unified GPUs)" : "") + ", " +
+              human_bytes(usable) + " usable";
+  return std::unexpected(std::move(nf));
+}
+
+std::expected<Plan, NoFit> place_devices(const Estimate& est, const Inventory& inv,
+                                         const PlacementRequest& req, bool no_unified);
+
 } // namespace
+
+std::vector<Charge> Plan::charges() const {
+  std::vector<Charge> out;
+  for (const GpuShare& s : gpus) {
+    out.push_back({s.gpu, s.bytes, 0});
+  }
+  if (!host.empty()) {
+    out.push_back({host, host_charge, std::min(host_mapped, host_charge)});
+  }
+  return out;
+}
 
 std::string device_name(GpuApi api, int ordinal) {
   switch (api) {
@@ -367,11 +553,40 @@ std::string human_bytes(std::uint64_t bytes) {
 
 std::expected<Plan, NoFit> place(const Estimate& est, const Inventory& inv,
                                  const PlacementRequest& req) {
-  if (req.api == GpuApi::cpu || req.n_layers_request == 0) {
-    return host_only_plan(est);
+  auto plan = place_devices(est, inv, req, false);
+  if (!plan) {
+    return plan;
   }
-  auto all = candidates(inv, req);
+  const bool on_unified = std::any_of(plan->gpus.begin(), plan->gpus.end(), [&](const auto& s) {
+    const Gpu* g = inv.find(s.gpu);
+    return g != nullptr && g->unified;
+  });
+  auto charged = charge_host(std::move(*plan), inv);
+  if (charged || !on_unified) {
+    return charged;
+  }
+  // Host memory is short with a unified GPU's share charged to it: without unified GPUs the
+  // host may hold what remains.
+  if (auto other = place_devices(est, inv, req, true)) {
+    if (auto without = charge_host(std::move(*other), inv)) {
+      return without;
+    }
+  }
+  return charged;
+}
+
+namespace {
+
+std::expected<Plan, NoFit> place_devices(const Estimate& est, const Inventory& inv,
+                                         const PlacementRequest& req, bool no_unified) {
+  if (req.n_layers_request == 0) {
+    return host_only_plan(est, req);
+  }
+  auto all = candidates(inv, req, no_unified);
   if (!all) {
+    if (req.api == GpuApi::cpu) { // the CPU preset, and no rpc device to offload to
+      return host_only_plan(est, req);
+    }
     NoFit nf;
     nf.reason = all.error();
     nf.needed = est.single_gpu_bytes();
@@ -381,13 +596,17 @@ std::expected<Plan, NoFit> place(const Estimate& est, const Inventory& inv,
   const bool everything =
       req.n_layers_request < 0 || static_cast<std::size_t>(req.n_layers_request) > n_layer;
   if (everything) {
-    if (std::optional<Candidate> one = best_single(est, *all)) {
-      return make_plan(est, req, {*one}, {static_cast<int>(n_layer)}, 0);
+    // Local GPUs alone when they hold it (no network on the way of every token), else the
+    // fewest devices of all.
+    std::vector<Candidate> local;
+    std::copy_if(all->begin(), all->end(), std::back_inserter(local),
+                 [](const Candidate& c) { return !c.remote; });
+    if (auto plan = place_whole(est, req, local)) {
+      return std::move(*plan);
     }
-    for (std::size_t k = 2; k <= all->size(); ++k) {
-      const std::vector<Candidate> devs = largest(*all, k);
-      if (auto counts = split_layers(est, devs, 0)) {
-        return make_plan(est, req, devs, *counts, 0);
+    if (local.size() < all->size()) {
+      if (auto plan = place_whole(est, req, *all)) {
+        return std::move(*plan);
       }
     }
     if (!req.allow_partial) {
@@ -407,11 +626,10 @@ std::expected<Plan, NoFit> place(const Estimate& est, const Inventory& inv,
         return partial_plan(est, req, devs, *counts, n_layer - g);
       }
     }
-    return std::unexpected(no_fit(est, largest(*all, n_gpus), n_layer - g,
-                                  "-ngl " + std::to_string(req.n_layers_request) + " (" +
-                                      std::to_string(g) +
-                                      " repeating layers and the output layer) does not fit on " +
-                                      std::to_string(n_gpus) + " GPU" + (n_gpus == 1 ? "" : "s")));
+    return std::unexpected(no_fit(
+        est, largest(*all, n_gpus), n_layer - g,
+        "-ngl " + std::to_string(req.n_layers_request) + " (" + std::to_string(g) +
+            " repeating layers and the output layer) does not fit on " + device_count(*all)));
   }
   std::optional<std::size_t> best_g;
   std::vector<Candidate> best_devs;
@@ -447,5 +665,7 @@ std::expected<Plan, NoFit> place(const Estimate& est, const Inventory& inv,
       "not even the output layer fits: it needs " + human_bytes(fixed_cost(est, true)) +
           " on one GPU"));
 }
+
+} // namespace
 
 } // namespace ask::router

@@ -189,8 +189,8 @@ void Scheduler::exited(InstanceId id, const ExitInfo& info) {
   Instance inst = std::move(it->second);
   m_instances.erase(it);
   for (const Share& s : inst.shares) {
-    if (s.seen) {
-      m_gpu[s.gpu].pending.push_back({now, s.bytes});
+    if (s.seen && s.bytes > s.unread) { // what the reading showed as used comes back
+      m_gpu[s.gpu].pending.push_back({now, s.bytes - s.unread});
     }
   }
   ModelState& st = m_state[inst.model];
@@ -450,13 +450,13 @@ InstanceId Scheduler::start(const ModelSpec& m, Plan plan, std::string_view why)
   inst.model = m.name;
   inst.started = m_clock.now();
   std::string where;
-  for (const GpuShare& s : plan.gpus) {
+  for (const Charge& c : plan.charges()) {
     for (std::size_t g = 0; g < m_inventory.gpus.size(); ++g) {
-      if (m_inventory.gpus[g].id == s.gpu) {
-        inst.shares.push_back({g, s.bytes, false});
+      if (m_inventory.gpus[g].id == c.device) {
+        inst.shares.push_back({g, c.bytes, c.unread, false});
       }
     }
-    where += (where.empty() ? "" : ", ") + s.gpu + " " + human_bytes(s.bytes);
+    where += (where.empty() ? "" : ", ") + c.device + " " + human_bytes(c.bytes);
   }
   inst.plan = std::move(plan);
   const InstanceId id = inst.id;

@@ -5,7 +5,9 @@
 // outside (an instance became ready or exited, a request finished, the GPUs were read again)
 // is told to it by a call, after which it has already made every decision that follows. The
 // live router wraps it in a mutex and condition variables; bench/sched_trace replays request
-// traces through it in virtual time. docs/scheduler.md describes the policy.
+// traces through it in virtual time. docs/scheduler.md describes the policy. Host memory and
+// rpc-server devices are inventory entries too (router/inventory.h DeviceKind), budgeted by
+// the same rules: what a plan takes of each entry is Plan::charges().
 //
 // Rules it keeps:
 // - never overcommit: an instance starts only where placement() fits it in what is free, free
@@ -129,6 +131,8 @@ struct InstanceView {
 
 struct GpuView {
   std::string id;
+  DeviceKind kind = DeviceKind::gpu; // a GPU, an rpc device, or host memory
+  std::uint64_t total = 0;
   std::uint64_t cap = 0;       // the most askd may use
   std::uint64_t ours = 0;      // held by our instances (stopping ones until they exit)
   std::uint64_t available = 0; // what a new instance may take now
@@ -186,7 +190,8 @@ public:
   // scheduler did not ask for is a crash: the requests waiting for the load go on to the next
   // start, or fail when the model is in backoff.
   void exited(InstanceId instance, const ExitInfo& info);
-  // A new free-memory reading of one GPU (bytes free as the tool says, before the reserve).
+  // A new free-memory reading of one GPU (bytes free as the tool says, before the reserve),
+  // or of host memory ("host": MemAvailable).
   void set_reading(std::string_view gpu, std::uint64_t free_bytes);
 
   // Time-driven work: keep_alive expiry, load timeouts, drain-wait limits, backoff ends,
@@ -216,11 +221,13 @@ public:
   std::vector<EventRecord> take_events();
 
 private:
-  // One GPU's part of an instance. `seen`: a free reading taken after the instance was ready
-  // includes it (until then it is subtracted from the reading as well).
+  // One device's part of an instance. `seen`: a free reading taken after the instance was
+  // ready includes it (until then it is subtracted from the reading as well). `unread`: the
+  // part no reading ever shows as used (mapped file pages), always subtracted.
   struct Share {
     std::size_t gpu = 0; // index into m_inventory.gpus
     std::uint64_t bytes = 0;
+    std::uint64_t unread = 0;
     bool seen = false;
   };
   struct Instance {

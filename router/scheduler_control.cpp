@@ -129,6 +129,8 @@ std::vector<GpuView> Scheduler::gpus() const {
   for (std::size_t g = 0; g < m_inventory.gpus.size(); ++g) {
     GpuView v;
     v.id = m_inventory.gpus[g].id;
+    v.kind = m_inventory.gpus[g].kind;
+    v.total = m_inventory.gpus[g].total_bytes;
     v.cap = m_inventory.gpus[g].cap_bytes;
     for (const auto& [id, inst] : m_instances) {
       for (const Share& s : inst.shares) {

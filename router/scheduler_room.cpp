@@ -37,10 +37,10 @@ bool is_due(const std::vector<double>& gaps, double quiet, double horizon) {
 
 void Scheduler::reserve(const Plan& plan) {
   m_reserved.resize(m_inventory.gpus.size(), 0);
-  for (const GpuShare& s : plan.gpus) {
+  for (const Charge& c : plan.charges()) {
     for (std::size_t g = 0; g < m_inventory.gpus.size(); ++g) {
-      if (m_inventory.gpus[g].id == s.gpu) {
-        m_reserved[g] += s.bytes;
+      if (m_inventory.gpus[g].id == c.device) {
+        m_reserved[g] += c.bytes;
       }
     }
   }
@@ -74,12 +74,14 @@ std::uint64_t Scheduler::available(std::size_t g, const std::vector<InstanceId>&
       if (s.gpu != g) {
         continue;
       }
+      // Mapped file pages (`unread`) never show as used in a reading: subtracted while the
+      // instance lives, never added back when it goes.
       if (is_freed(id)) {
-        seen_freed += s.seen ? s.bytes : 0;
+        seen_freed += s.seen ? s.bytes - std::min(s.unread, s.bytes) : 0;
         continue;
       }
       ours += s.bytes;
-      unseen += s.seen ? 0 : s.bytes;
+      unseen += s.seen ? std::min(s.unread, s.bytes) : s.bytes;
     }
   }
   if (g < m_reserved.size()) {

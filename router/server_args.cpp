@@ -20,6 +20,15 @@ std::vector<std::string> server_args(const ServerFiles& files, const EstimateInp
                                    in.cache_type_v,
                                    "-fa",
                                    in.flash_attn ? "on" : "off"};
+  // llama-server handles its arguments in order, and an rpc device exists only once --rpc
+  // has registered its server: before -devd, -mmdev and --device name it.
+  if (!plan.rpc.empty()) {
+    std::string list;
+    for (const std::string& endpoint : plan.rpc) {
+      list += (list.empty() ? "" : ",") + endpoint;
+    }
+    args.insert(args.begin() + 2, {"--rpc", list});
+  }
   // -c, -np, the cache types and -fa are always given: the scheduler counts the slots, and a
   // llama-server build whose defaults differ runs what was estimated all the same. With -np
   // given, llama-server's KV cache is per slot unless -kvu says otherwise.

@@ -18,8 +18,8 @@ struct ServerFiles {
   std::filesystem::path projector;  // mmproj; "" = none
 };
 
-// "-m MODEL -c N -np N -ctk T -ctv T -fa on|off [--kv-unified] [-b N] [-ub N] [--swa-full]
-// [-nkvo] [--no-mmap] [--n-cpu-moe N] [-ot PATTERN=CPU,…]
+// "-m MODEL [--rpc HOST:PORT,…] -c N -np N -ctk T -ctv T -fa on|off [--kv-unified] [-b N]
+// [-ub N] [--swa-full] [-nkvo] [--no-mmap] [--n-cpu-moe N] [-ot PATTERN=CPU,…]
 // [--spec-type draft-simple -md DRAFT -devd DEV -ngld 999 -ctkd T -ctvd T]
 // [--spec-type draft-mtp -ctkd T -ctvd T] [--mmproj FILE -mmdev DEV]" followed by the plan's
 // arguments (--device, -ngl, --tensor-split …). DEV is the plan's output device; the MTP

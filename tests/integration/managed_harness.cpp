@@ -37,6 +37,14 @@ std::string managed_config(const Json& models, const Json& gpus) {
   return config.dump(2);
 }
 
+std::string managed_cpu_config(const Json& models, const Json& host) {
+  const Json config = {{"backends", {{"local", {{"kind", "llama-server"}, {"preset", "sim"}}}}},
+                       {"presets", {{"sim", {{"binary", LLM_SIM_PATH}, {"backend", "cpu"}}}}},
+                       {"gpus", {{"probe", false}, {"host", host}}},
+                       {"models", models}};
+  return config.dump(2);
+}
+
 Json status(const AskdProcess& askd) {
   const auto [code, body] = askd.get("/api/status");
   REQUIRE_MESSAGE(code == 200, body);
@@ -89,6 +97,23 @@ std::uint64_t tiny_estimate_bytes() {
       throw std::runtime_error("no tiny instance after its load: " + s.dump());
     }
     return s["instances"][0]["estimated_bytes"].get<std::uint64_t>();
+  }();
+  return bytes;
+}
+
+std::uint64_t tiny_host_estimate_bytes() {
+  static const std::uint64_t bytes = [] {
+    AskdProcess askd(managed_cpu_config({{"tiny", tiny_model({{"keep_alive", "forever"}})}},
+                                        {{"memory", "1GiB"}, {"reserve", 0}}));
+    const Reply loaded = askd.request("POST", "/api/models/tiny/load");
+    if (loaded.status != 200) {
+      throw std::runtime_error("cannot load tiny to measure its host estimate: " + loaded.body);
+    }
+    const Json s = status(askd);
+    if (s["instances"].size() != 1) {
+      throw std::runtime_error("no tiny instance after its load: " + s.dump());
+    }
+    return s["instances"][0]["host"]["estimated_bytes"].get<std::uint64_t>();
   }();
   return bytes;
 }

@@ -26,6 +26,10 @@ Json declared_gpu(const std::string& id, int cuda_index, const Json& vram = "8Gi
 // (name → settings, see tiny_model()).
 std::string managed_config(const Json& models, const Json& gpus = nullptr);
 
+// Like managed_config(), but the preset "sim" is a CPU build (backend "cpu"): no GPU, and host
+// memory as `host` declares it (gpus.host: memory, cap, reserve), so nothing is read.
+std::string managed_cpu_config(const Json& models, const Json& host);
+
 // GET /api/status, parsed; fails the test unless it answers 200.
 Json status(const AskdProcess& askd);
 
@@ -54,5 +58,8 @@ std::string cmdline(int pid);
 // What the managed tiny fixture model is estimated to take on a CUDA GPU (the instance's
 // estimated_bytes in /api/status), measured once by loading it in a throwaway askd.
 std::uint64_t tiny_estimate_bytes();
+// What the same model takes of host memory on a CPU preset (the instance's
+// host.estimated_bytes), measured once likewise.
+std::uint64_t tiny_host_estimate_bytes();
 
 } // namespace ask::testing
