@@ -141,8 +141,12 @@ core::Json ManagedRouter::status() const {
   core::Json models = core::Json::object();
   for (const auto& [name, mm] : m_managed) {
     const Corrected& c = mm.corrected;
+    // Where its preset puts it: all of it on one GPU, or all of it in host memory.
+    const bool on_host = mm.spec.placement.api == config::GpuApi::cpu;
     models[name] = {
-        {"estimated_bytes", mm.spec.estimate.single_gpu_bytes()},
+        {"estimated_bytes",
+         on_host ? mm.spec.estimate.host_only_bytes() : mm.spec.estimate.single_gpu_bytes()},
+        {"estimated_for", on_host ? "host" : "one gpu"},
         {"keep_alive", keep_alive_text(mm.spec)},
         {"correction", correction_json(mm.input.correction)},
         {"corrected", c.calibrated_at.has_value()},

@@ -640,10 +640,6 @@ ComputeDevices devices_for(const EstimateInput& in, std::vector<graph::Backend> 
   return d;
 }
 
-namespace {
-
-} // namespace
-
 std::uint64_t Estimate::layer_bytes() const {
   Checked c;
   u64 sum = 0;
@@ -668,6 +664,19 @@ std::uint64_t Estimate::host_bytes() const {
   sum = c.add(sum, output_buffer);
   for (const LayerEstimate& l : layers) {
     sum = c.add(sum, l.host_weights);
+  }
+  return sum;
+}
+
+std::uint64_t Estimate::host_only_bytes() const {
+  Checked c;
+  u64 sum = c.add(input_weights, layer_bytes());
+  for (const LayerEstimate& l : layers) {
+    sum = c.add(sum, l.host_weights);
+  }
+  for (u64 v : {output_weights - std::min(output_weights, tied_output), compute_cpu,
+                output_buffer, draft, mtp_compute, projector}) {
+    sum = c.add(sum, v);
   }
   return sum;
 }

@@ -138,6 +138,10 @@ struct Estimate {
   // Host memory when every layer is on GPUs: input weights, host expert weights, host
   // compute and output buffers.
   std::uint64_t host_bytes() const;
+  // Host memory when nothing is offloaded (a CPU preset, -ngl 0): every weight (a tied output
+  // head shares the mapped token_embd), KV cache, compute_cpu, logits, draft, MTP compute
+  // and projector.
+  std::uint64_t host_only_bytes() const;
 };
 
 // Fails (bad_request) when the model's architecture parameters cannot be read, a setting

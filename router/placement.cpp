@@ -315,16 +315,7 @@ Plan host_only_plan(const Estimate& e, const PlacementRequest& req) {
   Plan plan;
   plan.api = GpuApi::cpu;
   plan.host_layers = static_cast<int>(e.layers.size());
-  std::uint64_t sum = sat_add(e.input_weights, e.layer_bytes());
-  for (const LayerEstimate& l : e.layers) {
-    sum = sat_add(sum, l.host_weights);
-  }
-  for (std::uint64_t v : {e.output_weights - std::min(e.output_weights, e.tied_output),
-                          e.compute_cpu, e.output_buffer, e.draft, e.mtp_compute,
-                          e.projector}) {
-    sum = sat_add(sum, v);
-  }
-  plan.host_bytes = sum;
+  plan.host_bytes = e.host_only_bytes();
   plan.host_mapped = req.mmap
                          ? sat_add(mapped_weights(e, req, e.layers.size()),
                                    e.output_weights - std::min(e.output_weights, e.tied_output))

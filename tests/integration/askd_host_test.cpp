@@ -28,6 +28,9 @@ TEST_CASE("askd host: a CPU model's host memory is estimated, charged and measur
   CHECK(before["host"]["cap_bytes"] == 4 * one);
   CHECK(before["host"]["free_reading_bytes"].is_null()); // declared: nothing is read
   CHECK(before["host"]["used_by_askd_bytes"] == 0);
+  // The model's own figure is for where its preset puts it: host memory, not one GPU.
+  CHECK(before["models"]["alpha"]["estimated_for"] == "host");
+  CHECK(before["models"]["alpha"]["estimated_bytes"] == one);
 
   const Reply a = askd.chat(chat_body("alpha", "hello"), {}, 30s);
   REQUIRE_MESSAGE(a.status == 200, a.body);
