@@ -8,7 +8,9 @@
 //               [--devices RPC0,RPC1 [-ngl N] [-ts A,B]] [--trace]
 // --trace prints the scheduler's splits and ops of every reserved graph, to set beside
 // llama-server's own (GGML_SCHED_DEBUG=2, -lv 5).
-// Arguments are llama-server's (-np is not a CLI11 short option, hence the plain loop).
+// Arguments are llama-server's, read as askd reads a model's extra_args (config/llama_args.h;
+// -np is not a CLI11 short option, hence the plain loop); without -np that is llama-server's
+// default, 4 slots sharing one KV cache.
 
 #include <cstdio>
 #include <iostream>
@@ -18,8 +20,10 @@
 
 #include <fmt/format.h>
 
+#include "config/llama_args.h"
 #include "router/estimate.h"
 #include "router/layout.h"
+#include "tests/support/memory_grid.h"
 
 namespace {
 
@@ -41,24 +45,18 @@ double mib(std::uint64_t b) {
 int main(int argc, char** argv) {
   using namespace ask::router;
   std::string path;
-  EstimateInput in;
-  in.build = k_recorded_build;
   std::vector<std::string> devices;
-  std::vector<double> ts;
-  int ngl = 999;
+  std::vector<std::string> llama; // llama-server's own arguments
+  int build = k_recorded_build;
   bool trace = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "-kvu" || a == "--kv-unified") {
-      in.kv_unified = true;
-      continue;
-    }
     if (a == "--trace") {
       trace = true;
       continue;
     }
-    if (a == "--swa-full") {
-      in.swa_full = true;
+    if (a != "-m" && a != "--devices" && a != "--build") {
+      llama.push_back(a);
       continue;
     }
     if (i + 1 >= argc) {
@@ -66,46 +64,30 @@ int main(int argc, char** argv) {
       return 2;
     }
     const std::string v = argv[++i];
-    try {
-      if (a == "-m") {
-        path = v;
-      } else if (a == "-c") {
-        in.ctx = std::stoull(v);
-      } else if (a == "-np") {
-        in.parallel = std::stoi(v);
-      } else if (a == "-ub") {
-        in.n_ubatch = static_cast<std::uint32_t>(std::stoul(v));
-      } else if (a == "-b") {
-        in.n_batch = static_cast<std::uint32_t>(std::stoul(v));
-      } else if (a == "-fa") {
-        in.flash_attn = v == "on";
-      } else if (a == "-ctk") {
-        in.cache_type_k = v;
-      } else if (a == "-ctv") {
-        in.cache_type_v = v;
-      } else if (a == "-ot") {
-        in.overrides.push_back({v.substr(0, v.find('=')), v.substr(v.find('=') + 1)});
-      } else if (a == "--n-cpu-moe") {
-        in.n_cpu_moe = std::stoi(v);
-      } else if (a == "--build") {
-        in.build = std::stoi(v);
-      } else if (a == "--devices") {
-        devices = split(v);
-      } else if (a == "-ngl") {
-        ngl = std::stoi(v);
-      } else if (a == "-ts") {
-        for (const std::string& x : split(v)) {
-          ts.push_back(std::stod(x));
-        }
-      } else {
-        std::fprintf(stderr, "compute_sim: unknown option %s\n", a.c_str());
+    if (a == "-m") {
+      path = v;
+    } else if (a == "--devices") {
+      devices = split(v);
+    } else {
+      try {
+        build = std::stoi(v);
+      } catch (const std::exception&) {
+        std::fprintf(stderr, "compute_sim: bad value for --build: %s\n", v.c_str());
         return 2;
       }
-    } catch (const std::exception&) {
-      std::fprintf(stderr, "compute_sim: bad value for %s: %s\n", a.c_str(), v.c_str());
-      return 2;
     }
   }
+  // Read as askd reads a model's extra_args; what it does not read is said, not guessed at.
+  for (const std::string& r : ask::config::parse_llama_args(llama).rest) {
+    fmt::print(stderr, "compute_sim: not a memory setting, ignored: {}\n", r);
+  }
+  ask::testing::grid::Run run;
+  run.in.build = build;
+  run.in.api = ask::config::GpuApi::cpu;
+  ask::testing::grid::apply_llama_args(llama, run);
+  const EstimateInput& in = run.in;
+  const int ngl = run.n_gpu_layers;
+  std::vector<double> ts = run.tensor_split;
   auto model = ask::core::gguf::read_model(path);
   if (!model) {
     std::fprintf(stderr, "%s\n", model.error().message.c_str());
@@ -123,8 +105,7 @@ int main(int argc, char** argv) {
   if (ts.empty()) {
     ts.assign(devices.size(), 1.0);
   }
-  const Layout layout =
-      llama_layout(e->layers.size(), devices.empty() ? 0 : ngl, devices, ts);
+  const Layout layout = llama_layout(e->layers.size(), devices.empty() ? 0 : ngl, devices, ts);
   auto per = estimate_layout(*model, in, layout, trace ? &std::cout : nullptr);
   if (!per) {
     std::fprintf(stderr, "%s\n", per.error().message.c_str());
@@ -133,8 +114,8 @@ int main(int argc, char** argv) {
   for (const DeviceMemory& d : *per) {
     fmt::print("{:>6}: weights {:10.2f} (mapped {:.2f})  KV {:9.2f}  RS {:7.2f}  compute {:9.2f}  "
                "output {:6.2f}  MiB\n",
-               d.device, mib(d.weights), mib(d.mapped), mib(d.kv), mib(d.recurrent),
-               mib(d.compute), mib(d.output));
+               d.device, mib(d.weights), mib(d.mapped), mib(d.kv), mib(d.recurrent), mib(d.compute),
+               mib(d.output));
   }
   for (const std::string& n : e->notes) {
     fmt::print("note: {}\n", n);

@@ -27,8 +27,12 @@ struct Errors {
     return static_cast<int>(
         std::count_if(pct.begin(), pct.end(), [&](double e) { return e < -limit; }));
   }
-  double worst_low() const { return pct.empty() ? 0 : std::min(0.0, *std::min_element(pct.begin(), pct.end())); }
-  double worst_high() const { return pct.empty() ? 0 : std::max(0.0, *std::max_element(pct.begin(), pct.end())); }
+  double worst_low() const {
+    return pct.empty() ? 0 : std::min(0.0, *std::min_element(pct.begin(), pct.end()));
+  }
+  double worst_high() const {
+    return pct.empty() ? 0 : std::max(0.0, *std::max_element(pct.begin(), pct.end()));
+  }
 };
 
 struct Summary {

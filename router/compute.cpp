@@ -74,11 +74,11 @@ core::Result<std::size_t> graph_nodes(const core::gguf::SplitModel& model,
                                       const ComputeContext& ctx, const ComputeDevices& devices) {
   const std::uint64_t n_tokens = std::min(ctx.n_ctx, ctx.n_ubatch);
   graph::LlmPlacement placement{devices.weight_device, devices.layer_device};
-  auto built = graph::build_graph(
-      model, params,
-      shape_for(ctx, n_tokens, ctx.n_seq_max, std::min(n_tokens, ctx.n_outputs_max),
-                devices.full_offload),
-      placement);
+  auto built =
+      graph::build_graph(model, params,
+                         shape_for(ctx, n_tokens, ctx.n_seq_max,
+                                   std::min(n_tokens, ctx.n_outputs_max), devices.full_offload),
+                         placement);
   if (!built) {
     return fail(std::move(built.error()));
   }

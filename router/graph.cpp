@@ -166,8 +166,8 @@ Tensor* Graph::view_1d(Tensor* a, std::int64_t ne0, std::uint64_t offset) {
 
 Tensor* Graph::view_2d(Tensor* a, std::int64_t ne0, std::int64_t ne1, std::uint64_t nb1,
                        std::uint64_t offset) {
-  return view(a, {ne0, ne1, 1, 1}, {nb1, nb1 * static_cast<std::uint64_t>(ne1),
-                                     nb1 * static_cast<std::uint64_t>(ne1)},
+  return view(a, {ne0, ne1, 1, 1},
+              {nb1, nb1 * static_cast<std::uint64_t>(ne1), nb1 * static_cast<std::uint64_t>(ne1)},
               offset);
 }
 

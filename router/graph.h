@@ -26,6 +26,7 @@ enum Type : std::uint32_t {
 
 // ggml ops that matter to the allocator: which may work in place, which are views, which
 // the scheduler treats specially. Every other op is `other`.
+// clang-format off
 enum class Op {
   none, // a leaf: a weight, an input, a cache
   view, reshape, permute, transpose,
@@ -33,6 +34,7 @@ enum class Op {
   get_rows, set_rows, mul_mat, mul_mat_id, flash_attn_ext, cpy, cont, concat, glu, norm, clamp,
   argsort, top_k, sum_rows, pad, repeat, ssm_conv, ssm_scan, gated_delta_net, l2_norm, other,
 };
+// clang-format on
 
 // ggml_op_can_inplace (ggml-alloc.c).
 bool can_inplace(Op op);
@@ -100,7 +102,9 @@ public:
   Tensor* view_4d(Tensor* a, std::int64_t ne0, std::int64_t ne1, std::int64_t ne2, std::int64_t ne3,
                   std::uint64_t nb1, std::uint64_t nb2, std::uint64_t nb3, std::uint64_t offset);
   Tensor* reshape(Tensor* a, std::array<std::int64_t, 4> ne);
-  Tensor* reshape_2d(Tensor* a, std::int64_t ne0, std::int64_t ne1) { return reshape(a, {ne0, ne1, 1, 1}); }
+  Tensor* reshape_2d(Tensor* a, std::int64_t ne0, std::int64_t ne1) {
+    return reshape(a, {ne0, ne1, 1, 1});
+  }
   Tensor* reshape_3d(Tensor* a, std::int64_t ne0, std::int64_t ne1, std::int64_t ne2) {
     return reshape(a, {ne0, ne1, ne2, 1});
   }
@@ -113,8 +117,10 @@ public:
 
   // --- ops (a new tensor, or a view where ggml makes one) ---
   Tensor* unary(Op op, Tensor* a, Tensor* b = nullptr, Tensor* c = nullptr); // same shape as a
-  Tensor* binary(Op op, Tensor* a, Tensor* b) { return unary(op, a, b); }   // add, mul, …
-  Tensor* rope(Tensor* a, Tensor* pos, Tensor* factors = nullptr) { return unary(Op::rope, a, pos, factors); }
+  Tensor* binary(Op op, Tensor* a, Tensor* b) { return unary(op, a, b); }    // add, mul, …
+  Tensor* rope(Tensor* a, Tensor* pos, Tensor* factors = nullptr) {
+    return unary(Op::rope, a, pos, factors);
+  }
   Tensor* soft_max(Tensor* a, Tensor* mask = nullptr, Tensor* sinks = nullptr);
   Tensor* mul_mat(Tensor* a, Tensor* b);
   Tensor* mul_mat_id(Tensor* as, Tensor* b, Tensor* ids);

@@ -156,8 +156,7 @@ private:
 // ggml_gallocr over the scheduler's graph copy.
 class GraphAllocator {
 public:
-  GraphAllocator(const std::vector<Backend>& backends, std::size_t n_tensors)
-      : m_info(n_tensors) {
+  GraphAllocator(const std::vector<Backend>& backends, std::size_t n_tensors) : m_info(n_tensors) {
     for (const Backend& b : backends) {
       m_allocs.emplace_back(b.alignment, b.max_size);
       m_alignments.push_back(b.alignment);
@@ -462,8 +461,7 @@ private:
       for (int b = 0; b <= m_cpu; ++b) {
         int n = 0;
         for (const Tensor* s : node->src) {
-          if (s != nullptr &&
-              (id(s) != -1 || (s->view_src != nullptr && id(s->view_src) != -1)) &&
+          if (s != nullptr && (id(s) != -1 || (s->view_src != nullptr && id(s->view_src) != -1)) &&
               buffer_supported(s, b)) {
             ++n;
           }
@@ -641,11 +639,11 @@ private:
   }
 
   static std::string size_text(std::uint64_t bytes) {
-    return bytes >= (1u << 20) ? std::to_string(bytes >> 20) + "M" : std::to_string(bytes >> 10) + "K";
+    return bytes >= (1u << 20) ? std::to_string(bytes >> 20) + "M"
+                               : std::to_string(bytes >> 10) + "K";
   }
 
-  template <typename SplitAt>
-  void print(std::size_t n_splits, SplitAt at) {
+  template <typename SplitAt> void print(std::size_t n_splits, SplitAt at) {
     std::ostream& out = *m_trace;
     const auto& nodes = m_g.nodes();
     for (std::size_t s = 0; s < n_splits; ++s) {
@@ -661,8 +659,8 @@ private:
         if (is_view_op(t->op)) {
           continue;
         }
-        out << "node #" << i << " (op " << static_cast<int>(t->op) << "): layer " << t->layer
-            << " " << t->name << " (" << size_text(t->nbytes()) << ") ["
+        out << "node #" << i << " (op " << static_cast<int>(t->op) << "): layer " << t->layer << " "
+            << t->name << " (" << size_text(t->nbytes()) << ") ["
             << m_backends[static_cast<std::size_t>(id(t))].name << "]";
         for (const Tensor* src : t->src) {
           if (src != nullptr) {

@@ -18,8 +18,8 @@ namespace ask::router::graph {
 // One ggml backend of the scheduler, in llama.cpp's order: the model's devices (GPUs, RPC
 // servers), then the CPU, which must be last.
 struct Backend {
-  std::string name;            // "CPU", "CUDA0", "RPC0[127.0.0.1:50052]"
-  bool cpu = false;            // the host backend
+  std::string name;             // "CPU", "CUDA0", "RPC0[127.0.0.1:50052]"
+  bool cpu = false;             // the host backend
   std::uint64_t alignment = 32; // the buffer type's alignment (TENSOR_ALIGNMENT on the CPU)
   std::uint64_t max_size = 0;   // the buffer type's largest allocation; 0 = unlimited
   // ggml_backend_offload_op: the backend takes ops whose weights are in host memory when the

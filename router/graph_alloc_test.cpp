@@ -128,10 +128,10 @@ TEST_CASE("graph alloc: a pipeline keeps four copies of every input, never freed
   build(four);
   const auto single = reserve(one, gpu_and_cpu());
   const auto pipelined = reserve(four, gpu_and_cpu(), nullptr, 4);
-  CHECK(single[0] == 2 * 4096);     // copy of x, y; z takes the copy's place
-  CHECK(pipelined[0] == 6 * 4096);  // four copies of x (kept), y, z
-  CHECK(single[1] == 4096);         // x
-  CHECK(pipelined[1] == 4 * 4096);  // x and its three copies
+  CHECK(single[0] == 2 * 4096);    // copy of x, y; z takes the copy's place
+  CHECK(pipelined[0] == 6 * 4096); // four copies of x (kept), y, z
+  CHECK(single[1] == 4096);        // x
+  CHECK(pipelined[1] == 4 * 4096); // x and its three copies
 }
 
 TEST_CASE("graph alloc: a reservation keeps each backend's largest buffer") {

@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <map>
-#include <stdexcept>
 #include <optional>
+#include <stdexcept>
 #include <string_view>
 
 #include "router/graph_llm_detail.h"
@@ -46,13 +46,14 @@ core::Result<LlmGraph> build_graph(const core::gguf::SplitModel& model,
                                    const core::gguf::ArchParams& params, const LlmShape& shape,
                                    const LlmPlacement& placement) {
   if (!has_graph(params.arch)) {
-    return fail(Error::bad_request("no compute graph model for architecture '" + params.arch +
-                                   "'"));
+    return fail(
+        Error::bad_request("no compute graph model for architecture '" + params.arch + "'"));
   }
   // Counts that set how many ops a graph has: bounded, so a hostile file cannot make one of
   // millions of ops per layer.
-  if (params.n_expert > 4096 || params.n_expert_used > std::min<std::uint64_t>(params.n_expert, 256) ||
-      shape.n_tokens <= 0 || shape.n_seqs <= 0 || shape.n_stream <= 0) {
+  if (params.n_expert > 4096 ||
+      params.n_expert_used > std::min<std::uint64_t>(params.n_expert, 256) || shape.n_tokens <= 0 ||
+      shape.n_seqs <= 0 || shape.n_stream <= 0) {
     return fail(Error::bad_request("model: expert counts or batch sizes beyond what the graph "
                                    "model simulates"));
   }

@@ -19,11 +19,11 @@ namespace ask::router::graph {
 
 // The llama_context settings and the ubatch of one reserved graph.
 struct LlmShape {
-  std::int64_t n_tokens = 512; // tokens in the ubatch
-  std::int64_t n_seqs = 1;     // sequences in the ubatch (n_seq_max when reserving)
-  std::int64_t n_outputs = 1;  // logit rows
-  std::int64_t n_stream = 1;   // KV streams: 1 when unified, else n_seq_max
-  std::int64_t kv_size = 0;    // cells per stream of the full-attention cache
+  std::int64_t n_tokens = 512;  // tokens in the ubatch
+  std::int64_t n_seqs = 1;      // sequences in the ubatch (n_seq_max when reserving)
+  std::int64_t n_outputs = 1;   // logit rows
+  std::int64_t n_stream = 1;    // KV streams: 1 when unified, else n_seq_max
+  std::int64_t kv_size = 0;     // cells per stream of the full-attention cache
   std::int64_t kv_size_swa = 0; // cells per stream of the sliding-window cache
   bool flash_attn = true;
   std::uint32_t type_k = f16;

@@ -39,26 +39,14 @@ std::optional<double> Builder::key_float(std::string_view key) const {
 }
 
 Tensor* Builder::w(const std::string& name, int layer) {
-  if (auto it = m_weights.find(name); it != m_weights.end()) {
-    return it->second;
-  }
-  auto info = m_infos.find(std::string_view(name));
-  if (info == m_infos.end()) {
-    return nullptr;
-  }
-  std::array<std::int64_t, 4> ne{1, 1, 1, 1};
-  const auto& dims = info->second->dims;
-  for (std::size_t i = 0; i < dims.size() && i < 4; ++i) {
-    ne[i] = static_cast<std::int64_t>(dims[i]);
-  }
-  Tensor* t = g().weight(info->second->type, ne, m_placement.weight_device(name, layer));
-  t->name = name;
-  m_weights.emplace(name, t);
-  return t;
+  return weight(name, layer, name);
 }
 
 Tensor* Builder::w_per_layer(const std::string& name, int layer) {
-  const std::string key = name + "#" + std::to_string(layer);
+  return weight(name, layer, name + "#" + std::to_string(layer));
+}
+
+Tensor* Builder::weight(const std::string& name, int layer, const std::string& key) {
   if (auto it = m_weights.find(key); it != m_weights.end()) {
     return it->second;
   }
@@ -75,6 +63,24 @@ Tensor* Builder::w_per_layer(const std::string& name, int layer) {
   t->name = name;
   m_weights.emplace(key, t);
   return t;
+}
+
+Builder::Moe Builder::experts(int il) {
+  Moe m;
+  m.gate_inp = lw_required(il, "ffn_gate_inp.weight");
+  m.gate_inp_b = lw(il, "ffn_gate_inp.bias");
+  m.gate_up = lw(il, "ffn_gate_up_exps.weight");
+  m.up =
+      m.gate_up != nullptr ? lw(il, "ffn_up_exps.weight") : lw_required(il, "ffn_up_exps.weight");
+  m.up_b = lw(il, "ffn_up_exps.bias");
+  m.gate = lw(il, "ffn_gate_exps.weight");
+  m.gate_b = lw(il, "ffn_gate_exps.bias");
+  m.down = lw_required(il, "ffn_down_exps.weight");
+  m.down_b = lw(il, "ffn_down_exps.bias");
+  m.exp_probs_b = lw(il, "exp_probs_b.bias");
+  m.n_expert = static_cast<std::int64_t>(m_p.n_expert);
+  m.n_expert_used = static_cast<std::int64_t>(m_p.n_expert_used);
+  return m;
 }
 
 Tensor* Builder::w_required(const std::string& name, int layer) {
@@ -226,14 +232,15 @@ Builder::Qkv Builder::qkv(int il, Tensor* cur, std::int64_t head_dim, std::int64
       t = g().binary(Op::add, t, b);
     }
     const std::uint64_t rs = row_size(t->type, head_dim);
-    return {g().view_3d(t, head_dim, n_head, cur->ne[1], rs, t->nb[1], 0),
-            g().view_3d(t, head_dim, n_head_kv, cur->ne[1], rs, t->nb[1],
-                        row_size(t->type, n_embd_q)),
-            g().view_3d(t, head_dim, n_head_kv, cur->ne[1], rs, t->nb[1],
-                        row_size(t->type, n_embd_q + n_embd_kv))};
+    return {
+        g().view_3d(t, head_dim, n_head, cur->ne[1], rs, t->nb[1], 0),
+        g().view_3d(t, head_dim, n_head_kv, cur->ne[1], rs, t->nb[1], row_size(t->type, n_embd_q)),
+        g().view_3d(t, head_dim, n_head_kv, cur->ne[1], rs, t->nb[1],
+                    row_size(t->type, n_embd_q + n_embd_kv))};
   }
   auto proj = [&](std::string_view name) {
-    Tensor* t = g().mul_mat(lw_required(il, std::string("attn_") + std::string(name) + ".weight"), cur);
+    Tensor* t =
+        g().mul_mat(lw_required(il, std::string("attn_") + std::string(name) + ".weight"), cur);
     if (Tensor* b = lw(il, std::string("attn_") + std::string(name) + ".bias"); b != nullptr) {
       t = g().binary(Op::add, t, b);
     }
@@ -322,9 +329,9 @@ Tensor* Builder::attn(const AttnInput& in, int il, Tensor* wo, Tensor* wo_b, Ten
                        row_size(vc->type, hv * n_head_kv),
                        row_size(vc->type, hv * n_head_kv * kv_size), 0);
   } else {
-    kv_v = g().view_4d(vc, kv_size, n_head_kv, hv, ns, row_size(vc->type, kv_size * hv),
-                       row_size(vc->type, kv_size), row_size(vc->type, kv_size * hv * n_head_kv),
-                       0);
+    kv_v =
+        g().view_4d(vc, kv_size, n_head_kv, hv, ns, row_size(vc->type, kv_size * hv),
+                    row_size(vc->type, kv_size), row_size(vc->type, kv_size * hv * n_head_kv), 0);
   }
   Tensor* cur = attn_mha(q, kv_k, kv_v, in.mask, sinks, nullptr, soft_cap);
   if (in.v_rot != nullptr) {
@@ -344,7 +351,8 @@ Tensor* Builder::attn_k(const AttnInput& in, int il, Tensor* wo, Tensor* q, Tens
   g().expand(q);
   g().expand(v);
   g().expand(k);
-  const std::int64_t n_head_kv = static_cast<std::int64_t>(m_p.n_head_kv[static_cast<std::size_t>(il)]);
+  const std::int64_t n_head_kv =
+      static_cast<std::int64_t>(m_p.n_head_kv[static_cast<std::size_t>(il)]);
   const std::int64_t hk = head_k(il);
   const std::int64_t kv_size = in.kv_size;
   const std::int64_t ns = m_shape.n_stream;
@@ -508,10 +516,10 @@ Tensor* Builder::moe_ffn(Tensor* cur, const Moe& m, int il) {
   if (m.gate_up != nullptr) {
     Tensor* gate_up = g().mul_mat_id(m.gate_up, cur, selected);
     const std::int64_t n_ff = gate_up->ne[0] / 2;
-    cur = g().view_3d(gate_up, n_ff, gate_up->ne[1], gate_up->ne[2], gate_up->nb[1],
-                      gate_up->nb[2], 0);
-    up = g().view_3d(gate_up, n_ff, gate_up->ne[1], gate_up->ne[2], gate_up->nb[1],
-                     gate_up->nb[2], static_cast<std::uint64_t>(n_ff) * gate_up->nb[0]);
+    cur = g().view_3d(gate_up, n_ff, gate_up->ne[1], gate_up->ne[2], gate_up->nb[1], gate_up->nb[2],
+                      0);
+    up = g().view_3d(gate_up, n_ff, gate_up->ne[1], gate_up->ne[2], gate_up->nb[1], gate_up->nb[2],
+                     static_cast<std::uint64_t>(n_ff) * gate_up->nb[0]);
   } else {
     up = g().mul_mat_id(m.up, cur, selected);
     if (m.up_b != nullptr) {

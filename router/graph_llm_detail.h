@@ -4,10 +4,10 @@
 
 #include <cstdint>
 #include <map>
-#include <unordered_map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "router/graph_llm.h"
@@ -40,12 +40,12 @@ public:
 
   void build_llama();
   void build_other();
-  void build_gemma();   // gemma, gemma2, gemma3
+  void build_gemma(); // gemma, gemma2, gemma3
   void build_glm4();
   void build_phi3();
   void build_gpt_oss();
   void build_deepseek2();
-  void build_hybrid();  // qwen3next, qwen35, qwen35moe
+  void build_hybrid(); // qwen3next, qwen35, qwen35moe
   LlmGraph finish();
 
   // --- weights and hyperparameters ---
@@ -62,9 +62,9 @@ public:
   std::optional<double> key_float(std::string_view key) const;
 
   // --- llm_graph_context helpers ---
-  Tensor* inp_embd();                     // build_inp_embd
+  Tensor* inp_embd();                          // build_inp_embd
   Tensor* inp_pos(std::int64_t per_token = 1); // build_inp_pos
-  Tensor* inp_out_ids();                  // build_inp_out_ids
+  Tensor* inp_out_ids();                       // build_inp_out_ids
   // The inputs of one KV cache (build_attn_inp_kv; build_attn_inp_k for a K-only cache).
   AttnInput attn_inp(std::int64_t kv_size, bool swa, bool k_only = false);
   Tensor* norm(Tensor* cur, Tensor* mw, Tensor* mb, Norm type, int il);
@@ -101,11 +101,16 @@ public:
     enum class Gating { softmax, sigmoid, softmax_weight } gating = Gating::softmax;
     std::int64_t n_groups = 0, n_group_used = 0;
   };
+  // Layer il's routed experts as llama.cpp's create_tensor reads them: the router and
+  // ffn_down_exps required, the fused ffn_gate_up_exps or else ffn_up_exps (required) and
+  // ffn_gate_exps, biases and exp_probs_b where the file has them; n_expert, n_expert_used.
+  // The caller sets the gating, norm and scale, and what its architecture requires beyond.
+  Moe experts(int il);
   Tensor* moe_ffn(Tensor* cur, const Moe& m, int il);
   Tensor* get_rows_out(Tensor* cur, Tensor* out_ids) { return g().get_rows(cur, out_ids); }
   struct OutputOptions {
-    bool soft_cap = false;   // final logit soft-capping (gemma2): scale, tanh, scale
-    Tensor* bias = nullptr;  // output.bias (phi3)
+    bool soft_cap = false;        // final logit soft-capping (gemma2): scale, tanh, scale
+    Tensor* bias = nullptr;       // output.bias (phi3)
     bool embd_is_h_nextn = false; // deepseek2: result_norm is also t_h_nextn
   };
   // result_norm and result_output, marked as outputs (llm_graph_result::set_outputs).
@@ -150,6 +155,8 @@ public:
 
 private:
   void force_layer_backend(Tensor* t, int il);
+  // The graph's weight tensor for `name` on layer's device, made once per `key`.
+  Tensor* weight(const std::string& name, int layer, const std::string& key);
 
   const core::gguf::SplitModel& m_model;
   const core::gguf::ArchParams& m_p;

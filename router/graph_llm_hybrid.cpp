@@ -253,20 +253,11 @@ Tensor* Builder::gated_attn_layer(const AttnInput& in, Tensor* cur, Tensor* pos,
 // weights, no scale: neither loads expert_weights_scale) and add a shared expert scaled by
 // sigmoid(ffn_gate_inp_shexp); qwen35 (and a dense qwen3next layer) has a SwiGLU FFN.
 Tensor* Builder::hybrid_ffn(Tensor* cur, int il) {
-  const auto& P = p();
   if (Tensor* gate_inp = lw(il, "ffn_gate_inp.weight"); gate_inp != nullptr) {
-    Moe m;
-    m.gate_inp = gate_inp;
-    m.up = lw(il, "ffn_up_exps.weight");
-    m.gate = lw(il, "ffn_gate_exps.weight");
-    m.gate_up = lw(il, "ffn_gate_up_exps.weight");
+    Moe m = experts(il);
     if (m.gate_up == nullptr) {
-      m.up = lw_required(il, "ffn_up_exps.weight");
       m.gate = lw_required(il, "ffn_gate_exps.weight");
     }
-    m.down = lw_required(il, "ffn_down_exps.weight");
-    m.n_expert = static_cast<std::int64_t>(P.n_expert);
-    m.n_expert_used = static_cast<std::int64_t>(P.n_expert_used);
     m.norm_w = true;
     Tensor* moe_out = moe_ffn(cur, m, il);
     Tensor* up_sh = lw(il, "ffn_up_shexp.weight");

@@ -53,13 +53,7 @@ void Builder::build_llama() {
                 lw(il, "ffn_gate.weight"), lw(il, "ffn_gate.bias"),
                 lw_required(il, "ffn_down.weight"), lw(il, "ffn_down.bias"), Act::silu, true, il);
     } else {
-      Moe m;
-      m.gate_inp = lw_required(il, "ffn_gate_inp.weight");
-      m.up = lw_required(il, "ffn_up_exps.weight");
-      m.gate = lw(il, "ffn_gate_exps.weight");
-      m.down = lw_required(il, "ffn_down_exps.weight");
-      m.n_expert = static_cast<std::int64_t>(P.n_expert);
-      m.n_expert_used = static_cast<std::int64_t>(P.n_expert_used);
+      Moe m = experts(il);
       m.norm_w = true; // llama.cpp reads no expert_weights_scale for these: no scale op
       cur = moe_ffn(cur, m, il);
     }

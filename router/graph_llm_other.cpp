@@ -148,15 +148,15 @@ void Builder::build_phi3() {
   const std::int64_t orig = static_cast<std::int64_t>(
       key_uint("rope.scaling.original_context_length").value_or(P.n_ctx_train));
   const std::string factors_name = w("rope_freqs.weight") != nullptr ? "rope_freqs.weight"
-                                   : shape().kv_size > orig         ? "rope_factors_long.weight"
-                                                                    : "rope_factors_short.weight";
+                                   : shape().kv_size > orig          ? "rope_factors_long.weight"
+                                                                     : "rope_factors_short.weight";
   for (int il = 0; il < n_layer; ++il) {
     g().set_layer(il);
     const auto ul = static_cast<std::size_t>(il);
     Tensor* factors = w_per_layer(factors_name, il);
     Tensor* residual = inpL;
-    Tensor* cur = norm(inpL, lw_required(il, "attn_norm.weight"), lw(il, "attn_norm.bias"),
-                       Norm::rms, il);
+    Tensor* cur =
+        norm(inpL, lw_required(il, "attn_norm.weight"), lw(il, "attn_norm.bias"), Norm::rms, il);
     auto [q, k, v] = qkv(il, cur, head_k(il), static_cast<std::int64_t>(P.n_head[ul]),
                          static_cast<std::int64_t>(P.n_head_kv[ul]));
     q = g().rope(q, pos, factors);
@@ -175,13 +175,7 @@ void Builder::build_phi3() {
       cur = ffn(cur, lw_required(il, "ffn_up.weight"), nullptr, nullptr, nullptr,
                 lw_required(il, "ffn_down.weight"), nullptr, Act::swiglu, false, il);
     } else {
-      Moe m;
-      m.gate_inp = lw_required(il, "ffn_gate_inp.weight");
-      m.up = lw_required(il, "ffn_up_exps.weight");
-      m.gate = lw(il, "ffn_gate_exps.weight");
-      m.down = lw_required(il, "ffn_down_exps.weight");
-      m.n_expert = static_cast<std::int64_t>(P.n_expert);
-      m.n_expert_used = static_cast<std::int64_t>(P.n_expert_used);
+      Moe m = experts(il);
       m.norm_w = true;
       cur = moe_ffn(cur, m, il);
     }
@@ -218,17 +212,8 @@ void Builder::build_gpt_oss() {
                lw(il, "attn_output.bias"), q, k, v, lw(il, "attn_sinks.weight"));
     Tensor* ffn_inp = g().binary(Op::add, cur, inpSA);
     cur = norm(ffn_inp, lw_required(il, "post_attention_norm.weight"), nullptr, Norm::rms, il);
-    Moe m;
-    m.gate_inp = lw_required(il, "ffn_gate_inp.weight");
-    m.gate_inp_b = lw(il, "ffn_gate_inp.bias");
-    m.up = lw_required(il, "ffn_up_exps.weight");
-    m.up_b = lw(il, "ffn_up_exps.bias");
+    Moe m = experts(il);
     m.gate = lw_required(il, "ffn_gate_exps.weight");
-    m.gate_b = lw(il, "ffn_gate_exps.bias");
-    m.down = lw_required(il, "ffn_down_exps.weight");
-    m.down_b = lw(il, "ffn_down_exps.bias");
-    m.n_expert = static_cast<std::int64_t>(P.n_expert);
-    m.n_expert_used = static_cast<std::int64_t>(P.n_expert_used);
     m.gating = Moe::Gating::softmax_weight; // no expert_weights_scale for gpt-oss
     cur = moe_ffn(cur, m, il);
     inpL = g().binary(Op::add, cur, ffn_inp);
@@ -245,15 +230,20 @@ void Builder::build_gpt_oss() {
 void Builder::build_deepseek2() {
   const auto& P = p();
   const int n_layer = static_cast<int>(P.n_layer - P.n_layer_nextn);
-  const std::int64_t head_k_mla = static_cast<std::int64_t>(key_uint("attention.key_length_mla").value_or(0));
-  const std::int64_t head_v_mla = static_cast<std::int64_t>(key_uint("attention.value_length_mla").value_or(0));
+  const std::int64_t head_k_mla =
+      static_cast<std::int64_t>(key_uint("attention.key_length_mla").value_or(0));
+  const std::int64_t head_v_mla =
+      static_cast<std::int64_t>(key_uint("attention.value_length_mla").value_or(0));
   const bool mla = head_k_mla != 0 && head_v_mla != 0;
   const std::int64_t n_embd_head_k = mla ? head_k_mla : static_cast<std::int64_t>(P.n_embd_head_k);
   const std::int64_t n_embd_head_v = mla ? head_v_mla : static_cast<std::int64_t>(P.n_embd_head_v);
-  const std::int64_t rope = static_cast<std::int64_t>(key_uint("rope.dimension_count").value_or(64));
+  const std::int64_t rope =
+      static_cast<std::int64_t>(key_uint("rope.dimension_count").value_or(64));
   const std::int64_t nope = n_embd_head_k - rope;
-  const std::int64_t lora_kv = static_cast<std::int64_t>(key_uint("attention.kv_lora_rank").value_or(0));
-  const std::int64_t dense_lead = static_cast<std::int64_t>(key_uint("leading_dense_block_count").value_or(0));
+  const std::int64_t lora_kv =
+      static_cast<std::int64_t>(key_uint("attention.kv_lora_rank").value_or(0));
+  const std::int64_t dense_lead =
+      static_cast<std::int64_t>(key_uint("leading_dense_block_count").value_or(0));
   const std::int64_t gating = static_cast<std::int64_t>(key_uint("expert_gating_func").value_or(1));
   Tensor* inpL = inp_embd();
   Tensor* attn_scale = nullptr;
@@ -303,9 +293,10 @@ void Builder::build_deepseek2() {
     } else {
       Tensor* kv = g().mul_mat(lw_required(il, "attn_kv_b.weight"), kv_cmpr);
       const std::uint64_t rs = row_size(kv->type, nope + n_embd_head_v);
-      Tensor* k_nope = g().view_3d(kv, nope, n_head, T, rs, rs * static_cast<std::uint64_t>(n_head), 0);
-      Tensor* V = g().view_3d(kv, n_embd_head_v, n_head, T, rs, rs * static_cast<std::uint64_t>(n_head),
-                              row_size(kv->type, nope));
+      Tensor* k_nope =
+          g().view_3d(kv, nope, n_head, T, rs, rs * static_cast<std::uint64_t>(n_head), 0);
+      Tensor* V = g().view_3d(kv, n_embd_head_v, n_head, T, rs,
+                              rs * static_cast<std::uint64_t>(n_head), row_size(kv->type, nope));
       V = g().cont(V);
       Tensor* Q = g().rope(q, pos);
       Tensor* K = g().concat(k_nope, g().repeat(k_pe, {rope, n_head, T, 1}), 0);
@@ -324,15 +315,7 @@ void Builder::build_deepseek2() {
       cur = ffn(cur, lw_required(il, "ffn_up.weight"), nullptr, lw(il, "ffn_gate.weight"), nullptr,
                 lw_required(il, "ffn_down.weight"), nullptr, Act::silu, true, il);
     } else {
-      Moe m;
-      m.gate_inp = lw_required(il, "ffn_gate_inp.weight");
-      m.up = lw(il, "ffn_up_exps.weight");
-      m.gate = lw(il, "ffn_gate_exps.weight");
-      m.gate_up = lw(il, "ffn_gate_up_exps.weight");
-      m.down = lw_required(il, "ffn_down_exps.weight");
-      m.exp_probs_b = lw(il, "exp_probs_b.bias");
-      m.n_expert = static_cast<std::int64_t>(P.n_expert);
-      m.n_expert_used = static_cast<std::int64_t>(P.n_expert_used);
+      Moe m = experts(il);
       m.norm_w = key_uint("expert_weights_norm").value_or(0) != 0;
       const double scale = key_float("expert_weights_scale").value_or(0.0);
       m.scale_w = scale != 0.0 && scale != 1.0;
@@ -340,9 +323,9 @@ void Builder::build_deepseek2() {
       m.n_groups = static_cast<std::int64_t>(key_uint("expert_group_count").value_or(0));
       m.n_group_used = static_cast<std::int64_t>(key_uint("expert_group_used_count").value_or(0));
       Tensor* moe_out = moe_ffn(cur, m, il);
-      Tensor* shexp = ffn(cur, lw_required(il, "ffn_up_shexp.weight"), nullptr,
-                          lw(il, "ffn_gate_shexp.weight"), nullptr,
-                          lw_required(il, "ffn_down_shexp.weight"), nullptr, Act::silu, true, il);
+      Tensor* shexp =
+          ffn(cur, lw_required(il, "ffn_up_shexp.weight"), nullptr, lw(il, "ffn_gate_shexp.weight"),
+              nullptr, lw_required(il, "ffn_down_shexp.weight"), nullptr, Act::silu, true, il);
       cur = g().binary(Op::add, moe_out, shexp);
     }
     inpL = g().binary(Op::add, cur, ffn_inp);

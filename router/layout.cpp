@@ -51,8 +51,8 @@ Layout llama_layout(std::size_t n_layer, int n_gpu_layers, std::vector<std::stri
     }
     const float at = static_cast<float>(il - start) / static_cast<float>(act);
     const auto it = std::upper_bound(points.begin(), points.end(), at);
-    return static_cast<int>(std::min<std::ptrdiff_t>(it - points.begin(),
-                                                     static_cast<std::ptrdiff_t>(n_dev) - 1));
+    return static_cast<int>(
+        std::min<std::ptrdiff_t>(it - points.begin(), static_cast<std::ptrdiff_t>(n_dev) - 1));
   };
   for (int il = 0; il < n_all; ++il) {
     out.layer_device[static_cast<std::size_t>(il)] = device_of(il);
@@ -94,8 +94,7 @@ u64 mapped_span(const core::gguf::SplitModel& model, const EstimateInput& in,
 
 core::Result<std::vector<DeviceMemory>> estimate_layout(const core::gguf::SplitModel& model,
                                                         const EstimateInput& in,
-                                                        const Layout& layout,
-                                                        std::ostream* trace) {
+                                                        const Layout& layout, std::ostream* trace) {
   auto est = estimate(model, in);
   if (!est) {
     return fail(std::move(est.error()));
@@ -143,10 +142,10 @@ core::Result<std::vector<DeviceMemory>> estimate_layout(const core::gguf::SplitM
   for (const std::string& name : layout.devices) {
     backends.push_back(device_backend(name));
   }
-  ComputeDevices devices =
-      devices_for(in, std::move(backends),
-                  [&layout](int il) { return layout.layer_device[static_cast<std::size_t>(il)]; },
-                  layout.output_device);
+  ComputeDevices devices = devices_for(
+      in, std::move(backends),
+      [&layout](int il) { return layout.layer_device[static_cast<std::size_t>(il)]; },
+      layout.output_device);
   devices.trace = trace;
   const bool full = !all_host && layout.output_device >= 0 &&
                     std::none_of(layout.layer_device.begin(), layout.layer_device.end(),
@@ -155,10 +154,10 @@ core::Result<std::vector<DeviceMemory>> estimate_layout(const core::gguf::SplitM
                         !in.overrides.empty() || in.n_cpu_moe > 0)) {
     devices.n_copies = k_pipeline_copies;
   }
-  devices.full_offload =
-      !all_host && std::none_of(layout.layer_device.begin(), layout.layer_device.end(),
-                                [](int d) { return d < 0; }) &&
-      layout.output_device >= 0;
+  devices.full_offload = !all_host &&
+                         std::none_of(layout.layer_device.begin(), layout.layer_device.end(),
+                                      [](int d) { return d < 0; }) &&
+                         layout.output_device >= 0;
   auto buffers = compute_buffers(model, *p, compute_context(e, in), devices);
   if (!graph::has_graph(p->arch) || !buffers) {
     // No graph model for this file: the estimate's approximations, with its margin.

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "config/llama_args.h"
 #include "router/estimate_detail.h"
 #include "tests/support/model_zoo.h"
 
@@ -72,50 +73,6 @@ std::vector<FitRow> fit_rows(const std::string& text) {
   return out;
 }
 
-// Applies llama-server's arguments to the run.
-void apply_args(const std::vector<std::string>& cmd, Run& run) {
-  router::EstimateInput& in = run.in;
-  for (std::size_t i = 3; i < cmd.size(); ++i) {
-    const std::string& a = cmd[i];
-    if (a == "-kvu" || a == "-no-kvu" || a == "--swa-full") {
-      in.kv_unified = in.kv_unified || a == "-kvu";
-      in.swa_full = in.swa_full || a == "--swa-full";
-      continue;
-    }
-    if (i + 1 >= cmd.size()) {
-      break;
-    }
-    const std::string& v = cmd[++i];
-    try {
-      if (a == "-c") {
-        in.ctx = std::stoull(v);
-      } else if (a == "-np") {
-        in.parallel = std::stoi(v);
-      } else if (a == "-ub") {
-        in.n_ubatch = static_cast<std::uint32_t>(std::stoul(v));
-      } else if (a == "-b") {
-        in.n_batch = static_cast<std::uint32_t>(std::stoul(v));
-      } else if (a == "-fa") {
-        in.flash_attn = v == "on";
-      } else if (a == "-ctk") {
-        in.cache_type_k = v;
-      } else if (a == "-ctv") {
-        in.cache_type_v = v;
-      } else if (a == "-ngl") {
-        run.n_gpu_layers = std::stoi(v);
-      } else if (a == "-ts") {
-        run.tensor_split = numbers(v);
-      } else if (a == "-ot") {
-        const auto eq = v.find('=');
-        in.overrides.push_back({v.substr(0, eq), eq == std::string::npos ? "" : v.substr(eq + 1)});
-      } else if (a == "--n-cpu-moe") {
-        in.n_cpu_moe = std::stoi(v);
-      }
-    } catch (const std::exception&) {
-    }
-  }
-}
-
 } // namespace
 
 std::optional<Run> read_run(const fs::path& path) {
@@ -166,8 +123,30 @@ std::optional<Run> read_run(const fs::path& path) {
   }
   run.refused = !ok;
   zoo_name(cmd[2], run);
-  apply_args(cmd, run);
+  apply_llama_args(std::span(cmd).subspan(1), run);
   return run;
+}
+
+void apply_llama_args(std::span<const std::string> args, Run& run) {
+  // The memory settings as askd reads a model's extra_args, over llama-server's defaults.
+  config::ManagedSpec spec;
+  config::fold_llama_settings(config::parse_llama_args(args).settings, spec);
+  const int build = run.in.build;
+  const config::GpuApi api = run.in.api;
+  run.in = router::estimate_input(spec);
+  run.in.build = build;
+  run.in.api = api;
+  // The split, which askd's placement sets itself (the parser refuses these as the user's).
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "-ngl" || args[i] == "--n-gpu-layers") {
+      try {
+        run.n_gpu_layers = std::stoi(args[i + 1]);
+      } catch (const std::exception&) {
+      }
+    } else if (args[i] == "-ts" || args[i] == "--tensor-split") {
+      run.tensor_split = numbers(args[i + 1]);
+    }
+  }
 }
 
 std::vector<fs::path> logs(const fs::path& dir) {
@@ -249,8 +228,8 @@ Comparison compare(const Run& run) {
         run.in, std::move(backends),
         [&layout](int il) { return layout.layer_device[static_cast<std::size_t>(il)]; },
         layout.output_device);
-    if (auto n = router::graph_nodes(**model, *params, router::compute_context(*e, run.in),
-                                     devices)) {
+    if (auto n =
+            router::graph_nodes(**model, *params, router::compute_context(*e, run.in), devices)) {
       out.graph_nodes = *n;
     }
   }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,14 +33,21 @@ struct Run {
   router::EstimateInput in;
   int n_gpu_layers = 999;
   std::vector<double> tensor_split;
-  std::vector<double> rpc_mib; // one weight per rpc-server device (the default split's)
+  std::vector<double> rpc_mib;            // one weight per rpc-server device (the default split's)
   std::vector<std::string> rpc_endpoints; // "127.0.0.1:40695", in --rpc order
-  bool refused = false;        // llama-server refused the settings ("# status: failed")
-  std::string refusal;         // its error line
+  bool refused = false;                   // llama-server refused the settings ("# status: failed")
+  std::string refusal;                    // its error line
   router::Calibration measured;
   std::vector<FitRow> fit;
   std::size_t graph_nodes = 0; // "graph nodes = N" (0 when not logged)
 };
+
+// llama-server's arguments (after the program name) applied to a run: the memory settings
+// read as askd reads a model's extra_args (config::parse_llama_args over llama-server's
+// defaults, router::estimate_input), so the grid also holds that reading to the real build;
+// -ngl and -ts set the split. Arguments the estimate does not read are skipped; run.in's
+// build and api are kept.
+void apply_llama_args(std::span<const std::string> args, Run& run);
 
 // One fixture file. nullopt when it has no command line.
 std::optional<Run> read_run(const std::filesystem::path& path);
