@@ -8,6 +8,9 @@
 
 namespace ask::bench {
 
+// Bytes per MiB, for figures printed in MiB.
+inline constexpr double k_mib = 1024.0 * 1024.0;
+
 // "nproc 2, Intel(R) Xeon(R) ..., Linux 6.1.0 x86_64".
 std::string machine_summary();
 // The 1-, 5- and 15-minute load averages, "4.50 5.90 5.12".

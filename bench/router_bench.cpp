@@ -23,6 +23,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "bench/report.h"
 #include "bench/router_bench_accuracy.h"
 #include "bench/router_bench_grid.h"
 #include "bench/router_bench_models.h"
@@ -37,7 +38,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-constexpr double k_mib = 1024.0 * 1024.0;
 constexpr std::uint64_t k_gib = 1ull << 30;
 // place() runs on every scheduling decision; estimate() once per model and settings (at start,
 // after a calibration, in askd plan): it replays llama.cpp's allocator over five simulated

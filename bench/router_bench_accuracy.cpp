@@ -1,3 +1,4 @@
+#include "bench/report.h"
 #include "bench/router_bench_accuracy.h"
 
 #include <algorithm>
@@ -17,7 +18,6 @@ namespace fs = std::filesystem;
 using router::Calibration;
 using router::Estimate;
 using router::EstimateInput;
-constexpr double k_mib = 1024.0 * 1024.0;
 
 double mib(std::uint64_t b) {
   return static_cast<double>(b) / k_mib;

@@ -1,5 +1,6 @@
 // router_bench --grid: the estimator against the memory truth grid (router_bench_grid.h).
 
+#include "bench/report.h"
 #include "bench/router_bench_grid.h"
 
 #include <algorithm>
@@ -41,7 +42,6 @@ struct Summary {
   std::map<std::string, Errors> compute_by_arch;
 };
 
-constexpr double k_mib = 1024.0 * 1024.0;
 
 void add(Summary& s, const grid::Run& run, const grid::Comparison& c, const std::string& arch) {
   ++s.runs;
