@@ -196,7 +196,7 @@ std::expected<ChatReply, ChatFailure> AskdClient::chat(const core::Json& request
   const bool stream = request.value("stream", false);
   const auto t0 = std::chrono::steady_clock::now();
   auto started = m_http.start(make_request("POST", "/v1/chat/completions", request.dump()),
-                              timeouts(), net::Watch{-1, m_settings.stop_fd});
+                              timeouts(), net::Watch{-1, m_settings.stop_fd, {}});
   if (!started) {
     return std::unexpected(transport_failure(started.error()));
   }
@@ -313,7 +313,7 @@ std::expected<ChatReply, ChatFailure> AskdClient::chat(const core::Json& request
 
 std::expected<core::Json, ChatFailure> AskdClient::models() {
   auto started = m_http.start(make_request("GET", "/v1/models?state=1", ""), timeouts(),
-                              net::Watch{-1, m_settings.stop_fd});
+                              net::Watch{-1, m_settings.stop_fd, {}});
   if (!started) {
     return std::unexpected(transport_failure(started.error()));
   }

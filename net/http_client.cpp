@@ -252,7 +252,11 @@ bool watch_fired(const Watch& watch) {
   if (::poll(fds, 2, 0) <= 0) {
     return false;
   }
-  return (fds[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0 || (fds[1].revents & POLLIN) != 0;
+  if ((fds[1].revents & POLLIN) != 0 || (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+    return true;
+  }
+  // A hang-up alone may be a half-close, which HTTP allows: the Watch decides.
+  return (fds[0].revents & POLLRDHUP) != 0 && (!watch.confirm_gone || watch.confirm_gone());
 }
 
 } // namespace ask::net

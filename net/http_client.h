@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,11 @@ struct ClientTimeouts {
 struct Watch {
   int client_fd = -1;
   int stop_fd = -1;
+  // Asked when client_fd reports a hang-up (POLLRDHUP) without a reset: true = the client is
+  // gone; false = it only closed its sending side and the wait goes on, watching for a reset
+  // (POLLHUP/POLLERR) only. Empty: every hang-up is the client gone. net::Exchange::watch()
+  // fills it (Exchange::hung_up).
+  std::function<bool()> confirm_gone;
 };
 
 // True once the watched client socket reports a hang-up, or the stop pipe is readable

@@ -558,7 +558,7 @@ TEST_CASE("HttpClient: the Watch's client socket cancels a pending read") {
   HttpClient client("127.0.0.1", server.port);
   ClientTimeouts timeouts = short_timeouts();
   timeouts.idle = 30s;
-  auto response = client.start(get(), timeouts, Watch{pair[0], -1});
+  auto response = client.start(get(), timeouts, Watch{pair[0], -1, {}});
   REQUIRE(response);
   std::string out;
   CHECK(response->read(out).value());
@@ -592,7 +592,7 @@ TEST_CASE("HttpClient: the Watch's stop pipe cancels waiting for the head") {
   timeouts.first_byte = 30s;
   std::thread stopper([&] { [[maybe_unused]] ssize_t n = ::write(stop[1], "x", 1); });
   const auto before = Clock::now();
-  auto response = client.start(get(), timeouts, Watch{-1, stop[0]});
+  auto response = client.start(get(), timeouts, Watch{-1, stop[0], {}});
   const auto took = Clock::now() - before;
   stopper.join();
   REQUIRE(!response);

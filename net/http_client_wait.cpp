@@ -76,7 +76,13 @@ Wake wait_for(int fd, short events, Clock::time_point phase_end, const ClientTim
       return Wake::poll_failed;
     }
     if (client_at != 0 && fds[client_at].revents != 0) {
-      return Wake::client_gone; // POLLRDHUP, POLLHUP, POLLERR or POLLNVAL
+      // A hang-up alone may be a half-close, which HTTP allows: the Watch decides.
+      const bool reset = (fds[client_at].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+      if (reset || !watch.confirm_gone || watch.confirm_gone()) {
+        return Wake::client_gone;
+      }
+      fds[client_at].events = 0; // from now on a reset only
+      continue;
     }
     if (stop_at != 0 && fds[stop_at].revents != 0) {
       return Wake::stopping;

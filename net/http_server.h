@@ -10,8 +10,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,7 +23,10 @@
 #include <utility>
 #include <vector>
 
+#include <poll.h>
+
 #include "core/error.h"
+#include "net/http_client.h"
 #include "net/http_request.h"
 
 namespace ask::net {
@@ -38,7 +43,9 @@ enum class WaitResult { elapsed, client_gone, stopping };
 // One request's view of its connection. Not thread-safe: one handler thread uses it.
 class Exchange {
 public:
-  Exchange(int fd, int stop_fd, const std::atomic<bool>& stopping, bool keep_alive_allowed);
+  // `interim_allowed`: the request is HTTP/1.1, so 1xx interim responses may be sent.
+  Exchange(int fd, int stop_fd, const std::atomic<bool>& stopping, bool keep_alive_allowed,
+           bool interim_allowed = false);
 
   // Writes a whole response: the status line, `headers` exactly in the order given, then
   // `body`. The caller includes Content-Length. A "Connection: close" header closes the
@@ -59,8 +66,18 @@ public:
   void close_connection(bool reset);
   // Waits `timeout` (forever when nullopt) unless the client goes away or the server stops.
   WaitResult wait_for(std::optional<std::chrono::nanoseconds> timeout);
-  // True once a write failed or the peer has closed its side (non-blocking check).
+  // True once a write failed or the client is gone (non-blocking check).
   bool client_gone();
+  // Called when the client's socket reports a hang-up (its FIN): true when the client is
+  // gone, false when it only closed its sending side, which HTTP allows (RFC 9112 9.6) and
+  // which looks the same to TCP. To tell them apart before the response starts, an HTTP/1.1
+  // client is sent an interim "100 Continue" (every HTTP/1.1 client must accept one): a
+  // client that closed for good answers it with a reset, seen at the next poll as
+  // POLLHUP/POLLERR. After a half-close only those mean gone; the response goes out as usual
+  // and the connection closes after it. An HTTP/1.0 client that hangs up is gone.
+  bool hung_up();
+  // The client's socket and the stop pipe, for a wait on something else (an upstream).
+  Watch watch();
   bool stopping() const { return m_stopping.load(); }
   // The client's socket and the server's stop pipe, for code that waits on something else
   // (an upstream socket) and must also notice the client leaving (POLLRDHUP on fd()) or the
@@ -89,6 +106,9 @@ private:
   int m_stop_fd;
   const std::atomic<bool>& m_stopping;
   bool m_keep_alive_allowed;
+  bool m_interim_allowed;
+  bool m_half_closed = false; // the client closed its sending side; only a reset means gone
+  bool m_head_written = false; // the final response's head is on the wire
   bool m_responded = false;
   bool m_closed = false;
   bool m_close_after = false;
@@ -105,14 +125,66 @@ using Handler = std::function<void(const HttpRequest&, Exchange&)>;
 using ErrorFormatter =
     std::function<std::pair<std::string, std::string>(int status, std::string_view reason)>;
 
+// The server's own answer to a request it refuses after reading the head and before the
+// body (HeadCheck): status, headers and body, sent with Connection: close.
+struct Rejection {
+  int status = 400;
+  Headers headers; // Content-Type and the like; the server adds Content-Length and Connection
+  std::string body;
+};
+
+// Looks at a request's head before a byte of its body is read (askd: the API key). nullopt
+// lets the request through. Runs on the connection's thread.
+using HeadCheck = std::function<std::optional<Rejection>(const HttpRequest& head,
+                                                         const std::string& peer)>;
+
+// How long each part of a request may take, as Envoy's connection manager counts them. A
+// connection past one is closed: with 408 Request Timeout when a request had begun, silently
+// when it sat idle.
+struct Deadlines {
+  // From the first byte of a request to the end of its head.
+  std::chrono::milliseconds head{20'000};
+  // From the end of the head to the end of the body: `body`, plus one second for each
+  // `body_min_rate` bytes that arrive (a large body on a slow link goes on; a trickle stops).
+  std::chrono::milliseconds body{20'000};
+  std::size_t body_min_rate = 16 * 1024; // bytes per second
+  // Between requests on a kept-alive connection, and before the first one.
+  std::chrono::milliseconds idle{5000};
+};
+
+// Limits per client address (the peer's IP, any port), so one client cannot take what every
+// client shares: connection threads and memory for request bodies.
+struct PeerLimits {
+  std::size_t max_connections = 256;           // more are answered 503 and closed
+  std::size_t max_body_bytes = 64ull << 20;    // request bodies being read, this peer
+  std::size_t max_total_body_bytes = 256ull << 20; // request bodies being read, all peers
+};
+
 struct ServerOptions {
   RequestLimits limits;
-  std::size_t max_connections = 1024;                 // more are answered 503 and closed
-  std::chrono::milliseconds keep_alive_timeout{5000}; // idle time before closing
-  int keep_alive_max = 100;                           // requests per connection
-  std::chrono::seconds send_timeout{120};             // a client that stops reading
-  std::string name = "server";                        // prefixes its own error messages
-  ErrorFormatter error_formatter;                     // empty: text/plain
+  Deadlines deadlines;
+  PeerLimits peers;
+  std::size_t max_connections = 1024;     // more are answered 503 and closed
+  int keep_alive_max = 100;               // requests per connection
+  std::chrono::seconds send_timeout{120}; // a client that stops reading
+  std::string name = "server";            // prefixes its own error messages
+  ErrorFormatter error_formatter;         // empty: text/plain
+  HeadCheck head_check;                   // empty: every head passes
+};
+
+// What the server has done, for /metrics. Counters only grow; the rest are current values.
+struct ServerStats {
+  std::size_t open_connections = 0;
+  std::size_t body_bytes_buffered = 0; // reserved for request bodies being read
+  std::uint64_t accepted = 0;
+  std::uint64_t rejected_busy = 0;      // max_connections reached
+  std::uint64_t rejected_peer = 0;      // a peer's max_connections reached
+  std::uint64_t rejected_body_buffer = 0; // a peer's or the total body budget reached
+  std::uint64_t rejected_head = 0;      // refused by the HeadCheck before the body
+  std::uint64_t head_timeouts = 0;
+  std::uint64_t body_timeouts = 0;
+  std::uint64_t idle_timeouts = 0;
+  std::uint64_t continues = 0; // 100 Continue sent for Expect
 };
 
 class HttpServer {
@@ -129,20 +201,37 @@ public:
   void serve();
   // Thread-safe: stops accepting, wakes every waiting handler, shuts connections down.
   void stop();
-  std::size_t open_connections() const;
+  ServerStats stats() const;
 
 private:
   struct Worker {
     std::thread thread;
     int fd = -1;
+    std::string host; // the peer's address without the port: the key of its limits
     std::atomic<bool> done{false};
   };
+  // A refused connection whose answer is out: what the client still sends is read and
+  // dropped until it closes or `until`, so the answer is not lost to a reset.
+  struct Lingering {
+    int fd;
+    std::chrono::steady_clock::time_point until;
+  };
+  struct Peer {
+    std::size_t connections = 0;
+    std::size_t body_bytes = 0;
+  };
+  enum class ReadResult { data, closed, timeout, stopping };
 
   void accept_one();
   void serve_connection(Worker& worker);
-  bool read_more(int fd, RequestParser& parser, bool idle);
-  void reject_busy(int fd);
+  ReadResult read_more(int fd, RequestParser& parser,
+                       std::chrono::steady_clock::time_point deadline);
+  void refuse_connection(int fd, int status, const std::string& reason);
   void respond_error(int fd, int status, const std::string& reason);
+  void linger(int fd);
+  void serve_lingering(const std::vector<pollfd>& ready);
+  bool reserve_body(const std::string& host, std::size_t bytes);
+  void release_body(const std::string& host, std::size_t bytes);
   void reap(bool all);
   void release(Worker& worker);
 
@@ -151,8 +240,12 @@ private:
   int m_listen_fd = -1;
   int m_stop_pipe[2] = {-1, -1};
   std::atomic<bool> m_stopping{false};
-  mutable std::mutex m_mutex;
+  mutable std::mutex m_mutex; // guards the members below
   std::list<std::unique_ptr<Worker>> m_workers;
+  std::map<std::string, Peer, std::less<>> m_peers;
+  std::size_t m_body_bytes = 0;
+  ServerStats m_stats; // counters; open_connections and body_bytes_buffered filled by stats()
+  std::vector<Lingering> m_lingering; // the accept thread's only
 };
 
 } // namespace ask::net

@@ -192,7 +192,7 @@ bool ChatCall::parse() {
 
 bool ChatCall::run_council(const config::Council& council) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  ChainCompleter completer(m_deps, {m_ex.fd(), m_ex.stop_fd()}, m_rec.id);
+  ChainCompleter completer(m_deps, m_ex.watch(), m_rec.id);
   auto d = council::deliberate(council, m_parsed, completer, rng);
   if (!d) {
     core::Error& e = d.error();
@@ -245,7 +245,7 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
   CallContext ctx;
   ctx.model = &model;
   ctx.timeouts = client_timeouts(model.timeouts, now);
-  ctx.watch = {m_ex.fd(), m_ex.stop_fd()};
+  ctx.watch = m_ex.watch();
   ctx.meta = {m_rec.id, static_cast<long long>(m_rec.ts), model.name};
   ctx.client_wants_usage = m_wants_usage;
 
