@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <fstream>
 #include <limits>
 
 #include <arpa/inet.h>
@@ -19,9 +20,10 @@ namespace ask::config::detail {
 
 namespace {
 
-constexpr std::array<std::string_view, 14> k_root_keys{
-    "listen",  "api_keys", "max_request_body", "backends", "models", "tiers", "default_tier",
-    "aliases", "councils", "presets",          "gpus",     "groups", "cache", "telemetry"};
+constexpr std::array<std::string_view, 15> k_root_keys{
+    "listen",  "api_keys", "max_request_body", "backends", "models", "tiers",    "default_tier",
+    "aliases", "councils", "presets",          "gpus",     "groups", "cache",    "telemetry",
+    "server"};
 
 bool is_host_name(std::string_view host) {
   if (host.empty() || host.size() > 253) {
@@ -107,6 +109,25 @@ void parse_api_keys(Context& ctx, const Json& keys, Config& config) {
         continue;
       }
       key.value = *value;
+    } else if (text->starts_with("file:")) {
+      // A key file (a systemd credential, /run/secrets/...): read again on every load, so a
+      // key rotated in the file is applied by SIGHUP. One line; its line break is not part
+      // of the key.
+      key.file = ctx.resolve_path(text->substr(5));
+      std::ifstream in(key.file, std::ios::binary);
+      std::string value;
+      if (!in || !std::getline(in, value)) {
+        ctx.error(path, fmt::format("cannot read the key file {}", key.file.string()));
+        continue;
+      }
+      if (!value.empty() && value.back() == '\r') {
+        value.pop_back();
+      }
+      if (value.empty()) {
+        ctx.error(path, fmt::format("the key file {} is empty", key.file.string()));
+        continue;
+      }
+      key.value = std::move(value);
     } else if (text->empty()) {
       ctx.error(path, "an API key cannot be empty");
       continue;
@@ -268,6 +289,44 @@ void parse_cache(Context& ctx, const Json* section, Config& config) {
   c.ttl = r.duration("ttl").value_or(c.ttl);
 }
 
+void parse_server(Context& ctx, const Json* section, Config& config) {
+  static constexpr std::array<std::string_view, 8> keys{
+      "head_timeout",    "body_timeout",      "body_min_rate",
+      "idle_timeout",    "max_connections",   "max_connections_per_client",
+      "max_body_buffer", "max_body_buffer_per_client"};
+  if (section == nullptr) {
+    return;
+  }
+  ServerConfig& s = config.server;
+  ObjectReader r(ctx, *section, "server", keys);
+  auto timeout = [&](std::string_view key, core::Duration& field) {
+    const auto d = r.duration(key);
+    if (d && (d->is_zero() || d->is_forever())) {
+      ctx.error(r.path_of(key), "must be a finite time above 0: a client could otherwise hold a "
+                                "connection for ever, or none could finish");
+    } else if (d) {
+      field = *d;
+    }
+  };
+  auto positive_bytes = [&](std::string_view key, std::uint64_t& field) {
+    const auto b = r.bytes(key);
+    if (b && *b == 0) {
+      ctx.error(r.path_of(key), "must be above 0");
+    } else if (b) {
+      field = *b;
+    }
+  };
+  timeout("head_timeout", s.head_timeout);
+  timeout("body_timeout", s.body_timeout);
+  timeout("idle_timeout", s.idle_timeout);
+  positive_bytes("body_min_rate", s.body_min_rate);
+  positive_bytes("max_body_buffer", s.max_body_buffer);
+  positive_bytes("max_body_buffer_per_client", s.max_body_buffer_per_client);
+  s.max_connections = r.integer("max_connections", 1, 1'000'000).value_or(s.max_connections);
+  s.max_connections_per_client =
+      r.integer("max_connections_per_client", 1, 1'000'000).value_or(s.max_connections_per_client);
+}
+
 void parse_telemetry(Context& ctx, const Json* section, Config& config) {
   static constexpr std::array<std::string_view, 3> keys{"enabled", "ask_log", "askd_log"};
   TelemetryConfig& t = config.telemetry;
@@ -329,6 +388,7 @@ void parse_root(Context& ctx, const Json& root, Config& config) {
   }
   parse_cache(ctx, r.object("cache"), config);
   parse_telemetry(ctx, r.object("telemetry"), config);
+  parse_server(ctx, r.object("server"), config);
 }
 
 void parse_timeouts(Context& ctx, const Json& value, const std::string& path, Timeouts& out) {

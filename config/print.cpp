@@ -30,6 +30,9 @@ std::string mask_key(const ApiKey& key) {
   if (!key.env_var.empty()) {
     return "env:" + key.env_var;
   }
+  if (!key.file.empty()) {
+    return "file:" + key.file.string();
+  }
   if (key.value.size() >= 16) {
     return "****" + key.value.substr(key.value.size() - 4);
   }
@@ -297,6 +300,15 @@ Json to_json(const Config& config) {
   j["cache"] = Json{{"enabled", config.cache.enabled},
                     {"path", config.cache.path.string()},
                     {"ttl", config.cache.ttl.to_string()}};
+  const ServerConfig& server = config.server;
+  j["server"] = Json{{"head_timeout", server.head_timeout.to_string()},
+                     {"body_timeout", server.body_timeout.to_string()},
+                     {"body_min_rate", format_bytes(server.body_min_rate)},
+                     {"idle_timeout", server.idle_timeout.to_string()},
+                     {"max_connections", server.max_connections},
+                     {"max_connections_per_client", server.max_connections_per_client},
+                     {"max_body_buffer", format_bytes(server.max_body_buffer)},
+                     {"max_body_buffer_per_client", format_bytes(server.max_body_buffer_per_client)}};
   j["telemetry"] = Json{{"enabled", config.telemetry.enabled},
                         {"ask_log", config.telemetry.ask_log.string()},
                         {"askd_log", config.telemetry.askd_log.string()}};

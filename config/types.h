@@ -292,7 +292,8 @@ struct TelemetryConfig {
 // One accepted API key. `value` is a secret: never log or print it (to_json masks it).
 struct ApiKey {
   std::string value;
-  std::string env_var; // set when the file wrote "env:NAME"
+  std::string env_var;        // set when the file wrote "env:NAME"
+  std::filesystem::path file; // set when the file wrote "file:PATH"
 };
 
 struct ListenConfig {
@@ -307,8 +308,22 @@ struct ListenConfig {
   bool is_loopback() const;
 };
 
+// The "server" section: how long each part of a request may take and what one client
+// address may hold (net::Deadlines and net::PeerLimits; docs/config.md#server).
+struct ServerConfig {
+  core::Duration head_timeout = core::Duration::seconds(20);
+  core::Duration body_timeout = core::Duration::seconds(20);
+  std::uint64_t body_min_rate = 16 * 1024; // bytes per second, after body_timeout
+  core::Duration idle_timeout = core::Duration::seconds(60);
+  std::int64_t max_connections = 4096;
+  std::int64_t max_connections_per_client = 256;
+  std::uint64_t max_body_buffer_per_client = 64ull << 20;
+  std::uint64_t max_body_buffer = 256ull << 20;
+};
+
 struct Config {
   ListenConfig listen;
+  ServerConfig server;
   std::vector<Backend> backends; // in file order, as are the lists below
   std::vector<Model> models;
   std::vector<Tier> tiers;

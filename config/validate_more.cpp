@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "config/bytes.h"
 #include "config/config.h"
 #include "config/parse.h"
 #include "config/suggest.h"
@@ -54,6 +55,29 @@ void check_groups(Context& ctx, Config& config) {
                                     "group holds only one loaded model at a time",
                                     resident));
     }
+  }
+}
+
+// A request as large as max_request_body must fit what one client may buffer.
+void check_server(Context& ctx, const Config& config) {
+  const ServerConfig& s = config.server;
+  if (s.max_body_buffer_per_client < config.listen.max_request_body) {
+    ctx.error("server.max_body_buffer_per_client",
+              fmt::format("{} is less than max_request_body ({}): a request of the largest "
+                          "allowed size could never be read",
+                          format_bytes(s.max_body_buffer_per_client),
+                          format_bytes(config.listen.max_request_body)));
+  }
+  if (s.max_body_buffer < s.max_body_buffer_per_client) {
+    ctx.error("server.max_body_buffer",
+              fmt::format("{} is less than max_body_buffer_per_client ({})",
+                          format_bytes(s.max_body_buffer),
+                          format_bytes(s.max_body_buffer_per_client)));
+  }
+  if (s.max_connections_per_client > s.max_connections) {
+    ctx.warning("server.max_connections_per_client",
+                fmt::format("{} is more than max_connections ({}): one client can take them all",
+                            s.max_connections_per_client, s.max_connections));
   }
 }
 
@@ -107,6 +131,7 @@ void validate_references(Context& ctx, Config& config) {
   check_default_tier(ctx, config);
   check_groups(ctx, config);
   check_listen(ctx, config);
+  check_server(ctx, config);
   check_chains(ctx, config);
 }
 

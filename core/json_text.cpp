@@ -14,6 +14,13 @@ constexpr std::size_t k_parser_message_limit = 256;
 
 } // namespace
 
+std::string_view without_input_quote(std::string_view message) {
+  if (const auto pos = message.find("; last read: "); pos != std::string_view::npos) {
+    message = message.substr(0, pos);
+  }
+  return message;
+}
+
 int nesting_depth(std::string_view text) {
   int depth = 0;
   int max_depth = 0;
@@ -72,8 +79,11 @@ std::expected<nlohmann::json, JsonTextError> parse_json_text(std::string_view te
         what.starts_with("[json.exception") && pos != std::string_view::npos) {
       what.remove_prefix(pos + 2);
     }
-    // "last read: '...'" quotes the input, invalid UTF-8 included.
-    return std::unexpected(JsonTextError{false, printable_excerpt(what, k_parser_message_limit)});
+    // The parser ends with "; last read: '...'", quoting up to a few hundred bytes of the
+    // input: a prompt, in askd. Messages end up in logs, which must not hold prompt text
+    // (docs/proxy.md), so the quote goes; the line and column stay.
+    return std::unexpected(
+        JsonTextError{false, printable_excerpt(without_input_quote(what), k_parser_message_limit)});
   }
 }
 

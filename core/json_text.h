@@ -23,6 +23,11 @@ int nesting_depth(std::string_view text);
 // level 0, `[]` level 1). Iterative: safe on any depth.
 bool deeper_than(const nlohmann::json& value, int limit);
 
+// `message` without nlohmann's "; last read: '...'" tail, the input quoted (a prompt, when
+// the input is a chat request, or a reply's text: neither may reach a log). llama-server's
+// own errors end the same way.
+std::string_view without_input_quote(std::string_view message);
+
 struct JsonTextError {
   bool too_deep = false; // nested past k_max_json_depth; otherwise a syntax error
   std::string what;      // "JSON nested deeper than 128 levels" or the parser's message
@@ -30,7 +35,8 @@ struct JsonTextError {
 
 // Parses `text`, refusing nesting past k_max_json_depth before parsing. The parser's
 // message (position, "number overflow parsing '1E400'") has its "[json.exception...] "
-// prefix removed and is made printable (see printable_excerpt); never throws.
+// prefix and its quote of the input removed (without_input_quote) and is made printable
+// (see printable_excerpt); never throws.
 std::expected<nlohmann::json, JsonTextError> parse_json_text(std::string_view text);
 
 } // namespace ask::core::detail
@@ -39,4 +45,5 @@ namespace ask::core {
 using detail::JsonTextError;
 using detail::k_max_json_depth;
 using detail::parse_json_text;
+using detail::without_input_quote;
 } // namespace ask::core

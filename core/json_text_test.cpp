@@ -41,11 +41,19 @@ TEST_CASE("parse_json_text: refuses deep nesting before parsing, reports syntax 
   CHECK(overflow.error().what.starts_with("number overflow parsing '1E400'"));
 }
 
-TEST_CASE("parse_json_text: the parser's message is valid UTF-8 and short") {
+TEST_CASE("parse_json_text: the parser's message is valid UTF-8, short, and quotes no input") {
   const auto bad = parse_json_text("\"\xff\xfe\"");
   REQUIRE_FALSE(bad.has_value());
   CHECK_NOTHROW((void)json(bad.error().what).dump());
-  CHECK(bad.error().what.find("\\xff") != std::string::npos);
+  CHECK(bad.error().what.find("xff") == std::string::npos);
+  const auto prompt = parse_json_text(R"({"messages":[{"role":"user","content":"my secret plan"}],)");
+  REQUIRE_FALSE(prompt.has_value());
+  CHECK(prompt.error().what.starts_with("parse error at line 1, column 58"));
+  CHECK(prompt.error().what.find("secret") == std::string::npos);
+  CHECK(prompt.error().what.find("last read") == std::string::npos);
+  CHECK(without_input_quote("x - invalid literal; last read: '\"messages\": [ no'") ==
+        "x - invalid literal");
+  CHECK(without_input_quote("no quote here") == "no quote here");
   const auto long_token = parse_json_text("\"" + std::string(100'000, 'a') + "\x01\"");
   REQUIRE_FALSE(long_token.has_value());
   CHECK(long_token.error().what.size() < 300);

@@ -84,7 +84,7 @@ std::optional<Error> in_band_error(const Json& body, std::string_view what) {
   }
   std::string message = err->message.empty()
                             ? "the backend sent an error without a message"
-                            : printable_excerpt(err->message, k_backend_message_limit);
+                            : printable_excerpt(without_input_quote(err->message), k_backend_message_limit);
   return Error::upstream(status, std::move(message));
 }
 

@@ -156,10 +156,53 @@ std::unique_ptr<ModelRouter> make_router(const config::Config& cfg, const core::
   return std::make_unique<ManagedRouter>(cfg, std::move(inventory), clock, options);
 }
 
+// What a reload changes in the listener: the API keys are applied; the address, the request
+// size limit and the server section need a restart. Adds to `report`.
+void reload_listener(const config::Config& fresh, const config::Config& running,
+                     bool listen_overridden, ProxyServer& server, ReloadReport& report) {
+  const std::vector<config::ApiKey>& keys = fresh.listen.api_keys;
+  if (keys.empty() && !running.listen.is_loopback()) {
+    report.problems.push_back("api_keys: the file has none, and askd listens on " +
+                              running.listen.to_string() +
+                              " beyond loopback: the keys in use stay until a restart");
+  } else {
+    const ProxyServer::KeyChange change = server.set_api_keys(keys);
+    std::string added;
+    for (std::size_t i : change.added) { // where each new key is in the file; never the key
+      added += (added.empty() ? "" : ", ") + ("api_keys[" + std::to_string(i) + "]") +
+               (keys[i].env_var.empty() ? "" : " (env:" + keys[i].env_var + ")") +
+               (keys[i].file.empty() ? "" : " (file:" + keys[i].file.string() + ")");
+    }
+    if (change.added.empty() && change.removed == 0) {
+      spdlog::info("reload: api_keys unchanged ({} accepted)", keys.size());
+    } else {
+      report.applied.push_back(
+          "api_keys: " + std::to_string(keys.size()) + " accepted; " +
+          (added.empty() ? "none new" : "new: " + added) + "; " +
+          std::to_string(change.removed) + " no longer accepted; " +
+          std::to_string(change.kept) + " unchanged");
+    }
+  }
+  if (!listen_overridden && fresh.listen.to_string() != running.listen.to_string()) {
+    report.restart.push_back("listen: " + fresh.listen.to_string() + " (askd listens on " +
+                             running.listen.to_string() + ")");
+  }
+  if (fresh.listen.max_request_body != running.listen.max_request_body) {
+    report.restart.push_back("max_request_body");
+  }
+  const config::Json fresh_server = config::to_json(fresh)["server"];
+  const config::Json running_server = config::to_json(running)["server"];
+  for (const auto& [key, value] : fresh_server.items()) {
+    if (running_server.value(key, config::Json()) != value) {
+      report.restart.push_back("server." + key);
+    }
+  }
+}
+
 // SIGHUP: the config file is read again and what can change while askd runs is applied
-// (the managed models' settings); the rest is named as needing a restart.
+// (the API keys, the managed models' settings); the rest is named as needing a restart.
 void reload(const config::LoadedConfig& loaded, const config::Config& running,
-            ModelRouter& router) {
+            bool listen_overridden, ModelRouter& router, ProxyServer& server) {
   if (!loaded.path) {
     spdlog::info("reload: askd runs on the built-in defaults; there is no file to read again");
     return;
@@ -177,13 +220,19 @@ void reload(const config::LoadedConfig& loaded, const config::Config& running,
   for (const config::Diagnostic& d : fresh->warnings) {
     spdlog::warn("config: {}", d.to_string());
   }
-  fresh->config.listen = running.listen; // --listen may have overridden the file's
-  auto* managed = dynamic_cast<ManagedRouter*>(&router);
-  if (managed == nullptr) {
-    spdlog::info("reload: askd manages no llama-server models; other changes need a restart");
-    return;
+  ReloadReport report;
+  reload_listener(fresh->config, running, listen_overridden, server, report);
+  fresh->config.listen = running.listen; // applied above, or needing a restart
+  fresh->config.server = running.server;
+  if (auto* managed = dynamic_cast<ManagedRouter*>(&router)) {
+    ReloadReport models = managed->reload(fresh->config);
+    for (auto list : {&ReloadReport::applied, &ReloadReport::restart, &ReloadReport::problems}) {
+      (report.*list).insert((report.*list).end(), (models.*list).begin(), (models.*list).end());
+    }
+  } else {
+    spdlog::info("reload: askd manages no llama-server models; changes to models, backends "
+                 "and councils need a restart");
   }
-  const ReloadReport report = managed->reload(fresh->config);
   for (const std::string& a : report.applied) {
     spdlog::info("reload: applied: {}", a);
   }
@@ -275,7 +324,7 @@ int serve(config::LoadedConfig loaded, const ServeOptions& options, std::ostream
     int sig = 0;
     while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
       spdlog::info("askd: SIGHUP: reading {} again", loaded.source);
-      reload(loaded, cfg, *router);
+      reload(loaded, cfg, options.listen.has_value(), *router, server);
     }
     spdlog::info("askd: signal {}, stopping", sig);
     server.stop();

@@ -91,7 +91,8 @@ core::Error error_from_reply(int status, std::string_view body, std::string_view
   std::string message;
   if (auto parsed = core::parse_json_text(body); parsed) {
     if (auto err = core::parse_error_body(*parsed); err) {
-      message = err->message;
+      // llama-server quotes the request it could not parse ("last read: '...'"): a prompt.
+      message = core::without_input_quote(err->message);
     }
   }
   if (message.empty()) {

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include <fmt/format.h>
+
 #ifndef ASK_VERSION
 #define ASK_VERSION "unknown"
 #endif
@@ -486,6 +488,44 @@ void ProxyMetrics::client_disconnected(std::string_view model) {
 
 std::string ProxyMetrics::render() const {
   return m_registry.render();
+}
+
+void render_connection_metrics(const net::ServerStats& stats, std::string& out) {
+  auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  };
+  auto sample = [&](std::string_view name, std::string_view labels, std::uint64_t value) {
+    out += fmt::format("{}{} {}\n", name, labels, value);
+  };
+  family("askd_connections_open", "gauge", "Client connections open now.");
+  sample("askd_connections_open", "", stats.open_connections);
+  family("askd_connections_total", "counter", "Client connections accepted.");
+  sample("askd_connections_total", "", stats.accepted);
+  family("askd_connections_refused_total", "counter",
+         "Connections answered 503 at once: max_connections reached (busy), or the client "
+         "address's max_connections_per_client (per_client).");
+  sample("askd_connections_refused_total", "{reason=\"busy\"}", stats.rejected_busy);
+  sample("askd_connections_refused_total", "{reason=\"per_client\"}", stats.rejected_peer);
+  family("askd_request_body_bytes_buffered", "gauge",
+         "Memory granted to request bodies being read now.");
+  sample("askd_request_body_bytes_buffered", "", stats.body_bytes_buffered);
+  family("askd_requests_refused_before_body_total", "counter",
+         "Requests answered after their head, before their body was read: a missing or wrong "
+         "API key (head_check), or no room left in max_body_buffer_per_client or "
+         "max_body_buffer (body_buffer).");
+  sample("askd_requests_refused_before_body_total", "{reason=\"head_check\"}",
+         stats.rejected_head);
+  sample("askd_requests_refused_before_body_total", "{reason=\"body_buffer\"}",
+         stats.rejected_body_buffer);
+  family("askd_request_timeouts_total", "counter",
+         "Connections closed at a deadline: a head slower than head_timeout, a body slower "
+         "than body_timeout and body_min_rate (both answered 408), or idle past idle_timeout.");
+  sample("askd_request_timeouts_total", "{phase=\"head\"}", stats.head_timeouts);
+  sample("askd_request_timeouts_total", "{phase=\"body\"}", stats.body_timeouts);
+  sample("askd_request_timeouts_total", "{phase=\"idle\"}", stats.idle_timeouts);
+  family("askd_expect_continue_total", "counter",
+         "100 Continue answers to requests that sent Expect: 100-continue.");
+  sample("askd_expect_continue_total", "", stats.continues);
 }
 
 } // namespace ask::proxy

@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "net/http_server.h"
+
 namespace ask::proxy {
 
 // Escapes a label value for the exposition format: backslash, double quote and newline.
@@ -217,5 +219,9 @@ private:
   GaugeFamily& m_queued;
   CounterFamily& m_client_disconnects;
 };
+
+// The HTTP server's own figures (connections, request deadlines, limits per client; from
+// net::HttpServer::stats()) in the exposition format, appended to `out`.
+void render_connection_metrics(const net::ServerStats& stats, std::string& out);
 
 } // namespace ask::proxy

@@ -1,5 +1,6 @@
 #include "proxy/server.h"
 
+#include <algorithm>
 #include <map>
 
 #include <openssl/crypto.h>
@@ -63,32 +64,46 @@ void log_rejection(RequestLog& log, const core::Clock& clock, std::string id, st
 } // namespace
 
 ProxyServer::ProxyServer(const config::Config& config, ModelRouter& router, RequestLog& log,
-                         const core::Clock& clock, ServerSettings settings)
+                         const core::Clock& clock)
     : m_config(config), m_router(router), m_clock(clock), m_log(log), m_limiters(config) {
   for (const config::Backend& b : config.backends) {
     m_upstreams[b.name] = make_upstream(b, router);
   }
-  for (const config::ApiKey& key : config.listen.api_keys) {
-    m_key_digests.push_back(core::sha256_hex(key.value));
-  }
+  set_api_keys(config.listen.api_keys);
   m_started_at = static_cast<long long>(core::unix_seconds(clock.wall_now()));
   m_chat = std::make_unique<ChatHandler>(
       ChatDeps{m_config, m_upstreams, m_limiters, m_metrics, m_log, m_clock});
 
+  const config::ServerConfig& server = config.server;
   net::ServerOptions options;
   options.name = "askd";
-  options.max_connections = settings.max_connections;
-  options.keep_alive_timeout = settings.keep_alive_timeout;
+  options.max_connections = static_cast<std::size_t>(server.max_connections);
   options.keep_alive_max = 1'000'000;
   options.limits.max_body_bytes = config.listen.max_request_body;
+  options.deadlines.head = server.head_timeout.value();
+  options.deadlines.body = server.body_timeout.value();
+  options.deadlines.body_min_rate = server.body_min_rate;
+  options.deadlines.idle = server.idle_timeout.value();
+  options.peers.max_connections = static_cast<std::size_t>(server.max_connections_per_client);
+  options.peers.max_body_bytes = server.max_body_buffer_per_client;
+  options.peers.max_total_body_bytes = server.max_body_buffer;
+  options.head_check = [this](const net::HttpRequest& head, const std::string& peer) {
+    return check_head(head, peer);
+  };
   options.error_formatter = [this](int status, std::string_view reason) {
     std::string type = status == 413 ? "invalid_request_error" : "server_error";
-    std::string code = status == 413 ? "request_too_large" : "http_error";
+    std::string code = status == 413   ? "request_too_large"
+                       : status == 408 ? "request_timeout"
+                       : status == 503 ? "overloaded"
+                                       : "http_error";
     if (status >= 400 && status < 500 && status != 413) {
       type = "invalid_request_error";
     }
-    m_metrics.rejected(status == 413 ? "too_large" : status == 503 ? "busy" : "bad_request");
-    spdlog::info("rejected a malformed request ({}): {}", status, reason);
+    m_metrics.rejected(status == 413   ? "too_large"
+                       : status == 503 ? "busy"
+                       : status == 408 ? "timeout"
+                                       : "bad_request");
+    spdlog::info("refused a request ({}): {}", status, reason);
     log_rejection(m_log, m_clock, new_request_id(), "", status, std::string(reason));
     return std::pair<std::string, std::string>(
         "application/json", dump(error_json("askd: " + std::string(reason), type, code)));
@@ -116,7 +131,46 @@ void ProxyServer::stop() {
   m_server->stop();
 }
 
+ProxyServer::KeyChange ProxyServer::set_api_keys(const std::vector<config::ApiKey>& keys) {
+  std::vector<std::string> digests;
+  for (const config::ApiKey& key : keys) {
+    digests.push_back(core::sha256_hex(key.value));
+  }
+  std::lock_guard lock(m_keys_mutex);
+  KeyChange change;
+  for (std::size_t i = 0; i < digests.size(); ++i) {
+    const bool known = std::ranges::find(m_key_digests, digests[i]) != m_key_digests.end();
+    if (known) {
+      ++change.kept;
+    } else {
+      change.added.push_back(i);
+    }
+  }
+  for (const std::string& old : m_key_digests) {
+    change.removed += std::ranges::find(digests, old) == digests.end() ? 1 : 0;
+  }
+  m_key_digests = std::move(digests);
+  return change;
+}
+
+std::optional<net::Rejection> ProxyServer::check_head(const net::HttpRequest& head,
+                                                      const std::string& peer) {
+  if (head.path == "/health" || authorized(head)) {
+    return std::nullopt;
+  }
+  m_metrics.rejected("unauthorized");
+  spdlog::info("rejected {} {} from {}: missing or wrong API key", head.method, head.path, peer);
+  const std::string id = new_request_id();
+  const std::string message = "missing or wrong API key: send \"Authorization: Bearer <key>\"";
+  log_rejection(m_log, m_clock, id, peer, 401, head.method + " " + head.path + ": " + message);
+  return net::Rejection{
+      401,
+      {{"Content-Type", "application/json"}, {"WWW-Authenticate", "Bearer"}, {"X-Request-Id", id}},
+      dump(error_json(message, "invalid_request_error", "invalid_api_key"))};
+}
+
 bool ProxyServer::authorized(const net::HttpRequest& request) const {
+  std::lock_guard lock(m_keys_mutex);
   if (m_key_digests.empty()) {
     return true;
   }
@@ -168,14 +222,7 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
     log_rejection(m_log, m_clock, id, exchange.peer(), status,
                   request.method + " " + path + ": " + message);
   };
-  if (!authorized(request)) {
-    m_metrics.rejected("unauthorized");
-    spdlog::info("rejected {} {} from {}: missing or wrong API key", request.method, path,
-                 exchange.peer());
-    refuse(401, "missing or wrong API key: send \"Authorization: Bearer <key>\"",
-           "invalid_request_error", "invalid_api_key", {{"WWW-Authenticate", "Bearer"}});
-    return;
-  }
+  // The API key was checked on the head, before the body (check_head).
   auto only = [&](std::string_view method) {
     if (request.method == method) {
       return true;
@@ -196,6 +243,7 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
   } else if (path == "/metrics") {
     if (only("GET")) {
       std::string text = m_metrics.render();
+      render_connection_metrics(m_server->stats(), text);
       exchange.send_response(200,
                              {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"},
                               {"Content-Length", std::to_string(text.size())}},

@@ -1,10 +1,13 @@
 #pragma once
 // ProxyServer: askd's HTTP front. Routes /v1/chat/completions to the ChatHandler and answers
 // /v1/models, /health and /metrics itself; checks API keys (when configured) in constant
-// time; turns every malformed request into an OpenAI-shaped error. Built from a Config by
+// time, on the request head before its body is read; turns every malformed request into an
+// OpenAI-shaped error. Built from a Config by
 // askd's main (app.cpp) or by tests.
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "config/types.h"
@@ -18,16 +21,12 @@
 
 namespace ask::proxy {
 
-struct ServerSettings {
-  std::size_t max_connections = 4096; // one thread each; more are answered 503
-  std::chrono::milliseconds keep_alive_timeout{60'000};
-};
-
 class ProxyServer {
 public:
   // `config`, `router`, `log` and `clock` must outlive the server.
+  // The HTTP server's deadlines and limits come from `config.server`.
   ProxyServer(const config::Config& config, ModelRouter& router, RequestLog& log,
-              const core::Clock& clock, ServerSettings settings = {});
+              const core::Clock& clock);
   ~ProxyServer();
   ProxyServer(const ProxyServer&) = delete;
   ProxyServer& operator=(const ProxyServer&) = delete;
@@ -40,6 +39,14 @@ public:
   void stop();
 
   ProxyMetrics& metrics() { return m_metrics; }
+  // Replaces the accepted API keys (SIGHUP); thread-safe, takes effect for the next request
+  // head. Says which of `keys` are new (their indexes) and how many old ones went.
+  struct KeyChange {
+    std::vector<std::size_t> added; // indexes into `keys`
+    std::size_t removed = 0;
+    std::size_t kept = 0;
+  };
+  KeyChange set_api_keys(const std::vector<config::ApiKey>& keys);
 
 private:
   void handle(const net::HttpRequest& request, net::Exchange& exchange);
@@ -48,6 +55,8 @@ private:
   // GET /api/events: the router's state changes as server-sent events (server_events.cpp).
   void events(const net::HttpRequest& request, net::Exchange& exchange);
   bool authorized(const net::HttpRequest& request) const;
+  // The HttpServer's HeadCheck: the API key, before any byte of the body is read.
+  std::optional<net::Rejection> check_head(const net::HttpRequest& head, const std::string& peer);
   void send_json(net::Exchange& exchange, int status, const core::Json& body,
                  net::Headers extra = {});
   // GET /v1/models; with ?state=1 each model also says whether its backend holds it loaded.
@@ -61,7 +70,8 @@ private:
   UpstreamMap m_upstreams;
   LimiterSet m_limiters;
   std::unique_ptr<ChatHandler> m_chat;
-  std::vector<std::string> m_key_digests; // sha256 of each API key
+  mutable std::mutex m_keys_mutex;
+  std::vector<std::string> m_key_digests; // sha256 of each API key; guarded by m_keys_mutex
   long long m_started_at = 0;             // Unix seconds, for /v1/models "created"
   std::unique_ptr<net::HttpServer> m_server;
 };

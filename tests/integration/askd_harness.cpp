@@ -37,9 +37,11 @@ AskdProcess::AskdProcess(const std::string& config, std::vector<std::string> ext
                          std::vector<std::string> env) {
   const auto config_path = m_dir.write("config.jsonc", config);
   m_log = m_dir.path() / "askd.jsonl";
-  std::vector<std::string> argv{ASKD_PATH,       "--config",     config_path.string(),
-                                "--request-log", m_log.string(), "--log-level",
-                                "warn"};
+  std::vector<std::string> argv{ASKD_PATH, "--config", config_path.string(), "--request-log",
+                                m_log.string()};
+  if (std::find(extra.begin(), extra.end(), "--log-level") == extra.end()) {
+    argv.insert(argv.end(), {"--log-level", "warn"});
+  }
   if (std::find(extra.begin(), extra.end(), "--listen") == extra.end()) {
     argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
   }

@@ -422,3 +422,114 @@ TEST_CASE("askd: /v1/models lists models, councils and aliases - /health answers
   // Neither is a chat request: the request log stays empty.
   CHECK(askd.log_lines().empty());
 }
+
+TEST_CASE("askd inputs: SIGHUP rotates the API keys, file: keys included") {
+  TempFolder dir;
+  const auto key_file = dir.write("key", "k-old-file-key-0123456789\n");
+  auto config = [&](const std::string& literal) {
+    Json cfg = Json::parse(chain_config({closed_port()}));
+    cfg["api_keys"] = Json::array({literal, "file:" + key_file.string()});
+    return cfg.dump();
+  };
+  AskdProcess askd(config("k-literal-one-0123456789"), {"--log-level", "info"});
+  auto models_with = [&](const std::string& key) {
+    return askd.get("/v1/models", {{"Authorization", "Bearer " + key}}).first;
+  };
+  CHECK(models_with("k-literal-one-0123456789") == 200);
+  CHECK(models_with("k-old-file-key-0123456789") == 200);
+  CHECK(models_with("k-literal-two-0123456789") == 401);
+
+  // A new literal key and a new key in the file; SIGHUP.
+  dir.write("key", "k-new-file-key-0123456789\n");
+  askd.rewrite_config(config("k-literal-two-0123456789"));
+  askd.process().signal(SIGHUP);
+  REQUIRE(askd.process().wait_for_output("reload: .* done", 10s));
+  CHECK(models_with("k-literal-two-0123456789") == 200);
+  CHECK(models_with("k-new-file-key-0123456789") == 200);
+  CHECK(models_with("k-literal-one-0123456789") == 401);
+  CHECK(models_with("k-old-file-key-0123456789") == 401);
+  // The log names what changed by place, never by value.
+  const std::string out = askd.process().output();
+  CHECK(contains(out, "reload: applied: api_keys: 2 accepted; new: api_keys[0], api_keys[1] "
+                      "(file:" + key_file.string() + "); 2 no longer accepted; 0 unchanged"));
+  for (const char* key : {"k-literal-one", "k-literal-two", "k-old-file-key", "k-new-file-key"}) {
+    CHECK(!contains(out, key));
+  }
+
+  // A file that loses its keys is not applied to a loopback askd... it is: loopback needs
+  // none. An unreadable key file keeps everything as it was.
+  std::filesystem::remove(key_file);
+  askd.process().signal(SIGHUP);
+  REQUIRE(askd.process().wait_for_output("cannot read the key file", 10s));
+  CHECK(models_with("k-literal-two-0123456789") == 200);
+  CHECK(models_with("k-new-file-key-0123456789") == 200);
+}
+
+TEST_CASE("askd inputs: no prompt text reaches any log, at debug level either") {
+  AskdProcess askd(chain_config({closed_port()}), {"--log-level", "debug"});
+  const std::string secret = "the-secret-prompt-text";
+  for (const std::string& body :
+       {R"({"model":"m0","messages":[{"role":"user","content":")" + secret + R"("}],)",
+        R"({"model":"m0","messages":[{"role":"user","content":")" + secret + R"(" ]})",
+        R"({"model":"m0","messages":[{"role":"user","content":")" + secret + R"("}]})"}) {
+    CAPTURE(body);
+    Reply r = post(askd.port(), "/v1/chat/completions", body);
+    CHECK(r.status >= 400);
+  }
+  const auto lines = askd.wait_log_lines(3);
+  CHECK(lines.size() == 3);
+  const std::string log_text = [&] {
+    std::ifstream in(askd.request_log());
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  CHECK(contains(log_text, "invalid JSON: parse error at line 1"));
+  CHECK(!contains(log_text, secret));
+  CHECK(!contains(askd.process().output(), secret));
+  CHECK(contains(askd.process().output(), "invalid JSON")); // debug did log the error
+}
+
+TEST_CASE("askd inputs: HTTP details real clients use - Expect, chunked bodies, Host, bare LF") {
+  SimProcess sim(llama_args());
+  AskdProcess askd(config_with_key({sim.port()}));
+  const std::string body = chat_body("m0", "hi").dump();
+  {
+    // Expect: 100-continue with the key: 100, then the answer once the body is sent.
+    RawRequest r(askd.port(), "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
+                              "Authorization: Bearer " + k_key + "\r\nExpect: 100-continue\r\n"
+                              "Content-Type: application/json\r\nContent-Length: " +
+                                  std::to_string(body.size()) + "\r\n\r\n");
+    CHECK(r.response(5s) == "HTTP/1.1 100 Continue\r\n\r\n");
+  }
+  {
+    // Without the key: the 401 comes instead of the 100; the body is never read.
+    const std::string response =
+        raw_exchange(askd.port(), "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
+                                  "Expect: 100-continue\r\nContent-Length: 31457280\r\n\r\n");
+    CHECK(raw_status(response) == 401);
+    CHECK(openai_error(raw_body(response))["code"] == "invalid_api_key");
+  }
+  {
+    // A chunked body is served like any other.
+    const std::string half = body.substr(0, body.size() / 2);
+    const std::string rest = body.substr(body.size() / 2);
+    char sizes[64];
+    std::snprintf(sizes, sizeof sizes, "%zx", half.size());
+    std::string chunked = "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nAuthorization: "
+                          "Bearer " + k_key + "\r\nTransfer-Encoding: chunked\r\n"
+                          "Connection: close\r\n\r\n" + sizes + "\r\n" + half + "\r\n";
+    std::snprintf(sizes, sizeof sizes, "%zx", rest.size());
+    chunked += std::string(sizes) + "\r\n" + rest + "\r\n0\r\n\r\n";
+    const std::string response = raw_exchange(askd.port(), chunked);
+    CHECK(raw_status(response) == 200);
+    CHECK(contains(response, "X-Served-By: m0"));
+  }
+  for (const std::string bad : {"GET /health HTTP/1.1\r\n\r\n", "GET /health HTTP/1.1\nHost: a\n\n"}) {
+    CAPTURE(bad);
+    CHECK(raw_status(raw_exchange(askd.port(), bad)) == 400);
+  }
+  MetricSamples m = askd.metrics({{"X-Api-Key", k_key}});
+  CHECK(m.get("askd_expect_continue_total") == 1);
+  CHECK(m.get(R"(askd_requests_refused_before_body_total{reason="head_check"})") == 1);
+  CHECK(m.get("askd_request_body_bytes_buffered") == 0);
+  check_alive(askd);
+}
