@@ -393,6 +393,7 @@ TEST_CASE("ChatHandler: a whole reply goes out as the backend gave it, with its 
   CHECK(r.header("Content-Length") == std::to_string(r.body.size()));
   CHECK(r.header("X-Served-By") == "big");
   CHECK(r.json() == completion("b1", "Hello world"));
+  REQUIRE(b.alpha->calls().size() == 1);
   CHECK_FALSE(b.alpha->calls()[0].stream);
   CHECK(b.alpha->calls()[0].request["stream"] == false);
 
@@ -456,8 +457,10 @@ TEST_CASE("ChatHandler: every failure the rules call a backend's moves on to the
   for (FailAt at : {FailAt::reply, FailAt::stream_head, FailAt::stream_first_chunk}) {
     const bool stream = at != FailAt::reply;
     for (const FallbackCase& c : fallback_cases()) {
-      CAPTURE(c.what);
-      CAPTURE(static_cast<int>(at));
+      const std::string what = c.what;
+      const int where = static_cast<int>(at);
+      CAPTURE(what);
+      CAPTURE(where);
       ChatBench b;
       b.alpha->script("big", failing(c.error, at));
       b.beta->script("small", stream ? streaming("s1") : answering(completion("s1", "hi")));
@@ -474,6 +477,7 @@ TEST_CASE("ChatHandler: every failure the rules call a backend's moves on to the
       }
       CHECK(b.alpha->models_called() == std::vector<std::string>{"big"});
       CHECK(b.beta->models_called() == std::vector<std::string>{"small"});
+      REQUIRE(b.beta->calls().size() == 1);
       CHECK(b.beta->calls()[0].request["model"] == "small");
       CHECK(b.beta->calls()[0].meta.model == "small");
 
@@ -667,7 +671,8 @@ TEST_CASE("ChatHandler: the request's own fault is answered at once, without fal
   };
   for (bool stream : {false, true}) {
     for (const Case& c : cases) {
-      CAPTURE(c.what);
+      const std::string what = c.what;
+      CAPTURE(what);
       CAPTURE(stream);
       ChatBench b;
       b.alpha->script("big", refusing(c.error));
@@ -738,7 +743,9 @@ TEST_CASE("ChatHandler: a model that sends only a role and empty deltas, then fa
   CHECK(r.header("X-Fallback-Path") == "big>small");
   CHECK(r.chunks() == streamed_chunks("s1"));
   CHECK(r.raw.find("unseen-big") == std::string::npos); // none of big's chunks
-  CHECK(b.last_record()["attempts"][0]["reason"] == "connect");
+  const Json rec = b.last_record();
+  REQUIRE(rec["attempts"].size() == 1);
+  CHECK(rec["attempts"][0]["reason"] == "connect");
 }
 
 TEST_CASE("ChatHandler: a finish reason alone is content, and commits the stream") {
@@ -766,7 +773,8 @@ TEST_CASE("ChatHandler: a stream that breaks after its first content ends with a
       {Error::connect("alpha ended the stream without [DONE]"), "connect"},
   };
   for (const Case& c : cases) {
-    CAPTURE(c.kind);
+    const std::string kind = c.kind;
+    CAPTURE(kind);
     ChatBench b;
     b.alpha->script("big", stepping({FakeStep::reply(role_chunk("b1")),
                                      FakeStep::reply(text_chunk("b1", "Hel"), 1s),
@@ -793,7 +801,6 @@ TEST_CASE("ChatHandler: a stream that breaks after its first content ends with a
     CHECK(rec["ttft_s"] == 1.0);
     CHECK(rec["latency_s"] == 3.0);
 
-    const std::string kind = c.kind;
     CHECK(b.metric(R"(askd_stream_aborts_total{model="big",kind=")" + kind + "\"}") == 1);
     CHECK(b.metric(R"(askd_upstream_errors_total{backend="alpha",model="big",kind=")" + kind +
                    "\"}") == 1);
@@ -865,6 +872,7 @@ TEST_CASE("ChatHandler: a client that hangs up mid-stream cancels the upstream s
   CHECK(r.status == 200);
   CHECK_FALSE(r.complete); // cut off: no error event, no terminating chunk
   CHECK(r.chunks() == std::vector<Json>{role_chunk("b1"), text_chunk("b1", "Hel")});
+  REQUIRE(b.alpha->calls().size() == 1);
   CHECK(b.alpha->calls()[0].cancelled);
   CHECK(b.beta->calls().empty());
 
@@ -929,6 +937,7 @@ TEST_CASE("ChainCompleter: walks the chain like a client request and answers who
   CHECK(done->served_by == "small");
   CHECK(done->fallback_path == "big>small");
   CHECK(done->response.choices.at(0).message.content == "member answer");
+  REQUIRE(b.beta->calls().size() == 1);
   CHECK(b.beta->calls()[0].meta.id == "chatcmpl-council");
   CHECK(b.beta->calls()[0].request["stream"] == false);
   CHECK(b.metric(R"(askd_fallbacks_total{from="big",to="small",reason="status_503"})") == 1);
