@@ -154,10 +154,9 @@ core::Result<core::Json> FakeUpstream::chat(const core::Json& request, const Cal
       }
       update(index, [](FakeCall& c) { c.cancelled = true; });
       return core::fail(core::Error::cancelled("the client went away"));
-    case FakeStep::Kind::end:
-      break;
+    case FakeStep::Kind::end: // a whole reply has no end without a reply: the script is wrong
+      return core::fail(out_of_steps(ctx.model->name));
     }
-    break;
   }
   return core::fail(out_of_steps(ctx.model->name));
 }
