@@ -248,11 +248,13 @@ core::Result<ResponseStream> HttpClient::start(const ClientRequest& request,
 }
 
 bool watch_fired(const Watch& watch) {
-  pollfd fds[2] = {{watch.client_fd, POLLRDHUP, 0}, {watch.stop_fd, POLLIN, 0}};
+  pollfd fds[2] = {{watch.client_fd, core::platform::hangup_events(), 0},
+                   {watch.stop_fd, POLLIN, 0}};
   if (::poll(fds, 2, 0) <= 0) {
     return false;
   }
-  return (fds[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0 || (fds[1].revents & POLLIN) != 0;
+  return (fds[0].revents != 0 && core::platform::peer_hung_up(fds[0])) ||
+         (fds[1].revents & POLLIN) != 0;
 }
 
 } // namespace ask::net
