@@ -66,7 +66,8 @@ bool peer_closed(int fd);
 // A descriptor that becomes readable when child `pid` exits, for poll() beside others.
 // Linux: a pidfd. Portable: one of a pool of pipes that a SIGCHLD handler (installed with
 // SA_RESTART on first use, chaining to one installed before) writes to on every child's exit,
-// so it also wakes for other children, and once at the start. After poll() says readable,
+// so it also wakes for other children, and once at the start (a SIGCHLD handler installed
+// later must call the one it replaces, or these stop waking). After poll() says readable,
 // call exited(). Invalid when none could be made (Linux before 5.3, more than 64 watches at
 // once on the portable path, SIGCHLD set to SIG_IGN): callers then poll waitpid(WNOHANG).
 // Move-only; not thread-safe (one owner polls it).

@@ -580,6 +580,35 @@ TEST_CASE("HttpClient: the Watch's client socket cancels a pending read") {
   ::close(pair[0]);
 }
 
+TEST_CASE("HttpClient: unread bytes from the Watch's client are not its hang-up") {
+  // askd's client may pipeline its next request while this one waits upstream. The portable
+  // path sees those bytes as POLLIN (core/platform.h peer_hung_up): not a cancellation.
+  std::promise<void> go;
+  RawServer server([&](int fd, int) {
+    if (read_request(fd)) {
+      go.get_future().wait(); // answers once the client's bytes are there
+      send_text(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+  });
+  int pair[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+  HttpClient client("127.0.0.1", server.port);
+  constexpr std::string_view next = "GET /next HTTP/1.1\r\n\r\n";
+  ssize_t written = 0;
+  std::thread pipeliner([&] {
+    written = ::write(pair[1], next.data(), next.size());
+    go.set_value();
+  });
+  auto response = client.start(get(), short_timeouts(), Watch{pair[0], -1});
+  pipeliner.join();
+  CHECK(written == static_cast<ssize_t>(next.size()));
+  REQUIRE(response);
+  CHECK(response->head().status == 200);
+  CHECK(response->read_all(1024).value() == "ok");
+  ::close(pair[0]);
+  ::close(pair[1]);
+}
+
 TEST_CASE("HttpClient: the Watch's stop pipe cancels waiting for the head") {
   std::promise<bool> closed;
   RawServer server([&](int fd, int) {
