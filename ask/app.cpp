@@ -13,6 +13,7 @@
 #include "ask/run.h"
 #include "ask/terminal.h"
 #include "config/config.h"
+#include "core/platform.h"
 
 namespace ask::cli {
 namespace {
@@ -32,7 +33,7 @@ extern "C" void on_stop_signal(int) {
 // ignored: a closed stdout or socket is an error return, not death.
 int install_stop_pipe() {
   std::signal(SIGPIPE, SIG_IGN);
-  if (::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+  if (!core::platform::make_pipe_cloexec(g_stop_pipe, true)) {
     return -1;
   }
   struct sigaction sa {};

@@ -15,6 +15,8 @@
 #include <mutex>
 #include <thread>
 
+#include "core/platform.h"
+
 namespace ask::bench {
 
 namespace {
@@ -318,7 +320,7 @@ void Connection::close() {
 
 bool Connection::connect_now() {
   close();
-  m_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  m_fd = core::platform::socket_cloexec(AF_INET, SOCK_STREAM, 0);
   if (m_fd < 0) {
     return false;
   }
@@ -361,7 +363,8 @@ Response Connection::attempt(std::string_view request, SteadyClock::time_point d
   }
   const bool reused = m_used > 0;
   for (std::size_t off = 0; off < request.size();) {
-    const ssize_t n = ::send(m_fd, request.data() + off, request.size() - off, MSG_NOSIGNAL);
+    const ssize_t n =
+        core::platform::send_nosignal(m_fd, request.data() + off, request.size() - off);
     if (n < 0) {
       if (errno == EINTR) {
         continue;

@@ -20,6 +20,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/platform.h"
+
 extern char** environ;
 
 namespace ask::bench {
@@ -216,7 +218,7 @@ std::string describe_wait_status(int status) {
 }
 
 int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = core::platform::socket_cloexec(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) {
     throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
   }
@@ -236,7 +238,7 @@ int free_port() {
 bool wait_for_port(int port, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   do {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int fd = core::platform::socket_cloexec(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<std::uint16_t>(port));

@@ -3,38 +3,20 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <array>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <sstream>
-
 #include <ctime>
-#include <fstream>
 #include <thread>
+
+#include "core/platform.h"
 
 namespace ask::bench {
 
-namespace {
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      auto colon = line.find(':');
-      if (colon != std::string::npos) {
-        auto start = line.find_first_not_of(" \t", colon + 1);
-        return start == std::string::npos ? std::string() : line.substr(start);
-      }
-    }
-  }
-  return "unknown CPU";
-}
-
-} // namespace
-
 std::string machine_summary() {
   std::string out = "nproc " + std::to_string(std::thread::hardware_concurrency()) + ", " +
-                    cpu_model();
+                    core::platform::cpu_model().value_or("unknown CPU");
   utsname u{};
   if (::uname(&u) == 0) {
     out += std::string(", ") + u.sysname + " " + u.release + " " + u.machine;
@@ -43,10 +25,13 @@ std::string machine_summary() {
 }
 
 std::string load_average() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
+  std::array<double, 3> load{};
+  if (::getloadavg(load.data(), 3) != 3) {
+    return "unknown";
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, "%.2f %.2f %.2f", load[0], load[1], load[2]);
+  return text;
 }
 
 std::string now_text() {
@@ -59,42 +44,7 @@ std::string now_text() {
 }
 
 double group_cpu_seconds(pid_t pgid) {
-  static const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  double total = 0;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
-      continue;
-    }
-    std::ifstream in(entry.path() / "stat");
-    std::string text;
-    std::getline(in, text);
-    const auto close = text.rfind(')');
-    if (close == std::string::npos) {
-      continue;
-    }
-    // After "pid (comm)": state ppid pgrp session tty tpgid flags minflt cminflt majflt
-    // cmajflt utime stime ...
-    std::istringstream fields(text.substr(close + 1));
-    std::string field;
-    long long pgrp = -1;
-    long long utime = 0;
-    long long stime = 0;
-    for (int i = 0; i < 13 && fields >> field; ++i) {
-      if (i == 2) {
-        pgrp = std::atoll(field.c_str());
-      } else if (i == 11) {
-        utime = std::atoll(field.c_str());
-      } else if (i == 12) {
-        stime = std::atoll(field.c_str());
-      }
-    }
-    if (pgrp == pgid) {
-      total += static_cast<double>(utime + stime) / ticks;
-    }
-  }
-  return total;
+  return core::platform::group_cpu_seconds(pgid).value_or(std::nan(""));
 }
 
 std::string command_line(int argc, char** argv) {

@@ -18,7 +18,8 @@ std::string load_average();
 // The local date and time, "2026-05-05 04:38 UTC".
 std::string now_text();
 // CPU time (user + system, seconds) used so far by the processes of group `pgid`, all their
-// threads included; from /proc, with the kernel's clock-tick resolution (usually 10 ms).
+// threads included; from /proc, with the kernel's clock-tick resolution (usually 10 ms). NaN
+// where there is no /proc (core/platform.h): the CPU columns then print "nan".
 double group_cpu_seconds(pid_t pgid);
 
 // argv joined with spaces (arguments with spaces or quotes are quoted).

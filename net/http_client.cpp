@@ -248,7 +248,8 @@ core::Result<ResponseStream> HttpClient::start(const ClientRequest& request,
 }
 
 bool watch_fired(const Watch& watch) {
-  pollfd fds[2] = {{watch.client_fd, POLLRDHUP, 0}, {watch.stop_fd, POLLIN, 0}};
+  pollfd fds[2] = {{watch.client_fd, core::platform::hangup_events(), 0},
+                   {watch.stop_fd, POLLIN, 0}};
   if (::poll(fds, 2, 0) <= 0) {
     return false;
   }
@@ -256,7 +257,8 @@ bool watch_fired(const Watch& watch) {
     return true;
   }
   // A hang-up alone may be a half-close, which HTTP allows: the Watch decides.
-  return (fds[0].revents & POLLRDHUP) != 0 && (!watch.confirm_gone || watch.confirm_gone());
+  return fds[0].revents != 0 && core::platform::peer_hung_up(fds[0]) &&
+         (!watch.confirm_gone || watch.confirm_gone());
 }
 
 } // namespace ask::net

@@ -34,9 +34,10 @@ struct ClientTimeouts {
   std::optional<Clock::time_point> deadline;
 };
 
-// What else a wait watches: `client_fd` for POLLRDHUP/POLLHUP/POLLERR (askd's client closed
-// its side), `stop_fd` for POLLIN (askd is stopping). -1 = not watched. Either firing ends
-// the wait with a `cancelled` error.
+// What else a wait watches: `client_fd` for its peer hanging up (askd's client closed its
+// side; core/platform.h peer_hung_up: POLLRDHUP on Linux, and elsewhere not while a pipelined
+// request waits unread), `stop_fd` for POLLIN (askd is stopping). -1 = not watched. Either
+// firing ends the wait with a `cancelled` error.
 struct Watch {
   int client_fd = -1;
   int stop_fd = -1;

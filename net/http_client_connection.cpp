@@ -169,7 +169,7 @@ core::Result<std::unique_ptr<Connection>>
 connect_one(const Address& address, Clock::time_point phase_end, const std::string& what,
             const std::string& peer, const ClientTimeouts& timeouts, const Watch& watch) {
   const int fd =
-      ::socket(address.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+      core::platform::socket_cloexec(address.storage.ss_family, SOCK_STREAM, IPPROTO_TCP, true);
   if (fd < 0) {
     return core::fail(core::Error::connect(what + ": socket: " + os_error(errno)));
   }
@@ -233,8 +233,9 @@ connect_to(const std::string& host, int port, Clock::time_point phase_end, const
   return core::fail(std::move(last));
 }
 
-// A socket BIO that sends with MSG_NOSIGNAL: OpenSSL's own socket BIO uses write(), which
-// raises SIGPIPE on a connection the peer has closed. The descriptor is the BIO's data.
+// A socket BIO that sends with core::platform::send_nosignal: OpenSSL's own socket BIO uses
+// write(), which raises SIGPIPE on a connection the peer has closed. The descriptor is the
+// BIO's data.
 int socket_of(BIO* bio) {
   return static_cast<int>(reinterpret_cast<std::intptr_t>(::BIO_get_data(bio)));
 }
@@ -243,7 +244,7 @@ int bio_write(BIO* bio, const char* data, int size) {
   ::BIO_clear_retry_flags(bio);
   ssize_t n = 0;
   do {
-    n = ::send(socket_of(bio), data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
+    n = core::platform::send_nosignal(socket_of(bio), data, static_cast<std::size_t>(size));
   } while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
     ::BIO_set_retry_write(bio);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/platform.h"
 #include "net/http_client.h"
 #include "net/response_parser.h"
 
@@ -112,7 +113,7 @@ public:
     message.msg_iovlen = static_cast<std::size_t>(count);
     ssize_t n = 0;
     do {
-      n = ::sendmsg(m_fd, &message, MSG_NOSIGNAL);
+      n = core::platform::sendmsg_nosignal(m_fd, &message);
     } while (n < 0 && errno == EINTR);
     return n;
   }
@@ -122,7 +123,7 @@ public:
   }
   // False when the peer has closed, reset, or sent something unasked (zero-timeout poll).
   bool idle_and_open() {
-    pollfd p{m_fd, POLLIN | POLLRDHUP, 0};
+    pollfd p{m_fd, static_cast<short>(POLLIN | core::platform::hangup_events()), 0};
     if (::poll(&p, 1, 0) == 0) {
       return true;
     }

@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "core/platform.h"
 #include "net/http_request.h"
 #include "net/http_server.h"
 
@@ -59,7 +60,7 @@ class RawServer {
 public:
   using Script = std::function<void(int fd, int index)>;
   explicit RawServer(Script script) : m_script(std::move(script)) {
-    m_listen = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    m_listen = ask::core::platform::socket_cloexec(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -88,7 +89,7 @@ private:
       if (::poll(fds, 2, -1) <= 0 || fds[1].revents != 0) {
         return;
       }
-      const int fd = ::accept4(m_listen, nullptr, nullptr, SOCK_CLOEXEC);
+      const int fd = ask::core::platform::accept_cloexec(m_listen);
       if (fd < 0) {
         return;
       }
@@ -134,7 +135,7 @@ std::optional<HttpRequest> read_request(int fd) {
 
 void send_text(int fd, std::string_view text) {
   while (!text.empty()) {
-    const ssize_t n = ::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
+    const ssize_t n = ask::core::platform::send_nosignal(fd, text.data(), text.size());
     if (n <= 0) {
       return;
     }
@@ -387,7 +388,7 @@ TEST_CASE("HttpClient: a fresh connection closed before any byte is an error, no
 
 TEST_CASE("HttpClient: connect refused, and names with several addresses") {
   // A bound socket that does not listen refuses connections.
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ask::core::platform::socket_cloexec(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -419,7 +420,7 @@ TEST_CASE("HttpClient: connect refused, and names with several addresses") {
 
 TEST_CASE("HttpClient: connect timeout") {
   // A listener with a full accept queue drops SYNs, so a connect hangs.
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int listener = ask::core::platform::socket_cloexec(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -429,7 +430,7 @@ TEST_CASE("HttpClient: connect timeout") {
   ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
   std::vector<int> fillers;
   for (int i = 0; i < 3; ++i) {
-    fillers.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    fillers.push_back(ask::core::platform::socket_cloexec(AF_INET, SOCK_STREAM, 0, true));
     ::connect(fillers.back(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   }
   HttpClient client("127.0.0.1", ntohs(addr.sin_port));
@@ -554,7 +555,7 @@ TEST_CASE("HttpClient: the Watch's client socket cancels a pending read") {
     }
   });
   int pair[2];
-  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
   HttpClient client("127.0.0.1", server.port);
   ClientTimeouts timeouts = short_timeouts();
   timeouts.idle = 30s;
@@ -577,6 +578,35 @@ TEST_CASE("HttpClient: the Watch's client socket cancels a pending read") {
   REQUIRE(ready_within(seen, k_patience)); // the backend sees its connection close
   CHECK(seen.get());
   ::close(pair[0]);
+}
+
+TEST_CASE("HttpClient: unread bytes from the Watch's client are not its hang-up") {
+  // askd's client may pipeline its next request while this one waits upstream. The portable
+  // path sees those bytes as POLLIN (core/platform.h peer_hung_up): not a cancellation.
+  std::promise<void> go;
+  RawServer server([&](int fd, int) {
+    if (read_request(fd)) {
+      go.get_future().wait(); // answers once the client's bytes are there
+      send_text(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+  });
+  int pair[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+  HttpClient client("127.0.0.1", server.port);
+  constexpr std::string_view next = "GET /next HTTP/1.1\r\n\r\n";
+  ssize_t written = 0;
+  std::thread pipeliner([&] {
+    written = ::write(pair[1], next.data(), next.size());
+    go.set_value();
+  });
+  auto response = client.start(get(), short_timeouts(), Watch{pair[0], -1});
+  pipeliner.join();
+  CHECK(written == static_cast<ssize_t>(next.size()));
+  REQUIRE(response);
+  CHECK(response->head().status == 200);
+  CHECK(response->read_all(1024).value() == "ok");
+  ::close(pair[0]);
+  ::close(pair[1]);
 }
 
 TEST_CASE("HttpClient: the Watch's stop pipe cancels waiting for the head") {

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/duration.h"
+#include "core/platform.h"
 #include "net/http_client_detail.h"
 
 namespace ask::net::detail {
@@ -56,7 +57,7 @@ Wake wait_for(int fd, short events, Clock::time_point phase_end, const ClientTim
   nfds_t stop_at = 0;
   if (watch.client_fd >= 0) {
     client_at = count;
-    fds[count++] = {watch.client_fd, POLLRDHUP, 0};
+    fds[count++] = {watch.client_fd, core::platform::hangup_events(), 0};
   }
   if (watch.stop_fd >= 0) {
     stop_at = count;
@@ -75,14 +76,20 @@ Wake wait_for(int fd, short events, Clock::time_point phase_end, const ClientTim
       }
       return Wake::poll_failed;
     }
+    // A reset is the client gone. A hang-up alone may be a half-close, which HTTP allows:
+    // the Watch decides, and from then on only a reset counts. (The portable path cannot see
+    // a hang-up behind a pipelined request's unread bytes: peer_hung_up() then stops
+    // watching for them, and only a reset ends the wait early.)
     if (client_at != 0 && fds[client_at].revents != 0) {
-      // A hang-up alone may be a half-close, which HTTP allows: the Watch decides.
-      const bool reset = (fds[client_at].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
-      if (reset || !watch.confirm_gone || watch.confirm_gone()) {
+      if ((fds[client_at].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
         return Wake::client_gone;
       }
-      fds[client_at].events = 0; // from now on a reset only
-      continue;
+      if (core::platform::peer_hung_up(fds[client_at])) {
+        if (!watch.confirm_gone || watch.confirm_gone()) {
+          return Wake::client_gone;
+        }
+        fds[client_at].events = 0;
+      }
     }
     if (stop_at != 0 && fds[stop_at].revents != 0) {
       return Wake::stopping;

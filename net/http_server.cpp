@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <system_error>
 
+#include "core/platform.h"
+
 namespace ask::net {
 
 namespace {
@@ -52,7 +54,7 @@ constexpr std::array k_status_names = {
 
 bool send_all(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
-    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    ssize_t n = core::platform::send_nosignal(fd, bytes.data(), bytes.size());
     if (n < 0 && errno == EINTR) {
       continue;
     }
@@ -248,11 +250,17 @@ namespace {
 // or a reset/error (gone).
 enum class Hangup { none, fin, reset };
 
-Hangup hangup_of(short revents) {
-  if ((revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+Hangup hangup_of(pollfd& polled) {
+  if ((polled.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
     return Hangup::reset;
   }
-  return (revents & POLLRDHUP) != 0 ? Hangup::fin : Hangup::none;
+  return polled.revents != 0 && core::platform::peer_hung_up(polled) ? Hangup::fin : Hangup::none;
+}
+
+// The events that tell a client's FIN (none once it is known to have half-closed: then only
+// POLLHUP/POLLERR, which poll reports unasked).
+short hangup_watch(bool half_closed) {
+  return half_closed ? 0 : core::platform::hangup_events();
 }
 
 } // namespace
@@ -261,7 +269,13 @@ WaitResult Exchange::wait_for(std::optional<std::chrono::nanoseconds> timeout) {
   using Clock = std::chrono::steady_clock;
   flush_head();
   const auto deadline = timeout ? Clock::now() + *timeout : Clock::time_point::max();
+  // Outside the loop: the portable path's peer_hung_up() clears events when unread bytes (a
+  // pipelined request) woke the poll, and that must last or the loop would spin.
+  pollfd fds[2] = {{m_fd, hangup_watch(m_half_closed), 0}, {m_stop_fd, POLLIN, 0}};
   for (;;) {
+    if (m_half_closed) {
+      fds[0].events = 0;
+    }
     if (m_stopping.load()) {
       return WaitResult::stopping;
     }
@@ -276,14 +290,12 @@ WaitResult Exchange::wait_for(std::optional<std::chrono::nanoseconds> timeout) {
       }
       ms = static_cast<int>(std::min<long long>(left.count(), 60'000));
     }
-    pollfd fds[2] = {{m_fd, static_cast<short>(m_half_closed ? 0 : POLLRDHUP), 0},
-                     {m_stop_fd, POLLIN, 0}};
     int rc = ::poll(fds, 2, ms);
     if (rc < 0 && errno != EINTR) {
       return WaitResult::client_gone;
     }
     if (rc > 0 && fds[0].revents != 0) {
-      const Hangup h = hangup_of(fds[0].revents);
+      const Hangup h = hangup_of(fds[0]);
       if (h == Hangup::reset || (h == Hangup::fin && hung_up())) {
         m_write_failed = true;
         return WaitResult::client_gone;
@@ -294,11 +306,11 @@ WaitResult Exchange::wait_for(std::optional<std::chrono::nanoseconds> timeout) {
 
 bool Exchange::client_gone() {
   for (int round = 0; round < 2 && !m_write_failed && !m_closed; ++round) {
-    pollfd fd{m_fd, static_cast<short>(m_half_closed ? 0 : POLLRDHUP), 0};
+    pollfd fd{m_fd, hangup_watch(m_half_closed), 0};
     if (::poll(&fd, 1, 0) <= 0) {
       break;
     }
-    const Hangup h = hangup_of(fd.revents);
+    const Hangup h = hangup_of(fd);
     if (h == Hangup::reset || (h == Hangup::fin && hung_up())) {
       m_write_failed = true;
     }
@@ -334,7 +346,7 @@ Watch Exchange::watch() {
 
 HttpServer::HttpServer(Handler handler, ServerOptions options)
     : m_handler(std::move(handler)), m_options(options) {
-  if (::pipe2(m_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+  if (!core::platform::make_pipe_cloexec(m_stop_pipe, true)) {
     m_stop_pipe[0] = m_stop_pipe[1] = -1;
   }
 }
@@ -364,7 +376,7 @@ core::Result<int> HttpServer::listen(const std::string& host, int port) {
   }
   std::string error = "no address for " + host;
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    int fd = core::platform::socket_cloexec(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
     if (fd < 0) {
       error = os_error("socket");
       continue;
@@ -413,7 +425,7 @@ void HttpServer::serve() {
 }
 
 void HttpServer::accept_one() {
-  int fd = ::accept4(m_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  int fd = core::platform::accept_cloexec(m_listen_fd);
   if (fd < 0) {
     if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
       // Out of descriptors or memory: the pending connection stays queued and poll() would

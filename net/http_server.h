@@ -80,8 +80,9 @@ public:
   Watch watch();
   bool stopping() const { return m_stopping.load(); }
   // The client's socket and the server's stop pipe, for code that waits on something else
-  // (an upstream socket) and must also notice the client leaving (POLLRDHUP on fd()) or the
-  // server stopping (POLLIN on stop_fd()). Do not read from or close them.
+  // (an upstream socket) and must also notice the client leaving (core::platform::
+  // hangup_events() on fd(); better: watch()) or the server stopping (POLLIN on stop_fd()).
+  // Do not read from or close them.
   int fd() const { return m_fd; }
   int stop_fd() const { return m_stop_fd; }
   // The client's address, "127.0.0.1:51234" or "[::1]:51234"; "" when unknown.

@@ -104,10 +104,11 @@ What neither sets is llama-server's own default, and the report marks it so: wit
 The GPUs are probed (nvidia-smi, rocm-smi or amdgpu sysfs, vulkaninfo, xpu-smi) and merged
 with the config's "gpus" section; --gpu describes a machine instead (any number of times;
 its GPUs are gpu0, gpu1, … for --gpus, and a config model's own pins are ignored).
-Host memory (/proc/meminfo, or the config's gpus.host) must hold the plan's host buffers and
-the layers kept there; with --gpu it is not checked unless --host-memory gives it. --rpc adds
-an llama.cpp rpc-server's device (ggml-rpc-server): layers go there when the local GPUs
-cannot hold the model, and the plan says what crosses the network per token.
+Host memory (/proc/meminfo, the installed size where there is no /proc, or the config's
+gpus.host) must hold the plan's host buffers and the layers kept there; with --gpu it is not
+checked unless --host-memory gives it. --rpc adds an llama.cpp rpc-server's device
+(ggml-rpc-server): layers go there when the local GPUs cannot hold the model, and the plan
+says what crosses the network per token.
 
 The last line printed is the environment and llama-server command that realise the plan,
 ready to paste; its flags follow llama-server b10587 (2026-08).
@@ -181,7 +182,7 @@ CLI::App* add_plan_command(CLI::App& app, PlanOptions& p) {
                   "gpus.rpc (any number of times; SIZE is what it may use, else the config's)")
       ->type_name("HOST:PORT[=SIZE]");
   cmd->add_option("--host-memory", p.host_memory,
-                  "Host memory instead of reading /proc/meminfo: SIZE[:FREE], e.g. 64GiB")
+                  "Host memory instead of reading this machine's: SIZE[:FREE], e.g. 64GiB")
       ->type_name("SIZE[:FREE]");
   cmd->add_option("--measured", p.measured,
                   "Compare with this model's llama-server startup log (its buffer sizes)")

@@ -328,7 +328,7 @@ core::Result<router::HostMemory> parse_host_memory(const std::string& spec) {
 
 // The rpc devices and host memory the plan counts, added to `inv`: --rpc, else the config's
 // gpus.rpc; --host-memory, else (unless --gpu describes another machine) the config's
-// declared size or this machine's /proc/meminfo.
+// declared size or this machine's memory (router::read_meminfo()).
 core::Result<void> add_other_devices(const PlanOptions& o, const config::Config& cfg,
                                      router::Inventory& inv, std::vector<std::string>& notes) {
   std::vector<config::RpcSpec> rpc = cfg.gpus.rpc;
@@ -361,7 +361,8 @@ core::Result<void> add_other_devices(const PlanOptions& o, const config::Config&
     notes.push_back("host memory is not checked: --gpu describes another machine (give its "
                     "--host-memory)");
   } else {
-    router::add_host(inv, host, router::read_meminfo(o.meminfo));
+    router::add_host(inv, host,
+                     o.meminfo ? router::read_meminfo(*o.meminfo) : router::read_meminfo());
   }
   return {};
 }

@@ -41,7 +41,8 @@ struct PlanOptions {
   // size, the config's entry for that endpoint gives it.
   std::vector<std::string> rpc;
   std::optional<std::string> host_memory; // --host-memory SIZE[:FREE], instead of reading it
-  std::filesystem::path meminfo = "/proc/meminfo"; // where host memory is read (tests)
+  // A meminfo file to read host memory from (tests); none: this machine's (read_meminfo()).
+  std::optional<std::filesystem::path> meminfo;
   std::optional<std::string> measured; // a llama-server startup log of this model to compare
   bool allow_partial = false;
   bool json = false;

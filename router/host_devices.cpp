@@ -4,6 +4,8 @@
 #include <fstream>
 #include <iterator>
 
+#include "core/platform.h"
+
 namespace ask::router {
 namespace {
 
@@ -56,6 +58,16 @@ core::Result<HostMemory> read_meminfo(const std::filesystem::path& path) {
     return core::fail(core::Error::bad_request(path.string() + ": " + parsed.error().message));
   }
   return parsed;
+}
+
+core::Result<HostMemory> read_meminfo() {
+  if (const auto file = core::platform::meminfo_file()) {
+    return read_meminfo(*file);
+  }
+  if (const auto installed = core::platform::physical_memory_bytes()) {
+    return HostMemory{*installed, std::nullopt};
+  }
+  return core::fail(core::Error::bad_request("the installed memory cannot be read here"));
 }
 
 std::uint64_t host_cap(const config::HostSpec& spec, std::uint64_t total) {

@@ -1,9 +1,10 @@
 #pragma once
 // The devices askd budgets besides local GPUs: host memory (/proc/meminfo's MemTotal and
-// MemAvailable, or the config's declared size) and the devices of llama.cpp rpc-servers
-// (gpus.rpc). Both join the inventory as entries of their own kind (router/inventory.h
-// DeviceKind): the scheduler budgets them like GPUs, placement puts layers on rpc devices and
-// charges host memory with every plan's host buffers. docs/inventory.md.
+// MemAvailable, the installed size where there is no /proc, or the config's declared size)
+// and the devices of llama.cpp rpc-servers (gpus.rpc). Both join the inventory as entries of
+// their own kind (router/inventory.h DeviceKind): the scheduler budgets them like GPUs,
+// placement puts layers on rpc devices and charges host memory with every plan's host
+// buffers. docs/inventory.md.
 
 #include <cstdint>
 #include <filesystem>
@@ -22,15 +23,15 @@ struct HostMemory {
   std::optional<std::uint64_t> available; // MemAvailable; none on kernels before 3.14
 };
 
-inline constexpr std::string_view k_proc_meminfo = "/proc/meminfo";
-
 // MemTotal and MemAvailable from /proc/meminfo's text ("MemTotal:       24683784 kB").
 // Fails (bad_request) when MemTotal is missing, malformed or zero; a malformed MemAvailable
 // is left unknown.
 core::Result<HostMemory> parse_meminfo(std::string_view text);
-// Reads and parses the file; fails when it cannot be read (not Linux, no /proc).
-core::Result<HostMemory>
-read_meminfo(const std::filesystem::path& path = std::filesystem::path(k_proc_meminfo));
+// Reads and parses a file in that format; fails when it cannot be read.
+core::Result<HostMemory> read_meminfo(const std::filesystem::path& path);
+// This machine's: /proc/meminfo on Linux; elsewhere (core/platform.h) the installed size
+// alone, with free memory unknown. Fails when neither can be read.
+core::Result<HostMemory> read_meminfo();
 
 // Appends to `inv` the config's rpc devices: the declared memory is their total and cap, no
 // reserve, free unknown (nothing asks an rpc-server, whose CPU device reports the whole host).

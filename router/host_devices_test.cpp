@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "config/testing.h"
+#include "core/platform.h"
 
 namespace ask::router {
 namespace {
@@ -57,7 +58,17 @@ TEST_CASE("read_meminfo: reads the file; a missing one is an error naming it") {
   const auto missing = read_meminfo(dir.path() / "nope");
   REQUIRE_FALSE(missing.has_value());
   CHECK(missing.error().message.find("nope: cannot be read") != std::string::npos);
-  CHECK(read_meminfo().has_value()); // this machine's, on Linux
+}
+
+TEST_CASE("read_meminfo(): this machine's, free memory known only from /proc/meminfo") {
+  const auto m = read_meminfo();
+  REQUIRE(m.has_value());
+  CHECK(m->total >= 64ull * 1024 * 1024);
+  // The portable path (core/platform.h) reads the installed size alone.
+  CHECK(m->available.has_value() == core::platform::meminfo_file().has_value());
+  if (const auto installed = core::platform::physical_memory_bytes()) {
+    CHECK(m->total <= *installed + *installed / 8); // MemTotal leaves out the kernel's own
+  }
 }
 
 TEST_CASE("add_host: from meminfo, with the default cap and reserve") {

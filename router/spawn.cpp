@@ -10,17 +10,13 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-extern char** environ;
+#include "core/platform.h"
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
+extern char** environ;
 
 namespace ask::router::spawn {
 namespace {
@@ -90,7 +86,7 @@ core::Result<std::string> resolve_binary(const std::filesystem::path& binary,
 
 // Sends the request and reads the status line; true for "HTTP/1.x 200".
 bool health_exchange(int fd, const std::string& request, SupClock::time_point deadline) {
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+  if (core::platform::send_nosignal(fd, request.data(), request.size()) !=
       static_cast<ssize_t>(request.size())) {
     return false; // a few dozen bytes fit any fresh socket buffer at once
   }
@@ -140,9 +136,9 @@ void exec_child(const ExecPlan& plan, int out_fd, int status_fd) {
   int err = 0;
   // Its own group, so that terminate() and the destructor reach anything it starts.
   ::setpgid(0, 0);
-  // askd dying, even by SIGKILL, takes the child along. If askd died before the prctl, the
-  // child was already reparented: getppid() tells.
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != plan.parent) {
+  // askd dying, even by SIGKILL, takes the child along (Linux; elsewhere askd's shutdown
+  // kills the group, core/platform.h). An askd already gone fails the start.
+  if (!core::platform::die_with_parent(plan.parent)) {
     err = ESRCH;
   } else {
     // askd may block signals (a sigwait thread) and ignore SIGPIPE; both would be inherited.
@@ -159,13 +155,7 @@ void exec_child(const ExecPlan& plan, int out_fd, int status_fd) {
       err = errno;
     } else {
       // Nothing else of askd's (sockets, other children's pipes) may leak into the server.
-      if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-        for (int fd = 3; fd < plan.max_fd; ++fd) {
-          if (fd != status_fd) {
-            ::close(fd);
-          }
-        }
-      }
+      core::platform::close_fds_on_exec(status_fd, plan.max_fd);
       ::execve(plan.path.c_str(), plan.argv.data(), plan.envp.data());
       err = errno;
     }
@@ -206,7 +196,7 @@ std::optional<int> read_exec_report(int fd) {
 
 bool open_cloexec_pipe(core::UniqueFd& read_end, core::UniqueFd& write_end) {
   std::array<int, 2> fds{};
-  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
+  if (!core::platform::make_pipe_cloexec(fds.data())) {
     return false;
   }
   for (int& fd : fds) {
@@ -238,7 +228,7 @@ bool health_ok(const std::string& host, int port, std::chrono::milliseconds time
   const std::string request = "GET /health HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
                               "\r\nConnection: close\r\n\r\n";
   for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    core::UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    core::UniqueFd fd(core::platform::socket_cloexec(ai->ai_family, ai->ai_socktype, 0, true));
     if (!fd.valid()) {
       continue;
     }

@@ -30,7 +30,7 @@ struct ExecPlan {
   std::vector<char*> argv;
   std::vector<char*> envp;
   pid_t parent = 0;
-  int max_fd = 1024; // for the close loop when close_range is missing
+  int max_fd = 1024; // for core::platform::close_fds_on_exec's close loop
 };
 
 // The plan for `spec`: askd's environment with spec.env applied, the binary resolved on the

@@ -14,8 +14,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "core/platform.h"
 
 #include "router/supervisor_impl.h"
 
@@ -105,7 +106,7 @@ int Supervisor::Impl::launch(std::uint64_t id, const LaunchSpec& spec) {
   }
   ::fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
   proc->out = std::move(out_read);
-  proc->pidfd = OwnedFd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  proc->exit_watch = core::platform::ChildExitWatch(pid);
   proc->pid = pid;
   proc->next_health = SupClock::now() + m_options.health_interval;
   if (!add(proc)) { // a racing launch for the same id, or the destructor began meanwhile
@@ -173,7 +174,7 @@ std::optional<int> Supervisor::pid(std::uint64_t id) const {
 }
 
 core::Result<int> free_loopback_port() {
-  OwnedFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  OwnedFd fd(core::platform::socket_cloexec(AF_INET, SOCK_STREAM, 0));
   if (!fd.valid()) {
     return core::fail(core::Error::internal("free port: socket: " + errno_text(errno)));
   }

@@ -4,8 +4,9 @@
 // stderr (a bounded ring in memory for the API, and a log file), polls GET /health on its
 // port until it answers 200, stops it with SIGTERM then SIGKILL after a grace period, reaps
 // it, and reports through callbacks: ready once /health answers, exited once reaped (with
-// the exit status and the last log lines). Children get PR_SET_PDEATHSIG(SIGKILL), so askd
-// dying — even by SIGKILL — takes them along; the destructor kills and reaps any left.
+// the exit status and the last log lines). On Linux children get PR_SET_PDEATHSIG(SIGKILL),
+// so askd dying — even by SIGKILL — takes them along; the destructor kills and reaps any
+// left, which is all the portable path has (core/platform.h die_with_parent).
 //
 // Thread-safe. Callbacks run on the supervisor's own threads, never inside launch() or
 // terminate(), so a caller may hold its lock while calling those and take it in callbacks.

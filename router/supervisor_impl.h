@@ -24,6 +24,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include "core/platform.h"
 #include "core/unique_fd.h"
 #include "router/spawn.h"
 #include "router/supervisor.h"
@@ -61,7 +62,9 @@ struct Supervisor::Impl {
     std::string host;
     int port = 0;
     OwnedFd out;   // read end of stdout+stderr; reset at EOF. Only the monitor touches it.
-    OwnedFd pidfd; // readable once the process has exited; -1 without pidfd_open
+    // Readable once the process may have exited (its exited() tells); invalid without one
+    // (Linux before 5.3, the portable path's pool spent): the monitor polls waitid instead.
+    core::platform::ChildExitWatch exit_watch;
     OwnedFd log;   // the log file; reset after a write error
     std::string ring;
     bool ring_cut = false; // the ring lost its oldest bytes (so starts mid-line, perhaps)

@@ -1,9 +1,11 @@
 // Supervisor, its threads and what runs on them (the public API side is supervisor.cpp, the
 // Impl both share supervisor_impl.h). Threads, all started by the constructor and joined by
 // the destructor:
-// - the launcher forks (and only forks): PR_SET_PDEATHSIG is bound to the forking thread, so
-//   it must outlive every child; launch() hands it a prepared ExecPlan and waits for the pid;
-// - the monitor polls every output pipe and pidfd: it appends output to the rings and log
+// - the launcher forks (and only forks): PR_SET_PDEATHSIG (Linux) is bound to the forking
+//   thread, so it must outlive every child; launch() hands it a prepared ExecPlan and waits
+//   for the pid;
+// - the monitor polls every output pipe and exit watch (core/platform.h: a pidfd on Linux, a
+//   SIGCHLD self-pipe elsewhere): it appends output to the rings and log
 //   files, reaps exited processes by pid (never waitpid(-1), which would steal the statuses
 //   of other children of askd), sends the SIGKILLs that follow a grace period and delivers
 //   exited();
@@ -38,7 +40,8 @@ constexpr std::chrono::milliseconds k_health_timeout{2000};
 // How long the output of a reaped process may stay open (a descendant that left the process
 // group still holds the pipe) before exited() is delivered without the rest.
 constexpr std::chrono::milliseconds k_drain_grace{2000};
-// Between waitpid(WNOHANG) rounds where pidfd_open is not available (Linux < 5.3).
+// Between waitid(WNOHANG) rounds for a process without an exit watch (Linux < 5.3, or the
+// portable path's pool of 64 spent).
 constexpr std::chrono::milliseconds k_reap_poll{50};
 
 ProcessExit decode_status(int status) {
@@ -230,7 +233,7 @@ int Supervisor::Impl::monitor_timeout(SupClock::time_point now) const {
     if (proc->drain_until && proc->out.valid()) {
       consider(*proc->drain_until);
     }
-    if (!proc->reaped && !proc->pidfd.valid()) {
+    if (!proc->reaped && !proc->exit_watch.valid()) {
       consider(now + k_reap_poll);
     }
   }
@@ -240,7 +243,7 @@ int Supervisor::Impl::monitor_timeout(SupClock::time_point now) const {
 void Supervisor::Impl::run_timers(SupClock::time_point now) {
   std::lock_guard lock(m_mutex);
   for (const auto& [id, proc] : m_procs) {
-    if (!proc->reaped && !proc->pidfd.valid()) {
+    if (!proc->reaped && !proc->exit_watch.valid()) {
       try_reap(*proc, now);
     }
     if (proc->kill_at && now >= *proc->kill_at && !proc->reaped) {
@@ -299,8 +302,8 @@ void Supervisor::Impl::monitor_loop() {
           fds.push_back({proc->out.get(), POLLIN, 0});
           owners.emplace_back(proc, true);
         }
-        if (!proc->reaped && proc->pidfd.valid()) {
-          fds.push_back({proc->pidfd.get(), POLLIN, 0});
+        if (!proc->reaped && proc->exit_watch.valid()) {
+          fds.push_back({proc->exit_watch.fd(), POLLIN, 0});
           owners.emplace_back(proc, false);
         }
       }
@@ -322,10 +325,10 @@ void Supervisor::Impl::monitor_loop() {
       Proc& proc = *owners[i].first;
       if (owners[i].second) {
         read_output(proc);
-      } else {
+      } else if (proc.exit_watch.exited()) { // else the portable path woke for another child
         std::lock_guard lock(m_mutex);
         try_reap(proc, now);
-        proc.pidfd.reset();
+        proc.exit_watch = {};
       }
     }
     run_timers(now);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/excerpt.h"
+#include "core/platform.h"
 #include "core/unique_fd.h"
 
 extern char** environ;
@@ -41,7 +42,7 @@ constexpr std::size_t k_max_stderr = 4096; // kept for the message; the rest is 
 constexpr std::size_t k_max_message = 200; // the tool's own words in an error message
 constexpr std::size_t k_chunk = 64 * 1024;
 constexpr std::chrono::milliseconds k_default_timeout{10'000};
-constexpr std::chrono::milliseconds k_reap_poll{5};
+constexpr std::chrono::milliseconds k_reap_poll{5}; // without a ChildExitWatch
 
 using Fd = core::UniqueFd;
 
@@ -63,7 +64,7 @@ int above_stdio(int fd) {
 // A close-on-exec pipe whose both ends lie above the standard descriptors.
 std::optional<Pipe> make_pipe() {
   std::array<int, 2> fds{};
-  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
+  if (!core::platform::make_pipe_cloexec(fds.data())) {
     return std::nullopt;
   }
   Pipe p{Fd(above_stdio(fds[0])), Fd(above_stdio(fds[1]))};
@@ -88,10 +89,11 @@ std::optional<Pipe> make_pipe() {
       ::close(null_fd);
     }
     if (envp != nullptr) {
-      ::execvpe(argv[0], argv, envp);
-    } else {
-      ::execvp(argv[0], argv);
+      // execvpe is GNU-only: execvp with the new environment in place does the same, except
+      // that PATH is looked up in the new environment (as the child will see it).
+      environ = const_cast<char**>(envp);
     }
+    ::execvp(argv[0], argv);
   }
   const int err = errno;
   [[maybe_unused]] const ssize_t n = ::write(status_fd, &err, sizeof err);
@@ -199,18 +201,23 @@ int wait_blocking(pid_t pid) {
 // Reaps the child; kills it first when `kill_now`, or when it outlives the deadline.
 int reap(pid_t pid, Clock::time_point deadline, bool kill_now, bool& timed_out) {
   if (!kill_now) {
+    core::platform::ChildExitWatch watch(pid);
     for (;;) {
-      int status = 0;
-      const pid_t r = ::waitpid(pid, &status, WNOHANG);
-      if (r == pid || (r < 0 && errno != EINTR)) {
-        return status;
+      if (watch.valid() ? watch.exited() : core::platform::child_has_exited(pid)) {
+        return wait_blocking(pid);
       }
-      if (Clock::now() >= deadline) {
+      const int wait = ms_left(deadline);
+      if (wait == 0) {
         timed_out = true;
         break;
       }
-      const timespec pause{0, std::chrono::nanoseconds(k_reap_poll).count()};
-      ::nanosleep(&pause, nullptr);
+      if (watch.valid()) {
+        pollfd p{watch.fd(), POLLIN, 0};
+        ::poll(&p, 1, wait); // readable, timed out or EINTR: the loop looks again
+      } else {
+        const timespec pause{0, std::chrono::nanoseconds(k_reap_poll).count()};
+        ::nanosleep(&pause, nullptr);
+      }
     }
   }
   ::kill(pid, SIGKILL); // still ours until reaped, so never another process

@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/platform.h"
+
 namespace ask::testing {
 
 TempFolder::TempFolder() {
@@ -232,7 +234,7 @@ std::string streamed_reasoning(const std::vector<core::SseEvent>& events) {
 }
 
 int closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = core::platform::socket_cloexec(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -274,13 +276,13 @@ std::string raw_post(const std::string& path, const std::string& body,
 }
 
 RawRequest::RawRequest(int port, const std::string& request) {
-  m_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  m_fd = core::platform::socket_cloexec(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (m_fd < 0 || ::connect(m_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::send(m_fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      core::platform::send_nosignal(m_fd, request.data(), request.size()) !=
           static_cast<ssize_t>(request.size())) {
     hang_up();
     throw std::runtime_error("RawRequest: cannot send the request");

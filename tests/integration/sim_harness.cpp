@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/ndjson.h"
+#include "core/platform.h"
 
 namespace ask::testing {
 
@@ -116,7 +117,7 @@ Reply post(int port, const std::string& path, const std::string& body,
 }
 
 std::string raw_exchange(int port, const std::string& request) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = core::platform::socket_cloexec(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -124,7 +125,7 @@ std::string raw_exchange(int port, const std::string& request) {
   timeval tv{10, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      core::platform::send_nosignal(fd, request.data(), request.size()) !=
           static_cast<ssize_t>(request.size())) {
     ::close(fd);
     throw std::runtime_error("raw_exchange: cannot send the request");

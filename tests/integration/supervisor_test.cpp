@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/platform.h"
 #include "tests/support/child_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -431,6 +432,15 @@ TEST_CASE("Supervisor: SIGKILL of askd takes its llama-servers along (no orphans
   auto status = probe.wait_exit(k_wait);
   REQUIRE(status);
   CHECK(status->signal == SIGKILL);
+  if (!ask::core::platform::children_die_with_parent()) {
+    // The portable path has no PR_SET_PDEATHSIG (core/platform.h die_with_parent): the
+    // orphan lives on until it next writes to its output. Checked to be that documented gap,
+    // then cleaned up.
+    const auto after = proc_stat(pid);
+    CHECK((after && after->state != 'Z' && after->start_time == before->start_time));
+    ::kill(pid, SIGKILL);
+    return;
+  }
   // Reparented to init (or a subreaper) and killed by PR_SET_PDEATHSIG: gone, or a zombie
   // nobody reaped yet; a new process under the same pid would have another start time.
   auto gone = [&] {

@@ -7,7 +7,6 @@
 #include <regex>
 #include <spawn.h>
 #include <stdexcept>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,8 +63,8 @@ ChildProcess::ChildProcess(std::vector<std::string> argv) : ChildProcess(std::mo
 
 ChildProcess::ChildProcess(std::vector<std::string> argv, ChildOptions options) {
   int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-    throw std::runtime_error("pipe2 failed");
+  if (!core::platform::make_pipe_cloexec(out) || !core::platform::make_pipe_cloexec(err)) {
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -109,7 +108,7 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, ChildOptions options) 
     ::close(err[0]);
     check(rc, ("posix_spawn " + argv.at(0)).c_str());
   }
-  m_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, m_pid, 0));
+  m_exit_watch = core::platform::ChildExitWatch(m_pid);
   m_out_reader = std::thread([this, fd = out[0]] { read_loop(fd, &m_stdout); });
   m_err_reader = std::thread([this, fd = err[0]] { read_loop(fd, &m_stderr); });
 }
@@ -119,9 +118,6 @@ ChildProcess::~ChildProcess() {
   reap(true);
   m_out_reader.join();
   m_err_reader.join();
-  if (m_pidfd >= 0) {
-    ::close(m_pidfd);
-  }
 }
 
 void ChildProcess::read_loop(int fd, std::string* own) {
@@ -218,9 +214,11 @@ std::optional<ExitStatus> ChildProcess::wait_exit(std::chrono::milliseconds time
     if (left.count() <= 0) {
       return std::nullopt;
     }
-    if (m_pidfd >= 0) {
-      pollfd p{m_pidfd, POLLIN, 0};
-      ::poll(&p, 1, static_cast<int>(left.count())); // readable once the process exits
+    if (m_exit_watch.valid()) {
+      if (!m_exit_watch.exited()) { // clears the portable path's wakes for other children
+        pollfd p{m_exit_watch.fd(), POLLIN, 0};
+        ::poll(&p, 1, static_cast<int>(left.count())); // readable once the process exits
+      }
     } else {
       std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(5)));
     }

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/platform.h"
+
 namespace ask::testing {
 
 struct ExitStatus {
@@ -70,7 +72,7 @@ private:
   std::optional<ExitStatus> reap(bool block);
 
   pid_t m_pid = -1;
-  int m_pidfd = -1;
+  core::platform::ChildExitWatch m_exit_watch; // invalid: wait_exit polls every 5 ms
   std::optional<ExitStatus> m_status;
   mutable std::mutex m_mutex;
   std::condition_variable m_changed;
