@@ -423,6 +423,61 @@ TEST_CASE("Config: warns when an api_key_env variable is not set") {
   CHECK(c.config.find_backend("o")->api_key_env == "OPENAI_KEY");
 }
 
+TEST_CASE("Config: the server section - defaults, values, and what is refused") {
+  const auto defaults = VALID(lines({"{", "}"}));
+  const ServerConfig& d = defaults.config.server;
+  CHECK(d.head_timeout.value() == std::chrono::seconds(20));
+  CHECK(d.body_min_rate == 16 * 1024);
+  CHECK(d.max_connections_per_client == 256);
+  CHECK(d.max_body_buffer_per_client == 64ull << 20);
+  const auto c = VALID(lines({
+      "{",
+      R"("server": {"head_timeout": "5s", "body_timeout": "1m", "body_min_rate": "1MiB",)",
+      R"(  "idle_timeout": "2m", "max_connections": 100, "max_connections_per_client": 10,)",
+      R"(  "max_body_buffer_per_client": "40MiB", "max_body_buffer": "1GiB"})",
+      "}",
+  }));
+  const ServerConfig& s = c.config.server;
+  CHECK(s.head_timeout.value() == std::chrono::seconds(5));
+  CHECK(s.body_timeout.value() == std::chrono::minutes(1));
+  CHECK(s.body_min_rate == 1u << 20);
+  CHECK(s.idle_timeout.value() == std::chrono::minutes(2));
+  CHECK(s.max_connections == 100);
+  CHECK(s.max_connections_per_client == 10);
+  CHECK(s.max_body_buffer_per_client == 40ull << 20);
+  CHECK(s.max_body_buffer == 1ull << 30);
+
+  const auto e = ERRORS_OF(lines({
+      "{",
+      R"("server": {"head_timeout": "forever", "body_timeout": "0s", "body_min_rate": "0B",)",
+      R"(  "max_connections": 0, "max_body_buffer_per_client": "1MiB", "speed": 1})",
+      "}",
+  }));
+  CHECK_DIAG(e, 2, "server.head_timeout", "must be a finite time above 0");
+  CHECK_DIAG(e, 2, "server.body_timeout", "must be a finite time above 0");
+  CHECK_DIAG(e, 2, "server.body_min_rate", "must be above 0");
+  CHECK_DIAG(e, 3, "server.max_connections", "");
+  CHECK_DIAG(e, 3, "server.speed", "unknown key");
+  CHECK_DIAG(e, 0, "server.max_body_buffer_per_client",
+             "1 MiB is less than max_request_body (32 MiB): a request of the largest allowed size "
+             "could never be read");
+}
+
+TEST_CASE("Config: a file: API key is the file's first line, and a missing one is an error") {
+  testing::TempDir dir;
+  const auto key = dir.write("key", "k-from-a-file-0123\r\nsecond line ignored\n");
+  const auto c = VALID("{\"api_keys\": [\"file:" + key.string() + "\"]}");
+  REQUIRE(c.config.listen.api_keys.size() == 1);
+  CHECK(c.config.listen.api_keys[0].value == "k-from-a-file-0123");
+  CHECK(c.config.listen.api_keys[0].file == key);
+  CHECK(to_json(c.config)["api_keys"][0] == "file:" + key.string());
+  const auto empty = dir.write("empty", "\n");
+  const auto e = ERRORS_OF("{\"api_keys\": [\"file:" + (dir.path() / "nope").string() +
+                           "\", \"file:" + empty.string() + "\"]}");
+  CHECK_DIAG(e, 1, "api_keys[0]", "cannot read the key file " + (dir.path() / "nope").string());
+  CHECK_DIAG(e, 1, "api_keys[1]", "the key file " + empty.string() + " is empty");
+}
+
 } // namespace ask::config
 
 namespace ask::config {

@@ -76,9 +76,11 @@ TEST_CASE("Replies: text that is not JSON is a malformed reply (502)") {
   // A number past the range of a double is out_of_range in nlohmann, not parse_error.
   check_malformed(parse_chat_chunk(std::string_view(R"({"created":1E400})")).error(),
                   "invalid chat chunk: not valid JSON: ", "number overflow parsing '1E400'");
-  // Invalid UTF-8 quoted by the parser's message still makes a valid error body.
-  check_malformed(parse_chat_chunk(std::string_view("{\"id\":\"\xff\xfe\"}")).error(),
-                  "invalid chat chunk: not valid JSON: ", "\\xff");
+  // The parser's quote of the input (a reply's text) is cut; the position stays.
+  const Error quoted = parse_chat_chunk(std::string_view("{\"id\":\"\xff\xfe\"}")).error();
+  check_malformed(quoted, "invalid chat chunk: not valid JSON: ", "parse error at line 1");
+  CHECK(quoted.message.find("xff") == std::string::npos);
+  CHECK(quoted.message.find("last read") == std::string::npos);
 }
 
 TEST_CASE("Replies: the text overloads parse what the Json overloads parse") {

@@ -599,7 +599,7 @@ TEST_CASE("HttpClient: unread bytes from the Watch's client are not its hang-up"
     written = ::write(pair[1], next.data(), next.size());
     go.set_value();
   });
-  auto response = client.start(get(), short_timeouts(), Watch{pair[0], -1});
+  auto response = client.start(get(), short_timeouts(), Watch{pair[0], -1, {}});
   pipeliner.join();
   CHECK(written == static_cast<ssize_t>(next.size()));
   REQUIRE(response);

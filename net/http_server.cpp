@@ -326,12 +326,15 @@ bool Exchange::hung_up() {
   if (m_half_closed) {
     return false;
   }
-  if (!m_interim_allowed) {
-    return true; // HTTP/1.0: no interim response to probe with; a hang-up is the end
+  // HTTP/1.0 has no interim response to probe with. Once the response has begun, a FIN not
+  // seen before it is taken as the client leaving: a client that half-closes does so right
+  // after its request, and the server looks for that before the handler runs.
+  if (!m_interim_allowed || m_head_written) {
+    return true;
   }
   m_half_closed = true;
   m_keep_alive_allowed = false; // nothing more can come on this connection
-  if (!m_head_written && !send_all(m_fd, k_continue)) {
+  if (!send_all(m_fd, k_continue)) {
     m_write_failed = true;
     return true;
   }
@@ -708,6 +711,7 @@ void HttpServer::serve_connection(Worker& worker) {
     bool keep = request.wants_keep_alive() && served < m_options.keep_alive_max;
     Exchange exchange(fd, m_stop_pipe[0], m_stopping, keep, request.version == "HTTP/1.1");
     exchange.set_peer(peer);
+    exchange.client_gone(); // a half-close sent with the request is told apart now (hung_up)
     bool stop = false;
     try {
       m_handler(request, exchange);

@@ -74,7 +74,9 @@ public:
   // client is sent an interim "100 Continue" (every HTTP/1.1 client must accept one): a
   // client that closed for good answers it with a reset, seen at the next poll as
   // POLLHUP/POLLERR. After a half-close only those mean gone; the response goes out as usual
-  // and the connection closes after it. An HTTP/1.0 client that hangs up is gone.
+  // and the connection closes after it. An HTTP/1.0 client that hangs up is gone, and so is
+  // one whose first hang-up comes after the response began (the server checks for a
+  // half-close before the handler runs, when it comes with the request).
   bool hung_up();
   // The client's socket and the stop pipe, for a wait on something else (an upstream).
   Watch watch();
