@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/excerpt.h"
+#include "core/strings.h"
 
 namespace ask::core {
 
@@ -58,18 +59,6 @@ std::string out_of_range_reason() {
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) {
-      return false;
-    }
-  }
-  return true;
 }
 
 bool is_forever_word(std::string_view text) {

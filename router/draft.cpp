@@ -13,6 +13,8 @@
 #include <system_error>
 #include <utility>
 
+#include "core/strings.h"
+
 namespace ask::router {
 namespace {
 
@@ -27,14 +29,6 @@ constexpr std::size_t k_max_listed = 4096;         // folder entries looked at p
 constexpr std::uint64_t k_max_vocab_diff = 128;    // SPEC_VOCAB_MAX_SIZE_DIFFERENCE
 constexpr std::uint64_t k_first_checked_token = 5; // SPEC_VOCAB_CHECK_START_TOKEN_ID
 constexpr std::string_view k_tokens = "tokenizer.ggml.tokens";
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
 
 std::string name_of(const fs::path& p) {
   return p.filename().string();
@@ -217,7 +211,7 @@ core::Result<std::vector<Candidate>> list_candidates(const SplitModel& target, D
     }
     const fs::path& p = it->path();
     std::error_code st;
-    if (lower(p.extension().string()) != ".gguf" || !fs::is_regular_file(p, st)) {
+    if (core::to_lower(p.extension().string()) != ".gguf" || !fs::is_regular_file(p, st)) {
       continue;
     }
     const auto own =
@@ -235,7 +229,7 @@ core::Result<std::vector<Candidate>> list_candidates(const SplitModel& target, D
     if (const auto split = core::gguf::split_part(p); split && split->part > 1) {
       continue; // a later part of another split file: its first part stands for it
     }
-    if (lower(name_of(p)).find("mmproj") != std::string::npos) {
+    if (core::to_lower(name_of(p)).find("mmproj") != std::string::npos) {
       out.rejected.push_back({p, "a multimodal projector (mmproj)"});
       continue;
     }
@@ -261,7 +255,7 @@ std::string arch_family(std::string_view arch) {
     if (std::isalpha(static_cast<unsigned char>(c)) == 0) {
       break;
     }
-    letters += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    letters += core::to_lower(c);
   }
   if (letters.size() >= 6 && letters.ends_with("moe")) {
     letters.resize(letters.size() - 3);

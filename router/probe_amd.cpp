@@ -40,7 +40,7 @@ std::string text_of(const Json& card, const char* key) {
 }
 
 bool is_hex_id(std::string_view text) {
-  return detail::starts_with_nocase(text, "0x");
+  return core::istarts_with(text, "0x");
 }
 
 // "Device Name" (rocm-smi 6 --showid), else the series (older builds print it lower-case and
@@ -49,7 +49,7 @@ std::string name_of(const Json& card) {
   for (const char* key :
        {"Device Name", "Card Series", "Card series", "Card Model", "Card model"}) {
     const std::string value = text_of(card, key);
-    if (!detail::is_unknown_value(value) && !is_hex_id(detail::trim(value))) {
+    if (!detail::is_unknown_value(value) && !is_hex_id(core::trim(value))) {
       return detail::clean_text(value);
     }
   }
@@ -124,7 +124,7 @@ std::optional<std::string> read_small_file(const std::filesystem::path& path) {
 // PCI_SLOT_NAME (normalised) and PCI_ID ("1002:7551") from a uevent file.
 void read_uevent(std::string_view text, ProbedGpu& gpu, std::string& pci_id) {
   for (const detail::Line& line : detail::split_lines(text)) {
-    const std::string_view t = detail::trim(line.text);
+    const std::string_view t = core::trim(line.text);
     if (t.starts_with("PCI_SLOT_NAME=")) {
       gpu.pci = normalize_pci(t.substr(14));
     } else if (t.starts_with("PCI_ID=")) {
@@ -140,7 +140,7 @@ Result<ProbeResult> parse_rocm_smi(std::string_view out) {
   if (!start) {
     return core::fail(
         core::Error::bad_request("rocm-smi: no JSON in the output" +
-                                 (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+                                 (core::trim(out).empty() ? std::string() : ": " + quote(out))));
   }
   auto doc = config::parse_jsonc(out.substr(start->offset));
   if (!doc) {

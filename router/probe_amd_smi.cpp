@@ -46,7 +46,7 @@ Result<Document> document_of(std::string_view out, std::string_view tool) {
   if (!start) {
     return core::fail(
         core::Error::bad_request(std::string(tool) + ": no JSON in the output" +
-                                 (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+                                 (core::trim(out).empty() ? std::string() : ": " + quote(out))));
   }
   auto doc = config::parse_jsonc(out.substr(start->offset));
   if (!doc) {
@@ -243,7 +243,7 @@ Result<ProbeResult> parse_amd_smi(std::string_view static_json, std::string_view
   std::map<int, ProbedGpu> gpus;
   std::vector<std::string> failures;
   const auto read = [&](std::string_view out, std::string_view tool, bool is_static) {
-    if (detail::trim(out).empty()) {
+    if (core::trim(out).empty()) {
       return;
     }
     const Result<Document> d = document_of(out, tool);

@@ -106,7 +106,7 @@ Result<ProbeResult> parse_xpu_smi(std::string_view out) {
   if (!start) {
     return core::fail(
         core::Error::bad_request("xpu-smi: no JSON in the output" +
-                                 (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+                                 (core::trim(out).empty() ? std::string() : ": " + quote(out))));
   }
   auto doc = config::parse_jsonc(out.substr(start->offset));
   if (!doc) {
@@ -174,7 +174,7 @@ std::optional<std::string> read_line(const std::filesystem::path& path) {
     return std::nullopt;
   }
   text.resize(static_cast<std::size_t>(in.gcount()));
-  return std::string(detail::trim(text.substr(0, text.find('\n'))));
+  return std::string(core::trim(text.substr(0, text.find('\n'))));
 }
 
 // A byte count from a sysfs file; nullopt (with `bad` set) when the file holds something else.
@@ -197,7 +197,7 @@ Result<XpuStats> parse_xpu_smi_stats(std::string_view out) {
   if (!start) {
     return core::fail(
         core::Error::bad_request("xpu-smi stats: no JSON in the output" +
-                                 (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+                                 (core::trim(out).empty() ? std::string() : ": " + quote(out))));
   }
   auto doc = config::parse_jsonc(out.substr(start->offset));
   if (!doc) {

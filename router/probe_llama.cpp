@@ -81,7 +81,7 @@ struct DeviceLine {
 // "  Vulkan0: AMD Radeon RX 7600 (RADV NAVI33) (8176 MiB, 4751 MiB free)". The description
 // may hold parentheses and colons; the memory group is the last parenthesised one.
 std::optional<DeviceLine> device_line(std::string_view text) {
-  text = detail::trim(text);
+  text = core::trim(text);
   const std::size_t colon = text.find(": ");
   if (colon == std::string_view::npos || colon == 0 || colon > 64) {
     return std::nullopt;
@@ -93,7 +93,7 @@ std::optional<DeviceLine> device_line(std::string_view text) {
     const std::size_t open = rest.rfind(" [PCI ");
     if (open != std::string_view::npos) {
       d.pci = normalize_pci(rest.substr(open + 6, rest.size() - open - 7));
-      rest = detail::trim(rest.substr(0, open));
+      rest = core::trim(rest.substr(0, open));
     }
   }
   if (!rest.ends_with(")")) {
@@ -134,7 +134,7 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
   bool header = false;
   std::set<std::pair<config::GpuApi, int>> seen;
   for (const detail::Line& line : detail::split_lines(out)) {
-    const std::string_view text = detail::trim(line.text);
+    const std::string_view text = core::trim(line.text);
     if (!header) {
       header = text == "Available devices:";
       continue; // backend start-up logs before the list
@@ -192,7 +192,7 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
   if (!header) {
     return core::fail(core::Error::bad_request(
         "llama-server --list-devices: no \"Available devices:\" line in the output" +
-        (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+        (core::trim(out).empty() ? std::string() : ": " + quote(out))));
   }
   return result;
 }
@@ -249,9 +249,9 @@ Result<LlamaVersion> parse_llama_version(std::string_view out) {
   std::optional<LlamaVersion> version;
   std::string built_with;
   for (const detail::Line& line : detail::split_lines(out)) {
-    const std::string_view text = detail::trim(line.text);
+    const std::string_view text = core::trim(line.text);
     if (!version && text.starts_with("version: ")) {
-      const std::string_view rest = detail::trim(text.substr(9));
+      const std::string_view rest = core::trim(text.substr(9));
       version = new_shape(rest);
       if (!version) {
         version = old_shape(rest);
@@ -270,7 +270,7 @@ Result<LlamaVersion> parse_llama_version(std::string_view out) {
   if (!version) {
     return core::fail(
         core::Error::bad_request("llama-server --version: no \"version:\" line in the output" +
-                                 (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+                                 (core::trim(out).empty() ? std::string() : ": " + quote(out))));
   }
   version->built_with = std::move(built_with);
   return *version;

@@ -27,7 +27,7 @@ Column column_of(std::string_view field) {
   // "memory.total [MiB]" -> "memory.total"
   const std::size_t bracket = field.find(" [");
   if (bracket != std::string_view::npos) {
-    field = detail::trim(field.substr(0, bracket));
+    field = core::trim(field.substr(0, bracket));
   }
   if (field == "index") {
     return Column::index;
@@ -95,12 +95,12 @@ bool has_gpu_column(const std::vector<Column>& columns) {
 // A memory value in MiB: "24576", "24576 MiB". nullopt when unknown or unreadable; `bad` is
 // set when the text was neither a number nor a placeholder.
 std::optional<std::uint64_t> memory_value(std::string_view text, bool& bad) {
-  text = detail::trim(text);
+  text = core::trim(text);
   if (detail::is_unknown_value(text)) {
     return std::nullopt;
   }
   if (text.size() >= 3 && text.substr(text.size() - 3) == "MiB") {
-    text = detail::trim(text.substr(0, text.size() - 3));
+    text = core::trim(text.substr(0, text.size() - 3));
   }
   const auto mib = detail::parse_u64(text);
   const auto bytes = mib ? detail::mib_to_bytes(*mib) : std::nullopt;
@@ -190,7 +190,7 @@ Result<ProbeResult> parse_nvidia_smi(std::string_view out) {
   std::set<int> seen;
   std::size_t ordinal = 0;
   for (const detail::Line& line : detail::split_lines(out)) {
-    if (detail::trim(line.text).empty()) {
+    if (core::trim(line.text).empty()) {
       continue;
     }
     const std::vector<std::string_view> fields = detail::split_csv(line.text);

@@ -19,9 +19,9 @@
 namespace ask::router {
 namespace {
 
+using core::trim;
 using detail::add_warning;
 using detail::quote;
-using detail::trim;
 
 constexpr std::string_view k_tool = "vulkaninfo";
 constexpr std::size_t k_max_heaps = 64; // VK_MAX_MEMORY_HEAPS is 16

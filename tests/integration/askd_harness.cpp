@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/strings.h"
+
 namespace ask::testing {
 
 TempFolder::TempFolder() {
@@ -308,12 +310,7 @@ std::string RawRequest::response(std::chrono::milliseconds timeout) {
   for (;;) {
     const std::size_t head = out.find("\r\n\r\n");
     if (head != std::string::npos) {
-      const std::string lower_head = [&] {
-        std::string h = out.substr(0, head);
-        std::transform(h.begin(), h.end(), h.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        return h;
-      }();
+      const std::string lower_head = core::to_lower(std::string_view(out).substr(0, head));
       if (lower_head.find("transfer-encoding: chunked") != std::string::npos) {
         if (out.ends_with("\r\n0\r\n\r\n")) {
           break;
