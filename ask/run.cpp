@@ -8,6 +8,7 @@
 #include "ask/prompt.h"
 #include "cache/key.h"
 #include "cache/sqlite_cache.h"
+#include "core/json_text.h"
 #include "telemetry/jsonl_writer.h"
 
 namespace ask::cli {
@@ -370,7 +371,7 @@ void Question::store(const ChatReply& reply) {
   e.served_by = m_served_by;
   e.key = m_demoted ? cache::cache_key(m_served_by, m_request) : m_key;
   e.answer = m_answer;
-  e.response = to_json(reply.response).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  e.response = core::dump_json(to_json(reply.response), 2);
   e.prompt_chars = static_cast<int>(m_prompt_chars);
   if (auto put = c->put(e); !put) {
     warn(put.error().message + " (the answer was not cached)");

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/excerpt.h"
+#include "core/json_text.h"
 #include "core/strings.h"
 
 namespace ask::core {
@@ -46,11 +47,6 @@ Error duration_error(std::string_view input, std::string_view reason) {
   msg += " (expected e.g. \"15m\", \"1h30m\", \"500ms\", \"2.5s\", \"1d\", \"90\" for seconds, "
          "\"0\" for at once, or \"forever\" / a negative number for never)";
   return Error::bad_request(std::move(msg));
-}
-
-// JSON text for messages; never throws on invalid UTF-8.
-std::string dump(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string out_of_range_reason() {
@@ -243,7 +239,7 @@ namespace {
 
 Result<Duration> from_seconds(double s, const nlohmann::json& value) {
   if (std::isnan(s) || std::isinf(s)) {
-    return fail(duration_error(dump(value), "not a finite number"));
+    return fail(duration_error(dump_json(value), "not a finite number"));
   }
   if (s == 0.0) {
     return Duration::zero();
@@ -253,7 +249,7 @@ Result<Duration> from_seconds(double s, const nlohmann::json& value) {
   }
   const double ms = std::round(s * 1000.0);
   if (ms > static_cast<double>(k_max_ms)) {
-    return fail(duration_error(dump(value), out_of_range_reason()));
+    return fail(duration_error(dump_json(value), out_of_range_reason()));
   }
   const auto whole = static_cast<long long>(ms);
   return Duration::from(Duration::Millis{whole == 0 ? 1 : whole});
@@ -271,14 +267,14 @@ Result<Duration> parse_duration(const nlohmann::json& value) {
       return Duration::forever();
     }
     if (n > k_max_ms / 1000) {
-      return fail(duration_error(dump(value), out_of_range_reason()));
+      return fail(duration_error(dump_json(value), out_of_range_reason()));
     }
     return n == 0 ? Duration::zero() : Duration::seconds(n);
   }
   if (value.is_number_unsigned()) {
     const auto n = value.get<unsigned long long>();
     if (n > static_cast<unsigned long long>(k_max_ms / 1000)) {
-      return fail(duration_error(dump(value), out_of_range_reason()));
+      return fail(duration_error(dump_json(value), out_of_range_reason()));
     }
     const auto s = static_cast<long long>(n);
     return s == 0 ? Duration::zero() : Duration::seconds(s);
@@ -288,7 +284,7 @@ Result<Duration> parse_duration(const nlohmann::json& value) {
   }
   return fail(Error::bad_request(std::string("invalid duration: expected a number of seconds or "
                                              "a string such as \"15m\", got ") +
-                                 value.type_name() + " " + quote(dump(value))));
+                                 value.type_name() + " " + quote(dump_json(value))));
 }
 
 std::string Duration::to_string() const {

@@ -5,6 +5,7 @@
 
 #include <expected>
 
+#include "core/json_text.h"
 #include "sim/log.h"
 #include "sim/ollama_api.h"
 
@@ -115,7 +116,9 @@ public:
   }
 
 private:
-  bool event(const OJson& body) { return m_ex.send_chunk("data: " + ollama::dump(body) + "\n\n"); }
+  bool event(const OJson& body) {
+    return m_ex.send_chunk("data: " + core::dump_json(body) + "\n\n");
+  }
 
   Exchange& m_ex;
   ChunkMeta m_meta;
