@@ -366,6 +366,9 @@ TEST_CASE("SseEncoder: frames data, events and comments") {
   CHECK(encode_sse("one\r\ntwo\rthree") == "data: one\ndata: two\ndata: three\n\n");
   CHECK(encode_sse("") == "data: \n\n");
   CHECK(encode_sse("x", "bad\nevent") == "event: bad event\ndata: x\n\n");
+  CHECK(encode_sse("{}", "load", "42") == "event: load\nid: 42\ndata: {}\n\n");
+  CHECK(encode_sse("x", {}, "7") == "id: 7\ndata: x\n\n");
+  CHECK(encode_sse("x", {}, std::string_view("a\0b\r\nc", 6)) == "id: ab  c\ndata: x\n\n");
   CHECK(encode_sse_done() == "data: [DONE]\n\n");
   CHECK(encode_sse_comment("ping") == ": ping\n\n");
   CHECK(encode_sse_comment("a\nb") == ": a\n: b\n\n");
@@ -400,6 +403,15 @@ TEST_CASE("SseEncoder: what it writes the parser reads back") {
   }
   CHECK(events.back().is_done());
   check_every_split(stream, events);
+}
+
+TEST_CASE("SseEncoder: an id comes back with its event") {
+  const auto events = parse_whole(encode_sse("{\"a\":1}", "status", "41") + encode_sse("x"));
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].event == "status");
+  CHECK(events[0].id == "41");
+  CHECK(events[0].data == "{\"a\":1}");
+  CHECK(events[1].id.empty()); // an id belongs to its own event (see SseParser)
 }
 
 TEST_CASE("SseEncoder: CR and CRLF inside a payload come back as LF") {

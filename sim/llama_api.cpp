@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "core/json_text.h"
+#include "core/sse.h"
 #include "sim/chat_input.h"
 #include "sim/stream.h"
 
@@ -221,7 +222,7 @@ public:
       tail += llama::sse(llama::usage_chunk(m_meta, m_answer.prompt_tokens,
                                             m_answer.completion_tokens(), timings));
     }
-    return m_ex.send_chunk(tail) && m_ex.send_chunk("data: [DONE]\n\n") && m_ex.end_chunked();
+    return m_ex.send_chunk(tail) && m_ex.send_chunk(core::encode_sse_done()) && m_ex.end_chunked();
   }
 
   llama::Timings timings;

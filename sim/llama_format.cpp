@@ -1,6 +1,7 @@
 #include "sim/llama_format.h"
 
 #include "core/json_text.h"
+#include "core/sse.h"
 
 namespace ask::sim::llama {
 
@@ -122,7 +123,7 @@ OJson completion(const CompletionMeta& meta, const Answer& answer, const Timings
 }
 
 std::string sse(const OJson& event) {
-  return "data: " + core::dump_json(event) + "\n\n";
+  return core::encode_sse(core::dump_json(event));
 }
 
 OJson error_body(int code, const std::string& message, const std::string& type,

@@ -6,6 +6,7 @@
 #include <expected>
 
 #include "core/json_text.h"
+#include "core/sse.h"
 #include "sim/log.h"
 #include "sim/ollama_api.h"
 
@@ -112,13 +113,11 @@ public:
         return false;
       }
     }
-    return m_ex.send_chunk("data: [DONE]\n\n") && m_ex.end_chunked();
+    return m_ex.send_chunk(core::encode_sse_done()) && m_ex.end_chunked();
   }
 
 private:
-  bool event(const OJson& body) {
-    return m_ex.send_chunk("data: " + core::dump_json(body) + "\n\n");
-  }
+  bool event(const OJson& body) { return m_ex.send_chunk(core::encode_sse(core::dump_json(body))); }
 
   Exchange& m_ex;
   ChunkMeta m_meta;
