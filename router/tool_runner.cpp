@@ -50,24 +50,10 @@ struct Pipe {
   Fd write;
 };
 
-// Moves `fd` above 0..2 so that the child's dup2 onto stdin/stdout/stderr cannot clobber it.
-int above_stdio(int fd) {
-  if (fd > 2) {
-    return fd;
-  }
-  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  ::close(fd);
-  return moved;
-}
-
 // A close-on-exec pipe whose both ends lie above the standard descriptors.
 std::optional<Pipe> make_pipe() {
-  std::array<int, 2> fds{};
-  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
-    return std::nullopt;
-  }
-  Pipe p{Fd(above_stdio(fds[0])), Fd(above_stdio(fds[1]))};
-  if (p.read.get() < 0 || p.write.get() < 0) {
+  Pipe p;
+  if (!core::open_cloexec_pipe(p.read, p.write)) {
     return std::nullopt;
   }
   return p;
