@@ -1,21 +1,14 @@
 #include "core/sse.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <doctest/doctest.h>
 
+#include "core/test_fixtures.h"
+
 using namespace ask::core;
+using ask::core::testing::read_fixture;
+using ask::core::testing::restore_blank_lines;
 
 namespace {
-
-std::string read_fixture(const std::string& rel) {
-  std::ifstream in(std::string(ASK_SOURCE_DIR) + "/tests/fixtures/" + rel, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "cannot open fixture ", rel);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 bool same(const std::vector<SseEvent>& a, const std::vector<SseEvent>& b) {
   if (a.size() != b.size()) {
@@ -64,19 +57,6 @@ std::size_t count_data_lines(std::string_view text) {
     ++n;
   }
   return n;
-}
-
-// The ollama.com trace lost its blank lines (see tests/fixtures/ollama/README.md): put them
-// back, one after each line.
-std::string restore_blank_lines(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    out += c;
-    if (c == '\n') {
-      out += '\n';
-    }
-  }
-  return out;
 }
 
 std::vector<std::string> data_of(const std::vector<SseEvent>& events) {
