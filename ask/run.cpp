@@ -14,8 +14,6 @@
 namespace ask::cli {
 namespace {
 
-constexpr std::string_view k_default_url = "http://127.0.0.1:11436";
-
 // `v` rounded to `decimals` places, as the double nearest that decimal (so it prints short).
 double round_to(double v, int decimals) {
   const double scale = std::pow(10.0, decimals);
@@ -456,7 +454,7 @@ std::string askd_url(const std::optional<std::string>& flag, const core::EnvLook
   if (auto v = env("ASK_URL"); v && !v->empty()) {
     return *v;
   }
-  return std::string(k_default_url);
+  return std::string(k_default_askd_url);
 }
 
 std::optional<std::string> askd_api_key(const std::optional<std::string>& flag,

@@ -21,7 +21,7 @@ using config::Json;
 using detail::add_warning;
 using detail::quote;
 
-constexpr std::string_view k_tool = "rocm-smi";
+constexpr std::string_view k_rocm_smi = "rocm-smi";
 
 // A member's text: strings as they are, non-negative integers printed; "" for anything else or
 // absent.
@@ -78,7 +78,7 @@ ProbedGpu gpu_of(const Json& card, int index, std::size_t line, ProbeResult& res
   ProbedGpu gpu;
   gpu.api = config::GpuApi::rocm;
   gpu.vendor = config::GpuVendor::amd;
-  gpu.source = std::string(k_tool);
+  gpu.source = std::string(k_rocm_smi);
   gpu.index = index;
   gpu.name = name_of(card);
   const std::string total_text = text_of(card, "VRAM Total Memory (B)");
@@ -86,7 +86,7 @@ ProbedGpu gpu_of(const Json& card, int index, std::size_t line, ProbeResult& res
   const auto used =
       detail::plausible_bytes(detail::parse_u64(text_of(card, "VRAM Total Used Memory (B)")));
   if (!total) {
-    add_warning(result, k_tool, line,
+    add_warning(result, k_rocm_smi, line,
                 "card" + std::to_string(index) + ": no readable \"VRAM Total Memory (B)\"" +
                     (total_text.empty() ? std::string() : " (" + quote(total_text) + ")") +
                     "; memory unknown");
@@ -97,7 +97,7 @@ ProbedGpu gpu_of(const Json& card, int index, std::size_t line, ProbeResult& res
   if (!detail::is_unknown_value(pci)) {
     gpu.pci = normalize_pci(pci);
     if (gpu.pci.empty()) {
-      add_warning(result, k_tool, line, "\"PCI Bus\" " + quote(pci) + " is not a PCI address");
+      add_warning(result, k_rocm_smi, line, "\"PCI Bus\" " + quote(pci) + " is not a PCI address");
     }
   }
   const std::string uuid = text_of(card, "Unique ID");
@@ -162,14 +162,14 @@ Result<ProbeResult> parse_rocm_smi(std::string_view out) {
     }
     const auto index = card_index(key);
     if (!index || !card.is_object()) {
-      add_warning(result, k_tool, line, "ignored member " + quote(key));
+      add_warning(result, k_rocm_smi, line, "ignored member " + quote(key));
       continue;
     }
     if (!seen.insert(*index).second) {
       continue;
     }
     if (result.gpus.size() >= detail::k_max_devices) {
-      add_warning(result, k_tool, line, "too many GPUs; the rest are ignored");
+      add_warning(result, k_rocm_smi, line, "too many GPUs; the rest are ignored");
       break;
     }
     result.gpus.push_back(gpu_of(card, *index, line, result));

@@ -19,9 +19,9 @@ namespace {
 using detail::add_warning;
 using detail::quote;
 
-constexpr std::string_view k_tool = "llama-server --list-devices";
+constexpr std::string_view k_list_devices = "llama-server --list-devices";
 
-bool is_digit(char c) {
+bool is_decimal_digit(char c) {
   return c >= '0' && c <= '9';
 }
 bool is_alpha(char c) {
@@ -51,14 +51,14 @@ std::optional<config::GpuApi> api_of(std::string_view prefix) {
 
 // "<T> MiB, <F> MiB free" → (T, F) in MiB.
 std::optional<std::pair<std::uint64_t, std::uint64_t>> memory_of(std::string_view text) {
-  constexpr std::string_view k_mib = " MiB, ";
+  constexpr std::string_view k_mib_sep = " MiB, ";
   constexpr std::string_view k_free = " MiB free";
-  const std::size_t comma = text.find(k_mib);
+  const std::size_t comma = text.find(k_mib_sep);
   if (comma == std::string_view::npos || !text.ends_with(k_free)) {
     return std::nullopt;
   }
   const auto total = detail::parse_u64(text.substr(0, comma));
-  const std::size_t free_at = comma + k_mib.size();
+  const std::size_t free_at = comma + k_mib_sep.size();
   if (free_at > text.size() - k_free.size()) {
     return std::nullopt;
   }
@@ -123,7 +123,7 @@ std::pair<std::string_view, std::optional<std::uint64_t>> split_name(std::string
   const std::string_view digits = name.substr(end);
   const bool numbered =
       !digits.empty() && digits.size() <= 4 &&
-      std::all_of(digits.begin(), digits.end(), [](char c) { return is_digit(c); });
+      std::all_of(digits.begin(), digits.end(), [](char c) { return is_decimal_digit(c); });
   return {name.substr(0, end), numbered ? detail::parse_u64(digits) : std::nullopt};
 }
 
@@ -144,7 +144,7 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
     }
     const auto d = device_line(text);
     if (!d) {
-      add_warning(result, k_tool, line.number, "not a device line: " + quote(text));
+      add_warning(result, k_list_devices, line.number, "not a device line: " + quote(text));
       continue;
     }
     const auto [prefix, ordinal] = split_name(d->name);
@@ -153,7 +153,7 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
     }
     const auto api = api_of(prefix);
     if (!api || !ordinal || *ordinal >= detail::k_max_devices) {
-      add_warning(result, k_tool, line.number,
+      add_warning(result, k_list_devices, line.number,
                   "device " + quote(d->name) +
                       (api ? " has no device number" : " is of a backend askd does not place on") +
                       "; ignored");
@@ -162,16 +162,17 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
     const auto total = detail::mib_to_bytes(d->total_mib);
     const auto free = detail::mib_to_bytes(d->free_mib);
     if (!total || !free) {
-      add_warning(result, k_tool, line.number,
+      add_warning(result, k_list_devices, line.number,
                   "device " + quote(d->name) + ": implausible memory figures; ignored");
       continue;
     }
     if (!seen.emplace(*api, static_cast<int>(*ordinal)).second) {
-      add_warning(result, k_tool, line.number, "device " + quote(d->name) + " repeated; ignored");
+      add_warning(result, k_list_devices, line.number,
+                  "device " + quote(d->name) + " repeated; ignored");
       continue;
     }
     if (result.gpus.size() >= detail::k_max_devices) {
-      add_warning(result, k_tool, line.number, "too many devices; the rest are ignored");
+      add_warning(result, k_list_devices, line.number, "too many devices; the rest are ignored");
       break;
     }
     ProbedGpu gpu;
@@ -239,7 +240,7 @@ std::optional<LlamaVersion> new_shape(std::string_view rest) {
 bool plausible_commit(std::string_view commit) {
   return commit == "unknown" || (commit.size() >= 4 && commit.size() <= 40 &&
                                  std::all_of(commit.begin(), commit.end(), [](char c) {
-                                   return is_digit(c) || (c >= 'a' && c <= 'f');
+                                   return is_decimal_digit(c) || (c >= 'a' && c <= 'f');
                                  }));
 }
 

@@ -18,7 +18,7 @@ namespace {
 using detail::add_warning;
 using detail::quote;
 
-constexpr std::string_view k_tool = "nvidia-smi";
+constexpr std::string_view k_nvidia_smi = "nvidia-smi";
 
 // The columns the parser uses; a header may name others, which are ignored.
 enum class Column { index, uuid, pci, name, total, used, free, other };
@@ -135,17 +135,17 @@ bool present(const Row& row, Column c) {
 }
 
 // One GPU from one row; nullopt (after a warning) when the row cannot be read.
-std::optional<ProbedGpu> gpu_of(const Row& row, std::size_t ordinal, std::size_t line,
-                                ProbeResult& result) {
+std::optional<ProbedGpu> nvidia_gpu_of(const Row& row, std::size_t ordinal, std::size_t line,
+                                       ProbeResult& result) {
   ProbedGpu gpu;
   gpu.api = config::GpuApi::cuda;
   gpu.vendor = config::GpuVendor::nvidia;
-  gpu.source = std::string(k_tool);
+  gpu.source = std::string(k_nvidia_smi);
   gpu.index = static_cast<int>(ordinal);
   if (present(row, Column::index) && !detail::is_unknown_value(value(row, Column::index))) {
     const auto index = detail::parse_u64(value(row, Column::index));
     if (!index || *index >= detail::k_max_devices) {
-      add_warning(result, k_tool, line,
+      add_warning(result, k_nvidia_smi, line,
                   "index " + quote(value(row, Column::index)) + " is not a GPU index; row skipped");
       return std::nullopt;
     }
@@ -156,7 +156,7 @@ std::optional<ProbedGpu> gpu_of(const Row& row, std::size_t ordinal, std::size_t
   const auto used = memory_value(value(row, Column::used), bad);
   const auto free = memory_value(value(row, Column::free), bad);
   if (bad) {
-    add_warning(result, k_tool, line, "memory is not a number of MiB; row skipped");
+    add_warning(result, k_nvidia_smi, line, "memory is not a number of MiB; row skipped");
     return std::nullopt;
   }
   // GB10 (DGX Spark) and Jetson print [N/A] for memory: unified memory the tool cannot size.
@@ -174,7 +174,7 @@ std::optional<ProbedGpu> gpu_of(const Row& row, std::size_t ordinal, std::size_t
   if (!detail::is_unknown_value(pci)) {
     gpu.pci = normalize_pci(pci);
     if (gpu.pci.empty()) {
-      add_warning(result, k_tool, line, "pci.bus_id " + quote(pci) + " is not a PCI address");
+      add_warning(result, k_nvidia_smi, line, "pci.bus_id " + quote(pci) + " is not a PCI address");
     }
   }
   return gpu;
@@ -198,7 +198,8 @@ Result<ProbeResult> parse_nvidia_smi(std::string_view out) {
       columns = columns_of(fields);
       gpu_table = has_gpu_column(columns);
       if (!gpu_table) {
-        add_warning(result, k_tool, line.number, "not a --query-gpu table; its rows are ignored");
+        add_warning(result, k_nvidia_smi, line.number,
+                    "not a --query-gpu table; its rows are ignored");
       }
       first = false;
       continue;
@@ -208,23 +209,23 @@ Result<ProbeResult> parse_nvidia_smi(std::string_view out) {
       continue;
     }
     if (fields.size() != columns.size()) {
-      add_warning(result, k_tool, line.number,
+      add_warning(result, k_nvidia_smi, line.number,
                   "expected " + std::to_string(columns.size()) + " fields, got " +
                       std::to_string(fields.size()) + ": " + quote(line.text));
       continue;
     }
-    auto gpu = gpu_of(row_of(columns, fields), ordinal, line.number, result);
+    auto gpu = nvidia_gpu_of(row_of(columns, fields), ordinal, line.number, result);
     if (!gpu) {
       continue;
     }
     ++ordinal;
     if (!seen.insert(gpu->index).second) {
-      add_warning(result, k_tool, line.number,
+      add_warning(result, k_nvidia_smi, line.number,
                   "index " + std::to_string(gpu->index) + " repeated; row skipped");
       continue;
     }
     if (result.gpus.size() >= detail::k_max_devices) {
-      add_warning(result, k_tool, line.number, "too many GPUs; the rest are ignored");
+      add_warning(result, k_nvidia_smi, line.number, "too many GPUs; the rest are ignored");
       break;
     }
     result.gpus.push_back(std::move(*gpu));

@@ -23,6 +23,9 @@ namespace ask::router {
 
 namespace {
 
+// These directives reach the rest of a unity batch (every router file's unnamed namespace is
+// the same one there): spawn's and supervisor_detail's names must stay distinct from the
+// file-local names of other router files.
 using namespace spawn;
 using namespace supervisor_detail;
 
