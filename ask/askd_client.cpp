@@ -1,9 +1,8 @@
 #include "ask/askd_client.h"
 
-#include <charconv>
-
 #include "core/json_text.h"
 #include "core/sse.h"
+#include "core/url.h"
 
 namespace ask::cli {
 namespace {
@@ -36,71 +35,24 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 } // namespace
 
 core::Result<Endpoint> parse_endpoint(std::string_view url) {
-  Endpoint ep;
-  std::string_view rest = url;
-  auto bad = [&](const std::string& why) {
+  auto parsed = core::parse_http_url(url);
+  if (!parsed) {
+    std::string why = std::move(parsed.error().reason);
+    if (parsed.error().problem == core::UrlProblem::user_info) {
+      why += "; use --api-key";
+    }
     return core::fail(core::Error::bad_request("askd URL \"" + std::string(url) + "\": " + why +
                                                " (expected http://HOST:PORT)"));
-  };
-  if (rest.starts_with("http://")) {
-    rest.remove_prefix(7);
-  } else if (rest.starts_with("https://")) {
-    rest.remove_prefix(8);
-    ep.tls = true;
-  } else {
-    return bad("the scheme must be http:// or https://");
   }
-  std::size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
-  if (authority.find('@') != std::string_view::npos) {
-    return bad("user info in the URL is not supported; use --api-key");
+  Endpoint ep;
+  ep.tls = parsed->tls();
+  ep.host = std::move(parsed->host);
+  ep.port = parsed->port;
+  ep.base_path = std::move(parsed->base_path);
+  // askd's API root pasted as an OpenAI base URL: ask appends /v1/... itself (core/url.h).
+  if (core::ends_in_api_root(ep.base_path)) {
+    ep.base_path.resize(ep.base_path.size() - 3);
   }
-  std::string_view port_text;
-  if (authority.starts_with('[')) {
-    std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) {
-      return bad("unclosed '[' in the host");
-    }
-    ep.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') {
-        return bad("unexpected text after the host");
-      }
-      port_text = after.substr(1);
-    }
-  } else {
-    std::size_t colon = authority.rfind(':');
-    ep.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      port_text = authority.substr(colon + 1);
-    }
-  }
-  if (ep.host.empty()) {
-    return bad("no host");
-  }
-  if (port_text.empty()) {
-    ep.port = ep.tls ? 443 : 80;
-  } else {
-    int port = 0;
-    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || p != port_text.data() + port_text.size() || port < 1 ||
-        port > 65535) {
-      return bad("the port must be a number from 1 to 65535");
-    }
-    ep.port = port;
-  }
-  if (path.find_first_of("?#") != std::string_view::npos) {
-    return bad("a query or fragment is not allowed");
-  }
-  while (path.ends_with('/')) {
-    path.remove_suffix(1);
-  }
-  if (path.ends_with("/v1")) {
-    path.remove_suffix(3);
-  }
-  ep.base_path = std::string(path);
   return ep;
 }
 

@@ -11,8 +11,6 @@
 namespace ask::cli {
 namespace {
 
-constexpr std::string_view k_default_url = "http://127.0.0.1:11436";
-
 std::string main_footer() {
   std::string s;
   s += "The prompt is the arguments, standard input, or both: with both, the arguments come\n"
@@ -81,8 +79,8 @@ core::Result<Invocation> parse_ask(int argc, const char* const* argv,
   std::string timeout_text;
   app.add_option("--timeout", timeout_text, "Give up after this long (\"90s\", \"5m\"); exit 5")
       ->type_name("DURATION");
-  app.add_option("--url", o.url, "askd's address (default $ASK_URL, else " +
-                                     std::string(k_default_url) + ")")
+  app.add_option("--url", o.url,
+                 "askd's address (default $ASK_URL, else " + std::string(k_default_askd_url) + ")")
       ->type_name("URL");
   app.add_option("--api-key", o.api_key, "askd's API key (default $ASK_API_KEY)")
       ->type_name("KEY");

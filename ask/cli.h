@@ -6,12 +6,16 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/types.h"
 #include "core/duration.h"
 
 namespace ask::cli {
+
+// askd's address when neither --url nor $ASK_URL gives one.
+inline constexpr std::string_view k_default_askd_url = "http://127.0.0.1:11436";
 
 enum class Command { ask, stats, cache_stats, cache_prune, cache_clear, models, help, version };
 

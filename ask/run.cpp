@@ -8,12 +8,11 @@
 #include "ask/prompt.h"
 #include "cache/key.h"
 #include "cache/sqlite_cache.h"
+#include "core/json_text.h"
 #include "telemetry/jsonl_writer.h"
 
 namespace ask::cli {
 namespace {
-
-constexpr std::string_view k_default_url = "http://127.0.0.1:11436";
 
 // `v` rounded to `decimals` places, as the double nearest that decimal (so it prints short).
 double round_to(double v, int decimals) {
@@ -370,7 +369,7 @@ void Question::store(const ChatReply& reply) {
   e.served_by = m_served_by;
   e.key = m_demoted ? cache::cache_key(m_served_by, m_request) : m_key;
   e.answer = m_answer;
-  e.response = to_json(reply.response).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+  e.response = core::dump_json(to_json(reply.response), 2);
   e.prompt_chars = static_cast<int>(m_prompt_chars);
   if (auto put = c->put(e); !put) {
     warn(put.error().message + " (the answer was not cached)");
@@ -455,7 +454,7 @@ std::string askd_url(const std::optional<std::string>& flag, const core::EnvLook
   if (auto v = env("ASK_URL"); v && !v->empty()) {
     return *v;
   }
-  return std::string(k_default_url);
+  return std::string(k_default_askd_url);
 }
 
 std::optional<std::string> askd_api_key(const std::optional<std::string>& flag,

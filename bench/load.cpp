@@ -16,6 +16,8 @@
 #include <thread>
 
 #include "core/platform.h"
+#include "core/strings.h"
+#include "net/response_parser.h"
 
 namespace ask::bench {
 
@@ -25,216 +27,58 @@ double seconds(SteadyClock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);
-         });
-}
-
-bool icontains(std::string_view hay, std::string_view needle) {
-  if (needle.size() > hay.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    if (iequals(hay.substr(i, needle.size()), needle)) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// Incremental reader of one response: feed bytes, ask whether it is complete.
-class ResponseReader {
+// net::ResponseParser (askd's own client parser) with the timestamps a benchmark wants: the
+// first response byte and the first content byte (for an event stream, the first non-empty
+// "content" delta: the time to the first token).
+class TimedReader {
 public:
-  enum class State { head, body_length, body_chunked, body_until_close, done, bad };
+  explicit TimedReader(Response& r) : m_r(r) {}
 
-  explicit ResponseReader(Response& r) : m_r(r) {}
-
-  // Consumes `m_buf` as far as possible. `at` is the time the bytes arrived.
+  // Takes the bytes that arrived at `at` (seconds since the request was written).
   void feed(std::string_view bytes, double at) {
-    m_buf.append(bytes);
     if (m_r.first_byte_s < 0) {
       m_r.first_byte_s = at;
     }
-    if (m_state == State::head) {
-      parse_head(at);
-    }
-    if (m_state == State::body_length) {
-      const std::size_t take = std::min(m_length - m_r.body.size(), m_buf.size() - m_pos);
-      append_body(std::string_view(m_buf).substr(m_pos, take), at);
-      m_pos += take;
-      if (m_r.body.size() == m_length) {
-        m_state = State::done;
+    while (!bytes.empty()) {
+      const std::size_t before = m_r.body.size();
+      const std::size_t used = m_parser.feed(bytes, m_r.body);
+      bytes.remove_prefix(used);
+      if (!m_head_seen && m_parser.state() != net::ResponseParser::State::head) {
+        on_head(at);
       }
-    } else if (m_state == State::body_chunked) {
-      parse_chunks(at);
-    } else if (m_state == State::body_until_close) {
-      append_body(std::string_view(m_buf).substr(m_pos), at);
-      m_pos = m_buf.size();
-    }
-    if (m_pos > 0) {
-      m_buf.erase(0, m_pos);
-      m_pos = 0;
+      if (m_r.body.size() > before) {
+        on_body(at);
+      }
+      if (used == 0) {
+        break; // complete (bytes after the message are not ours) or failed
+      }
     }
   }
 
-  // The server closed its side: complete only for a body that runs until close.
-  void eof() {
-    if (m_state == State::body_until_close) {
-      m_state = State::done;
-    }
-  }
+  // The server closed its side: complete only for a body that runs until the close.
+  void eof() { m_parser.finish(); }
 
-  State state() const { return m_state; }
-  bool close_after() const { return m_close; }
+  bool done() const { return m_parser.state() == net::ResponseParser::State::complete; }
+  bool malformed() const { return m_parser.state() == net::ResponseParser::State::failed; }
+  bool close_after() const { return !m_parser.keep_alive(); }
 
 private:
-  void parse_head(double at) {
-    const auto end = m_buf.find("\r\n\r\n");
-    if (end == std::string::npos) {
-      if (m_buf.size() > 64 * 1024) {
-        m_state = State::bad;
-      }
+  void on_head(double at) {
+    m_head_seen = true;
+    if (m_parser.state() == net::ResponseParser::State::failed) {
       return;
     }
-    std::string_view head(m_buf.data(), end);
-    auto line_end = head.find("\r\n");
-    std::string_view status_line = head.substr(0, line_end);
-    if (status_line.size() < 12 || status_line.substr(0, 7) != "HTTP/1.") {
-      m_state = State::bad;
-      return;
-    }
-    const bool http10 = status_line[7] == '0';
-    m_r.status = std::atoi(std::string(status_line.substr(9, 3)).c_str());
-    bool chunked = false;
-    bool has_length = false;
-    bool keep_alive = !http10;
-    std::string_view rest = line_end == std::string_view::npos ? std::string_view()
-                                                                : head.substr(line_end + 2);
-    while (!rest.empty()) {
-      auto eol = rest.find("\r\n");
-      std::string_view line = rest.substr(0, eol);
-      rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
-      auto colon = line.find(':');
-      if (colon == std::string_view::npos) {
-        continue;
-      }
-      std::string_view name = trim(line.substr(0, colon));
-      std::string_view value = trim(line.substr(colon + 1));
-      m_r.headers.emplace_back(std::string(name), std::string(value));
-      if (iequals(name, "Content-Length")) {
-        has_length = true;
-        m_length = std::strtoull(std::string(value).c_str(), nullptr, 10);
-      } else if (iequals(name, "Transfer-Encoding") && icontains(value, "chunked")) {
-        chunked = true;
-      } else if (iequals(name, "Connection")) {
-        if (icontains(value, "close")) {
-          keep_alive = false;
-        } else if (icontains(value, "keep-alive")) {
-          keep_alive = true;
-        }
-      } else if (iequals(name, "Content-Type") && icontains(value, "text/event-stream")) {
-        m_event_stream = true;
-      }
-    }
-    m_close = !keep_alive;
-    m_pos = end + 4;
-    if (m_r.status >= 100 && m_r.status < 200) { // an interim answer: the real one follows
-      m_r.headers.clear();
-      m_buf.erase(0, m_pos);
-      m_pos = 0;
-      parse_head(at);
-      return;
-    }
-    if (chunked) {
-      m_state = State::body_chunked;
-    } else if (has_length) {
-      m_state = m_length == 0 ? State::done : State::body_length;
-    } else {
-      m_state = State::body_until_close;
-      m_close = true;
-    }
-    if (m_state == State::done && m_r.first_content_s < 0) {
-      m_r.first_content_s = at;
+    const net::ResponseHead& head = m_parser.head();
+    m_r.status = head.status;
+    m_r.headers = head.headers;
+    m_event_stream =
+        core::to_lower(m_r.header("Content-Type")).find("text/event-stream") != std::string::npos;
+    if (m_parser.state() == net::ResponseParser::State::complete && m_r.first_content_s < 0) {
+      m_r.first_content_s = at; // no body
     }
   }
 
-  void parse_chunks(double at) {
-    for (;;) {
-      switch (m_chunk) {
-      case Chunk::size: {
-        auto eol = m_buf.find("\r\n", m_pos);
-        if (eol == std::string::npos) {
-          return;
-        }
-        std::string size_text = m_buf.substr(m_pos, eol - m_pos);
-        char* endp = nullptr;
-        m_chunk_left = std::strtoull(size_text.c_str(), &endp, 16);
-        if (endp == size_text.c_str()) {
-          m_state = State::bad;
-          return;
-        }
-        m_pos = eol + 2;
-        m_chunk = m_chunk_left == 0 ? Chunk::trailer : Chunk::data;
-        break;
-      }
-      case Chunk::data: {
-        const std::size_t take = std::min(m_chunk_left, m_buf.size() - m_pos);
-        if (take == 0) {
-          return;
-        }
-        append_body(std::string_view(m_buf).substr(m_pos, take), at);
-        m_pos += take;
-        m_chunk_left -= take;
-        if (m_chunk_left > 0) {
-          return;
-        }
-        m_chunk = Chunk::data_end;
-        break;
-      }
-      case Chunk::data_end:
-        if (m_buf.size() - m_pos < 2) {
-          return;
-        }
-        if (m_buf.compare(m_pos, 2, "\r\n") != 0) {
-          m_state = State::bad;
-          return;
-        }
-        m_pos += 2;
-        m_chunk = Chunk::size;
-        break;
-      case Chunk::trailer: {
-        auto eol = m_buf.find("\r\n", m_pos);
-        if (eol == std::string::npos) {
-          return;
-        }
-        const bool last = eol == m_pos;
-        m_pos = eol + 2;
-        if (last) {
-          m_state = State::done;
-          return;
-        }
-        break;
-      }
-      }
-    }
-  }
-
-  void append_body(std::string_view data, double at) {
-    if (data.empty()) {
-      return;
-    }
-    m_r.body.append(data);
+  void on_body(double at) {
     if (m_r.first_content_s >= 0) {
       return;
     }
@@ -245,7 +89,7 @@ private:
     // The first `"content":"X` with X not the closing quote: a token the user sees.
     constexpr std::string_view key = "\"content\":\"";
     for (;;) {
-      auto hit = m_r.body.find(key, m_scan);
+      const std::size_t hit = m_r.body.find(key, m_scan);
       if (hit == std::string::npos) {
         m_scan = m_r.body.size() > key.size() ? m_r.body.size() - key.size() : 0;
         return;
@@ -263,18 +107,11 @@ private:
     }
   }
 
-  enum class Chunk { size, data, data_end, trailer };
-
   Response& m_r;
-  std::string m_buf;
-  std::size_t m_pos = 0;
-  State m_state = State::head;
-  Chunk m_chunk = Chunk::size;
-  std::size_t m_length = 0;
-  std::size_t m_chunk_left = 0;
-  std::size_t m_scan = 0;
-  bool m_close = false;
+  net::ResponseParser m_parser;
+  bool m_head_seen = false;
   bool m_event_stream = false;
+  std::size_t m_scan = 0; // where the search for the first content resumes
 };
 
 } // namespace
@@ -299,7 +136,7 @@ std::string_view to_string(Failure f) {
 
 std::string_view Response::header(std::string_view name) const {
   for (const auto& [n, v] : headers) {
-    if (iequals(n, name)) {
+    if (core::iequals(n, name)) {
       return v;
     }
   }
@@ -374,7 +211,7 @@ Response Connection::attempt(std::string_view request, SteadyClock::time_point d
     }
     off += static_cast<std::size_t>(n);
   }
-  ResponseReader reader(r);
+  TimedReader reader(r);
   char buf[16384];
   bool any = false;
   for (;;) {
@@ -397,7 +234,7 @@ Response Connection::attempt(std::string_view request, SteadyClock::time_point d
     }
     if (n <= 0) {
       reader.eof();
-      if (reader.state() == ResponseReader::State::done) {
+      if (reader.done()) {
         break;
       }
       retryable = reused && !any;
@@ -406,10 +243,10 @@ Response Connection::attempt(std::string_view request, SteadyClock::time_point d
     any = true;
     reader.feed(std::string_view(buf, static_cast<std::size_t>(n)),
                 seconds(SteadyClock::now() - t0));
-    if (reader.state() == ResponseReader::State::bad) {
+    if (reader.malformed()) {
       return fail(Failure::malformed);
     }
-    if (reader.state() == ResponseReader::State::done) {
+    if (reader.done()) {
       break;
     }
   }

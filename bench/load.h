@@ -1,10 +1,11 @@
 #pragma once
-// The benchmarks' load generator: a minimal HTTP/1.1 client over raw sockets (keep-alive,
-// Content-Length and chunked bodies, a deadline on every request, the time of the first
-// response byte and of the first content byte of a stream), and run_load(), which drives N
-// client threads, each with its own connection, through a fixed number of requests.
-// Raw sockets rather than a library so the client costs the same few microseconds against
-// every target and its timestamps sit right at the socket calls.
+// The benchmarks' load generator: a minimal HTTP/1.1 client over raw sockets (keep-alive, a
+// deadline on every request, the time of the first response byte and of the first content
+// byte of a stream), and run_load(), which drives N client threads, each with its own
+// connection, through a fixed number of requests. Responses are decoded by askd's own
+// net::ResponseParser (Content-Length, chunked and until-close bodies, 1xx heads).
+// Raw sockets rather than a client library so the client costs the same few microseconds
+// against every target and its timestamps sit right at the socket calls.
 
 #include <chrono>
 #include <cstddef>

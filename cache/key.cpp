@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "core/json_text.h"
 #include "core/sha256.h"
 
 namespace ask::cache {
@@ -18,7 +19,7 @@ std::string canonical_form(std::string_view model, const nlohmann::json& request
   form.push_back(std::string(model));
   form.push_back(std::move(body));
   // Compact, keys sorted (std::map), UTF-8 kept as is, invalid bytes as U+FFFD: never throws.
-  return form.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+  return core::dump_json(form);
 }
 
 std::string cache_key(std::string_view model, const nlohmann::json& request) {

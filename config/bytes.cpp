@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/strings.h"
+
 namespace ask::config {
 
 namespace {
@@ -35,19 +37,6 @@ constexpr std::string_view k_accepted =
     "a number of bytes with an optional unit: B, KiB, MiB, GiB, TiB, PiB (powers of 1024) or "
     "KB, MB, GB, TB, PB (powers of 1000), e.g. \"24GiB\" or \"512 MiB\"";
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 core::Error bad(std::string_view text, std::string_view why) {
   return core::Error::bad_request(
       fmt::format("invalid size \"{}\": {}; expected {}", text, why, k_accepted));
@@ -58,7 +47,7 @@ core::Result<std::uint64_t> unit_factor(std::string_view text, std::string_view 
     return 1;
   }
   for (const Unit& u : k_units) {
-    if (iequals(unit, u.name)) {
+    if (core::iequals(unit, u.name)) {
       return u.factor;
     }
   }

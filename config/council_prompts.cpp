@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/strings.h"
+
 namespace ask::config {
 
 namespace {
@@ -43,16 +45,6 @@ constexpr std::array<std::string_view, 1> k_member_allowed{"question"};
 constexpr std::array<std::string_view, 2> k_ranking_allowed{"question", "responses"};
 constexpr std::array<std::string_view, 3> k_chairman_allowed{"question", "responses", "rankings"};
 constexpr std::array<std::string_view, 2> k_chairman_required{"question", "responses"};
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 } // namespace
 
@@ -110,7 +102,7 @@ PlaceholderScan scan_placeholders(std::string_view text) {
       scan.error = fmt::format("\"{{{{\" at offset {} is never closed with \"}}}}\"", pos);
       return scan;
     }
-    scan.names.emplace_back(trim(text.substr(pos + 2, close - pos - 2)));
+    scan.names.emplace_back(core::trim_blanks(text.substr(pos + 2, close - pos - 2)));
     pos = close + 2;
   }
   return scan;
@@ -129,7 +121,7 @@ std::string render_prompt(std::string_view text,
       return out;
     }
     out += text.substr(pos, open - pos);
-    const auto it = values.find(trim(text.substr(open + 2, close - open - 2)));
+    const auto it = values.find(core::trim_blanks(text.substr(open + 2, close - open - 2)));
     if (it != values.end()) {
       out += it->second;
     } else {

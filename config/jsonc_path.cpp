@@ -1,6 +1,7 @@
 // The small public helpers of jsonc.h: key paths, positions, messages.
 
 #include "config/jsonc.h"
+#include "core/json_text.h"
 
 #include <fmt/format.h>
 
@@ -45,7 +46,7 @@ std::string path_member(std::string_view parent, std::string_view key) {
     out += key;
   } else {
     out += "[";
-    out += Json(std::string(key)).dump(-1, ' ', false, Json::error_handler_t::replace);
+    out += core::dump_json(Json(std::string(key)));
     out += "]";
   }
   return out;

@@ -9,12 +9,11 @@
 #include <fstream>
 #include <limits>
 
-#include <arpa/inet.h>
-
 #include <fmt/format.h>
 
 #include "config/config.h"
 #include "config/defaults.h"
+#include "core/url.h"
 
 namespace ask::config::detail {
 
@@ -24,50 +23,6 @@ constexpr std::array<std::string_view, 15> k_root_keys{
     "listen",  "api_keys", "max_request_body", "backends", "models", "tiers",    "default_tier",
     "aliases", "councils", "presets",          "gpus",     "groups", "cache",    "telemetry",
     "server"};
-
-bool is_host_name(std::string_view host) {
-  if (host.empty() || host.size() > 253) {
-    return false;
-  }
-  return std::ranges::all_of(host, [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
-  });
-}
-
-bool is_ipv6(const std::string& host) {
-  in6_addr addr{};
-  return inet_pton(AF_INET6, host.c_str(), &addr) == 1;
-}
-
-std::optional<int> parse_port(std::string_view text, int min) {
-  int port = 0;
-  const auto r = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (text.empty() || r.ec != std::errc{} || r.ptr != text.data() + text.size() || port < min ||
-      port > 65535) {
-    return std::nullopt;
-  }
-  return port;
-}
-
-// "host:port" or "[v6]:port" -> host (brackets removed) and the port text.
-std::optional<std::pair<std::string, std::string>> split_host_port(std::string_view text) {
-  if (text.starts_with('[')) {
-    const auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return std::nullopt;
-    }
-    return std::pair{std::string(text.substr(1, close - 1)), std::string(text.substr(close + 2))};
-  }
-  const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || text.find(':') != colon) {
-    return std::nullopt; // none, or an IPv6 literal without brackets
-  }
-  return std::pair{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
-}
-
-bool valid_host(const std::string& host, bool bracketed) {
-  return bracketed ? is_ipv6(host) : is_host_name(host);
-}
 
 void parse_listen(Context& ctx, const Json& root, Config& config) {
   if (const auto it = root.find("listen"); it != root.end()) {
@@ -410,56 +365,21 @@ void parse_timeouts(Context& ctx, const Json& value, const std::string& path, Ti
 }
 
 std::optional<Url> parse_url(Context& ctx, const std::string& text, const std::string& path) {
-  auto bad = [&](std::string_view why) {
+  auto url = core::parse_http_url(text);
+  if (!url) {
+    std::string why = std::move(url.error().reason);
+    if (url.error().problem == core::UrlProblem::user_info) {
+      why += "; use \"headers\" or \"api_key_env\"";
+    }
     ctx.error(path, fmt::format("invalid URL \"{}\": {}", text, why));
     return std::nullopt;
-  };
-  Url url;
-  const auto sep = text.find("://");
-  if (sep == std::string::npos) {
-    return bad("expected http://host:port or https://host:port");
   }
-  url.scheme = text.substr(0, sep);
-  std::ranges::transform(url.scheme, url.scheme.begin(),
-                         [](char c) { return static_cast<char>(std::tolower(c)); });
-  if (url.scheme != "http" && url.scheme != "https") {
-    return bad("the scheme must be http or https");
-  }
-  std::string rest = text.substr(sep + 3);
-  if (rest.find_first_of("?#") != std::string::npos) {
-    return bad("a query or fragment is not allowed");
-  }
-  const auto slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  url.base_path = slash == std::string::npos ? "" : rest.substr(slash);
-  while (url.base_path.ends_with('/')) {
-    url.base_path.pop_back();
-  }
-  if (authority.find('@') != std::string::npos) {
-    return bad("credentials in URLs are not supported; use \"headers\" or \"api_key_env\"");
-  }
-  const bool bracketed = authority.starts_with('[');
-  const bool has_port = bracketed ? authority.find("]:") != std::string::npos
-                                  : authority.find(':') != std::string::npos;
-  const auto hp = has_port ? split_host_port(authority) : std::nullopt;
-  url.host = has_port ? (hp ? hp->first : "") : authority;
-  if (!has_port && bracketed && authority.ends_with(']')) {
-    url.host = authority.substr(1, authority.size() - 2);
-  }
-  if (!valid_host(url.host, bracketed)) {
-    return bad("expected a host name or IP address after the scheme");
-  }
-  const auto port = has_port ? (hp ? parse_port(hp->second, 1) : std::nullopt)
-                             : std::optional(url.scheme == "https" ? 443 : 80);
-  if (!port) {
-    return bad("the port must be a number from 1 to 65535");
-  }
-  url.port = *port;
-  if (url.base_path.ends_with("/v1")) {
+  // Kept as written (a backend's path is sent as it is), but almost surely a mistake.
+  if (core::ends_in_api_root(url->base_path)) {
     ctx.warning(path, "askd appends /v1/... itself; with this URL requests go to "
                       ".../v1/v1/chat/completions (remove the trailing /v1)");
   }
-  return url;
+  return std::move(*url);
 }
 
 } // namespace ask::config::detail
@@ -467,16 +387,14 @@ std::optional<Url> parse_url(Context& ctx, const std::string& text, const std::s
 namespace ask::config {
 
 core::Result<std::pair<std::string, int>> parse_listen_address(std::string_view text) {
-  const auto parts = detail::split_host_port(text);
-  const bool bracketed = text.starts_with('[');
-  const auto port = parts ? detail::parse_port(parts->second, 0) : std::nullopt;
-  if (!parts || !detail::valid_host(parts->first, bracketed) || !port) {
+  auto address = core::parse_host_port(text, 0);
+  if (!address) {
     return core::fail(core::Error::bad_request(
         fmt::format("invalid address \"{}\": expected host:port such as \"127.0.0.1:11436\" "
                     "or \"[::1]:11436\" (port 0 to 65535)",
                     text)));
   }
-  return std::pair{parts->first, *port};
+  return std::move(*address);
 }
 
 } // namespace ask::config

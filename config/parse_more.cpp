@@ -13,6 +13,7 @@
 #include "config/llama_args.h"
 #include "config/parse.h"
 #include "config/suggest.h"
+#include "core/strings.h"
 
 namespace ask::config::detail {
 
@@ -318,8 +319,7 @@ void parse_device(Context& ctx, const Json& value, const std::string& path, Conf
   }
   g.reserve = r.bytes("reserve").value_or(config.gpus.reserve);
   if (auto pci = r.string("pci")) {
-    std::ranges::transform(*pci, pci->begin(),
-                           [](char c) { return static_cast<char>(std::tolower(c)); });
+    *pci = core::to_lower(*pci);
     if (!is_pci_address(*pci)) {
       ctx.error(r.path_of("pci"), fmt::format("invalid PCI address \"{}\": expected "
                                               "domain:bus:device.function such as "

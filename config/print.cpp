@@ -7,6 +7,7 @@
 
 #include "config/bytes.h"
 #include "config/config.h"
+#include "core/strings.h"
 
 namespace ask::config {
 
@@ -15,9 +16,7 @@ namespace {
 constexpr std::string_view k_redacted = "<redacted>";
 
 bool looks_secret(std::string_view name) {
-  std::string lower(name);
-  std::ranges::transform(lower, lower.begin(),
-                         [](char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string lower = core::to_lower(name);
   for (std::string_view word : {"auth", "key", "token", "secret", "password", "cookie"}) {
     if (lower.find(word) != std::string::npos) {
       return true;

@@ -8,6 +8,7 @@
 
 #include "config/bytes.h"
 #include "config/suggest.h"
+#include "core/json_text.h"
 
 namespace ask::config::detail {
 
@@ -71,7 +72,7 @@ bool is_valid_name(std::string_view name) {
 
 std::string invalid_name_message(std::string_view what, std::string_view name) {
   return fmt::format("invalid {} name {}: names are 1 to 128 letters, digits and . _ : -", what,
-                     Json(std::string(name)).dump(-1, ' ', false, Json::error_handler_t::replace));
+                     core::dump_json(Json(std::string(name))));
 }
 
 std::optional<std::string> read_string(Context& ctx, const Json& v, const std::string& path) {

@@ -5,13 +5,11 @@
 
 #include <fmt/format.h>
 
+#include "core/strings.h"
+
 namespace ask::config {
 
 namespace {
-
-char fold(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
 
 template <class Name>
 std::optional<std::string> closest_impl(std::string_view word, std::span<const Name> candidates) {
@@ -55,9 +53,10 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   for (std::size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cost = fold(a[i - 1]) == fold(b[j - 1]) ? 0 : 1;
+      const std::size_t cost = core::to_lower(a[i - 1]) == core::to_lower(b[j - 1]) ? 0 : 1;
       cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
-      if (i > 1 && j > 1 && fold(a[i - 1]) == fold(b[j - 2]) && fold(a[i - 2]) == fold(b[j - 1])) {
+      if (i > 1 && j > 1 && core::to_lower(a[i - 1]) == core::to_lower(b[j - 2]) &&
+          core::to_lower(a[i - 2]) == core::to_lower(b[j - 1])) {
         cur[j] = std::min(cur[j], before[j - 2] + 1);
       }
     }

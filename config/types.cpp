@@ -79,12 +79,6 @@ std::string_view to_string(FlashAttn mode) {
   return "auto";
 }
 
-std::string Url::to_string() const {
-  const bool ipv6 = host.find(':') != std::string::npos;
-  return fmt::format("{}://{}{}{}:{}{}", scheme, ipv6 ? "[" : "", host, ipv6 ? "]" : "", port,
-                     base_path);
-}
-
 std::string ListenConfig::to_string() const {
   const bool ipv6 = host.find(':') != std::string::npos;
   return ipv6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);

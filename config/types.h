@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/duration.h"
+#include "core/url.h"
 
 namespace ask::config {
 
@@ -41,16 +42,8 @@ enum class FlashAttn { on, off, automatic };
 // "on", "off", "auto".
 std::string_view to_string(FlashAttn mode);
 
-// A backend's base URL, split for an HTTP client.
-struct Url {
-  std::string scheme;    // "http" or "https"
-  std::string host;      // without brackets for IPv6 literals
-  int port = 0;          // explicit, or 80 / 443 from the scheme
-  std::string base_path; // "" or a prefix such as "/proxy" (never a trailing '/')
-
-  // "http://127.0.0.1:11434", "https://[::1]:8443/proxy".
-  std::string to_string() const;
-};
+// A backend's base URL, split for an HTTP client (the rules are in core/url.h).
+using Url = core::HttpUrl;
 
 struct Timeouts {
   core::Duration connect;    // to open the TCP (and TLS) connection

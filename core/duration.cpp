@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/excerpt.h"
+#include "core/json_text.h"
+#include "core/strings.h"
 
 namespace ask::core {
 
@@ -47,29 +49,12 @@ Error duration_error(std::string_view input, std::string_view reason) {
   return Error::bad_request(std::move(msg));
 }
 
-// JSON text for messages; never throws on invalid UTF-8.
-std::string dump(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 std::string out_of_range_reason() {
   return "out of range (the longest finite duration is 36500d; use \"forever\" for no limit)";
 }
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) {
-      return false;
-    }
-  }
-  return true;
 }
 
 bool is_forever_word(std::string_view text) {
@@ -254,7 +239,7 @@ namespace {
 
 Result<Duration> from_seconds(double s, const nlohmann::json& value) {
   if (std::isnan(s) || std::isinf(s)) {
-    return fail(duration_error(dump(value), "not a finite number"));
+    return fail(duration_error(dump_json(value), "not a finite number"));
   }
   if (s == 0.0) {
     return Duration::zero();
@@ -264,7 +249,7 @@ Result<Duration> from_seconds(double s, const nlohmann::json& value) {
   }
   const double ms = std::round(s * 1000.0);
   if (ms > static_cast<double>(k_max_ms)) {
-    return fail(duration_error(dump(value), out_of_range_reason()));
+    return fail(duration_error(dump_json(value), out_of_range_reason()));
   }
   const auto whole = static_cast<long long>(ms);
   return Duration::from(Duration::Millis{whole == 0 ? 1 : whole});
@@ -282,14 +267,14 @@ Result<Duration> parse_duration(const nlohmann::json& value) {
       return Duration::forever();
     }
     if (n > k_max_ms / 1000) {
-      return fail(duration_error(dump(value), out_of_range_reason()));
+      return fail(duration_error(dump_json(value), out_of_range_reason()));
     }
     return n == 0 ? Duration::zero() : Duration::seconds(n);
   }
   if (value.is_number_unsigned()) {
     const auto n = value.get<unsigned long long>();
     if (n > static_cast<unsigned long long>(k_max_ms / 1000)) {
-      return fail(duration_error(dump(value), out_of_range_reason()));
+      return fail(duration_error(dump_json(value), out_of_range_reason()));
     }
     const auto s = static_cast<long long>(n);
     return s == 0 ? Duration::zero() : Duration::seconds(s);
@@ -299,7 +284,7 @@ Result<Duration> parse_duration(const nlohmann::json& value) {
   }
   return fail(Error::bad_request(std::string("invalid duration: expected a number of seconds or "
                                              "a string such as \"15m\", got ") +
-                                 value.type_name() + " " + quote(dump(value))));
+                                 value.type_name() + " " + quote(dump_json(value))));
 }
 
 std::string Duration::to_string() const {

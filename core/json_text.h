@@ -39,9 +39,17 @@ struct JsonTextError {
 // (see printable_excerpt); never throws.
 std::expected<nlohmann::json, JsonTextError> parse_json_text(std::string_view text);
 
+// JSON text of `value` that never throws on a string holding bytes that are not UTF-8 (a
+// peer's, a file's): they become U+FFFD. Other non-ASCII text is kept as UTF-8 (no \u
+// escapes); `indent` -1 is compact, as nlohmann's dump(). The one way askd writes JSON text
+// out of values it did not build entirely itself.
+std::string dump_json(const nlohmann::json& value, int indent = -1);
+std::string dump_json(const nlohmann::ordered_json& value, int indent = -1);
+
 } // namespace ask::core::detail
 
 namespace ask::core {
+using detail::dump_json;
 using detail::JsonTextError;
 using detail::k_max_json_depth;
 using detail::parse_json_text;

@@ -59,3 +59,16 @@ TEST_CASE("parse_json_text: the parser's message is valid UTF-8, short, and quot
   CHECK(long_token.error().what.size() < 300);
   CHECK_NOTHROW((void)json(long_token.error().what).dump());
 }
+
+TEST_CASE("dump_json: compact, UTF-8 kept, bytes that are not UTF-8 replaced, never throws") {
+  CHECK(dump_json(json{{"b", 1}, {"a", "caf\xc3\xa9"}}) == R"({"a":"café","b":1})");
+  const std::string bad = "x\xff\xc3y";
+  CHECK_THROWS((void)json(bad).dump()); // what dump_json exists to avoid
+  CHECK(dump_json(json(bad)) == "\"x\xef\xbf\xbd\xef\xbf\xbdy\"");
+  CHECK(dump_json(json::array({1, 2}), 2) == "[\n  1,\n  2\n]");
+  // ordered_json keeps insertion order (llm-sim writes llama-server's key order).
+  nlohmann::ordered_json ordered;
+  ordered["z"] = bad;
+  ordered["a"] = 1;
+  CHECK(dump_json(ordered) == "{\"z\":\"x\xef\xbf\xbd\xef\xbf\xbdy\",\"a\":1}");
+}

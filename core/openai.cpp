@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/excerpt.h"
+#include "core/json_text.h"
 #include "core/openai_detail.h"
 
 namespace ask::core {
@@ -156,7 +157,7 @@ Result<void> parse_tool_function(const Json& fn, const std::string& path, bool s
       call.function.arguments = std::move(*args);
     } else if (key == "arguments" && v.is_object()) {
       // Lenient: Ollama-style object arguments, re-encoded as the string OpenAI sends.
-      call.function.arguments = v.dump(-1, ' ', false, Json::error_handler_t::replace);
+      call.function.arguments = dump_json(v);
     } else {
       rest[key] = v;
     }

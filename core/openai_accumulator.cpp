@@ -1,13 +1,15 @@
 // ChunkAccumulator: a stream of chunks merged into the non-streaming response.
 #include "core/openai.h"
 
+#include "core/json_text.h"
+
 namespace ask::core {
 
 namespace {
 
 // The bytes a JSON value adds when kept: its text, or a small charge for scalars.
 std::size_t json_bytes(const std::string& key, const Json& value) {
-  return key.size() + value.dump(-1, ' ', false, Json::error_handler_t::replace).size();
+  return key.size() + dump_json(value).size();
 }
 
 } // namespace

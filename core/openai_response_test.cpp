@@ -6,21 +6,10 @@
 using namespace ask::core;
 using ask::core::testing::http_body;
 using ask::core::testing::read_fixture;
+using ask::core::testing::restore_blank_lines;
 using ask::core::testing::sse_payloads;
 
 namespace {
-
-// The ollama.com trace lost its blank lines (see tests/fixtures/ollama/README.md).
-std::string restore_blank_lines(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    out += c;
-    if (c == '\n') {
-      out += '\n';
-    }
-  }
-  return out;
-}
 
 std::vector<ChatChunk> chunks_of(const std::string& body) {
   std::vector<ChatChunk> out;
@@ -364,13 +353,13 @@ TEST_CASE("ErrorBody: parses llama-server's error bodies (integer code, extra fi
   for (auto pos = errors.find("{\"error\""); pos != std::string::npos;
        pos = errors.find("{\"error\"", pos + 1)) {
     const auto line = errors.substr(pos, errors.find('\n', pos) - pos);
-    const auto json = Json::parse(line);
-    auto body = parse_error_body(json);
+    const auto parsed = Json::parse(line);
+    auto body = parse_error_body(parsed);
     INFO(line);
     REQUIRE(body.has_value());
     CHECK_FALSE(body->message.empty());
     CHECK(body->code.is_number_integer());
-    CHECK(to_json(*body).at("error").at("code") == json.at("error").at("code"));
+    CHECK(to_json(*body).at("error").at("code") == parsed.at("error").at("code"));
     bodies.push_back(std::move(*body));
   }
   REQUIRE(bodies.size() == 13);

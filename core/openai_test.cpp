@@ -84,7 +84,7 @@ ChatRequest parse_ok(const std::string& text) {
 }
 
 // The error message for a body that must be rejected.
-std::string rejected(const std::string& text) {
+std::string rejected_body(const std::string& text) {
   auto req = parse_chat_request(std::string_view(text));
   INFO(text);
   REQUIRE_FALSE(req.has_value());
@@ -243,19 +243,20 @@ TEST_CASE("ChatRequest: serialises a request built in code") {
 }
 
 TEST_CASE("ChatRequest: model and messages are required") {
-  CHECK(rejected(R"({"messages":[{"role":"user","content":"hi"}]})") == "model: required");
-  CHECK(rejected(R"({"model":"m"})") == "messages: required");
-  CHECK(rejected(R"({"model":"","messages":[{"role":"user","content":"hi"}]})") ==
+  CHECK(rejected_body(R"({"messages":[{"role":"user","content":"hi"}]})") == "model: required");
+  CHECK(rejected_body(R"({"model":"m"})") == "messages: required");
+  CHECK(rejected_body(R"({"model":"","messages":[{"role":"user","content":"hi"}]})") ==
         "model: must not be empty");
-  CHECK(rejected(R"({"model":7,"messages":[{"role":"user","content":"hi"}]})") ==
+  CHECK(rejected_body(R"({"model":7,"messages":[{"role":"user","content":"hi"}]})") ==
         "model: expected a string, got an integer");
-  CHECK(rejected(R"({"model":null,"messages":[{"role":"user","content":"hi"}]})") ==
+  CHECK(rejected_body(R"({"model":null,"messages":[{"role":"user","content":"hi"}]})") ==
         "model: expected a string, got null");
-  CHECK(rejected(R"({"model":"m","messages":[]})") ==
+  CHECK(rejected_body(R"({"model":"m","messages":[]})") ==
         "messages: must contain at least one message");
-  CHECK(rejected(R"({"model":"m","messages":"hello"})") ==
+  CHECK(rejected_body(R"({"model":"m","messages":"hello"})") ==
         "messages: expected an array, got a string");
-  CHECK(rejected(R"({"model":"m","messages":null})") == "messages: expected an array, got null");
+  CHECK(rejected_body(R"({"model":"m","messages":null})") ==
+        "messages: expected an array, got null");
 }
 
 TEST_CASE("ChatRequest: message errors name the field path") {
@@ -324,7 +325,7 @@ TEST_CASE("ChatRequest: message errors name the field path") {
        "messages[1].tool_calls[0].id: expected a string, got an integer"},
   };
   for (const auto& [message, expected] : cases) {
-    const auto msg = rejected(body_with_message(message));
+    const auto msg = rejected_body(body_with_message(message));
     INFO(message);
     CHECK(msg.starts_with(expected));
   }
@@ -384,28 +385,28 @@ TEST_CASE("ChatRequest: top-level field errors") {
        "response_format.json_schema: expected an object, got a string"},
   };
   for (const auto& [fields, expected] : cases) {
-    const auto msg = rejected(body_with(fields));
+    const auto msg = rejected_body(body_with(fields));
     INFO(fields);
     CHECK(msg.starts_with(expected));
   }
 }
 
 TEST_CASE("ChatRequest: body text errors") {
-  const auto syntax = rejected(R"({"messages": [ not json)");
+  const auto syntax = rejected_body(R"({"messages": [ not json)");
   CHECK(syntax.starts_with("request body is not valid JSON: parse error at line 1, column 17"));
-  CHECK(rejected("").starts_with("request body is not valid JSON"));
+  CHECK(rejected_body("").starts_with("request body is not valid JSON"));
   // nlohmann reports a number too large for a double as out_of_range, not parse_error.
-  CHECK(rejected(body_with("\"max_tokens\":1E400"))
+  CHECK(rejected_body(body_with("\"max_tokens\":1E400"))
             .starts_with("request body is not valid JSON: number overflow parsing '1E400'"));
-  CHECK(rejected("[1,2]") == "request body: expected a JSON object, got an array");
-  CHECK(rejected("\"x\"") == "request body: expected a JSON object, got a string");
-  CHECK(rejected("null") == "request body: expected a JSON object, got null");
+  CHECK(rejected_body("[1,2]") == "request body: expected a JSON object, got an array");
+  CHECK(rejected_body("\"x\"") == "request body: expected a JSON object, got a string");
+  CHECK(rejected_body("null") == "request body: expected a JSON object, got null");
 }
 
 TEST_CASE("ChatRequest: deeply nested JSON is refused before parsing") {
   const std::string deep =
       body_with("\"x\":" + std::string(100'000, '[') + std::string(100'000, ']'));
-  CHECK(rejected(deep).find("nested deeper than") != std::string::npos);
+  CHECK(rejected_body(deep).find("nested deeper than") != std::string::npos);
   // Brackets inside strings do not count, and 100 levels are fine.
   const std::string in_string = body_with("\"x\":\"" + std::string(1000, '[') + "\"");
   CHECK(parse_ok(in_string).extra.at("x").get<std::string>().size() == 1000);
@@ -434,9 +435,9 @@ TEST_CASE("Message: text() joins the text parts") {
   m.content_parts.push_back(ContentPart{"image_url", "", "https://x", std::nullopt, Json()});
   m.content_parts.push_back(ContentPart{"text", "two", "", std::nullopt, Json()});
   CHECK(m.text() == "one\ntwo");
-  const auto json = to_json(m);
-  CHECK(json.at("content").size() == 3);
-  CHECK(json.at("content")[1] ==
+  const auto out = to_json(m);
+  CHECK(out.at("content").size() == 3);
+  CHECK(out.at("content")[1] ==
         Json::parse(R"({"type":"image_url","image_url":{"url":"https://x"}})"));
 }
 

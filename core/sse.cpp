@@ -201,15 +201,24 @@ void SseParser::dispatch(std::vector<SseEvent>& out) {
   m_saw_any_field = false;
 }
 
-std::string encode_sse(std::string_view data, std::string_view event) {
+std::string encode_sse(std::string_view data, std::string_view event, std::string_view id) {
   std::string out;
-  out.reserve(data.size() + event.size() + 16);
-  if (!event.empty()) {
-    out += "event: ";
-    for (char c : event) {
-      out += (c == '\r' || c == '\n') ? ' ' : c;
+  out.reserve(data.size() + event.size() + id.size() + 24);
+  const auto field = [&out](std::string_view name, std::string_view value) {
+    out += name;
+    out += ": ";
+    for (char c : value) {
+      if (c != '\0') {
+        out += (c == '\r' || c == '\n') ? ' ' : c;
+      }
     }
     out += '\n';
+  };
+  if (!event.empty()) {
+    field("event", event);
+  }
+  if (!id.empty()) {
+    field("id", id);
   }
   for_each_line(data, [&out](std::string_view line) {
     out += "data: ";

@@ -69,9 +69,11 @@ private:
 };
 
 // "data: <payload>\n\n" with multi-line payloads split into several data lines (any of
-// "\n", "\r\n", "\r" breaks a line; the parser gives the payload back with "\n"); `event`
-// adds an "event:" line when not empty (line breaks in it are replaced by spaces).
-std::string encode_sse(std::string_view data, std::string_view event = {});
+// "\n", "\r\n", "\r" breaks a line; the parser gives the payload back with "\n"). `event`
+// adds an "event:" line and `id` an "id:" line before the data when not empty; line breaks in
+// them are replaced by spaces, and NUL bytes in an id are dropped (a reader ignores such ids).
+std::string encode_sse(std::string_view data, std::string_view event = {},
+                       std::string_view id = {});
 // "data: [DONE]\n\n".
 std::string encode_sse_done();
 // ": <text>\n\n", a comment (keep-alive ping); a multi-line text becomes several comment lines.

@@ -1,21 +1,14 @@
 #include "core/sse.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <doctest/doctest.h>
 
+#include "core/test_fixtures.h"
+
 using namespace ask::core;
+using ask::core::testing::read_fixture;
+using ask::core::testing::restore_blank_lines;
 
 namespace {
-
-std::string read_fixture(const std::string& rel) {
-  std::ifstream in(std::string(ASK_SOURCE_DIR) + "/tests/fixtures/" + rel, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "cannot open fixture ", rel);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 bool same(const std::vector<SseEvent>& a, const std::vector<SseEvent>& b) {
   if (a.size() != b.size()) {
@@ -64,19 +57,6 @@ std::size_t count_data_lines(std::string_view text) {
     ++n;
   }
   return n;
-}
-
-// The ollama.com trace lost its blank lines (see tests/fixtures/ollama/README.md): put them
-// back, one after each line.
-std::string restore_blank_lines(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    out += c;
-    if (c == '\n') {
-      out += '\n';
-    }
-  }
-  return out;
 }
 
 std::vector<std::string> data_of(const std::vector<SseEvent>& events) {
@@ -366,6 +346,9 @@ TEST_CASE("SseEncoder: frames data, events and comments") {
   CHECK(encode_sse("one\r\ntwo\rthree") == "data: one\ndata: two\ndata: three\n\n");
   CHECK(encode_sse("") == "data: \n\n");
   CHECK(encode_sse("x", "bad\nevent") == "event: bad event\ndata: x\n\n");
+  CHECK(encode_sse("{}", "load", "42") == "event: load\nid: 42\ndata: {}\n\n");
+  CHECK(encode_sse("x", {}, "7") == "id: 7\ndata: x\n\n");
+  CHECK(encode_sse("x", {}, std::string_view("a\0b\r\nc", 6)) == "id: ab  c\ndata: x\n\n");
   CHECK(encode_sse_done() == "data: [DONE]\n\n");
   CHECK(encode_sse_comment("ping") == ": ping\n\n");
   CHECK(encode_sse_comment("a\nb") == ": a\n: b\n\n");
@@ -400,6 +383,15 @@ TEST_CASE("SseEncoder: what it writes the parser reads back") {
   }
   CHECK(events.back().is_done());
   check_every_split(stream, events);
+}
+
+TEST_CASE("SseEncoder: an id comes back with its event") {
+  const auto events = parse_whole(encode_sse("{\"a\":1}", "status", "41") + encode_sse("x"));
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].event == "status");
+  CHECK(events[0].id == "41");
+  CHECK(events[0].data == "{\"a\":1}");
+  CHECK(events[1].id.empty()); // an id belongs to its own event (see SseParser)
 }
 
 TEST_CASE("SseEncoder: CR and CRLF inside a payload come back as LF") {

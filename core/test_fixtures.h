@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -43,6 +44,19 @@ inline std::string http_body(const std::string& response) {
     body += rest.substr(eol + 2, size);
     pos = eol + 2 + size + 2;
   }
+}
+
+// The ollama.com traces lost their blank lines (see tests/fixtures/ollama/README.md): put
+// them back, one after each line.
+inline std::string restore_blank_lines(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    out += c;
+    if (c == '\n') {
+      out += '\n';
+    }
+  }
+  return out;
 }
 
 // The data of each SSE event of a stream body, [DONE] left out; `done` says whether it came.

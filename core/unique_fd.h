@@ -1,5 +1,6 @@
 #pragma once
-// UniqueFd: an owned file descriptor, closed when the owner goes (move-only).
+// UniqueFd: an owned file descriptor, closed when the owner goes (move-only), and the
+// descriptor helpers the process spawners share (pipes for a child, non-blocking reads).
 
 #include <unistd.h>
 
@@ -35,5 +36,12 @@ public:
 private:
   int m_fd = -1;
 };
+
+// A close-on-exec pipe with both ends above 0..2, so that a child's dup2 onto its standard
+// descriptors cannot clobber one of them. False (errno set) when the system refuses.
+bool open_cloexec_pipe(UniqueFd& read_end, UniqueFd& write_end);
+
+// Adds O_NONBLOCK to `fd`'s status flags, keeping the others. False (errno set) on failure.
+bool set_nonblocking(int fd);
 
 } // namespace ask::core

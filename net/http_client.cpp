@@ -71,6 +71,7 @@ ResponseStream& ResponseStream::operator=(ResponseStream&&) noexcept = default;
 ResponseStream::~ResponseStream() = default;
 
 core::Result<bool> ResponseStream::read(std::string& out) {
+  using detail::Clock;
   if (!m_state) {
     return core::fail(core::Error::internal("read from a moved-from ResponseStream"));
   }
@@ -162,7 +163,7 @@ bool ResponseStream::finish(std::chrono::milliseconds grace, std::size_t max_byt
     return false;
   }
   State& s = *m_state;
-  const auto end = Clock::now() + grace;
+  const auto end = detail::Clock::now() + grace;
   s.timeouts.idle = grace;
   s.timeouts.deadline = s.timeouts.deadline ? std::min(*s.timeouts.deadline, end) : end;
   std::string discarded;
@@ -205,7 +206,7 @@ core::Result<ResponseStream> HttpClient::start(const ClientRequest& request,
   if (std::string problem = detail::request_problem(request); !problem.empty()) {
     return core::fail(core::Error::bad_request("request to " + peer + ": " + problem));
   }
-  if (timeouts.deadline && Clock::now() >= *timeouts.deadline) {
+  if (timeouts.deadline && detail::Clock::now() >= *timeouts.deadline) {
     return core::fail(
         core::Error::timeout("request to " + peer + " passed its deadline before it was sent"));
   }

@@ -28,9 +28,11 @@
 
 namespace ask::net {
 
-using Clock = std::chrono::steady_clock;
-
 namespace detail {
+
+// In detail, not ask::net: net/http_server.cpp has a local Clock of its own, which -Wshadow
+// would flag when a unity build puts the two files in one translation unit.
+using Clock = std::chrono::steady_clock;
 
 inline constexpr std::size_t k_read_chunk = 16 * 1024;
 
@@ -134,7 +136,7 @@ public:
     return receive() < 0 && errno == EAGAIN && m_wants == POLLIN;
   }
 
-  Clock::time_point idle_since{};
+  detail::Clock::time_point idle_since{};
 
 private:
   // Maps a failed SSL_read_ex / SSL_write_ex to recv()'s answers.

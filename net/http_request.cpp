@@ -10,10 +10,6 @@ namespace {
 constexpr std::string_view k_crlf = "\r\n";
 constexpr std::string_view k_head_end = "\r\n\r\n";
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 bool is_token_char(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
     return true;
@@ -21,39 +17,10 @@ bool is_token_char(char c) {
   return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 } // namespace
-
-bool contains_token(std::string_view list, std::string_view token) {
-  while (!list.empty()) {
-    std::size_t comma = list.find(',');
-    if (iequals(trim(list.substr(0, comma)), token)) {
-      return true;
-    }
-    if (comma == std::string_view::npos) {
-      break;
-    }
-    list.remove_prefix(comma + 1);
-  }
-  return false;
-}
 
 bool is_token(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), is_token_char);
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 std::optional<std::string_view> HttpRequest::header(std::string_view name) const {
@@ -293,7 +260,7 @@ RequestParser::State RequestParser::parse_header_line(std::string_view line) {
   if (!std::all_of(name.begin(), name.end(), is_token_char)) {
     return fail(400, "malformed header field name");
   }
-  std::string_view value = trim(line.substr(colon + 1));
+  std::string_view value = core::trim_blanks(line.substr(colon + 1));
   if (value.find_first_of("\r\n") != std::string_view::npos) {
     return fail(400, "malformed header field value");
   }

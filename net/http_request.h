@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/strings.h"
+
 namespace ask::net {
 
 struct HttpRequest {
@@ -95,14 +97,14 @@ private:
   std::string m_error_message;
 };
 
-// Case-insensitive ASCII comparison for header names and tokens.
-bool iequals(std::string_view a, std::string_view b);
+// Case-insensitive ASCII comparison for header names and tokens (core/strings.h).
+using core::iequals;
 
 // RFC 9110 token: one or more of ALPHA, DIGIT and !#$%&'*+-.^_`|~ (methods, header names).
 bool is_token(std::string_view s);
 
 // Whether a comma-separated header value (`Connection: keep-alive, Upgrade`) lists `token`,
-// ignoring case and the spaces around items.
-bool contains_token(std::string_view list, std::string_view token);
+// ignoring case and the spaces around items (core/strings.h).
+using core::contains_token;
 
 } // namespace ask::net

@@ -39,22 +39,12 @@ bool is_field_text(std::string_view s) {
   });
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // Calls `fn` on each trimmed, non-empty element of a comma-separated list; stops early (and
 // returns false) when `fn` does.
 template <class Fn> bool for_each_element(std::string_view list, Fn fn) {
   while (!list.empty()) {
     const std::size_t comma = list.find(',');
-    const std::string_view item = trim(list.substr(0, comma));
+    const std::string_view item = core::trim_blanks(list.substr(0, comma));
     if (!item.empty() && !fn(item)) {
       return false;
     }
@@ -363,7 +353,7 @@ bool ResponseParser::parse_status_line(std::string_view line) {
 bool ResponseParser::parse_header_line(std::string_view line) {
   if (line.front() == ' ' || line.front() == '\t') {
     // Obsolete line folding (RFC 9112 section 5.2): a user agent replaces it with a space.
-    const std::string_view more = trim(line);
+    const std::string_view more = core::trim_blanks(line);
     if (m_head.headers.empty() || !is_field_text(more)) {
       return fail("malformed header line " + quoted(line));
     }
@@ -383,7 +373,7 @@ bool ResponseParser::parse_header_line(std::string_view line) {
   if (colon == std::string_view::npos || !is_token(line.substr(0, colon))) {
     return fail("malformed header line " + quoted(line));
   }
-  const std::string_view value = trim(line.substr(colon + 1));
+  const std::string_view value = core::trim_blanks(line.substr(colon + 1));
   if (!is_field_text(value)) {
     return fail("malformed value in header line " + quoted(line));
   }

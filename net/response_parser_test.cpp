@@ -6,12 +6,12 @@
 #include <vector>
 
 using namespace ask::net;
-using State = ResponseParser::State;
+using ResponseState = ResponseParser::State;
 
 namespace {
 
 struct Parsed {
-  State state = State::head;
+  ResponseState state = ResponseState::head;
   ResponseHead head;
   std::string body;
   std::string error;
@@ -63,7 +63,7 @@ Parsed parse(std::string_view wire, bool eof = false, bool head_request = false,
 TEST_CASE("ResponseParser: a Content-Length response") {
   Parsed r = parse("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Spaced:  a b  \r\n"
                    "Content-Length: 5\r\n\r\nhello");
-  CHECK(r.state == State::complete);
+  CHECK(r.state == ResponseState::complete);
   CHECK(r.head.status == 200);
   CHECK(r.head.reason == "OK");
   REQUIRE(r.head.headers.size() == 3);
@@ -83,12 +83,12 @@ TEST_CASE("ResponseParser: feed stops at the end of the head") {
   const std::string wire = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
   const std::size_t n = parser.feed(wire, body);
   CHECK(n == wire.size() - 3);
-  CHECK(parser.state() == State::body);
+  CHECK(parser.state() == ResponseState::body);
   CHECK(body.empty());
   CHECK(parser.head().status == 200);
   CHECK(parser.content_length() == 3);
   CHECK(parser.feed(std::string_view(wire).substr(n), body) == 3);
-  CHECK(parser.state() == State::complete);
+  CHECK(parser.state() == ResponseState::complete);
   CHECK(body == "abc");
   CHECK(parser.feed("more", body) == 0);
 }
@@ -100,14 +100,14 @@ TEST_CASE("ResponseParser: a chunked body split at every byte is the same respon
                            "0006\r\n world\r\n"
                            "0\r\nX-Trailer: yes\r\nX-Other: 1\r\n\r\n";
   const Parsed whole = parse(wire);
-  CHECK(whole.state == State::complete);
+  CHECK(whole.state == ResponseState::complete);
   CHECK(whole.body == "hello, world");
   CHECK(whole.framing == BodyFraming::chunked);
   CHECK(whole.keep_alive);
   for (std::size_t cut = 0; cut <= wire.size(); ++cut) {
     CAPTURE(cut);
     const Parsed r = parse_pieces(wire, {cut});
-    CHECK(r.state == State::complete);
+    CHECK(r.state == ResponseState::complete);
     CHECK(r.body == whole.body);
     CHECK(r.head.status == 200);
     CHECK(r.unconsumed == 0);
@@ -117,7 +117,7 @@ TEST_CASE("ResponseParser: a chunked body split at every byte is the same respon
     every_byte.push_back(i);
   }
   const Parsed bytewise = parse_pieces(wire, every_byte);
-  CHECK(bytewise.state == State::complete);
+  CHECK(bytewise.state == ResponseState::complete);
   CHECK(bytewise.body == whole.body);
 }
 
@@ -126,7 +126,7 @@ TEST_CASE("ResponseParser: a Content-Length response split at every byte") {
   for (std::size_t cut = 0; cut <= wire.size(); ++cut) {
     CAPTURE(cut);
     const Parsed r = parse_pieces(wire, {cut});
-    CHECK(r.state == State::complete);
+    CHECK(r.state == ResponseState::complete);
     CHECK(r.head.status == 201);
     CHECK(r.body == "0123456789");
   }
@@ -134,7 +134,7 @@ TEST_CASE("ResponseParser: a Content-Length response split at every byte") {
 
 TEST_CASE("ResponseParser: bare LF line ends are accepted") {
   Parsed r = parse("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n3\nabc\n0\n\n");
-  CHECK(r.state == State::complete);
+  CHECK(r.state == ResponseState::complete);
   CHECK(r.body == "abc");
 }
 
@@ -142,14 +142,14 @@ TEST_CASE("ResponseParser: a body delimited by the close ends at finish()") {
   const std::string wire =
       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nstreamed until close";
   Parsed open = parse(wire);
-  CHECK(open.state == State::body);
+  CHECK(open.state == ResponseState::body);
   CHECK(open.framing == BodyFraming::until_close);
   CHECK(!open.keep_alive);
   Parsed closed = parse(wire, true);
-  CHECK(closed.state == State::complete);
+  CHECK(closed.state == ResponseState::complete);
   CHECK(closed.body == "streamed until close");
   Parsed http10 = parse("HTTP/1.0 200 OK\r\n\r\nold", true);
-  CHECK(http10.state == State::complete);
+  CHECK(http10.state == ResponseState::complete);
   CHECK(http10.body == "old");
 }
 
@@ -157,7 +157,7 @@ TEST_CASE("ResponseParser: 1xx heads are skipped") {
   Parsed r = parse("HTTP/1.1 100 Continue\r\n\r\n"
                    "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-  CHECK(r.state == State::complete);
+  CHECK(r.state == ResponseState::complete);
   CHECK(r.head.status == 200);
   CHECK(!r.head.header("Link"));
   CHECK(r.body == "ok");
@@ -165,24 +165,24 @@ TEST_CASE("ResponseParser: 1xx heads are skipped") {
 
 TEST_CASE("ResponseParser: HEAD, 204 and 304 responses have no body") {
   Parsed head = parse("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", false, true);
-  CHECK(head.state == State::complete);
+  CHECK(head.state == ResponseState::complete);
   CHECK(head.framing == BodyFraming::none);
   CHECK(head.keep_alive);
   Parsed no_content = parse("HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\n");
-  CHECK(no_content.state == State::complete);
+  CHECK(no_content.state == ResponseState::complete);
   CHECK(no_content.body.empty());
   CHECK(no_content.unconsumed == 17); // the next response is left alone
   Parsed not_modified = parse("HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n");
-  CHECK(not_modified.state == State::complete);
+  CHECK(not_modified.state == ResponseState::complete);
 }
 
 TEST_CASE("ResponseParser: bytes after the end of the message are not consumed") {
   Parsed r = parse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA");
-  CHECK(r.state == State::complete);
+  CHECK(r.state == ResponseState::complete);
   CHECK(r.body == "ok");
   CHECK(r.unconsumed == 5);
   Parsed chunked = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nX");
-  CHECK(chunked.state == State::complete);
+  CHECK(chunked.state == ResponseState::complete);
   CHECK(chunked.unconsumed == 1);
 }
 
@@ -194,7 +194,7 @@ TEST_CASE("ResponseParser: keep-alive follows the version and Connection") {
   // Transfer-Encoding and Content-Length together: chunked wins, the connection is not reused.
   Parsed both = parse("HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n"
                       "2\r\nab\r\n0\r\n\r\n");
-  CHECK(both.state == State::complete);
+  CHECK(both.state == ResponseState::complete);
   CHECK(both.body == "ab");
   CHECK(!both.keep_alive);
 }
@@ -202,7 +202,7 @@ TEST_CASE("ResponseParser: keep-alive follows the version and Connection") {
 TEST_CASE("ResponseParser: agreeing Content-Length values, folded lines, odd spacing") {
   Parsed r = parse("HTTP/1.1 200 \r\nContent-Length: 2, 2\r\ncontent-length: 2\r\n"
                    "X-Folded: first\r\n  second\r\n\tthird\r\n\r\nok");
-  CHECK(r.state == State::complete);
+  CHECK(r.state == ResponseState::complete);
   CHECK(r.head.reason.empty());
   CHECK(r.head.header("X-Folded") == "first second third");
   CHECK(r.body == "ok");
@@ -220,9 +220,9 @@ TEST_CASE("ResponseParser: a huge chunk streams without being buffered") {
     REQUIRE(n > 0);
     wire.remove_prefix(n);
   }
-  CHECK(parser.state() == State::body);
+  CHECK(parser.state() == ResponseState::body);
   CHECK(body == "abc");
-  CHECK(parser.finish() == State::failed);
+  CHECK(parser.finish() == ResponseState::failed);
 }
 
 TEST_CASE("ResponseParser: malformed responses fail with a reason") {
@@ -279,7 +279,7 @@ TEST_CASE("ResponseParser: malformed responses fail with a reason") {
     const std::string wire = c.wire;
     CAPTURE(wire);
     const Parsed r = parse(wire);
-    CHECK(r.state == State::failed);
+    CHECK(r.state == ResponseState::failed);
     CHECK(r.error.find(c.error) != std::string::npos);
   }
 }
@@ -287,7 +287,7 @@ TEST_CASE("ResponseParser: malformed responses fail with a reason") {
 TEST_CASE("ResponseParser: a NUL in a header value is malformed") {
   const std::string_view wire("HTTP/1.1 200 OK\r\nX: a\0b\r\n\r\n", 27);
   const Parsed r = parse(wire);
-  CHECK(r.state == State::failed);
+  CHECK(r.state == ResponseState::failed);
   CHECK(r.error.find("malformed value") != std::string::npos);
 }
 
@@ -299,28 +299,28 @@ TEST_CASE("ResponseParser: sizes and counts are bounded") {
   limits.max_interim_heads = 2;
   // The head limit holds without a line end in sight.
   Parsed big = parse("HTTP/1.1 200 OK\r\nX: " + std::string(200, 'a'), false, false, limits);
-  CHECK(big.state == State::failed);
+  CHECK(big.state == ResponseState::failed);
   CHECK(big.error.find("larger than 128 bytes") != std::string::npos);
   Parsed many =
       parse("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", false, false, limits);
-  CHECK(many.state == State::failed);
+  CHECK(many.state == ResponseState::failed);
   CHECK(many.error.find("more than 3 header fields") != std::string::npos);
   Parsed three =
       parse("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nContent-Length: 0\r\n\r\n", false, false, limits);
-  CHECK(three.state == State::complete);
+  CHECK(three.state == ResponseState::complete);
   const std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
   Parsed long_line = parse(chunked + "1;" + std::string(100, 'e'), false, false, limits);
-  CHECK(long_line.state == State::failed);
+  CHECK(long_line.state == ResponseState::failed);
   CHECK(long_line.error.find("chunk size line longer") != std::string::npos);
   Parsed many_trailers =
       parse(chunked + "0\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", false, false, limits);
-  CHECK(many_trailers.state == State::failed);
+  CHECK(many_trailers.state == ResponseState::failed);
   Parsed big_trailers = parse(chunked + "0\r\nA: " + std::string(200, 'a'), false, false, limits);
-  CHECK(big_trailers.state == State::failed);
+  CHECK(big_trailers.state == ResponseState::failed);
   Parsed interim = parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n"
                          "HTTP/1.1 103 Early Hints\r\n\r\n",
                          false, false, limits);
-  CHECK(interim.state == State::failed);
+  CHECK(interim.state == ResponseState::failed);
   CHECK(interim.error.find("interim") != std::string::npos);
 }
 
@@ -329,11 +329,11 @@ TEST_CASE("ResponseParser: a connection closed early fails") {
   CHECK(parse("HTTP/1.1 200 OK\r\nContent-", true).error.find("head was cut off") !=
         std::string::npos);
   Parsed body = parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf", true);
-  CHECK(body.state == State::failed);
+  CHECK(body.state == ResponseState::failed);
   CHECK(body.body == "half");
   CHECK(body.error.find("body was cut off") != std::string::npos);
   CHECK(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab", true).state ==
-        State::failed);
+        ResponseState::failed);
 }
 
 TEST_CASE("ResponseParser: reset() starts a new response") {
@@ -342,12 +342,12 @@ TEST_CASE("ResponseParser: reset() starts a new response") {
   parser.reset();
   parser.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", body);
   parser.feed("zz\r\n", body);
-  REQUIRE(parser.state() == State::failed);
+  REQUIRE(parser.state() == ResponseState::failed);
   parser.reset(true);
-  CHECK(parser.state() == State::head);
+  CHECK(parser.state() == ResponseState::head);
   CHECK(!parser.started());
   CHECK(parser.error().empty());
   parser.feed("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", body);
-  CHECK(parser.state() == State::complete); // a HEAD response
+  CHECK(parser.state() == ResponseState::complete); // a HEAD response
   CHECK(parser.started());
 }

@@ -30,7 +30,7 @@ core::Result<net::ResponseStream> BackendHttp::post_json(std::string_view path,
   request.target = m_base_path + std::string(path);
   request.headers =
       headers(stream ? "text/event-stream, application/x-ndjson" : "application/json");
-  request.body = body.dump(-1, ' ', false, core::Json::error_handler_t::replace);
+  request.body = core::dump_json(body);
   auto response = m_client->start(request, ctx.timeouts, ctx.watch);
   if (!response) {
     return core::fail(std::move(response.error()));

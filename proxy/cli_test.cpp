@@ -62,7 +62,7 @@ constexpr std::string_view k_bad = "{\n"
                                    "  }\n"
                                    "}\n";
 
-bool contains(const std::string& s, std::string_view needle) {
+bool has_text(const std::string& s, std::string_view needle) {
   return s.find(needle) != std::string::npos;
 }
 
@@ -104,7 +104,7 @@ TEST_CASE("askd: --check-config without FILE checks the config askd would use") 
     const auto file = dir.write(".config/ask/config.jsonc", k_bad);
     const Outcome o = run({"--check-config"}, env_in(dir));
     CHECK(o.status == k_exit_usage);
-    CHECK(contains(o.err, "error: " + file.string() + ":5: models.x.backend"));
+    CHECK(has_text(o.err, "error: " + file.string() + ":5: models.x.backend"));
   }
   SUBCASE("the --config file") {
     const auto file = dir.write("c.jsonc", k_good);
@@ -131,7 +131,7 @@ TEST_CASE("askd: --config and --check-config naming different files is a usage e
   TempDir dir;
   const Outcome o = run({"--config", "a.jsonc", "--check-config", "b.jsonc"}, env_in(dir));
   CHECK(o.status == k_exit_usage);
-  CHECK(contains(o.err, "name different files"));
+  CHECK(has_text(o.err, "name different files"));
 }
 
 TEST_CASE("askd: refuses to serve with an invalid config, a bad --listen or an open address") {
@@ -141,27 +141,27 @@ TEST_CASE("askd: refuses to serve with an invalid config, a bad --listen or an o
   const auto good = dir.write("good.jsonc", k_good);
   const Outcome junk = run({"--config", good.string(), "--listen", "nowhere"}, env_in(dir));
   CHECK(junk.status == k_exit_usage);
-  CHECK(contains(junk.err, "askd: --listen: invalid address \"nowhere\""));
+  CHECK(has_text(junk.err, "askd: --listen: invalid address \"nowhere\""));
   const Outcome open = run({"--config", good.string(), "--listen", "0.0.0.0:0"}, env_in(dir));
   CHECK(open.status == k_exit_usage);
-  CHECK(contains(open.err, "refusing to listen on 0.0.0.0:0 without api_keys"));
+  CHECK(has_text(open.err, "refusing to listen on 0.0.0.0:0 without api_keys"));
   const Outcome level =
       run({"--config", good.string(), "--log-level", "loud", "--listen", "127.0.0.1:0"},
           env_in(dir));
   CHECK(level.status == k_exit_usage);
-  CHECK(contains(level.err, "--log-level"));
+  CHECK(has_text(level.err, "--log-level"));
 }
 
 TEST_CASE("askd: usage errors exit 2, --help and --version exit 0") {
   TempDir dir;
   const Outcome bogus = run({"--bogus"}, env_in(dir));
   CHECK(bogus.status == k_exit_usage);
-  CHECK(contains(bogus.err, "--bogus"));
+  CHECK(has_text(bogus.err, "--bogus"));
   const Outcome help = run({"--help"}, env_in(dir));
   CHECK(help.status == k_exit_ok);
-  CHECK(contains(help.out, "--check-config [FILE]"));
-  CHECK(contains(help.out, "$ASK_CONFIG"));
-  CHECK(contains(help.out, "Exit status:"));
+  CHECK(has_text(help.out, "--check-config [FILE]"));
+  CHECK(has_text(help.out, "$ASK_CONFIG"));
+  CHECK(has_text(help.out, "Exit status:"));
   const Outcome version = run({"--version"}, env_in(dir));
   CHECK(version.status == k_exit_ok);
   CHECK(version.out.starts_with("askd "));
@@ -228,8 +228,8 @@ TEST_CASE("askd binary: --check-config on a bad file exits 2 naming file:line an
       run_binary(dir, {"--check-config", file.string()}, {"HOME=" + dir.path().string()});
   CHECK(o.status == 2);
   CHECK(o.out.empty());
-  CHECK(contains(o.err, "error: " + file.string() + ":4: models.m.fallbacks[0]: unknown model"));
-  CHECK(contains(o.err, "error: " + file.string() + ":5: models.x.backend: unknown backend"));
+  CHECK(has_text(o.err, "error: " + file.string() + ":4: models.m.fallbacks[0]: unknown model"));
+  CHECK(has_text(o.err, "error: " + file.string() + ":5: models.x.backend: unknown backend"));
 }
 
 TEST_CASE("askd binary: $ASK_CONFIG names the file to check") {
@@ -238,7 +238,7 @@ TEST_CASE("askd binary: $ASK_CONFIG names the file to check") {
   const Outcome o = run_binary(dir, {"--check-config"},
                                {"HOME=" + dir.path().string(), "ASK_CONFIG=" + file.string()});
   CHECK(o.status == 2);
-  CHECK(contains(o.err, file.string() + ":5: models.x.backend"));
+  CHECK(has_text(o.err, file.string() + ":5: models.x.backend"));
 }
 
 } // namespace ask::proxy

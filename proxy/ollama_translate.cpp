@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/json_text.h"
 #include "proxy/ollama_translate_detail.h"
 
 namespace ask::proxy {
@@ -198,7 +199,7 @@ Result<core::ToolCall> read_tool_call(const Json& c, const std::string& path, st
     if (deeper_than(*args, k_max_depth)) {
       return fail(bad_reply(what, fn_path + ".arguments", "JSON nested deeper than 128 levels"));
     }
-    call.function.arguments = args->dump(-1, ' ', false, Json::error_handler_t::replace);
+    call.function.arguments = core::dump_json(*args);
   } else {
     return fail(bad_reply(what, fn_path + ".arguments", expected("an object", *args)));
   }

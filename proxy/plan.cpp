@@ -11,6 +11,7 @@
 #include "config/bytes.h"
 #include "config/llama_args.h"
 #include "core/gguf.h"
+#include "core/strings.h"
 #include "proxy/cli.h"
 #include "proxy/plan_report.h"
 #include "router/draft.h"
@@ -40,15 +41,8 @@ struct Target {
   std::vector<std::string> notes; // what the plan assumed or left out, for the report
 };
 
-std::string to_lower(std::string s) {
-  for (char& c : s) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return s;
-}
-
 core::Result<GpuApi> api_from(const std::string& name) {
-  const std::string n = to_lower(name);
+  const std::string n = core::to_lower(name);
   if (n == "hip") {
     return GpuApi::rocm;
   }

@@ -20,9 +20,9 @@ using config::GpuApi;
 namespace tg = ask::testing::gguf;
 
 const std::string k_fixtures = std::string(ASK_SOURCE_DIR) + "/tests/fixtures/";
-const std::string k_tiny = k_fixtures + "gguf/tiny-llama-2L-hd32-f16.gguf";
+const std::string k_tiny_gguf = k_fixtures + "gguf/tiny-llama-2L-hd32-f16.gguf";
 
-struct Outcome {
+struct PlanOutcome {
   int status = -1;
   std::string out;
   std::string err;
@@ -39,17 +39,17 @@ struct NoTools {
   }
 };
 
-Outcome plan(const PlanOptions& opts, const config::Config& cfg, NoTools& tools) {
+PlanOutcome plan(const PlanOptions& opts, const config::Config& cfg, NoTools& tools) {
   std::ostringstream out;
   std::ostringstream err;
-  Outcome o;
+  PlanOutcome o;
   o.status = run_plan(opts, cfg, out, err, tools.runner());
   o.out = out.str();
   o.err = err.str();
   return o;
 }
 
-Outcome askd(std::vector<std::string> args, const TempDir& home) {
+PlanOutcome askd(std::vector<std::string> args, const TempDir& home) {
   args.insert(args.begin(), "askd");
   std::vector<const char*> argv;
   for (const std::string& a : args) {
@@ -57,7 +57,7 @@ Outcome askd(std::vector<std::string> args, const TempDir& home) {
   }
   std::ostringstream out;
   std::ostringstream err;
-  Outcome o;
+  PlanOutcome o;
   o.status = run_askd(static_cast<int>(argv.size()), argv.data(), out, err,
                       config::testing::fake_env({{"HOME", home.path().string()}}));
   o.out = out.str();
@@ -132,9 +132,11 @@ config::Config managed_config(const TempDir& dir, const std::string& extra = "")
     "gpus": {"probe": false, "reserve": "0 B", "devices": [
       {"id": "small", "vram": "8GiB", "backend_index": {"vulkan": 0}},
       {"id": "big", "vram": "24GiB", "backend_index": {"vulkan": 1}}]},
-    "models": {"tiny": {"backend": "l", "gguf": ")" + k_tiny + R"(", "preset": "vk",
+    "models": {"tiny": {"backend": "l", "gguf": ")" +
+                           k_tiny_gguf + R"(", "preset": "vk",
                         "ctx": 4096, "parallel": 4, "kv_cache_type": "q8_0",
-                        "gpus": ["big"])" + extra + R"(}}
+                        "gpus": ["big"])" +
+                           extra + R"(}}
   })";
   auto loaded = config::parse_config(text, (dir.path() / "c.jsonc").string(),
                                      config::testing::test_env());
@@ -150,7 +152,7 @@ TEST_CASE("askd plan: a model name takes its settings, preset API and pins from 
   NoTools tools;
   PlanOptions opts;
   opts.target = "tiny";
-  const Outcome o = plan(opts, cfg, tools);
+  const PlanOutcome o = plan(opts, cfg, tools);
   CHECK(o.status == k_exit_ok);
   CHECK(o.err.empty());
   // Probing is off in this config: the one tool asked is the preset's `--version`.
@@ -174,7 +176,7 @@ TEST_CASE("askd plan: command-line settings override the model's; --json is one 
   opts.kv = "f16";
   opts.gpus = {"small"};
   opts.json = true;
-  const Outcome o = plan(opts, cfg, tools);
+  const PlanOutcome o = plan(opts, cfg, tools);
   REQUIRE(o.status == k_exit_ok);
   const auto j = nlohmann::json::parse(o.out);
   CHECK(j["fits"] == true);
@@ -185,7 +187,7 @@ TEST_CASE("askd plan: command-line settings override the model's; --json is one 
   CHECK(j["plan"]["env"]["GGML_VK_VISIBLE_DEVICES"] == "0");
   const auto& args = j["plan"]["args"];
   CHECK(args[0] == "-m");
-  CHECK(args[1] == k_tiny);
+  CHECK(args[1] == k_tiny_gguf);
   CHECK(std::find(args.begin(), args.end(), "-ctk") + 1 != args.end());
   CHECK(*(std::find(args.begin(), args.end(), "-ctk") + 1) == "f16");
   CHECK(j["gpus"].size() == 2);
@@ -195,9 +197,9 @@ TEST_CASE("askd plan: --gpu declares the machine instead of probing; too small d
   TempDir dir;
   NoTools tools;
   PlanOptions opts;
-  opts.target = k_tiny;
+  opts.target = k_tiny_gguf;
   opts.declare = {"cuda:0:300MiB", "cuda:1:256MiB:200MiB"};
-  const Outcome o = plan(opts, config::Config{}, tools);
+  const PlanOutcome o = plan(opts, config::Config{}, tools);
   CHECK(tools.calls == 0);
   CHECK(o.status == k_exit_failure);
   CHECK(contains(o.out, "does not fit: needs "));
@@ -206,7 +208,7 @@ TEST_CASE("askd plan: --gpu declares the machine instead of probing; too small d
   CHECK_FALSE(contains(o.out, "llama-server -m"));
   // With room, the same model fits on the smaller GPU that holds it.
   opts.declare = {"cuda:0:24GiB", "cuda:1:8GiB:6GiB"};
-  const Outcome fits = plan(opts, config::Config{}, tools);
+  const PlanOutcome fits = plan(opts, config::Config{}, tools);
   CHECK(fits.status == k_exit_ok);
   CHECK(contains(fits.out, "CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES=1 llama-server"));
 }
@@ -215,7 +217,7 @@ TEST_CASE("askd plan: notes say what the plan assumed: -fa auto; a draft \"auto\
   TempDir dir;
   NoTools tools;
   PlanOptions path;
-  path.target = k_tiny;
+  path.target = k_tiny_gguf;
   CHECK(contains(plan(path, config::Config{}, tools).out, "-fa on, as estimated"));
   path.flash_attn = "on";
   CHECK_FALSE(contains(plan(path, config::Config{}, tools).out, "as estimated"));
@@ -224,18 +226,18 @@ TEST_CASE("askd plan: notes say what the plan assumed: -fa auto; a draft \"auto\
   named.target = "tiny";
   named.kv = "f16"; // a quantized V cache needs flash attention
   // "auto" is resolved as askd resolves it at spawn: nothing in the fixtures folder fits.
-  const Outcome o = plan(named, cfg, tools);
+  const PlanOutcome o = plan(named, cfg, tools);
   CHECK(o.status == k_exit_usage);
   CHECK(o.out.empty());
   CHECK(contains(o.err, "draft \"auto\": no draft model for tiny-llama-2L-hd32-f16.gguf in "));
   CHECK(contains(o.err, "tiny-gemma3-2L-swa-f16.gguf: architecture gemma3 is not of the "
                         "model's family (llama)"));
   CHECK(contains(o.err, "tiny-llama-2L-f16.gguf: not smaller than the model"));
-  named.draft = k_tiny; // a draft given here replaces "auto" and is counted
-  const Outcome drafted = plan(named, cfg, tools);
+  named.draft = k_tiny_gguf; // a draft given here replaces "auto" and is counted
+  const PlanOutcome drafted = plan(named, cfg, tools);
   CHECK(drafted.status == k_exit_ok);
   CHECK(contains(drafted.out, "draft model"));
-  CHECK(contains(drafted.out, "draft    " + k_tiny));
+  CHECK(contains(drafted.out, "draft    " + k_tiny_gguf));
   CHECK_FALSE(contains(drafted.out, "as estimated"));
   CHECK(contains(drafted.out, "-fa off"));
 }
@@ -243,18 +245,18 @@ TEST_CASE("askd plan: notes say what the plan assumed: -fa auto; a draft \"auto\
 TEST_CASE("askd plan: a --gpu device given twice, or without a unit, is refused") {
   NoTools tools;
   PlanOptions opts;
-  opts.target = k_tiny;
+  opts.target = k_tiny_gguf;
   for (const auto& [first, second] : {std::pair{"cuda:0:8GiB", "CUDA:00:8GiB"},
                                       std::pair{"rocm:1:8GiB", "hip:1:16GiB"}}) {
     opts.declare = {first, second};
-    const Outcome o = plan(opts, config::Config{}, tools);
+    const PlanOutcome o = plan(opts, config::Config{}, tools);
     CHECK(o.status == k_exit_usage);
     CHECK_MESSAGE(contains(o.err, std::string("--gpu \"") + second +
                                       "\" is the same device as --gpu \"" + first + "\""),
                   o.err);
   }
   opts.declare = {"cuda:0:24"};
-  const Outcome bytes = plan(opts, config::Config{}, tools);
+  const PlanOutcome bytes = plan(opts, config::Config{}, tools);
   CHECK(bytes.status == k_exit_usage);
   CHECK(contains(bytes.err, "size 24 is less than 256 MiB; give a unit, e.g. 24GiB"));
 }
@@ -266,21 +268,21 @@ TEST_CASE("askd plan: pins: unknown is bad input, a config's are dropped for --g
   PlanOptions opts;
   opts.target = "tiny";
   opts.gpus = {"zz"};
-  const Outcome unknown = plan(opts, cfg, tools);
+  const PlanOutcome unknown = plan(opts, cfg, tools);
   CHECK(unknown.status == k_exit_usage);
   CHECK(contains(unknown.err,
                  "GPU \"zz\" is not in this machine's inventory (GPUs: small, big)"));
   // The config pins "big"; on a declared machine that id does not exist.
   opts.gpus.clear();
   opts.declare = {"vulkan:0:16GiB", "vulkan:1:16GiB"};
-  const Outcome declared = plan(opts, cfg, tools);
+  const PlanOutcome declared = plan(opts, cfg, tools);
   CHECK(declared.status == k_exit_ok);
   CHECK(contains(declared.out, "note: the model's GPU pins are ignored: --gpu describes"));
   // A pin without a device under the API is named, and nothing else is used instead.
   opts.declare.clear();
   opts.backend = "cuda";
   opts.gpus = {"big"};
-  const Outcome no_api = plan(opts, cfg, tools);
+  const PlanOutcome no_api = plan(opts, cfg, tools);
   CHECK(no_api.status == k_exit_failure);
   CHECK(contains(no_api.out, "note: pinned GPU \"big\" has no cuda device; it is left out"));
   CHECK(contains(no_api.out, "does not fit: no GPU among the pinned ones has a cuda device"));
@@ -289,8 +291,8 @@ TEST_CASE("askd plan: pins: unknown is bad input, a config's are dropped for --g
 TEST_CASE("askd plan: without --gpu the machine is probed; no GPU places on the CPU") {
   NoTools tools;
   PlanOptions opts;
-  opts.target = k_tiny;
-  const Outcome o = plan(opts, config::Config{}, tools);
+  opts.target = k_tiny_gguf;
+  const PlanOutcome o = plan(opts, config::Config{}, tools);
   CHECK(tools.calls == 5); // nvidia-smi, amd-smi, rocm-smi, vulkaninfo, xpu-smi
   CHECK(o.status == k_exit_ok);
   CHECK(contains(o.out, "none found"));
@@ -301,13 +303,13 @@ TEST_CASE("askd plan: without --gpu the machine is probed; no GPU places on the 
 TEST_CASE("askd plan: --measured compares with a real startup log of the same settings") {
   NoTools tools;
   PlanOptions opts;
-  opts.target = k_tiny;
+  opts.target = k_tiny_gguf;
   opts.ctx = 4096;
   opts.parallel = 4;
   opts.kv = "q8_0";
   opts.measured =
       k_fixtures + "llama-server/startup-tiny-llama-2L-hd32-f16-c4096-np4-q8kv-fa.log";
-  const Outcome o = plan(opts, config::Config{}, tools);
+  const PlanOutcome o = plan(opts, config::Config{}, tools);
   CHECK(o.status == k_exit_ok);
   CHECK(contains(o.out, "measured (startup log)"));
   CHECK(contains(o.out, "  CPU: model 0.0 MiB, KV 0.5 MiB, compute 2.0 MiB, output 0.5 MiB"));
@@ -320,7 +322,7 @@ TEST_CASE("askd plan: --measured compares with a real startup log of the same se
   CHECK(j["measured"]["ratio"]["kv"] == doctest::Approx(0.53 / 0.53125).epsilon(1e-6));
   CHECK(j["measured"]["devices"].size() == 2);
   opts.measured = "/nonexistent/startup.log";
-  const Outcome missing = plan(opts, config::Config{}, tools);
+  const PlanOutcome missing = plan(opts, config::Config{}, tools);
   CHECK(missing.status == k_exit_usage);
   CHECK(contains(missing.err, "--measured /nonexistent/startup.log: cannot read"));
 }
@@ -329,7 +331,7 @@ TEST_CASE("askd plan: bad input names what is wrong and exits 2") {
   TempDir dir;
   NoTools tools;
   const auto bad = [&](PlanOptions opts, std::string_view needle) {
-    const Outcome o = plan(opts, config::Config{}, tools);
+    const PlanOutcome o = plan(opts, config::Config{}, tools);
     CHECK(o.status == k_exit_usage);
     CHECK_MESSAGE(contains(o.err, needle), o.err);
     CHECK(o.out.empty());
@@ -341,7 +343,7 @@ TEST_CASE("askd plan: bad input names what is wrong and exits 2") {
   garbage.target = dir.write("garbage.gguf", "GGUF\x03\0\0\0 not really").string();
   bad(garbage, "garbage.gguf: ");
   PlanOptions gpu;
-  gpu.target = k_tiny;
+  gpu.target = k_tiny_gguf;
   for (const char* spec : {"cuda:0", "opencl:0:8GiB", "cuda:x:8GiB", "cuda:0:8 potatoes",
                            "cuda:0:8GiB:9GiB", "cpu:0:8GiB", "cuda:300:8GiB"}) {
     CAPTURE(spec);
@@ -349,15 +351,15 @@ TEST_CASE("askd plan: bad input names what is wrong and exits 2") {
     bad(gpu, std::string("--gpu \"") + spec + "\"");
   }
   PlanOptions kv;
-  kv.target = k_tiny;
+  kv.target = k_tiny_gguf;
   kv.kv = "q3_k";
   bad(kv, "q3_k");
   PlanOptions backend;
-  backend.target = k_tiny;
+  backend.target = k_tiny_gguf;
   backend.backend = "opengl";
   bad(backend, "--backend: \"opengl\" is not one of");
   PlanOptions fa;
-  fa.target = k_tiny;
+  fa.target = k_tiny_gguf;
   fa.flash_attn = "maybe";
   bad(fa, "--flash-attn");
 }
@@ -397,29 +399,29 @@ TEST_CASE("askd plan: a model askd does not place is refused with its backend na
   NoTools tools;
   PlanOptions opts;
   opts.target = "m";
-  const Outcome o = plan(opts, loaded->config, tools);
+  const PlanOutcome o = plan(opts, loaded->config, tools);
   CHECK(o.status == k_exit_usage);
   CHECK(contains(o.err, "runs on backend \"ollama\""));
 }
 
 TEST_CASE("askd plan: the command line parses options and --config after MODEL") {
   TempDir dir;
-  const Outcome help = askd({"plan", "--help"}, dir);
+  const PlanOutcome help = askd({"plan", "--help"}, dir);
   CHECK(help.status == k_exit_ok);
   CHECK(contains(help.out, "API:INDEX:SIZE[:FREE]"));
   CHECK(contains(help.out, "docs/vram.md"));
-  const Outcome none = askd({"plan"}, dir);
+  const PlanOutcome none = askd({"plan"}, dir);
   CHECK(none.status == k_exit_usage);
   CHECK(contains(none.err, "MODEL is required"));
   const auto cfg = dir.write("c.jsonc", R"({"gpus": {"probe": false, "devices": [
       {"id": "g", "vram": "16GiB", "backend_index": {"rocm": 0}}]}})");
-  const Outcome o =
-      askd({"plan", k_tiny, "--config", cfg.string(), "--ctx", "1024", "--backend", "hip"}, dir);
+  const PlanOutcome o = askd(
+      {"plan", k_tiny_gguf, "--config", cfg.string(), "--ctx", "1024", "--backend", "hip"}, dir);
   CHECK(o.status == k_exit_ok);
   CHECK(contains(o.out, "placement (rocm)"));
   CHECK(contains(o.out, "--device ROCm0"));
   CHECK(contains(o.out, "HIP_VISIBLE_DEVICES=0 llama-server -m "));
-  const Outcome range = askd({"plan", k_tiny, "--parallel", "0"}, dir);
+  const PlanOutcome range = askd({"plan", k_tiny_gguf, "--parallel", "0"}, dir);
   CHECK(range.status == k_exit_usage);
 }
 
@@ -435,7 +437,7 @@ TEST_CASE("askd plan: draft \"auto\" picks the file askd would spawn with, and c
   NoTools tools;
   PlanOptions opts;
   opts.target = "m";
-  const Outcome o = plan(opts, cfg, tools);
+  const PlanOutcome o = plan(opts, cfg, tools);
   CHECK_MESSAGE(o.status == k_exit_ok, o.err);
   CHECK(contains(o.out, "draft    " + small.string()));
   CHECK(contains(o.out, "  draft model "));
@@ -448,7 +450,7 @@ TEST_CASE("askd plan: draft \"auto\" picks the file askd would spawn with, and c
   by_path.target = model.string();
   by_path.draft = "auto";
   by_path.json = true;
-  const Outcome j = plan(by_path, config::Config{}, tools);
+  const PlanOutcome j = plan(by_path, config::Config{}, tools);
   CHECK(j.status == k_exit_ok);
   const auto doc = nlohmann::json::parse(j.out);
   CHECK(doc["draft"] == small.string());
@@ -463,7 +465,7 @@ TEST_CASE("askd plan: mtp shows the MTP layers, KV and compute, and passes draft
   PlanOptions opts;
   opts.target = model.string();
   opts.mtp = true;
-  const Outcome o = plan(opts, config::Config{}, tools);
+  const PlanOutcome o = plan(opts, config::Config{}, tools);
   CHECK_MESSAGE(o.status == k_exit_ok, o.err);
   CHECK(contains(o.out, "MTP      the model's 1 MTP layer drafts (--spec-type draft-mtp)"));
   CHECK(contains(o.out, "  MTP layers' weights "));
@@ -491,7 +493,7 @@ TEST_CASE("askd plan: mtp from the config; refused without MTP layers; --draft r
   NoTools tools;
   PlanOptions opts;
   opts.target = "m";
-  const Outcome none = plan(opts, cpu_config(dir, plain, R"(, "mtp": true)"), tools);
+  const PlanOutcome none = plan(opts, cpu_config(dir, plain, R"(, "mtp": true)"), tools);
   CHECK(none.status == k_exit_usage);
   CHECK(contains(none.err, "mtp: " + plain.string() + " has no MTP layers "
                            "(llama.nextn_predict_layers is missing)"));
@@ -500,12 +502,12 @@ TEST_CASE("askd plan: mtp from the config; refused without MTP layers; --draft r
   const config::Config cfg = cpu_config(dir, glm, R"(, "mtp": true)");
   CHECK(contains(plan(opts, cfg, tools).out, "--spec-type draft-mtp"));
   opts.draft = plain.string();
-  const Outcome replaced = plan(opts, cfg, tools);
+  const PlanOutcome replaced = plan(opts, cfg, tools);
   CHECK_MESSAGE(replaced.status == k_exit_ok, replaced.err);
   CHECK(contains(replaced.out, "note: the model's MTP is left out: --draft replaces it"));
   CHECK_FALSE(contains(replaced.out, "draft-mtp"));
   opts.mtp = true;
-  const Outcome both = plan(opts, cfg, tools);
+  const PlanOutcome both = plan(opts, cfg, tools);
   CHECK(both.status == k_exit_usage);
   CHECK(contains(both.err, "--draft and --mtp: llama-server runs one draft context"));
 }
@@ -514,12 +516,11 @@ TEST_CASE("askd plan: --mtp and --draft auto on the command line") {
   TempDir dir;
   const auto model = write_model(dir.path() / "glm.gguf", 4, 64, 1);
   const auto cfg = dir.write("c.jsonc", R"({"gpus": {"probe": false}})").string();
-  const Outcome o = askd({"plan", model.string(), "--mtp", "--gpu", "vulkan:0:8GiB", "--config",
-                          cfg},
-                         dir);
+  const PlanOutcome o =
+      askd({"plan", model.string(), "--mtp", "--gpu", "vulkan:0:8GiB", "--config", cfg}, dir);
   CHECK_MESSAGE(o.status == k_exit_ok, o.err);
   CHECK(contains(o.out, "--spec-type draft-mtp"));
-  const Outcome a = askd({"plan", model.string(), "--draft", "auto", "--config", cfg}, dir);
+  const PlanOutcome a = askd({"plan", model.string(), "--draft", "auto", "--config", cfg}, dir);
   CHECK(a.status == k_exit_usage);
   CHECK(contains(a.err, "draft \"auto\": no draft model for glm.gguf in "));
 }
@@ -532,8 +533,8 @@ TEST_CASE(
     "askd plan: unset settings are llama-server's defaults, marked so: auto slots share a cache") {
   NoTools tools;
   PlanOptions opts;
-  opts.target = k_tiny;
-  const Outcome o = plan(opts, config::Config{}, tools);
+  opts.target = k_tiny_gguf;
+  const PlanOutcome o = plan(opts, config::Config{}, tools);
   CHECK_MESSAGE(o.status == k_exit_ok, o.err);
   CHECK(contains(o.out, "context  2048 tokens (one cache shared by 4 slots)"));
   CHECK(contains(o.out, "\nsettings\n  parallel                        4 (llama-server default: "
@@ -547,7 +548,7 @@ TEST_CASE(
   CHECK(contains(o.out, "-c 2048 -np 4 -ctk f16 -ctv f16 -fa on --kv-unified --device none"));
   // -np given: llama-server's default is then a cache per slot.
   opts.parallel = 2;
-  const Outcome two = plan(opts, config::Config{}, tools);
+  const PlanOutcome two = plan(opts, config::Config{}, tools);
   CHECK(contains(two.out, "  parallel                        2\n"));
   CHECK(contains(two.out, "  kv_unified                      off (llama-server default when "
                           "parallel is given)\n"));
@@ -558,7 +559,7 @@ TEST_CASE(
     "askd plan: --batch, --ubatch, --swa-full, --no-kv-offload, --no-mmap, --override-tensor") {
   NoTools tools;
   PlanOptions opts;
-  opts.target = k_tiny;
+  opts.target = k_tiny_gguf;
   opts.batch = 1024;
   opts.ubatch = 256;
   opts.kv_unified = false;
@@ -566,7 +567,7 @@ TEST_CASE(
   opts.no_kv_offload = true;
   opts.no_mmap = true;
   opts.override_tensors = {"blk\\.0\\.ffn_.*=CPU,output=CPU", "exps=CPU"};
-  const Outcome o = plan(opts, config::Config{}, tools);
+  const PlanOutcome o = plan(opts, config::Config{}, tools);
   CHECK_MESSAGE(o.status == k_exit_ok, o.err);
   CHECK(contains(o.out, "-np 4 -ctk f16 -ctv f16 -fa on -b 1024 -ub 256 --swa-full -nkvo "
                         "--no-mmap -ot 'blk\\.0\\.ffn_.*=CPU,output=CPU,exps=CPU' --device none"));
@@ -591,7 +592,7 @@ TEST_CASE("askd plan: a config model's memory settings, and the options over the
   NoTools tools;
   PlanOptions opts;
   opts.target = "tiny";
-  const Outcome o = plan(opts, cfg, tools);
+  const PlanOutcome o = plan(opts, cfg, tools);
   CHECK_MESSAGE(o.status == k_exit_ok, o.err);
   CHECK(contains(o.out, "context  4096 tokens (one cache shared by 4 slots)"));
   CHECK(contains(o.out, "  kv_unified                      on\n"));
@@ -599,7 +600,7 @@ TEST_CASE("askd plan: a config model's memory settings, and the options over the
   CHECK(contains(o.out, "-fa on --kv-unified -ub 128 -nkvo -ot output=CPU --device"));
   opts.override_tensors = {"exps=CPU"}; // replaces the model's list
   opts.ubatch = 512;
-  const Outcome over = plan(opts, cfg, tools);
+  const PlanOutcome over = plan(opts, cfg, tools);
   CHECK(contains(over.out, "-fa on --kv-unified -nkvo -ot exps=CPU --device"));
   CHECK(contains(over.out, "  ubatch                          512\n")); // asked for: no mark
 }
@@ -607,7 +608,7 @@ TEST_CASE("askd plan: a config model's memory settings, and the options over the
 TEST_CASE("askd plan: a bad --override-tensor is bad input, naming the item") {
   NoTools tools;
   PlanOptions opts;
-  opts.target = k_tiny;
+  opts.target = k_tiny_gguf;
   for (const auto& [item, needle] :
        {std::pair{"exps=CUDA0", "--override-tensor \"exps=CUDA0\": buffer type \"CUDA0\" would "
                                 "put tensors on a device"},
@@ -615,7 +616,7 @@ TEST_CASE("askd plan: a bad --override-tensor is bad input, naming the item") {
         std::pair{"exps", "--override-tensor \"exps\": expected PATTERN=CPU"}}) {
     CAPTURE(item);
     opts.override_tensors = {item};
-    const Outcome o = plan(opts, config::Config{}, tools);
+    const PlanOutcome o = plan(opts, config::Config{}, tools);
     CHECK(o.status == k_exit_usage);
     CHECK_MESSAGE(contains(o.err, needle), o.err);
     CHECK(o.out.empty());
@@ -625,19 +626,20 @@ TEST_CASE("askd plan: a bad --override-tensor is bad input, naming the item") {
 TEST_CASE("askd plan: the memory options on the command line") {
   TempDir dir;
   const auto cfg = dir.write("c.jsonc", R"({"gpus": {"probe": false}})").string();
-  const Outcome o = askd({"plan", k_tiny, "--config", cfg, "--ubatch", "64", "--batch", "128",
-                          "--no-kv-unified", "--swa-full", "--no-kv-offload", "--no-mmap",
-                          "--override-tensor", "a=CPU", "--override-tensor", "b=CPU"},
-                         dir);
+  const PlanOutcome o =
+      askd({"plan", k_tiny_gguf, "--config", cfg, "--ubatch", "64", "--batch", "128",
+            "--no-kv-unified", "--swa-full", "--no-kv-offload", "--no-mmap", "--override-tensor",
+            "a=CPU", "--override-tensor", "b=CPU"},
+           dir);
   CHECK_MESSAGE(o.status == k_exit_ok, o.err);
   CHECK(contains(o.out, "-np 4 -ctk f16 -ctv f16 -fa on -b 128 -ub 64 --swa-full -nkvo --no-mmap "
                         "-ot a=CPU,b=CPU"));
-  const Outcome kvu =
-      askd({"plan", k_tiny, "--config", cfg, "--parallel", "2", "--kv-unified"}, dir);
+  const PlanOutcome kvu =
+      askd({"plan", k_tiny_gguf, "--config", cfg, "--parallel", "2", "--kv-unified"}, dir);
   CHECK(contains(kvu.out, "-np 2 -ctk f16 -ctv f16 -fa on --kv-unified"));
-  CHECK(askd({"plan", k_tiny, "--kv-unified", "--no-kv-unified"}, dir).status == k_exit_usage);
-  CHECK(askd({"plan", k_tiny, "--ubatch", "0"}, dir).status == k_exit_usage);
-  const Outcome help = askd({"plan", "--help"}, dir);
+  CHECK(askd({"plan", k_tiny_gguf, "--kv-unified", "--no-kv-unified"}, dir).status == k_exit_usage);
+  CHECK(askd({"plan", k_tiny_gguf, "--ubatch", "0"}, dir).status == k_exit_usage);
+  const PlanOutcome help = askd({"plan", "--help"}, dir);
   for (const char* option : {"--batch", "--ubatch", "--kv-unified", "--no-kv-unified", "--swa-full",
                              "--override-tensor", "--no-kv-offload", "--no-mmap"}) {
     CAPTURE(option);
@@ -656,7 +658,7 @@ TEST_CASE("askd plan: --rpc places on rpc-server devices and says what crosses t
   opts.parallel = 1;
   opts.rpc = {"127.0.0.1:50152=400MiB", "127.0.0.1:50153=400MiB"};
   opts.host_memory = "8GiB";
-  const Outcome o = plan(opts, config::Config{}, tools);
+  const PlanOutcome o = plan(opts, config::Config{}, tools);
   CHECK_MESSAGE(o.status == k_exit_ok, o.out, o.err);
   CHECK(
       contains(o.out, "rpc devices\n  rpc0  device 0 of 127.0.0.1:50152\n      usable 400.0 MiB"));
@@ -692,9 +694,9 @@ TEST_CASE("askd plan: a bare --rpc takes the config's size; bad ones are bad inp
   const auto cfg = dir.write("c.jsonc", R"({"gpus": {"probe": false, "rpc": [
       {"id": "box", "endpoint": "10.0.0.2:50052", "memory": "48GiB"}]}})")
                        .string();
-  const Outcome known = askd({"plan", k_tiny, "--config", cfg, "--backend", "cpu", "--rpc",
-                              "10.0.0.2:50052", "--rpc", "10.0.0.3:50052=1GiB", "--json"},
-                             dir);
+  const PlanOutcome known = askd({"plan", k_tiny_gguf, "--config", cfg, "--backend", "cpu", "--rpc",
+                                  "10.0.0.2:50052", "--rpc", "10.0.0.3:50052=1GiB", "--json"},
+                                 dir);
   REQUIRE_MESSAGE(known.status == k_exit_ok, known.err);
   const auto j = nlohmann::json::parse(known.out);
   CHECK(j["gpus"][0]["id"] == "box");
@@ -708,12 +710,12 @@ TEST_CASE("askd plan: a bare --rpc takes the config's size; bad ones are bad inp
            {"h:0=1GiB", "the port must be a number from 1 to 65535"},
            {"h:50052=24", "size 24 is less than 256 MiB"}}) {
     CAPTURE(spec);
-    const Outcome o = askd({"plan", k_tiny, "--config", cfg, "--rpc", spec}, dir);
+    const PlanOutcome o = askd({"plan", k_tiny_gguf, "--config", cfg, "--rpc", spec}, dir);
     CHECK(o.status == k_exit_usage);
     CHECK_MESSAGE(contains(o.err, needle), o.err);
   }
-  const Outcome twice =
-      askd({"plan", k_tiny, "--config", cfg, "--rpc", "h:1=1GiB", "--rpc", "h:1=2GiB"}, dir);
+  const PlanOutcome twice =
+      askd({"plan", k_tiny_gguf, "--config", cfg, "--rpc", "h:1=1GiB", "--rpc", "h:1=2GiB"}, dir);
   CHECK(twice.status == k_exit_usage);
   CHECK(contains(twice.err, "--rpc \"h:1=2GiB\": h:1 is given twice"));
 }
@@ -722,11 +724,11 @@ TEST_CASE("askd plan: host memory from /proc/meminfo, --host-memory, or not chec
   TempDir dir;
   NoTools tools;
   PlanOptions opts;
-  opts.target = k_tiny;
+  opts.target = k_tiny_gguf;
   opts.meminfo = dir.write("meminfo", "MemTotal:       24683784 kB\n"
                                       "MemFree:         1982164 kB\n"
                                       "MemAvailable:   22272772 kB\n");
-  const Outcome read = plan(opts, config::Config{}, tools);
+  const PlanOutcome read = plan(opts, config::Config{}, tools);
   CHECK(read.status == k_exit_ok);
   CHECK(contains(read.out, "host memory\n  23.54 GiB total, 21.24 GiB available, usable 19.24 GiB "
                            "(cap 21.19 GiB, reserve 2.00 GiB)"));
@@ -737,20 +739,20 @@ TEST_CASE("askd plan: host memory from /proc/meminfo, --host-memory, or not chec
   opts.target = big.string();
   opts.ctx = 1024;
   opts.host_memory = "4GiB:2.5GiB";
-  const Outcome short_host = plan(opts, config::Config{}, tools);
+  const PlanOutcome short_host = plan(opts, config::Config{}, tools);
   CHECK(short_host.status == k_exit_failure);
   CHECK(contains(short_host.out, "does not fit: host memory: needs "));
   CHECK(contains(short_host.out, ", 512.0 MiB usable\n  host  needs "));
   opts.host_memory = "64GiB";
   CHECK(plan(opts, config::Config{}, tools).status == k_exit_ok);
   opts.host_memory = "1GiB:2GiB";
-  const Outcome bad = plan(opts, config::Config{}, tools);
+  const PlanOutcome bad = plan(opts, config::Config{}, tools);
   CHECK(bad.status == k_exit_usage);
   CHECK(contains(bad.err, "--host-memory \"1GiB:2GiB\": free is more than the size"));
 
   opts.host_memory.reset();
   opts.declare = {"cuda:0:24GiB"};
-  const Outcome other = plan(opts, config::Config{}, tools);
+  const PlanOutcome other = plan(opts, config::Config{}, tools);
   CHECK(other.status == k_exit_ok);
   CHECK(contains(other.out, "note: host memory is not checked: --gpu describes another machine"));
   CHECK(contains(other.out, "host memory\n  not checked"));

@@ -17,6 +17,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/json_text.h"
+#include "core/sse.h"
 #include "proxy/server.h"
 
 namespace ask::proxy {
@@ -28,14 +30,7 @@ constexpr auto k_keep_alive = std::chrono::seconds(15);
 constexpr auto k_check = std::chrono::milliseconds(500);
 
 std::string sse(std::string_view kind, std::uint64_t id, const core::Json& data) {
-  std::string out = "event: ";
-  out += kind;
-  out += "\nid: ";
-  out += std::to_string(id);
-  out += "\ndata: ";
-  out += data.dump(-1, ' ', false, core::Json::error_handler_t::replace);
-  out += "\n\n";
-  return out;
+  return core::encode_sse(core::dump_json(data), kind, std::to_string(id));
 }
 
 // The Last-Event-ID header, or ?after=N; nullopt when neither is a number.
@@ -102,7 +97,7 @@ void ProxyServer::events(const net::HttpRequest& request, net::Exchange& exchang
     }
     const auto now = std::chrono::steady_clock::now();
     if (out.empty() && now - last_write >= k_keep_alive) {
-      out = ": keep-alive\n\n";
+      out = core::encode_sse_comment("keep-alive");
     }
     if (!out.empty()) {
       if (!exchange.send_chunk(out)) {

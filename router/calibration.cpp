@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/strings.h"
+
 namespace ask::router {
 
 namespace {
@@ -20,21 +22,8 @@ constexpr std::size_t k_max_layer_digits = 7;
 
 enum class Kind { model, kv, recurrent, compute, output };
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && is_space(s.back())) {
-    s.remove_suffix(1);
-  }
-  return s;
 }
 
 // Reads 1..max_digits decimal digits from the front of `s`; nullopt when none or too many.
@@ -74,7 +63,7 @@ std::optional<std::uint64_t> unit_bytes(std::string_view unit) {
 
 // "1234.56 MiB" -> bytes, rounded to the nearest byte. Anything else -> nullopt.
 std::optional<std::uint64_t> parse_size(std::string_view s) {
-  s = trim(s);
+  s = core::trim(s);
   const auto whole = take_digits(s, k_max_int_digits);
   if (!whole) {
     return std::nullopt;
@@ -93,10 +82,10 @@ std::optional<std::uint64_t> parse_size(std::string_view s) {
       scale *= 10;
     }
   }
-  if (s.empty() || !is_space(s.front())) {
+  if (s.empty() || !core::is_space(s.front())) {
     return std::nullopt;
   }
-  const auto unit = unit_bytes(trim(s));
+  const auto unit = unit_bytes(core::trim(s));
   if (!unit) {
     return std::nullopt;
   }
@@ -133,17 +122,17 @@ bool valid_device(std::string_view name) {
 // Splits on blanks; nullopt when there are more than k_max_tokens words.
 std::optional<std::vector<std::string_view>> split_words(std::string_view s) {
   std::vector<std::string_view> words;
-  s = trim(s);
+  s = core::trim(s);
   while (!s.empty()) {
     if (words.size() == k_max_tokens) {
       return std::nullopt;
     }
     std::size_t n = 0;
-    while (n < s.size() && !is_space(s[n])) {
+    while (n < s.size() && !core::is_space(s[n])) {
       ++n;
     }
     words.push_back(s.substr(0, n));
-    s = trim(s.substr(n));
+    s = core::trim(s.substr(n));
   }
   return words;
 }
@@ -162,7 +151,7 @@ std::optional<BufferLine> parse_buffer_line(std::string_view line) {
   if (at == std::string_view::npos) {
     return std::nullopt;
   }
-  std::string_view rest = trim(line.substr(at + k_marker.size()));
+  std::string_view rest = core::trim(line.substr(at + k_marker.size()));
   if (rest.empty() || rest.front() != '=') {
     return std::nullopt;
   }
@@ -178,7 +167,7 @@ std::optional<BufferLine> parse_buffer_line(std::string_view line) {
   }
   BufferLine out{words->front(), Kind::model, *bytes};
   if (words->size() == 1) {
-    if (!trim(head.substr(0, colon)).ends_with("load_tensors") || kind_of(out.device)) {
+    if (!core::trim(head.substr(0, colon)).ends_with("load_tensors") || kind_of(out.device)) {
       return std::nullopt;
     }
   } else {
@@ -208,7 +197,7 @@ std::optional<std::pair<int, int>> parse_offloaded(std::string_view line) {
   }
   s.remove_prefix(1);
   const auto total = take_digits(s, k_max_layer_digits);
-  if (!total || trim(s) != "layers to GPU") {
+  if (!total || core::trim(s) != "layers to GPU") {
     return std::nullopt;
   }
   if (*done > *total || *total > static_cast<std::uint64_t>(k_max_layers)) {

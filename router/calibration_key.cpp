@@ -5,7 +5,6 @@
 
 namespace ask::router {
 
-using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
 std::optional<FileIdentity> identify_file(const fs::path& path) {
@@ -43,8 +42,8 @@ std::optional<FileIdentity> identify_binary(const fs::path& binary, const std::s
   }
 }
 
-Json memory_settings(const EstimateInput& in) {
-  Json overrides = Json::array();
+nlohmann::json memory_settings(const EstimateInput& in) {
+  nlohmann::json overrides = nlohmann::json::array();
   for (const TensorOverride& o : in.overrides) {
     overrides.push_back({{"pattern", o.pattern}, {"buffer_type", o.buffer_type}});
   }

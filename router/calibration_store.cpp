@@ -17,7 +17,6 @@
 
 namespace ask::router {
 
-using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
@@ -31,14 +30,14 @@ constexpr int k_format_version = 1;
 // entry; after it every read returns a default.
 class Fields {
 public:
-  Fields(const Json& json, std::string where, std::optional<std::string>& error)
+  Fields(const nlohmann::json& json, std::string where, std::optional<std::string>& error)
       : m_json(json), m_where(std::move(where)), m_error(error) {
     if (!m_json.is_object()) {
       fail(m_where + " is not an object");
     }
   }
 
-  const Json* get(std::string_view key) {
+  const nlohmann::json* get(std::string_view key) {
     m_seen.emplace(key);
     if (m_error || !m_json.is_object()) {
       return nullptr;
@@ -51,15 +50,16 @@ public:
     return &*it;
   }
   std::string string(std::string_view key) {
-    const Json* v = typed(key, &Json::is_string, "a string");
+    const nlohmann::json* v = typed(key, &nlohmann::json::is_string, "a string");
     return v != nullptr ? v->get<std::string>() : "";
   }
   std::uint64_t count(std::string_view key) {
-    const Json* v = typed(key, &Json::is_number_unsigned, "a whole number of 0 or more");
+    const nlohmann::json* v =
+        typed(key, &nlohmann::json::is_number_unsigned, "a whole number of 0 or more");
     return v != nullptr ? v->get<std::uint64_t>() : 0;
   }
   std::int64_t integer(std::string_view key, std::int64_t min, std::int64_t max) {
-    const Json* v = typed(key, &Json::is_number_integer, "a whole number");
+    const nlohmann::json* v = typed(key, &nlohmann::json::is_number_integer, "a whole number");
     if (v == nullptr) {
       return 0;
     }
@@ -75,7 +75,7 @@ public:
   }
   // A finite number above 0.
   double positive(std::string_view key) {
-    const Json* v = typed(key, &Json::is_number, "a number");
+    const nlohmann::json* v = typed(key, &nlohmann::json::is_number, "a number");
     if (v == nullptr) {
       return 0;
     }
@@ -86,7 +86,9 @@ public:
     }
     return d;
   }
-  const Json* array(std::string_view key) { return typed(key, &Json::is_array, "an array"); }
+  const nlohmann::json* array(std::string_view key) {
+    return typed(key, &nlohmann::json::is_array, "an array");
+  }
   // Records the first field that was never read: a field this askd does not know.
   void done() {
     if (m_error || !m_json.is_object()) {
@@ -104,8 +106,9 @@ public:
   }
 
 private:
-  const Json* typed(std::string_view key, bool (Json::*is)() const noexcept, const char* what) {
-    const Json* v = get(key);
+  const nlohmann::json* typed(std::string_view key, bool (nlohmann::json::*is)() const noexcept,
+                              const char* what) {
+    const nlohmann::json* v = get(key);
     if (v != nullptr && !(v->*is)()) {
       fail(path(key) + " must be " + what + ", not " + v->type_name());
       return nullptr;
@@ -118,17 +121,17 @@ private:
     }
   }
 
-  const Json& m_json;
+  const nlohmann::json& m_json;
   std::string m_where;
   std::optional<std::string>& m_error;
   std::set<std::string, std::less<>> m_seen;
 };
 
-Json file_json(const FileIdentity& f) {
+nlohmann::json file_json(const FileIdentity& f) {
   return {{"path", f.path}, {"size", f.size}, {"mtime_ns", f.mtime_ns}};
 }
 
-FileIdentity read_file_identity(const Json& j, const std::string& where,
+FileIdentity read_file_identity(const nlohmann::json& j, const std::string& where,
                                 std::optional<std::string>& error) {
   Fields f(j, where, error);
   FileIdentity out;
@@ -140,16 +143,16 @@ FileIdentity read_file_identity(const Json& j, const std::string& where,
   return out;
 }
 
-Json entry_json(const StoredCalibration& e) {
-  Json files = Json::array();
+nlohmann::json entry_json(const StoredCalibration& e) {
+  nlohmann::json files = nlohmann::json::array();
   for (const FileIdentity& f : e.key.model) {
     files.push_back(file_json(f));
   }
-  Json devices = Json::array();
+  nlohmann::json devices = nlohmann::json::array();
   for (const CalibratedDevice& d : e.devices) {
     devices.push_back({{"gpu", d.gpu}, {"name", d.name}, {"device", d.device}});
   }
-  Json buffers = Json::array();
+  nlohmann::json buffers = nlohmann::json::array();
   for (const DeviceBuffers& b : e.measured.devices) {
     buffers.push_back({{"device", b.device},
                        {"model", b.model},
@@ -164,7 +167,7 @@ Json entry_json(const StoredCalibration& e) {
       {"key",
        {{"model_files", std::move(files)},
         {"build", e.key.build},
-        {"binary", e.key.binary ? file_json(*e.key.binary) : Json(nullptr)},
+        {"binary", e.key.binary ? file_json(*e.key.binary) : nlohmann::json(nullptr)},
         {"settings", e.key.settings}}},
       {"devices", std::move(devices)},
       {"measured",
@@ -178,10 +181,10 @@ Json entry_json(const StoredCalibration& e) {
   };
 }
 
-CalibrationKey read_key(const Json& j, std::optional<std::string>& error) {
+CalibrationKey read_key(const nlohmann::json& j, std::optional<std::string>& error) {
   Fields f(j, "key", error);
   CalibrationKey key;
-  if (const Json* files = f.array("model_files")) {
+  if (const nlohmann::json* files = f.array("model_files")) {
     for (std::size_t i = 0; i < files->size(); ++i) {
       key.model.push_back(
           read_file_identity((*files)[i], "key.model_files[" + std::to_string(i) + "]", error));
@@ -191,10 +194,10 @@ CalibrationKey read_key(const Json& j, std::optional<std::string>& error) {
     }
   }
   key.build = static_cast<int>(f.integer("build", 0, std::numeric_limits<int>::max()));
-  if (const Json* binary = f.get("binary"); binary != nullptr && !binary->is_null()) {
+  if (const nlohmann::json* binary = f.get("binary"); binary != nullptr && !binary->is_null()) {
     key.binary = read_file_identity(*binary, "key.binary", error);
   }
-  if (const Json* settings = f.get("settings")) {
+  if (const nlohmann::json* settings = f.get("settings")) {
     if (settings->is_object()) {
       key.settings = *settings;
     } else if (!error) {
@@ -205,10 +208,10 @@ CalibrationKey read_key(const Json& j, std::optional<std::string>& error) {
   return key;
 }
 
-Calibration read_measured(const Json& j, std::optional<std::string>& error) {
+Calibration read_measured(const nlohmann::json& j, std::optional<std::string>& error) {
   Fields f(j, "measured", error);
   Calibration cal;
-  if (const Json* buffers = f.array("buffers")) {
+  if (const nlohmann::json* buffers = f.array("buffers")) {
     for (std::size_t i = 0; i < buffers->size(); ++i) {
       Fields b((*buffers)[i], "measured.buffers[" + std::to_string(i) + "]", error);
       DeviceBuffers d;
@@ -230,21 +233,22 @@ Calibration read_measured(const Json& j, std::optional<std::string>& error) {
 }
 
 // One entry of the file; nullopt (and `error` set) when it cannot be taken.
-std::optional<StoredCalibration> read_entry(const Json& j, std::optional<std::string>& error) {
+std::optional<StoredCalibration> read_entry(const nlohmann::json& j,
+                                            std::optional<std::string>& error) {
   Fields f(j, "", error);
   StoredCalibration e;
   e.model = f.string("model");
-  if (const Json* at = f.get("calibrated_at")) {
+  if (const nlohmann::json* at = f.get("calibrated_at")) {
     if (!at->is_number() || !std::isfinite(at->get<double>())) {
       error = error.value_or("calibrated_at must be a number");
     } else {
       e.calibrated_at = at->get<double>();
     }
   }
-  if (const Json* key = f.get("key")) {
+  if (const nlohmann::json* key = f.get("key")) {
     e.key = read_key(*key, error);
   }
-  if (const Json* devices = f.array("devices")) {
+  if (const nlohmann::json* devices = f.array("devices")) {
     for (std::size_t i = 0; i < devices->size(); ++i) {
       Fields d((*devices)[i], "devices[" + std::to_string(i) + "]", error);
       CalibratedDevice dev;
@@ -255,10 +259,10 @@ std::optional<StoredCalibration> read_entry(const Json& j, std::optional<std::st
       e.devices.push_back(std::move(dev));
     }
   }
-  if (const Json* measured = f.get("measured")) {
+  if (const nlohmann::json* measured = f.get("measured")) {
     e.measured = read_measured(*measured, error);
   }
-  if (const Json* correction = f.get("correction")) {
+  if (const nlohmann::json* correction = f.get("correction")) {
     Fields c(*correction, "correction", error);
     e.correction.weights = c.positive("weights");
     e.correction.kv = c.positive("kv");
@@ -363,7 +367,7 @@ std::optional<std::string> mismatch(const StoredCalibration& entry, const Calibr
   }
   if (was.settings != key.settings) {
     std::set<std::string> names;
-    for (const Json* s : {&was.settings, &key.settings}) {
+    for (const nlohmann::json* s : {&was.settings, &key.settings}) {
       for (const auto& [k, v] : s->items()) {
         const auto a = was.settings.find(k);
         const auto b = key.settings.find(k);
@@ -393,15 +397,15 @@ std::optional<std::string> mismatch(const StoredCalibration& entry, const Calibr
   return std::nullopt;
 }
 
-Json to_json(const std::vector<StoredCalibration>& entries) {
-  Json list = Json::array();
+nlohmann::json to_json(const std::vector<StoredCalibration>& entries) {
+  nlohmann::json list = nlohmann::json::array();
   for (const StoredCalibration& e : entries) {
     list.push_back(entry_json(e));
   }
   return {{"version", k_format_version}, {"entries", std::move(list)}};
 }
 
-core::Result<ParsedEntries> parse_entries(const Json& doc) {
+core::Result<ParsedEntries> parse_entries(const nlohmann::json& doc) {
   if (!doc.is_object()) {
     return core::fail(core::Error::bad_request(std::string("the top level is ") + doc.type_name() +
                                                ", not an object"));

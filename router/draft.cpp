@@ -13,6 +13,8 @@
 #include <system_error>
 #include <utility>
 
+#include "core/strings.h"
+
 namespace ask::router {
 namespace {
 
@@ -28,15 +30,7 @@ constexpr std::uint64_t k_max_vocab_diff = 128;    // SPEC_VOCAB_MAX_SIZE_DIFFER
 constexpr std::uint64_t k_first_checked_token = 5; // SPEC_VOCAB_CHECK_START_TOKEN_ID
 constexpr std::string_view k_tokens = "tokenizer.ggml.tokens";
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-std::string name_of(const fs::path& p) {
+std::string file_name_of(const fs::path& p) {
   return p.filename().string();
 }
 
@@ -167,7 +161,7 @@ std::optional<std::string> judge(const SplitModel& target, const fs::path& file)
   return std::nullopt;
 }
 
-struct Candidate {
+struct DraftCandidate {
   fs::path path;
   std::uint64_t size = 0; // all parts
 };
@@ -196,14 +190,15 @@ std::uint64_t total_size(const fs::path& file) {
 
 // The .gguf files beside the model that may be drafts; the model's own files and projectors
 // named as such go to `out.rejected` without being read.
-core::Result<std::vector<Candidate>> list_candidates(const SplitModel& target, DraftSearch& out) {
+core::Result<std::vector<DraftCandidate>> list_candidates(const SplitModel& target,
+                                                          DraftSearch& out) {
   std::error_code ec;
   fs::directory_iterator it(out.folder, ec);
   if (ec) {
     return fail(Error::internal("draft \"auto\": cannot list " + out.folder.string() + ": " +
                                 ec.message()));
   }
-  std::vector<Candidate> found;
+  std::vector<DraftCandidate> found;
   std::size_t listed = 0;
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) {
@@ -217,7 +212,7 @@ core::Result<std::vector<Candidate>> list_candidates(const SplitModel& target, D
     }
     const fs::path& p = it->path();
     std::error_code st;
-    if (lower(p.extension().string()) != ".gguf" || !fs::is_regular_file(p, st)) {
+    if (core::to_lower(p.extension().string()) != ".gguf" || !fs::is_regular_file(p, st)) {
       continue;
     }
     const auto own =
@@ -235,13 +230,13 @@ core::Result<std::vector<Candidate>> list_candidates(const SplitModel& target, D
     if (const auto split = core::gguf::split_part(p); split && split->part > 1) {
       continue; // a later part of another split file: its first part stands for it
     }
-    if (lower(name_of(p)).find("mmproj") != std::string::npos) {
+    if (core::to_lower(file_name_of(p)).find("mmproj") != std::string::npos) {
       out.rejected.push_back({p, "a multimodal projector (mmproj)"});
       continue;
     }
     found.push_back({p, total_size(p)});
   }
-  std::ranges::sort(found, [](const Candidate& a, const Candidate& b) {
+  std::ranges::sort(found, [](const DraftCandidate& a, const DraftCandidate& b) {
     return a.size != b.size ? a.size < b.size : a.path.filename() < b.path.filename();
   });
   return found;
@@ -261,7 +256,7 @@ std::string arch_family(std::string_view arch) {
     if (std::isalpha(static_cast<unsigned char>(c)) == 0) {
       break;
     }
-    letters += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    letters += core::to_lower(c);
   }
   if (letters.size() >= 6 && letters.ends_with("moe")) {
     letters.resize(letters.size() - 3);
@@ -324,7 +319,7 @@ core::Result<DraftSearch> search_draft(const fs::path& model) {
   }
   const std::uint64_t model_size = target->file_size();
   std::size_t examined = 0;
-  for (const Candidate& c : *candidates) {
+  for (const DraftCandidate& c : *candidates) {
     if (c.size >= model_size) {
       out.rejected.push_back({c.path, "not smaller than the model (" + size_text(c.size) +
                                           ", the model " + size_text(model_size) + ")"});
@@ -347,14 +342,14 @@ core::Result<DraftSearch> search_draft(const fs::path& model) {
 
 std::string DraftSearch::explain() const {
   std::string out =
-      "draft \"auto\": no draft model for " + name_of(model) + " in " + folder.string();
+      "draft \"auto\": no draft model for " + file_name_of(model) + " in " + folder.string();
   if (std::ranges::all_of(rejected, [](const DraftRejection& r) { return r.model_file; })) {
     out += ": no .gguf file there but the model's own";
   }
   bool first = true;
   for (const DraftRejection& r : rejected) {
     if (!r.model_file) {
-      out += (first ? ": " : "; ") + name_of(r.file) + ": " + r.reason;
+      out += (first ? ": " : "; ") + file_name_of(r.file) + ": " + r.reason;
       first = false;
     }
   }

@@ -15,7 +15,7 @@ namespace tg = ask::testing::gguf;
 
 // tiny-llama shapes: 64 wide, 4 heads of 16, 2 KV heads, n_ff 128, 32 tokens; `layers`
 // layers of which the last `nextn` are MTP layers with their NextN tensors.
-core::gguf::SplitModel model(std::uint32_t layers, std::uint32_t nextn) {
+core::gguf::SplitModel mtp_model(std::uint32_t layers, std::uint32_t nextn) {
   tg::TinyModel m;
   m.n_layer = layers;
   tg::Writer w;
@@ -40,7 +40,7 @@ core::gguf::SplitModel model(std::uint32_t layers, std::uint32_t nextn) {
   return sm;
 }
 
-EstimateInput settings(bool mtp) {
+EstimateInput mtp_settings(bool mtp) {
   EstimateInput in;
   in.ctx = 1024;
   in.parallel = 2;
@@ -48,13 +48,13 @@ EstimateInput settings(bool mtp) {
   return in;
 }
 
-Estimate run(const core::gguf::SplitModel& m, const EstimateInput& in) {
+Estimate run_mtp(const core::gguf::SplitModel& m, const EstimateInput& in) {
   auto e = estimate(m, in);
   REQUIRE_MESSAGE(e.has_value(), (e ? "" : e.error().message));
   return *e;
 }
 
-std::uint64_t kv_total(const Estimate& e) {
+std::uint64_t mtp_kv_total(const Estimate& e) {
   std::uint64_t s = 0;
   for (const auto& l : e.layers) {
     s += l.kv;
@@ -80,14 +80,15 @@ bool has_note(const Estimate& e, std::string_view needle) {
 }
 
 TEST_CASE("estimate: MTP layers are not loaded and hold no KV cache when mtp is off") {
-  const Estimate off = run(model(3, 1), settings(false));
-  const Estimate trunk = run(model(2, 0), settings(false)); // the same model without its head
+  const Estimate off = run_mtp(mtp_model(3, 1), mtp_settings(false));
+  const Estimate trunk =
+      run_mtp(mtp_model(2, 0), mtp_settings(false)); // the same model without its head
   REQUIRE(off.layers.size() == 3); // llama.cpp splits all block_count layers over devices
   CHECK(off.n_layer_nextn == 1);
   CHECK(off.layers[2].weights == 0);
   CHECK(off.layers[2].kv == 0);
   CHECK(weights_of(off) == weights_of(trunk));
-  CHECK(kv_total(off) == kv_total(trunk));
+  CHECK(mtp_kv_total(off) == mtp_kv_total(trunk));
   CHECK(off.compute_output == trunk.compute_output);
   CHECK(off.compute_host == trunk.compute_host);
   CHECK(off.output_buffer == trunk.output_buffer);
@@ -98,8 +99,8 @@ TEST_CASE("estimate: MTP layers are not loaded and hold no KV cache when mtp is 
 }
 
 TEST_CASE("estimate: mtp loads the MTP layers, gives them a KV cache and a compute buffer") {
-  const Estimate off = run(model(3, 1), settings(false));
-  const Estimate on = run(model(3, 1), settings(true));
+  const Estimate off = run_mtp(mtp_model(3, 1), mtp_settings(false));
+  const Estimate on = run_mtp(mtp_model(3, 1), mtp_settings(true));
   // Layer 2: the usual layer tensors (as blk.0) plus eh_proj (128 x 64 f16) and two norms.
   CHECK(on.layers[2].weights == on.layers[0].weights + 128 * 64 * 2 + 2 * 64 * 4);
   CHECK(on.mtp_weights == on.layers[2].weights);
@@ -123,45 +124,45 @@ TEST_CASE("estimate: mtp loads the MTP layers, gives them a KV cache and a compu
 }
 
 TEST_CASE("estimate: the MTP context takes the cache types; without flash attention KQ too") {
-  EstimateInput in = settings(true);
+  EstimateInput in = mtp_settings(true);
   in.cache_type_k = in.cache_type_v = "f32";
   in.ctx = 4096;
-  const Estimate f32 = run(model(3, 1), in);
+  const Estimate f32 = run_mtp(mtp_model(3, 1), in);
   // 2048 cells a slot, 2 slots, K and V of 32 f32 elements.
   CHECK(f32.layers[2].kv == 2048u * 2 * 256);
   CHECK(f32.mtp_kv == f32.layers[2].kv);
-  EstimateInput no_fa = settings(true);
+  EstimateInput no_fa = mtp_settings(true);
   no_fa.flash_attn = false;
   // An f32 mask; the attention activations (512 x 4 x 4 x 64) and 4 heads of KQ scores over
   // 512 x 512 cells now outgrow the feed-forward's; plus the [embedding; hidden] input.
-  CHECK(run(model(3, 1), no_fa).mtp_compute ==
+  CHECK(run_mtp(mtp_model(3, 1), no_fa).mtp_compute ==
         512u * 512 * 4 + (512u * 4 * 4 * 64 + 512u * 512 * 4 * 4 + 512u * 4 * 128) + 512u * 4 * 5);
 }
 
 TEST_CASE("estimate: mtp on a file without MTP layers, or with a draft, is refused") {
-  auto none = estimate(model(2, 0), settings(true));
+  auto none = estimate(mtp_model(2, 0), mtp_settings(true));
   REQUIRE_FALSE(none.has_value());
   CHECK(none.error().kind == core::ErrorKind::bad_request);
   CHECK(none.error().message.find("mtp: /models/glm-mtp.gguf has no MTP layers "
                                   "(llama.nextn_predict_layers is missing)") == 0);
-  const auto draft = model(2, 0);
-  EstimateInput both = settings(true);
+  const auto draft = mtp_model(2, 0);
+  EstimateInput both = mtp_settings(true);
   both.draft = &draft;
-  auto refused = estimate(model(3, 1), both);
+  auto refused = estimate(mtp_model(3, 1), both);
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.error().message.find("mtp: not with a draft model") == 0);
 }
 
 TEST_CASE("estimate: a draft with MTP layers of its own is estimated without them") {
-  const auto target = model(2, 0);
-  const auto draft = model(3, 1);
-  EstimateInput in = settings(false);
+  const auto target = mtp_model(2, 0);
+  const auto draft = mtp_model(3, 1);
+  EstimateInput in = mtp_settings(false);
   in.draft = &draft;
-  const Estimate with_draft = run(target, in);
-  EstimateInput trunk_in = settings(false);
-  const auto trunk = model(2, 0);
+  const Estimate with_draft = run_mtp(target, in);
+  EstimateInput trunk_in = mtp_settings(false);
+  const auto trunk = mtp_model(2, 0);
   trunk_in.draft = &trunk;
-  CHECK(with_draft.draft == run(target, trunk_in).draft);
+  CHECK(with_draft.draft == run_mtp(target, trunk_in).draft);
 }
 
 TEST_CASE("estimate: mtp from the config; its compute is corrected with the compute buffers") {
@@ -169,10 +170,10 @@ TEST_CASE("estimate: mtp from the config; its compute is corrected with the comp
   spec.mtp = true;
   CHECK(estimate_input(spec).mtp);
   CHECK_FALSE(estimate_input(config::ManagedSpec{}).mtp);
-  EstimateInput in = settings(true);
-  const Estimate base = run(model(3, 1), in);
+  EstimateInput in = mtp_settings(true);
+  const Estimate base = run_mtp(mtp_model(3, 1), in);
   in.correction.compute = 2.0;
-  CHECK(run(model(3, 1), in).mtp_compute == 2 * base.mtp_compute);
+  CHECK(run_mtp(mtp_model(3, 1), in).mtp_compute == 2 * base.mtp_compute);
   // A startup log's compute lines include the MTP context's buffer.
   Calibration measured;
   DeviceBuffers cpu;

@@ -26,7 +26,7 @@ double mib(std::uint64_t bytes) {
   return static_cast<double>(bytes) / k_mib;
 }
 
-std::string read_text(const std::filesystem::path& p) {
+std::string read_text_file(const std::filesystem::path& p) {
   std::ifstream in(p);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -57,7 +57,7 @@ std::uint64_t log_value(const std::string& log, std::string_view key) {
   return std::stoull(log.substr(log.find('=', at) + 1, 24));
 }
 
-core::gguf::SplitModel read_fixture(std::string_view name) {
+core::gguf::SplitModel read_model_fixture(std::string_view name) {
   auto m = core::gguf::read_model(k_root / "tests/fixtures/gguf" / name);
   REQUIRE(m.has_value());
   return *m;
@@ -137,8 +137,8 @@ EstimateInput settings(std::uint64_t ctx, int np, bool unified, std::string ct =
 
 void check_fixture(const FixtureCase& fc) {
   CAPTURE(fc.log);
-  const std::string log = read_text(k_root / "tests/fixtures/llama-server" / fc.log);
-  const auto e = run(read_fixture(fc.model), fc.in);
+  const std::string log = read_text_file(k_root / "tests/fixtures/llama-server" / fc.log);
+  const auto e = run(read_model_fixture(fc.model), fc.in);
   CHECK(e.n_ctx == log_value(log, "llama_context: n_ctx "));
   CHECK(e.n_ctx_seq == log_value(log, "llama_context: n_ctx_seq "));
   int kv_lines = 0; // each line is rounded to 0.01 MiB
@@ -173,7 +173,7 @@ TEST_CASE("estimate: matches tiny-llama -c 4096 -np 4 -fa on log") {
 TEST_CASE("estimate: matches llama-server defaults log (trained ctx, np 4, unified KV)") {
   const auto in = settings(0, 4, true);
   check_fixture({"startup-tiny-llama-2L-f16-defaults.log", "tiny-llama-2L-f16.gguf", in, 0.01});
-  const auto e = run(read_fixture("tiny-llama-2L-f16.gguf"), in);
+  const auto e = run(read_model_fixture("tiny-llama-2L-f16.gguf"), in);
   CHECK(e.n_ctx == 2048);
   CHECK(e.notes.front().find("trained context") != std::string::npos);
 }
@@ -186,7 +186,8 @@ TEST_CASE("estimate: matches tiny-llama hd32 c1024 np2 log") {
 TEST_CASE("estimate: matches hd32 q8_0 K and V cache log (34 bytes per 32)") {
   check_fixture({"startup-tiny-llama-2L-hd32-f16-c4096-np4-q8kv-fa.log",
                  "tiny-llama-2L-hd32-f16.gguf", settings(4096, 4, false, "q8_0"), 0.01});
-  const auto e = run(read_fixture("tiny-llama-2L-hd32-f16.gguf"), settings(4096, 4, false, "q8_0"));
+  const auto e =
+      run(read_model_fixture("tiny-llama-2L-hd32-f16.gguf"), settings(4096, 4, false, "q8_0"));
   // 1024 cells x 4 streams x (34 + 34) bytes per layer.
   CHECK(e.layers[0].kv == 1024u * 4 * 68);
 }
@@ -194,16 +195,16 @@ TEST_CASE("estimate: matches hd32 q8_0 K and V cache log (34 bytes per 32)") {
 TEST_CASE("estimate: matches gemma3 SWA log: two caches of 512 cells") {
   check_fixture({"startup-tiny-gemma3-2L-swa-f16.log", "tiny-gemma3-2L-swa-f16.gguf",
                  settings(1024, 2, false), 0.01});
-  const auto e = run(read_fixture("tiny-gemma3-2L-swa-f16.gguf"), settings(1024, 2, false));
+  const auto e = run(read_model_fixture("tiny-gemma3-2L-swa-f16.gguf"), settings(1024, 2, false));
   CHECK(e.layers[0].kv == e.layers[1].kv); // min(512, PAD(256 + 512, 256)) = 512
 }
 
 TEST_CASE("estimate: q8_0 K on head size 16 fails like startup-fail-q8kv-headdim16.log") {
   const std::string log =
-      read_text(k_root / "tests/fixtures/llama-server/startup-fail-q8kv-headdim16.log");
+      read_text_file(k_root / "tests/fixtures/llama-server/startup-fail-q8kv-headdim16.log");
   REQUIRE(log.find("does not divide n_embd_head_k=16") != std::string::npos);
-  auto e =
-      router::estimate(read_fixture("tiny-llama-2L-f16.gguf"), settings(1024, 2, false, "q8_0"));
+  auto e = router::estimate(read_model_fixture("tiny-llama-2L-f16.gguf"),
+                            settings(1024, 2, false, "q8_0"));
   REQUIRE_FALSE(e.has_value());
   CHECK(e.error().kind == ErrorKind::bad_request);
   CHECK(e.error().message.find("cache_type_k") != std::string::npos);
@@ -211,7 +212,7 @@ TEST_CASE("estimate: q8_0 K on head size 16 fails like startup-fail-q8kv-headdim
 }
 
 TEST_CASE("estimate: q8_0 tensor sizes of tiny-llama-4L-q8_0 summed per layer") {
-  const auto m = read_fixture("tiny-llama-4L-q8_0.gguf");
+  const auto m = read_model_fixture("tiny-llama-4L-q8_0.gguf");
   const auto e = run(m, settings(1024, 1, false));
   REQUIRE(e.layers.size() == 4);
   std::uint64_t blk0 = 0;
@@ -416,7 +417,7 @@ TEST_CASE("estimate: a split model gives the same estimate as the whole file") {
 }
 
 TEST_CASE("estimate: ctx is padded to 256 and split evenly over slots") {
-  const auto m = read_fixture("tiny-llama-2L-f16.gguf");
+  const auto m = read_model_fixture("tiny-llama-2L-f16.gguf");
   auto e = run(m, settings(1000, 1, false));
   CHECK(e.n_ctx == 1024);
   e = run(m, settings(4096, 3, false)); // PAD(4096/3, 256) = 1536 per slot
@@ -429,7 +430,7 @@ TEST_CASE("estimate: ctx is padded to 256 and split evenly over slots") {
 }
 
 TEST_CASE("estimate: q4_0 and mixed cache types use their row sizes") {
-  const auto m = read_fixture("tiny-llama-2L-hd32-f16.gguf");
+  const auto m = read_model_fixture("tiny-llama-2L-hd32-f16.gguf");
   auto in = settings(1024, 1, false);
   in.cache_type_k = "q4_0";
   in.cache_type_v = "f32";
@@ -438,12 +439,12 @@ TEST_CASE("estimate: q4_0 and mixed cache types use their row sizes") {
 }
 
 TEST_CASE("estimate: output buffer holds parallel rows of logits") {
-  const auto m = read_fixture("tiny-llama-2L-f16.gguf");
+  const auto m = read_model_fixture("tiny-llama-2L-f16.gguf");
   CHECK(run(m, settings(4096, 8, false)).output_buffer == 32000u * 4 * 8);
 }
 
 TEST_CASE("estimate: without flash attention the KQ scores enter the compute buffer") {
-  const auto m = read_fixture("tiny-llama-2L-f16.gguf");
+  const auto m = read_model_fixture("tiny-llama-2L-f16.gguf");
   auto in = settings(4096, 1, false);
   const auto fa = run(m, in);
   in.flash_attn = false;
@@ -454,13 +455,13 @@ TEST_CASE("estimate: without flash attention the KQ scores enter the compute buf
   CHECK(no.compute_output - fa.compute_output >= 4096ull * 512 * 4 * 4);
   in.cache_type_v = "q8_0";
   in.cache_type_k = "f16";
-  auto bad = router::estimate(read_fixture("tiny-llama-2L-hd32-f16.gguf"), in);
+  auto bad = router::estimate(read_model_fixture("tiny-llama-2L-hd32-f16.gguf"), in);
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().message.find("cache_type_v") != std::string::npos);
 }
 
 TEST_CASE("estimate: older builds' n_ubatch logit rows dominate compute_output") {
-  const auto m = read_fixture("tiny-llama-2L-f16.gguf");
+  const auto m = read_model_fixture("tiny-llama-2L-f16.gguf");
   auto in = settings(1024, 2, false);
   in.n_outputs_max = 512;
   const auto e = run(m, in);
@@ -472,7 +473,7 @@ TEST_CASE("estimate: older builds' n_ubatch logit rows dominate compute_output")
 }
 
 TEST_CASE("estimate: bad settings are refused naming the setting") {
-  const auto m = read_fixture("tiny-llama-2L-f16.gguf");
+  const auto m = read_model_fixture("tiny-llama-2L-f16.gguf");
   auto expect_bad = [&](EstimateInput in, std::string_view needle) {
     auto e = router::estimate(m, in);
     REQUIRE_FALSE(e.has_value());
@@ -533,7 +534,7 @@ TEST_CASE("estimate: a huge trained context is capped at 2^24 tokens") {
 }
 
 TEST_CASE("estimate: correction scales components and is clamped") {
-  const auto m = read_fixture("tiny-llama-2L-f16.gguf");
+  const auto m = read_model_fixture("tiny-llama-2L-f16.gguf");
   auto in = settings(1024, 2, false);
   const auto base = run(m, in);
   in.correction = {1.0, 2.0, 10.0};
@@ -548,7 +549,7 @@ TEST_CASE("estimate: correction scales components and is clamped") {
 }
 
 TEST_CASE("correction_from: the CPU fixture's own figures give ratios of about 1") {
-  const auto m = read_fixture("tiny-llama-2L-f16.gguf");
+  const auto m = read_model_fixture("tiny-llama-2L-f16.gguf");
   const auto e = run(m, settings(1024, 2, false));
   router::Calibration cal;
   // startup-tiny-llama-2L-f16.log: CPU_Mapped 4.05 MiB, CPU KV 0.25, CPU compute 1.51.
@@ -579,8 +580,8 @@ TEST_CASE("correction_from: GPU figures: ratios per component, clamped, 1 when m
 }
 
 TEST_CASE("estimate: draft and projector are charged with the output layer") {
-  const auto m = read_fixture("tiny-llama-4L-q8_0.gguf");
-  const auto draft = read_fixture("tiny-llama-2L-f16.gguf");
+  const auto m = read_model_fixture("tiny-llama-4L-q8_0.gguf");
+  const auto draft = read_model_fixture("tiny-llama-2L-f16.gguf");
   auto in = settings(4096, 1, false);
   const auto plain = run(m, in);
   in.draft = &draft;
@@ -597,7 +598,7 @@ TEST_CASE("estimate: draft and projector are charged with the output layer") {
 }
 
 TEST_CASE("Estimate: single_gpu_bytes and host_bytes add their parts") {
-  const auto e = run(read_fixture("tiny-llama-2L-f16.gguf"), settings(1024, 2, false));
+  const auto e = run(read_model_fixture("tiny-llama-2L-f16.gguf"), settings(1024, 2, false));
   CHECK(e.layer_bytes() == e.layers[0].device_bytes() + e.layers[1].device_bytes());
   CHECK(e.single_gpu_bytes() ==
         e.layer_bytes() + e.output_weights + e.compute_output + e.gpu_overhead);

@@ -6,11 +6,12 @@
 
 #include "config/testing.h"
 #include "core/platform.h"
+#include "router/testing.h"
 
 namespace ask::router {
 namespace {
 
-constexpr std::uint64_t k_gib = 1ull << 30;
+using testkit::k_gib;
 
 // The first lines of a real /proc/meminfo (a 24 GB VM).
 constexpr std::string_view k_meminfo = "MemTotal:       24683784 kB\n"

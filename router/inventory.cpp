@@ -26,17 +26,13 @@ int source_rank(std::string_view source) {
   return static_cast<int>(it - order.begin());
 }
 
-char lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
 // `name` without a trailing " (…)" and surrounding blanks.
 std::string_view without_note(std::string_view name) {
-  name = trim(name);
+  name = core::trim(name);
   if (name.ends_with(")")) {
     const std::size_t open = name.rfind(" (");
     if (open != std::string_view::npos && open > 0) {
-      name = trim(name.substr(0, open));
+      name = core::trim(name.substr(0, open));
     }
   }
   return name;
@@ -60,9 +56,7 @@ void add_source(Gpu& gpu, const std::string& source) {
 bool same_name(std::string_view a, std::string_view b) {
   a = without_note(a);
   b = without_note(b);
-  return !a.empty() && a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(),
-                    [](char x, char y) { return lower(x) == lower(y); });
+  return !a.empty() && core::iequals(a, b);
 }
 
 void absorb(Card& card, const ProbedGpu& rec) {
@@ -115,7 +109,7 @@ std::string uuid_key(std::string_view uuid) {
   std::string out;
   for (char c : uuid) {
     if (std::isxdigit(static_cast<unsigned char>(c)) != 0) {
-      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out += core::to_lower(c);
     }
   }
   return out.size() == 32 ? out : std::string{};

@@ -11,23 +11,18 @@
 #include <vector>
 
 #include "router/inventory.h"
+#include "router/testing.h"
 #include "tests/support/temp_dir.h"
 
 namespace ask::router {
 namespace {
 
+using testkit::gpu_fixture;
+using testkit::k_gib;
+using testkit::k_mib;
+
 using config::GpuApi;
 using config::GpuVendor;
-
-constexpr std::uint64_t k_mib = 1024ull * 1024;
-constexpr std::uint64_t k_gib = 1024 * k_mib;
-
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::filesystem::path(ASK_SOURCE_DIR) / "tests/fixtures/gpu" / name,
-                   std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), name);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 ProbedGpu tool(GpuApi api, int index, std::string name, std::string pci, std::uint64_t total,
                std::optional<std::uint64_t> free, std::string source, GpuVendor vendor) {
@@ -45,7 +40,7 @@ ProbedGpu tool(GpuApi api, int index, std::string name, std::string pci, std::ui
 
 // The records one binary's --list-devices gives (a recorded listing).
 std::vector<ProbedGpu> listed(const std::string& file, const std::string& binary) {
-  auto parsed = parse_list_devices(fixture(file));
+  auto parsed = parse_list_devices(gpu_fixture(file));
   REQUIRE_MESSAGE(parsed, file);
   for (ProbedGpu& g : parsed->gpus) {
     g.binary = binary;
@@ -276,7 +271,7 @@ TEST_CASE("probe: each preset binary is asked its version and devices, then merg
                         std::string("version: 0.2.0-dev (build 10587, commit 3f545becc)\n"
                                     "built with GNU 12.2.0 for Linux x86_64\n"));
   tools.answers.emplace(k_cuda + " --list-devices",
-                        fixture("llama-list-devices-cuda-rtx3090+rtx3060.txt"));
+                        gpu_fixture("llama-list-devices-cuda-rtx3090+rtx3060.txt"));
   testing::TempDir dir;
   const Inventory inv =
       probe(config::GpuConfig{}, tools.runner(), dir.path(),
@@ -306,9 +301,10 @@ TEST_CASE("probe: each preset binary is asked its version and devices, then merg
 
 TEST_CASE("probe: a build listing no GPU is a warning; probe=false asks no build") {
   Tools tools;
-  tools.answers.emplace(k_vk + " --version", fixture("llama-server-version-b10587-cpu-no-git.txt"));
+  tools.answers.emplace(k_vk + " --version",
+                        gpu_fixture("llama-server-version-b10587-cpu-no-git.txt"));
   tools.answers.emplace(k_vk + " --list-devices",
-                        fixture("llama-list-devices-cpu-only-none-b10587.txt"));
+                        gpu_fixture("llama-list-devices-cpu-only-none-b10587.txt"));
   testing::TempDir dir;
   const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path(), {{k_vk, {}}});
   CHECK(inv.gpus.empty());

@@ -9,16 +9,18 @@
 #include <iterator>
 #include <map>
 
+#include "router/testing.h"
 #include "tests/support/temp_dir.h"
 
 namespace ask::router {
 namespace {
 
+using testkit::gpu_fixture;
+using testkit::k_gib;
+using testkit::k_mib;
+
 using config::GpuApi;
 using config::GpuVendor;
-
-constexpr std::uint64_t k_mib = 1024ull * 1024;
-constexpr std::uint64_t k_gib = 1024 * k_mib;
 
 ProbedGpu rec(GpuApi api, int index, std::string name, std::string pci, std::uint64_t total,
               std::optional<std::uint64_t> free, std::string source) {
@@ -280,20 +282,13 @@ TEST_CASE("probe: without rocm-smi, AMD cards come from the amdgpu sysfs files")
   CHECK(inv.gpus[0].free_bytes == 15 * k_gib);
 }
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::filesystem::path(ASK_SOURCE_DIR) / "tests/fixtures/gpu" / name,
-                   std::ios::binary);
-  REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 TEST_CASE("probe: the seed workstation's three tools give five GPUs, each with its indices") {
   FakeTools tools;
   tools.answers.emplace("nvidia-smi",
-                        fixture("synthetic-seed-nvidia-smi-askd-query-1x-rtx3090.txt"));
-  tools.answers.emplace("rocm-smi", fixture("synthetic-seed-rocm-smi-json-4x-r9700.json"));
+                        gpu_fixture("synthetic-seed-nvidia-smi-askd-query-1x-rtx3090.txt"));
+  tools.answers.emplace("rocm-smi", gpu_fixture("synthetic-seed-rocm-smi-json-4x-r9700.json"));
   tools.answers.emplace("vulkaninfo",
-                        fixture("synthetic-seed-vulkaninfo-4x-r9700+rtx3090+llvmpipe.txt"));
+                        gpu_fixture("synthetic-seed-vulkaninfo-4x-r9700+rtx3090+llvmpipe.txt"));
   testing::TempDir dir;
   const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
   CHECK(inv.warnings.empty());
@@ -324,7 +319,7 @@ TEST_CASE("probe: the seed workstation's three tools give five GPUs, each with i
 TEST_CASE("merge: two cards that share a UUID but not a PCI address stay two cards") {
   // A cloned VM (or a vGPU listing) repeats one UUID on two devices at different addresses.
   const auto parsed =
-      parse_nvidia_smi(fixture("synthetic-nvidia-smi-askd-query-cloned-vm-same-uuid.txt"));
+      parse_nvidia_smi(gpu_fixture("synthetic-nvidia-smi-askd-query-cloned-vm-same-uuid.txt"));
   REQUIRE(parsed);
   REQUIRE(parsed->gpus.size() == 2);
   const Inventory inv = merge(parsed->gpus, config::GpuConfig{});
@@ -343,7 +338,7 @@ TEST_CASE("merge: two cards that share a UUID but not a PCI address stay two car
 
 TEST_CASE("merge: a record without a PCI address whose UUID names two cards is dropped") {
   const auto parsed =
-      parse_nvidia_smi(fixture("synthetic-nvidia-smi-askd-query-cloned-vm-same-uuid.txt"));
+      parse_nvidia_smi(gpu_fixture("synthetic-nvidia-smi-askd-query-cloned-vm-same-uuid.txt"));
   REQUIRE(parsed);
   std::vector<ProbedGpu> records = parsed->gpus;
   ProbedGpu vk =
@@ -392,7 +387,7 @@ TEST_CASE("probe: the recorded nvidia-smi failures, as a runner reports them") {
        {"nvidia-smi-error-couldnt-communicate.txt", "nvidia-smi-error-no-devices-found.txt",
         "nvidia-smi-error-nvml-mismatch-old.txt"}) {
     CAPTURE(file);
-    std::string text = fixture(file);
+    std::string text = gpu_fixture(file);
     text.erase(text.find_last_not_of('\n') + 1);
     FakeTools tools;
     tools.answers.emplace("nvidia-smi",
@@ -409,9 +404,9 @@ namespace {
 // The answers of amd-smi on the recorded RX 6600 machine (ROCm 6.x, list form).
 void rx6600_amd_smi(FakeTools& tools) {
   tools.answers.emplace("amd-smi static --asic --bus --vram --board --json",
-                        fixture("amd-smi-static-json-rx6600-list-value-unit.json"));
+                        gpu_fixture("amd-smi-static-json-rx6600-list-value-unit.json"));
   tools.answers.emplace("amd-smi metric --mem-usage --json",
-                        fixture("amd-smi-metric-json-rx6600-list-value-unit.json"));
+                        gpu_fixture("amd-smi-metric-json-rx6600-list-value-unit.json"));
 }
 
 } // namespace
@@ -419,7 +414,7 @@ void rx6600_amd_smi(FakeTools& tools) {
 TEST_CASE("probe: amd-smi is preferred to rocm-smi, which is then not asked") {
   FakeTools tools;
   rx6600_amd_smi(tools);
-  tools.answers.emplace("rocm-smi", fixture("synthetic-seed-rocm-smi-json-4x-r9700.json"));
+  tools.answers.emplace("rocm-smi", gpu_fixture("synthetic-seed-rocm-smi-json-4x-r9700.json"));
   testing::TempDir dir;
   const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
   CHECK(inv.warnings.empty());
@@ -439,7 +434,7 @@ TEST_CASE("probe: amd-smi failing or empty falls back to rocm-smi, then to sysfs
     FakeTools tools;
     tools.answers.emplace("amd-smi", fail(Error::internal("amd-smi: exited with status 1: "
                                                           "AMDSMI_STATUS_DRIVER_NOT_LOADED")));
-    tools.answers.emplace("rocm-smi", fixture("synthetic-seed-rocm-smi-json-4x-r9700.json"));
+    tools.answers.emplace("rocm-smi", gpu_fixture("synthetic-seed-rocm-smi-json-4x-r9700.json"));
     testing::TempDir dir;
     const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
     CHECK(inv.gpus.size() == 4);
@@ -466,7 +461,8 @@ namespace {
 
 // An Intel card listed by `xpu-smi discovery -j` (the documentation's example: no memory).
 void xpu_listing(FakeTools& tools) {
-  tools.answers.emplace("xpu-smi discovery -j", fixture("xpu-smi-discovery-json-docs-example.txt"));
+  tools.answers.emplace("xpu-smi discovery -j",
+                        gpu_fixture("xpu-smi-discovery-json-docs-example.txt"));
 }
 
 } // namespace
@@ -478,8 +474,9 @@ TEST_CASE("probe: an Intel GPU's memory from xpu-smi discovery -d and stats") {
                         std::string(R"({"device_id": 0, "device_name": "Intel(R) Graphics [0x020a]",
                            "pci_bdf_address": "0000:4d:00.0",
                            "memory_physical_size_byte": "34359738368"})"));
-  tools.answers.emplace("xpu-smi stats -d 0 -j",
-                        fixture("xpu-smi-stats-json-arc-device0-pasted-in-source-comment.json"));
+  tools.answers.emplace(
+      "xpu-smi stats -d 0 -j",
+      gpu_fixture("xpu-smi-stats-json-arc-device0-pasted-in-source-comment.json"));
   testing::TempDir dir;
   const Inventory inv = probe(config::GpuConfig{}, tools.runner(), dir.path());
   CHECK(inv.warnings.empty());

@@ -12,19 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "router/testing.h"
 #include "tests/support/temp_dir.h"
 
 namespace ask::router {
 namespace {
 
-using config::GpuApi;
+using testkit::gpu_fixture;
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::filesystem::path(ASK_SOURCE_DIR) / "tests/fixtures/gpu" / name,
-                   std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), name);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using config::GpuApi;
 
 } // namespace
 
@@ -57,8 +53,9 @@ std::string env_value(const ToolCommand& cmd, const std::string& name) {
 
 TEST_CASE("ask_llama_build: both questions asked in the preset's environment, stderr included") {
   FakeRunner fake;
-  fake.answers.emplace("--version", fixture("llama-server-version-b10587-cpu-no-git.txt"));
-  fake.answers.emplace("--list-devices", fixture("llama-list-devices-cuda-rtx3090+rtx3060.txt"));
+  fake.answers.emplace("--version", gpu_fixture("llama-server-version-b10587-cpu-no-git.txt"));
+  fake.answers.emplace("--list-devices",
+                       gpu_fixture("llama-list-devices-cuda-rtx3090+rtx3060.txt"));
   const LlamaBuild b =
       ask_llama_build({"/opt/llama/cuda/llama-server", {{"GGML_CUDA_NO_VMM", "1"}}}, fake.runner());
   REQUIRE(fake.ran.size() == 2);

@@ -14,14 +14,17 @@
 #include "router/calibration.h"
 #include "router/host_devices.h"
 #include "router/server_args.h"
+#include "router/testing.h"
 
 namespace ask::router {
 namespace {
 
-using config::GpuApi;
+using testkit::args_of;
+using testkit::k_gib;
+using testkit::k_mib;
+using testkit::placement_gpu;
 
-constexpr std::uint64_t k_mib = 1024ull * 1024;
-constexpr std::uint64_t k_gib = 1024 * k_mib;
+using config::GpuApi;
 
 // `n` layers of 300 MiB weights + 100 MiB KV, round fixed costs and host buffers.
 Estimate make_estimate(int n) {
@@ -41,19 +44,6 @@ Estimate make_estimate(int n) {
   return e;
 }
 
-Gpu gpu(std::string id, GpuApi api, int ordinal, std::uint64_t bytes, std::string uuid = "") {
-  Gpu g;
-  g.id = std::move(id);
-  g.name = g.id;
-  g.total_bytes = bytes;
-  g.free_bytes = bytes;
-  g.cap_bytes = bytes;
-  g.reserve_bytes = 0;
-  g.uuid = std::move(uuid);
-  g.index = {{api, ordinal}};
-  return g;
-}
-
 // Host memory of which `usable` is usable (no reserve, no reading).
 void add_host_of(Inventory& inv, std::uint64_t usable) {
   config::HostSpec spec;
@@ -71,17 +61,9 @@ PlacementRequest request(GpuApi api, int ngl = -1, bool partial = false) {
   return r;
 }
 
-std::string args_of(const Plan& p) {
-  std::string out;
-  for (const std::string& a : p.args) {
-    out += (out.empty() ? "" : " ") + a;
-  }
-  return out;
-}
-
 TEST_CASE("place: host memory is charged the plan's host bytes, mapped weights marked") {
   Inventory inv;
-  inv.gpus = {gpu("g", GpuApi::cuda, 0, 24 * k_gib)};
+  inv.gpus = {placement_gpu("g", GpuApi::cuda, 0, 24 * k_gib)};
   add_host_of(inv, 8 * k_gib);
   const Estimate e = make_estimate(32);
   const auto plan = place(e, inv, request(GpuApi::cuda));
@@ -105,7 +87,7 @@ TEST_CASE("place: host memory is charged the plan's host bytes, mapped weights m
 
 TEST_CASE("place: without host memory in the inventory nothing is charged there") {
   Inventory inv;
-  inv.gpus = {gpu("g", GpuApi::cuda, 0, 24 * k_gib)};
+  inv.gpus = {placement_gpu("g", GpuApi::cuda, 0, 24 * k_gib)};
   const auto plan = place(make_estimate(32), inv, request(GpuApi::cuda));
   REQUIRE(plan.has_value());
   CHECK(plan->host.empty());
@@ -114,7 +96,7 @@ TEST_CASE("place: without host memory in the inventory nothing is charged there"
 
 TEST_CASE("place: host memory too small for the host bytes: does not fit, naming the host") {
   Inventory inv;
-  inv.gpus = {gpu("g", GpuApi::cuda, 0, 24 * k_gib)};
+  inv.gpus = {placement_gpu("g", GpuApi::cuda, 0, 24 * k_gib)};
   add_host_of(inv, 600 * k_mib);
   const auto plan = place(make_estimate(32), inv, request(GpuApi::cuda));
   REQUIRE_FALSE(plan.has_value());
@@ -146,7 +128,7 @@ TEST_CASE("place: a host-only load is charged everything; its weights are mapped
 
 TEST_CASE("place: a partial load charges the host the layers it keeps and their compute") {
   Inventory inv;
-  inv.gpus = {gpu("g", GpuApi::cuda, 0, 8 * k_gib)};
+  inv.gpus = {placement_gpu("g", GpuApi::cuda, 0, 8 * k_gib)};
   add_host_of(inv, 32 * k_gib);
   const Estimate e = make_estimate(32);
   const auto plan = place(e, inv, request(GpuApi::cuda, -1, true));
@@ -164,7 +146,7 @@ TEST_CASE("place: a partial load charges the host the layers it keeps and their 
 
 TEST_CASE("place: -nkvo charges the host the KV cache of the offloaded layers") {
   Inventory inv;
-  inv.gpus = {gpu("g", GpuApi::cuda, 0, 24 * k_gib)};
+  inv.gpus = {placement_gpu("g", GpuApi::cuda, 0, 24 * k_gib)};
   add_host_of(inv, 32 * k_gib);
   PlacementRequest r = request(GpuApi::cuda);
   r.kv_offload = false;
@@ -175,8 +157,8 @@ TEST_CASE("place: -nkvo charges the host the KV cache of the offloaded layers") 
 
 TEST_CASE("place: a unified GPU's share is charged to host memory too") {
   Inventory inv;
-  inv.gpus = {gpu("apu", GpuApi::vulkan, 0, 24 * k_gib),
-              gpu("dgpu", GpuApi::vulkan, 1, 32 * k_gib)};
+  inv.gpus = {placement_gpu("apu", GpuApi::vulkan, 0, 24 * k_gib),
+              placement_gpu("dgpu", GpuApi::vulkan, 1, 32 * k_gib)};
   inv.gpus[0].unified = true;
   add_host_of(inv, 40 * k_gib);
   const Estimate e = make_estimate(32);
@@ -246,7 +228,7 @@ Inventory rpc_rig(std::vector<config::RpcSpec> rpc) {
 
 TEST_CASE("place: a model local GPUs hold stays local, rpc devices or not") {
   Inventory inv = rpc_rig({{"box", "", "10.0.0.2:50052", 0, 64 * k_gib}});
-  inv.gpus.insert(inv.gpus.begin(), gpu("g", GpuApi::cuda, 0, 24 * k_gib));
+  inv.gpus.insert(inv.gpus.begin(), placement_gpu("g", GpuApi::cuda, 0, 24 * k_gib));
   const auto plan = place(make_estimate(32), inv, request(GpuApi::cuda));
   REQUIRE(plan.has_value());
   REQUIRE(plan->gpus.size() == 1);
@@ -288,7 +270,7 @@ TEST_CASE("place: on the CPU preset an rpc device takes the model, without drive
 TEST_CASE("place: a model no device holds alone is split over the fewest rpc devices") {
   Inventory inv = rpc_rig({{"box", "", "10.0.0.2:50052", 0, 16 * k_gib},
                            {"box2", "", "10.0.0.3:50052", 0, 16 * k_gib}});
-  inv.gpus.insert(inv.gpus.begin(), gpu("g", GpuApi::cuda, 0, 8 * k_gib));
+  inv.gpus.insert(inv.gpus.begin(), placement_gpu("g", GpuApi::cuda, 0, 8 * k_gib));
   const Estimate e = make_estimate(64); // 25 GiB of layers
   const auto plan = place(e, inv, request(GpuApi::cuda));
   REQUIRE(plan.has_value());
@@ -314,7 +296,7 @@ TEST_CASE("place: a model no device holds alone is split over the fewest rpc dev
 
 TEST_CASE("place: local GPUs and rpc devices together; the visibility covers the local ones") {
   Inventory inv = rpc_rig({{"box", "", "10.0.0.2:50052", 0, 16 * k_gib}});
-  inv.gpus.insert(inv.gpus.begin(), gpu("g", GpuApi::cuda, 3, 16 * k_gib, "GPU-aaaa"));
+  inv.gpus.insert(inv.gpus.begin(), placement_gpu("g", GpuApi::cuda, 3, 16 * k_gib, "GPU-aaaa"));
   const auto plan = place(make_estimate(64), inv, request(GpuApi::cuda));
   REQUIRE(plan.has_value());
   REQUIRE(plan->gpus.size() == 2);

@@ -1,4 +1,5 @@
 #include "router/placement.h"
+#include "router/testing.h"
 
 #include <doctest/doctest.h>
 
@@ -10,10 +11,12 @@
 namespace ask::router {
 namespace {
 
-using config::GpuApi;
+using testkit::args_of;
+using testkit::k_gib;
+using testkit::k_mib;
+using testkit::placement_gpu;
 
-constexpr std::uint64_t k_mib = 1024ull * 1024;
-constexpr std::uint64_t k_gib = 1024 * k_mib;
+using config::GpuApi;
 
 // An estimate with `n` equal layers and round fixed costs.
 Estimate make_estimate(int n, std::uint64_t layer, std::uint64_t output = 1 * k_gib) {
@@ -26,27 +29,6 @@ Estimate make_estimate(int n, std::uint64_t layer, std::uint64_t output = 1 * k_
   e.compute_layer = 200 * k_mib;
   e.gpu_overhead = 300 * k_mib;
   return e;
-}
-
-Gpu gpu(std::string id, GpuApi api, int ordinal, std::uint64_t free, std::string uuid = "") {
-  Gpu g;
-  g.id = std::move(id);
-  g.name = g.id;
-  g.total_bytes = free;
-  g.free_bytes = free;
-  g.cap_bytes = free;
-  g.reserve_bytes = 0;
-  g.uuid = std::move(uuid);
-  g.index = {{api, ordinal}};
-  return g;
-}
-
-std::string args_of(const Plan& p) {
-  std::string out;
-  for (const std::string& a : p.args) {
-    out += (out.empty() ? "" : " ") + a;
-  }
-  return out;
 }
 
 std::string env_of(const Plan& p, const std::string& name) {
@@ -87,9 +69,9 @@ std::vector<int> llama_cpp_assignment(int n_layer, int n_gpu_layers,
 
 TEST_CASE("place: a model that fits on one GPU goes on the smallest one it fits") {
   Inventory inv;
-  inv.gpus = {gpu("big", GpuApi::cuda, 0, 48 * k_gib, "GPU-aaaa"),
-              gpu("mid", GpuApi::cuda, 1, 24 * k_gib, "GPU-bbbb"),
-              gpu("small", GpuApi::cuda, 2, 8 * k_gib, "GPU-cccc")};
+  inv.gpus = {placement_gpu("big", GpuApi::cuda, 0, 48 * k_gib, "GPU-aaaa"),
+              placement_gpu("mid", GpuApi::cuda, 1, 24 * k_gib, "GPU-bbbb"),
+              placement_gpu("small", GpuApi::cuda, 2, 8 * k_gib, "GPU-cccc")};
   const Estimate e = make_estimate(32, 400 * k_mib); // 12.5 + 1 + 0.8 + 0.3 GiB
   const auto plan = place(e, inv, {GpuApi::cuda, {}, false, -1});
   REQUIRE(plan.has_value());
@@ -106,8 +88,10 @@ TEST_CASE("place: a model that fits on one GPU goes on the smallest one it fits"
 
 TEST_CASE("place: too big for any one GPU, split over the fewest, in proportion to room") {
   Inventory inv;
-  inv.gpus = {gpu("a", GpuApi::rocm, 0, 16 * k_gib), gpu("b", GpuApi::rocm, 1, 32 * k_gib),
-              gpu("c", GpuApi::rocm, 2, 32 * k_gib), gpu("d", GpuApi::rocm, 3, 8 * k_gib)};
+  inv.gpus = {placement_gpu("a", GpuApi::rocm, 0, 16 * k_gib),
+              placement_gpu("b", GpuApi::rocm, 1, 32 * k_gib),
+              placement_gpu("c", GpuApi::rocm, 2, 32 * k_gib),
+              placement_gpu("d", GpuApi::rocm, 3, 8 * k_gib)};
   // 80 layers of 512 MiB = 40 GiB: needs two of the 32 GiB cards, not the 16 or the 8.
   const Estimate e = make_estimate(80, 512 * k_mib);
   const auto plan = place(e, inv, {GpuApi::rocm, {}, false, -1});
@@ -143,7 +127,7 @@ TEST_CASE("place: the printed --tensor-split makes llama.cpp assign exactly the 
     const int n_gpu = std::uniform_int_distribution<int>(2, 5)(rng);
     for (int i = 0; i < n_gpu; ++i) {
       const std::uint64_t free = std::uniform_int_distribution<std::uint64_t>(4, 48)(rng) * k_gib;
-      inv.gpus.push_back(gpu("g" + std::to_string(i), GpuApi::vulkan, i, free));
+      inv.gpus.push_back(placement_gpu("g" + std::to_string(i), GpuApi::vulkan, i, free));
     }
     const auto plan = place(e, inv, {GpuApi::vulkan, {}, true, -1});
     if (!plan || plan->gpus.size() < 2) {
@@ -168,7 +152,8 @@ TEST_CASE("place: the printed --tensor-split makes llama.cpp assign exactly the 
 
 TEST_CASE("place: does not fit gives the shortfall per GPU; partial offload when allowed") {
   Inventory inv;
-  inv.gpus = {gpu("a", GpuApi::cuda, 0, 12 * k_gib), gpu("b", GpuApi::cuda, 1, 12 * k_gib)};
+  inv.gpus = {placement_gpu("a", GpuApi::cuda, 0, 12 * k_gib),
+              placement_gpu("b", GpuApi::cuda, 1, 12 * k_gib)};
   const Estimate e = make_estimate(64, 512 * k_mib); // 32 GiB of layers
   const auto nofit = place(e, inv, {GpuApi::cuda, {}, false, -1});
   REQUIRE_FALSE(nofit.has_value());
@@ -197,7 +182,8 @@ TEST_CASE("place: does not fit gives the shortfall per GPU; partial offload when
 
 TEST_CASE("place: pins restrict the GPUs; an unknown pin is a clear error") {
   Inventory inv;
-  inv.gpus = {gpu("a", GpuApi::vulkan, 0, 24 * k_gib), gpu("b", GpuApi::vulkan, 1, 16 * k_gib)};
+  inv.gpus = {placement_gpu("a", GpuApi::vulkan, 0, 24 * k_gib),
+              placement_gpu("b", GpuApi::vulkan, 1, 16 * k_gib)};
   const Estimate e = make_estimate(32, 300 * k_mib);
   const auto pinned = place(e, inv, {GpuApi::vulkan, {"a"}, false, -1});
   REQUIRE(pinned.has_value());
@@ -210,7 +196,8 @@ TEST_CASE("place: pins restrict the GPUs; an unknown pin is a clear error") {
 
 TEST_CASE("place: only GPUs with a device index under the preset's API are used") {
   Inventory inv;
-  inv.gpus = {gpu("nv", GpuApi::cuda, 0, 24 * k_gib), gpu("amd", GpuApi::rocm, 0, 32 * k_gib)};
+  inv.gpus = {placement_gpu("nv", GpuApi::cuda, 0, 24 * k_gib),
+              placement_gpu("amd", GpuApi::rocm, 0, 32 * k_gib)};
   inv.gpus[0].index.emplace_back(GpuApi::vulkan, 1);
   const Estimate e = make_estimate(32, 300 * k_mib);
   const auto vk = place(e, inv, {GpuApi::vulkan, {}, false, -1});
@@ -225,7 +212,8 @@ TEST_CASE("place: only GPUs with a device index under the preset's API are used"
 
 TEST_CASE("place: two GPUs claiming one device index are refused, not doubled") {
   Inventory inv;
-  inv.gpus = {gpu("a", GpuApi::cuda, 0, 24 * k_gib), gpu("b", GpuApi::cuda, 0, 24 * k_gib)};
+  inv.gpus = {placement_gpu("a", GpuApi::cuda, 0, 24 * k_gib),
+              placement_gpu("b", GpuApi::cuda, 0, 24 * k_gib)};
   const auto plan = place(make_estimate(80, 512 * k_mib), inv, {GpuApi::cuda, {}, false, -1});
   REQUIRE_FALSE(plan.has_value());
   CHECK(plan.error().reason == "GPUs \"a\" and \"b\" both claim cuda device 0");
@@ -233,7 +221,7 @@ TEST_CASE("place: two GPUs claiming one device index are refused, not doubled") 
 
 TEST_CASE("place: the cpu backend and n_gpu_layers 0 keep everything in host memory") {
   Inventory inv;
-  inv.gpus = {gpu("a", GpuApi::cuda, 0, 24 * k_gib)};
+  inv.gpus = {placement_gpu("a", GpuApi::cuda, 0, 24 * k_gib)};
   const Estimate e = make_estimate(16, 100 * k_mib);
   for (const PlacementRequest& req :
        {PlacementRequest{GpuApi::cpu, {}, false, -1}, PlacementRequest{GpuApi::cuda, {}, false, 0}}) {
@@ -247,7 +235,7 @@ TEST_CASE("place: the cpu backend and n_gpu_layers 0 keep everything in host mem
 
 TEST_CASE("place: an explicit n_gpu_layers N puts the output and the last N-1 layers on GPU") {
   Inventory inv;
-  inv.gpus = {gpu("a", GpuApi::cuda, 0, 24 * k_gib)};
+  inv.gpus = {placement_gpu("a", GpuApi::cuda, 0, 24 * k_gib)};
   const Estimate e = make_estimate(32, 100 * k_mib);
   const auto plan = place(e, inv, {GpuApi::cuda, {}, false, 10});
   REQUIRE(plan.has_value());
@@ -259,7 +247,8 @@ TEST_CASE("place: an explicit n_gpu_layers N puts the output and the last N-1 la
 
 TEST_CASE("place: equal cards keep their order, the last one holding the output") {
   Inventory inv;
-  inv.gpus = {gpu("a", GpuApi::cuda, 0, 16 * k_gib), gpu("b", GpuApi::cuda, 1, 16 * k_gib)};
+  inv.gpus = {placement_gpu("a", GpuApi::cuda, 0, 16 * k_gib),
+              placement_gpu("b", GpuApi::cuda, 1, 16 * k_gib)};
   const auto plan = place(make_estimate(40, 512 * k_mib), inv, {GpuApi::cuda, {}, false, -1});
   REQUIRE(plan.has_value());
   REQUIRE(plan->gpus.size() == 2);
@@ -268,7 +257,7 @@ TEST_CASE("place: equal cards keep their order, the last one holding the output"
   CHECK(env_of(*plan, "CUDA_VISIBLE_DEVICES") == "0,1");
   CHECK(plan->output_device == "CUDA1");
   // Three equal cards, two needed: the first two, in order.
-  inv.gpus.push_back(gpu("c", GpuApi::cuda, 2, 16 * k_gib));
+  inv.gpus.push_back(placement_gpu("c", GpuApi::cuda, 2, 16 * k_gib));
   const auto two_of_three =
       place(make_estimate(40, 512 * k_mib), inv, {GpuApi::cuda, {}, false, -1});
   REQUIRE(two_of_three.has_value());
@@ -284,7 +273,8 @@ TEST_CASE("place: equal cards keep their order, the last one holding the output"
 TEST_CASE("place: partial offload leaves out a card too small for its own compute buffer") {
   Inventory inv;
   // 0.4 GiB cannot pay 300 MiB overhead + 200 MiB compute buffer: before, it sank the plan.
-  inv.gpus = {gpu("tiny", GpuApi::cuda, 0, 400 * k_mib), gpu("big", GpuApi::cuda, 1, 12 * k_gib)};
+  inv.gpus = {placement_gpu("tiny", GpuApi::cuda, 0, 400 * k_mib),
+              placement_gpu("big", GpuApi::cuda, 1, 12 * k_gib)};
   const Estimate e = make_estimate(64, 512 * k_mib);
   const auto plan = place(e, inv, {GpuApi::cuda, {}, true, -1});
   REQUIRE(plan.has_value());
@@ -299,7 +289,8 @@ TEST_CASE("place: partial offload leaves out a card too small for its own comput
 TEST_CASE("place: partial offload of a 4096-layer model over 16 cards finds the best quickly") {
   Inventory inv;
   for (int i = 0; i < 16; ++i) {
-    inv.gpus.push_back(gpu("g" + std::to_string(i), GpuApi::vulkan, i, (4 + i % 3) * k_gib));
+    inv.gpus.push_back(
+        placement_gpu("g" + std::to_string(i), GpuApi::vulkan, i, (4 + i % 3) * k_gib));
   }
   const Estimate e = make_estimate(4096, 64 * k_mib); // 256 GiB: never fits
   const auto plan = place(e, inv, {GpuApi::vulkan, {}, true, -1});
@@ -315,8 +306,9 @@ TEST_CASE("place: partial offload of a 4096-layer model over 16 cards finds the 
 
 TEST_CASE("place: partial offload prefers more layers on GPUs, then fewer GPUs") {
   Inventory inv;
-  inv.gpus = {gpu("a", GpuApi::vulkan, 0, 8 * k_gib), gpu("b", GpuApi::vulkan, 1, 8 * k_gib),
-              gpu("c", GpuApi::vulkan, 2, 8 * k_gib)};
+  inv.gpus = {placement_gpu("a", GpuApi::vulkan, 0, 8 * k_gib),
+              placement_gpu("b", GpuApi::vulkan, 1, 8 * k_gib),
+              placement_gpu("c", GpuApi::vulkan, 2, 8 * k_gib)};
   const Estimate e = make_estimate(100, 512 * k_mib); // 50 GiB: never fits on 24 GiB
   const auto plan = place(e, inv, {GpuApi::vulkan, {}, true, -1});
   REQUIRE(plan.has_value());
@@ -328,7 +320,8 @@ TEST_CASE("place: partial offload prefers more layers on GPUs, then fewer GPUs")
 
 TEST_CASE("place: an explicit n_gpu_layers uses the fewest GPUs that hold them") {
   Inventory inv;
-  inv.gpus = {gpu("a", GpuApi::cuda, 0, 12 * k_gib), gpu("b", GpuApi::cuda, 1, 12 * k_gib)};
+  inv.gpus = {placement_gpu("a", GpuApi::cuda, 0, 12 * k_gib),
+              placement_gpu("b", GpuApi::cuda, 1, 12 * k_gib)};
   const Estimate e = make_estimate(64, 512 * k_mib);
   const auto one = place(e, inv, {GpuApi::cuda, {}, false, 11}); // 10 layers: one card
   REQUIRE(one.has_value());
@@ -350,7 +343,7 @@ TEST_CASE("place: an explicit n_gpu_layers uses the fewest GPUs that hold them")
 TEST_CASE("place: sums past 2^64 saturate instead of wrapping into a fit") {
   constexpr std::uint64_t half = std::uint64_t{1} << 63;
   Inventory inv;
-  inv.gpus = {gpu("a", GpuApi::cuda, 0, half), gpu("b", GpuApi::cuda, 1, half)};
+  inv.gpus = {placement_gpu("a", GpuApi::cuda, 0, half), placement_gpu("b", GpuApi::cuda, 1, half)};
   Estimate e = make_estimate(8, half / 2);
   e.output_weights = half;
   e.compute_output = half;

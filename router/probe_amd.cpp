@@ -21,7 +21,7 @@ using config::Json;
 using detail::add_warning;
 using detail::quote;
 
-constexpr std::string_view k_tool = "rocm-smi";
+constexpr std::string_view k_rocm_smi = "rocm-smi";
 
 // A member's text: strings as they are, non-negative integers printed; "" for anything else or
 // absent.
@@ -40,7 +40,7 @@ std::string text_of(const Json& card, const char* key) {
 }
 
 bool is_hex_id(std::string_view text) {
-  return detail::starts_with_nocase(text, "0x");
+  return core::istarts_with(text, "0x");
 }
 
 // "Device Name" (rocm-smi 6 --showid), else the series (older builds print it lower-case and
@@ -49,7 +49,7 @@ std::string name_of(const Json& card) {
   for (const char* key :
        {"Device Name", "Card Series", "Card series", "Card Model", "Card model"}) {
     const std::string value = text_of(card, key);
-    if (!detail::is_unknown_value(value) && !is_hex_id(detail::trim(value))) {
+    if (!detail::is_unknown_value(value) && !is_hex_id(core::trim(value))) {
       return detail::clean_text(value);
     }
   }
@@ -78,7 +78,7 @@ ProbedGpu gpu_of(const Json& card, int index, std::size_t line, ProbeResult& res
   ProbedGpu gpu;
   gpu.api = config::GpuApi::rocm;
   gpu.vendor = config::GpuVendor::amd;
-  gpu.source = std::string(k_tool);
+  gpu.source = std::string(k_rocm_smi);
   gpu.index = index;
   gpu.name = name_of(card);
   const std::string total_text = text_of(card, "VRAM Total Memory (B)");
@@ -86,7 +86,7 @@ ProbedGpu gpu_of(const Json& card, int index, std::size_t line, ProbeResult& res
   const auto used =
       detail::plausible_bytes(detail::parse_u64(text_of(card, "VRAM Total Used Memory (B)")));
   if (!total) {
-    add_warning(result, k_tool, line,
+    add_warning(result, k_rocm_smi, line,
                 "card" + std::to_string(index) + ": no readable \"VRAM Total Memory (B)\"" +
                     (total_text.empty() ? std::string() : " (" + quote(total_text) + ")") +
                     "; memory unknown");
@@ -97,7 +97,7 @@ ProbedGpu gpu_of(const Json& card, int index, std::size_t line, ProbeResult& res
   if (!detail::is_unknown_value(pci)) {
     gpu.pci = normalize_pci(pci);
     if (gpu.pci.empty()) {
-      add_warning(result, k_tool, line, "\"PCI Bus\" " + quote(pci) + " is not a PCI address");
+      add_warning(result, k_rocm_smi, line, "\"PCI Bus\" " + quote(pci) + " is not a PCI address");
     }
   }
   const std::string uuid = text_of(card, "Unique ID");
@@ -124,7 +124,7 @@ std::optional<std::string> read_small_file(const std::filesystem::path& path) {
 // PCI_SLOT_NAME (normalised) and PCI_ID ("1002:7551") from a uevent file.
 void read_uevent(std::string_view text, ProbedGpu& gpu, std::string& pci_id) {
   for (const detail::Line& line : detail::split_lines(text)) {
-    const std::string_view t = detail::trim(line.text);
+    const std::string_view t = core::trim(line.text);
     if (t.starts_with("PCI_SLOT_NAME=")) {
       gpu.pci = normalize_pci(t.substr(14));
     } else if (t.starts_with("PCI_ID=")) {
@@ -140,7 +140,7 @@ Result<ProbeResult> parse_rocm_smi(std::string_view out) {
   if (!start) {
     return core::fail(
         core::Error::bad_request("rocm-smi: no JSON in the output" +
-                                 (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+                                 (core::trim(out).empty() ? std::string() : ": " + quote(out))));
   }
   auto doc = config::parse_jsonc(out.substr(start->offset));
   if (!doc) {
@@ -162,14 +162,14 @@ Result<ProbeResult> parse_rocm_smi(std::string_view out) {
     }
     const auto index = card_index(key);
     if (!index || !card.is_object()) {
-      add_warning(result, k_tool, line, "ignored member " + quote(key));
+      add_warning(result, k_rocm_smi, line, "ignored member " + quote(key));
       continue;
     }
     if (!seen.insert(*index).second) {
       continue;
     }
     if (result.gpus.size() >= detail::k_max_devices) {
-      add_warning(result, k_tool, line, "too many GPUs; the rest are ignored");
+      add_warning(result, k_rocm_smi, line, "too many GPUs; the rest are ignored");
       break;
     }
     result.gpus.push_back(gpu_of(card, *index, line, result));

@@ -46,7 +46,7 @@ Result<Document> document_of(std::string_view out, std::string_view tool) {
   if (!start) {
     return core::fail(
         core::Error::bad_request(std::string(tool) + ": no JSON in the output" +
-                                 (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+                                 (core::trim(out).empty() ? std::string() : ": " + quote(out))));
   }
   auto doc = config::parse_jsonc(out.substr(start->offset));
   if (!doc) {
@@ -76,7 +76,7 @@ const Json* member(const Json& object, const char* key) {
 }
 
 // A string member's text; "" for anything else.
-std::string text_of(const Json* value) {
+std::string amd_text_of(const Json* value) {
   return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
 }
 
@@ -100,7 +100,7 @@ std::optional<std::uint64_t> count_of(const Json& value) {
 }
 
 // Bytes in one `unit` as amd-smi writes it; its "MB" is 2^20 bytes (it divides by 1024*1024).
-std::optional<std::uint64_t> unit_bytes(std::string_view unit) {
+std::optional<std::uint64_t> amd_unit_bytes(std::string_view unit) {
   if (unit == "B") {
     return 1;
   }
@@ -121,7 +121,7 @@ std::optional<std::uint64_t> unit_bytes(std::string_view unit) {
 std::optional<std::uint64_t> bytes_of(const Json* value, std::string_view what,
                                       std::string_view tool, std::size_t line,
                                       ProbeResult& result) {
-  if (value == nullptr || (value->is_string() && detail::is_unknown_value(text_of(value)))) {
+  if (value == nullptr || (value->is_string() && detail::is_unknown_value(amd_text_of(value)))) {
     return std::nullopt;
   }
   const Json* number = value;
@@ -130,14 +130,15 @@ std::optional<std::uint64_t> bytes_of(const Json* value, std::string_view what,
     number = member(*value, "value");
     const Json* u = member(*value, "unit");
     if (u != nullptr) {
-      unit = text_of(u);
+      unit = amd_text_of(u);
     }
-    if (number == nullptr || (number->is_string() && detail::is_unknown_value(text_of(number)))) {
+    if (number == nullptr ||
+        (number->is_string() && detail::is_unknown_value(amd_text_of(number)))) {
       return std::nullopt;
     }
   }
   const auto n = count_of(*number);
-  const auto scale = unit_bytes(unit);
+  const auto scale = amd_unit_bytes(unit);
   if (!n || !scale) {
     add_warning(result, tool, line,
                 std::string(what) + " is not a memory figure" +
@@ -175,26 +176,27 @@ ProbedGpu blank(int index) {
 }
 
 // The name from asic.market_name, else board.product_name, else the gfx target.
-std::string name_of(const Json& entry) {
+std::string amd_name_of(const Json& entry) {
   const Json* asic = member(entry, "asic");
   for (const std::string& name :
-       {text_of(asic != nullptr ? member(*asic, "market_name") : nullptr),
-        text_of(member(entry, "board") != nullptr ? member(*member(entry, "board"), "product_name")
-                                                  : nullptr)}) {
+       {amd_text_of(asic != nullptr ? member(*asic, "market_name") : nullptr),
+        amd_text_of(member(entry, "board") != nullptr
+                        ? member(*member(entry, "board"), "product_name")
+                        : nullptr)}) {
     if (!detail::is_unknown_value(name)) {
       return detail::clean_text(name);
     }
   }
   const std::string gfx =
-      text_of(asic != nullptr ? member(*asic, "target_graphics_version") : nullptr);
+      amd_text_of(asic != nullptr ? member(*asic, "target_graphics_version") : nullptr);
   return detail::is_unknown_value(gfx) ? "AMD GPU" : "AMD GPU (" + detail::clean_text(gfx) + ")";
 }
 
 // Fills name, PCI address and the VRAM size from one `amd-smi static` entry.
 void take_static(const Json& entry, std::size_t line, ProbedGpu& gpu, ProbeResult& result) {
-  gpu.name = name_of(entry);
+  gpu.name = amd_name_of(entry);
   const Json* bus = member(entry, "bus");
-  const std::string bdf = text_of(bus != nullptr ? member(*bus, "bdf") : nullptr);
+  const std::string bdf = amd_text_of(bus != nullptr ? member(*bus, "bdf") : nullptr);
   if (!detail::is_unknown_value(bdf)) {
     gpu.pci = normalize_pci(bdf);
     if (gpu.pci.empty()) {
@@ -243,7 +245,7 @@ Result<ProbeResult> parse_amd_smi(std::string_view static_json, std::string_view
   std::map<int, ProbedGpu> gpus;
   std::vector<std::string> failures;
   const auto read = [&](std::string_view out, std::string_view tool, bool is_static) {
-    if (detail::trim(out).empty()) {
+    if (core::trim(out).empty()) {
       return;
     }
     const Result<Document> d = document_of(out, tool);

@@ -10,27 +10,14 @@
 #include <doctest/doctest.h>
 
 #include "router/probe.h"
+#include "router/testing.h"
 
 namespace ask::router {
 namespace {
 
-constexpr std::uint64_t k_mib = 1024ull * 1024;
-
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::filesystem::path(ASK_SOURCE_DIR) / "tests/fixtures/gpu" / name,
-                   std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), name);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-bool any_warning_has(const ProbeResult& result, const std::string& part) {
-  for (const std::string& w : result.warnings) {
-    if (w.find(part) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
+using testkit::any_warning_has;
+using testkit::gpu_fixture;
+using testkit::k_mib;
 
 const std::string k_static_list = "amd-smi-static-json-rx6600-list-value-unit.json";
 const std::string k_metric_list = "amd-smi-metric-json-rx6600-list-value-unit.json";
@@ -38,7 +25,7 @@ const std::string k_metric_list = "amd-smi-metric-json-rx6600-list-value-unit.js
 } // namespace
 
 TEST_CASE("parse_amd_smi: static and metric of one RX 6600 (list form, after a prompt line)") {
-  const auto r = parse_amd_smi(fixture(k_static_list), fixture(k_metric_list));
+  const auto r = parse_amd_smi(gpu_fixture(k_static_list), gpu_fixture(k_metric_list));
   REQUIRE(r);
   CHECK(r->warnings.empty());
   REQUIRE(r->gpus.size() == 1);
@@ -54,12 +41,12 @@ TEST_CASE("parse_amd_smi: static and metric of one RX 6600 (list form, after a p
 }
 
 TEST_CASE("parse_amd_smi: either half alone") {
-  const auto only_static = parse_amd_smi(fixture(k_static_list), "");
+  const auto only_static = parse_amd_smi(gpu_fixture(k_static_list), "");
   REQUIRE(only_static);
   REQUIRE(only_static->gpus.size() == 1);
   CHECK(only_static->gpus[0].total_bytes == 8176 * k_mib);
   CHECK_FALSE(only_static->gpus[0].free_bytes);
-  const auto only_metric = parse_amd_smi("", fixture(k_metric_list));
+  const auto only_metric = parse_amd_smi("", gpu_fixture(k_metric_list));
   REQUIRE(only_metric);
   REQUIRE(only_metric->gpus.size() == 1);
   CHECK(only_metric->gpus[0].name == "AMD GPU");
@@ -70,7 +57,7 @@ TEST_CASE("parse_amd_smi: either half alone") {
 
 TEST_CASE("parse_amd_smi: the gpu_data shape of later versions") {
   SUBCASE("static: an MI210 whose bus section has no bdf") {
-    const auto r = parse_amd_smi(fixture("amd-smi-static-json-mi210-gpu_data.json"), "");
+    const auto r = parse_amd_smi(gpu_fixture("amd-smi-static-json-mi210-gpu_data.json"), "");
     REQUIRE(r);
     CHECK(r->warnings.empty());
     REQUIRE(r->gpus.size() == 1);
@@ -79,7 +66,8 @@ TEST_CASE("parse_amd_smi: the gpu_data shape of later versions") {
     CHECK(r->gpus[0].total_bytes == 65520 * k_mib);
   }
   SUBCASE("metric: two 32 GB cards, one busy") {
-    const auto r = parse_amd_smi("", fixture("amd-smi-metric-json-2x-rdna4-32gb-gpu_data.json"));
+    const auto r =
+        parse_amd_smi("", gpu_fixture("amd-smi-metric-json-2x-rdna4-32gb-gpu_data.json"));
     REQUIRE(r);
     CHECK(r->warnings.empty());
     REQUIRE(r->gpus.size() == 2);
@@ -91,8 +79,8 @@ TEST_CASE("parse_amd_smi: the gpu_data shape of later versions") {
     CHECK(r->gpus[1].free_bytes == 32567 * k_mib);
   }
   SUBCASE("a list-form static with a gpu_data metric") {
-    const auto r = parse_amd_smi(fixture(k_static_list),
-                                 fixture("amd-smi-metric-json-2x-rdna4-32gb-gpu_data.json"));
+    const auto r = parse_amd_smi(gpu_fixture(k_static_list),
+                                 gpu_fixture("amd-smi-metric-json-2x-rdna4-32gb-gpu_data.json"));
     REQUIRE(r);
     REQUIRE(r->gpus.size() == 2);
     CHECK(r->gpus[0].pci == "0000:0b:00.0");        // matched by the "gpu" number

@@ -9,28 +9,14 @@
 #include <doctest/doctest.h>
 
 #include "router/probe.h"
+#include "router/testing.h"
 #include "tests/support/temp_dir.h"
 
 namespace ask::router {
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::filesystem::path(ASK_SOURCE_DIR) / "tests/fixtures/gpu" / name,
-                   std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), name);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-bool any_warning_has(const ProbeResult& result, const std::string& part) {
-  for (const std::string& w : result.warnings) {
-    if (w.find(part) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
+using testkit::any_warning_has;
+using testkit::gpu_fixture;
 
 void write(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -41,7 +27,7 @@ void write(const std::filesystem::path& path, const std::string& text) {
 } // namespace
 
 TEST_CASE("parse_rocm_smi: four MI100 from rocm-smi -a --json (ROCm 6.0.2)") {
-  const auto r = parse_rocm_smi(fixture("rocm-smi-all-json-4x-mi100-rocm6.0.2.json"));
+  const auto r = parse_rocm_smi(gpu_fixture("rocm-smi-all-json-4x-mi100-rocm6.0.2.json"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 4);
   CHECK(r->warnings.empty());
@@ -60,7 +46,7 @@ TEST_CASE("parse_rocm_smi: four MI100 from rocm-smi -a --json (ROCm 6.0.2)") {
 }
 
 TEST_CASE("parse_rocm_smi: MI50 on ROCm 4 (two-space indent, no final newline)") {
-  const auto r = parse_rocm_smi(fixture("rocm-smi-all-json-mi50-32gb-rocm4.x.json"));
+  const auto r = parse_rocm_smi(gpu_fixture("rocm-smi-all-json-mi50-32gb-rocm4.x.json"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 1);
   CHECK(r->gpus[0].name == "Radeon Instinct MI50 32GB");
@@ -69,7 +55,7 @@ TEST_CASE("parse_rocm_smi: MI50 on ROCm 4 (two-space indent, no final newline)")
 }
 
 TEST_CASE("parse_rocm_smi: hex 'Card series' and 'Unique ID' N/A (RX 6700 XT, ROCm 4.3)") {
-  const auto r = parse_rocm_smi(fixture("rocm-smi-all-json-rx6700xt-rocm4.3.0.json"));
+  const auto r = parse_rocm_smi(gpu_fixture("rocm-smi-all-json-rx6700xt-rocm4.3.0.json"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 1);
   CHECK(r->gpus[0].name == "AMD GPU (0x73df)"); // the "GPU ID"; series and model were hex
@@ -80,7 +66,7 @@ TEST_CASE("parse_rocm_smi: hex 'Card series' and 'Unique ID' N/A (RX 6700 XT, RO
 }
 
 TEST_CASE("parse_rocm_smi: cards without VRAM figures are kept with total 0 and a warning") {
-  const auto r = parse_rocm_smi(fixture("rocm-smi-json-showmemuse-2x-rx6800.json"));
+  const auto r = parse_rocm_smi(gpu_fixture("rocm-smi-json-showmemuse-2x-rx6800.json"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 2);
   CHECK(r->gpus[1].index == 1);
@@ -94,7 +80,7 @@ TEST_CASE("parse_rocm_smi: cards without VRAM figures are kept with total 0 and 
 }
 
 TEST_CASE("parse_rocm_smi: the seed workstation's four R9700 (Device Name, Card Series N/A)") {
-  const auto r = parse_rocm_smi(fixture("synthetic-seed-rocm-smi-json-4x-r9700.json"));
+  const auto r = parse_rocm_smi(gpu_fixture("synthetic-seed-rocm-smi-json-4x-r9700.json"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 4);
   CHECK(r->warnings.empty());

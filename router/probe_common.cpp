@@ -17,21 +17,13 @@ namespace detail {
 
 namespace {
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-char lower_ascii(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 std::optional<std::uint64_t> parse_hex(std::string_view text) {
   if (text.empty() || text.size() > 16) {
     return std::nullopt;
   }
   std::uint64_t value = 0;
   for (const char c : text) {
-    const char l = lower_ascii(c);
+    const char l = core::to_lower(c);
     int digit = 0;
     if (l >= '0' && l <= '9') {
       digit = l - '0';
@@ -80,45 +72,23 @@ std::vector<Line> split_lines(std::string_view text) {
   return lines;
 }
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && is_space(text.front())) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && is_space(text.back())) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
 std::vector<std::string_view> split_csv(std::string_view line) {
   std::vector<std::string_view> fields;
   std::size_t start = 0;
   while (true) {
     const std::size_t comma = line.find(',', start);
     if (comma == std::string_view::npos) {
-      fields.push_back(trim(line.substr(start)));
+      fields.push_back(core::trim(line.substr(start)));
       break;
     }
-    fields.push_back(trim(line.substr(start, comma - start)));
+    fields.push_back(core::trim(line.substr(start, comma - start)));
     start = comma + 1;
   }
   return fields;
 }
 
-bool starts_with_nocase(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (lower_ascii(text[i]) != lower_ascii(prefix[i])) {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::optional<std::uint64_t> parse_u64(std::string_view text) {
-  text = trim(text);
+  text = core::trim(text);
   if (text.empty()) {
     return std::nullopt;
   }
@@ -137,15 +107,15 @@ std::optional<std::uint64_t> parse_u64(std::string_view text) {
 }
 
 std::optional<std::uint64_t> parse_u64_auto(std::string_view text) {
-  text = trim(text);
-  if (starts_with_nocase(text, "0x")) {
+  text = core::trim(text);
+  if (core::istarts_with(text, "0x")) {
     return parse_hex(text.substr(2));
   }
   return parse_u64(text);
 }
 
 std::optional<std::uint64_t> parse_leading_u64(std::string_view text) {
-  text = trim(text);
+  text = core::trim(text);
   std::size_t n = 0;
   while (n < text.size() && text[n] >= '0' && text[n] <= '9') {
     ++n;
@@ -176,7 +146,7 @@ std::optional<std::uint64_t> free_from_used(std::optional<std::uint64_t> total,
 }
 
 bool is_unknown_value(std::string_view text) {
-  text = trim(text);
+  text = core::trim(text);
   if (text.empty()) {
     return true;
   }
@@ -184,7 +154,7 @@ bool is_unknown_value(std::string_view text) {
     return true; // [N/A], [Not Supported], [Unknown Error], [Insufficient Permissions], [GPU Lost]
   }
   for (const std::string_view word : {"N/A", "NA", "unknown", "unsupported", "not supported"}) {
-    if (text.size() == word.size() && starts_with_nocase(text, word)) {
+    if (core::iequals(text, word)) {
       return true;
     }
   }
@@ -192,7 +162,7 @@ bool is_unknown_value(std::string_view text) {
 }
 
 std::string clean_text(std::string_view text) {
-  return core::printable_excerpt(trim(text), k_max_text_bytes);
+  return core::printable_excerpt(core::trim(text), k_max_text_bytes);
 }
 
 config::GpuVendor vendor_from_pci_id(std::uint64_t vendor_id) {
@@ -214,7 +184,7 @@ config::GpuVendor vendor_from_pci_id(std::uint64_t vendor_id) {
 config::GpuVendor vendor_from_name(std::string_view name) {
   std::string lower;
   for (const char c : name.substr(0, 256)) {
-    lower.push_back(lower_ascii(c));
+    lower.push_back(core::to_lower(c));
   }
   const auto has = [&](std::string_view word) { return lower.find(word) != std::string::npos; };
   if (has("nvidia") || has("geforce") || has("quadro") || has("tesla")) {
@@ -251,13 +221,13 @@ void add_warning(ProbeResult& result, std::string_view tool, std::size_t line,
 }
 
 std::string quote(std::string_view text) {
-  return "'" + core::printable_excerpt(trim(text), 60) + "'";
+  return "'" + core::printable_excerpt(core::trim(text), 60) + "'";
 }
 
 std::optional<JsonStart> find_json_start(std::string_view text) {
   std::size_t skipped = 0;
   for (const Line& line : split_lines(text)) {
-    const std::string_view t = trim(line.text);
+    const std::string_view t = core::trim(line.text);
     if (!t.empty() && (t.front() == '{' || t.front() == '[')) {
       return JsonStart{static_cast<std::size_t>(line.text.data() - text.data()), skipped};
     }
@@ -270,7 +240,7 @@ std::optional<JsonStart> find_json_start(std::string_view text) {
 
 std::string normalize_pci(std::string_view text) {
   using detail::parse_hex;
-  text = detail::trim(text);
+  text = core::trim(text);
   // [domain:]bus:device.function, the domain 4 to 8 hex digits (nvidia-smi prints 8).
   const std::size_t dot = text.rfind('.');
   if (dot == std::string_view::npos || text.size() > 32) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/types.h"
+#include "core/strings.h"
 #include "router/probe.h"
 
 namespace ask::router::detail {
@@ -33,14 +34,8 @@ struct Line {
 // Splits `text` into lines; a last line without '\n' counts, a final '\n' adds none.
 std::vector<Line> split_lines(std::string_view text);
 
-// `text` without leading and trailing spaces, tabs, CR and LF.
-std::string_view trim(std::string_view text);
-
 // Comma-separated fields, each trimmed. No quoting: nvidia-smi does not quote.
 std::vector<std::string_view> split_csv(std::string_view line);
-
-// True when `text` starts with `prefix`, compared ASCII case-insensitively.
-bool starts_with_nocase(std::string_view text, std::string_view prefix);
 
 // A non-negative decimal integer made only of digits (after trimming); nullopt on anything
 // else, including a sign, a fraction and overflow.

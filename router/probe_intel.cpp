@@ -27,10 +27,10 @@ using config::Json;
 using detail::add_warning;
 using detail::quote;
 
-constexpr std::string_view k_tool = "xpu-smi";
+constexpr std::string_view k_xpu_smi = "xpu-smi";
 
 // A member's text: strings as they are, non-negative integers printed; "" otherwise.
-std::string text_of(const Json& device, const char* key) {
+std::string xpu_text_of(const Json& device, const char* key) {
   const auto it = device.find(key);
   if (it == device.end()) {
     return "";
@@ -47,52 +47,53 @@ std::string text_of(const Json& device, const char* key) {
 // One device, or nullopt (after a warning) for a non-GPU device or an unreadable one.
 // `listed`: from the device_list of `xpu-smi discovery -j`, which never carries the memory
 // (probe() asks `xpu-smi discovery -d N -j` for it), so its absence there is no news.
-std::optional<ProbedGpu> gpu_of(const Json& device, std::size_t ordinal, std::size_t line,
-                                bool listed, ProbeResult& result) {
+std::optional<ProbedGpu> xpu_gpu_of(const Json& device, std::size_t ordinal, std::size_t line,
+                                    bool listed, ProbeResult& result) {
   if (!device.is_object()) {
-    add_warning(result, k_tool, line, "a device_list entry is not an object");
+    add_warning(result, k_xpu_smi, line, "a device_list entry is not an object");
     return std::nullopt;
   }
-  const std::string type = text_of(device, "device_type");
+  const std::string type = xpu_text_of(device, "device_type");
   if (!type.empty() && type != "GPU") {
-    add_warning(result, k_tool, line, "device of type " + quote(type) + " ignored");
+    add_warning(result, k_xpu_smi, line, "device of type " + quote(type) + " ignored");
     return std::nullopt;
   }
   ProbedGpu gpu;
   gpu.api = config::GpuApi::sycl;
   gpu.vendor = config::GpuVendor::intel;
-  gpu.source = std::string(k_tool);
+  gpu.source = std::string(k_xpu_smi);
   gpu.index = static_cast<int>(ordinal);
-  const std::string id = text_of(device, "device_id");
+  const std::string id = xpu_text_of(device, "device_id");
   if (!id.empty()) {
     const auto n = detail::parse_u64(id);
     if (!n || *n >= detail::k_max_devices) {
-      add_warning(result, k_tool, line, "device_id " + quote(id) + " is not an index; skipped");
+      add_warning(result, k_xpu_smi, line, "device_id " + quote(id) + " is not an index; skipped");
       return std::nullopt;
     }
     gpu.index = static_cast<int>(*n);
   }
-  const std::string name = text_of(device, "device_name");
+  const std::string name = xpu_text_of(device, "device_name");
   gpu.name = detail::is_unknown_value(name) ? "Intel GPU" : detail::clean_text(name);
-  const std::string uuid = text_of(device, "uuid");
+  const std::string uuid = xpu_text_of(device, "uuid");
   gpu.uuid = detail::is_unknown_value(uuid) ? "" : detail::clean_text(uuid);
-  const std::string pci = text_of(device, "pci_bdf_address");
+  const std::string pci = xpu_text_of(device, "pci_bdf_address");
   if (!detail::is_unknown_value(pci)) {
     gpu.pci = normalize_pci(pci);
     if (gpu.pci.empty()) {
-      add_warning(result, k_tool, line, "pci_bdf_address " + quote(pci) + " is not a PCI address");
+      add_warning(result, k_xpu_smi, line,
+                  "pci_bdf_address " + quote(pci) + " is not a PCI address");
     }
   }
-  const std::string total_text = text_of(device, "memory_physical_size_byte");
+  const std::string total_text = xpu_text_of(device, "memory_physical_size_byte");
   const auto total = detail::plausible_bytes(detail::parse_u64(total_text));
   if (!total && !(listed && !device.contains("memory_physical_size_byte"))) {
-    add_warning(result, k_tool, line,
+    add_warning(result, k_xpu_smi, line,
                 "device " + std::to_string(gpu.index) +
                     ": no readable memory_physical_size_byte; memory unknown");
   }
   gpu.total_bytes = total.value_or(0);
   const auto free =
-      detail::plausible_bytes(detail::parse_u64(text_of(device, "memory_free_size_byte")));
+      detail::plausible_bytes(detail::parse_u64(xpu_text_of(device, "memory_free_size_byte")));
   if (free && total) {
     gpu.free_bytes = std::min(*free, *total);
   }
@@ -106,7 +107,7 @@ Result<ProbeResult> parse_xpu_smi(std::string_view out) {
   if (!start) {
     return core::fail(
         core::Error::bad_request("xpu-smi: no JSON in the output" +
-                                 (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+                                 (core::trim(out).empty() ? std::string() : ": " + quote(out))));
   }
   auto doc = config::parse_jsonc(out.substr(start->offset));
   if (!doc) {
@@ -127,12 +128,12 @@ Result<ProbeResult> parse_xpu_smi(std::string_view out) {
   std::set<int> seen;
   const auto take = [&](const Json& device, std::size_t i, std::size_t pos) {
     const std::size_t line = pos == 0 ? 0 : pos + start->lines_skipped;
-    auto gpu = gpu_of(device, i, line, list != nullptr, result);
+    auto gpu = xpu_gpu_of(device, i, line, list != nullptr, result);
     if (!gpu) {
       return;
     }
     if (!seen.insert(gpu->index).second) {
-      add_warning(result, k_tool, line,
+      add_warning(result, k_xpu_smi, line,
                   "device_id " + std::to_string(gpu->index) + " repeated; skipped");
       return;
     }
@@ -162,7 +163,7 @@ namespace ask::router {
 namespace {
 
 // A small sysfs file's first line; nullopt when it cannot be read.
-std::optional<std::string> read_line(const std::filesystem::path& path) {
+std::optional<std::string> read_first_line(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     return std::nullopt;
@@ -174,12 +175,12 @@ std::optional<std::string> read_line(const std::filesystem::path& path) {
     return std::nullopt;
   }
   text.resize(static_cast<std::size_t>(in.gcount()));
-  return std::string(detail::trim(text.substr(0, text.find('\n'))));
+  return std::string(core::trim(text.substr(0, text.find('\n'))));
 }
 
 // A byte count from a sysfs file; nullopt (with `bad` set) when the file holds something else.
 std::optional<std::uint64_t> bytes_in(const std::filesystem::path& path, std::string& bad) {
-  const auto text = read_line(path);
+  const auto text = read_first_line(path);
   if (!text) {
     return std::nullopt;
   }
@@ -197,7 +198,7 @@ Result<XpuStats> parse_xpu_smi_stats(std::string_view out) {
   if (!start) {
     return core::fail(
         core::Error::bad_request("xpu-smi stats: no JSON in the output" +
-                                 (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+                                 (core::trim(out).empty() ? std::string() : ": " + quote(out))));
   }
   auto doc = config::parse_jsonc(out.substr(start->offset));
   if (!doc) {
@@ -210,11 +211,11 @@ Result<XpuStats> parse_xpu_smi_stats(std::string_view out) {
   if (!root.is_object()) {
     return core::fail(core::Error::bad_request("xpu-smi stats: the JSON is not an object"));
   }
-  if (const std::string error = text_of(root, "error"); !error.empty()) {
+  if (const std::string error = xpu_text_of(root, "error"); !error.empty()) {
     return core::fail(core::Error::bad_request("xpu-smi stats: " + detail::clean_text(error)));
   }
   XpuStats stats;
-  const std::string id = text_of(root, "device_id");
+  const std::string id = xpu_text_of(root, "device_id");
   if (const auto n = detail::parse_u64(id); n && *n < detail::k_max_devices) {
     stats.device = static_cast<int>(*n);
   }
@@ -224,7 +225,7 @@ Result<XpuStats> parse_xpu_smi_stats(std::string_view out) {
   }
   for (std::size_t i = 0; i < levels->size(); ++i) {
     const Json& metric = (*levels)[i];
-    if (!metric.is_object() || text_of(metric, "metrics_type") != "XPUM_STATS_MEMORY_USED") {
+    if (!metric.is_object() || xpu_text_of(metric, "metrics_type") != "XPUM_STATS_MEMORY_USED") {
       continue;
     }
     const auto pos = doc->position(config::path_index("device_level", i)).line;

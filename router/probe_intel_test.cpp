@@ -9,33 +9,19 @@
 #include <doctest/doctest.h>
 
 #include "router/probe.h"
+#include "router/testing.h"
 #include "tests/support/temp_dir.h"
 
 namespace ask::router {
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::filesystem::path(ASK_SOURCE_DIR) / "tests/fixtures/gpu" / name,
-                   std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), name);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-bool any_warning_has(const ProbeResult& result, const std::string& part) {
-  for (const std::string& w : result.warnings) {
-    if (w.find(part) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
+using testkit::any_warning_has;
+using testkit::gpu_fixture;
 
 } // namespace
 
 TEST_CASE("parse_xpu_smi: the docs example (command line first, no memory field)") {
-  const auto r = parse_xpu_smi(fixture("xpu-smi-discovery-json-docs-example.txt"));
+  const auto r = parse_xpu_smi(gpu_fixture("xpu-smi-discovery-json-docs-example.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 1);
   const ProbedGpu& g = r->gpus[0];
@@ -53,7 +39,7 @@ TEST_CASE("parse_xpu_smi: the docs example (command line first, no memory field)
 }
 
 TEST_CASE("parse_xpu_smi: two Arc cards with memory sizes as strings") {
-  const auto r = parse_xpu_smi(fixture("synthetic-xpu-smi-discovery-json-arc-a770+b580.txt"));
+  const auto r = parse_xpu_smi(gpu_fixture("synthetic-xpu-smi-discovery-json-arc-a770+b580.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 2);
   CHECK(r->warnings.empty());
@@ -132,8 +118,8 @@ TEST_CASE("parse_xpu_smi: output without a GPU is bad_request") {
 }
 
 TEST_CASE("parse_xpu_smi_stats: the memory in use, in MiB, from device_level") {
-  const auto r =
-      parse_xpu_smi_stats(fixture("xpu-smi-stats-json-arc-device0-pasted-in-source-comment.json"));
+  const auto r = parse_xpu_smi_stats(
+      gpu_fixture("xpu-smi-stats-json-arc-device0-pasted-in-source-comment.json"));
   REQUIRE(r);
   CHECK(r->device == 0);
   CHECK(r->used_bytes == 240320512ULL); // 229.1875 MiB

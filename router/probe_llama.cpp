@@ -19,9 +19,9 @@ namespace {
 using detail::add_warning;
 using detail::quote;
 
-constexpr std::string_view k_tool = "llama-server --list-devices";
+constexpr std::string_view k_list_devices = "llama-server --list-devices";
 
-bool is_digit(char c) {
+bool is_decimal_digit(char c) {
   return c >= '0' && c <= '9';
 }
 bool is_alpha(char c) {
@@ -51,14 +51,14 @@ std::optional<config::GpuApi> api_of(std::string_view prefix) {
 
 // "<T> MiB, <F> MiB free" → (T, F) in MiB.
 std::optional<std::pair<std::uint64_t, std::uint64_t>> memory_of(std::string_view text) {
-  constexpr std::string_view k_mib = " MiB, ";
+  constexpr std::string_view k_mib_sep = " MiB, ";
   constexpr std::string_view k_free = " MiB free";
-  const std::size_t comma = text.find(k_mib);
+  const std::size_t comma = text.find(k_mib_sep);
   if (comma == std::string_view::npos || !text.ends_with(k_free)) {
     return std::nullopt;
   }
   const auto total = detail::parse_u64(text.substr(0, comma));
-  const std::size_t free_at = comma + k_mib.size();
+  const std::size_t free_at = comma + k_mib_sep.size();
   if (free_at > text.size() - k_free.size()) {
     return std::nullopt;
   }
@@ -81,7 +81,7 @@ struct DeviceLine {
 // "  Vulkan0: AMD Radeon RX 7600 (RADV NAVI33) (8176 MiB, 4751 MiB free)". The description
 // may hold parentheses and colons; the memory group is the last parenthesised one.
 std::optional<DeviceLine> device_line(std::string_view text) {
-  text = detail::trim(text);
+  text = core::trim(text);
   const std::size_t colon = text.find(": ");
   if (colon == std::string_view::npos || colon == 0 || colon > 64) {
     return std::nullopt;
@@ -93,7 +93,7 @@ std::optional<DeviceLine> device_line(std::string_view text) {
     const std::size_t open = rest.rfind(" [PCI ");
     if (open != std::string_view::npos) {
       d.pci = normalize_pci(rest.substr(open + 6, rest.size() - open - 7));
-      rest = detail::trim(rest.substr(0, open));
+      rest = core::trim(rest.substr(0, open));
     }
   }
   if (!rest.ends_with(")")) {
@@ -123,7 +123,7 @@ std::pair<std::string_view, std::optional<std::uint64_t>> split_name(std::string
   const std::string_view digits = name.substr(end);
   const bool numbered =
       !digits.empty() && digits.size() <= 4 &&
-      std::all_of(digits.begin(), digits.end(), [](char c) { return is_digit(c); });
+      std::all_of(digits.begin(), digits.end(), [](char c) { return is_decimal_digit(c); });
   return {name.substr(0, end), numbered ? detail::parse_u64(digits) : std::nullopt};
 }
 
@@ -134,7 +134,7 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
   bool header = false;
   std::set<std::pair<config::GpuApi, int>> seen;
   for (const detail::Line& line : detail::split_lines(out)) {
-    const std::string_view text = detail::trim(line.text);
+    const std::string_view text = core::trim(line.text);
     if (!header) {
       header = text == "Available devices:";
       continue; // backend start-up logs before the list
@@ -144,7 +144,7 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
     }
     const auto d = device_line(text);
     if (!d) {
-      add_warning(result, k_tool, line.number, "not a device line: " + quote(text));
+      add_warning(result, k_list_devices, line.number, "not a device line: " + quote(text));
       continue;
     }
     const auto [prefix, ordinal] = split_name(d->name);
@@ -153,7 +153,7 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
     }
     const auto api = api_of(prefix);
     if (!api || !ordinal || *ordinal >= detail::k_max_devices) {
-      add_warning(result, k_tool, line.number,
+      add_warning(result, k_list_devices, line.number,
                   "device " + quote(d->name) +
                       (api ? " has no device number" : " is of a backend askd does not place on") +
                       "; ignored");
@@ -162,16 +162,17 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
     const auto total = detail::mib_to_bytes(d->total_mib);
     const auto free = detail::mib_to_bytes(d->free_mib);
     if (!total || !free) {
-      add_warning(result, k_tool, line.number,
+      add_warning(result, k_list_devices, line.number,
                   "device " + quote(d->name) + ": implausible memory figures; ignored");
       continue;
     }
     if (!seen.emplace(*api, static_cast<int>(*ordinal)).second) {
-      add_warning(result, k_tool, line.number, "device " + quote(d->name) + " repeated; ignored");
+      add_warning(result, k_list_devices, line.number,
+                  "device " + quote(d->name) + " repeated; ignored");
       continue;
     }
     if (result.gpus.size() >= detail::k_max_devices) {
-      add_warning(result, k_tool, line.number, "too many devices; the rest are ignored");
+      add_warning(result, k_list_devices, line.number, "too many devices; the rest are ignored");
       break;
     }
     ProbedGpu gpu;
@@ -192,7 +193,7 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
   if (!header) {
     return core::fail(core::Error::bad_request(
         "llama-server --list-devices: no \"Available devices:\" line in the output" +
-        (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+        (core::trim(out).empty() ? std::string() : ": " + quote(out))));
   }
   return result;
 }
@@ -239,7 +240,7 @@ std::optional<LlamaVersion> new_shape(std::string_view rest) {
 bool plausible_commit(std::string_view commit) {
   return commit == "unknown" || (commit.size() >= 4 && commit.size() <= 40 &&
                                  std::all_of(commit.begin(), commit.end(), [](char c) {
-                                   return is_digit(c) || (c >= 'a' && c <= 'f');
+                                   return is_decimal_digit(c) || (c >= 'a' && c <= 'f');
                                  }));
 }
 
@@ -249,9 +250,9 @@ Result<LlamaVersion> parse_llama_version(std::string_view out) {
   std::optional<LlamaVersion> version;
   std::string built_with;
   for (const detail::Line& line : detail::split_lines(out)) {
-    const std::string_view text = detail::trim(line.text);
+    const std::string_view text = core::trim(line.text);
     if (!version && text.starts_with("version: ")) {
-      const std::string_view rest = detail::trim(text.substr(9));
+      const std::string_view rest = core::trim(text.substr(9));
       version = new_shape(rest);
       if (!version) {
         version = old_shape(rest);
@@ -270,7 +271,7 @@ Result<LlamaVersion> parse_llama_version(std::string_view out) {
   if (!version) {
     return core::fail(
         core::Error::bad_request("llama-server --version: no \"version:\" line in the output" +
-                                 (detail::trim(out).empty() ? std::string() : ": " + quote(out))));
+                                 (core::trim(out).empty() ? std::string() : ": " + quote(out))));
   }
   version->built_with = std::move(built_with);
   return *version;

@@ -9,37 +9,22 @@
 #include <doctest/doctest.h>
 
 #include "router/probe.h"
+#include "router/testing.h"
 
 namespace ask::router {
 namespace {
 
+using testkit::any_warning_has;
+using testkit::gpu_fixture;
+using testkit::k_mib;
+
 using config::GpuApi;
 using config::GpuVendor;
 
-constexpr std::uint64_t k_mib = 1024ull * 1024;
-
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::filesystem::path(ASK_SOURCE_DIR) / "tests/fixtures/gpu" / name,
-                   std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), name);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 ProbeResult devices(const std::string& name) {
-  auto r = parse_list_devices(fixture(name));
+  auto r = parse_list_devices(gpu_fixture(name));
   REQUIRE_MESSAGE(r, name);
   return *r;
-}
-
-bool any_warning_has(const ProbeResult& result, const std::string& part) {
-  for (const std::string& w : result.warnings) {
-    if (w.find(part) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
 }
 
 } // namespace
@@ -206,7 +191,7 @@ TEST_CASE("parse_list_devices: no list at all is bad_request") {
 
 TEST_CASE("parse_llama_version: the shapes llama.cpp has printed") {
   SUBCASE("b10587 built here without git: build 0, commit unknown") {
-    const auto v = parse_llama_version(fixture("llama-server-version-b10587-cpu-no-git.txt"));
+    const auto v = parse_llama_version(gpu_fixture("llama-server-version-b10587-cpu-no-git.txt"));
     REQUIRE(v);
     CHECK(v->build == 0);
     CHECK(v->commit == "unknown");
@@ -222,8 +207,8 @@ TEST_CASE("parse_llama_version: the shapes llama.cpp has printed") {
     CHECK(v->version == "0.2.0-dev");
   }
   SUBCASE("the older shape, after a backend's start-up lines (b7747, Windows, Vulkan)") {
-    const auto v =
-        parse_llama_version(fixture("llama-init-vulkan-8060s-windows-amd-proprietary-version.txt"));
+    const auto v = parse_llama_version(
+        gpu_fixture("llama-init-vulkan-8060s-windows-amd-proprietary-version.txt"));
     REQUIRE(v);
     CHECK(v->build == 7747);
     CHECK(v->commit == "a04c2b06a");

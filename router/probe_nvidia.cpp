@@ -18,7 +18,7 @@ namespace {
 using detail::add_warning;
 using detail::quote;
 
-constexpr std::string_view k_tool = "nvidia-smi";
+constexpr std::string_view k_nvidia_smi = "nvidia-smi";
 
 // The columns the parser uses; a header may name others, which are ignored.
 enum class Column { index, uuid, pci, name, total, used, free, other };
@@ -27,7 +27,7 @@ Column column_of(std::string_view field) {
   // "memory.total [MiB]" -> "memory.total"
   const std::size_t bracket = field.find(" [");
   if (bracket != std::string_view::npos) {
-    field = detail::trim(field.substr(0, bracket));
+    field = core::trim(field.substr(0, bracket));
   }
   if (field == "index") {
     return Column::index;
@@ -95,12 +95,12 @@ bool has_gpu_column(const std::vector<Column>& columns) {
 // A memory value in MiB: "24576", "24576 MiB". nullopt when unknown or unreadable; `bad` is
 // set when the text was neither a number nor a placeholder.
 std::optional<std::uint64_t> memory_value(std::string_view text, bool& bad) {
-  text = detail::trim(text);
+  text = core::trim(text);
   if (detail::is_unknown_value(text)) {
     return std::nullopt;
   }
   if (text.size() >= 3 && text.substr(text.size() - 3) == "MiB") {
-    text = detail::trim(text.substr(0, text.size() - 3));
+    text = core::trim(text.substr(0, text.size() - 3));
   }
   const auto mib = detail::parse_u64(text);
   const auto bytes = mib ? detail::mib_to_bytes(*mib) : std::nullopt;
@@ -135,17 +135,17 @@ bool present(const Row& row, Column c) {
 }
 
 // One GPU from one row; nullopt (after a warning) when the row cannot be read.
-std::optional<ProbedGpu> gpu_of(const Row& row, std::size_t ordinal, std::size_t line,
-                                ProbeResult& result) {
+std::optional<ProbedGpu> nvidia_gpu_of(const Row& row, std::size_t ordinal, std::size_t line,
+                                       ProbeResult& result) {
   ProbedGpu gpu;
   gpu.api = config::GpuApi::cuda;
   gpu.vendor = config::GpuVendor::nvidia;
-  gpu.source = std::string(k_tool);
+  gpu.source = std::string(k_nvidia_smi);
   gpu.index = static_cast<int>(ordinal);
   if (present(row, Column::index) && !detail::is_unknown_value(value(row, Column::index))) {
     const auto index = detail::parse_u64(value(row, Column::index));
     if (!index || *index >= detail::k_max_devices) {
-      add_warning(result, k_tool, line,
+      add_warning(result, k_nvidia_smi, line,
                   "index " + quote(value(row, Column::index)) + " is not a GPU index; row skipped");
       return std::nullopt;
     }
@@ -156,7 +156,7 @@ std::optional<ProbedGpu> gpu_of(const Row& row, std::size_t ordinal, std::size_t
   const auto used = memory_value(value(row, Column::used), bad);
   const auto free = memory_value(value(row, Column::free), bad);
   if (bad) {
-    add_warning(result, k_tool, line, "memory is not a number of MiB; row skipped");
+    add_warning(result, k_nvidia_smi, line, "memory is not a number of MiB; row skipped");
     return std::nullopt;
   }
   // GB10 (DGX Spark) and Jetson print [N/A] for memory: unified memory the tool cannot size.
@@ -174,7 +174,7 @@ std::optional<ProbedGpu> gpu_of(const Row& row, std::size_t ordinal, std::size_t
   if (!detail::is_unknown_value(pci)) {
     gpu.pci = normalize_pci(pci);
     if (gpu.pci.empty()) {
-      add_warning(result, k_tool, line, "pci.bus_id " + quote(pci) + " is not a PCI address");
+      add_warning(result, k_nvidia_smi, line, "pci.bus_id " + quote(pci) + " is not a PCI address");
     }
   }
   return gpu;
@@ -190,7 +190,7 @@ Result<ProbeResult> parse_nvidia_smi(std::string_view out) {
   std::set<int> seen;
   std::size_t ordinal = 0;
   for (const detail::Line& line : detail::split_lines(out)) {
-    if (detail::trim(line.text).empty()) {
+    if (core::trim(line.text).empty()) {
       continue;
     }
     const std::vector<std::string_view> fields = detail::split_csv(line.text);
@@ -198,7 +198,8 @@ Result<ProbeResult> parse_nvidia_smi(std::string_view out) {
       columns = columns_of(fields);
       gpu_table = has_gpu_column(columns);
       if (!gpu_table) {
-        add_warning(result, k_tool, line.number, "not a --query-gpu table; its rows are ignored");
+        add_warning(result, k_nvidia_smi, line.number,
+                    "not a --query-gpu table; its rows are ignored");
       }
       first = false;
       continue;
@@ -208,23 +209,23 @@ Result<ProbeResult> parse_nvidia_smi(std::string_view out) {
       continue;
     }
     if (fields.size() != columns.size()) {
-      add_warning(result, k_tool, line.number,
+      add_warning(result, k_nvidia_smi, line.number,
                   "expected " + std::to_string(columns.size()) + " fields, got " +
                       std::to_string(fields.size()) + ": " + quote(line.text));
       continue;
     }
-    auto gpu = gpu_of(row_of(columns, fields), ordinal, line.number, result);
+    auto gpu = nvidia_gpu_of(row_of(columns, fields), ordinal, line.number, result);
     if (!gpu) {
       continue;
     }
     ++ordinal;
     if (!seen.insert(gpu->index).second) {
-      add_warning(result, k_tool, line.number,
+      add_warning(result, k_nvidia_smi, line.number,
                   "index " + std::to_string(gpu->index) + " repeated; row skipped");
       continue;
     }
     if (result.gpus.size() >= detail::k_max_devices) {
-      add_warning(result, k_tool, line.number, "too many GPUs; the rest are ignored");
+      add_warning(result, k_nvidia_smi, line.number, "too many GPUs; the rest are ignored");
       break;
     }
     result.gpus.push_back(std::move(*gpu));

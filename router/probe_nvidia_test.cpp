@@ -9,29 +9,14 @@
 #include <doctest/doctest.h>
 
 #include "router/probe.h"
+#include "router/testing.h"
 
 namespace ask::router {
 namespace {
 
-constexpr std::uint64_t k_mib = 1024 * 1024;
-
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::filesystem::path(ASK_SOURCE_DIR) / "tests/fixtures/gpu" / name,
-                   std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), name);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-bool any_warning_has(const ProbeResult& result, const std::string& part) {
-  for (const std::string& w : result.warnings) {
-    if (w.find(part) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
+using testkit::any_warning_has;
+using testkit::gpu_fixture;
+using testkit::k_mib;
 
 } // namespace
 
@@ -55,7 +40,7 @@ TEST_CASE("normalize_pci: refuses what is not a PCI address") {
 }
 
 TEST_CASE("parse_nvidia_smi: reads two RTX 3090 from noheader,nounits rows") {
-  const auto r = parse_nvidia_smi(fixture("synthetic-nvidia-smi-askd-query-2x-rtx3090.txt"));
+  const auto r = parse_nvidia_smi(gpu_fixture("synthetic-nvidia-smi-askd-query-2x-rtx3090.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 2);
   CHECK(r->warnings.empty());
@@ -77,7 +62,8 @@ TEST_CASE("parse_nvidia_smi: reads two RTX 3090 from noheader,nounits rows") {
 }
 
 TEST_CASE("parse_nvidia_smi: the seed workstation's RTX 3090 has an upper-case bus id") {
-  const auto r = parse_nvidia_smi(fixture("synthetic-seed-nvidia-smi-askd-query-1x-rtx3090.txt"));
+  const auto r =
+      parse_nvidia_smi(gpu_fixture("synthetic-seed-nvidia-smi-askd-query-1x-rtx3090.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 1);
   CHECK(r->gpus[0].pci == "0000:0b:00.0");
@@ -85,7 +71,7 @@ TEST_CASE("parse_nvidia_smi: the seed workstation's RTX 3090 has an upper-case b
 }
 
 TEST_CASE("parse_nvidia_smi: GB10 unified memory prints [N/A]: unified, total 0") {
-  const auto r = parse_nvidia_smi(fixture("synthetic-nvidia-smi-askd-query-gb10.txt"));
+  const auto r = parse_nvidia_smi(gpu_fixture("synthetic-nvidia-smi-askd-query-gb10.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 1);
   CHECK(r->gpus[0].unified);
@@ -100,7 +86,7 @@ TEST_CASE("parse_nvidia_smi: the recorded GB10 row reads as unified under its ow
   // its query would have printed, the row is read by name.
   const auto r =
       parse_nvidia_smi("memory.used [MiB], memory.total [MiB], utilization.memory [%]\n" +
-                       fixture("nvidia-smi-csv-gb10-unified-memory-na.txt"));
+                       gpu_fixture("nvidia-smi-csv-gb10-unified-memory-na.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 1);
   CHECK(r->gpus[0].unified);
@@ -108,14 +94,14 @@ TEST_CASE("parse_nvidia_smi: the recorded GB10 row reads as unified under its ow
   CHECK(r->gpus[0].index == 0);
   CHECK(r->gpus[0].name == "NVIDIA GPU");
   // Without a header the three fields do not fit askd's seven columns.
-  const auto bare = parse_nvidia_smi(fixture("nvidia-smi-csv-gb10-unified-memory-na.txt"));
+  const auto bare = parse_nvidia_smi(gpu_fixture("nvidia-smi-csv-gb10-unified-memory-na.txt"));
   REQUIRE_FALSE(bare);
   CHECK(bare.error().kind == core::ErrorKind::bad_request);
   CHECK(bare.error().message.find("line 1") != std::string::npos);
 }
 
 TEST_CASE("parse_nvidia_smi: format=csv header with units in values (A10G)") {
-  const auto r = parse_nvidia_smi(fixture("nvidia-smi-csv-1x-a10g.txt"));
+  const auto r = parse_nvidia_smi(gpu_fixture("nvidia-smi-csv-1x-a10g.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 1);
   CHECK(r->gpus[0].name == "NVIDIA A10G");
@@ -126,7 +112,7 @@ TEST_CASE("parse_nvidia_smi: format=csv header with units in values (A10G)") {
 }
 
 TEST_CASE("parse_nvidia_smi: two RTX 5090 keep their index column") {
-  const auto r = parse_nvidia_smi(fixture("nvidia-smi-csv-2x-rtx5090.txt"));
+  const auto r = parse_nvidia_smi(gpu_fixture("nvidia-smi-csv-2x-rtx5090.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 2);
   CHECK(r->gpus[1].index == 1);
@@ -136,7 +122,7 @@ TEST_CASE("parse_nvidia_smi: two RTX 5090 keep their index column") {
 }
 
 TEST_CASE("parse_nvidia_smi: extra header columns (driver_version) are ignored") {
-  const auto r = parse_nvidia_smi(fixture("nvidia-smi-csv-driver-gtx1050ti.txt"));
+  const auto r = parse_nvidia_smi(gpu_fixture("nvidia-smi-csv-driver-gtx1050ti.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 1);
   CHECK(r->gpus[0].name == "NVIDIA GeForce GTX 1050 Ti");
@@ -145,7 +131,7 @@ TEST_CASE("parse_nvidia_smi: extra header columns (driver_version) are ignored")
 }
 
 TEST_CASE("parse_nvidia_smi: the compute-apps table after a blank line is not read as GPUs") {
-  const auto r = parse_nvidia_smi(fixture("nvidia-smi-csv-1x-l40s-with-compute-apps.txt"));
+  const auto r = parse_nvidia_smi(gpu_fixture("nvidia-smi-csv-1x-l40s-with-compute-apps.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 1);
   CHECK(r->gpus[0].name == "NVIDIA L40S");
@@ -154,7 +140,7 @@ TEST_CASE("parse_nvidia_smi: the compute-apps table after a blank line is not re
 }
 
 TEST_CASE("parse_nvidia_smi: no memory.free column: free = total - used (H200 vGPU)") {
-  const auto r = parse_nvidia_smi(fixture("nvidia-smi-csv-uuid-4x-h200-141c-vgpu.txt"));
+  const auto r = parse_nvidia_smi(gpu_fixture("nvidia-smi-csv-uuid-4x-h200-141c-vgpu.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 4);
   CHECK(r->gpus[2].uuid == "GPU-7eb48ff1-3af1-11b3-9b3a-93ee06a0ff76");
@@ -164,7 +150,7 @@ TEST_CASE("parse_nvidia_smi: no memory.free column: free = total - used (H200 vG
 }
 
 TEST_CASE("parse_nvidia_smi: nounits header with [N/A] fan and no index uses the row ordinal") {
-  const auto r = parse_nvidia_smi(fixture("nvidia-smi-csv-nounits-tesla-p100.csv"));
+  const auto r = parse_nvidia_smi(gpu_fixture("nvidia-smi-csv-nounits-tesla-p100.csv"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 1);
   CHECK(r->gpus[0].index == 0);
@@ -176,8 +162,9 @@ TEST_CASE("parse_nvidia_smi: nounits header with [N/A] fan and no index uses the
 }
 
 TEST_CASE("parse_nvidia_smi: a lost GPU's stderr line becomes a warning, the rest is read") {
-  const auto r = parse_nvidia_smi("index, pci.bus_id, name\n" +
-                                  fixture("nvidia-smi-csv-noheader-8x-rtx3080-one-gpu-lost.txt"));
+  const auto r =
+      parse_nvidia_smi("index, pci.bus_id, name\n" +
+                       gpu_fixture("nvidia-smi-csv-noheader-8x-rtx3080-one-gpu-lost.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 7);
   CHECK(r->gpus[3].index == 4);
@@ -190,24 +177,24 @@ TEST_CASE("parse_nvidia_smi: a lost GPU's stderr line becomes a warning, the res
 
 TEST_CASE("parse_nvidia_smi: rows of another noheader query are refused, not misread") {
   // Seven fields like askd's query, but memory.total first: "2004" is no GPU index.
-  const auto r = parse_nvidia_smi(fixture("nvidia-smi-csv-noheader-nounits-fan-na.txt"));
+  const auto r = parse_nvidia_smi(gpu_fixture("nvidia-smi-csv-noheader-nounits-fan-na.txt"));
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == core::ErrorKind::bad_request);
   CHECK(r.error().message.find("'2004' is not a GPU index") != std::string::npos);
   // The 3-field rows of the 8x RTX 3080 recording, without their header.
-  CHECK_FALSE(parse_nvidia_smi(fixture("nvidia-smi-csv-noheader-8x-rtx3080-one-gpu-lost.txt")));
+  CHECK_FALSE(parse_nvidia_smi(gpu_fixture("nvidia-smi-csv-noheader-8x-rtx3080-one-gpu-lost.txt")));
 }
 
 TEST_CASE("parse_nvidia_smi: driver failures are bad_request naming the message") {
   for (const char* name :
        {"nvidia-smi-error-couldnt-communicate.txt", "nvidia-smi-error-no-devices-found.txt",
         "nvidia-smi-error-nvml-mismatch-old.txt"}) {
-    const auto r = parse_nvidia_smi(fixture(name));
+    const auto r = parse_nvidia_smi(gpu_fixture(name));
     REQUIRE_FALSE(r);
     CHECK(r.error().kind == core::ErrorKind::bad_request);
     CHECK_MESSAGE(r.error().message.find("line 1") != std::string::npos, r.error().message);
   }
-  const auto r = parse_nvidia_smi(fixture("nvidia-smi-error-no-devices-found.txt"));
+  const auto r = parse_nvidia_smi(gpu_fixture("nvidia-smi-error-no-devices-found.txt"));
   CHECK(r.error().message.find("No devices were found") != std::string::npos);
 }
 

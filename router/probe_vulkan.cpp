@@ -19,11 +19,11 @@
 namespace ask::router {
 namespace {
 
+using core::trim;
 using detail::add_warning;
 using detail::quote;
-using detail::trim;
 
-constexpr std::string_view k_tool = "vulkaninfo";
+constexpr std::string_view k_vulkaninfo = "vulkaninfo";
 constexpr std::size_t k_max_heaps = 64; // VK_MAX_MEMORY_HEAPS is 16
 
 struct Heap {
@@ -95,7 +95,7 @@ Device* select(State& s, std::uint64_t n, std::size_t line, ProbeResult& result)
   if (n >= detail::k_max_devices ||
       (!s.devices.contains(static_cast<int>(n)) && s.devices.size() >= detail::k_max_devices)) {
     if (!s.too_many) {
-      add_warning(result, k_tool, line, "too many GPUs; the rest are ignored");
+      add_warning(result, k_vulkaninfo, line, "too many GPUs; the rest are ignored");
     }
     s.too_many = true;
     s.device.reset();
@@ -131,7 +131,7 @@ void heap_value(Heap& heap, std::string_view key, std::string_view value, std::s
   }
   *field = detail::plausible_bytes(detail::parse_leading_u64(value));
   if (!*field) {
-    add_warning(result, k_tool, line,
+    add_warning(result, k_vulkaninfo, line,
                 "heap " + std::string(key) + " " + quote(value) + " is not a byte count");
   }
 }
@@ -179,7 +179,7 @@ void device_value(Device& d, std::string_view key, std::string_view value) {
   }
 }
 
-void read_line(State& s, const detail::Line& line, ProbeResult& result) {
+void read_vulkan_line(State& s, const detail::Line& line, ProbeResult& result) {
   const std::string_view t = trim(line.text);
   if (const auto n = gpu_header(t)) {
     select(s, *n, line.number, result);
@@ -248,11 +248,11 @@ std::string pci_of(const Device& d) {
   return normalize_pci(text); // range checks (device <= 0x1f, function <= 7) happen there
 }
 
-ProbedGpu gpu_of(int index, const Device& d, ProbeResult& result) {
+ProbedGpu vulkan_gpu_of(int index, const Device& d, ProbeResult& result) {
   ProbedGpu gpu;
   gpu.api = config::GpuApi::vulkan;
   gpu.index = index;
-  gpu.source = std::string(k_tool);
+  gpu.source = std::string(k_vulkaninfo);
   gpu.name = !d.name.empty()        ? d.name
              : !d.name_hint.empty() ? d.name_hint
                                     : "Vulkan GPU " + std::to_string(index);
@@ -270,7 +270,7 @@ ProbedGpu gpu_of(int index, const Device& d, ProbeResult& result) {
   }
   if (best == nullptr) {
     if (!d.heaps.empty()) {
-      add_warning(result, k_tool, 0,
+      add_warning(result, k_vulkaninfo, 0,
                   "GPU" + std::to_string(index) + ": no DEVICE_LOCAL heap of known size");
     }
     return gpu;
@@ -289,10 +289,10 @@ Result<ProbeResult> parse_vulkaninfo(std::string_view out) {
   ProbeResult result;
   State state;
   for (const detail::Line& line : detail::split_lines(out)) {
-    read_line(state, line, result);
+    read_vulkan_line(state, line, result);
   }
   for (const auto& [index, device] : state.devices) {
-    result.gpus.push_back(gpu_of(index, device, result));
+    result.gpus.push_back(vulkan_gpu_of(index, device, result));
   }
   if (result.gpus.empty()) {
     return core::fail(core::Error::bad_request(

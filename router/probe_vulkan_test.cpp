@@ -9,27 +9,13 @@
 #include <doctest/doctest.h>
 
 #include "router/probe.h"
+#include "router/testing.h"
 
 namespace ask::router {
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::filesystem::path(ASK_SOURCE_DIR) / "tests/fixtures/gpu" / name,
-                   std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), name);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-bool any_warning_has(const ProbeResult& result, const std::string& part) {
-  for (const std::string& w : result.warnings) {
-    if (w.find(part) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
+using testkit::any_warning_has;
+using testkit::gpu_fixture;
 
 // One device's memory section in the current format: heap 0 device-local.
 std::string heap_section(const std::string& size, const std::string& budget,
@@ -43,7 +29,7 @@ std::string heap_section(const std::string& size, const std::string& budget,
 } // namespace
 
 TEST_CASE("parse_vulkaninfo: full output, NVIDIA dGPU + AMD iGPU (Windows, loader 1.4.328)") {
-  const auto r = parse_vulkaninfo(fixture("vulkaninfo-full-rtx2050+amd-igpu-windows.txt"));
+  const auto r = parse_vulkaninfo(gpu_fixture("vulkaninfo-full-rtx2050+amd-igpu-windows.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 2);
   CHECK(r->warnings.empty());
@@ -72,7 +58,7 @@ TEST_CASE("parse_vulkaninfo: full output, NVIDIA dGPU + AMD iGPU (Windows, loade
 
 TEST_CASE("parse_vulkaninfo: the seed workstation: 4x R9700, RTX 3090, llvmpipe") {
   const auto r =
-      parse_vulkaninfo(fixture("synthetic-seed-vulkaninfo-4x-r9700+rtx3090+llvmpipe.txt"));
+      parse_vulkaninfo(gpu_fixture("synthetic-seed-vulkaninfo-4x-r9700+rtx3090+llvmpipe.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 6);
   CHECK(r->warnings.empty());
@@ -98,7 +84,8 @@ TEST_CASE("parse_vulkaninfo: the seed workstation: 4x R9700, RTX 3090, llvmpipe"
 }
 
 TEST_CASE("parse_vulkaninfo: the old 1.1 format (memoryHeaps[0] :, no budget)") {
-  const auto r = parse_vulkaninfo(fixture("vulkaninfo-memprops-quadro-k620-old-1.1-format.txt"));
+  const auto r =
+      parse_vulkaninfo(gpu_fixture("vulkaninfo-memprops-quadro-k620-old-1.1-format.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 1);
   CHECK(r->gpus[0].index == 0);
@@ -121,7 +108,7 @@ TEST_CASE("parse_vulkaninfo: an old full output with 'GPU0' headers and short de
                            "        vendorID       = 0x10005\n"
                            "        deviceType     = CPU\n"
                            "        deviceName     = llvmpipe (LLVM 9.0, 256 bits)\n" +
-                           fixture("vulkaninfo-memprops-quadro-k620-old-1.1-format.txt");
+                           gpu_fixture("vulkaninfo-memprops-quadro-k620-old-1.1-format.txt");
   const auto r = parse_vulkaninfo(text);
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 2);
@@ -134,20 +121,20 @@ TEST_CASE("parse_vulkaninfo: an old full output with 'GPU0' headers and short de
 
 TEST_CASE("parse_vulkaninfo: memory sections cut from full outputs (current format)") {
   SUBCASE("Intel Xe iGPU: one heap with budget") {
-    const auto r = parse_vulkaninfo(fixture("vulkaninfo-memprops-intel-xe-tgl-mesa-2020.txt"));
+    const auto r = parse_vulkaninfo(gpu_fixture("vulkaninfo-memprops-intel-xe-tgl-mesa-2020.txt"));
     REQUIRE(r);
     REQUIRE(r->gpus.size() == 1);
     CHECK(r->gpus[0].total_bytes == 6099397632ULL);
     CHECK(r->gpus[0].free_bytes == 6098518016ULL);
   }
   SUBCASE("RX 470 small BAR: the 3.75 GiB heap, not the 256 MiB one") {
-    const auto r = parse_vulkaninfo(fixture("vulkaninfo-memprops-rx470-radv-small-bar.txt"));
+    const auto r = parse_vulkaninfo(gpu_fixture("vulkaninfo-memprops-rx470-radv-small-bar.txt"));
     REQUIRE(r);
     CHECK(r->gpus[0].total_bytes == 4026531840ULL);
     CHECK(r->gpus[0].free_bytes == 2580123648ULL);
   }
   SUBCASE("RX 6650 XT: tab-indented, free = budget - usage") {
-    const auto r = parse_vulkaninfo(fixture("vulkaninfo-memprops-rx6650xt-windows-amd.txt"));
+    const auto r = parse_vulkaninfo(gpu_fixture("vulkaninfo-memprops-rx6650xt-windows-amd.txt"));
     REQUIRE(r);
     CHECK(r->gpus[0].total_bytes == 8304721920ULL);
     CHECK(r->gpus[0].free_bytes == 7468990976ULL - 524288ULL);
@@ -156,7 +143,7 @@ TEST_CASE("parse_vulkaninfo: memory sections cut from full outputs (current form
 
 TEST_CASE("parse_vulkaninfo: --summary, Intel iGPU + NVIDIA laptop dGPU: no heaps, total 0") {
   const auto r =
-      parse_vulkaninfo(fixture("vulkaninfo-summary-intel-rpl-igpu+rtx4070-laptop-linux.txt"));
+      parse_vulkaninfo(gpu_fixture("vulkaninfo-summary-intel-rpl-igpu+rtx4070-laptop-linux.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 2);
   CHECK(r->warnings.empty());
@@ -173,7 +160,7 @@ TEST_CASE("parse_vulkaninfo: --summary, Intel iGPU + NVIDIA laptop dGPU: no heap
 }
 
 TEST_CASE("parse_vulkaninfo: --summary on a Jetson (prompt line, elided extensions)") {
-  const auto r = parse_vulkaninfo(fixture("vulkaninfo-summary-jetson-orin-nano.txt"));
+  const auto r = parse_vulkaninfo(gpu_fixture("vulkaninfo-summary-jetson-orin-nano.txt"));
   REQUIRE(r);
   REQUIRE(r->gpus.size() == 1);
   CHECK(r->gpus[0].name == "NVIDIA Tegra Orin (nvgpu)");
@@ -232,7 +219,7 @@ TEST_CASE("parse_vulkaninfo: out-of-range PCI fields and indexes are dropped") {
 }
 
 TEST_CASE("parse_vulkaninfo: a truncated output keeps what was read") {
-  const std::string full = fixture("vulkaninfo-full-rtx2050+amd-igpu-windows.txt");
+  const std::string full = gpu_fixture("vulkaninfo-full-rtx2050+amd-igpu-windows.txt");
   const std::size_t cut = full.find("memoryHeaps[1]:");
   REQUIRE(cut != std::string::npos);
   const auto r = parse_vulkaninfo(full.substr(0, cut + 5));

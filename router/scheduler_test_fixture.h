@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "router/scheduler.h"
+#include "router/testing.h"
 
 namespace ask::router::sched_test {
 
@@ -21,7 +22,9 @@ using config::GpuApi;
 using Kind = EventRecord::Kind;
 using std::chrono::milliseconds;
 
-constexpr std::uint64_t k_gib = 1024ull * 1024 * 1024;
+// The one other router tests use: the scheduler tests' using-directives would make a second
+// k_gib ambiguous in a unity batch.
+using testkit::k_gib;
 
 // An estimate of exactly `bytes` on one GPU: 8 equal layers, no fixed costs.
 inline Estimate sized(std::uint64_t bytes) {

@@ -194,23 +194,6 @@ std::optional<int> read_exec_report(int fd) {
   return got == sizeof err ? std::optional<int>(err) : std::nullopt;
 }
 
-bool open_cloexec_pipe(core::UniqueFd& read_end, core::UniqueFd& write_end) {
-  std::array<int, 2> fds{};
-  if (!core::platform::make_pipe_cloexec(fds.data())) {
-    return false;
-  }
-  for (int& fd : fds) {
-    if (fd <= 2) {
-      const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-      ::close(fd);
-      fd = moved;
-    }
-  }
-  read_end = core::UniqueFd(fds[0]);
-  write_end = core::UniqueFd(fds[1]);
-  return read_end.valid() && write_end.valid();
-}
-
 bool health_ok(const std::string& host, int port, std::chrono::milliseconds timeout) {
   if (port <= 0 || port > 65535) {
     return false;

@@ -45,10 +45,6 @@ core::Result<ExecPlan> make_exec_plan(const LaunchSpec& spec);
 // pipe closed unwritten) or nothing came within 10 s.
 std::optional<int> read_exec_report(int fd);
 
-// A close-on-exec pipe with both ends above 0..2, so that the child's dup2 onto its standard
-// descriptors cannot clobber one of them.
-bool open_cloexec_pipe(core::UniqueFd& read_end, core::UniqueFd& write_end);
-
 // Milliseconds from now to `deadline` for poll(), between 0 and 60 s.
 int ms_until(std::chrono::steady_clock::time_point deadline);
 

@@ -24,6 +24,9 @@ namespace ask::router {
 
 namespace {
 
+// These directives reach the rest of a unity batch (every router file's unnamed namespace is
+// the same one there): spawn's and supervisor_detail's names must stay distinct from the
+// file-local names of other router files.
 using namespace spawn;
 using namespace supervisor_detail;
 
@@ -89,7 +92,8 @@ int Supervisor::Impl::launch(std::uint64_t id, const LaunchSpec& spec) {
     return start_failed(proc, plan.error().message);
   }
   OwnedFd out_read, out_write, status_read, status_write;
-  if (!open_cloexec_pipe(out_read, out_write) || !open_cloexec_pipe(status_read, status_write)) {
+  if (!core::open_cloexec_pipe(out_read, out_write) ||
+      !core::open_cloexec_pipe(status_read, status_write)) {
     return start_failed(proc, "supervisor: cannot create pipes: " + errno_text(errno));
   }
   const int pid = fork_on_launcher(*plan, out_write.get(), status_write.get());
@@ -104,7 +108,7 @@ int Supervisor::Impl::launch(std::uint64_t id, const LaunchSpec& spec) {
     wait_blocking(pid, &status);
     return start_failed(proc, plan->path + ": cannot execute: " + errno_text(*err));
   }
-  ::fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
+  core::set_nonblocking(out_read.get());
   proc->out = std::move(out_read);
   proc->exit_watch = core::platform::ChildExitWatch(pid);
   proc->pid = pid;

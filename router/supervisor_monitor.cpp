@@ -32,6 +32,9 @@ namespace ask::router {
 
 namespace {
 
+// These directives reach the rest of a unity batch (every router file's unnamed namespace is
+// the same one there): spawn's and supervisor_detail's names must stay distinct from the
+// file-local names of other router files.
 using namespace spawn;
 using namespace supervisor_detail;
 
@@ -76,11 +79,11 @@ std::string last_lines(std::string_view text, bool cut_before) {
 // --- starting and stopping the threads ----------------------------------------------------
 
 void Supervisor::Impl::start_threads() {
-  if (!open_cloexec_pipe(m_wake_read, m_wake_write)) {
+  if (!core::open_cloexec_pipe(m_wake_read, m_wake_write)) {
     throw std::system_error(errno, std::generic_category(), "supervisor: pipe");
   }
-  ::fcntl(m_wake_read.get(), F_SETFL, O_NONBLOCK);
-  ::fcntl(m_wake_write.get(), F_SETFL, O_NONBLOCK);
+  core::set_nonblocking(m_wake_read.get());
+  core::set_nonblocking(m_wake_write.get());
   m_launcher = std::thread([this] { launcher_loop(); });
   m_monitor = std::thread([this] { monitor_loop(); });
   m_health = std::thread([this] { health_loop(); });

@@ -42,7 +42,7 @@ constexpr std::size_t k_max_stderr = 4096; // kept for the message; the rest is 
 constexpr std::size_t k_max_message = 200; // the tool's own words in an error message
 constexpr std::size_t k_chunk = 64 * 1024;
 constexpr std::chrono::milliseconds k_default_timeout{10'000};
-constexpr std::chrono::milliseconds k_reap_poll{5}; // without a ChildExitWatch
+constexpr std::chrono::milliseconds k_tool_reap_poll{5}; // without a ChildExitWatch
 
 using Fd = core::UniqueFd;
 
@@ -51,24 +51,10 @@ struct Pipe {
   Fd write;
 };
 
-// Moves `fd` above 0..2 so that the child's dup2 onto stdin/stdout/stderr cannot clobber it.
-int above_stdio(int fd) {
-  if (fd > 2) {
-    return fd;
-  }
-  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  ::close(fd);
-  return moved;
-}
-
 // A close-on-exec pipe whose both ends lie above the standard descriptors.
 std::optional<Pipe> make_pipe() {
-  std::array<int, 2> fds{};
-  if (!core::platform::make_pipe_cloexec(fds.data())) {
-    return std::nullopt;
-  }
-  Pipe p{Fd(above_stdio(fds[0])), Fd(above_stdio(fds[1]))};
-  if (p.read.get() < 0 || p.write.get() < 0) {
+  Pipe p;
+  if (!core::open_cloexec_pipe(p.read, p.write)) {
     return std::nullopt;
   }
   return p;
@@ -77,8 +63,8 @@ std::optional<Pipe> make_pipe() {
 // Child side, between fork and exec: async-signal-safe calls only. On failure writes errno to
 // `status_fd` (close-on-exec, so a successful exec closes it silently) and exits with 127.
 // `envp` null: askd's own environment.
-[[noreturn]] void exec_child(char* const* argv, char* const* envp, int out_fd, int err_fd,
-                             int status_fd) {
+[[noreturn]] void exec_tool_child(char* const* argv, char* const* envp, int out_fd, int err_fd,
+                                  int status_fd) {
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -113,7 +99,7 @@ struct ExecReport {
 };
 
 // Waits for the exec report: the write end closes on a successful exec, or carries errno.
-ExecReport read_exec_report(int fd, Clock::time_point deadline) {
+ExecReport read_tool_exec_report(int fd, Clock::time_point deadline) {
   int err = 0;
   std::size_t got = 0;
   while (got < sizeof err) {
@@ -191,7 +177,7 @@ void drain(int out_fd, int err_fd, Clock::time_point deadline, Captured& c) {
   }
 }
 
-int wait_blocking(pid_t pid) {
+int wait_for_exit(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -215,13 +201,13 @@ int reap(pid_t pid, Clock::time_point deadline, bool kill_now, bool& timed_out) 
         pollfd p{watch.fd(), POLLIN, 0};
         ::poll(&p, 1, wait); // readable, timed out or EINTR: the loop looks again
       } else {
-        const timespec pause{0, std::chrono::nanoseconds(k_reap_poll).count()};
+        const timespec pause{0, std::chrono::nanoseconds(k_tool_reap_poll).count()};
         ::nanosleep(&pause, nullptr);
       }
     }
   }
   ::kill(pid, SIGKILL); // still ours until reaped, so never another process
-  return wait_blocking(pid);
+  return wait_for_exit(pid);
 }
 
 // The first line of `text` that says something: not blank, not a banner rule ("=====",
@@ -330,8 +316,8 @@ Result<Spawned> spawn(const ToolCommand& command) {
   }
   if (pid == 0) {
     const int err_fd = command.merge_stderr ? out->write.get() : err->write.get();
-    exec_child(args.data(), envp.empty() ? nullptr : envp.data(), out->write.get(), err_fd,
-               status->write.get());
+    exec_tool_child(args.data(), envp.empty() ? nullptr : envp.data(), out->write.get(), err_fd,
+                    status->write.get());
   }
   return Spawned{pid, std::move(out->read), std::move(err->read), std::move(status->read)};
 }
@@ -347,7 +333,7 @@ Result<std::string> run_tool(const ToolCommand& command, std::chrono::millisecon
     return fail(spawned.error());
   }
   const std::string& name = argv[0];
-  const ExecReport report = read_exec_report(spawned->status.get(), deadline);
+  const ExecReport report = read_tool_exec_report(spawned->status.get(), deadline);
   if (report.err) {
     bool ignored = false;
     reap(spawned->pid, deadline, false, ignored);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "core/json_text.h"
 #include "sim/llama_api.h"
 #include "sim/llama_startup.h"
 #include "sim/ollama_api.h"
@@ -87,7 +88,7 @@ private:
       status = 404;
       body = {{"error", "llm-sim: no such endpoint " + request.method + " " + request.path}};
     }
-    std::string text = body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    std::string text = core::dump_json(body);
     exchange.send_response(status,
                            {{"Content-Type", "application/json; charset=utf-8"},
                             {"Content-Length", std::to_string(text.size())}},

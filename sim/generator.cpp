@@ -27,7 +27,7 @@ constexpr std::array<std::string_view, 96> k_words = {
     "early",    "bakers", "share",    "fresh",  "bread",   "friends",  "travel",  "together",
 };
 
-constexpr std::string_view k_alnum =
+constexpr std::string_view k_call_id_chars =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 // splitmix64: a small, well-mixed generator seeded from the request hash.
@@ -178,7 +178,7 @@ ToolCallPlan plan_tool_call(const ToolDef& tool, Rng& rng) {
   ToolCallPlan plan;
   plan.name = tool.name;
   for (int i = 0; i < 32; ++i) {
-    plan.id += k_alnum[rng.below(k_alnum.size())];
+    plan.id += k_call_id_chars[rng.below(k_call_id_chars.size())];
   }
   plan.arguments = nlohmann::ordered_json::object();
   const nlohmann::json& p = tool.parameters;

@@ -5,6 +5,8 @@
 #include <expected>
 #include <type_traits>
 
+#include "core/json_text.h"
+#include "core/sse.h"
 #include "sim/chat_input.h"
 #include "sim/stream.h"
 
@@ -220,7 +222,7 @@ public:
       tail += llama::sse(llama::usage_chunk(m_meta, m_answer.prompt_tokens,
                                             m_answer.completion_tokens(), timings));
     }
-    return m_ex.send_chunk(tail) && m_ex.send_chunk("data: [DONE]\n\n") && m_ex.end_chunked();
+    return m_ex.send_chunk(tail) && m_ex.send_chunk(core::encode_sse_done()) && m_ex.end_chunked();
   }
 
   llama::Timings timings;
@@ -307,20 +309,20 @@ void LlamaServerApi::handle(const HttpRequest& request, Exchange& exchange) {
              (path == "/v1/chat/completions" || path == "/chat/completions")) {
     chat(request, exchange);
   } else {
-    std::string body = llama::dump(llama::not_found_body());
+    std::string body = core::dump_json(llama::not_found_body());
     exchange.send_response(404, llama::json_headers(404, body.size(), false), body);
   }
 }
 
 void LlamaServerApi::send_loading(Exchange& exchange) {
   // Like 404's, this body has message, type, code in that order.
-  std::string body = llama::dump(OJson{
+  std::string body = core::dump_json(OJson{
       {"error", {{"message", "Loading model"}, {"type", "unavailable_error"}, {"code", 503}}}});
   exchange.send_response(503, llama::json_headers(503, body.size(), false), body);
 }
 
 void LlamaServerApi::send_json(Exchange& exchange, int status, const OJson& body, Headers extra) {
-  std::string text = llama::dump(body);
+  std::string text = core::dump_json(body);
   Headers headers = llama::json_headers(status, text.size(), exchange.keep_alive_allowed());
   headers.insert(headers.end() - 1, extra.begin(), extra.end());
   exchange.send_response(status, headers, text);

@@ -1,5 +1,8 @@
 #include "sim/llama_format.h"
 
+#include "core/json_text.h"
+#include "core/sse.h"
+
 namespace ask::sim::llama {
 
 namespace {
@@ -119,12 +122,8 @@ OJson completion(const CompletionMeta& meta, const Answer& answer, const Timings
   };
 }
 
-std::string dump(const OJson& body) {
-  return body.dump(-1, ' ', false, OJson::error_handler_t::replace);
-}
-
 std::string sse(const OJson& event) {
-  return "data: " + dump(event) + "\n\n";
+  return core::encode_sse(core::dump_json(event));
 }
 
 OJson error_body(int code, const std::string& message, const std::string& type,

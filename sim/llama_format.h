@@ -51,10 +51,9 @@ OJson usage_chunk(const CompletionMeta& meta, long long prompt_tokens, long long
 // A whole non-streaming response.
 OJson completion(const CompletionMeta& meta, const Answer& answer, const Timings& timings);
 
-// "data: <json>\n\n".
+// "data: <json>\n\n", the JSON as core::dump_json writes it (as llama-server does: compact,
+// UTF-8 kept, invalid bytes replaced).
 std::string sse(const OJson& event);
-// The JSON text llama-server writes (invalid UTF-8 replaced, never an exception).
-std::string dump(const OJson& body);
 
 // An error llama-server answers with: status, message, type, and extra fields that go into
 // the body's "error" object (n_prompt_tokens, n_ctx).

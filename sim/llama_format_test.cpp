@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/json_text.h"
 #include "sim/llama_info.h"
 #include "sim/slots.h"
 
@@ -57,15 +58,15 @@ TEST_CASE("llama format: stream chunks equal chat-stream.sse byte for byte") {
   REQUIRE(recorded.size() == 19); // role, 16 tokens, final, [DONE]
   OJson first = OJson::parse(recorded[0]);
   llama::CompletionMeta meta = meta_of(first);
-  CHECK(llama::dump(llama::chunk(meta, llama::role_delta())) == recorded[0]);
-  CHECK(llama::dump(llama::chunk(meta, llama::token_delta({TokenKind::content, "\n"}))) ==
+  CHECK(ask::core::dump_json(llama::chunk(meta, llama::role_delta())) == recorded[0]);
+  CHECK(ask::core::dump_json(llama::chunk(meta, llama::token_delta({TokenKind::content, "\n"}))) ==
         recorded[1]);
   OJson last = OJson::parse(recorded[17]);
   llama::Timings t = timings_of(last["timings"]);
   last["timings"]["cache_n"] = 0; // the recording reused its prompt cache; the sim has none
   last["timings"]["prompt_per_token_ms"] = t.prompt_ms / static_cast<double>(t.prompt_n);
   last["timings"]["prompt_per_second"] = 1e3 * static_cast<double>(t.prompt_n) / t.prompt_ms;
-  CHECK(llama::dump(llama::final_chunk(meta, "length", t)) == llama::dump(last));
+  CHECK(ask::core::dump_json(llama::final_chunk(meta, "length", t)) == ask::core::dump_json(last));
   CHECK(recorded[18] == "[DONE]");
 }
 
@@ -73,12 +74,12 @@ TEST_CASE("llama format: the usage chunk equals chat-stream-usage.sse") {
   std::vector<std::string> recorded = data_lines(fixture("chat-stream-usage.sse"));
   OJson usage = OJson::parse(recorded[18]);
   llama::CompletionMeta meta = meta_of(usage);
-  CHECK(llama::dump(llama::final_chunk(meta, "length", std::nullopt)) == recorded[17]);
+  CHECK(ask::core::dump_json(llama::final_chunk(meta, "length", std::nullopt)) == recorded[17]);
   llama::Timings t = timings_of(usage["timings"]);
   OJson expected = usage;
   expected["usage"]["prompt_tokens_details"]["cached_tokens"] = 0;
   expected["timings"] = llama::timings_json(t);
-  CHECK(llama::dump(llama::usage_chunk(meta, 59, 16, t)) == llama::dump(expected));
+  CHECK(ask::core::dump_json(llama::usage_chunk(meta, 59, 16, t)) == ask::core::dump_json(expected));
   CHECK(expected["timings"]["prompt_per_second"] == usage["timings"]["prompt_per_second"]);
 }
 
@@ -92,13 +93,13 @@ TEST_CASE("llama format: a non-streaming completion equals chat-nonstream.http")
   Answer answer = generate(r);
   OJson ours = llama::completion(meta, answer, timings_of(recorded["timings"]));
   ours["usage"] = recorded["usage"]; // prompt tokens are estimated, not tokenized
-  CHECK(llama::dump(ours) == llama::dump(recorded));
+  CHECK(ask::core::dump_json(ours) == ask::core::dump_json(recorded));
 }
 
 TEST_CASE("llama format: error bodies equal errors.http and health-loading.txt") {
   const std::string errors = fixture("errors.http");
   auto recorded = [&](const OJson& body) {
-    return errors.find(llama::dump(body) + "\n") != std::string::npos;
+    return errors.find(ask::core::dump_json(body) + "\n") != std::string::npos;
   };
   CHECK(recorded(llama::error_body(400, "'messages' is required", "invalid_request_error")));
   CHECK(recorded(
@@ -133,7 +134,7 @@ TEST_CASE("llama format: response headers in cpp-httplib's order") {
 
 TEST_CASE("llama format: /slots idle equals slots.json") {
   SlotPool pool(2, 512);
-  CHECK(llama::dump(pool.to_json()) == fixture("slots.json"));
+  CHECK(ask::core::dump_json(pool.to_json()) == fixture("slots.json"));
 }
 
 TEST_CASE("llama format: /v1/models and /props equal the recordings of models a and b") {
@@ -152,9 +153,9 @@ TEST_CASE("llama format: /v1/models and /props equal the recordings of models a 
     llama::ServedModel served{*model, *ctx, {}, 1795305769};
     OJson props = llama::props_json(served, /*metrics_enabled=*/model_a);
     props["media_marker"] = recorded_props["media_marker"];
-    CHECK(llama::dump(props) == llama::dump(recorded_props));
+    CHECK(ask::core::dump_json(props) == ask::core::dump_json(recorded_props));
     if (model_a) {
-      CHECK(llama::dump(llama::models_json(served)) == fixture("models.json"));
+      CHECK(ask::core::dump_json(llama::models_json(served)) == fixture("models.json"));
     }
   }
 }

@@ -15,7 +15,7 @@ using namespace ask::sim;
 
 namespace {
 
-std::string fixture(const std::string& name) {
+std::string read_fixture(const std::string& name) {
   std::ifstream in(std::string(ASK_SOURCE_DIR) + "/tests/fixtures/" + name);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -73,7 +73,7 @@ TEST_CASE("memory_log: buffer lines equal the recorded llama-server startups") {
     auto ctx = plan_context(*options, *model);
     REQUIRE(ctx);
     MemoryPlan mem = plan_memory(*options, *model, *ctx);
-    const std::string log = fixture("llama-server/" + std::string(run.log));
+    const std::string log = read_fixture("llama-server/" + std::string(run.log));
     int checked = 0;
     for (const std::string& line : load_log_lines(*model, *ctx, mem)) {
       if (is_memory_line(line)) {
@@ -93,7 +93,7 @@ TEST_CASE("memory_log: an unusable KV type fails with llama.cpp's message") {
   ModelInfo model = fake_model_info("/m.gguf"); // head dim 16
   auto ctx = plan_context(*options, model);
   REQUIRE(!ctx);
-  CHECK(fixture("llama-server/startup-fail-q8kv-headdim16.log")
+  CHECK(read_fixture("llama-server/startup-fail-q8kv-headdim16.log")
             .find("E llama_init_from_model: " + ctx.error().message) != std::string::npos);
   auto v_without_fa =
       plan_context(*parse_options({"-ctv", "q8_0", "-fa", "off"}),

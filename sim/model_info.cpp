@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "core/strings.h"
+
 namespace ask::sim {
 
 const char* const k_chatml_template =
@@ -44,16 +46,6 @@ int layer_of(const std::string& name) {
   return (ec == std::errc() && end != begin) ? layer : -1;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
 void add_tensor(ModelInfo& info, std::string name, std::uint64_t bytes, std::uint32_t type_id,
                 std::string_view type) {
   TensorGroup t;
@@ -63,7 +55,7 @@ void add_tensor(ModelInfo& info, std::string name, std::uint64_t bytes, std::uin
   t.name = std::move(name);
   info.tensors.push_back(std::move(t));
   auto& [type_name, count] = info.tensor_types[type_id];
-  type_name = lower(type);
+  type_name = core::to_lower(type);
   count += 1;
   info.tensor_bytes += bytes;
 }

@@ -4,6 +4,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/json_text.h"
 #include "sim/log.h"
 
 namespace ask::sim {
@@ -166,7 +167,7 @@ public:
   }
 
 private:
-  bool line(const OJson& j) { return m_ex.send_chunk(ollama::dump(j) + "\n"); }
+  bool line(const OJson& j) { return m_ex.send_chunk(core::dump_json(j) + "\n"); }
 
   Exchange& m_ex;
   ollama::Endpoint m_ep;
@@ -259,7 +260,7 @@ void OllamaApi::handle(const HttpRequest& request, Exchange& exchange) {
 }
 
 void OllamaApi::send_json(Exchange& exchange, int status, const OJson& body, Headers extra) {
-  std::string text = ollama::dump(body);
+  std::string text = core::dump_json(body);
   Headers headers = ollama::json_headers(text.size(), date());
   headers.insert(headers.end(), extra.begin(), extra.end());
   exchange.send_response(status, headers, text);

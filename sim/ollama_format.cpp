@@ -27,10 +27,6 @@ void add_counters(OJson& line, long long prompt_tokens, long long eval_tokens, c
 
 } // namespace
 
-std::string dump(const OJson& body) {
-  return body.dump(-1, ' ', false, OJson::error_handler_t::replace);
-}
-
 OJson token_line(Endpoint ep, const std::string& model, const std::string& created_at,
                  const Token& token) {
   OJson line = head(model, created_at);

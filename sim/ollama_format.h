@@ -30,8 +30,6 @@ struct Durations {
   long long eval = 0;
 };
 
-std::string dump(const OJson& body);
-
 // {"model","created_at","message":{"role":"assistant","content":...},"done":false}, or with
 // "response" for /api/generate; reasoning goes to "thinking".
 OJson token_line(Endpoint ep, const std::string& model, const std::string& created_at,

@@ -5,6 +5,8 @@
 
 #include <expected>
 
+#include "core/json_text.h"
+#include "core/sse.h"
 #include "sim/log.h"
 #include "sim/ollama_api.h"
 
@@ -111,11 +113,11 @@ public:
         return false;
       }
     }
-    return m_ex.send_chunk("data: [DONE]\n\n") && m_ex.end_chunked();
+    return m_ex.send_chunk(core::encode_sse_done()) && m_ex.end_chunked();
   }
 
 private:
-  bool event(const OJson& body) { return m_ex.send_chunk("data: " + ollama::dump(body) + "\n\n"); }
+  bool event(const OJson& body) { return m_ex.send_chunk(core::encode_sse(core::dump_json(body))); }
 
   Exchange& m_ex;
   ChunkMeta m_meta;
@@ -125,7 +127,7 @@ private:
   std::string m_date;
 };
 
-bool wants_reasoning(const Json& body) {
+bool openai_wants_reasoning(const Json& body) {
   auto on = [](const Json& v) { return v.is_string() && v.get<std::string>() != "none"; };
   if (body.contains("reasoning_effort") && on(body["reasoning_effort"])) {
     return true;
@@ -134,7 +136,7 @@ bool wants_reasoning(const Json& body) {
          body["reasoning"].contains("effort") && on(body["reasoning"]["effort"]);
 }
 
-std::optional<std::string> chosen_tool(const Json& body) {
+std::optional<std::string> openai_chosen_tool(const Json& body) {
   const Json c = body.value("tool_choice", Json());
   if (c.is_string() && c.get<std::string>() == "required") {
     return std::string();
@@ -178,8 +180,8 @@ std::expected<OpenAiRequest, std::pair<int, std::string>> parse_openai(const std
   gen.model = r.job.spec->name;
   gen.messages = r.job.input.messages;
   gen.tools = r.job.input.tools;
-  gen.reasoning = wants_reasoning(body);
-  gen.tool_call = gen.tools.empty() ? std::nullopt : chosen_tool(body);
+  gen.reasoning = openai_wants_reasoning(body);
+  gen.tool_call = gen.tools.empty() ? std::nullopt : openai_chosen_tool(body);
   if (body.contains("max_tokens") && body["max_tokens"].is_number_integer()) {
     gen.max_tokens = body["max_tokens"].get<long long>();
   }

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/json_text.h"
+
 namespace ask::telemetry {
 
 namespace {
@@ -61,7 +63,7 @@ JsonlWriter::~JsonlWriter() {
 namespace {
 template <class J> core::Result<std::string> dump_line(const J& line, const std::string& path) {
   try {
-    return line.dump(-1, ' ', false, J::error_handler_t::replace);
+    return core::dump_json(line);
   } catch (const nlohmann::json::exception& e) {
     return core::fail(core::Error::internal("cannot serialise a line for " + path + ": " + e.what()));
   }

@@ -57,9 +57,9 @@ const ModelSummary& find(const StatsReport& report, const std::string& model) {
 }
 
 // A fresh folder per test, removed afterwards.
-class TempDir : public ask::testing::TempDir {
+class StatsTempDir : public ask::testing::TempDir {
 public:
-  TempDir() : ask::testing::TempDir("stats_test") {}
+  StatsTempDir() : ask::testing::TempDir("stats_test") {}
 };
 
 // A log with three models: fast-9b 4 calls (2 hits, 1 demoted to fast-1b, 1 error),
@@ -392,7 +392,7 @@ TEST_CASE("to_json: an empty report has a null period") {
 }
 
 TEST_CASE("summarize_file: reads a file, a missing one is empty, a folder is an error") {
-  TempDir dir;
+  StatsTempDir dir;
   SUBCASE("a file") {
     const fs::path log = dir.path() / "log.jsonl";
     std::ofstream(log, std::ios::binary) << sample_log() << "not json\n";

@@ -10,33 +10,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "tests/integration/ask_harness.h" // last_request, lines_of
 #include "tests/integration/ask_process.h"
 
 using namespace ask::testing;
 
 namespace {
-
-// The last request a simulator received, as JSON.
-Json last_request(const SimProcess& sim) {
-  Json requests = sim.get_json("/sim/requests")["requests"];
-  REQUIRE(!requests.empty());
-  return requests.back()["json"];
-}
-
-// stderr split into lines.
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t nl = text.find('\n', start);
-    out.push_back(text.substr(start, nl - start));
-    if (nl == std::string::npos) {
-      break;
-    }
-    start = nl + 1;
-  }
-  return out;
-}
 
 // Runs ask with stdout and stderr on a pseudo-terminal (as at a person's terminal; stdin is
 // /dev/null) and returns everything it wrote there, and its exit code.

@@ -8,16 +8,13 @@
 #include <set>
 #include <sstream>
 
+#include "tests/integration/ask_harness.h" // contains
 #include "tests/integration/ask_process.h"
 
 using namespace ask::testing;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // The value after "entries: " in `ask cache stats`.
 long long cache_entries(const AskUser& user) {

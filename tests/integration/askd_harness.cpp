@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/platform.h"
+#include "core/strings.h"
 
 namespace ask::testing {
 
@@ -312,12 +313,7 @@ std::string RawRequest::response(std::chrono::milliseconds timeout) {
   for (;;) {
     const std::size_t head = out.find("\r\n\r\n");
     if (head != std::string::npos) {
-      const std::string lower_head = [&] {
-        std::string h = out.substr(0, head);
-        std::transform(h.begin(), h.end(), h.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        return h;
-      }();
+      const std::string lower_head = core::to_lower(std::string_view(out).substr(0, head));
       if (lower_head.find("transfer-encoding: chunked") != std::string::npos) {
         if (out.ends_with("\r\n0\r\n\r\n")) {
           break;
