@@ -245,7 +245,7 @@ void unfinished_uploads(int port, pid_t askd, int count, std::size_t bytes) {
 
 int main(int argc, char** argv) {
   std::string askd_path = ASKD_PATH;
-  int idle = 1000;
+  int idle = 1200;
   CLI::App app{"askd_attack: askd under slow, idle, oversized and unauthenticated clients "
                "(loopback only)"};
   app.add_option("--askd", askd_path, "askd binary")->capture_default_str();
@@ -268,7 +268,7 @@ int main(int argc, char** argv) {
   const int port = start_port_of(askd, "askd: listening on", "askd");
   fmt::print("askd_attack: {}\n{}; load {}; {}\n", command_line(argc, argv), machine_summary(),
              load_average(), now_text());
-  fmt::print("askd: head_timeout 2s, body_timeout 2s, max_connections_per_client 256, "
+  fmt::print("askd: head_timeout 2s, body_timeout 2s, max_connections_per_client 1024, "
              "max_body_buffer_per_client 64 MiB; at start {}\n",
              memory(askd.pid()));
   trickled_head(port, askd.pid());

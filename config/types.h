@@ -309,7 +309,7 @@ struct ServerConfig {
   std::uint64_t body_min_rate = 16 * 1024; // bytes per second, after body_timeout
   core::Duration idle_timeout = core::Duration::seconds(60);
   std::int64_t max_connections = 4096;
-  std::int64_t max_connections_per_client = 256;
+  std::int64_t max_connections_per_client = 1024;
   std::uint64_t max_body_buffer_per_client = 64ull << 20;
   std::uint64_t max_body_buffer = 256ull << 20;
 };

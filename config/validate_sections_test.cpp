@@ -428,7 +428,7 @@ TEST_CASE("Config: the server section - defaults, values, and what is refused") 
   const ServerConfig& d = defaults.config.server;
   CHECK(d.head_timeout.value() == std::chrono::seconds(20));
   CHECK(d.body_min_rate == 16 * 1024);
-  CHECK(d.max_connections_per_client == 256);
+  CHECK(d.max_connections_per_client == 1024);
   CHECK(d.max_body_buffer_per_client == 64ull << 20);
   const auto c = VALID(lines({
       "{",

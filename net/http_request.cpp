@@ -125,7 +125,7 @@ RequestParser::State RequestParser::read_chunked() {
         return m_state;
       }
       std::string_view line(m_buffer.data(), eol);
-      line = trim(line.substr(0, line.find(';'))); // extensions are read and dropped
+      line = core::trim_blanks(line.substr(0, line.find(';'))); // extensions are read and dropped
       std::size_t size = 0;
       auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), size, 16);
       if (line.empty() || ec != std::errc() || end != line.data() + line.size()) {
@@ -285,9 +285,9 @@ RequestParser::State RequestParser::decide_body() {
     if (m_request.header("Content-Length")) {
       return fail(400, "both Content-Length and Transfer-Encoding");
     }
-    if (!iequals(trim(codings), "chunked")) {
+    if (!iequals(core::trim_blanks(codings), "chunked")) {
       // chunked anywhere but last leaves the body's end unknown: malformed, not unsupported.
-      const std::string_view last = trim(std::string_view(codings).substr(codings.rfind(',') + 1));
+      const std::string_view last = core::trim_blanks(std::string_view(codings).substr(codings.rfind(',') + 1));
       const bool chunked_not_last = contains_token(codings, "chunked") && !iequals(last, "chunked");
       return fail(chunked_not_last ? 400 : 501,
                   "transfer coding \"" + codings + "\" not supported (send chunked or Content-Length)");

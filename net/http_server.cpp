@@ -543,8 +543,9 @@ void HttpServer::linger(int fd) {
 bool HttpServer::reserve_body(const std::string& host, std::size_t bytes) {
   std::lock_guard lock(m_mutex);
   Peer& peer = m_peers[host];
-  if (peer.body_bytes + bytes > m_options.peers.max_body_bytes ||
-      m_body_bytes + bytes > m_options.peers.max_total_body_bytes) {
+  // Written as subtractions: with no limit (k_none) an addition would overflow.
+  if (bytes > m_options.peers.max_body_bytes - peer.body_bytes ||
+      bytes > m_options.peers.max_total_body_bytes - m_body_bytes) {
     ++m_stats.rejected_body_buffer;
     return false;
   }

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <list>
 #include <map>
 #include <memory>
@@ -156,11 +157,13 @@ struct Deadlines {
 };
 
 // Limits per client address (the peer's IP, any port), so one client cannot take what every
-// client shares: connection threads and memory for request bodies.
+// client shares: connection threads and memory for request bodies. None by default (llm-sim,
+// like llama-server, has none); askd sets its config's `server` section.
 struct PeerLimits {
-  std::size_t max_connections = 256;           // more are answered 503 and closed
-  std::size_t max_body_bytes = 64ull << 20;    // request bodies being read, this peer
-  std::size_t max_total_body_bytes = 256ull << 20; // request bodies being read, all peers
+  static constexpr std::size_t k_none = std::numeric_limits<std::size_t>::max();
+  std::size_t max_connections = k_none;      // more are answered 503 and closed
+  std::size_t max_body_bytes = k_none;       // request bodies being read, this peer
+  std::size_t max_total_body_bytes = k_none; // request bodies being read, all peers
 };
 
 struct ServerOptions {

@@ -26,10 +26,6 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-std::string dump(const core::Json& j) {
-  return j.dump(-1, ' ', false, core::Json::error_handler_t::replace);
-}
-
 // True when a stream chunk carries something a client sees: content, reasoning, a tool call,
 // a finish reason, or usage. Chunks before it (llama-server's role-only opener) are held back
 // until it arrives, so that a stream that dies before its first content can still fall back.
@@ -276,7 +272,7 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
       m_rec.prompt_tokens = usage->prompt_tokens;
       m_rec.completion_tokens = usage->completion_tokens;
     }
-    std::string text = dump(*reply);
+    std::string text = core::dump_json(*reply);
     Headers h = headers("application/json");
     h.emplace_back("Content-Length", std::to_string(text.size()));
     m_committed = true;
@@ -326,7 +322,7 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
   for (core::Json& chunk : held) {
     add_council_usage(chunk);
     first += "data: ";
-    first += dump(chunk);
+    first += core::dump_json(chunk);
     first += "\n\n";
   }
   if (!m_ex.send_chunk(first)) {
@@ -349,7 +345,7 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
       m_rec.error = e.describe();
       core::Json err = error_json(model.name + " failed mid-stream: " + e.message, "server_error",
                                   "stream_interrupted");
-      m_frame = "data: " + dump(err) + "\n\n";
+      m_frame = "data: " + core::dump_json(err) + "\n\n";
       m_ex.end_chunked(m_frame);
       finish(200);
       return Outcome::finished;
@@ -378,7 +374,7 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
 bool ChatCall::write_chunk(core::Json& chunk) {
   add_council_usage(chunk);
   m_frame.assign("data: ");
-  m_frame += dump(chunk);
+  m_frame += core::dump_json(chunk);
   m_frame += "\n\n";
   return m_ex.send_chunk(m_frame);
 }
@@ -438,7 +434,7 @@ void ChatCall::respond_error(int status, const core::Json& body, const std::stri
   } else if (status == 503 && retry_after_s > 0) {
     h.emplace_back("Retry-After", std::to_string(retry_after_s));
   }
-  std::string text = dump(body);
+  std::string text = core::dump_json(body);
   h.emplace_back("Content-Length", std::to_string(text.size()));
   m_ex.send_response(status, h, text);
   finish(status);

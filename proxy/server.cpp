@@ -6,16 +6,13 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include "core/json_text.h"
 #include "core/sha256.h"
 #include "proxy/ollama_upstream.h"
 
 namespace ask::proxy {
 
 namespace {
-
-std::string dump(const core::Json& j) {
-  return j.dump(-1, ' ', false, core::Json::error_handler_t::replace);
-}
 
 std::string_view bearer_token(std::string_view value) {
   constexpr std::string_view prefix = "Bearer ";
@@ -106,7 +103,7 @@ ProxyServer::ProxyServer(const config::Config& config, ModelRouter& router, Requ
     spdlog::info("refused a request ({}): {}", status, reason);
     log_rejection(m_log, m_clock, new_request_id(), "", status, std::string(reason));
     return std::pair<std::string, std::string>(
-        "application/json", dump(error_json("askd: " + std::string(reason), type, code)));
+        "application/json", core::dump_json(error_json("askd: " + std::string(reason), type, code)));
   };
   m_server = std::make_unique<net::HttpServer>(
       [this](const net::HttpRequest& request, net::Exchange& exchange) {
@@ -166,7 +163,7 @@ std::optional<net::Rejection> ProxyServer::check_head(const net::HttpRequest& he
   return net::Rejection{
       401,
       {{"Content-Type", "application/json"}, {"WWW-Authenticate", "Bearer"}, {"X-Request-Id", id}},
-      dump(error_json(message, "invalid_request_error", "invalid_api_key"))};
+      core::dump_json(error_json(message, "invalid_request_error", "invalid_api_key"))};
 }
 
 bool ProxyServer::authorized(const net::HttpRequest& request) const {
@@ -195,7 +192,7 @@ bool ProxyServer::authorized(const net::HttpRequest& request) const {
 
 void ProxyServer::send_json(net::Exchange& exchange, int status, const core::Json& body,
                             net::Headers extra) {
-  std::string text = dump(body);
+  std::string text = core::dump_json(body);
   net::Headers h = {{"Content-Type", "application/json"},
                     {"Content-Length", std::to_string(text.size())}};
   for (auto& header : extra) {

@@ -190,7 +190,7 @@ int reap(pid_t pid, Clock::time_point deadline, bool kill_now, bool& timed_out) 
     core::platform::ChildExitWatch watch(pid);
     for (;;) {
       if (watch.valid() ? watch.exited() : core::platform::child_has_exited(pid)) {
-        return wait_blocking(pid);
+        return wait_for_exit(pid);
       }
       const int wait = ms_left(deadline);
       if (wait == 0) {
