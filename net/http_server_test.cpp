@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/unique_fd.h"
+#include "tests/support/eventually.h"
 
 // A named namespace rather than an anonymous one: in a unity batch with http_client_test.cpp
 // the helpers' names would clash.
@@ -113,14 +114,10 @@ ServerOptions quick() {
   return options;
 }
 
-// Polls `done` every 2 ms until it holds or k_patience has passed; returns it.
+// Polls `done` until it holds or k_patience has passed.
 template <class Pred>
 bool eventually(Pred done) {
-  const auto end = Clock::now() + k_patience;
-  while (!done() && Clock::now() < end) {
-    std::this_thread::sleep_for(2ms);
-  }
-  return done();
+  return testing::eventually(done, k_patience);
 }
 
 TEST_CASE("HttpServer: a head that never ends is answered 408 at its deadline, trickled or not") {

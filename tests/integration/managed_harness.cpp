@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "tests/support/eventually.h"
+
 namespace ask::testing {
 
 Json tiny_model(const Json& extra) {
@@ -68,11 +70,7 @@ bool process_gone(int pid) {
 }
 
 bool wait_gone(int pid, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!process_gone(pid) && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(20ms);
-  }
-  return process_gone(pid);
+  return eventually([&] { return process_gone(pid); }, limit, 20ms);
 }
 
 std::string cmdline(int pid) {

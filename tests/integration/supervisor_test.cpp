@@ -19,6 +19,7 @@
 
 #include "core/platform.h"
 #include "tests/support/child_process.h"
+#include "tests/support/eventually.h"
 #include "tests/support/temp_dir.h"
 
 using namespace ask::router;
@@ -111,14 +112,7 @@ bool pid_gone(int pid) {
 
 // Polls `cond` until it holds or `timeout` passes.
 template <class F> bool eventually(F cond, std::chrono::milliseconds timeout = k_wait) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
+  return ask::testing::eventually(cond, timeout);
 }
 
 std::string read_file(const std::filesystem::path& path) {
