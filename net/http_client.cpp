@@ -189,7 +189,7 @@ int ResponseStream::fd() const {
 // ---- HttpClient ----------------------------------------------------------------------------
 
 HttpClient::HttpClient(std::string host, int port, ClientOptions options)
-    : m_host(std::move(host)), m_port(port), m_options(options),
+    : m_host(std::move(host)), m_port(port), m_options(std::move(options)),
       m_pool(std::make_shared<Pool>(authority_of(m_host, m_port), m_options)) {}
 
 HttpClient::~HttpClient() {
