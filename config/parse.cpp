@@ -245,7 +245,7 @@ void parse_cache(Context& ctx, const Json* section, Config& config) {
 }
 
 void parse_server(Context& ctx, const Json* section, Config& config) {
-  static constexpr std::array<std::string_view, 8> keys{
+  static constexpr std::array<std::string_view, 8> k_keys{
       "head_timeout",    "body_timeout",      "body_min_rate",
       "idle_timeout",    "max_connections",   "max_connections_per_client",
       "max_body_buffer", "max_body_buffer_per_client"};
@@ -253,7 +253,7 @@ void parse_server(Context& ctx, const Json* section, Config& config) {
     return;
   }
   ServerConfig& s = config.server;
-  ObjectReader r(ctx, *section, "server", keys);
+  ObjectReader r(ctx, *section, "server", k_keys);
   auto timeout = [&](std::string_view key, core::Duration& field) {
     const auto d = r.duration(key);
     if (d && (d->is_zero() || d->is_forever())) {

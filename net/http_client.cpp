@@ -32,8 +32,9 @@ struct HttpClient::Pool : detail::ConnectionPool {
 
 struct ResponseStream::State {
   State(std::shared_ptr<detail::ConnectionPool> pool_in, const ClientTimeouts& timeouts_in,
-        const Watch& watch_in)
-      : pool(std::move(pool_in)), parser(pool->limits()), timeouts(timeouts_in), watch(watch_in) {}
+        Watch watch_in)
+      : pool(std::move(pool_in)), parser(pool->limits()), timeouts(timeouts_in),
+        watch(std::move(watch_in)) {}
 
   const std::string& peer() const { return pool->authority(); }
 

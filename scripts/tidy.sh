@@ -16,8 +16,8 @@
 # unity batches that scripts/test.sh compiles (16 sources per run, -DCMAKE_UNITY_BUILD=ON):
 # the same code, each header once per batch, about 4 times faster. The sources of a batch
 # are #included by it, so the header filter below names the project's folders for .cpp
-# files as well as headers; sources kept out of the batches (ALONE in CMakeLists.txt) are
-# checked one by one as usual.
+# files as well as headers; a source outside every batch (a target that is not a unity
+# build) is checked by itself as usual.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${ASK_TIDY_DIR:-$root/build-tidy}
