@@ -93,7 +93,7 @@ AskdClient::AskdClient(ClientSettings settings)
       m_http(m_settings.endpoint.host, m_settings.endpoint.port,
              client_options(m_settings.endpoint)) {}
 
-net::ClientRequest AskdClient::make_request(std::string method, std::string path,
+net::ClientRequest AskdClient::make_request(std::string method, const std::string& path,
                                             std::string body) const {
   net::ClientRequest req;
   req.method = std::move(method);

@@ -82,7 +82,8 @@ public:
   const ClientSettings& settings() const { return m_settings; }
 
 private:
-  net::ClientRequest make_request(std::string method, std::string path, std::string body) const;
+  net::ClientRequest make_request(std::string method, const std::string& path,
+                                  std::string body) const;
   net::ClientTimeouts timeouts() const;
   ChatFailure transport_failure(const core::Error& e) const;
 

@@ -55,7 +55,7 @@ std::optional<double> parse_date(std::string_view text) {
   if (str.size() > 10) {
     int m = 0;
     int got = std::sscanf(str.c_str() + 10, "T%2d:%2d%n:%2d%n", &h, &mi, &m, &s, &m);
-    if (got < 2 || static_cast<std::size_t>(10 + m) != str.size()) {
+    if (got < 2 || m < 0 || 10 + static_cast<std::size_t>(m) != str.size()) {
       return std::nullopt;
     }
   }
@@ -157,7 +157,7 @@ namespace {
 // `m[key]` when it is a string, else `fallback`: askd's list is read defensively.
 std::string string_or(const core::Json& m, const char* key, std::string fallback) {
   auto it = m.find(key);
-  return it != m.end() && it->is_string() ? it->get<std::string>() : fallback;
+  return it != m.end() && it->is_string() ? it->get<std::string>() : std::move(fallback);
 }
 } // namespace
 

@@ -22,9 +22,15 @@ double round_to(double v, int decimals) {
 
 std::string ago(double seconds) {
   long long s = std::llround(std::max(0.0, seconds));
-  if (s < 60) return std::to_string(s) + "s ago";
-  if (s < 3600) return std::to_string(s / 60) + "m ago";
-  if (s < 86400) return std::to_string(s / 3600) + "h ago";
+  if (s < 60) {
+    return std::to_string(s) + "s ago";
+  }
+  if (s < 3600) {
+    return std::to_string(s / 60) + "m ago";
+  }
+  if (s < 86400) {
+    return std::to_string(s / 3600) + "h ago";
+  }
   return std::to_string(s / 86400) + "d ago";
 }
 

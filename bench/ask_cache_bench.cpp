@@ -35,7 +35,7 @@
 #include "bench/process.h"
 #include "bench/report.h"
 
-extern char** environ;
+extern char** environ; // NOLINT(readability-redundant-declaration): POSIX has it in no header
 
 namespace ask::bench {
 namespace {
@@ -57,6 +57,7 @@ struct Flags {
 std::optional<double> time_run(const std::vector<std::string>& argv,
                                const std::vector<std::string>& env) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) {
     args.push_back(const_cast<char*>(a.c_str()));
   }
@@ -66,6 +67,7 @@ std::optional<double> time_run(const std::vector<std::string>& argv,
     env_text.emplace_back(*e);
   }
   std::vector<char*> envp;
+  envp.reserve(env_text.size() + 1);
   for (std::string& e : env_text) {
     envp.push_back(e.data());
   }
@@ -97,7 +99,7 @@ double percentile(std::vector<double> v, double p) {
     return 0;
   }
   std::sort(v.begin(), v.end());
-  std::size_t rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
+  const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
   return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
 }
 

@@ -181,7 +181,7 @@ std::string askd_config(const Flags& f, const std::map<std::string, int>& ports,
   Json models = Json::object();
   int family = 0;
   auto model = [&](const std::string& name, const std::string& be,
-                   std::vector<std::string> fallbacks) {
+                   const std::vector<std::string>& fallbacks) {
     Json m = {{"backend", be}, {"upstream", "sim-model"}, {"family", fmt::format("f{}", family++)}};
     if (!fallbacks.empty()) {
       m["fallbacks"] = fallbacks;

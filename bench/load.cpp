@@ -87,14 +87,14 @@ private:
       return;
     }
     // The first `"content":"X` with X not the closing quote: a token the user sees.
-    constexpr std::string_view key = "\"content\":\"";
+    constexpr std::string_view k_key = R"("content":")";
     for (;;) {
-      const std::size_t hit = m_r.body.find(key, m_scan);
+      const std::size_t hit = m_r.body.find(k_key, m_scan);
       if (hit == std::string::npos) {
-        m_scan = m_r.body.size() > key.size() ? m_r.body.size() - key.size() : 0;
+        m_scan = m_r.body.size() > k_key.size() ? m_r.body.size() - k_key.size() : 0;
         return;
       }
-      const std::size_t after = hit + key.size();
+      const std::size_t after = hit + k_key.size();
       if (after >= m_r.body.size()) {
         m_scan = hit; // look again when more arrives
         return;

@@ -22,7 +22,7 @@
 
 #include "core/platform.h"
 
-extern char** environ;
+extern char** environ; // NOLINT(readability-redundant-declaration): POSIX has it in no header
 
 namespace ask::bench {
 

@@ -25,17 +25,17 @@ void tokenizer(tg::Writer& w, const ModelSpec& s) {
     types += tg::enc::i32(1);
     scores += tg::enc::f32(-static_cast<float>(i));
   }
-  w.raw_kv("tokenizer.ggml.tokens", tg::type::array, std::move(tokens));
+  w.raw_kv("tokenizer.ggml.tokens", tg::type::array, tokens);
   if (spm) {
-    w.raw_kv("tokenizer.ggml.scores", tg::type::array, std::move(scores));
+    w.raw_kv("tokenizer.ggml.scores", tg::type::array, scores);
   }
-  w.raw_kv("tokenizer.ggml.token_type", tg::type::array, std::move(types));
+  w.raw_kv("tokenizer.ggml.token_type", tg::type::array, types);
   if (s.n_merges > 0) {
     std::string merges = tg::enc::array_header(tg::type::string, s.n_merges);
     for (std::uint32_t i = 0; i < s.n_merges; ++i) {
       merges += tg::enc::str("\xC4\xA0t ok" + std::to_string(i)); // "Ġt ok123"
     }
-    w.raw_kv("tokenizer.ggml.merges", tg::type::array, std::move(merges));
+    w.raw_kv("tokenizer.ggml.merges", tg::type::array, merges);
   }
   w.u32("tokenizer.ggml.bos_token_id", 1).u32("tokenizer.ggml.eos_token_id", 2);
   w.str("tokenizer.chat_template", std::string(4000, 'x')); // real templates: 1-10 KB

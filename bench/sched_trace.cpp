@@ -105,9 +105,9 @@ void print_rig(const RigResult& r) {
   fmt::print("caps (GiB):{}\n", caps);
   const Metrics& first = r.runs.front().second;
   std::string unplaceable;
-  for (std::size_t i = 0; i < r.models.size(); ++i) {
-    if (!placeable(rig, r.models[i])) {
-      unplaceable += fmt::format("{}{}", unplaceable.empty() ? "" : ", ", r.models[i].spec.name);
+  for (const auto& model : r.models) {
+    if (!placeable(rig, model)) {
+      unplaceable += fmt::format("{}{}", unplaceable.empty() ? "" : ", ", model.spec.name);
     }
   }
   if (!unplaceable.empty()) {
@@ -141,8 +141,8 @@ void print_rig(const RigResult& r) {
   fmt::print("{}\n", head);
   for (const auto& [policy, m] : r.runs) {
     std::string row = fmt::format("{:<15}", to_string(policy));
-    for (std::size_t i = 0; i < m.cold_by_model.size(); ++i) {
-      row += fmt::format(" {:>9}", m.cold_by_model[i]);
+    for (const auto cold : m.cold_by_model) {
+      row += fmt::format(" {:>9}", cold);
     }
     fmt::print("{}\n", row);
   }

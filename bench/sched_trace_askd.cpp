@@ -109,6 +109,7 @@ private:
 
   static std::vector<router::ModelSpec> specs(const std::vector<SimModel>& models) {
     std::vector<router::ModelSpec> out;
+    out.reserve(models.size());
     for (const SimModel& m : models) {
       out.push_back(m.spec);
     }

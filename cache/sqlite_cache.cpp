@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <ranges>
 #include <stdexcept>
 #include <thread>
 #include <type_traits>
@@ -101,9 +102,9 @@ std::string make_folders(const fs::path& file) {
       break;
     }
   }
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
-      return "cannot create folder " + it->string() + ": " + std::strerror(errno);
+  for (const auto& folder : missing | std::views::reverse) {
+    if (::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) {
+      return "cannot create folder " + folder.string() + ": " + std::strerror(errno);
     }
   }
   if (!fs::is_directory(parent, ec)) {

@@ -35,6 +35,7 @@ void check_round_trip(const Config& c) {
 
 std::vector<std::string> names(const Config& c) {
   std::vector<std::string> out;
+  out.reserve(c.models.size());
   for (const Model& m : c.models) {
     out.push_back(m.name);
   }

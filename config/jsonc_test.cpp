@@ -144,7 +144,7 @@ TEST_CASE("Jsonc: error messages carry line and column") {
 
 TEST_CASE("Jsonc: rejects unterminated strings and comments at their start") {
   SUBCASE("string") {
-    const JsoncError e = parse_err("{\"a\": \"abc");
+    const JsoncError e = parse_err(R"({"a": "abc)");
     CHECK(e.pos.column == 7);
     CHECK(contains(e.message, "unterminated string"));
   }

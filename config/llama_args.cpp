@@ -382,9 +382,9 @@ void Reader::apply(Kind kind, std::size_t i, std::string_view flag, std::string_
     return;
   case Kind::load_mode: {
     // llama-model-loader.cpp: mmap for auto, mmap and mmap+mlock.
-    static constexpr std::array<std::string_view, 6> modes{"auto",  "none",       "mmap",
-                                                           "mlock", "mmap+mlock", "dio"};
-    if (std::ranges::find(modes, value) == modes.end()) {
+    static constexpr std::array<std::string_view, 6> k_modes{"auto",  "none",       "mmap",
+                                                             "mlock", "mmap+mlock", "dio"};
+    if (std::ranges::find(k_modes, value) == k_modes.end()) {
       problem(i, in_quotes(flag) + ": expected auto, none, mmap, mlock, mmap+mlock or dio, got " +
                      in_quotes(value));
       return;

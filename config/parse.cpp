@@ -125,18 +125,18 @@ void parse_backend_auth(Context& ctx, ObjectReader& r, Backend& b) {
 
 void parse_backend(Context& ctx, const std::string& name, const Json& value,
                    const std::string& path, Config& config) {
-  static constexpr std::array<std::string_view, 9> keys{
+  static constexpr std::array<std::string_view, 9> k_keys{
       "kind",      "url",    "headers",    "api_key_env", "timeouts", "max_concurrency",
       "max_queue", "preset", "description"};
-  static constexpr std::array<std::string_view, 3> kinds{"ollama", "openai", "llama-server"};
-  ObjectReader r(ctx, value, path, keys);
+  static constexpr std::array<std::string_view, 3> k_kinds{"ollama", "openai", "llama-server"};
+  ObjectReader r(ctx, value, path, k_keys);
   if (!r.ok()) {
     return;
   }
   Backend b;
   b.name = name;
   r.require("kind");
-  const auto kind = r.choice("kind", kinds);
+  const auto kind = r.choice("kind", k_kinds);
   if (!kind) {
     return; // the rest depends on the kind
   }
@@ -214,10 +214,10 @@ void parse_aliases(Context& ctx, const Json& section, Config& config) {
 }
 
 void parse_groups(Context& ctx, const Json& section, Config& config) {
-  static constexpr std::array<std::string_view, 3> keys{"exclusive", "members", "description"};
+  static constexpr std::array<std::string_view, 3> k_keys{"exclusive", "members", "description"};
   for_each_named(ctx, section, "groups", "group",
                  [&](const std::string& name, const Json& value, const std::string& path) {
-                   ObjectReader r(ctx, value, path, keys);
+                   ObjectReader r(ctx, value, path, k_keys);
                    if (!r.ok()) {
                      return;
                    }
@@ -230,13 +230,13 @@ void parse_groups(Context& ctx, const Json& section, Config& config) {
 }
 
 void parse_cache(Context& ctx, const Json* section, Config& config) {
-  static constexpr std::array<std::string_view, 3> keys{"enabled", "path", "ttl"};
+  static constexpr std::array<std::string_view, 3> k_keys{"enabled", "path", "ttl"};
   CacheConfig& c = config.cache;
   c.path = ctx.xdg.ask_cache() / "cache.sqlite";
   if (section == nullptr) {
     return;
   }
-  ObjectReader r(ctx, *section, "cache", keys);
+  ObjectReader r(ctx, *section, "cache", k_keys);
   c.enabled = r.boolean("enabled").value_or(true);
   if (auto p = r.string("path")) {
     c.path = ctx.resolve_path(*p);
@@ -245,7 +245,7 @@ void parse_cache(Context& ctx, const Json* section, Config& config) {
 }
 
 void parse_server(Context& ctx, const Json* section, Config& config) {
-  static constexpr std::array<std::string_view, 8> keys{
+  static constexpr std::array<std::string_view, 8> k_keys{
       "head_timeout",    "body_timeout",      "body_min_rate",
       "idle_timeout",    "max_connections",   "max_connections_per_client",
       "max_body_buffer", "max_body_buffer_per_client"};
@@ -253,7 +253,7 @@ void parse_server(Context& ctx, const Json* section, Config& config) {
     return;
   }
   ServerConfig& s = config.server;
-  ObjectReader r(ctx, *section, "server", keys);
+  ObjectReader r(ctx, *section, "server", k_keys);
   auto timeout = [&](std::string_view key, core::Duration& field) {
     const auto d = r.duration(key);
     if (d && (d->is_zero() || d->is_forever())) {
@@ -283,14 +283,14 @@ void parse_server(Context& ctx, const Json* section, Config& config) {
 }
 
 void parse_telemetry(Context& ctx, const Json* section, Config& config) {
-  static constexpr std::array<std::string_view, 3> keys{"enabled", "ask_log", "askd_log"};
+  static constexpr std::array<std::string_view, 3> k_keys{"enabled", "ask_log", "askd_log"};
   TelemetryConfig& t = config.telemetry;
   t.ask_log = ctx.xdg.ask_data() / "log.jsonl";
   t.askd_log = ctx.xdg.ask_state() / "askd.jsonl";
   if (section == nullptr) {
     return;
   }
-  ObjectReader r(ctx, *section, "telemetry", keys);
+  ObjectReader r(ctx, *section, "telemetry", k_keys);
   t.enabled = r.boolean("enabled").value_or(true);
   if (auto p = r.string("ask_log")) {
     t.ask_log = ctx.resolve_path(*p);
@@ -347,8 +347,8 @@ void parse_root(Context& ctx, const Json& root, Config& config) {
 }
 
 void parse_timeouts(Context& ctx, const Json& value, const std::string& path, Timeouts& out) {
-  static constexpr std::array<std::string_view, 4> keys{"connect", "first_byte", "idle", "total"};
-  ObjectReader r(ctx, value, path, keys);
+  static constexpr std::array<std::string_view, 4> k_keys{"connect", "first_byte", "idle", "total"};
+  ObjectReader r(ctx, value, path, k_keys);
   auto read = [&](std::string_view key, core::Duration& field) {
     const auto d = r.duration(key);
     if (d && d->is_zero()) {

@@ -68,7 +68,7 @@ void parse_params(Context& ctx, const Json& value, const std::string& path, Mode
 }
 
 void parse_kv_cache_type(Context& ctx, const Json& v, const std::string& path, KvCacheType& out) {
-  static constexpr std::array<std::string_view, 2> keys{"k", "v"};
+  static constexpr std::array<std::string_view, 2> k_keys{"k", "v"};
   if (v.is_string()) {
     if (auto t = read_choice(ctx, v, path, k_kv_types)) {
       out = KvCacheType{*t, *t};
@@ -81,16 +81,16 @@ void parse_kv_cache_type(Context& ctx, const Json& v, const std::string& path, K
                                 type_name(v)));
     return;
   }
-  ObjectReader r(ctx, v, path, keys);
+  ObjectReader r(ctx, v, path, k_keys);
   out.k = r.choice("k", k_kv_types).value_or(out.k);
   out.v = r.choice("v", k_kv_types).value_or(out.v);
 }
 
 void parse_flash_attn(Context& ctx, const Json& v, const std::string& path, ManagedSpec& out) {
-  static constexpr std::array<std::string_view, 3> modes{"on", "off", "auto"};
+  static constexpr std::array<std::string_view, 3> k_modes{"on", "off", "auto"};
   if (v.is_boolean()) {
     out.flash_attn = v.get<bool>() ? FlashAttn::on : FlashAttn::off;
-  } else if (auto mode = read_choice(ctx, v, path, modes)) {
+  } else if (auto mode = read_choice(ctx, v, path, k_modes)) {
     out.flash_attn = *mode == "on"    ? FlashAttn::on
                      : *mode == "off" ? FlashAttn::off
                                       : FlashAttn::automatic;

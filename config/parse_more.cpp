@@ -52,8 +52,8 @@ void parse_prompt(Context& ctx, ObjectReader& r, PromptKind kind, std::string& o
 }
 
 void parse_member(Context& ctx, const Json& value, const std::string& path, Council& c) {
-  static constexpr std::array<std::string_view, 3> keys{"model", "temperature", "label"};
-  ObjectReader r(ctx, value, path, keys);
+  static constexpr std::array<std::string_view, 3> k_keys{"model", "temperature", "label"};
+  ObjectReader r(ctx, value, path, k_keys);
   if (!r.ok()) {
     return;
   }
@@ -67,11 +67,11 @@ void parse_member(Context& ctx, const Json& value, const std::string& path, Coun
 
 void parse_council(Context& ctx, const std::string& name, const Json& value,
                    const std::string& path, Config& config) {
-  static constexpr std::array<std::string_view, 7> keys{
+  static constexpr std::array<std::string_view, 7> k_keys{
       "description", "members",     "chairman", "chairman_temperature",
       "prompts",     "peer_review", "shuffle"};
-  static constexpr std::array<std::string_view, 3> prompt_keys{"member", "ranking", "chairman"};
-  ObjectReader r(ctx, value, path, keys);
+  static constexpr std::array<std::string_view, 3> k_prompt_keys{"member", "ranking", "chairman"};
+  ObjectReader r(ctx, value, path, k_keys);
   if (!r.ok()) {
     return;
   }
@@ -92,7 +92,7 @@ void parse_council(Context& ctx, const std::string& name, const Json& value,
   c.chairman_temperature = r.number("chairman_temperature", 0, 2);
   const Json empty = Json::object();
   const Json* prompts = r.object("prompts");
-  ObjectReader p(ctx, prompts ? *prompts : empty, r.path_of("prompts"), prompt_keys);
+  ObjectReader p(ctx, prompts ? *prompts : empty, r.path_of("prompts"), k_prompt_keys);
   parse_prompt(ctx, p, PromptKind::member, c.prompts.member);
   parse_prompt(ctx, p, PromptKind::ranking, c.prompts.ranking);
   parse_prompt(ctx, p, PromptKind::chairman, c.prompts.chairman);
@@ -141,9 +141,9 @@ void check_preset_args(Context& ctx, const Preset& p, const std::string& args_pa
 
 void parse_preset(Context& ctx, const std::string& name, const Json& value, const std::string& path,
                   Config& config) {
-  static constexpr std::array<std::string_view, 5> keys{"binary", "backend", "args", "env",
-                                                        "description"};
-  ObjectReader r(ctx, value, path, keys);
+  static constexpr std::array<std::string_view, 5> k_keys{"binary", "backend", "args", "env",
+                                                          "description"};
+  ObjectReader r(ctx, value, path, k_keys);
   if (!r.ok()) {
     return;
   }
@@ -293,12 +293,12 @@ void check_device_id(Context& ctx, const std::string& path, const std::string& i
 }
 
 void parse_device(Context& ctx, const Json& value, const std::string& path, Config& config) {
-  static constexpr std::array<std::string_view, 10> keys{
+  static constexpr std::array<std::string_view, 10> k_keys{
       "id",      "name", "vendor",  "vram",          "cap",
       "reserve", "pci",  "display", "backend_index", "unified"};
-  static constexpr std::array<std::string_view, 5> vendors{"nvidia", "amd", "intel", "apple",
-                                                           "other"};
-  ObjectReader r(ctx, value, path, keys);
+  static constexpr std::array<std::string_view, 5> k_vendors{"nvidia", "amd", "intel", "apple",
+                                                             "other"};
+  ObjectReader r(ctx, value, path, k_keys);
   if (!r.ok() || !r.require("id")) {
     return;
   }
@@ -306,8 +306,8 @@ void parse_device(Context& ctx, const Json& value, const std::string& path, Conf
   g.id = r.name("id", "GPU").value_or("");
   check_device_id(ctx, r.path_of("id"), g.id, config);
   g.name = r.string("name").value_or(g.id);
-  if (auto v = r.choice("vendor", vendors)) {
-    g.vendor = static_cast<GpuVendor>(std::ranges::find(vendors, *v) - vendors.begin());
+  if (auto v = r.choice("vendor", k_vendors)) {
+    g.vendor = static_cast<GpuVendor>(std::ranges::find(k_vendors, *v) - k_vendors.begin());
   }
   g.vram = r.bytes("vram");
   if (!config.gpus.probe && !r.has("vram")) {
@@ -339,8 +339,8 @@ void parse_device(Context& ctx, const Json& value, const std::string& path, Conf
 }
 
 void parse_host(Context& ctx, const Json& value, const std::string& path, Config& config) {
-  static constexpr std::array<std::string_view, 3> keys{"memory", "cap", "reserve"};
-  ObjectReader r(ctx, value, path, keys);
+  static constexpr std::array<std::string_view, 3> k_keys{"memory", "cap", "reserve"};
+  ObjectReader r(ctx, value, path, k_keys);
   if (!r.ok()) {
     return;
   }
@@ -371,9 +371,9 @@ void parse_host(Context& ctx, const Json& value, const std::string& path, Config
 }
 
 void parse_rpc(Context& ctx, const Json& value, const std::string& path, Config& config) {
-  static constexpr std::array<std::string_view, 5> keys{"id", "name", "endpoint", "device",
-                                                        "memory"};
-  ObjectReader r(ctx, value, path, keys);
+  static constexpr std::array<std::string_view, 5> k_keys{"id", "name", "endpoint", "device",
+                                                          "memory"};
+  ObjectReader r(ctx, value, path, k_keys);
   if (!r.ok()) {
     return;
   }
@@ -466,9 +466,9 @@ void parse_presets(Context& ctx, const Json& section, Config& config) {
 }
 
 void parse_gpus(Context& ctx, const Json& section, Config& config) {
-  static constexpr std::array<std::string_view, 5> keys{"probe", "reserve", "devices", "host",
-                                                        "rpc"};
-  ObjectReader r(ctx, section, "gpus", keys);
+  static constexpr std::array<std::string_view, 5> k_keys{"probe", "reserve", "devices", "host",
+                                                          "rpc"};
+  ObjectReader r(ctx, section, "gpus", k_keys);
   if (!r.ok()) {
     return;
   }

@@ -35,7 +35,7 @@ public:
   const std::filesystem::path& path() const { return m_path; }
   // Writes `text` to path()/name, creating folders on the way; returns the full path.
   std::filesystem::path write(const std::string& name, std::string_view text) const {
-    const auto file = m_path / name;
+    auto file = m_path / name;
     std::filesystem::create_directories(file.parent_path());
     std::ofstream(file, std::ios::binary) << text;
     return file;

@@ -19,8 +19,8 @@ public:
   using Millis = std::chrono::milliseconds;
 
   constexpr Duration() = default;
-  static constexpr Duration zero() { return Duration(Millis{0}, false); }
-  static constexpr Duration forever() { return Duration(Millis{0}, true); }
+  static constexpr Duration zero() { return {Millis{0}, false}; }
+  static constexpr Duration forever() { return {Millis{0}, true}; }
   // A negative length means forever, as in parse_duration.
   static constexpr Duration from(Millis ms) {
     return ms.count() < 0 ? forever() : Duration(ms, false);

@@ -215,7 +215,7 @@ std::optional<SplitPart> split_part(const fs::path& path) {
 fs::path split_path(const fs::path& prefix, std::uint32_t part, std::uint32_t count) {
   char suffix[64];
   std::snprintf(suffix, sizeof suffix, "-%05u-of-%05u.gguf", part, count);
-  return fs::path(prefix.string() + suffix);
+  return {prefix.string() + suffix};
 }
 
 Result<SplitModel> read_model(const fs::path& path) {
@@ -240,8 +240,9 @@ Result<SplitModel> read_model(const fs::path& path, const ReadOptions& options) 
   }
   for (std::uint32_t part = 1; part <= *count; ++part) {
     const fs::path part_path = split_path(name->prefix, part, *count);
+    // `given` is one part's file, so it is moved from once.
     Result<File> file = part == name->part
-                            ? std::move(given)
+                            ? std::move(given) // NOLINT(bugprone-use-after-move)
                             : read_file(part_path, part == 1 ? options : ReadOptions{});
     if (!file && file.error().kind == ErrorKind::not_found) {
       return fail(Error::not_found(

@@ -22,7 +22,7 @@ constexpr std::size_t k_quoted_value_limit = 64;
 } // namespace
 
 std::string field_path(const std::string& base, std::string_view key) {
-  const std::string printable_key = printable_excerpt(key, k_path_key_limit);
+  std::string printable_key = printable_excerpt(key, k_path_key_limit);
   if (base.empty()) {
     return printable_key;
   }

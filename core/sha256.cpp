@@ -36,7 +36,7 @@ struct Sha256::Impl {
 
   void compress(const unsigned char* p) {
     std::uint32_t w[64];
-    for (int i = 0; i < 16; ++i) {
+    for (std::size_t i = 0; i < 16; ++i) {
       w[i] = (std::uint32_t{p[4 * i]} << 24) | (std::uint32_t{p[4 * i + 1]} << 16) |
              (std::uint32_t{p[4 * i + 2]} << 8) | std::uint32_t{p[4 * i + 3]};
     }
@@ -117,10 +117,9 @@ Sha256Digest Sha256::finish() {
   }
   s.add(pad, pad_len + 8);
   Sha256Digest digest{};
-  for (int i = 0; i < 8; ++i) {
-    for (int j = 0; j < 4; ++j) {
-      digest[static_cast<std::size_t>(4 * i + j)] =
-          static_cast<std::uint8_t>(s.state[i] >> (24 - 8 * j));
+  for (std::size_t i = 0; i < 8; ++i) {
+    for (std::size_t j = 0; j < 4; ++j) {
+      digest[4 * i + j] = static_cast<std::uint8_t>(s.state[i] >> (24 - 8 * j));
     }
   }
   s.finished = true;

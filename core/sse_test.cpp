@@ -61,6 +61,7 @@ std::size_t count_data_lines(std::string_view text) {
 
 std::vector<std::string> data_of(const std::vector<SseEvent>& events) {
   std::vector<std::string> out;
+  out.reserve(events.size());
   for (const auto& e : events) {
     out.push_back(e.data);
   }

@@ -17,7 +17,7 @@ TEST_CASE("UniqueFd: closes its descriptor when it goes, once") {
   {
     UniqueFd read_end(raw[0]);
     UniqueFd moved = std::move(read_end);
-    CHECK_FALSE(read_end.valid());
+    CHECK_FALSE(read_end.valid()); // NOLINT(bugprone-use-after-move): what is tested
     CHECK(moved.get() == raw[0]);
   }
   CHECK(::fcntl(raw[0], F_GETFD) == -1); // closed by `moved`

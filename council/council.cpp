@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <ranges>
 
 #include "config/council_prompts.h"
 #include "council/ranking.h"
@@ -157,9 +158,9 @@ std::string Deliberation::served_list() const {
 }
 
 core::Result<std::string> question_of(const core::ChatRequest& request) {
-  for (auto it = request.messages.rbegin(); it != request.messages.rend(); ++it) {
-    if (it->role == "user") {
-      return it->text();
+  for (const auto& message : request.messages | std::views::reverse) {
+    if (message.role == "user") {
+      return message.text();
     }
   }
   return core::fail(core::Error::bad_request("messages: a council needs a user message"));

@@ -67,7 +67,7 @@ private:
   std::size_t m_max_in_flight = 0;
 };
 
-ask::config::Council make_council(std::vector<std::string> members) {
+ask::config::Council make_council(const std::vector<std::string>& members) {
   ask::config::Council c;
   c.name = "council";
   c.chairman = "think-9b";

@@ -162,7 +162,7 @@ Hangup hangup_of(pollfd& polled) {
 // The events that tell a client's FIN (none once it is known to have half-closed: then only
 // POLLHUP/POLLERR, which poll reports unasked).
 short hangup_watch(bool half_closed) {
-  return half_closed ? 0 : core::platform::hangup_events();
+  return half_closed ? short{0} : core::platform::hangup_events();
 }
 
 } // namespace

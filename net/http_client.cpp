@@ -32,8 +32,9 @@ struct HttpClient::Pool : detail::ConnectionPool {
 
 struct ResponseStream::State {
   State(std::shared_ptr<detail::ConnectionPool> pool_in, const ClientTimeouts& timeouts_in,
-        const Watch& watch_in)
-      : pool(std::move(pool_in)), parser(pool->limits()), timeouts(timeouts_in), watch(watch_in) {}
+        Watch watch_in)
+      : pool(std::move(pool_in)), parser(pool->limits()), timeouts(timeouts_in),
+        watch(std::move(watch_in)) {}
 
   const std::string& peer() const { return pool->authority(); }
 
@@ -189,7 +190,7 @@ int ResponseStream::fd() const {
 // ---- HttpClient ----------------------------------------------------------------------------
 
 HttpClient::HttpClient(std::string host, int port, ClientOptions options)
-    : m_host(std::move(host)), m_port(port), m_options(options),
+    : m_host(std::move(host)), m_port(port), m_options(std::move(options)),
       m_pool(std::make_shared<Pool>(authority_of(m_host, m_port), m_options)) {}
 
 HttpClient::~HttpClient() {

@@ -124,7 +124,7 @@ std::string_view reason_phrase(int status) {
 // ---- HttpServer -------------------------------------------------------------------------
 
 HttpServer::HttpServer(Handler handler, ServerOptions options)
-    : m_handler(std::move(handler)), m_options(options) {
+    : m_handler(std::move(handler)), m_options(std::move(options)) {
   if (!core::platform::make_pipe_cloexec(m_stop_pipe, true)) {
     m_stop_pipe[0] = m_stop_pipe[1] = -1;
   }

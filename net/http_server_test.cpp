@@ -35,7 +35,7 @@ bool contains(const std::string& text, std::string_view part) {
 
 class Server {
 public:
-  Server(Handler handler, ServerOptions options) : m_server(std::move(handler), options) {
+  Server(Handler handler, ServerOptions options) : m_server(std::move(handler), std::move(options)) {
     port = m_server.listen("127.0.0.1", 0).value();
     m_thread = std::thread([this] { m_server.serve(); });
   }

@@ -330,8 +330,9 @@ int serve(config::LoadedConfig loaded, const ServeOptions& options, std::ostream
     server.stop();
   });
   server.serve();
-  // serve() returns only after stop(); make sure the waiter is not left blocked.
-  pthread_kill(waiter.native_handle(), SIGTERM);
+  // serve() returns only after stop(); make sure the waiter is not left blocked. SIGTERM is
+  // what its sigwait() waits for: this wakes it, it does not kill it.
+  pthread_kill(waiter.native_handle(), SIGTERM); // NOLINT(bugprone-bad-signal-to-kill-thread)
   waiter.join();
   spdlog::info("askd: stopped");
   spdlog::shutdown();

@@ -56,7 +56,7 @@ FakeStep FakeStep::run(std::function<void()> action) {
 class FakeUpstream::Stream final : public ChunkStream {
 public:
   Stream(FakeUpstream& owner, std::size_t index, FakeScript script, net::Watch watch)
-      : m_owner(owner), m_index(index), m_script(std::move(script)), m_watch(watch) {}
+      : m_owner(owner), m_index(index), m_script(std::move(script)), m_watch(std::move(watch)) {}
 
   ~Stream() override {
     if (!m_done) {

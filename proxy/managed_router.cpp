@@ -246,9 +246,10 @@ ManagedRouter::make_managed(const config::Config& config, const config::Model& m
   return mm;
 }
 
-ManagedRouter::ManagedRouter(const config::Config& config, router::Inventory inventory,
+ManagedRouter::ManagedRouter(config::Config config, router::Inventory inventory,
                              const core::Clock& clock, ManagedRouterOptions options)
-    : m_clock(clock), m_options(std::move(options)), m_config(config), m_gpus(inventory.gpus) {
+    : m_clock(clock), m_options(std::move(options)), m_config(std::move(config)),
+      m_gpus(inventory.gpus) { // a copy: the scheduler takes the inventory below
   if (!m_options.calibration_file.empty()) {
     m_store = std::make_unique<router::CalibrationStore>(m_options.calibration_file);
     for (const std::string& problem : m_store->load(unix_now())) {

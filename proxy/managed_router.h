@@ -72,8 +72,8 @@ public:
   // read or estimated stays configured but unavailable: its requests fail (overloaded, so
   // fallback chains move on) naming the file and the problem; the problems are also in
   // problems(). `clock` must outlive the router; `config` is copied.
-  ManagedRouter(const config::Config& config, router::Inventory inventory,
-                const core::Clock& clock, ManagedRouterOptions options = {});
+  ManagedRouter(config::Config config, router::Inventory inventory, const core::Clock& clock,
+                ManagedRouterOptions options = {});
   ~ManagedRouter() override; // stops the threads; the supervisor kills what still runs
 
   core::Result<std::unique_ptr<Lease>> acquire(const config::Model& model,

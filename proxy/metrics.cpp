@@ -92,7 +92,7 @@ std::string format_value(double value) {
   if (ec != std::errc()) {
     return "NaN"; // cannot happen: 32 characters hold any shortest double
   }
-  return std::string(buf.data(), end);
+  return {buf.data(), end};
 }
 
 // ---- Family -------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "proxy/plan_report.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "router/server_args.h"
@@ -131,7 +132,7 @@ void print_estimate(const PlanReport& r, std::ostream& out) {
   row(out, "compute, host only", human_bytes(e.compute_cpu));
   if (e.margin > 0) {
     row(out, "margin in the compute figures",
-        std::to_string(static_cast<int>(e.margin * 100 + 0.5)) + "% (" + e.margin_reason + ")");
+        std::to_string(std::lround(e.margin * 100)) + "% (" + e.margin_reason + ")");
   }
   row(out, "overhead per GPU", human_bytes(e.gpu_overhead));
   if (e.draft > 0) {

@@ -52,6 +52,7 @@ PlanOutcome plan(const PlanOptions& opts, const config::Config& cfg, NoTools& to
 PlanOutcome askd(std::vector<std::string> args, const TempDir& home) {
   args.insert(args.begin(), "askd");
   std::vector<const char*> argv;
+  argv.reserve(args.size() + 1);
   for (const std::string& a : args) {
     argv.push_back(a.c_str());
   }
@@ -330,7 +331,7 @@ TEST_CASE("askd plan: --measured compares with a real startup log of the same se
 TEST_CASE("askd plan: bad input names what is wrong and exits 2") {
   TempDir dir;
   NoTools tools;
-  const auto bad = [&](PlanOptions opts, std::string_view needle) {
+  const auto bad = [&](const PlanOptions& opts, std::string_view needle) {
     const PlanOutcome o = plan(opts, config::Config{}, tools);
     CHECK(o.status == k_exit_usage);
     CHECK_MESSAGE(contains(o.err, needle), o.err);

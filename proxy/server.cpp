@@ -15,9 +15,9 @@ namespace ask::proxy {
 namespace {
 
 std::string_view bearer_token(std::string_view value) {
-  constexpr std::string_view prefix = "Bearer ";
-  if (value.size() > prefix.size() && net::iequals(value.substr(0, prefix.size()), prefix)) {
-    value.remove_prefix(prefix.size());
+  constexpr std::string_view k_prefix = "Bearer ";
+  if (value.size() > k_prefix.size() && net::iequals(value.substr(0, k_prefix.size()), k_prefix)) {
+    value.remove_prefix(k_prefix.size());
     while (!value.empty() && value.front() == ' ') {
       value.remove_prefix(1);
     }
@@ -282,11 +282,11 @@ bool ProxyServer::handle_control(const net::HttpRequest& request, net::Exchange&
     events(request, exchange);
     return true;
   }
-  constexpr std::string_view prefix = "/api/models/";
-  if (!path.starts_with(prefix)) {
+  constexpr std::string_view k_prefix = "/api/models/";
+  if (!path.starts_with(k_prefix)) {
     return false;
   }
-  const std::string_view rest = std::string_view(path).substr(prefix.size());
+  const std::string_view rest = std::string_view(path).substr(k_prefix.size());
   const auto slash = rest.rfind('/');
   if (slash == std::string_view::npos || slash == 0) {
     return false;

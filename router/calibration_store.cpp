@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <ranges>
 #include <set>
 
 #include "core/json_text.h"
@@ -306,7 +307,7 @@ std::optional<std::string> write_atomically(const fs::path& path, const std::str
   const fs::path temp = path.string() + ".tmp-" + std::to_string(::getpid()) + "-" +
                         std::to_string(counter.fetch_add(1));
   const auto fail = [&](const std::string& what) {
-    const std::string reason = what + ": " + std::strerror(errno);
+    std::string reason = what + ": " + std::strerror(errno);
     ::unlink(temp.c_str());
     return reason;
   };
@@ -539,9 +540,9 @@ std::vector<std::string> CalibrationStore::load(double now) {
 const StoredCalibration*
 CalibrationStore::find(const CalibrationKey& key,
                        const std::vector<CalibratedDevice>& present) const {
-  for (auto it = m_entries.rbegin(); it != m_entries.rend(); ++it) { // newest first
-    if (!mismatch(*it, key, present)) {
-      return &*it;
+  for (const auto& entry : m_entries | std::views::reverse) { // newest first
+    if (!mismatch(entry, key, present)) {
+      return &entry;
     }
   }
   return nullptr;
@@ -553,9 +554,9 @@ CalibrationStore::why_not(std::string_view model, const CalibrationKey& key,
   if (find(key, present) != nullptr) {
     return std::nullopt;
   }
-  for (auto it = m_entries.rbegin(); it != m_entries.rend(); ++it) {
-    if (it->model == model) {
-      return mismatch(*it, key, present);
+  for (const auto& entry : m_entries | std::views::reverse) {
+    if (entry.model == model) {
+      return mismatch(entry, key, present);
     }
   }
   return std::nullopt;

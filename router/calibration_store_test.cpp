@@ -270,8 +270,8 @@ TEST_CASE("CalibrationStore: a file of another shape or version is moved aside t
   TempDir dir;
   const fs::path file = dir.path() / "calibration.json";
   for (const std::string text :
-       {"[]", "{\"entries\": []}", "{\"version\": 2, \"entries\": []}",
-        "{\"version\": 1, \"entries\": {}}", "{\"version\": \"1\", \"entries\": []}"}) {
+       {"[]", R"({"entries": []})", R"({"version": 2, "entries": []})",
+        R"({"version": 1, "entries": {}})", R"({"version": "1", "entries": []})"}) {
     CAPTURE(text);
     write_text(file, text);
     CalibrationStore store(file);

@@ -35,6 +35,7 @@ const DeviceBuffers& device(const Calibration& cal, std::string_view name) {
 
 std::vector<std::string> names(const Calibration& cal) {
   std::vector<std::string> out;
+  out.reserve(cal.devices.size());
   for (const auto& d : cal.devices) {
     out.push_back(d.device);
   }

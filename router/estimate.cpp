@@ -619,7 +619,7 @@ ComputeDevices devices_for(const EstimateInput& in, std::vector<graph::Backend> 
   host.cpu = true;
   d.backends = std::move(gpus);
   d.backends.push_back(host);
-  d.layer_device = [layer_gpu, cpu](int il) {
+  d.layer_device = [layer_gpu = std::move(layer_gpu), cpu](int il) {
     const int g = layer_gpu(il);
     return g < 0 ? cpu : g;
   };

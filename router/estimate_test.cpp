@@ -67,7 +67,7 @@ core::gguf::SplitModel from_writer(const Writer& w) {
   auto f = core::gguf::parse(w.bytes());
   REQUIRE(f.has_value());
   core::gguf::SplitModel m;
-  m.paths.push_back("mem.gguf");
+  m.paths.emplace_back("mem.gguf");
   m.parts.push_back(std::move(*f));
   return m;
 }
@@ -474,7 +474,7 @@ TEST_CASE("estimate: older builds' n_ubatch logit rows dominate compute_output")
 
 TEST_CASE("estimate: bad settings are refused naming the setting") {
   const auto m = read_model_fixture("tiny-llama-2L-f16.gguf");
-  auto expect_bad = [&](EstimateInput in, std::string_view needle) {
+  auto expect_bad = [&](const EstimateInput& in, std::string_view needle) {
     auto e = router::estimate(m, in);
     REQUIRE_FALSE(e.has_value());
     CHECK(e.error().kind == ErrorKind::bad_request);

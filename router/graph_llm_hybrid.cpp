@@ -16,6 +16,10 @@
 
 namespace ask::router::graph::llm {
 
+// The graph builders keep llama.cpp's own local names (P for the hyperparameters, inpL, inpSA,
+// Q, K, V, S, T) so that they read side by side with src/models/*.cpp.
+// NOLINTBEGIN(readability-identifier-naming)
+
 namespace {
 
 bool is_qwen35(const std::string& arch) {
@@ -334,5 +338,7 @@ void Builder::build_hybrid() {
   cur->output = true; // result_output (t_logits)
   g().expand(cur);
 }
+
+// NOLINTEND(readability-identifier-naming)
 
 } // namespace ask::router::graph::llm

@@ -6,6 +6,10 @@
 
 namespace ask::router::graph::llm {
 
+// The graph builders keep llama.cpp's own local names (P for the hyperparameters, inpL, inpSA,
+// Q, K, V, S, T) so that they read side by side with src/models/*.cpp.
+// NOLINTBEGIN(readability-identifier-naming)
+
 void Builder::build_llama() {
   const auto& P = p();
   const int n_layer = static_cast<int>(P.n_layer - P.n_layer_nextn);
@@ -63,5 +67,7 @@ void Builder::build_llama() {
   g().set_layer(-1);
   output(inpL, w_required("output_norm.weight"), nullptr, Norm::rms, {});
 }
+
+// NOLINTEND(readability-identifier-naming)
 
 } // namespace ask::router::graph::llm

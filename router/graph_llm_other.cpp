@@ -5,6 +5,10 @@
 
 namespace ask::router::graph::llm {
 
+// The graph builders keep llama.cpp's own local names (P for the hyperparameters, inpL, inpSA,
+// Q, K, V, S, T) so that they read side by side with src/models/*.cpp.
+// NOLINTBEGIN(readability-identifier-naming)
+
 bool has_other_graph(std::string_view arch) {
   for (std::string_view a : {"gemma", "gemma2", "gemma3", "glm4", "phi3", "gpt-oss", "deepseek2",
                              "qwen3next", "qwen35", "qwen35moe"}) {
@@ -335,5 +339,7 @@ void Builder::build_deepseek2() {
   o.embd_is_h_nextn = true;
   output(inpL, w_required("output_norm.weight"), nullptr, Norm::rms, o);
 }
+
+// NOLINTEND(readability-identifier-naming)
 
 } // namespace ask::router::graph::llm

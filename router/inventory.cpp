@@ -20,10 +20,10 @@ namespace {
 // first (its names are the marketing ones; vulkaninfo appends driver names), then what a
 // llama.cpp build reports, config last (a declared value overrides everything anyway).
 int source_rank(std::string_view source) {
-  static constexpr std::array<std::string_view, 7> order{
+  static constexpr std::array<std::string_view, 7> k_order{
       "nvidia-smi", "amd-smi", "rocm-smi", "xpu-smi", "sysfs", "vulkaninfo", "llama-server"};
-  const auto it = std::find(order.begin(), order.end(), source);
-  return static_cast<int>(it - order.begin());
+  const auto it = std::find(k_order.begin(), k_order.end(), source);
+  return static_cast<int>(it - k_order.begin());
 }
 
 // `name` without a trailing " (…)" and surrounding blanks.

@@ -5,6 +5,7 @@
 #include "router/layout.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "router/estimate_detail.h"
@@ -170,7 +171,8 @@ core::Result<std::vector<DeviceMemory>> estimate_layout(const core::gguf::SplitM
   }
   const double factor = (1.0 + e.margin) * std::clamp(in.correction.compute, 0.5, 4.0);
   for (std::size_t i = 0; i < out.size(); ++i) {
-    out[i].compute = static_cast<u64>(static_cast<double>(buffers->bytes[i]) * factor + 0.5);
+    out[i].compute =
+        static_cast<u64>(std::llround(static_cast<double>(buffers->bytes[i]) * factor));
   }
   return out;
 }

@@ -220,7 +220,7 @@ TEST_CASE("place: declared devices: a unified APU and host memory from the confi
   CHECK(bigger.error().reason.starts_with("host memory: needs "));
 }
 
-Inventory rpc_rig(std::vector<config::RpcSpec> rpc) {
+Inventory rpc_rig(const std::vector<config::RpcSpec>& rpc) {
   Inventory inv;
   add_rpc_devices(inv, rpc);
   return inv;

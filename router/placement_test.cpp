@@ -341,12 +341,12 @@ TEST_CASE("place: an explicit n_gpu_layers uses the fewest GPUs that hold them")
 }
 
 TEST_CASE("place: sums past 2^64 saturate instead of wrapping into a fit") {
-  constexpr std::uint64_t half = std::uint64_t{1} << 63;
+  constexpr std::uint64_t k_half = std::uint64_t{1} << 63;
   Inventory inv;
-  inv.gpus = {placement_gpu("a", GpuApi::cuda, 0, half), placement_gpu("b", GpuApi::cuda, 1, half)};
-  Estimate e = make_estimate(8, half / 2);
-  e.output_weights = half;
-  e.compute_output = half;
+  inv.gpus = {placement_gpu("a", GpuApi::cuda, 0, k_half), placement_gpu("b", GpuApi::cuda, 1, k_half)};
+  Estimate e = make_estimate(8, k_half / 2);
+  e.output_weights = k_half;
+  e.compute_output = k_half;
   const auto plan = place(e, inv, {GpuApi::cuda, {}, false, -1});
   REQUIRE_FALSE(plan.has_value());
   CHECK(plan.error().available == std::numeric_limits<std::uint64_t>::max());

@@ -128,6 +128,7 @@ TEST_CASE("parse_rocm_smi: index is N of cardN; odd members are skipped with a w
 TEST_CASE("parse_rocm_smi: malformed output is bad_request") {
   for (const char* text : {"", "   \n", "ERROR: No AMD GPUs specified", "{\"card0\": {",
                            "{\"system\": {}}", "[1, 2]", "{}", "{\"card0\": {}} trailing",
+                           // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one literal
                            "{\"card0\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
                            "[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
                            "]]]]]]]]]]]]]]]]]]]]]]]]]}"}) {

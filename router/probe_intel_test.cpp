@@ -107,7 +107,7 @@ TEST_CASE("parse_xpu_smi: output without a GPU is bad_request") {
   for (const char* text :
        {"", "xpu-smi discovery -j\n", "Error: Level Zero initialization failed\n", "{",
         "{\"device_list\": []}", "{\"device_list\": {}}", "{\"other\": 1}", "[]", "[1, 2, 3]",
-        "{\"device_list\": [{\"device_type\": \"NNP\"}]}"}) {
+        R"({"device_list": [{"device_type": "NNP"}]})"}) {
     const auto r = parse_xpu_smi(text);
     REQUIRE_FALSE_MESSAGE(r, text);
     CHECK(r.error().kind == core::ErrorKind::bad_request);
@@ -133,17 +133,16 @@ TEST_CASE("parse_xpu_smi_stats: the memory in use, in MiB, from device_level") {
 }
 
 TEST_CASE("parse_xpu_smi_stats: errors and output without the figure are bad_request") {
-  for (const char* text :
-       {"", "Error: device not found\n", "{", "[]", "{\"device_id\": 0}",
-        "{\"device_id\": 0, \"device_level\": {}}",
-        "{\"device_id\": 0, \"device_level\": [{\"metrics_type\": \"XPUM_STATS_POWER\", "
-        "\"value\": 44.69}]}"}) {
+  const char* power_only = R"({"device_id": 0, "device_level": )"
+                           R"([{"metrics_type": "XPUM_STATS_POWER", "value": 44.69}]})";
+  for (const char* text : {"", "Error: device not found\n", "{", "[]", R"({"device_id": 0})",
+                           R"({"device_id": 0, "device_level": {}})", power_only}) {
     const auto r = parse_xpu_smi_stats(text);
     REQUIRE_FALSE_MESSAGE(r, text);
     CHECK(r.error().kind == core::ErrorKind::bad_request);
     CHECK(r.error().message.starts_with("xpu-smi stats"));
   }
-  const auto error = parse_xpu_smi_stats("{\"error\": \"device not found\", \"errno\": 3}");
+  const auto error = parse_xpu_smi_stats(R"({"error": "device not found", "errno": 3})");
   REQUIRE_FALSE(error);
   CHECK(error.error().message == "xpu-smi stats: device not found");
   const auto bad =

@@ -77,6 +77,7 @@ bool is_header(const std::vector<std::string_view>& fields) {
 
 std::vector<Column> columns_of(const std::vector<std::string_view>& fields) {
   std::vector<Column> columns;
+  columns.reserve(fields.size());
   for (const std::string_view field : fields) {
     columns.push_back(column_of(field));
   }

@@ -345,15 +345,15 @@ TEST_CASE("scheduler: a random workload never overcommits a GPU nor stops a busy
 
       std::string problem = f.spawner.problems;
       const std::vector<GpuView> views = f.s().gpus();
-      for (std::size_t i = 0; i < gpus.size(); ++i) {
-        const std::uint64_t held = f.spawner.bytes_on(gpus[i].id);
-        if (held > gpus[i].cap_bytes) {
-          problem += gpus[i].id + " overcommitted; ";
+      for (const Gpu& gpu : gpus) {
+        const std::uint64_t held = f.spawner.bytes_on(gpu.id);
+        if (held > gpu.cap_bytes) {
+          problem += gpu.id + " overcommitted; ";
         }
         const auto view = std::find_if(views.begin(), views.end(),
-                                       [&](const GpuView& g) { return g.id == gpus[i].id; });
+                                       [&](const GpuView& g) { return g.id == gpu.id; });
         if (view == views.end() || view->ours != held) {
-          problem += gpus[i].id + " ours differs from the live plans; ";
+          problem += gpu.id + " ours differs from the live plans; ";
         }
       }
       for (std::size_t k = stops_before; k < f.spawner.stops.size(); ++k) {

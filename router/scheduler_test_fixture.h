@@ -128,7 +128,7 @@ struct Fixture {
     return std::chrono::duration_cast<milliseconds>(t - t0).count();
   }
   long long now_ms() const { return ms(clock.now()); }
-  void exit(InstanceId id, ExitInfo info = {}) {
+  void exit(InstanceId id, const ExitInfo& info = {}) {
     spawner.live.erase(id);
     sched->exited(id, info);
   }

@@ -16,7 +16,7 @@
 
 #include "core/platform.h"
 
-extern char** environ;
+extern char** environ; // NOLINT(readability-redundant-declaration): POSIX has it in no header
 
 namespace ask::router::spawn {
 namespace {

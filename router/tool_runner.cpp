@@ -26,7 +26,7 @@
 #include "core/platform.h"
 #include "core/unique_fd.h"
 
-extern char** environ;
+extern char** environ; // NOLINT(readability-redundant-declaration): POSIX has it in no header
 
 namespace ask::router {
 

@@ -80,7 +80,7 @@ TEST_CASE("system_tool_runner: a failing tool that complains on stdout is quoted
       "/bin/sh: exited with status 18: Failed to initialize NVML: Driver/library version mismatch");
   // stderr, when it says something, is preferred; blank lines and banner rules are skipped.
   const auto both = system_tool_runner(2s)(
-      {"/bin/sh", "-c", "echo from stdout; printf '\\n=====\\n  the reason  \\n' >&2; exit 4"});
+      {"/bin/sh", "-c", R"(echo from stdout; printf '\n=====\n  the reason  \n' >&2; exit 4)"});
   REQUIRE(!both.has_value());
   CHECK(both.error().message == "/bin/sh: exited with status 4: the reason");
   const auto quiet = system_tool_runner(2s)({"/bin/sh", "-c", "printf '\\n \\n'; exit 5"});
@@ -100,7 +100,7 @@ TEST_CASE("system_tool_runner: stderr stays out of stdout; its first line goes i
   REQUIRE(ok.has_value());
   CHECK(*ok == "out\n");
   const auto bad = system_tool_runner(2s)(
-      {"/bin/sh", "-c", "printf '\\n  NVML: driver not loaded\\r\\nsecond line\\n' >&2; exit 9"});
+      {"/bin/sh", "-c", R"(printf '\n  NVML: driver not loaded\r\nsecond line\n' >&2; exit 9)"});
   REQUIRE(!bad.has_value());
   CHECK(bad.error().message == "/bin/sh: exited with status 9: NVML: driver not loaded");
 }
@@ -127,7 +127,7 @@ TEST_CASE("system_tool_runner: a command's variables are set on top of askd's en
   ::setenv("ASK_TOOL_RUNNER_REPLACED", "old", 1);
   const auto out = system_tool_runner(2s)(ToolCommand(
       {"/bin/sh", "-c",
-       "printf '%s|%s|%s' \"$ASK_TOOL_RUNNER_KEPT\" \"$ASK_TOOL_RUNNER_REPLACED\" \"$ASK_NEW\""},
+       R"(printf '%s|%s|%s' "$ASK_TOOL_RUNNER_KEPT" "$ASK_TOOL_RUNNER_REPLACED" "$ASK_NEW")"},
       {{"ASK_TOOL_RUNNER_REPLACED", "new"}, {"ASK_NEW", "a b=c"}}));
   REQUIRE(out.has_value());
   CHECK(*out == "kept|new|a b=c");

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ask/askd needs to build and test, skipping those already
-# present. Runs apt-get through sudo when not root. Usage: scripts/install-deps.sh [--fuzz]
+# present. Runs apt-get through sudo when not root.
+#   scripts/install-deps.sh [--fuzz] [--tidy]
+#   --fuzz  clang 16 and its libFuzzer runtime (tests/fuzz)
+#   --tidy  clang-tidy 16 (scripts/tidy.sh; Debian's default clang-tidy, 14, crashes on
+#           this code and knows no -std=c++23)
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config libcpp-httplib-dev libsqlitecpp-dev
           libsqlite3-dev nlohmann-json3-dev libcli11-dev libssl-dev libspdlog-dev libfmt-dev doctest-dev
           curl jq)
-if [[ "${1:-}" == "--fuzz" ]]; then
-  packages+=(clang-16 libclang-rt-16-dev)
-fi
+for arg in "$@"; do
+  case $arg in
+    --fuzz) packages+=(clang-16 libclang-rt-16-dev) ;;
+    --tidy) packages+=(clang-tidy-16) ;;
+    *) echo "usage: scripts/install-deps.sh [--fuzz] [--tidy]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

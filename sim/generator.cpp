@@ -159,18 +159,24 @@ nlohmann::ordered_json value_for(const nlohmann::json& schema, Rng& rng) {
   std::string type = schema.is_object() && schema.contains("type") && schema["type"].is_string()
                          ? schema["type"].get<std::string>()
                          : "string";
-  if (type == "integer")
+  if (type == "integer") {
     return static_cast<long long>(rng.below(100));
-  if (type == "number")
+  }
+  if (type == "number") {
     return static_cast<double>(rng.below(1000)) / 10.0;
-  if (type == "boolean")
+  }
+  if (type == "boolean") {
     return true;
-  if (type == "array")
+  }
+  if (type == "array") {
     return nlohmann::ordered_json::array();
-  if (type == "object")
+  }
+  if (type == "object") {
     return nlohmann::ordered_json::object();
-  if (type == "null")
+  }
+  if (type == "null") {
     return nullptr;
+  }
   return std::string(k_words[rng.below(k_words.size())]);
 }
 

@@ -102,18 +102,24 @@ void SimStats::fault_injected(const std::string& name) {
 }
 
 const long long* SimStats::counter(const std::string& name) const {
-  if (name == "requests_total")
+  if (name == "requests_total") {
     return &m_requests;
-  if (name == "in_flight")
+  }
+  if (name == "in_flight") {
     return &m_in_flight;
-  if (name == "completed")
+  }
+  if (name == "completed") {
     return &m_completed;
-  if (name == "client_disconnects")
+  }
+  if (name == "client_disconnects") {
     return &m_disconnects;
-  if (name == "deferred")
+  }
+  if (name == "deferred") {
     return &m_deferred;
-  if (name == "deferred_total")
+  }
+  if (name == "deferred_total") {
     return &m_deferred_total;
+  }
   return nullptr;
 }
 

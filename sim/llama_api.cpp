@@ -428,7 +428,8 @@ Outcome LlamaServerApi::respond(Exchange& exchange, const Reply& reply, const An
   llama::CompletionMeta meta{
       "chatcmpl-" + m_services.ids.alnum(32),
       static_cast<long long>(core::unix_seconds(m_services.clock.wall_now())), m_served.id()};
-  llama::Timings timings{answer.prompt_tokens, std::max(reply.pacing.ttft.count() / 1e6, 0.001),
+  llama::Timings timings{answer.prompt_tokens,
+                         std::max(static_cast<double>(reply.pacing.ttft.count()) / 1e6, 0.001),
                          answer.completion_tokens(), 0};
   PlayHooks hooks;
   hooks.progress = [&](std::size_t decoded) {

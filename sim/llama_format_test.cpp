@@ -120,7 +120,7 @@ TEST_CASE("llama format: response headers in cpp-httplib's order") {
   auto text = [](const Headers& headers) {
     std::string out;
     for (const auto& [k, v] : headers) {
-      out += k + ": " + v + "\r\n";
+      out.append(k).append(": ").append(v).append("\r\n");
     }
     return out;
   };

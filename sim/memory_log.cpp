@@ -432,7 +432,7 @@ std::vector<std::string> breakdown_lines(const MemoryPlan& mem) {
     std::uint64_t compute = (d.compute + extra_compute) / k_mib;
     out.push_back(format("common_memory_breakdown_print: | %-22s | %20llu = %5llu + %7llu + "
                          "%7llu%16s|",
-                         label.c_str(), static_cast<unsigned long long>(model + context + compute),
+                         label.c_str(), static_cast<unsigned long long>(model) + context + compute,
                          static_cast<unsigned long long>(model),
                          static_cast<unsigned long long>(context),
                          static_cast<unsigned long long>(compute), ""));

@@ -152,7 +152,8 @@ OJson ps_json(const std::vector<RunningModel>& running, core::Clock::WallTime no
 
 OJson show_json(const OllamaModelSpec& s, const std::string& modified_at) {
   OJson info{{"general.architecture", s.family},
-             {"general.parameter_count", static_cast<long long>((s.size - 300'000'000ULL) / 0.6)},
+             {"general.parameter_count",
+              static_cast<long long>(static_cast<double>(s.size - 300'000'000ULL) / 0.6)},
              {s.family + ".context_length", 131072},
              {s.family + ".embedding_length", 2048}};
   return OJson{{"license", ""},

@@ -7,7 +7,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Options parse(std::vector<std::string> args) {
+Options parse(const std::vector<std::string>& args) {
   auto o = parse_options(args);
   REQUIRE_MESSAGE(o, (o ? "" : o.error().message));
   return *o;
@@ -103,7 +103,7 @@ TEST_CASE("parse_options: llm-sim's own options") {
 }
 
 TEST_CASE("parse_options: bad values are errors that name the flag") {
-  auto error_of = [](std::vector<std::string> args) {
+  auto error_of = [](const std::vector<std::string>& args) {
     auto o = parse_options(args);
     REQUIRE(!o);
     return o.error().message;

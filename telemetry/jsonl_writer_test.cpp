@@ -71,7 +71,7 @@ json parse_line(const std::string& line) {
 // A line whose padding length and content can be checked, so a torn or interleaved line
 // shows up as a parse failure or a mismatch.
 json numbered_line(int writer, int seq) {
-  const size_t pad = static_cast<size_t>((seq * 37 + writer * 101) % 3000);
+  const auto pad = static_cast<size_t>((seq * 37 + writer * 101) % 3000);
   const char fill = static_cast<char>('a' + (writer + seq) % 26);
   return json{{"writer", writer}, {"seq", seq}, {"pad", std::string(pad, fill)}};
 }
@@ -233,6 +233,7 @@ TEST_CASE("JsonlWriter: 8 threads x 2000 lines land whole, none lost") {
   constexpr int k_lines = 2000;
   std::vector<int> failures(k_threads, 0);
   std::vector<std::thread> threads;
+  threads.reserve(k_threads);
   for (int t = 0; t < k_threads; ++t) {
     threads.emplace_back([&writer, &failures, t] {
       for (int i = 0; i < k_lines; ++i) {

@@ -26,7 +26,7 @@ namespace {
 constexpr double k_t0 = 1777978000; // 2026-05-05 10:46:40 UTC
 
 // One telemetry line as ask writes it; `extra` is merged over the defaults.
-std::string line(const std::string& model, double ts, json extra = json::object()) {
+std::string line(const std::string& model, double ts, const json& extra = json::object()) {
   json value = {{"ts", ts},
                 {"model", model},
                 {"served_by", model},

@@ -30,12 +30,14 @@ std::pair<int, std::string> run_on_terminal(std::vector<std::string> args,
   const std::string slave_name = ::ptsname(master);
   args.insert(args.begin(), ASK_PATH);
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& a : args) {
     argv.push_back(a.data());
   }
   argv.push_back(nullptr);
   std::vector<std::string> env_text = std::move(env);
   std::vector<char*> envp;
+  envp.reserve(env_text.size() + 1);
   for (std::string& e : env_text) {
     envp.push_back(e.data());
   }
@@ -286,7 +288,7 @@ TEST_CASE("ask on a terminal: a progress line that is erased, colour unless NO_C
   CHECK(text.find("\r\033[K") != std::string::npos);              // erased before the answer
   CHECK(text.find("\033[33m[degraded: fast-9b \xE2\x86\x92 fast-1b]\033[0m") != std::string::npos);
 
-  env.push_back("NO_COLOR=1");
+  env.emplace_back("NO_COLOR=1");
   auto [code2, plain] = run_on_terminal({"--9b", "--no-cache", "[[sim: ttft=300ms]] slow start"}, env);
   REQUIRE(code2 == 0);
   CHECK(plain.find("[degraded: fast-9b \xE2\x86\x92 fast-1b]") != std::string::npos);

@@ -140,7 +140,7 @@ TEST_CASE("ask telemetry: every field in order, with its type, for each kind of 
 TEST_CASE("ask's files: $XDG_DATA_HOME and $XDG_CACHE_HOME, else under $HOME; the config too") {
   AskWorld world;
   TempFolder home;
-  const fs::path h = home.path();
+  const fs::path& h = home.path();
   const std::string url = "ASK_URL=http://127.0.0.1:" + std::to_string(world.askd().port());
   auto put_config = [&](const fs::path& folder) {
     fs::create_directories(folder / "ask");

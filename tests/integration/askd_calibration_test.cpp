@@ -41,7 +41,7 @@ std::string read_file(const std::filesystem::path& p) {
 Json wait_kept(const std::filesystem::path& file, std::size_t n) {
   const auto until = std::chrono::steady_clock::now() + 10s;
   for (;;) {
-    const Json kept = Json::parse(read_file(file), nullptr, false); // a torn file: discarded
+    Json kept = Json::parse(read_file(file), nullptr, false); // a torn file: discarded
     if ((kept.is_object() && kept["entries"].size() >= n) ||
         std::chrono::steady_clock::now() > until) {
       return kept;
@@ -146,7 +146,7 @@ TEST_CASE("askd calibration: a corrupt state file is moved aside with a warning;
   TempFolder state;
   const std::filesystem::path file = state.path() / "ask" / "calibration.json";
   std::filesystem::create_directories(file.parent_path());
-  std::ofstream(file) << "{\"version\": 1, \"entries\": [ {\"model\": ";
+  std::ofstream(file) << R"({"version": 1, "entries": [ {"model": )";
   AskdProcess askd(config_with(), {}, {"XDG_STATE_HOME=" + state.path().string()});
   CHECK(tiny_status(status(askd))["corrected"] == false);
   CHECK_FALSE(std::filesystem::exists(file));

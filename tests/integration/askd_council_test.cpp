@@ -58,7 +58,7 @@ struct Council {
 // Every request a simulator recorded, as {path, json}.
 std::vector<Json> recorded(const SimProcess& sim) {
   Json requests = sim.get_json("/sim/requests")["requests"];
-  return std::vector<Json>(requests.begin(), requests.end());
+  return {requests.begin(), requests.end()};
 }
 
 bool is_chairman(const Json& request) {

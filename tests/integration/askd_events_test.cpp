@@ -27,7 +27,7 @@ struct SseEvent {
 class EventReader {
 public:
   EventReader(int port, std::function<bool(const std::vector<SseEvent>&)> enough,
-              httplib::Headers headers = {})
+              const httplib::Headers& headers = {})
       : m_enough(std::move(enough)), m_thread([this, port, headers] { run(port, headers); }) {}
   ~EventReader() { m_thread.join(); }
 

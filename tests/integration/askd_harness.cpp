@@ -99,7 +99,7 @@ std::pair<int, std::string> AskdProcess::get(const std::string& path,
                                              const httplib::Headers& headers) const {
   httplib::Client c("127.0.0.1", m_port);
   c.set_read_timeout(10s);
-  auto res = c.Get(path.c_str(), headers);
+  auto res = c.Get(path, headers);
   if (!res) {
     return {0, httplib::to_string(res.error())};
   }
@@ -239,10 +239,13 @@ int closed_port() {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
   ::close(fd);
+  if (!bound) {
+    throw std::runtime_error("closed_port: no port to bind on loopback");
+  }
   return ntohs(addr.sin_port);
 }
 

@@ -71,6 +71,7 @@ TEST_CASE("askd load: 256 concurrent streams complete while another client is se
                   "--sim-tokens-per-second", "5"});
   AskdProcess askd(chain_config({sim.port()}));
   std::vector<std::string> questions;
+  questions.reserve(k_streams);
   for (int i = 0; i < k_streams; ++i) {
     questions.push_back("stream number " + std::to_string(i) + " [[sim: tokens=20]]");
   }

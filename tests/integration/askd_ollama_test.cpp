@@ -47,7 +47,7 @@ Json last_api_chat(const SimProcess& sim) {
 
 // The same question asked of llm-sim directly, whole: what askd's answer must carry.
 Json direct_answer(const SimProcess& sim, const std::string& upstream, const std::string& text,
-                   Json extra = Json::object()) {
+                   const Json& extra = Json::object()) {
   Json body = {{"model", upstream},
                {"stream", false},
                {"messages", Json::array({{{"role", "user"}, {"content", text}}})}};

@@ -17,7 +17,7 @@ using SteadyClock = std::chrono::steady_clock;
 // CI box still delivers the tokens that come before the hang.
 constexpr std::chrono::milliseconds k_give_up_after{2000};
 
-Json user_says(const std::string& text, Json extra = Json::object()) {
+Json user_says(const std::string& text, const Json& extra = Json::object()) {
   Json body{{"messages", {{{"role", "user"}, {"content", text}}}}};
   body.update(extra);
   return body;

@@ -53,7 +53,7 @@ httplib::Client SimProcess::client(std::chrono::milliseconds read_timeout) const
 
 Json SimProcess::get_json(const std::string& path) const {
   auto c = client();
-  auto res = c.Get(path.c_str());
+  auto res = c.Get(path);
   if (!res) {
     throw std::runtime_error("GET " + path + " failed: " + httplib::to_string(res.error()));
   }

@@ -18,7 +18,7 @@ std::vector<std::string> ollama_args(std::vector<std::string> extra = {}) {
   return args;
 }
 
-Json chat(const std::string& model, const std::string& text, Json extra = Json::object()) {
+Json chat(const std::string& model, const std::string& text, const Json& extra = Json::object()) {
   Json body{{"model", model}, {"messages", {{{"role", "user"}, {"content", text}}}}};
   body.update(extra);
   return body;

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char** environ;
+extern char** environ; // NOLINT(readability-redundant-declaration): POSIX has it in no header
 
 namespace ask::testing {
 
@@ -88,12 +88,14 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, ChildOptions options) 
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (std::string& a : argv) {
     args.push_back(a.data());
   }
   args.push_back(nullptr);
   std::vector<std::string> env_text = environment_with(options.env);
   std::vector<char*> envp;
+  envp.reserve(env_text.size() + 1);
   for (std::string& e : env_text) {
     envp.push_back(e.data());
   }

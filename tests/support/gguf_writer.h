@@ -68,81 +68,73 @@ inline std::string array_header(std::uint32_t element_type, std::uint64_t count)
 }
 } // namespace enc
 
-// GGUF metadata value type ids.
+// GGUF metadata value type ids, named as in the GGUF specification.
+// NOLINTBEGIN(readability-identifier-naming)
 namespace type {
 inline constexpr std::uint32_t u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6,
                                boolean = 7, string = 8, array = 9, u64 = 10, i64 = 11, f64 = 12;
 } // namespace type
+// NOLINTEND(readability-identifier-naming)
 
-// ggml tensor type ids used by the tests.
+// ggml tensor type ids used by the tests, named as in ggml.h.
+// NOLINTBEGIN(readability-identifier-naming)
 namespace ggml {
 inline constexpr std::uint32_t f32 = 0, f16 = 1, q4_0 = 2, q8_0 = 8, q4_k = 12, q6_k = 14,
                                bf16 = 30, mxfp4 = 39;
 } // namespace ggml
+// NOLINTEND(readability-identifier-naming)
 
 class Writer {
 public:
   explicit Writer(std::uint32_t version = 3) : m_version(version) {}
 
   // Metadata; values are written in the order added (duplicates allowed, to test them).
-  Writer& raw_kv(std::string key, std::uint32_t value_type, std::string value_bytes) {
+  Writer& raw_kv(const std::string& key, std::uint32_t value_type, const std::string& value_bytes) {
     m_kv += enc::str(key) + enc::u32(value_type) + value_bytes;
     ++m_kv_count;
     return *this;
   }
-  Writer& u8(std::string k, std::uint8_t v) { return raw_kv(std::move(k), type::u8, enc::u8(v)); }
-  Writer& i8(std::string k, std::int8_t v) { return raw_kv(std::move(k), type::i8, enc::i8(v)); }
-  Writer& u16(std::string k, std::uint16_t v) {
-    return raw_kv(std::move(k), type::u16, enc::u16(v));
+  Writer& u8(const std::string& k, std::uint8_t v) { return raw_kv(k, type::u8, enc::u8(v)); }
+  Writer& i8(const std::string& k, std::int8_t v) { return raw_kv(k, type::i8, enc::i8(v)); }
+  Writer& u16(const std::string& k, std::uint16_t v) { return raw_kv(k, type::u16, enc::u16(v)); }
+  Writer& i16(const std::string& k, std::int16_t v) { return raw_kv(k, type::i16, enc::i16(v)); }
+  Writer& u32(const std::string& k, std::uint32_t v) { return raw_kv(k, type::u32, enc::u32(v)); }
+  Writer& i32(const std::string& k, std::int32_t v) { return raw_kv(k, type::i32, enc::i32(v)); }
+  Writer& u64(const std::string& k, std::uint64_t v) { return raw_kv(k, type::u64, enc::u64(v)); }
+  Writer& i64(const std::string& k, std::int64_t v) { return raw_kv(k, type::i64, enc::i64(v)); }
+  Writer& f32(const std::string& k, float v) { return raw_kv(k, type::f32, enc::f32(v)); }
+  Writer& f64(const std::string& k, double v) { return raw_kv(k, type::f64, enc::f64(v)); }
+  Writer& boolean(const std::string& k, bool v) { return raw_kv(k, type::boolean, enc::u8(v)); }
+  Writer& str(const std::string& k, std::string_view v) {
+    return raw_kv(k, type::string, enc::str(v));
   }
-  Writer& i16(std::string k, std::int16_t v) {
-    return raw_kv(std::move(k), type::i16, enc::i16(v));
-  }
-  Writer& u32(std::string k, std::uint32_t v) {
-    return raw_kv(std::move(k), type::u32, enc::u32(v));
-  }
-  Writer& i32(std::string k, std::int32_t v) {
-    return raw_kv(std::move(k), type::i32, enc::i32(v));
-  }
-  Writer& u64(std::string k, std::uint64_t v) {
-    return raw_kv(std::move(k), type::u64, enc::u64(v));
-  }
-  Writer& i64(std::string k, std::int64_t v) {
-    return raw_kv(std::move(k), type::i64, enc::i64(v));
-  }
-  Writer& f32(std::string k, float v) { return raw_kv(std::move(k), type::f32, enc::f32(v)); }
-  Writer& f64(std::string k, double v) { return raw_kv(std::move(k), type::f64, enc::f64(v)); }
-  Writer& boolean(std::string k, bool v) { return raw_kv(std::move(k), type::boolean, enc::u8(v)); }
-  Writer& str(std::string k, std::string_view v) {
-    return raw_kv(std::move(k), type::string, enc::str(v));
-  }
-  Writer& u32s(std::string k, const std::vector<std::uint32_t>& v) {
+  Writer& u32s(const std::string& k, const std::vector<std::uint32_t>& v) {
     std::string bytes = enc::array_header(type::u32, v.size());
     for (auto x : v) {
       bytes += enc::u32(x);
     }
-    return raw_kv(std::move(k), type::array, bytes);
+    return raw_kv(k, type::array, bytes);
   }
-  Writer& i32s(std::string k, const std::vector<std::int32_t>& v) {
+  Writer& i32s(const std::string& k, const std::vector<std::int32_t>& v) {
     std::string bytes = enc::array_header(type::i32, v.size());
     for (auto x : v) {
       bytes += enc::i32(x);
     }
-    return raw_kv(std::move(k), type::array, bytes);
+    return raw_kv(k, type::array, bytes);
   }
-  Writer& bools(std::string k, const std::vector<bool>& v) {
+  Writer& bools(const std::string& k, const std::vector<bool>& v) {
     std::string bytes = enc::array_header(type::boolean, v.size());
     for (bool x : v) {
       bytes += enc::u8(x ? 1 : 0);
     }
-    return raw_kv(std::move(k), type::array, bytes);
+    return raw_kv(k, type::array, bytes);
   }
-  Writer& strs(std::string k, const std::vector<std::string>& v) {
+  Writer& strs(const std::string& k, const std::vector<std::string>& v) {
     std::string bytes = enc::array_header(type::string, v.size());
     for (const auto& x : v) {
       bytes += enc::str(x);
     }
-    return raw_kv(std::move(k), type::array, bytes);
+    return raw_kv(k, type::array, bytes);
   }
   // general.alignment (uint32); also used to lay out the data section.
   Writer& alignment(std::uint32_t a) {
@@ -153,17 +145,18 @@ public:
   }
 
   // A tensor whose data follows the previous one's, padded to the alignment.
-  Writer& tensor(std::string name, std::vector<std::uint64_t> dims, std::uint32_t ggml_type) {
+  Writer& tensor(const std::string& name, const std::vector<std::uint64_t>& dims,
+                 std::uint32_t ggml_type) {
     const std::uint64_t size = n_bytes(dims, ggml_type);
     const std::uint64_t offset = m_data_end;
     m_data_end += pad(size);
     m_last_end = offset + size;
-    return raw_tensor(std::move(name), static_cast<std::uint32_t>(dims.size()), dims, ggml_type,
-                      offset);
+    return raw_tensor(name, static_cast<std::uint32_t>(dims.size()), dims, ggml_type, offset);
   }
   // A tensor info written exactly as given (no layout bookkeeping).
-  Writer& raw_tensor(std::string name, std::uint32_t n_dims, const std::vector<std::uint64_t>& dims,
-                     std::uint32_t ggml_type, std::uint64_t offset) {
+  Writer& raw_tensor(const std::string& name, std::uint32_t n_dims,
+                     const std::vector<std::uint64_t>& dims, std::uint32_t ggml_type,
+                     std::uint64_t offset) {
     m_tensors += enc::str(name) + enc::u32(n_dims);
     for (auto d : dims) {
       m_tensors += enc::u64(d);

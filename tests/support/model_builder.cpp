@@ -68,9 +68,9 @@ void write_spm(Writer& w, const Vocab& v) {
     types += enc::i32(kind);
   }
   w.str("tokenizer.ggml.model", "llama");
-  w.raw_kv("tokenizer.ggml.tokens", type::array, std::move(tokens));
-  w.raw_kv("tokenizer.ggml.scores", type::array, std::move(scores));
-  w.raw_kv("tokenizer.ggml.token_type", type::array, std::move(types));
+  w.raw_kv("tokenizer.ggml.tokens", type::array, tokens);
+  w.raw_kv("tokenizer.ggml.scores", type::array, scores);
+  w.raw_kv("tokenizer.ggml.token_type", type::array, types);
   w.u32("tokenizer.ggml.bos_token_id", 1).u32("tokenizer.ggml.eos_token_id", 2);
   w.u32("tokenizer.ggml.unknown_token_id", 0);
 }
@@ -101,15 +101,15 @@ void write_bpe(Writer& w, const Vocab& v) {
     merges += enc::str("\xC4\xA0t ok" + std::to_string(i)); // "Ġt ok12"
   }
   w.str("tokenizer.ggml.model", "gpt2").str("tokenizer.ggml.pre", v.pre);
-  w.raw_kv("tokenizer.ggml.tokens", type::array, std::move(tokens));
-  w.raw_kv("tokenizer.ggml.token_type", type::array, std::move(types));
-  w.raw_kv("tokenizer.ggml.merges", type::array, std::move(merges));
+  w.raw_kv("tokenizer.ggml.tokens", type::array, tokens);
+  w.raw_kv("tokenizer.ggml.token_type", type::array, types);
+  w.raw_kv("tokenizer.ggml.merges", type::array, merges);
   w.u32("tokenizer.ggml.bos_token_id", v.bos).u32("tokenizer.ggml.eos_token_id", v.eos);
 }
 
 } // namespace
 
-ModelBuilder::ModelBuilder(std::string arch, std::string name) : m_arch(std::move(arch)) {
+ModelBuilder::ModelBuilder(std::string arch, const std::string& name) : m_arch(std::move(arch)) {
   m_meta.str("general.architecture", m_arch).str("general.type", "model");
   m_meta.str("general.name", name);
 }

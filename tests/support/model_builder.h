@@ -34,7 +34,7 @@ struct Vocab {
 
 class ModelBuilder {
 public:
-  ModelBuilder(std::string arch, std::string name);
+  ModelBuilder(std::string arch, const std::string& name);
 
   const std::string& arch() const { return m_arch; }
 

@@ -180,7 +180,7 @@ void delta_net_blocks(ModelBuilder& b, const Common& c, const Experts& e, const 
   for (std::uint32_t il = 0; il < c.n_layer; ++il) {
     b.layer(il, "attn_norm.weight", {d}).layer(il, "post_attention_norm.weight", {d});
     if ((il + 1) % n.full_attention_interval == 0) { // gated full attention: q and its gate
-      b.layer(il, "attn_q.weight", {d, 2 * c.n_head * hd});
+      b.layer(il, "attn_q.weight", {d, 2 * hd * c.n_head});
       b.layer(il, "attn_k.weight", {d, c.n_head_kv * hd});
       b.layer(il, "attn_v.weight", {d, c.n_head_kv * hd});
       b.layer(il, "attn_output.weight", {c.n_head * hd, d});

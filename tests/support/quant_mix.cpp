@@ -119,7 +119,8 @@ std::uint32_t q4_k_m_rule(State& s, Category c, int layer, std::uint32_t type) {
 }
 
 std::uint32_t iq4_nl_rule(State& s, Category c, int layer, std::uint32_t type) {
-  if (is_attn_v_like(c) && s.m.n_gqa >= 4) {
+  // Two rules of llama-quant.cpp that give the same type, kept apart as they are there.
+  if (is_attn_v_like(c) && s.m.n_gqa >= 4) { // NOLINT(bugprone-branch-clone)
     type = gt::q5_k;
   } else if (c == Category::ffn_down && layer < static_cast<int>(s.m.n_layer) / 8) {
     type = gt::q5_k; // without an importance matrix

@@ -11,11 +11,13 @@
 
 namespace ask::testing::gguf {
 
-// ggml tensor type ids (ggml.h) the mixes use.
+// ggml tensor type ids (ggml.h) the mixes use, named as there.
+// NOLINTBEGIN(readability-identifier-naming)
 namespace gt {
 inline constexpr std::uint32_t f32 = 0, f16 = 1, q4_0 = 2, q5_0 = 6, q5_1 = 7, q8_0 = 8, q4_k = 12,
                                q5_k = 13, q6_k = 14, iq4_nl = 20, bf16 = 30, mxfp4 = 39;
 } // namespace gt
+// NOLINTEND(readability-identifier-naming)
 
 // A llama-quantize file type: its name, general.file_type value (llama.h LLAMA_FTYPE_*) and
 // the ggml type of the weights it does not single out.

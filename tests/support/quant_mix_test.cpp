@@ -49,6 +49,7 @@ TEST_CASE("quant_mix: sorts like llama-quantize, blocks by number not by text") 
                                   {"output.weight", {32}}};
   sort_like_quantize(t);
   std::vector<std::string> names;
+  names.reserve(t.size());
   for (const auto& x : t) {
     names.push_back(x.name);
   }
