@@ -359,13 +359,15 @@ TEST_CASE("askd inputs: an alias is served as the model it names - a council is 
   CHECK(council.header("X-Served-By") == "m0");
   CHECK(council.header("X-Council-Members") == "m0");
   CHECK(sim.get_json("/sim/stats")["requests_total"] == 4); // two aliases, a member, the chairman
+
+  // Lines are written as requests end, in any order: match them by id. A request is counted
+  // in the metrics just before its line is written (after its answer was sent): read the
+  // metrics once every line is there.
+  auto lines = askd.wait_log_lines(3);
+  REQUIRE(lines.size() == 3);
   MetricSamples m = askd.metrics();
   CHECK(m.get(R"(askd_requests_total{requested="m0",served="m0",status="200"})") == 2);
   CHECK(m.get(R"(askd_requests_total{requested="council",served="m0",status="200"})") == 1);
-
-  // Lines are written as requests end, in any order: match them by id.
-  auto lines = askd.wait_log_lines(3);
-  REQUIRE(lines.size() == 3);
   for (const Json& line : lines) {
     REQUIRE(requested_by_id.contains(line["id"]));
     const std::string requested = requested_by_id[line["id"]];
