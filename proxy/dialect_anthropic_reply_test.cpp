@@ -91,40 +91,40 @@ Json accumulate(const std::vector<Event>& events) {
   Json message;
   std::vector<std::string> partial_json;
   for (const auto& [name, data] : events) {
-    CHECK(data["type"] == name);
+    CHECK(data.at("type") == name);
     if (name == "message_start") {
-      message = data["message"];
+      message = data.at("message");
     } else if (name == "content_block_start") {
-      const auto index = data["index"].get<std::size_t>();
+      const auto index = data.at("index").get<std::size_t>();
       REQUIRE(index == message["content"].size()); // blocks come in order, none skipped
-      message["content"].push_back(data["content_block"]);
+      message["content"].push_back(data.at("content_block"));
       partial_json.emplace_back();
     } else if (name == "content_block_delta") {
-      const auto index = data["index"].get<std::size_t>();
+      const auto index = data.at("index").get<std::size_t>();
       REQUIRE(index < message["content"].size());
       Json& block = message["content"][index];
-      const Json& delta = data["delta"];
-      if (delta["type"] == "text_delta") {
-        block["text"] = block["text"].get<std::string>() + delta["text"].get<std::string>();
-      } else if (delta["type"] == "thinking_delta") {
+      const Json& delta = data.at("delta");
+      if (delta.at("type") == "text_delta") {
+        block["text"] = block["text"].get<std::string>() + delta.at("text").get<std::string>();
+      } else if (delta.at("type") == "thinking_delta") {
         block["thinking"] =
-            block["thinking"].get<std::string>() + delta["thinking"].get<std::string>();
-      } else if (delta["type"] == "signature_delta") {
-        block["signature"] = delta["signature"];
-      } else if (delta["type"] == "input_json_delta") {
-        partial_json[index] += delta["partial_json"].get<std::string>();
+            block["thinking"].get<std::string>() + delta.at("thinking").get<std::string>();
+      } else if (delta.at("type") == "signature_delta") {
+        block["signature"] = delta.at("signature");
+      } else if (delta.at("type") == "input_json_delta") {
+        partial_json[index] += delta.at("partial_json").get<std::string>();
       } else {
         FAIL("unknown delta type ", delta.dump());
       }
     } else if (name == "content_block_stop") {
-      const auto index = data["index"].get<std::size_t>();
+      const auto index = data.at("index").get<std::size_t>();
       if (message["content"][index]["type"] == "tool_use" && !partial_json[index].empty()) {
         message["content"][index]["input"] = Json::parse(partial_json[index]);
       }
     } else if (name == "message_delta") {
-      message["stop_reason"] = data["delta"]["stop_reason"];
-      message["stop_sequence"] = data["delta"]["stop_sequence"];
-      message["usage"].update(data["usage"]);
+      message["stop_reason"] = data.at("delta").at("stop_reason");
+      message["stop_sequence"] = data.at("delta").at("stop_sequence");
+      message["usage"].update(data.at("usage"));
     }
   }
   return message;
@@ -169,30 +169,30 @@ std::vector<std::string> keys(const Json& obj) {
 void check_same_shape(const std::vector<Event>& ours, const std::vector<Event>& theirs) {
   REQUIRE(names(ours) == names(theirs));
   for (std::size_t i = 0; i < ours.size(); ++i) {
-    const Json& a = ours[i].data;
-    const Json& b = theirs[i].data;
+    const Json& a = ours.at(i).data;
+    const Json& b = theirs.at(i).data;
     INFO("event ", i, ": ", a.dump(), " vs ", b.dump());
     CHECK(keys(a) == keys(b));
-    CHECK(a["type"] == b["type"]);
+    CHECK(a.at("type") == b.at("type"));
     if (b.contains("index")) {
-      CHECK(a["index"] == b["index"]);
+      CHECK(a.at("index") == b.at("index"));
     }
     if (b.contains("content_block")) {
-      CHECK(a["content_block"] == b["content_block"]); // {"type":"text","text":""}
+      CHECK(a.at("content_block") == b.at("content_block")); // {"type":"text","text":""}
     }
     if (b.contains("message")) {
-      CHECK(keys(a["message"]) == keys(b["message"]));
-      CHECK(keys(a["message"]["usage"]) == keys(b["message"]["usage"]));
-      CHECK(a["message"]["content"] == b["message"]["content"]);
-      CHECK(a["message"]["stop_reason"] == b["message"]["stop_reason"]);
+      CHECK(keys(a.at("message")) == keys(b.at("message")));
+      CHECK(keys(a.at("message").at("usage")) == keys(b.at("message").at("usage")));
+      CHECK(a.at("message").at("content") == b.at("message").at("content"));
+      CHECK(a.at("message").at("stop_reason") == b.at("message").at("stop_reason"));
     }
-    if (b["type"] == "content_block_delta") {
-      CHECK(a["delta"] == b["delta"]); // the same text: both came from one model at temp 0
+    if (b.at("type") == "content_block_delta") {
+      CHECK(a.at("delta") == b.at("delta")); // the same text: both came from one model at temp 0
     }
-    if (b["type"] == "message_delta") {
-      CHECK(keys(a["delta"]) == keys(b["delta"]));
-      CHECK(a["delta"]["stop_reason"] == b["delta"]["stop_reason"]);
-      CHECK(a["usage"]["output_tokens"] == b["usage"]["output_tokens"]);
+    if (b.at("type") == "message_delta") {
+      CHECK(keys(a.at("delta")) == keys(b.at("delta")));
+      CHECK(a.at("delta").at("stop_reason") == b.at("delta").at("stop_reason"));
+      CHECK(a.at("usage").at("output_tokens") == b.at("usage").at("output_tokens"));
     }
   }
 }
@@ -299,8 +299,8 @@ TEST_CASE("AnthropicDialect: recorded chat chunks give llama-server's event sequ
     const auto theirs = fixture_events("messages-stop-sequence-stream.sse");
     check_same_shape(ours, theirs);
     // llama-server knows which sequence matched; a chat reply does not say.
-    CHECK(theirs[1].data["delta"]["stop_sequence"] == "\n");
-    CHECK(ours[1].data["delta"]["stop_sequence"] == nullptr);
+    CHECK(theirs.at(1).data.at("delta").at("stop_sequence") == "\n");
+    CHECK(ours.at(1).data.at("delta").at("stop_sequence") == nullptr);
   }
 }
 
@@ -308,14 +308,14 @@ TEST_CASE("AnthropicDialect: the usage-only chunk gives message_delta its token 
   auto chunks = fixture_chunks("chat-stream-same.sse");
   const auto ours = encode(chunks);
   // The recording: 59 prompt tokens of which 58 were cached, 4 generated.
-  CHECK(ours.front().data["message"]["usage"] ==
+  CHECK(ours.front().data.at("message").at("usage") ==
         Json::parse(R"({"input_tokens":0,"cache_read_input_tokens":0,"output_tokens":0})"));
-  CHECK(ours[ours.size() - 2].data["usage"] ==
+  CHECK(ours.at(ours.size() - 2).data.at("usage") ==
         Json::parse(R"({"input_tokens":1,"cache_read_input_tokens":58,"output_tokens":4})"));
   CHECK(ours.back().data == Json{{"type", "message_stop"}});
   // Without a usage chunk the counts are unknown: output_tokens 0.
   chunks.pop_back();
-  CHECK(encode(chunks)[encode(chunks).size() - 2].data["usage"] == Json{{"output_tokens", 0}});
+  CHECK(encode(chunks)[encode(chunks).size() - 2].data.at("usage") == Json{{"output_tokens", 0}});
 }
 
 TEST_CASE("AnthropicDialect: thinking, text and tool calls stream as blocks with increasing "
@@ -344,13 +344,13 @@ TEST_CASE("AnthropicDialect: thinking, text and tool calls stream as blocks with
   for (const auto& [name, data] : events) {
     std::string s = name;
     if (data.contains("index")) {
-      s += " " + std::to_string(data["index"].get<int>());
+      s += " " + std::to_string(data.at("index").get<int>());
     }
     if (data.contains("content_block")) {
-      s += " " + data["content_block"]["type"].get<std::string>();
+      s += " " + data.at("content_block").at("type").get<std::string>();
     }
-    if (data.contains("delta") && data["delta"].contains("type")) {
-      s += " " + data["delta"]["type"].get<std::string>();
+    if (data.contains("delta") && data.at("delta").contains("type")) {
+      s += " " + data.at("delta").at("type").get<std::string>();
     }
     shape.push_back(s);
   }
@@ -375,9 +375,9 @@ TEST_CASE("AnthropicDialect: thinking, text and tool calls stream as blocks with
                      "message_delta",
                      "message_stop",
                  });
-  CHECK(events[10].data["content_block"] ==
+  CHECK(events.at(10).data.at("content_block") ==
         Json::parse(R"({"type":"tool_use","id":"call_1","name":"get_weather","input":{}})"));
-  CHECK(events[14].data["content_block"]["id"] == "toolu_abc123_1");
+  CHECK(events.at(14).data.at("content_block").at("id") == "toolu_abc123_1");
 
   // What an SDK rebuilds from the events is what reply() gives for the accumulated chunks.
   ask::core::ChunkAccumulator acc;
@@ -422,9 +422,9 @@ TEST_CASE("AnthropicDialect: an empty stream still starts, ends and says why") {
   const auto events = encode({});
   CHECK(names(events) ==
         std::vector<std::string>{"message_start", "message_delta", "message_stop"});
-  CHECK(events[0].data["message"]["id"] == "msg_abc123");
-  CHECK(events[0].data["message"]["model"] == "fast-9b");
-  CHECK(events[1].data["delta"] ==
+  CHECK(events.at(0).data.at("message").at("id") == "msg_abc123");
+  CHECK(events.at(0).data.at("message").at("model") == "fast-9b");
+  CHECK(events.at(1).data.at("delta") ==
         Json::parse(R"({"stop_reason":"end_turn","stop_sequence":null})"));
 }
 
@@ -447,12 +447,12 @@ TEST_CASE("AnthropicDialect: a failure mid-stream is an error event that ends th
   auto overloaded = k_dialect.stream(k_meta);
   std::string out2;
   overloaded->fail(Error::overloaded("queue full"), out2);
-  CHECK(events_of(out2).at(0).data["error"]["type"] == "overloaded_error");
+  CHECK(events_of(out2).at(0).data.at("error").at("type") == "overloaded_error");
   auto upstream_529 = k_dialect.stream(k_meta);
   std::string out3;
   upstream_529->chunk(chunk({{"content", "x"}}), out3);
   upstream_529->fail(Error::upstream(503, "loading model"), out3);
-  CHECK(events_of(out3).back().data["error"]["type"] == "overloaded_error");
+  CHECK(events_of(out3).back().data.at("error").at("type") == "overloaded_error");
 }
 
 TEST_CASE("AnthropicDialect: frames are SSE with the event name equal to the data's type") {
@@ -463,7 +463,7 @@ TEST_CASE("AnthropicDialect: frames are SSE with the event name equal to the dat
   CHECK(out.starts_with("event: message_start\ndata: {"));
   CHECK(out.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
   for (const auto& [name, data] : events_of(out)) {
-    CHECK(data["type"] == name);
+    CHECK(data.at("type") == name);
   }
   CHECK(accumulate(events_of(out))["content"][0]["text"] == "line one\nline two");
 }

@@ -72,18 +72,18 @@ TEST_CASE("AnthropicDialect: sampling fields, stream and stop_sequences carry ov
                                       {"stop_sequences", {"\n\nHuman:", "END"}},
                                       {"metadata", {{"user_id", "u-1"}}},
                                       {"service_tier", "auto"}}));
-  CHECK(out["stream"] == true);
-  CHECK(out["temperature"] == 0.5);
-  CHECK(out["top_p"] == 0.9);
-  CHECK(out["top_k"] == 40);
-  CHECK(out["stop"] == Json{"\n\nHuman:", "END"});
+  CHECK(out.at("stream") == true);
+  CHECK(out.at("temperature") == 0.5);
+  CHECK(out.at("top_p") == 0.9);
+  CHECK(out.at("top_k") == 40);
+  CHECK(out.at("stop") == Json{"\n\nHuman:", "END"});
   CHECK_FALSE(out.contains("metadata"));
   CHECK_FALSE(out.contains("service_tier"));
   CHECK_FALSE(out.contains("stop_sequences"));
   // An integral float is an integer; an empty stop list sends none.
   const auto more = translate(request({{"max_tokens", 16.0}, {"stop_sequences", Json::array()}}));
-  CHECK(more["max_tokens"] == 16);
-  CHECK(more["max_tokens"].is_number_integer());
+  CHECK(more.at("max_tokens") == 16);
+  CHECK(more.at("max_tokens").is_number_integer());
   CHECK_FALSE(more.contains("stop"));
   // null is "unset", as SDKs send it.
   CHECK_FALSE(translate(request({{"temperature", nullptr}})).contains("temperature"));
@@ -98,9 +98,9 @@ TEST_CASE("AnthropicDialect: system as a string or text blocks becomes one syste
                                            {{"type", "text"},
                                             {"text", "\nBe brief."},
                                             {"cache_control", {{"type", "ephemeral"}}}}}}}));
-  CHECK(blocks["messages"][0] ==
+  CHECK(blocks.at("messages").at(0) ==
         Json{{"role", "system"}, {"content", "You are Claude Code.\nBe brief."}});
-  CHECK(blocks["messages"][1]["role"] == "user");
+  CHECK(blocks.at("messages").at(1).at("role") == "user");
   // An empty system sends no system message.
   CHECK(translate(request({{"system", ""}}))["messages"].size() == 1);
 }
@@ -112,7 +112,7 @@ TEST_CASE("AnthropicDialect: Claude Code's per-request billing stamp is normalis
   const auto out = translate(request({{"system",
                                        {{{"type", "text"}, {"text", header}},
                                         {{"type", "text"}, {"text", "You are Claude Code."}}}}}));
-  CHECK(out["messages"][0]["content"] ==
+  CHECK(out.at("messages").at(0).at("content") ==
         "x-anthropic-billing-header: cc_version=2.1.101.e51; cc_entrypoint=cli; cch=fffff;"
         "You are Claude Code.");
   // Anything else is left alone, including a stamp of another length.
@@ -164,12 +164,12 @@ TEST_CASE("AnthropicDialect: a tool conversation becomes tool_calls and tool mes
              {"type":"tool_result","tool_use_id":"toolu_2","is_error":true,
               "content":[{"type":"text","text":"timeout"},{"type":"text","text":"retry later"}]}]}
         ])")}}));
-  CHECK(out["tools"] == Json::parse(R"([{"type":"function","function":{"name":"get_weather",
+  CHECK(out.at("tools") == Json::parse(R"([{"type":"function","function":{"name":"get_weather",
         "description":"Get the current weather for a city","parameters":{"type":"object",
         "properties":{"city":{"type":"string"}},"required":["city"]}}}])"));
   // The tool messages come straight after the assistant's calls, the user's text after them;
   // is_error reaches the model as text.
-  CHECK(out["messages"] == Json::parse(R"([
+  CHECK(out.at("messages") == Json::parse(R"([
       {"role":"user","content":"Weather in Paris and Rome?"},
       {"role":"assistant","content":"Checking.","tool_calls":[
          {"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}},
@@ -192,11 +192,11 @@ TEST_CASE("AnthropicDialect: tool results without content, with an error only, o
          {"type":"tool_result","tool_use_id":"t3","content":[
             {"type":"image","source":{"type":"url","url":"https://example.com/s.png"}}]}]}])"));
   // No text at all: the assistant's content is "" (not null), as llama-server's door sends it.
-  CHECK(out[1]["content"] == "");
-  CHECK(out[1]["tool_calls"][0]["function"]["arguments"] == "{}");
-  CHECK(out[2] == Json::parse(R"({"role":"tool","tool_call_id":"t1","content":""})"));
-  CHECK(out[3] == Json::parse(R"({"role":"tool","tool_call_id":"t2","content":"Error"})"));
-  CHECK(out[4] == Json::parse(R"({"role":"tool","tool_call_id":"t3","content":[
+  CHECK(out.at(1).at("content") == "");
+  CHECK(out.at(1).at("tool_calls").at(0).at("function").at("arguments") == "{}");
+  CHECK(out.at(2) == Json::parse(R"({"role":"tool","tool_call_id":"t1","content":""})"));
+  CHECK(out.at(3) == Json::parse(R"({"role":"tool","tool_call_id":"t2","content":"Error"})"));
+  CHECK(out.at(4) == Json::parse(R"({"role":"tool","tool_call_id":"t3","content":[
       {"type":"image_url","image_url":{"url":"https://example.com/s.png"}}]})"));
   CHECK(out.size() == 5); // no empty user message after the tool results
 }
@@ -242,8 +242,8 @@ TEST_CASE("AnthropicDialect: tool_choice and thinking") {
   CHECK(with({{"tool_choice", {{"type", "none"}}}})["tool_choice"] == "none");
   const auto named = with(
       {{"tool_choice", {{"type", "tool"}, {"name", "ls"}, {"disable_parallel_tool_use", true}}}});
-  CHECK(named["tool_choice"] == Json::parse(R"({"type":"function","function":{"name":"ls"}})"));
-  CHECK(named["parallel_tool_calls"] == false);
+  CHECK(named.at("tool_choice") == Json::parse(R"({"type":"function","function":{"name":"ls"}})"));
+  CHECK(named.at("parallel_tool_calls") == false);
   CHECK_FALSE(with({{"tool_choice", {{"type", "auto"}, {"disable_parallel_tool_use", false}}}})
                   .contains("parallel_tool_calls"));
   // A tool without a description has none in chat either; cache_control is dropped.
@@ -253,12 +253,12 @@ TEST_CASE("AnthropicDialect: tool_choice and thinking") {
 
   const auto on =
       translate(request({{"thinking", {{"type", "enabled"}, {"budget_tokens", 2048}}}}));
-  CHECK(on["chat_template_kwargs"] == Json{{"enable_thinking", true}});
-  CHECK(on["thinking_budget_tokens"] == 2048);
+  CHECK(on.at("chat_template_kwargs") == Json{{"enable_thinking", true}});
+  CHECK(on.at("thinking_budget_tokens") == 2048);
   CHECK(translate(request({{"thinking", {{"type", "adaptive"}}}}))["chat_template_kwargs"] ==
         Json{{"enable_thinking", true}});
   const auto off = translate(request({{"thinking", {{"type", "disabled"}}}}));
-  CHECK(off["chat_template_kwargs"] == Json{{"enable_thinking", false}});
+  CHECK(off.at("chat_template_kwargs") == Json{{"enable_thinking", false}});
   CHECK_FALSE(off.contains("thinking_budget_tokens"));
 }
 
