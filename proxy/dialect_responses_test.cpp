@@ -19,7 +19,9 @@ using ask::core::testing::read_fixture;
 using ask::proxy::DialectMeta;
 using ask::proxy::ResponsesDialect;
 
-namespace {
+// A named namespace around helpers and tests alike: in a unity build other tests' anonymous
+// helpers (another k_meta) share this file's scope, and names found here hide them.
+namespace responses_dialect_test {
 
 const DialectMeta k_meta{"chatcmpl-abc123", 1700000000, "fast-9b"};
 
@@ -166,8 +168,6 @@ std::vector<Json> chat_chunks_fixture(const std::string& name) {
   }
   return out;
 }
-
-} // namespace
 
 // ---- request -----------------------------------------------------------------------------
 
@@ -790,3 +790,5 @@ TEST_CASE("ResponsesDialect: name and stream usage") {
   CHECK(dialect.name() == "responses");
   CHECK(dialect.stream_usage_always());
 }
+
+} // namespace responses_dialect_test
