@@ -195,13 +195,14 @@ Result<Json> input_part(const Json& part, const std::string& path) {
     return Json{{"type", "image_url"}, {"image_url", std::move(image)}};
   }
   if (*type == "input_file" || *type == "input_audio") {
-    return fail(bad_field(key_path(path, "type"),
-                          "'" + *type + "' parts are not supported; send text as input_text "
-                                        "and images as input_image"));
+    return fail(
+        bad_field(key_path(path, "type"), "'" + *type +
+                                              "' parts are not supported; send text as input_text "
+                                              "and images as input_image"));
   }
   if (*type == "output_text" || *type == "refusal") {
-    return fail(bad_field(key_path(path, "type"),
-                          "'" + *type + "' parts belong in assistant messages"));
+    return fail(
+        bad_field(key_path(path, "type"), "'" + *type + "' parts belong in assistant messages"));
   }
   return fail(bad_field(key_path(path, "type"), "unknown content part type '" + *type + "'"));
 }
@@ -296,10 +297,10 @@ Result<void> add_function_call(const Json& item, const std::string& path, Messag
   if (!arguments) {
     return fail(arguments.error());
   }
-  out.add_tool_call(Json{{"id", std::move(*call_id)},
-                         {"type", "function"},
-                         {"function", {{"name", std::move(*name)},
-                                       {"arguments", std::move(*arguments)}}}});
+  out.add_tool_call(
+      Json{{"id", std::move(*call_id)},
+           {"type", "function"},
+           {"function", {{"name", std::move(*name)}, {"arguments", std::move(*arguments)}}}});
   return {};
 }
 
@@ -458,9 +459,10 @@ Result<Json> chat_tool(const Json& tool, const std::string& path) {
     return fail(type.error());
   }
   if (*type != "function") {
-    return fail(bad_field(key_path(path, "type"),
-                          "'" + *type + "' is a tool that OpenAI's servers run; askd offers "
-                                        "function tools only"));
+    return fail(
+        bad_field(key_path(path, "type"), "'" + *type +
+                                              "' is a tool that OpenAI's servers run; askd offers "
+                                              "function tools only"));
   }
   auto name = required_string(tool, "name", path);
   if (!name) {
@@ -541,9 +543,10 @@ Result<std::optional<Json>> chat_tool_choice(const Json& body) {
     return fail(bad_field("tool_choice.type", "'allowed_tools' is not supported; send only the "
                                               "allowed tools in tools instead"));
   }
-  return fail(bad_field("tool_choice.type",
-                        "'" + *type + "' is a tool that OpenAI's servers run; askd offers "
-                                      "function tools only"));
+  return fail(
+      bad_field("tool_choice.type", "'" + *type +
+                                        "' is a tool that OpenAI's servers run; askd offers "
+                                        "function tools only"));
 }
 
 // text.format as a chat response_format; nullopt for plain text.
@@ -607,9 +610,10 @@ Result<std::optional<Json>> chat_response_format(const Json& body) {
 // An integer >= 1 (16.0 counts, as in chat requests).
 std::optional<long long> positive_integer(const Json& value) {
   if (value.is_number_unsigned() || value.is_number_integer()) {
-    const auto n = value.is_number_unsigned() ? static_cast<long long>(std::min<std::uint64_t>(
-                                                    value.get<std::uint64_t>(), 1LL << 62))
-                                              : value.get<long long>();
+    const auto n =
+        value.is_number_unsigned()
+            ? static_cast<long long>(std::min<std::uint64_t>(value.get<std::uint64_t>(), 1LL << 62))
+            : value.get<long long>();
     return n >= 1 ? std::optional(n) : std::nullopt;
   }
   if (value.is_number_float()) {
@@ -624,14 +628,14 @@ std::optional<long long> positive_integer(const Json& value) {
 // Fields of a Responses request that mean something else, or nothing, in a chat request:
 // to_chat maps or drops them. Any other field passes through (sampling settings a backend
 // knows, such as top_k or seed).
-constexpr std::array<std::string_view, 27> k_responses_fields{
-    "background",        "conversation",   "include",       "input",
-    "instructions",      "max_output_tokens", "max_tool_calls", "metadata",
-    "model",             "parallel_tool_calls", "previous_response_id", "prompt",
-    "prompt_cache_key",  "reasoning",      "safety_identifier", "service_tier",
-    "store",             "stream",         "stream_options", "temperature",
-    "text",              "tool_choice",    "tools",         "top_logprobs",
-    "top_p",             "truncation",     "user"};
+// clang-format off
+constexpr std::array<std::string_view, 27> k_responses_fields = {{
+    "background", "conversation", "include", "input", "instructions", "max_output_tokens",
+    "max_tool_calls", "metadata", "model", "parallel_tool_calls", "previous_response_id", "prompt",
+    "prompt_cache_key", "reasoning", "safety_identifier", "service_tier", "store", "stream",
+    "stream_options", "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p",
+    "truncation", "user"}};
+// clang-format on
 
 // Requests that need state askd does not keep.
 Result<void> refuse_stateful(const Json& body) {
@@ -765,11 +769,10 @@ Json reasoning_text_part(const std::string& text) {
   return Json{{"type", "reasoning_text"}, {"text", text}};
 }
 
-Json function_call_item(const std::string& id, std::string_view status,
-                        const std::string& call_id, const std::string& name,
-                        const std::string& arguments) {
-  return Json{{"id", id},           {"type", "function_call"}, {"status", status},
-              {"call_id", call_id}, {"name", name},            {"arguments", arguments}};
+Json function_call_item(const std::string& id, std::string_view status, const std::string& call_id,
+                        const std::string& name, const std::string& arguments) {
+  return Json{{"id", id},     {"type", "function_call"}, {"status", status}, {"call_id", call_id},
+              {"name", name}, {"arguments", arguments}};
 }
 
 // A nested integer count from a chat usage's extra fields, 0 when absent.
@@ -786,15 +789,14 @@ Json responses_usage(const std::optional<core::Usage>& usage) {
   if (!usage) {
     return nullptr;
   }
-  return Json{
-      {"input_tokens", usage->prompt_tokens},
-      {"input_tokens_details",
-       {{"cached_tokens", usage_detail(*usage, "prompt_tokens_details", "cached_tokens")}}},
-      {"output_tokens", usage->completion_tokens},
-      {"output_tokens_details",
-       {{"reasoning_tokens",
-         usage_detail(*usage, "completion_tokens_details", "reasoning_tokens")}}},
-      {"total_tokens", usage->total_tokens}};
+  return Json{{"input_tokens", usage->prompt_tokens},
+              {"input_tokens_details",
+               {{"cached_tokens", usage_detail(*usage, "prompt_tokens_details", "cached_tokens")}}},
+              {"output_tokens", usage->completion_tokens},
+              {"output_tokens_details",
+               {{"reasoning_tokens",
+                 usage_detail(*usage, "completion_tokens_details", "reasoning_tokens")}}},
+              {"total_tokens", usage->total_tokens}};
 }
 
 // incomplete_details for a chat finish_reason; null when the reply is complete.
@@ -963,8 +965,9 @@ private:
                                 : Json::array({reasoning_text_part(item.text)}));
     case ItemKind::message:
       return message_item(item.id, item.status,
-                          item.status == "in_progress" ? Json::array()
-                                                       : Json::array({output_text_part(item.text)}));
+                          item.status == "in_progress"
+                              ? Json::array()
+                              : Json::array({output_text_part(item.text)}));
     case ItemKind::function_call:
       return function_call_item(item.id, item.status, item.call_id, item.name, item.text);
     }
@@ -1037,14 +1040,14 @@ private:
 
   // Reasoning or message text: extends the open item of that kind, or opens one.
   void add_text(ItemKind kind, const std::string& text, std::string& out) {
-    const bool extends = !m_items.empty() && m_items.back().kind == kind &&
-                         m_items.back().status == "in_progress";
+    const bool extends =
+        !m_items.empty() && m_items.back().kind == kind && m_items.back().status == "in_progress";
     std::size_t index = m_items.size() - 1;
     if (!extends) {
       auto& count = kind == ItemKind::reasoning ? m_reasoning_items : m_message_items;
-      index = open(Item{kind, item_id(kind == ItemKind::reasoning ? "rs_" : "msg_", m_suffix,
-                                      count++)},
-                   out);
+      index =
+          open(Item{kind, item_id(kind == ItemKind::reasoning ? "rs_" : "msg_", m_suffix, count++)},
+               out);
     }
     m_items[index].text += text;
     Json delta{{"item_id", m_items[index].id},
@@ -1102,8 +1105,7 @@ namespace rd = responses_detail;
 
 ResponsesDialect::ResponsesDialect() : m_echo(rd::default_echo()) {}
 
-ResponsesDialect::ResponsesDialect(const core::Json& request_body)
-    : m_echo(rd::default_echo()) {
+ResponsesDialect::ResponsesDialect(const core::Json& request_body) : m_echo(rd::default_echo()) {
   if (!request_body.is_object()) {
     return;
   }
@@ -1141,8 +1143,8 @@ ResponsesDialect::ResponsesDialect(const core::Json& request_body)
 core::Result<core::Json> ResponsesDialect::to_chat(const core::Json& body) const {
   using core::Json;
   if (!body.is_object()) {
-    return core::fail(core::Error::bad_request("request body: expected a JSON object, got " +
-                                               rd::a_type(body)));
+    return core::fail(
+        core::Error::bad_request("request body: expected a JSON object, got " + rd::a_type(body)));
   }
   if (auto refused = rd::refuse_stateful(body); !refused) {
     return core::fail(refused.error());
@@ -1197,13 +1199,13 @@ core::Json ResponsesDialect::reply(const core::Json& completion, const DialectMe
     if (!parsed->choices.empty()) {
       const auto& choice = parsed->choices.front();
       finish_reason = choice.finish_reason;
-      const auto item_status = rd::incomplete_details(finish_reason).is_null() ? "completed"
-                                                                                : "incomplete";
+      const auto item_status =
+          rd::incomplete_details(finish_reason).is_null() ? "completed" : "incomplete";
       const auto& message = choice.message;
       if (message.reasoning_content && !message.reasoning_content->empty()) {
-        output.push_back(rd::reasoning_item(
-            rd::item_id("rs_", suffix, 0), item_status,
-            Json::array({rd::reasoning_text_part(*message.reasoning_content)})));
+        output.push_back(
+            rd::reasoning_item(rd::item_id("rs_", suffix, 0), item_status,
+                               Json::array({rd::reasoning_text_part(*message.reasoning_content)})));
       }
       if (const auto text = message.text(); !text.empty()) {
         output.push_back(rd::message_item(rd::item_id("msg_", suffix, 0), item_status,
@@ -1211,17 +1213,16 @@ core::Json ResponsesDialect::reply(const core::Json& completion, const DialectMe
       }
       for (std::size_t i = 0; i < message.tool_calls.size(); ++i) {
         const auto& call = message.tool_calls[i];
-        output.push_back(rd::function_call_item(
-            rd::function_item_id(suffix, i), "completed",
-            rd::call_id_or_default(call.id, suffix, i), call.function.name,
-            call.function.arguments));
+        output.push_back(rd::function_call_item(rd::function_item_id(suffix, i), "completed",
+                                                rd::call_id_or_default(call.id, suffix, i),
+                                                call.function.name, call.function.arguments));
       }
     }
   }
   const auto incomplete = rd::incomplete_details(finish_reason);
   return rd::response_object(m_echo, suffix, meta,
-                             incomplete.is_null() ? "completed" : "incomplete",
-                             std::move(output), rd::responses_usage(usage), incomplete);
+                             incomplete.is_null() ? "completed" : "incomplete", std::move(output),
+                             rd::responses_usage(usage), incomplete);
 }
 
 std::unique_ptr<StreamEncoder> ResponsesDialect::stream(const DialectMeta& meta) const {

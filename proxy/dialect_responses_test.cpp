@@ -335,7 +335,8 @@ TEST_CASE("ResponsesDialect: malformed requests are bad_request naming the field
   const Case cases[] = {
       {R"([1])", "request body: expected a JSON object"},
       {R"({"model":"m"})", "input: required"},
-      {R"({"model":"m","input":42})", "input: expected a string or an array of items, got a number"},
+      {R"({"model":"m","input":42})",
+       "input: expected a string or an array of items, got a number"},
       {R"({"model":"m","input":[]})", "input: "},
       {R"({"model":"m","input":[5]})", "input[0]: expected an input item object"},
       {R"({"model":"m","input":[{"content":"x"}]})", "input[0]: "},
@@ -461,8 +462,8 @@ TEST_CASE("ResponsesDialect: the recorded chat reply becomes a response with eve
           "llama-server's door writes") {
   // chat-nonstream.http and nonstream.http come from the same request to the same model at
   // temperature 0, so the text and the token counts are the same too.
-  const auto completion = Json::parse(http_body(read_fixture(
-      "llama-server/responses/chat-nonstream.http")));
+  const auto completion =
+      Json::parse(http_body(read_fixture("llama-server/responses/chat-nonstream.http")));
   const auto theirs = Json::parse(http_body(read_fixture("llama-server/responses/nonstream.http")));
   const auto ours = ResponsesDialect().reply(completion, k_meta);
 
@@ -604,8 +605,10 @@ TEST_CASE("ResponsesDialect: streamed tool calls become function_call items, arg
       chunk_with(Json::parse(R"({"role":"assistant","content":null})")),
       chunk_with(Json::parse(R"({"tool_calls":[{"index":0,"id":"call_A","type":"function",
           "function":{"name":"get_weather","arguments":""}}]})")),
-      chunk_with(Json::parse(R"({"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":"}}]})")),
-      chunk_with(Json::parse(R"({"tool_calls":[{"index":0,"function":{"arguments":"\"Paris\"}"}}]})")),
+      chunk_with(
+          Json::parse(R"({"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":"}}]})")),
+      chunk_with(
+          Json::parse(R"({"tool_calls":[{"index":0,"function":{"arguments":"\"Paris\"}"}}]})")),
       chunk_with(Json::parse(R"({"tool_calls":[{"index":1,"id":"call_B","type":"function",
           "function":{"name":"get_time","arguments":"{}"}}]})")),
       chunk_with(Json::object(), "tool_calls"),
@@ -700,22 +703,22 @@ TEST_CASE("ResponsesDialect: streamed reasoning, then text, then a call: three i
 
 TEST_CASE("ResponsesDialect: a stream with no chunks still opens and completes the response") {
   const auto ours = encode({});
-  CHECK(names_of(ours) == std::vector<std::string>{"response.created", "response.in_progress",
-                                                   "response.completed"});
+  CHECK(names_of(ours) ==
+        std::vector<std::string>{"response.created", "response.in_progress", "response.completed"});
   CHECK(ours.back().data.at("response").at("output") == Json::array());
   CHECK(ours.back().data.at("response").at("usage").is_null());
   CHECK(ours[0].data.at("response").at("status") == "in_progress");
 }
 
 TEST_CASE("ResponsesDialect: a chunk that is not a chat chunk adds no events") {
-  const auto ours = encode({Json(5), Json::parse(R"({"choices":"x"})"),
-                            chunk_with(Json::parse(R"({"content":"a"})"))});
-  CHECK(names_of(ours) == std::vector<std::string>{
-                              "response.created", "response.in_progress",
-                              "response.output_item.added", "response.content_part.added",
-                              "response.output_text.delta", "response.output_text.done",
-                              "response.content_part.done", "response.output_item.done",
-                              "response.completed"});
+  const auto ours = encode(
+      {Json(5), Json::parse(R"({"choices":"x"})"), chunk_with(Json::parse(R"({"content":"a"})"))});
+  CHECK(names_of(ours) ==
+        std::vector<std::string>{"response.created", "response.in_progress",
+                                 "response.output_item.added", "response.content_part.added",
+                                 "response.output_text.delta", "response.output_text.done",
+                                 "response.content_part.done", "response.output_item.done",
+                                 "response.completed"});
 }
 
 TEST_CASE("ResponsesDialect: a failure mid-stream sends error and response.failed with the "
@@ -726,10 +729,10 @@ TEST_CASE("ResponsesDialect: a failure mid-stream sends error and response.faile
   encoder->chunk(chunk_with(Json::parse(R"({"role":"assistant","content":"Hel"})")), sse);
   encoder->fail(ask::core::Error::timeout("backend stalled"), sse);
   const auto events = events_of(sse);
-  REQUIRE(names_of(events) == std::vector<std::string>{
-                                  "response.created", "response.in_progress",
-                                  "response.output_item.added", "response.content_part.added",
-                                  "response.output_text.delta", "error", "response.failed"});
+  REQUIRE(names_of(events) ==
+          std::vector<std::string>{"response.created", "response.in_progress",
+                                   "response.output_item.added", "response.content_part.added",
+                                   "response.output_text.delta", "error", "response.failed"});
   CHECK(events[5].data.at("message") == "backend stalled");
   CHECK(events[5].data.at("code") == "timeout");
   CHECK(events[5].data.at("param").is_null());
@@ -775,13 +778,12 @@ TEST_CASE("ResponsesDialect: error bodies keep OpenAI's shape with param") {
   CHECK(dialect.error_body(503, Json("garbage")) ==
         Json::parse(R"({"error":{"message":"HTTP 503","type":"server_error","param":null,
             "code":null}})"));
-  CHECK(dialect.error_body(429, Json::parse(R"({"error":{"message":7}})"))
-            .at("error")
-            .at("type") == "rate_limit_error");
+  CHECK(dialect.error_body(429, Json::parse(R"({"error":{"message":7}})")).at("error").at("type") ==
+        "rate_limit_error");
   CHECK(dialect.error_body(404, Json::object()).at("error").at("type") == "not_found_error");
   // llama-server's own error for a request askd refuses first has the same shape, less param.
-  const auto theirs = Json::parse(http_body(read_fixture(
-      "llama-server/responses/error-previous-response-id.http")));
+  const auto theirs = Json::parse(
+      http_body(read_fixture("llama-server/responses/error-previous-response-id.http")));
   check_has_fields_of(dialect.error_body(400, theirs), theirs, "body");
 }
 
