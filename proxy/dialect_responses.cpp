@@ -112,7 +112,7 @@ public:
       turn = &start_turn();
     }
     auto& reasoning = (*turn)["reasoning_content"];
-    reasoning = reasoning.is_string() ? reasoning.get<std::string>() + "\n" + text : text;
+    reasoning = reasoning.is_string() ? reasoning.get<std::string>() + "\n\n" + text : text;
   }
   void add_text(std::string text) {
     Json* turn = open_turn();

@@ -264,6 +264,15 @@ TEST_CASE("ResponsesDialect: reasoning alone makes an assistant message with emp
       {"role":"assistant","reasoning_content":"One.\n\nTwo.","content":""},
       {"role":"user","content":"b"},
       {"role":"assistant","content":"c"}])"));
+
+  const auto two = to_chat_ok(Json::parse(R"({"model":"m","input":[
+      {"role":"user","content":"a"},
+      {"type":"reasoning","summary":[],"content":[{"type":"reasoning_text","text":"First."}]},
+      {"type":"reasoning","summary":[],"content":[{"type":"reasoning_text","text":"Second."}]},
+      {"type":"function_call","call_id":"c1","name":"f","arguments":"{}"}]})"));
+  CHECK(two.at("messages")[1] == Json::parse(R"({"role":"assistant",
+      "reasoning_content":"First.\n\nSecond.","content":null,"tool_calls":[
+        {"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]})"));
 }
 
 TEST_CASE("ResponsesDialect: function tools, tool_choice and text.format") {
