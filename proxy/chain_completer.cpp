@@ -10,7 +10,7 @@
 namespace ask::proxy {
 
 ChainCompleter::ChainCompleter(const ChatDeps& deps, net::Watch watch, std::string request_id)
-    : m_deps(deps), m_watch(watch), m_id(std::move(request_id)) {}
+    : m_deps(deps), m_watch(std::move(watch)), m_id(std::move(request_id)) {}
 
 core::Result<core::Completion> ChainCompleter::complete(const core::Json& request) {
   const std::string name = request.value("model", std::string());

@@ -49,6 +49,9 @@ configure() {
   cmake -S "$root" -B "$dir" "${generator[@]}" -DASK_WERROR=ON -DCMAKE_UNITY_BUILD=ON \
     -DCMAKE_UNITY_BUILD_BATCH_SIZE=16 "$@" >/dev/null
 }
+# The sanitizer builds keep only line tables (-g1: file and line in every report, much less
+# to compile and link than full debug information) and batch 32 sources per compiler run:
+# they are built once, from scratch, in CI.
 run_ctest() {
   local dir=$1; shift
   (cd "$dir" && ctest --output-on-failure --parallel "$(nproc)" --timeout 300 "$@")
@@ -80,6 +83,7 @@ if ((sanitize)); then
   # first suite and the TSAN one run the Linux side).
   stage "build-asan/: ASan+UBSan, ASK_PORTABLE, build and test"
   configure "$root/build-asan" -DASK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" -DCMAKE_UNITY_BUILD_BATCH_SIZE=32 \
     -DASK_BUILD_BENCH=OFF -DASK_PORTABLE=ON
   cmake --build "$root/build-asan" --parallel "$(nproc)"
   run_ctest "$root/build-asan"
@@ -92,7 +96,9 @@ if ((tsan)); then
   # cost compile time here.
   stage "build-tsan/: ThreadSanitizer, tests labelled threads"
   tsan_dir=$root/build-tsan
-  configure "$tsan_dir" -DASK_TSAN=ON -DASK_BUILD_BENCH=OFF
+  configure "$tsan_dir" -DASK_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_UNITY_BUILD_BATCH_SIZE=32 \
+    -DASK_BUILD_BENCH=OFF
   cmake --build "$tsan_dir" --parallel "$(nproc)" --target threads_tests
   # Reports go to files, so that those of the programs the tests start (askd, llm-sim, ask,
   # whose stderr the tests read or drop) are seen too: any file there fails the suite. A
