@@ -162,4 +162,38 @@ std::optional<std::pair<std::string, int>> parse_host_port(std::string_view text
   return std::pair{std::string(parts->host), *port};
 }
 
+std::optional<std::string> percent_decode(std::string_view text) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+      return c - 'A' + 10;
+    }
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%') {
+      const int high = i + 2 < text.size() ? hex(text[i + 1]) : -1;
+      const int low = high >= 0 ? hex(text[i + 2]) : -1;
+      if (low < 0) {
+        return std::nullopt;
+      }
+      c = static_cast<char>(high * 16 + low);
+      i += 2;
+    }
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return std::nullopt;
+    }
+    out += c;
+  }
+  return out;
+}
+
 } // namespace ask::core

@@ -61,4 +61,9 @@ bool ends_in_api_root(std::string_view base_path);
 // missing or out of range, or an IPv6 address has no brackets.
 std::optional<std::pair<std::string, int>> parse_host_port(std::string_view text, int min_port);
 
+// A path segment with its %XX escapes decoded ("qwen3.5%3A9b" is "qwen3.5:9b"); nullopt when
+// an escape is malformed ("%G1", a '%' near the end) or decodes to a NUL or another control
+// byte, none of which a name askd serves can hold.
+std::optional<std::string> percent_decode(std::string_view text);
+
 } // namespace ask::core

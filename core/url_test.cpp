@@ -132,3 +132,19 @@ TEST_CASE("parse_host_port: listen addresses") {
   CHECK_FALSE(parse_host_port("[x]:80", 0));
   CHECK_FALSE(parse_host_port("", 0));
 }
+
+TEST_CASE("percent_decode: escapes decoded, malformed ones and control bytes refused") {
+  CHECK(percent_decode("qwen3.5%3A9b") == "qwen3.5:9b");
+  CHECK(percent_decode("box2%2fcoder-30b") == "box2/coder-30b");
+  CHECK(percent_decode("plain-name") == "plain-name");
+  CHECK(percent_decode("") == "");
+  CHECK(percent_decode("%C3%A9") == "\xC3\xA9"); // UTF-8 passes as bytes
+  CHECK_FALSE(percent_decode("%").has_value());
+  CHECK_FALSE(percent_decode("a%4").has_value());
+  CHECK_FALSE(percent_decode("%G1").has_value());
+  CHECK_FALSE(percent_decode("%1G").has_value());
+  CHECK_FALSE(percent_decode("a%00b").has_value());
+  CHECK_FALSE(percent_decode("a%0Ab").has_value());
+  CHECK_FALSE(percent_decode("a%7Fb").has_value());
+  CHECK_FALSE(percent_decode(std::string_view("a\nb")).has_value());
+}

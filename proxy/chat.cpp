@@ -9,7 +9,6 @@
 
 #include "config/config.h"
 #include "core/json_text.h"
-#include "core/sse.h"
 #include "council/council.h"
 #include "proxy/attempt.h"
 #include "proxy/chain_completer.h"
@@ -72,11 +71,14 @@ std::optional<core::Usage> usage_of(const core::Json& response) {
 // One request's way through the handler.
 class ChatCall {
 public:
-  ChatCall(const ChatDeps& deps, const net::HttpRequest& request, net::Exchange& exchange)
-      : m_deps(deps), m_request(request), m_ex(exchange), m_start(deps.clock.now()) {
+  ChatCall(const ChatDeps& deps, const net::HttpRequest& request, net::Exchange& exchange,
+           const Dialect& door)
+      : m_deps(deps), m_request(request), m_ex(exchange), m_door(door),
+        m_start(deps.clock.now()) {
     m_rec.ts = core::unix_seconds(deps.clock.wall_now());
     m_rec.id = new_request_id();
     m_rec.client = exchange.peer();
+    m_rec.api = std::string(door.name());
   }
 
   void run();
@@ -97,11 +99,13 @@ private:
   void client_gone(const std::string& what);
   Headers headers(std::string_view content_type) const;
   bool write_chunk(core::Json& chunk);
+  DialectMeta meta_for(const config::Model& model) const;
   void finish(int status);
 
   const ChatDeps& m_deps;
   const net::HttpRequest& m_request;
   net::Exchange& m_ex;
+  const Dialect& m_door;
   Clock::time_point m_start;
   RequestRecord m_rec;
   core::Json m_body;
@@ -111,6 +115,7 @@ private:
   bool m_wants_usage = false;
   bool m_started = false;   // request_started was counted
   bool m_committed = false; // a 200 status line has been (or is being) sent
+  std::unique_ptr<StreamEncoder> m_encoder; // the door's, while a stream is relayed
   std::string m_frame;    // reused for each SSE frame
 };
 
@@ -168,12 +173,17 @@ bool ChatCall::parse() {
     reject(400, "invalid_json", core::Error::bad_request("invalid JSON: " + body.error().what));
     return false;
   }
-  m_body = std::move(*body);
-  if (m_body.is_object()) {
-    if (auto it = m_body.find("model"); it != m_body.end() && it->is_string()) {
+  if (body->is_object()) {
+    if (auto it = body->find("model"); it != body->end() && it->is_string()) {
       m_rec.requested = it->get<std::string>();
     }
   }
+  auto chat = m_door.to_chat(*body);
+  if (!chat) {
+    reject(400, "bad_request", chat.error());
+    return false;
+  }
+  m_body = std::move(*chat);
   auto parsed = core::parse_chat_request(m_body);
   if (!parsed) {
     reject(400, "bad_request", parsed.error());
@@ -182,7 +192,8 @@ bool ChatCall::parse() {
   m_stream = parsed->stream;
   m_rec.stream = m_stream;
   m_parsed = std::move(*parsed);
-  m_wants_usage = m_parsed.stream_options && m_parsed.stream_options->include_usage;
+  m_wants_usage = m_door.stream_usage_always() ||
+                  (m_parsed.stream_options && m_parsed.stream_options->include_usage);
   return true;
 }
 
@@ -272,7 +283,7 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
       m_rec.prompt_tokens = usage->prompt_tokens;
       m_rec.completion_tokens = usage->completion_tokens;
     }
-    std::string text = core::dump_json(*reply);
+    std::string text = core::dump_json(m_door.reply(*reply, meta_for(model)));
     Headers h = headers("application/json");
     h.emplace_back("Content-Length", std::to_string(text.size()));
     m_committed = true;
@@ -318,12 +329,11 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
   m_rec.ttft_s = seconds_between(m_start, m_deps.clock.now());
   // The head and every held chunk leave in one write: the client is woken once.
   m_ex.begin_chunked(200, h, /*defer=*/true);
+  m_encoder = m_door.stream(meta_for(model));
   std::string first;
   for (core::Json& chunk : held) {
     add_council_usage(chunk);
-    first += "data: ";
-    first += core::dump_json(chunk);
-    first += "\n\n";
+    m_encoder->chunk(chunk, first);
   }
   if (!m_ex.send_chunk(first)) {
     client_gone("the client left before the stream began");
@@ -343,9 +353,10 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
       spdlog::warn("{} {}: stream from {} broke after its first content: {}", m_rec.id,
                    m_rec.model, model.name, e.describe());
       m_rec.error = e.describe();
-      core::Json err = error_json(model.name + " failed mid-stream: " + e.message, "server_error",
-                                  "stream_interrupted");
-      m_frame = "data: " + core::dump_json(err) + "\n\n";
+      m_frame.clear();
+      m_encoder->fail(core::Error{e.kind, model.name + " failed mid-stream: " + e.message,
+                                  e.http_status, e.retry_after_s},
+                      m_frame);
       m_ex.end_chunked(m_frame);
       finish(200);
       return Outcome::finished;
@@ -363,7 +374,9 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
     m_rec.completion_tokens =
         usage->completion_tokens + (m_council_usage ? m_council_usage->completion_tokens : 0);
   }
-  if (!m_ex.end_chunked(core::encode_sse_done())) {
+  m_frame.clear();
+  m_encoder->finish(m_frame);
+  if (!m_ex.end_chunked(m_frame)) {
     client_gone("the client left before the end of the stream");
     return Outcome::finished;
   }
@@ -373,10 +386,13 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
 
 bool ChatCall::write_chunk(core::Json& chunk) {
   add_council_usage(chunk);
-  m_frame.assign("data: ");
-  m_frame += core::dump_json(chunk);
-  m_frame += "\n\n";
-  return m_ex.send_chunk(m_frame);
+  m_frame.clear();
+  m_encoder->chunk(chunk, m_frame);
+  return m_frame.empty() || m_ex.send_chunk(m_frame);
+}
+
+DialectMeta ChatCall::meta_for(const config::Model& model) const {
+  return {m_rec.id, static_cast<long long>(m_rec.ts), model.name};
 }
 
 ChatCall::Outcome ChatCall::attempt_failed(const config::Model& model, core::Error error,
@@ -434,7 +450,7 @@ void ChatCall::respond_error(int status, const core::Json& body, const std::stri
   } else if (status == 503 && retry_after_s > 0) {
     h.emplace_back("Retry-After", std::to_string(retry_after_s));
   }
-  std::string text = core::dump_json(body);
+  std::string text = core::dump_json(m_door.error_body(status, body));
   h.emplace_back("Content-Length", std::to_string(text.size()));
   m_ex.send_response(status, h, text);
   finish(status);
@@ -480,8 +496,9 @@ void ChatCall::finish(int status) {
 
 } // namespace
 
-void ChatHandler::handle(const net::HttpRequest& request, net::Exchange& exchange) {
-  ChatCall call(m_deps, request, exchange);
+void ChatHandler::handle(const net::HttpRequest& request, net::Exchange& exchange,
+                         const Dialect& door) {
+  ChatCall call(m_deps, request, exchange, door);
   call.run();
 }
 

@@ -1,8 +1,10 @@
 #pragma once
-// ChatHandler: POST /v1/chat/completions. Validates the request, resolves the logical model,
+// ChatHandler: POST /v1/chat/completions, and every other door that speaks through chat (a
+// Dialect: /v1/messages, /v1/responses). Validates the request, resolves the logical model,
 // walks its fallback chain until one model produces its first content, commits the response
 // headers only then (X-Served-By names who really answered, for streams too), relays the
-// reply, and writes one request-log line and the metrics for every request.
+// reply in the door's shape, and writes one request-log line and the metrics for every
+// request.
 
 #include <map>
 #include <memory>
@@ -11,6 +13,7 @@
 #include "config/types.h"
 #include "core/clock.h"
 #include "net/http_server.h"
+#include "proxy/dialect.h"
 #include "proxy/fallback.h"
 #include "proxy/limiter.h"
 #include "proxy/metrics.h"
@@ -35,8 +38,9 @@ class ChatHandler {
 public:
   explicit ChatHandler(ChatDeps deps) : m_deps(deps) {}
 
-  // Answers one request on `exchange`; never throws for anything a client or backend does.
-  void handle(const net::HttpRequest& request, net::Exchange& exchange);
+  // Answers one request on `exchange` through `door` (chat_dialect() for chat completions);
+  // never throws for anything a client or backend does.
+  void handle(const net::HttpRequest& request, net::Exchange& exchange, const Dialect& door);
 
 private:
   ChatDeps m_deps;

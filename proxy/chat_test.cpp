@@ -19,6 +19,9 @@
 #include "core/sse.h"
 #include "net/response_parser.h"
 #include "proxy/chain_completer.h"
+#include "proxy/dialect_anthropic.h"
+#include "proxy/dialect_chat.h"
+#include "proxy/dialect_responses.h"
 #include "proxy/fake_upstream.h"
 
 namespace ask::proxy {
@@ -139,6 +142,15 @@ struct ClientView {
     }
     return out;
   }
+  // The event name of each SSE event, in order ("" for none).
+  std::vector<std::string> event_names() const {
+    core::SseParser parser;
+    std::vector<std::string> out;
+    for (const core::SseEvent& e : parser.feed(body)) {
+      out.push_back(e.event);
+    }
+    return out;
+  }
   // Each SSE event but [DONE] as JSON.
   std::vector<Json> chunks() const {
     std::vector<Json> out;
@@ -193,13 +205,21 @@ struct ChatBench {
   ChatDeps deps() { return {config, upstreams, limiters, metrics, log, clock}; }
 
   ClientView post(const Json& body, ClientSocket& client) {
+    return post_to(chat_dialect(), body.dump(), client);
+  }
+  // The request text `body` through `door` (its own path does not matter to the handler).
+  ClientView post_to(const Dialect& door, const std::string& body, ClientSocket& client) {
     net::HttpRequest request;
     request.method = "POST";
-    request.target = request.path = "/v1/chat/completions";
+    request.target = request.path = "/v1/door";
     request.version = "HTTP/1.1";
-    request.body = body.dump();
-    ChatHandler(deps()).handle(request, client.exchange());
+    request.body = body;
+    ChatHandler(deps()).handle(request, client.exchange(), door);
     return read_response(client.all());
+  }
+  ClientView post_to(const Dialect& door, const Json& body) {
+    ClientSocket client;
+    return post_to(door, body.dump(), client);
   }
   ClientView post(const Json& body) {
     ClientSocket client;
@@ -956,6 +976,184 @@ TEST_CASE("ChainCompleter: a malformed reply falls back; the request's own fault
   CHECK(done.error().http_status == 400);
   CHECK(b.beta->models_called() == std::vector<std::string>{"small"}); // tiny never asked
   CHECK(b.metric(R"(askd_fallbacks_total{from="big",to="small",reason="status_502"})") == 1);
+}
+
+// ---- other doors: the same chain, the door's shapes ----------------------------------------
+
+namespace {
+
+Json messages_request(const std::string& model, bool stream) {
+  return {{"model", model},
+          {"max_tokens", 64},
+          {"stream", stream},
+          {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+}
+
+} // namespace
+
+TEST_CASE("ChatHandler, Messages door: a stream that falls back goes out as Anthropic events") {
+  ChatBench b;
+  b.alpha->script("big", refusing(Error::connect("connection refused")));
+  b.beta->script("small", streaming("s1"));
+  const AnthropicDialect door;
+  ClientView r = b.post_to(door, messages_request("big", true));
+  REQUIRE(r.status == 200);
+  CHECK(r.complete);
+  CHECK(r.header("Content-Type") == "text/event-stream");
+  CHECK(r.header("X-Served-By") == "small");
+  CHECK(r.header("X-Fallback-Path") == "big>small");
+  CHECK(r.event_names() ==
+        std::vector<std::string>{"message_start", "content_block_start", "content_block_delta",
+                                 "content_block_delta", "content_block_stop", "message_delta",
+                                 "message_stop"});
+  const std::vector<Json> events = r.chunks();
+  CHECK(events[0]["message"]["model"] == "small");
+  CHECK(events[2]["delta"] == Json{{"type", "text_delta"}, {"text", "Hello"}});
+  CHECK(events[5]["delta"]["stop_reason"] == "end_turn");
+  CHECK(events[5]["usage"]["output_tokens"] == 2);
+  // The Messages door always reports usage: the backend is asked for it.
+  CHECK(b.beta->calls().front().client_wants_usage);
+  // What the backend got is a chat request.
+  CHECK(b.beta->calls().front().request["messages"] ==
+        Json::array({{{"role", "user"}, {"content", "hi"}}}));
+  CHECK(b.beta->calls().front().request["max_tokens"] == 64);
+  const Json rec = b.last_record();
+  CHECK(rec["api"] == "messages");
+  CHECK(rec["served_by"] == "small");
+  CHECK(rec["completion_tokens"] == 2);
+}
+
+TEST_CASE("ChatHandler, Messages door: a whole reply is a Message") {
+  ChatBench b;
+  b.alpha->script("big", answering(completion("c1", "Hello there")));
+  const AnthropicDialect door;
+  ClientView r = b.post_to(door, messages_request("fast", false));
+  REQUIRE(r.status == 200);
+  const Json msg = r.json();
+  CHECK(msg["type"] == "message");
+  CHECK(msg["role"] == "assistant");
+  CHECK(msg["model"] == "big");
+  CHECK(msg["content"] == Json::array({{{"type", "text"}, {"text", "Hello there"}}}));
+  CHECK(msg["stop_reason"] == "end_turn");
+  CHECK(msg["usage"]["input_tokens"] == 5);
+  CHECK(msg["usage"]["output_tokens"] == 2);
+  CHECK(std::stoul(*r.header("Content-Length")) == r.body.size());
+}
+
+TEST_CASE("ChatHandler, Messages door: every error is in Anthropic's shape with its status") {
+  const AnthropicDialect door;
+  auto error_of = [](const ClientView& r) {
+    const Json body = r.json();
+    CHECK(body["type"] == "error");
+    return body["error"];
+  };
+  SUBCASE("not JSON") {
+    ChatBench b;
+    ClientSocket client;
+    ClientView r = b.post_to(door, "{nope", client);
+    CHECK(r.status == 400);
+    CHECK(error_of(r)["type"] == "invalid_request_error");
+  }
+  SUBCASE("a field Messages requires") {
+    ChatBench b;
+    Json body = messages_request("big", false);
+    body.erase("max_tokens");
+    ClientView r = b.post_to(door, body);
+    CHECK(r.status == 400);
+    CHECK(error_of(r)["message"].get<std::string>().find("max_tokens") != std::string::npos);
+    CHECK(b.alpha->calls().empty());
+  }
+  SUBCASE("an unknown model") {
+    ChatBench b;
+    ClientView r = b.post_to(door, messages_request("nope", false));
+    CHECK(r.status == 404);
+    CHECK(error_of(r)["type"] == "not_found_error");
+  }
+  SUBCASE("every model failing") {
+    ChatBench b;
+    b.alpha->script("big", refusing(Error::connect("refused")));
+    b.beta->script("small", refusing(Error::upstream(500, "boom")));
+    b.beta->script("tiny", refusing(Error::timeout("first byte")));
+    ClientView r = b.post_to(door, messages_request("big", false));
+    CHECK(r.status == 502);
+    CHECK(error_of(r)["type"] == "api_error");
+    CHECK(error_of(r)["message"].get<std::string>().find("tiny") != std::string::npos);
+  }
+}
+
+TEST_CASE("ChatHandler, Messages door: a failure after the first content ends with an error event") {
+  ChatBench b;
+  FakeScript s = stepping({FakeStep::reply(role_chunk("b1")), FakeStep::reply(text_chunk("b1", "Hel")),
+                           FakeStep::fail(Error::connect("reset by peer"))});
+  b.alpha->script("big", s);
+  const AnthropicDialect door;
+  ClientView r = b.post_to(door, messages_request("big", true));
+  REQUIRE(r.status == 200);
+  CHECK(r.complete);
+  const std::vector<std::string> names = r.event_names();
+  REQUIRE_FALSE(names.empty());
+  CHECK(names.back() == "error");
+  CHECK(std::ranges::find(names, "message_stop") == names.end());
+  CHECK(r.chunks().back()["error"]["message"].get<std::string>().find("big failed mid-stream") !=
+        std::string::npos);
+  CHECK(b.beta->calls().empty()); // too late to fall back
+}
+
+TEST_CASE("ChatHandler, Responses door: a reply and a stream in the Responses shapes") {
+  const Json request = {{"model", "big"}, {"input", "hi"}, {"instructions", "be brief"}};
+  SUBCASE("whole") {
+    ChatBench b;
+    b.alpha->script("big", answering(completion("c1", "Hello there")));
+    const ResponsesDialect door(request);
+    ClientView r = b.post_to(door, request);
+    REQUIRE(r.status == 200);
+    const Json resp = r.json();
+    CHECK(resp["object"] == "response");
+    CHECK(resp["status"] == "completed");
+    CHECK(resp["model"] == "big");
+    CHECK(resp["instructions"] == "be brief");
+    CHECK(resp["output"][0]["content"][0]["text"] == "Hello there");
+    CHECK(b.alpha->calls().front().request["messages"][0] ==
+          Json{{"role", "system"}, {"content", "be brief"}});
+    CHECK(b.last_record()["api"] == "responses");
+  }
+  SUBCASE("streamed, after a fallback") {
+    ChatBench b;
+    b.alpha->script("big", refusing(Error::connect("refused")));
+    b.beta->script("small", streaming("s1"));
+    Json streamed = request;
+    streamed["stream"] = true;
+    const ResponsesDialect door(streamed);
+    ClientView r = b.post_to(door, streamed);
+    REQUIRE(r.status == 200);
+    CHECK(r.header("X-Served-By") == "small");
+    const std::vector<std::string> names = r.event_names();
+    REQUIRE(names.size() > 4);
+    CHECK(names.front() == "response.created");
+    CHECK(names.back() == "response.completed");
+    std::string text;
+    long long last = -1;
+    for (const Json& e : r.chunks()) {
+      CHECK(e["sequence_number"].get<long long>() == last + 1);
+      last = e["sequence_number"];
+      if (e["type"] == "response.output_text.delta") {
+        text += e["delta"].get<std::string>();
+      }
+    }
+    CHECK(text == "Hello world");
+    CHECK(r.chunks().back()["response"]["usage"]["output_tokens"] == 2);
+  }
+  SUBCASE("previous_response_id is refused before any backend") {
+    ChatBench b;
+    Json body = request;
+    body["previous_response_id"] = "resp_1";
+    const ResponsesDialect door(body);
+    ClientView r = b.post_to(door, body);
+    CHECK(r.status == 400);
+    CHECK(r.json()["error"]["message"].get<std::string>().find("previous_response_id") !=
+          std::string::npos);
+    CHECK(b.alpha->calls().empty());
+  }
 }
 
 } // namespace ask::proxy

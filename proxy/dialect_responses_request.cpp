@@ -101,7 +101,7 @@ public:
     close_assistant();
     m_messages.push_back(std::move(message));
   }
-  void add_reasoning(std::string text) {
+  void add_reasoning(const std::string& text) {
     Json* turn = open_turn();
     if (turn == nullptr || turn->contains("content") || turn->contains("tool_calls")) {
       turn = &start_turn();
@@ -373,9 +373,9 @@ Result<void> add_reasoning(const Json& item, const std::string& path, MessageBui
   if (!summary) {
     return fail(summary.error());
   }
-  auto text = content->empty() ? std::move(*summary) : std::move(*content);
+  const std::string& text = content->empty() ? *summary : *content;
   if (!text.empty()) {
-    out.add_reasoning(std::move(text));
+    out.add_reasoning(text);
   }
   return {};
 }

@@ -14,6 +14,19 @@ core::Error out_of_steps(const std::string& model) {
   return core::Error::internal("fake upstream: the script of " + model + " has no more steps");
 }
 
+// The chunk an OpenAI-compatible backend ends a stream with when asked for usage.
+core::Json fake_usage_chunk(const core::Usage& usage) {
+  return {{"id", "fake-usage"},
+          {"object", "chat.completion.chunk"},
+          {"created", 1},
+          {"model", "fake"},
+          {"choices", core::Json::array()},
+          {"usage",
+           {{"prompt_tokens", usage.prompt_tokens},
+            {"completion_tokens", usage.completion_tokens},
+            {"total_tokens", usage.total_tokens}}}};
+}
+
 } // namespace
 
 FakeStep FakeStep::reply(core::Json json, std::chrono::nanoseconds after) {
@@ -55,8 +68,10 @@ FakeStep FakeStep::run(std::function<void()> action) {
 // A stream that takes one scripted step per next() and records how it ended.
 class FakeUpstream::Stream final : public ChunkStream {
 public:
-  Stream(FakeUpstream& owner, std::size_t index, FakeScript script, net::Watch watch)
-      : m_owner(owner), m_index(index), m_script(std::move(script)), m_watch(std::move(watch)) {}
+  Stream(FakeUpstream& owner, std::size_t index, FakeScript script, net::Watch watch,
+         bool wants_usage)
+      : m_owner(owner), m_index(index), m_script(std::move(script)), m_watch(std::move(watch)),
+        m_wants_usage(wants_usage) {}
 
   ~Stream() override {
     if (!m_done) {
@@ -75,6 +90,13 @@ public:
       case FakeStep::Kind::reply:
         return std::optional<core::Json>(step.json);
       case FakeStep::Kind::end:
+        if (m_wants_usage && m_script.usage && !m_usage_sent) {
+          // As the real upstreams do for a client that wants usage: a usage-only chunk
+          // before the end (the end step is taken again next time).
+          m_usage_sent = true;
+          --m_next;
+          return std::optional<core::Json>(fake_usage_chunk(*m_script.usage));
+        }
         m_done = true;
         m_ended = true;
         m_owner.update(m_index, [](FakeCall& c) { c.ended = true; });
@@ -105,6 +127,8 @@ private:
   FakeScript m_script;
   net::Watch m_watch;
   std::size_t m_next = 0;
+  bool m_wants_usage;       // the CallContext's client_wants_usage
+  bool m_usage_sent = false;
   bool m_done = false;  // ended, failed or cancelled: nothing left to give up
   bool m_ended = false; // reached its end marker
 };
@@ -173,7 +197,8 @@ core::Result<std::unique_ptr<ChunkStream>> FakeUpstream::chat_stream(const core:
     return core::fail(*script->refuse);
   }
   return std::unique_ptr<ChunkStream>(
-      std::make_unique<Stream>(*this, index, std::move(*script), ctx.watch));
+      std::make_unique<Stream>(*this, index, std::move(*script), ctx.watch,
+                               ctx.client_wants_usage));
 }
 
 bool FakeUpstream::wait_for_watch(const net::Watch& watch) {

@@ -196,7 +196,8 @@ Result<Json> translate_options(const core::ChatRequest& req) {
 }
 
 // think: the request's `think` (true, false, "low", "medium", "high"), else reasoning_effort
-// as a level ("none" turns thinking off), else nothing (the model's default).
+// as a level ("none" turns thinking off), else llama.cpp's chat_template_kwargs.enable_thinking
+// (what the Messages door sets for `thinking`), else nothing (the model's default).
 Result<std::optional<Json>> translate_think(const Json& extra) {
   if (const auto it = extra.find("think"); it != extra.end() && !it->is_null()) {
     if (it->is_boolean() ||
@@ -207,6 +208,13 @@ Result<std::optional<Json>> translate_think(const Json& extra) {
   }
   const auto it = extra.find("reasoning_effort");
   if (it == extra.end() || it->is_null()) {
+    const auto kwargs = extra.find("chat_template_kwargs");
+    if (kwargs != extra.end() && kwargs->is_object()) {
+      const auto enable = kwargs->find("enable_thinking");
+      if (enable != kwargs->end() && enable->is_boolean()) {
+        return std::optional<Json>(*enable);
+      }
+    }
     return std::optional<Json>();
   }
   static const std::map<std::string, Json, std::less<>> k_levels = {

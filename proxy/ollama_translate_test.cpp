@@ -369,6 +369,21 @@ TEST_CASE("ollama_chat_request: maps reasoning_effort to a think level when thin
   check_bad(request({{"reasoning_effort", 3}}), "reasoning_effort");
 }
 
+TEST_CASE("ollama_chat_request: llama.cpp's enable_thinking switch is a think on or off") {
+  const Json on = {{"enable_thinking", true}};
+  const Json off = {{"enable_thinking", false}};
+  CHECK(translate(request({{"chat_template_kwargs", on}}))["think"] == true);
+  CHECK(translate(request({{"chat_template_kwargs", off}}))["think"] == false);
+  // think and reasoning_effort say more, and win.
+  CHECK(translate(request({{"chat_template_kwargs", on}, {"think", "low"}}))["think"] == "low");
+  CHECK(translate(request({{"chat_template_kwargs", off}, {"reasoning_effort", "high"}}))["think"] ==
+        "high");
+  // Anything else in it means nothing to Ollama.
+  CHECK_FALSE(translate(request({{"chat_template_kwargs", {{"x", 1}}}})).contains("think"));
+  CHECK_FALSE(
+      translate(request({{"chat_template_kwargs", {{"enable_thinking", "yes"}}}})).contains("think"));
+}
+
 TEST_CASE("ollama_chat_request: sends keep_alive as whole seconds, forever as -1") {
   CHECK(translate(request(), Duration::seconds(900))["keep_alive"] == 900);
   CHECK(translate(request(), Duration::seconds(900))["keep_alive"].is_number_integer());

@@ -184,4 +184,54 @@ OpenAiUpstream::chat_stream_with(BackendHttp& http, const core::Json& request,
       std::make_unique<SseChunkStream>(std::move(*response), ctx, http.name()));
 }
 
+core::Result<std::optional<long long>>
+OpenAiUpstream::count_tokens(const core::Json& request, const CallContext& ctx) {
+  return count_tokens_with(*m_http, request, ctx);
+}
+
+core::Result<std::optional<long long>>
+OpenAiUpstream::count_tokens_with(BackendHttp& http, const core::Json& request,
+                                  const CallContext& ctx) {
+  // The prompt exactly as llama-server would build it for this chat, then its tokens (with
+  // the BOS and other special tokens the template writes as text).
+  auto post = [&](std::string_view path, const core::Json& body) -> core::Result<core::Json> {
+    auto response = http.post_json(path, body, false, ctx);
+    if (!response) {
+      return core::fail(std::move(response.error()));
+    }
+    auto text = response->read_all(k_max_reply_body);
+    if (!text) {
+      return core::fail(std::move(text.error()));
+    }
+    return parse_backend_json(*text, http.name() + " " + std::string(path) + " reply");
+  };
+  core::Json templated_request = {{"messages", request.value("messages", core::Json::array())}};
+  for (const char* key : {"tools", "chat_template_kwargs"}) {
+    if (auto it = request.find(key); it != request.end()) {
+      templated_request[key] = *it;
+    }
+  }
+  auto templated = post("/apply-template", templated_request);
+  if (!templated) {
+    if (templated.error().http_status == 404) {
+      return std::optional<long long>(); // not a llama-server
+    }
+    return core::fail(std::move(templated.error()));
+  }
+  auto prompt = templated->find("prompt");
+  if (!templated->is_object() || prompt == templated->end() || !prompt->is_string()) {
+    return core::fail(core::Error::malformed_reply(http.name() +
+                                                   " /apply-template reply has no prompt"));
+  }
+  auto tokens = post("/tokenize", {{"content", *prompt}, {"parse_special", true}});
+  if (!tokens) {
+    return core::fail(std::move(tokens.error()));
+  }
+  auto list = tokens->find("tokens");
+  if (!tokens->is_object() || list == tokens->end() || !list->is_array()) {
+    return core::fail(core::Error::malformed_reply(http.name() + " /tokenize reply has no tokens"));
+  }
+  return std::optional<long long>(static_cast<long long>(list->size()));
+}
+
 } // namespace ask::proxy

@@ -31,6 +31,7 @@ nlohmann::json to_json(const RequestRecord& r) {
   nlohmann::json line = {
       {"ts", r.ts},
       {"id", r.id},
+      {"api", r.api},
       {"requested", r.requested},
       {"model", r.model},
       {"served_by", r.served_by},

@@ -18,6 +18,7 @@ namespace ask::proxy {
 struct RequestRecord {
   double ts = 0;          // Unix seconds when the request arrived
   std::string id;         // askd's request id (also the X-Request-Id header)
+  std::string api = "chat"; // the door it came in by: chat, messages, responses
   std::string requested;  // the model name as the client wrote it
   std::string model;      // the logical model (or council) it resolved to; "" when it did not
   std::string served_by;  // the model that answered; "" when none did

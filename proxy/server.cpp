@@ -8,6 +8,10 @@
 
 #include "core/json_text.h"
 #include "core/sha256.h"
+#include "core/url.h"
+#include "proxy/dialect_anthropic.h"
+#include "proxy/dialect_chat.h"
+#include "proxy/dialect_responses.h"
 #include "proxy/ollama_upstream.h"
 
 namespace ask::proxy {
@@ -24,6 +28,22 @@ std::string_view bearer_token(std::string_view value) {
     return value;
   }
   return {};
+}
+
+const AnthropicDialect k_anthropic_door; // stateless: one for every request
+
+// Paths of the Anthropic door, whose clients read errors in Anthropic's shape.
+bool anthropic_path(std::string_view path) {
+  return path == "/v1/messages" || path.starts_with("/v1/messages/");
+}
+
+// askd's own error body for a request to `path`: OpenAI's shape, or Anthropic's on its door.
+core::Json error_for(std::string_view path, int status, const std::string& message,
+                     std::string_view type, std::string_view code) {
+  if (anthropic_path(path)) {
+    return anthropic_error(status, message);
+  }
+  return error_json(message, type, code);
 }
 
 core::Json model_entry(const config::Model& m, long long created) {
@@ -68,8 +88,9 @@ ProxyServer::ProxyServer(const config::Config& config, ModelRouter& router, Requ
   }
   set_api_keys(config.listen.api_keys);
   m_started_at = static_cast<long long>(core::unix_seconds(clock.wall_now()));
-  m_chat = std::make_unique<ChatHandler>(
-      ChatDeps{m_config, m_upstreams, m_limiters, m_metrics, m_log, m_clock});
+  const ChatDeps deps{m_config, m_upstreams, m_limiters, m_metrics, m_log, m_clock};
+  m_chat = std::make_unique<ChatHandler>(deps);
+  m_counter = std::make_unique<TokenCounter>(deps);
 
   const config::ServerConfig& server = config.server;
   net::ServerOptions options;
@@ -163,7 +184,7 @@ std::optional<net::Rejection> ProxyServer::check_head(const net::HttpRequest& he
   return net::Rejection{
       401,
       {{"Content-Type", "application/json"}, {"WWW-Authenticate", "Bearer"}, {"X-Request-Id", id}},
-      core::dump_json(error_json(message, "invalid_request_error", "invalid_api_key"))};
+      core::dump_json(error_for(head.path, 401, message, "invalid_request_error", "invalid_api_key"))};
 }
 
 bool ProxyServer::authorized(const net::HttpRequest& request) const {
@@ -205,6 +226,7 @@ void ProxyServer::send_json(net::Exchange& exchange, int status, const core::Jso
 }
 
 void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchange) {
+  constexpr std::string_view k_model_prefix = "/v1/models/";
   const std::string& path = request.path;
   if (path == "/health") {
     send_json(exchange, 200, {{"status", "ok"}});
@@ -215,7 +237,7 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
                     std::string_view code, net::Headers extra) {
     const std::string id = new_request_id();
     extra.emplace_back("X-Request-Id", id);
-    send_json(exchange, status, error_json(message, type, code), std::move(extra));
+    send_json(exchange, status, error_for(path, status, message, type, code), std::move(extra));
     log_rejection(m_log, m_clock, id, exchange.peer(), status,
                   request.method + " " + path + ": " + message);
   };
@@ -231,11 +253,32 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
   };
   if (path == "/v1/chat/completions") {
     if (only("POST")) {
-      m_chat->handle(request, exchange);
+      m_chat->handle(request, exchange, chat_dialect());
+    }
+  } else if (path == "/v1/messages") {
+    if (only("POST")) {
+      m_chat->handle(request, exchange, k_anthropic_door);
+    }
+  } else if (path == "/v1/messages/count_tokens") {
+    if (only("POST")) {
+      m_counter->handle(request, exchange, k_anthropic_door);
+    }
+  } else if (path == "/v1/responses") {
+    if (only("POST")) {
+      // Its replies echo the request's settings, as OpenAI's do: a door per request. A body
+      // that does not parse gets the defaults here and its error from the chat path.
+      auto body = core::parse_json_text(request.body);
+      const ResponsesDialect door =
+          body && body->is_object() ? ResponsesDialect(*body) : ResponsesDialect();
+      m_chat->handle(request, exchange, door);
     }
   } else if (path == "/v1/models") {
     if (only("GET")) {
       models(request, exchange);
+    }
+  } else if (path.starts_with(k_model_prefix) && path.size() > k_model_prefix.size()) {
+    if (only("GET")) {
+      model(request, exchange, std::string_view(path).substr(k_model_prefix.size()));
     }
   } else if (path == "/metrics") {
     if (only("GET")) {
@@ -252,7 +295,8 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
     m_metrics.rejected("not_found_route");
     refuse(404,
            "no route " + request.method + " " + path +
-               " (askd serves /v1/chat/completions, /v1/models, /health, /metrics, "
+               " (askd serves /v1/chat/completions, /v1/messages, /v1/messages/count_tokens, "
+               "/v1/responses, /v1/models, /v1/models/ID, /health, /metrics, "
                "/api/status, /api/events, /api/models/NAME/load and /unload)",
            "not_found_error", "not_found", {});
   }
@@ -360,7 +404,41 @@ void add_state(core::Json& entry, const config::Model& model,
 } // namespace
 
 void ProxyServer::models(const net::HttpRequest& request, net::Exchange& exchange) {
-  const bool with_state = wants_state(request.query);
+  send_json(exchange, 200,
+            {{"object", "list"}, {"data", model_entries(wants_state(request.query), {})}});
+}
+
+void ProxyServer::model(const net::HttpRequest& request, net::Exchange& exchange,
+                        std::string_view id) {
+  const std::optional<std::string> name = core::percent_decode(id);
+  core::Json found = name && !name->empty() ? model_entries(wants_state(request.query), *name)
+                                            : core::Json::array();
+  if (!found.empty()) {
+    send_json(exchange, 200, found.front());
+    return;
+  }
+  const std::string shown = name ? *name : std::string(id);
+  m_metrics.rejected("unknown_model");
+  const std::string request_id = new_request_id();
+  const std::string message = "the model '" + shown +
+                              "' is not served by askd (GET /v1/models lists those it serves)";
+  core::Json body = error_json(message, "invalid_request_error", "model_not_found");
+  body["error"]["param"] = "model";
+  send_json(exchange, 404, body, {{"X-Request-Id", request_id}});
+  log_rejection(m_log, m_clock, request_id, exchange.peer(), 404,
+                "GET /v1/models/" + shown + ": not served");
+}
+
+core::Json ProxyServer::model_entries(bool with_state, std::string_view only) {
+  // With `only`, the entry of that name; an alias's entry is its target's, so the target is
+  // wanted too.
+  std::string_view wanted = only;
+  for (const config::Alias& a : m_config.aliases) {
+    if (a.name == only) {
+      wanted = a.target;
+    }
+  }
+  auto skip = [&](std::string_view name) { return !only.empty() && name != wanted; };
   // One question per backend, each bounded: /v1/models must stay quick when one is down.
   std::map<std::string, core::Result<std::optional<std::vector<LoadedModel>>>> loaded;
   auto state_of = [&](const config::Model& m) -> const auto& {
@@ -379,9 +457,12 @@ void ProxyServer::models(const net::HttpRequest& request, net::Exchange& exchang
     }
     return it->second;
   };
-  std::map<std::string, core::Json> entries;
+  std::map<std::string, core::Json, std::less<>> entries;
   core::Json data = core::Json::array();
   for (const config::Model& m : m_config.models) {
+    if (skip(m.name)) {
+      continue;
+    }
     core::Json e = model_entry(m, m_started_at);
     if (with_state) {
       add_state(e, m, state_of(m));
@@ -390,14 +471,21 @@ void ProxyServer::models(const net::HttpRequest& request, net::Exchange& exchang
     data.push_back(std::move(e));
   }
   for (const config::Council& c : m_config.councils) {
+    if (skip(c.name)) {
+      continue;
+    }
     core::Json e = {{"id", c.name}, {"object", "model"}, {"created", m_started_at},
                     {"owned_by", "askd"}, {"council", true}};
     if (!c.description.empty()) {
       e["description"] = c.description;
     }
+    entries[c.name] = e;
     data.push_back(std::move(e));
   }
   for (const config::Alias& a : m_config.aliases) {
+    if (!only.empty() && a.name != only) {
+      continue;
+    }
     core::Json e;
     if (auto it = entries.find(a.target); it != entries.end()) {
       e = it->second;
@@ -408,7 +496,18 @@ void ProxyServer::models(const net::HttpRequest& request, net::Exchange& exchang
     e["alias_of"] = a.target;
     data.push_back(std::move(e));
   }
-  send_json(exchange, 200, {{"object", "list"}, {"data", data}});
+  if (!only.empty()) {
+    // The one entry named `only` (an alias's target came along with it).
+    core::Json one = core::Json::array();
+    for (core::Json& e : data) {
+      if (e["id"] == only) {
+        one.push_back(std::move(e));
+        break;
+      }
+    }
+    return one;
+  }
+  return data;
 }
 
 } // namespace ask::proxy

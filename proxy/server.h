@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "net/http_server.h"
 #include "proxy/chat.h"
+#include "proxy/count_tokens.h"
 #include "proxy/limiter.h"
 #include "proxy/metrics.h"
 #include "proxy/request_log.h"
@@ -59,8 +60,13 @@ private:
   std::optional<net::Rejection> check_head(const net::HttpRequest& head, const std::string& peer);
   void send_json(net::Exchange& exchange, int status, const core::Json& body,
                  net::Headers extra = {});
-  // GET /v1/models; with ?state=1 each model also says whether its backend holds it loaded.
+  // GET /v1/models and GET /v1/models/{id}; with ?state=1 each model also says whether its
+  // backend holds it loaded.
   void models(const net::HttpRequest& request, net::Exchange& exchange);
+  void model(const net::HttpRequest& request, net::Exchange& exchange, std::string_view id);
+  // The /v1/models entries: every model, council and alias, or only the one named `only`
+  // (empty when it is not served). `with_state` asks each backend involved, bounded.
+  core::Json model_entries(bool with_state, std::string_view only);
 
   const config::Config& m_config;
   ModelRouter& m_router;
@@ -70,6 +76,7 @@ private:
   UpstreamMap m_upstreams;
   LimiterSet m_limiters;
   std::unique_ptr<ChatHandler> m_chat;
+  std::unique_ptr<TokenCounter> m_counter;
   mutable std::mutex m_keys_mutex;
   std::vector<std::string> m_key_digests; // sha256 of each API key; guarded by m_keys_mutex
   long long m_started_at = 0;             // Unix seconds, for /v1/models "created"

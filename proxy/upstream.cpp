@@ -79,6 +79,15 @@ public:
         std::make_unique<LeasedStream>(std::move(*lease), std::move(*stream)));
   }
 
+  core::Result<std::optional<long long>> count_tokens(const core::Json& request,
+                                                      const CallContext& ctx) override {
+    auto lease = acquire(ctx);
+    if (!lease) {
+      return core::fail(std::move(lease.error()));
+    }
+    return OpenAiUpstream::count_tokens_with(http_for(**lease), request, ctx);
+  }
+
 private:
   core::Result<std::unique_ptr<Lease>> acquire(const CallContext& ctx) {
     // Waiting for a load counts against the first-byte timeout: that is what a cold model

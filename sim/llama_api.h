@@ -38,6 +38,10 @@ private:
   // (Authorization: Bearer KEY or X-Api-Key: KEY).
   bool authorized(const HttpRequest& request) const;
   void chat(const HttpRequest& request, Exchange& exchange);
+  // POST /apply-template and /tokenize: the prompt a chat becomes (ChatML), and its tokens
+  // (about four bytes each), as askd's token counting asks llama-server.
+  void apply_template(const HttpRequest& request, Exchange& exchange);
+  void tokenize(const HttpRequest& request, Exchange& exchange);
   Outcome respond(Exchange& exchange, const Reply& reply, const Answer& answer, SlotLease& lease);
   void send_fault_status(Exchange& exchange, int status, int retry_after);
   void send_json(Exchange& exchange, int status, const llama::OJson& body, Headers extra = {});

@@ -417,12 +417,33 @@ TEST_CASE("askd: /v1/models lists models, councils and aliases - /health answers
   CHECK(by_id["fast"]["context_length"] == 8192);
   CHECK(by_id["smart"]["alias_of"] == "council");
 
+  // GET /v1/models/{id}: the same entry, for a model, a council and an alias; percent escapes
+  // decoded; anything else a 404 in OpenAI's shape.
+  for (const std::string id : {"m0", "council", "fast", "smart"}) {
+    CAPTURE(id);
+    Reply one = askd.request("GET", "/v1/models/" + id);
+    REQUIRE(one.status == 200);
+    CHECK(Json::parse(one.body) == by_id[id]);
+  }
+  CHECK(Json::parse(askd.request("GET", "/v1/models/%6D0").body) == by_id["m0"]);
+  for (const std::string bad : {"nope", "m0%2", "m%00", "m0/extra"}) {
+    CAPTURE(bad);
+    Reply missing = askd.request("GET", "/v1/models/" + bad);
+    CHECK(missing.status == 404);
+    const Json err = Json::parse(missing.body)["error"];
+    CHECK(err["code"] == "model_not_found");
+    CHECK(err["param"] == "model");
+    CHECK(err["message"].get<std::string>().find("GET /v1/models") != std::string::npos);
+  }
+  CHECK(askd.request("POST", "/v1/models/m0", "{}").status == 405);
+
   Reply health = askd.request("GET", "/health");
   CHECK(health.status == 200);
   CHECK(health.header("Content-Type") == "application/json");
   CHECK(Json::parse(health.body) == Json{{"status", "ok"}});
-  // Neither is a chat request: the request log stays empty.
-  CHECK(askd.log_lines().empty());
+  // The 404s and the 405 are logged like every error askd answers itself; the listings are
+  // not.
+  CHECK(askd.log_lines().size() == 5);
 }
 
 TEST_CASE("askd inputs: SIGHUP rotates the API keys, file: keys included") {
