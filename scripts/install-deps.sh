@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ask/askd needs to build and test, skipping those already
-# present. Runs apt-get through sudo when not root.
+# present, then the npm clients the tests run against askd (tests/clients, the versions its
+# package-lock.json pins). Runs apt-get through sudo when not root. Node.js and npm come from
+# Debian (nodejs, npm) unless a `node` and an `npm` are already on PATH.
 #   scripts/install-deps.sh [--fuzz] [--tidy]
 #   --fuzz  clang 16 and its libFuzzer runtime (tests/fuzz)
 #   --tidy  clang-tidy 16 (scripts/tidy.sh; Debian's default clang-tidy, 14, crashes on
@@ -18,15 +20,26 @@ for arg in "$@"; do
   esac
 done
 
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "installing Debian packages: ${missing[*]}" >&2
+  sudo=()
+  [[ $(id -u) -ne 0 ]] && sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-echo "installing Debian packages: ${missing[*]}" >&2
-sudo=()
-[[ $(id -u) -ne 0 ]] && sudo=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The npm clients, again only when package-lock.json changed since they were installed (the
+# copy of it left in node_modules says which it was).
+clients=$(cd "$(dirname "$0")/../tests/clients" && pwd)
+if ! cmp -s "$clients/package-lock.json" "$clients/node_modules/.installed-lock.json"; then
+  echo "installing the npm clients of tests/clients" >&2
+  npm ci --prefix "$clients" --no-audit --no-fund --loglevel=error >/dev/null
+  cp "$clients/package-lock.json" "$clients/node_modules/.installed-lock.json"
+fi
