@@ -3,7 +3,10 @@
 //   model, max_tokens (both required), stream, temperature (0..1), top_p, top_k: as named
 //   stop_sequences -> stop; metadata and fields askd does not know -> dropped
 //   system (a string, or text blocks joined with nothing between them, as llama-server's own
-//     door joins them) -> a first system message
+//     door joins them) -> a first system message; messages with role "system" (Claude Code
+//     2.x sends its agent list as one after the first user message) join it, in order, after
+//     a blank line: local chat templates take one system message, first
+
 //   user text and image blocks -> one user message: a string (texts joined with "\n", as
 //     llama.cpp joins text parts) or, with an image, parts; image source base64 -> a data:
 //     URL, url -> the URL
@@ -148,18 +151,19 @@ void normalize_billing_header(std::string& text) {
   }
 }
 
-Result<std::string> system_text(const Json& system) {
+// `system` (or a system message's content, at `field`): a string or text blocks.
+Result<std::string> system_text(const Json& system, const std::string& field = "system") {
   if (system.is_string()) {
     std::string text = system.get<std::string>();
     normalize_billing_header(text);
     return text;
   }
   if (!system.is_array()) {
-    return fail(expected("system", "a string or an array of text blocks", system));
+    return fail(expected(field, "a string or an array of text blocks", system));
   }
   std::string joined;
   for (std::size_t i = 0; i < system.size(); ++i) {
-    const auto path = index_path("system", i);
+    const auto path = index_path(field, i);
     const Json& block = system[i];
     if (!block.is_object()) {
       return fail(expected(path, "a text block", block));
@@ -442,8 +446,10 @@ Result<void> add_assistant_blocks(const Json& content, const std::string& path, 
   return {};
 }
 
-// messages[i] as zero or more chat messages appended to `out`.
-Result<void> add_message(const Json& msg, const std::string& path, bool last, Json& out) {
+// messages[i] as zero or more chat messages appended to `out`; the text of a system message
+// is appended to `system` instead.
+Result<void> add_message(const Json& msg, const std::string& path, bool last, Json& out,
+                         std::vector<std::string>& system) {
   if (!msg.is_object()) {
     return fail(expected(path, "a message (an object)", msg));
   }
@@ -451,9 +457,23 @@ Result<void> add_message(const Json& msg, const std::string& path, bool last, Js
   if (!role) {
     return fail(role.error());
   }
+  if (*role == "system") {
+    const Json* content = member(msg, "content");
+    if (content == nullptr) {
+      return fail(bad_field(path + ".content", "required"));
+    }
+    auto text = system_text(*content, path + ".content");
+    if (!text) {
+      return fail(text.error());
+    }
+    if (!text->empty()) {
+      system.push_back(std::move(*text));
+    }
+    return {};
+  }
   if (*role != "user" && *role != "assistant") {
-    return fail(
-        bad_field(path + ".role", "expected \"user\" or \"assistant\", got \"" + *role + "\""));
+    return fail(bad_field(path + ".role", "expected \"user\", \"assistant\" or \"system\", got \"" +
+                                              *role + "\""));
   }
   const bool assistant = *role == "assistant";
   const Json* content = member(msg, "content");
@@ -481,13 +501,14 @@ Result<void> add_message(const Json& msg, const std::string& path, bool last, Js
 
 Result<Json> chat_messages(const Json& body) {
   Json out = Json::array();
-  if (const Json* system = member(body, "system")) {
-    auto text = system_text(*system);
+  std::vector<std::string> system;
+  if (const Json* top = member(body, "system")) {
+    auto text = system_text(*top);
     if (!text) {
       return fail(text.error());
     }
     if (!text->empty()) {
-      out.push_back({{"role", "system"}, {"content", std::move(*text)}});
+      system.push_back(std::move(*text));
     }
   }
   const Json* messages = member(body, "messages");
@@ -501,11 +522,18 @@ Result<Json> chat_messages(const Json& body) {
     return fail(bad_field("messages", "expected at least one message"));
   }
   for (std::size_t i = 0; i < messages->size(); ++i) {
-    auto added =
-        add_message((*messages)[i], index_path("messages", i), i + 1 == messages->size(), out);
+    auto added = add_message((*messages)[i], index_path("messages", i), i + 1 == messages->size(),
+                             out, system);
     if (!added) {
       return fail(added.error());
     }
+  }
+  if (!system.empty()) {
+    std::string joined = system.front();
+    for (std::size_t i = 1; i < system.size(); ++i) {
+      joined += "\n\n" + system[i];
+    }
+    out.insert(out.begin(), Json{{"role", "system"}, {"content", std::move(joined)}});
   }
   return out;
 }

@@ -105,6 +105,27 @@ TEST_CASE("AnthropicDialect: system as a string or text blocks becomes one syste
   CHECK(translate(request({{"system", ""}}))["messages"].size() == 1);
 }
 
+TEST_CASE("AnthropicDialect: system messages among the messages join the one leading system "
+          "message, in order (Claude Code 2.x sends its agent list so)") {
+  const auto out = translate(request(
+      {{"system", "You are Claude Code."},
+       {"messages",
+        {{{"role", "user"}, {"content", "explain main.cpp"}},
+         {{"role", "system"}, {"content", "Available agent types: claude."}},
+         {{"role", "system"}, {"content", {{{"type", "text"}, {"text", "Be brief."}}}}}}}}));
+  CHECK(out.at("messages") ==
+        Json::array({{{"role", "system"},
+                      {"content", "You are Claude Code.\n\nAvailable agent types: claude.\n\n"
+                                  "Be brief."}},
+                     {{"role", "user"}, {"content", "explain main.cpp"}}}));
+  // Without a top-level system, the first system message leads.
+  const auto alone = translate(
+      request({{"messages",
+                {{{"role", "user"}, {"content", "hi"}}, {{"role", "system"}, {"content", "S"}}}}}));
+  CHECK(alone.at("messages").at(0) == Json{{"role", "system"}, {"content", "S"}});
+  CHECK(alone.at("messages").size() == 2);
+}
+
 TEST_CASE("AnthropicDialect: Claude Code's per-request billing stamp is normalised, so the "
           "backend's prompt cache still matches") {
   const std::string header =
@@ -295,7 +316,13 @@ TEST_CASE("AnthropicDialect: malformed requests are bad_request naming the Anthr
       {Json{{"messages", Json::array()}}, "messages"},
       {Json{{"messages", {{{"role", "assistant"}, {"content", ""}}}}}, "messages"},
       {Json{{"messages", {"hi"}}}, "messages[0]"},
-      {Json{{"messages", {{{"role", "system"}, {"content", "hi"}}}}}, "messages[0].role"},
+      {Json{{"messages", {{{"role", "tool"}, {"content", "hi"}}}}}, "messages[0].role"},
+      {Json{{"messages", {{{"role", "system"}, {"content", "hi"}}}}}, "messages"},
+      {Json{{"messages", {{{"role", "system"}}, {{"role", "user"}, {"content", "hi"}}}}},
+       "messages[0].content"},
+      {Json{{"messages", {{{"role", "system"}, {"content", {{{"type", "image"}}}}},
+                          {{"role", "user"}, {"content", "hi"}}}}},
+       "messages[0].content[0].type"},
       {Json{{"messages", {{{"content", "hi"}}}}}, "messages[0].role"},
       {Json{{"messages", {{{"role", "user"}}}}}, "messages[0].content"},
       {Json{{"messages", {{{"role", "user"}, {"content", 3}}}}}, "messages[0].content"},
