@@ -86,15 +86,25 @@ private:
       m_r.first_content_s = at;
       return;
     }
-    // The first `"content":"X` with X not the closing quote: a token the user sees.
-    constexpr std::string_view k_key = R"("content":")";
+    // The first `"content":"X` (OpenAI's delta) or `"text":"X` (Anthropic's text_delta) with
+    // X not the closing quote: a token the user sees.
+    constexpr std::string_view k_keys[] = {R"("content":")", R"("text":")"};
+    constexpr std::size_t k_longest = k_keys[0].size();
     for (;;) {
-      const std::size_t hit = m_r.body.find(k_key, m_scan);
+      std::size_t hit = std::string::npos;
+      std::size_t key_size = 0;
+      for (std::string_view key : k_keys) {
+        const std::size_t found = m_r.body.find(key, m_scan);
+        if (found < hit) {
+          hit = found;
+          key_size = key.size();
+        }
+      }
       if (hit == std::string::npos) {
-        m_scan = m_r.body.size() > k_key.size() ? m_r.body.size() - k_key.size() : 0;
+        m_scan = m_r.body.size() > k_longest ? m_r.body.size() - k_longest : 0;
         return;
       }
-      const std::size_t after = hit + k_key.size();
+      const std::size_t after = hit + key_size;
       if (after >= m_r.body.size()) {
         m_scan = hit; // look again when more arrives
         return;

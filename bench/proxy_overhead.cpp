@@ -3,8 +3,9 @@
 // One run starts one llm-sim (llama-server mode, no pacing, short fixed answers), askd in
 // front of it (one `openai` backend, request log on) and, when it is installed, nginx as a
 // plain reverse proxy in front of the same simulator (upstream keep-alive, no buffering,
-// access log on). It then measures the same requests three ways — straight to llm-sim,
-// through askd, through nginx:
+// access log on). It then measures the same requests four ways — straight to llm-sim,
+// through askd's chat door, through askd's Anthropic door (/v1/messages: translated to chat
+// and back on every request), through nginx:
 //   (a) non-streaming latency at concurrency 1: p50/p90/p99, and what askd and nginx add
 //       over the direct path;
 //   (b) requests per second at concurrency 16 and 64 (non-streaming);
@@ -54,7 +55,7 @@ struct Flags {
   int rounds = 3;
   int tokens = 8;
   int slots = 128;
-  std::vector<std::string> targets = {"direct", "askd", "nginx"};
+  std::vector<std::string> targets = {"direct", "askd", "messages", "nginx"};
   bool quick = false;
   bool keep_temp = false;
 };
@@ -121,13 +122,25 @@ std::string chat_body(int tokens, bool stream) {
                      stream ? "true" : "false", tokens);
 }
 
+// The same question on askd's Anthropic door: translated to chat and back on every request.
+std::string messages_body(int tokens, bool stream) {
+  return fmt::format(R"({{"model":"bench","max_tokens":4096,"stream":{},"messages":[{{"role":)"
+                     R"("user","content":"[[sim: tokens={}]] How much does the proxy add?"}}]}})",
+                     stream ? "true" : "false", tokens);
+}
+
 Target make_target(std::string name, int port, pid_t pgid, int tokens) {
   Target t;
   t.name = std::move(name);
   t.port = port;
   t.pgid = pgid;
-  t.plain = post_request(port, "/v1/chat/completions", chat_body(tokens, false));
-  t.stream = post_request(port, "/v1/chat/completions", chat_body(tokens, true));
+  if (t.name == "messages") {
+    t.plain = post_request(port, "/v1/messages", messages_body(tokens, false));
+    t.stream = post_request(port, "/v1/messages", messages_body(tokens, true));
+  } else {
+    t.plain = post_request(port, "/v1/chat/completions", chat_body(tokens, false));
+    t.stream = post_request(port, "/v1/chat/completions", chat_body(tokens, true));
+  }
   return t;
 }
 
@@ -278,10 +291,11 @@ std::optional<Flags> parse_flags(int argc, char** argv, int& exit_code) {
   app.add_option("--tokens", f.tokens, "answer length in tokens")->capture_default_str();
   app.add_option("--slots", f.slots, "llm-sim slots (-np)")->capture_default_str();
   app.add_option("--targets", f.targets,
-                 "what to measure besides direct (always measured): askd, nginx")
+                 "what to measure besides direct (always measured): askd, messages (askd's "
+                 "Anthropic door, /v1/messages), nginx")
       ->delimiter(',')
       ->capture_default_str()
-      ->check(CLI::IsMember({"direct", "askd", "nginx"}));
+      ->check(CLI::IsMember({"direct", "askd", "messages", "nginx"}));
   app.add_flag("--quick", f.quick, "a smoke run: few requests (for CI)");
   app.add_flag("--keep-temp", f.keep_temp, "keep the temp folder (configs, logs)");
   try {
@@ -373,14 +387,16 @@ Servers start_servers(const Flags& f, const TempDir& dir) {
 std::vector<Target> make_targets(const Flags& f, const Servers& s) {
   std::vector<Target> targets;
   targets.push_back(make_target("direct", s.sim_port, s.sim->pid(), f.tokens));
-  if (std::find(f.targets.begin(), f.targets.end(), "askd") != f.targets.end()) {
-    targets.push_back(make_target("askd", s.askd_port, s.askd->pid(), f.tokens));
+  for (const char* door : {"askd", "messages"}) {
+    if (std::find(f.targets.begin(), f.targets.end(), door) != f.targets.end()) {
+      targets.push_back(make_target(door, s.askd_port, s.askd->pid(), f.tokens));
+    }
   }
   if (s.nginx) {
     targets.push_back(make_target("nginx", s.nginx_port, s.nginx->pid(), f.tokens));
   }
   for (const Target& t : targets) {
-    check_served(t, t.name == "askd");
+    check_served(t, t.name == "askd" || t.name == "messages");
   }
   return targets;
 }
