@@ -26,8 +26,9 @@ constexpr std::array<std::string_view, 26> k_managed_keys{
     "extra_args", "load_timeout", "allow_partial_offload", "drain_wait"};
 // clang-format on
 
-constexpr std::array<std::string_view, 6> k_capabilities{"completion", "vision",    "tools",
-                                                         "thinking",   "embedding", "insert"};
+// Ollama's vocabulary, and "rerank" (llama-server --reranking; Ollama has none).
+constexpr std::array<std::string_view, 7> k_capabilities{
+    "completion", "vision", "tools", "thinking", "embedding", "insert", "rerank"};
 
 constexpr std::array<std::string_view, 9> k_kv_types{"f32",  "f16",    "bf16", "q8_0", "q4_0",
                                                      "q4_1", "iq4_nl", "q5_0", "q5_1"};

@@ -6,31 +6,22 @@
 #include <string>
 #include <string_view>
 
+#include "core/json_fields.h"
 #include "core/openai.h"
 
 namespace ask::core::detail {
 
-// "base.key", or "key" when base is empty; the key is made printable and cut short, since
-// keys come from the body (see excerpt.h).
-std::string field_path(const std::string& base, std::string_view key);
-// `value` in double quotes for a message, made printable and cut short (see excerpt.h).
-std::string quoted(std::string_view value);
-// "base[i]".
-std::string index_path(const std::string& base, std::size_t i);
-// bad_request "path: what".
-Error invalid(const std::string& path, std::string_view what);
-// "expected <wanted>, got <kind of value>" for `path`.
-Error type_error(const std::string& path, std::string_view wanted, const Json& value);
-// "a string", "an array", "null", ... for messages.
-std::string_view json_kind(const Json& value);
-
-Result<std::string> read_string(const Json& value, const std::string& path);
-// Accepts an integer, or a float with an integral value; rejects strings and fractions.
-Result<long long> read_integer(const Json& value, const std::string& path);
-// Any finite JSON number.
-Result<double> read_number(const Json& value, const std::string& path);
-// null -> nullopt, a string -> its value, anything else an error.
-Result<std::optional<std::string>> read_optional_string(const Json& value, const std::string& path);
+// The field readers (core/json_fields.h), by their old names.
+using json::field_path;
+using json::index_path;
+using json::invalid;
+using json::json_kind;
+using json::quoted;
+using json::read_integer;
+using json::read_number;
+using json::read_optional_string;
+using json::read_string;
+using json::type_error;
 
 // Tool calls as they appear in messages: {"id","type","function":{"name","arguments"}}.
 // `strict` (requests) requires id, type "function", a name and string arguments.

@@ -40,6 +40,11 @@ bool has_content(const core::Json& chunk) {
     if (auto fr = choice.find("finish_reason"); fr != choice.end() && !fr->is_null()) {
       return true;
     }
+    // A text completion's chunk carries its text on the choice itself.
+    if (auto text = choice.find("text"); text != choice.end() && text->is_string() &&
+                                         !text->get_ref<const std::string&>().empty()) {
+      return true;
+    }
     auto delta = choice.find("delta");
     if (delta == choice.end() || !delta->is_object()) {
       continue;
@@ -55,6 +60,22 @@ bool has_content(const core::Json& chunk) {
     }
   }
   return choices->empty() && chunk.contains("usage");
+}
+
+// The whole reply of `op` from `upstream`.
+core::Result<core::Json> call_upstream(Upstream& upstream, Operation op, const core::Json& body,
+                                       const CallContext& ctx) {
+  switch (op) {
+  case Operation::chat:
+    break;
+  case Operation::completion:
+    return upstream.complete(body, ctx);
+  case Operation::embedding:
+    return upstream.embed(body, ctx);
+  case Operation::rerank:
+    return upstream.rerank(body, ctx);
+  }
+  return upstream.chat(body, ctx);
 }
 
 std::optional<core::Usage> usage_of(const core::Json& response) {
@@ -73,7 +94,7 @@ class ChatCall {
 public:
   ChatCall(const ChatDeps& deps, const net::HttpRequest& request, net::Exchange& exchange,
            const Dialect& door)
-      : m_deps(deps), m_request(request), m_ex(exchange), m_door(door),
+      : m_deps(deps), m_request(request), m_ex(exchange), m_door(door), m_op(door.operation()),
         m_start(deps.clock.now()) {
     m_rec.ts = core::unix_seconds(deps.clock.wall_now());
     m_rec.id = new_request_id();
@@ -87,6 +108,7 @@ private:
   enum class Outcome { served, failed_over, finished };
 
   bool parse();
+  bool check_capability(const config::Model& requested);
   bool run_council(const config::Council& council);
   void add_council_usage(core::Json& reply) const;
   Outcome try_model(const config::Model& model);
@@ -106,10 +128,12 @@ private:
   const net::HttpRequest& m_request;
   net::Exchange& m_ex;
   const Dialect& m_door;
+  const Operation m_op;
   Clock::time_point m_start;
   RequestRecord m_rec;
   core::Json m_body;
-  core::ChatRequest m_parsed;
+  core::ChatRequest m_parsed; // chat requests only
+  bool m_fill_in_middle = false; // a text completion with a suffix
   std::optional<core::Usage> m_council_usage; // a council's members' tokens, added to the answer
   bool m_stream = false;
   bool m_wants_usage = false;
@@ -130,6 +154,16 @@ void ChatCall::run() {
   }
   m_rec.model = resolved->name;
   std::string chain_of = resolved->name;
+  if (resolved->council != nullptr && m_op != Operation::chat) {
+    reject(400, "bad_request",
+           core::Error::bad_request("'" + resolved->name + "' is a council, which answers chat only, not " +
+                                    std::string(operation_name(m_op)) + " requests"));
+    return;
+  }
+  if (const config::Model* requested = m_deps.config.find_model(resolved->name);
+      requested != nullptr && !check_capability(*requested)) {
+    return;
+  }
   if (resolved->council != nullptr) {
     // The members deliberate; then the chairman's request goes down the chairman's chain
     // like any other (streamed or not), X-Served-By naming the chairman that answered.
@@ -178,12 +212,23 @@ bool ChatCall::parse() {
       m_rec.requested = it->get<std::string>();
     }
   }
-  auto chat = m_door.to_chat(*body);
+  auto chat = m_door.to_openai(*body);
   if (!chat) {
     reject(400, "bad_request", chat.error());
     return false;
   }
   m_body = std::move(*chat);
+  if (m_op != Operation::chat) {
+    // The door checked the body (proxy/dialect_openai.h); only what the path itself needs.
+    m_stream = operation_streams(m_op) && m_body.value("stream", false);
+    m_rec.stream = m_stream;
+    m_fill_in_middle = m_op == Operation::completion && m_body.contains("suffix") &&
+                       m_body["suffix"].is_string() && !m_body["suffix"].get_ref<const std::string&>().empty();
+    const auto options = m_body.find("stream_options");
+    m_wants_usage = options != m_body.end() && options->is_object() &&
+                    options->value("include_usage", false);
+    return true;
+  }
   auto parsed = core::parse_chat_request(m_body);
   if (!parsed) {
     reject(400, "bad_request", parsed.error());
@@ -195,6 +240,24 @@ bool ChatCall::parse() {
   m_wants_usage = m_door.stream_usage_always() ||
                   (m_parsed.stream_options && m_parsed.stream_options->include_usage);
   return true;
+}
+
+// A request the model asked for by name cannot do is the client's mistake, said at once
+// with what the model can do (a chat request to an embedding model, or the reverse).
+bool ChatCall::check_capability(const config::Model& requested) {
+  auto missing = missing_capability(requested, m_op, m_fill_in_middle);
+  if (!missing) {
+    return true;
+  }
+  std::string can;
+  for (const std::string& c : requested.capabilities) {
+    can += (can.empty() ? "" : ", ") + c;
+  }
+  reject(400, "capability",
+         core::Error::bad_request("model '" + requested.name + "' cannot answer " +
+                                  std::string(m_door.name()) + " requests: they need the '" +
+                                  *missing + "' capability, and its capabilities are " + can));
+  return false;
 }
 
 bool ChatCall::run_council(const config::Council& council) {
@@ -242,6 +305,13 @@ void ChatCall::add_council_usage(core::Json& reply) const {
 }
 
 ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
+  if (auto missing = missing_capability(model, m_op, m_fill_in_middle)) {
+    // A fallback that cannot do this at all is passed over without a call.
+    m_rec.attempts.push_back({model.name, model.backend, "capability",
+                              core::Error::bad_request(model.name + " lacks the '" + *missing +
+                                                       "' capability")});
+    return Outcome::failed_over;
+  }
   m_rec.path.push_back(model.name);
   auto up = m_deps.upstreams.find(model.backend);
   if (up == m_deps.upstreams.end()) {
@@ -264,7 +334,7 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
     return attempt_failed(model, std::move(permits.error()), full ? "queue_full" : "");
   }
 
-  core::Json body = prepare_request(m_body, model, m_stream);
+  core::Json body = prepare_request(m_body, model, m_stream, m_op);
   m_deps.metrics.upstream_started(model.backend, model.name);
   struct Done {
     ProxyMetrics& metrics;
@@ -272,8 +342,9 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
     ~Done() { metrics.upstream_finished(model.backend, model.name); }
   } done{m_deps.metrics, model};
 
+  Upstream& upstream = *up->second;
   if (!m_stream) {
-    auto reply = up->second->chat(body, ctx);
+    auto reply = call_upstream(upstream, m_op, body, ctx);
     if (!reply) {
       return attempt_failed(model, std::move(reply.error()), "");
     }
@@ -283,7 +354,7 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
       m_rec.prompt_tokens = usage->prompt_tokens;
       m_rec.completion_tokens = usage->completion_tokens;
     }
-    std::string text = core::dump_json(m_door.reply(*reply, meta_for(model)));
+    std::string text = core::dump_json(m_door.reply(std::move(*reply), meta_for(model)));
     Headers h = headers("application/json");
     h.emplace_back("Content-Length", std::to_string(text.size()));
     m_committed = true;
@@ -294,7 +365,8 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
     finish(200);
     return Outcome::served;
   }
-  auto stream = up->second->chat_stream(body, ctx);
+  auto stream = m_op == Operation::completion ? upstream.complete_stream(body, ctx)
+                                              : upstream.chat_stream(body, ctx);
   if (!stream) {
     return attempt_failed(model, std::move(stream.error()), "");
   }

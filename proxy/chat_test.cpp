@@ -20,7 +20,7 @@
 #include "net/response_parser.h"
 #include "proxy/chain_completer.h"
 #include "proxy/dialect_anthropic.h"
-#include "proxy/dialect_chat.h"
+#include "proxy/dialect_openai.h"
 #include "proxy/dialect_responses.h"
 #include "proxy/fake_upstream.h"
 

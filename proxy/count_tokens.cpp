@@ -76,7 +76,7 @@ void TokenCounter::handle(const net::HttpRequest& request, net::Exchange& exchan
   if (body->is_object() && !body->contains("max_tokens")) {
     (*body)["max_tokens"] = 1;
   }
-  auto chat = door.to_chat(*body);
+  auto chat = door.to_openai(*body);
   if (!chat) {
     refuse(400, chat.error());
     return;

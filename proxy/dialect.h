@@ -1,9 +1,11 @@
 #pragma once
-// Dialect: a client API that askd answers through its one chat path. Every front door
-// (OpenAI chat completions, Anthropic Messages, OpenAI Responses) turns its request into an
-// OpenAI chat request, which then goes down the same fallback chain, limits, metrics and
-// request log as any chat request (proxy/chat.cpp); the chat reply, whole or as chunks, is
-// turned back into the door's own shape. Errors too are written in the door's shape.
+// Dialect: a client API that askd answers through its one request path. Every front door
+// turns its request into the OpenAI request of its operation: a chat request for the chat
+// doors (OpenAI chat completions, Anthropic Messages, OpenAI Responses), OpenAI's own
+// request for text completions, embeddings and rerank. That request then goes down the same
+// fallback chain, limits, metrics and request log as any other (proxy/chat.cpp); the reply,
+// whole or as chunks, is turned back into the door's own shape. Errors too are written in
+// the door's shape.
 //
 // Translating in askd rather than passing each API through to backends that speak it keeps
 // one fallback path for every backend kind: llama-server b10587 itself answers /v1/messages
@@ -16,6 +18,7 @@
 
 #include "core/error.h"
 #include "core/openai.h"
+#include "proxy/operation.h"
 
 namespace ask::proxy {
 
@@ -44,14 +47,19 @@ public:
 class Dialect {
 public:
   virtual ~Dialect() = default;
-  // For logs and metrics: "chat", "messages", "responses".
+  // For logs and metrics: "chat", "messages", "responses", "completions", "embeddings",
+  // "rerank".
   virtual std::string_view name() const = 0;
-  // The client's body as an OpenAI chat request ("model" and "stream" kept). Errors:
-  // bad_request naming the field in the door's own terms ("messages[1].content[0].source").
-  virtual core::Result<core::Json> to_chat(const core::Json& body) const = 0;
-  // A whole chat.completion (already parsed and valid) as the door's reply.
-  virtual core::Json reply(const core::Json& completion, const DialectMeta& meta) const = 0;
-  // An encoder for one streamed reply.
+  // What the door asks of a model.
+  virtual Operation operation() const { return Operation::chat; }
+  // The client's body as the OpenAI request of operation() ("model" and "stream" kept), for
+  // chat already valid enough for core::parse_chat_request. Errors: bad_request naming the
+  // field in the door's own terms ("messages[1].content[0].source").
+  virtual core::Result<core::Json> to_openai(const core::Json& body) const = 0;
+  // A whole reply of the operation (chat: a chat.completion, already parsed and valid) as the
+  // door's reply. Taken by value: most doors hand it on or take it apart.
+  virtual core::Json reply(core::Json completion, const DialectMeta& meta) const = 0;
+  // An encoder for one streamed reply (chat and completion only).
   virtual std::unique_ptr<StreamEncoder> stream(const DialectMeta& meta) const = 0;
   // The body of an error reply with HTTP status `status`, in the door's shape, from the body
   // askd writes for chat: {"error":{"message","type","code"}} (core::ErrorBody).

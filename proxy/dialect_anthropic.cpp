@@ -357,11 +357,11 @@ std::string anthropic_message_id(std::string_view request_id) {
   return "msg_" + std::string(request_id);
 }
 
-core::Result<core::Json> AnthropicDialect::to_chat(const core::Json& body) const {
+core::Result<core::Json> AnthropicDialect::to_openai(const core::Json& body) const {
   return anthropic_chat_request(body);
 }
 
-core::Json AnthropicDialect::reply(const core::Json& completion, const DialectMeta& meta) const {
+core::Json AnthropicDialect::reply(core::Json completion, const DialectMeta& meta) const {
   return anthropic_reply::message_reply(completion, meta);
 }
 

@@ -20,14 +20,14 @@ class AnthropicDialect final : public Dialect {
 public:
   std::string_view name() const override { return "messages"; }
   // See anthropic_chat_request.
-  core::Result<core::Json> to_chat(const core::Json& body) const override;
-  core::Json reply(const core::Json& completion, const DialectMeta& meta) const override;
+  core::Result<core::Json> to_openai(const core::Json& body) const override;
+  core::Json reply(core::Json completion, const DialectMeta& meta) const override;
   std::unique_ptr<StreamEncoder> stream(const DialectMeta& meta) const override;
   core::Json error_body(int status, const core::Json& openai_error) const override;
   bool stream_usage_always() const override { return true; }
 };
 
-// The Messages request `body` as an OpenAI chat request (AnthropicDialect::to_chat). Errors:
+// The Messages request `body` as an OpenAI chat request (AnthropicDialect::to_openai). Errors:
 // bad_request naming the field as Anthropic's API does ("messages[1].content[0].source.data").
 core::Result<core::Json> anthropic_chat_request(const core::Json& body);
 

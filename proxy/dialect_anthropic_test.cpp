@@ -28,7 +28,7 @@ Json request(const Json& patch = Json::object()) {
 }
 
 Json translate(const Json& req) {
-  auto out = k_dialect.to_chat(req);
+  auto out = k_dialect.to_openai(req);
   REQUIRE_MESSAGE(out.has_value(), (out ? "" : out.error().message));
   // What the chat path will do with it next: it must be a valid chat request.
   const auto chat = ask::core::parse_chat_request(*out);
@@ -43,7 +43,7 @@ Json messages_of(const Json& messages) {
 
 // Checks that `req` is refused as bad_request with a message starting with "`field`:".
 void check_bad(const Json& req, const std::string& field) {
-  const auto out = k_dialect.to_chat(req);
+  const auto out = k_dialect.to_openai(req);
   REQUIRE_MESSAGE(!out.has_value(), (out ? out->dump() : ""));
   INFO(out.error().message);
   CHECK(out.error().kind == ErrorKind::bad_request);

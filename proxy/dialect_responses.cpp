@@ -1,5 +1,5 @@
 // ResponsesDialect, the reply side: chat replies and chunks as response objects and
-// Responses events, errors as Responses error bodies. The request side (to_chat) is in
+// Responses events, errors as Responses error bodies. The request side (to_openai) is in
 // dialect_responses_request.cpp. The mapping follows OpenAI's API reference and llama-server
 // b10587's own door (tests/fixtures/llama-server/responses/README.md).
 #include "proxy/dialect_responses.h"
@@ -445,7 +445,7 @@ ResponsesDialect::ResponsesDialect(const core::Json& request_body) : m_echo(rd::
   }
 }
 
-core::Json ResponsesDialect::reply(const core::Json& completion, const DialectMeta& meta) const {
+core::Json ResponsesDialect::reply(core::Json completion, const DialectMeta& meta) const {
   using core::Json;
   const auto suffix = rd::id_suffix(meta.id);
   Json output = Json::array();

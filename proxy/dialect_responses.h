@@ -25,8 +25,8 @@ public:
 
   std::string_view name() const override { return "responses"; }
   // Errors are bad_request naming the field in Responses terms ("input[2].content[0].file_id").
-  core::Result<core::Json> to_chat(const core::Json& body) const override;
-  core::Json reply(const core::Json& completion, const DialectMeta& meta) const override;
+  core::Result<core::Json> to_openai(const core::Json& body) const override;
+  core::Json reply(core::Json completion, const DialectMeta& meta) const override;
   std::unique_ptr<StreamEncoder> stream(const DialectMeta& meta) const override;
   core::Json error_body(int status, const core::Json& openai_error) const override;
   bool stream_usage_always() const override { return true; }

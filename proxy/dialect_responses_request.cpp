@@ -621,7 +621,7 @@ std::optional<long long> positive_integer(const Json& value) {
 }
 
 // Fields of a Responses request that mean something else, or nothing, in a chat request:
-// to_chat maps or drops them. Any other field passes through (sampling settings a backend
+// to_openai maps or drops them. Any other field passes through (sampling settings a backend
 // knows, such as top_k or seed).
 // clang-format off
 constexpr std::array<std::string_view, 27> k_responses_fields = {{
@@ -717,7 +717,7 @@ Result<void> copy_settings(const Json& body, Json& chat) {
 
 namespace rd = responses_detail;
 
-core::Result<core::Json> ResponsesDialect::to_chat(const core::Json& body) const {
+core::Result<core::Json> ResponsesDialect::to_openai(const core::Json& body) const {
   using core::Json;
   if (!body.is_object()) {
     return core::fail(

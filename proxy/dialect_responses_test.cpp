@@ -27,7 +27,7 @@ const DialectMeta k_meta{"chatcmpl-abc123", 1700000000, "fast-9b"};
 
 Json to_chat_ok(const Json& body) {
   const ResponsesDialect dialect;
-  auto chat = dialect.to_chat(body);
+  auto chat = dialect.to_openai(body);
   REQUIRE_MESSAGE(chat.has_value(), (chat ? "" : chat.error().message));
   // Whatever the door makes must be a chat request askd's own parser takes.
   const auto parsed = ask::core::parse_chat_request(*chat);
@@ -38,7 +38,7 @@ Json to_chat_ok(const Json& body) {
 // The error message of a request the door refuses; checks it is bad_request.
 std::string refusal(const Json& body) {
   const ResponsesDialect dialect;
-  auto chat = dialect.to_chat(body);
+  auto chat = dialect.to_openai(body);
   REQUIRE_MESSAGE(!chat.has_value(), chat->dump());
   CHECK(chat.error().kind == ErrorKind::bad_request);
   return chat.error().message;

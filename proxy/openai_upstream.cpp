@@ -14,9 +14,29 @@ namespace ask::proxy {
 
 namespace {
 
+// Where each operation goes, and the key its whole reply must have.
+struct Route {
+  std::string_view path;
+  std::string_view result_key;
+};
+constexpr Route route_of(Operation op) {
+  switch (op) {
+  case Operation::chat:
+    break;
+  case Operation::completion:
+    return {"/v1/completions", "choices"};
+  case Operation::embedding:
+    return {"/v1/embeddings", "data"};
+  case Operation::rerank:
+    return {"/v1/rerank", "results"};
+  }
+  return {"/v1/chat/completions", "choices"};
+}
+
 // An error object sent in-band (in a 200 reply or as a stream event).
-std::optional<core::Error> inband_error(const core::Json& body, std::string_view backend) {
-  if (!body.is_object() || !body.contains("error") || body.contains("choices")) {
+std::optional<core::Error> inband_error(const core::Json& body, std::string_view backend,
+                                        std::string_view result_key = "choices") {
+  if (!body.is_object() || !body.contains("error") || body.contains(result_key)) {
     return std::nullopt;
   }
   auto err = core::parse_error_body(body);
@@ -139,17 +159,38 @@ private:
 OpenAiUpstream::OpenAiUpstream(std::unique_ptr<BackendHttp> http) : m_http(std::move(http)) {}
 
 core::Result<core::Json> OpenAiUpstream::chat(const core::Json& request, const CallContext& ctx) {
-  return chat_with(*m_http, request, ctx);
+  return call_with(*m_http, Operation::chat, request, ctx);
 }
 
 core::Result<std::unique_ptr<ChunkStream>>
 OpenAiUpstream::chat_stream(const core::Json& request, const CallContext& ctx) {
-  return chat_stream_with(*m_http, request, ctx);
+  return stream_with(*m_http, Operation::chat, request, ctx);
 }
 
-core::Result<core::Json> OpenAiUpstream::chat_with(BackendHttp& http, const core::Json& request,
+core::Result<core::Json> OpenAiUpstream::complete(const core::Json& request,
+                                                  const CallContext& ctx) {
+  return call_with(*m_http, Operation::completion, request, ctx);
+}
+
+core::Result<std::unique_ptr<ChunkStream>>
+OpenAiUpstream::complete_stream(const core::Json& request, const CallContext& ctx) {
+  return stream_with(*m_http, Operation::completion, request, ctx);
+}
+
+core::Result<core::Json> OpenAiUpstream::embed(const core::Json& request, const CallContext& ctx) {
+  return call_with(*m_http, Operation::embedding, request, ctx);
+}
+
+core::Result<core::Json> OpenAiUpstream::rerank(const core::Json& request,
+                                                const CallContext& ctx) {
+  return call_with(*m_http, Operation::rerank, request, ctx);
+}
+
+core::Result<core::Json> OpenAiUpstream::call_with(BackendHttp& http, Operation op,
+                                                   const core::Json& request,
                                                    const CallContext& ctx) {
-  auto response = http.post_json("/v1/chat/completions", request, false, ctx);
+  const Route route = route_of(op);
+  auto response = http.post_json(route.path, request, false, ctx);
   if (!response) {
     return core::fail(std::move(response.error()));
   }
@@ -161,22 +202,23 @@ core::Result<core::Json> OpenAiUpstream::chat_with(BackendHttp& http, const core
   if (!body) {
     return core::fail(std::move(body.error()));
   }
-  if (auto err = inband_error(*body, http.name())) {
+  if (auto err = inband_error(*body, http.name(), route.result_key)) {
     return core::fail(std::move(*err));
   }
-  if (!body->is_object() || !body->contains("choices")) {
-    return core::fail(core::Error::malformed_reply(http.name() + " reply has no choices"));
+  if (!body->is_object() || !body->contains(route.result_key)) {
+    return core::fail(core::Error::malformed_reply(http.name() + " reply has no " +
+                                                   std::string(route.result_key)));
   }
   (*body)["model"] = ctx.meta.model;
   return std::move(*body);
 }
 
 core::Result<std::unique_ptr<ChunkStream>>
-OpenAiUpstream::chat_stream_with(BackendHttp& http, const core::Json& request,
-                                 const CallContext& ctx) {
+OpenAiUpstream::stream_with(BackendHttp& http, Operation op, const core::Json& request,
+                            const CallContext& ctx) {
   core::Json body = request;
   body["stream_options"]["include_usage"] = true;
-  auto response = http.post_json("/v1/chat/completions", body, true, ctx);
+  auto response = http.post_json(route_of(op).path, body, true, ctx);
   if (!response) {
     return core::fail(std::move(response.error()));
   }

@@ -25,14 +25,36 @@ core::Json merge_params(core::Json request, const core::Json& params) {
 }
 
 core::Json prepare_request(const core::Json& client_request, const config::Model& model,
-                           bool stream) {
-  core::Json body = merge_params(client_request, model.params);
+                           bool stream, Operation op) {
+  const bool generates = operation_streams(op);
+  core::Json body = generates ? merge_params(client_request, model.params) : client_request;
   body["model"] = model.upstream.empty() ? model.name : model.upstream;
-  body["stream"] = stream;
+  if (generates) {
+    body["stream"] = stream;
+  }
   if (!stream) {
     body.erase("stream_options");
   }
   return body;
+}
+
+std::optional<std::string> missing_capability(const config::Model& model, Operation op,
+                                              bool fill_in_middle) {
+  if (model.capabilities.empty()) {
+    return std::nullopt;
+  }
+  std::string_view needed = "completion";
+  if (op == Operation::embedding) {
+    needed = "embedding";
+  } else if (op == Operation::rerank) {
+    needed = "rerank";
+  } else if (op == Operation::completion && fill_in_middle && model.has_capability("completion")) {
+    needed = "insert";
+  }
+  if (model.has_capability(needed)) {
+    return std::nullopt;
+  }
+  return std::string(needed);
 }
 
 } // namespace ask::proxy

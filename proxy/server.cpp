@@ -10,7 +10,7 @@
 #include "core/sha256.h"
 #include "core/url.h"
 #include "proxy/dialect_anthropic.h"
-#include "proxy/dialect_chat.h"
+#include "proxy/dialect_openai.h"
 #include "proxy/dialect_responses.h"
 #include "proxy/ollama_upstream.h"
 
@@ -272,6 +272,18 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
           body && body->is_object() ? ResponsesDialect(*body) : ResponsesDialect();
       m_chat->handle(request, exchange, door);
     }
+  } else if (path == "/v1/completions") {
+    if (only("POST")) {
+      m_chat->handle(request, exchange, completions_dialect());
+    }
+  } else if (path == "/v1/embeddings") {
+    if (only("POST")) {
+      m_chat->handle(request, exchange, embeddings_dialect());
+    }
+  } else if (path == "/v1/rerank") {
+    if (only("POST")) {
+      m_chat->handle(request, exchange, rerank_dialect());
+    }
   } else if (path == "/v1/models") {
     if (only("GET")) {
       models(request, exchange);
@@ -296,7 +308,8 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
     refuse(404,
            "no route " + request.method + " " + path +
                " (askd serves /v1/chat/completions, /v1/messages, /v1/messages/count_tokens, "
-               "/v1/responses, /v1/models, /v1/models/ID, /health, /metrics, "
+               "/v1/responses, /v1/completions, /v1/embeddings, /v1/rerank, /v1/models, "
+               "/v1/models/ID, /health, /metrics, "
                "/api/status, /api/events, /api/models/NAME/load and /unload)",
            "not_found_error", "not_found", {});
   }

@@ -53,30 +53,24 @@ public:
       : m_backend(std::move(backend)), m_router(router) {}
 
   core::Result<core::Json> chat(const core::Json& request, const CallContext& ctx) override {
-    auto lease = acquire(ctx);
-    if (!lease) {
-      return core::fail(std::move(lease.error()));
-    }
-    auto reply = OpenAiUpstream::chat_with(http_for(**lease), request, ctx);
-    if (!reply) {
-      explain_crash(reply.error(), **lease);
-    }
-    return reply;
+    return call(Operation::chat, request, ctx);
   }
-
   core::Result<std::unique_ptr<ChunkStream>> chat_stream(const core::Json& request,
                                                          const CallContext& ctx) override {
-    auto lease = acquire(ctx);
-    if (!lease) {
-      return core::fail(std::move(lease.error()));
-    }
-    auto stream = OpenAiUpstream::chat_stream_with(http_for(**lease), request, ctx);
-    if (!stream) {
-      explain_crash(stream.error(), **lease);
-      return core::fail(std::move(stream.error()));
-    }
-    return std::unique_ptr<ChunkStream>(
-        std::make_unique<LeasedStream>(std::move(*lease), std::move(*stream)));
+    return stream(Operation::chat, request, ctx);
+  }
+  core::Result<core::Json> complete(const core::Json& request, const CallContext& ctx) override {
+    return call(Operation::completion, request, ctx);
+  }
+  core::Result<std::unique_ptr<ChunkStream>> complete_stream(const core::Json& request,
+                                                             const CallContext& ctx) override {
+    return stream(Operation::completion, request, ctx);
+  }
+  core::Result<core::Json> embed(const core::Json& request, const CallContext& ctx) override {
+    return call(Operation::embedding, request, ctx);
+  }
+  core::Result<core::Json> rerank(const core::Json& request, const CallContext& ctx) override {
+    return call(Operation::rerank, request, ctx);
   }
 
   core::Result<std::optional<long long>> count_tokens(const core::Json& request,
@@ -89,6 +83,33 @@ public:
   }
 
 private:
+  core::Result<core::Json> call(Operation op, const core::Json& request, const CallContext& ctx) {
+    auto lease = acquire(ctx);
+    if (!lease) {
+      return core::fail(std::move(lease.error()));
+    }
+    auto reply = OpenAiUpstream::call_with(http_for(**lease), op, request, ctx);
+    if (!reply) {
+      explain_crash(reply.error(), **lease);
+    }
+    return reply;
+  }
+
+  core::Result<std::unique_ptr<ChunkStream>> stream(Operation op, const core::Json& request,
+                                                    const CallContext& ctx) {
+    auto lease = acquire(ctx);
+    if (!lease) {
+      return core::fail(std::move(lease.error()));
+    }
+    auto stream = OpenAiUpstream::stream_with(http_for(**lease), op, request, ctx);
+    if (!stream) {
+      explain_crash(stream.error(), **lease);
+      return core::fail(std::move(stream.error()));
+    }
+    return std::unique_ptr<ChunkStream>(
+        std::make_unique<LeasedStream>(std::move(*lease), std::move(*stream)));
+  }
+
   core::Result<std::unique_ptr<Lease>> acquire(const CallContext& ctx) {
     // Waiting for a load counts against the first-byte timeout: that is what a cold model
     // costs a client on any backend.
@@ -114,6 +135,12 @@ private:
 };
 
 } // namespace
+
+core::Error Upstream::unsupported(std::string_view what, const CallContext& ctx) {
+  const std::string backend = ctx.model != nullptr ? ctx.model->backend : std::string("this");
+  return core::Error::upstream(501, "backend " + backend + " does not answer " +
+                                        std::string(what));
+}
 
 core::Result<std::unique_ptr<Lease>>
 UnavailableRouter::acquire(const config::Model& model, std::chrono::steady_clock::time_point,

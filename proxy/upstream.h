@@ -1,7 +1,8 @@
 #pragma once
-// Upstream: one backend as the proxy sees it. It takes an OpenAI chat request already
-// prepared for one logical model (upstream model name, default params merged) and gives back
-// OpenAI-shaped JSON: a whole chat.completion, or a stream of chat.completion.chunk objects.
+// Upstream: one backend as the proxy sees it. It takes an OpenAI request already prepared for
+// one logical model (upstream model name, default params merged) and gives back OpenAI-shaped
+// JSON: a whole chat.completion, or a stream of chat.completion.chunk objects; likewise for
+// text completions (with fill-in-the-middle), embeddings and rerank.
 // Implementations: OpenAiUpstream (passthrough to any OpenAI-compatible server),
 // OllamaUpstream (Ollama's native /api/chat, translated), ManagedUpstream (a llama-server
 // instance leased from a ModelRouter). Made from the config by make_upstream().
@@ -31,7 +32,7 @@ struct CallContext {
   bool client_wants_usage = false;
 };
 
-// A streamed reply. next() blocks until the next chunk, the end, or an error (timeouts and
+// A streamed reply (chat.completion.chunk or text_completion objects). next() blocks until the next chunk, the end, or an error (timeouts and
 // the Watch apply). Destroying it early closes the upstream connection.
 class ChunkStream {
 public:
@@ -66,6 +67,32 @@ public:
   // `request` as above with "stream" true.
   virtual core::Result<std::unique_ptr<ChunkStream>> chat_stream(const core::Json& request,
                                                                  const CallContext& ctx) = 0;
+  // POST /v1/completions: `request` is OpenAI's text-completion body ("prompt", maybe
+  // "suffix" for fill-in-the-middle; "stream" false); the reply a text_completion object
+  // ({"choices":[{"text","index","finish_reason"}],"usage"}). The default: the backend kind
+  // cannot (a 501, which moves the request on down its chain).
+  virtual core::Result<core::Json> complete(const core::Json& request, const CallContext& ctx) {
+    (void)request;
+    return core::fail(unsupported("text completions", ctx));
+  }
+  // The same with "stream" true: text_completion chunks.
+  virtual core::Result<std::unique_ptr<ChunkStream>> complete_stream(const core::Json& request,
+                                                                     const CallContext& ctx) {
+    (void)request;
+    return core::fail(unsupported("text completions", ctx));
+  }
+  // POST /v1/embeddings: OpenAI's body and reply ({"object":"list","data":[{"object":
+  // "embedding","index","embedding"}],"model","usage"}).
+  virtual core::Result<core::Json> embed(const core::Json& request, const CallContext& ctx) {
+    (void)request;
+    return core::fail(unsupported("embeddings", ctx));
+  }
+  // POST /v1/rerank: {"model","query","documents",["top_n"]} → {"results":[{"index",
+  // "relevance_score"}],"model","usage"} (llama-server's shape, which Jina and Cohere share).
+  virtual core::Result<core::Json> rerank(const core::Json& request, const CallContext& ctx) {
+    (void)request;
+    return core::fail(unsupported("rerank", ctx));
+  }
   // The prompt tokens of chat `request` with the backend's own chat template and tokenizer;
   // nullopt when the backend has no way to say (askd then estimates, and says so).
   virtual core::Result<std::optional<long long>> count_tokens(const core::Json& request,
@@ -74,6 +101,11 @@ public:
     (void)ctx;
     return std::optional<long long>();
   }
+
+protected:
+  // The error of an operation this backend kind does not have: a 501 from "the backend",
+  // so that the request moves on to the next model of its chain.
+  static core::Error unsupported(std::string_view what, const CallContext& ctx);
 };
 
 // A running llama-server instance lent to one request; returned when destroyed.
