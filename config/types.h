@@ -116,16 +116,16 @@ struct ManagedSpec {
   std::optional<bool> mmap;       // false: --no-mmap (or a load mode without it); none = on
   std::vector<TensorOverride> override_tensors; // -ot, in order; buffer type always "CPU"
   std::optional<std::filesystem::path> mmproj;  // --mmproj: projector, with the output layer
-  std::optional<std::filesystem::path> draft; // speculative-decoding draft model file
-  bool draft_auto = false;                    // "draft": "auto": pick one beside the model file
+  std::optional<std::filesystem::path> draft;   // speculative-decoding draft model file
+  bool draft_auto = false;                      // "draft": "auto": pick one beside the model file
   bool mtp = false; // draft with the model's own MTP (NextN) layers: --spec-type draft-mtp
-  std::vector<std::string> gpus;              // ids from gpus.devices to place it on; empty = any
+  std::vector<std::string> gpus; // ids from gpus.devices to place it on; empty = any
   int max_replicas = 1;
-  bool pinned = false;             // never evicted
-  bool preload = false;            // loaded when askd starts
+  bool pinned = false;                // never evicted
+  bool preload = false;               // loaded when askd starts
   bool allow_partial_offload = false; // may keep layers in host memory when GPUs are short
-  std::optional<int> n_gpu_layers; // -ngl; -1 = all
-  std::optional<int> n_cpu_moe;    // --n-cpu-moe
+  std::optional<int> n_gpu_layers;    // -ngl; -1 = all
+  std::optional<int> n_cpu_moe;       // --n-cpu-moe
   // What else goes on llama-server's command line, as written (less what was folded into
   // the settings above).
   std::vector<std::string> extra_args;
@@ -158,8 +158,9 @@ struct Model {
   Timeouts timeouts = k_default_timeouts; // the model's, else its backend's, else defaults
   int max_concurrency = 0;                // 0 = unlimited
   int max_queue = k_default_max_queue;
-  std::vector<std::string> capabilities; // completion, vision, tools, thinking, embedding, insert, rerank
-  std::optional<ManagedSpec> managed;    // set exactly when the backend is llama-server
+  std::vector<std::string>
+      capabilities; // completion, vision, tools, thinking, embedding, insert, rerank
+  std::optional<ManagedSpec> managed; // set exactly when the backend is llama-server
 
   bool has_capability(std::string_view capability) const;
 };

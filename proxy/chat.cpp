@@ -41,8 +41,8 @@ bool has_content(const core::Json& chunk) {
       return true;
     }
     // A text completion's chunk carries its text on the choice itself.
-    if (auto text = choice.find("text"); text != choice.end() && text->is_string() &&
-                                         !text->get_ref<const std::string&>().empty()) {
+    if (auto text = choice.find("text");
+        text != choice.end() && text->is_string() && !text->get_ref<const std::string&>().empty()) {
       return true;
     }
     auto delta = choice.find("delta");
@@ -50,8 +50,8 @@ bool has_content(const core::Json& chunk) {
       continue;
     }
     for (const char* key : {"content", "reasoning_content", "reasoning"}) {
-      if (auto it = delta->find(key); it != delta->end() && it->is_string() &&
-                                      !it->get_ref<const std::string&>().empty()) {
+      if (auto it = delta->find(key);
+          it != delta->end() && it->is_string() && !it->get_ref<const std::string&>().empty()) {
         return true;
       }
     }
@@ -132,15 +132,15 @@ private:
   Clock::time_point m_start;
   RequestRecord m_rec;
   core::Json m_body;
-  core::ChatRequest m_parsed; // chat requests only
-  bool m_fill_in_middle = false; // a text completion with a suffix
+  core::ChatRequest m_parsed;                 // chat requests only
+  bool m_fill_in_middle = false;              // a text completion with a suffix
   std::optional<core::Usage> m_council_usage; // a council's members' tokens, added to the answer
   bool m_stream = false;
   bool m_wants_usage = false;
-  bool m_started = false;   // request_started was counted
-  bool m_committed = false; // a 200 status line has been (or is being) sent
+  bool m_started = false;                   // request_started was counted
+  bool m_committed = false;                 // a 200 status line has been (or is being) sent
   std::unique_ptr<StreamEncoder> m_encoder; // the door's, while a stream is relayed
-  std::string m_frame;    // reused for each SSE frame
+  std::string m_frame;                      // reused for each SSE frame
 };
 
 void ChatCall::run() {
@@ -156,7 +156,8 @@ void ChatCall::run() {
   std::string chain_of = resolved->name;
   if (resolved->council != nullptr && m_op != Operation::chat) {
     reject(400, "bad_request",
-           core::Error::bad_request("'" + resolved->name + "' is a council, which answers chat only, not " +
+           core::Error::bad_request("'" + resolved->name +
+                                    "' is a council, which answers chat only, not " +
                                     std::string(operation_name(m_op)) + " requests"));
     return;
   }
@@ -197,8 +198,8 @@ void ChatCall::run() {
   }
   ChainFailure failure = chain_failure(m_rec.attempts);
   spdlog::warn("{} {}: every model failed ({})", m_rec.id, m_rec.model, path_text(m_rec.path));
-  respond_error(failure.status, failure.body,
-                failure.body["error"]["message"].get<std::string>(), failure.retry_after_s);
+  respond_error(failure.status, failure.body, failure.body["error"]["message"].get<std::string>(),
+                failure.retry_after_s);
 }
 
 bool ChatCall::parse() {
@@ -223,10 +224,11 @@ bool ChatCall::parse() {
     m_stream = operation_streams(m_op) && m_body.value("stream", false);
     m_rec.stream = m_stream;
     m_fill_in_middle = m_op == Operation::completion && m_body.contains("suffix") &&
-                       m_body["suffix"].is_string() && !m_body["suffix"].get_ref<const std::string&>().empty();
+                       m_body["suffix"].is_string() &&
+                       !m_body["suffix"].get_ref<const std::string&>().empty();
     const auto options = m_body.find("stream_options");
-    m_wants_usage = options != m_body.end() && options->is_object() &&
-                    options->value("include_usage", false);
+    m_wants_usage =
+        options != m_body.end() && options->is_object() && options->value("include_usage", false);
     return true;
   }
   auto parsed = core::parse_chat_request(m_body);
@@ -307,9 +309,9 @@ void ChatCall::add_council_usage(core::Json& reply) const {
 ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
   if (auto missing = missing_capability(model, m_op, m_fill_in_middle)) {
     // A fallback that cannot do this at all is passed over without a call.
-    m_rec.attempts.push_back({model.name, model.backend, "capability",
-                              core::Error::bad_request(model.name + " lacks the '" + *missing +
-                                                       "' capability")});
+    m_rec.attempts.push_back(
+        {model.name, model.backend, "capability",
+         core::Error::bad_request(model.name + " lacks the '" + *missing + "' capability")});
     return Outcome::failed_over;
   }
   m_rec.path.push_back(model.name);
@@ -327,8 +329,9 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
   ctx.client_wants_usage = m_wants_usage;
 
   // Concurrency limits: the backend's, then the model's. Waiting counts against first byte.
-  auto permits = acquire_permits(m_deps.limiters, m_deps.metrics, model,
-                                 now + ctx.timeouts.first_byte, [this] { return m_ex.client_gone(); });
+  auto permits =
+      acquire_permits(m_deps.limiters, m_deps.metrics, model, now + ctx.timeouts.first_byte,
+                      [this] { return m_ex.client_gone(); });
   if (!permits) {
     const bool full = permits.error().kind == core::ErrorKind::overloaded;
     return attempt_failed(model, std::move(permits.error()), full ? "queue_full" : "");
@@ -422,8 +425,8 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
       // Too late to fall back: end the stream with an OpenAI-shaped error event.
       m_deps.metrics.stream_aborted(model.name, reason_for(e));
       m_deps.metrics.upstream_error(model.backend, model.name, reason_for(e));
-      spdlog::warn("{} {}: stream from {} broke after its first content: {}", m_rec.id,
-                   m_rec.model, model.name, e.describe());
+      spdlog::warn("{} {}: stream from {} broke after its first content: {}", m_rec.id, m_rec.model,
+                   model.name, e.describe());
       m_rec.error = e.describe();
       m_frame.clear();
       m_encoder->fail(core::Error{e.kind, model.name + " failed mid-stream: " + e.message,
@@ -442,7 +445,8 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
     }
   }
   if (auto usage = stream.usage()) {
-    m_rec.prompt_tokens = usage->prompt_tokens + (m_council_usage ? m_council_usage->prompt_tokens : 0);
+    m_rec.prompt_tokens =
+        usage->prompt_tokens + (m_council_usage ? m_council_usage->prompt_tokens : 0);
     m_rec.completion_tokens =
         usage->completion_tokens + (m_council_usage ? m_council_usage->completion_tokens : 0);
   }

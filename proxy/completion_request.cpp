@@ -35,8 +35,8 @@ core::Result<core::Json> completion_request(const core::Json& body) {
       return core::fail(std::move(s.error()));
     }
   }
-  if (auto stream = body.find("stream"); stream != body.end() && !stream->is_null() &&
-                                         !stream->is_boolean()) {
+  if (auto stream = body.find("stream");
+      stream != body.end() && !stream->is_null() && !stream->is_boolean()) {
     return core::fail(json::type_error("stream", "a boolean", *stream));
   }
   return body;

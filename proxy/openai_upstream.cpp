@@ -162,8 +162,8 @@ core::Result<core::Json> OpenAiUpstream::chat(const core::Json& request, const C
   return call_with(*m_http, Operation::chat, request, ctx);
 }
 
-core::Result<std::unique_ptr<ChunkStream>>
-OpenAiUpstream::chat_stream(const core::Json& request, const CallContext& ctx) {
+core::Result<std::unique_ptr<ChunkStream>> OpenAiUpstream::chat_stream(const core::Json& request,
+                                                                       const CallContext& ctx) {
   return stream_with(*m_http, Operation::chat, request, ctx);
 }
 
@@ -181,8 +181,7 @@ core::Result<core::Json> OpenAiUpstream::embed(const core::Json& request, const 
   return call_with(*m_http, Operation::embedding, request, ctx);
 }
 
-core::Result<core::Json> OpenAiUpstream::rerank(const core::Json& request,
-                                                const CallContext& ctx) {
+core::Result<core::Json> OpenAiUpstream::rerank(const core::Json& request, const CallContext& ctx) {
   return call_with(*m_http, Operation::rerank, request, ctx);
 }
 
@@ -213,9 +212,10 @@ core::Result<core::Json> OpenAiUpstream::call_with(BackendHttp& http, Operation 
   return std::move(*body);
 }
 
-core::Result<std::unique_ptr<ChunkStream>>
-OpenAiUpstream::stream_with(BackendHttp& http, Operation op, const core::Json& request,
-                            const CallContext& ctx) {
+core::Result<std::unique_ptr<ChunkStream>> OpenAiUpstream::stream_with(BackendHttp& http,
+                                                                       Operation op,
+                                                                       const core::Json& request,
+                                                                       const CallContext& ctx) {
   core::Json body = request;
   body["stream_options"]["include_usage"] = true;
   auto response = http.post_json(route_of(op).path, body, true, ctx);
@@ -226,14 +226,14 @@ OpenAiUpstream::stream_with(BackendHttp& http, Operation op, const core::Json& r
       std::make_unique<SseChunkStream>(std::move(*response), ctx, http.name()));
 }
 
-core::Result<std::optional<long long>>
-OpenAiUpstream::count_tokens(const core::Json& request, const CallContext& ctx) {
+core::Result<std::optional<long long>> OpenAiUpstream::count_tokens(const core::Json& request,
+                                                                    const CallContext& ctx) {
   return count_tokens_with(*m_http, request, ctx);
 }
 
-core::Result<std::optional<long long>>
-OpenAiUpstream::count_tokens_with(BackendHttp& http, const core::Json& request,
-                                  const CallContext& ctx) {
+core::Result<std::optional<long long>> OpenAiUpstream::count_tokens_with(BackendHttp& http,
+                                                                         const core::Json& request,
+                                                                         const CallContext& ctx) {
   // The prompt exactly as llama-server would build it for this chat, then its tokens (with
   // the BOS and other special tokens the template writes as text).
   auto post = [&](std::string_view path, const core::Json& body) -> core::Result<core::Json> {
@@ -262,8 +262,8 @@ OpenAiUpstream::count_tokens_with(BackendHttp& http, const core::Json& request,
   }
   auto prompt = templated->find("prompt");
   if (!templated->is_object() || prompt == templated->end() || !prompt->is_string()) {
-    return core::fail(core::Error::malformed_reply(http.name() +
-                                                   " /apply-template reply has no prompt"));
+    return core::fail(
+        core::Error::malformed_reply(http.name() + " /apply-template reply has no prompt"));
   }
   auto tokens = post("/tokenize", {{"content", *prompt}, {"parse_special", true}});
   if (!tokens) {

@@ -124,7 +124,8 @@ ProxyServer::ProxyServer(const config::Config& config, ModelRouter& router, Requ
     spdlog::info("refused a request ({}): {}", status, reason);
     log_rejection(m_log, m_clock, new_request_id(), "", status, std::string(reason));
     return std::pair<std::string, std::string>(
-        "application/json", core::dump_json(error_json("askd: " + std::string(reason), type, code)));
+        "application/json",
+        core::dump_json(error_json("askd: " + std::string(reason), type, code)));
   };
   m_server = std::make_unique<net::HttpServer>(
       [this](const net::HttpRequest& request, net::Exchange& exchange) {
@@ -184,7 +185,8 @@ std::optional<net::Rejection> ProxyServer::check_head(const net::HttpRequest& he
   return net::Rejection{
       401,
       {{"Content-Type", "application/json"}, {"WWW-Authenticate", "Bearer"}, {"X-Request-Id", id}},
-      core::dump_json(error_for(head.path, 401, message, "invalid_request_error", "invalid_api_key"))};
+      core::dump_json(
+          error_for(head.path, 401, message, "invalid_request_error", "invalid_api_key"))};
 }
 
 bool ProxyServer::authorized(const net::HttpRequest& request) const {
@@ -320,8 +322,8 @@ bool ProxyServer::handle_control(const net::HttpRequest& request, net::Exchange&
   auto wrong_method = [&](std::string_view method) {
     m_metrics.rejected("bad_request");
     send_json(exchange, 405,
-              error_json(path + " takes " + std::string(method) + " only",
-                         "invalid_request_error", "method_not_allowed"),
+              error_json(path + " takes " + std::string(method) + " only", "invalid_request_error",
+                         "method_not_allowed"),
               {{"Allow", std::string(method)}});
     return true;
   };
@@ -433,8 +435,8 @@ void ProxyServer::model(const net::HttpRequest& request, net::Exchange& exchange
   const std::string shown = name ? *name : std::string(id);
   m_metrics.rejected("unknown_model");
   const std::string request_id = new_request_id();
-  const std::string message = "the model '" + shown +
-                              "' is not served by askd (GET /v1/models lists those it serves)";
+  const std::string message =
+      "the model '" + shown + "' is not served by askd (GET /v1/models lists those it serves)";
   core::Json body = error_json(message, "invalid_request_error", "model_not_found");
   body["error"]["param"] = "model";
   send_json(exchange, 404, body, {{"X-Request-Id", request_id}});
@@ -487,8 +489,11 @@ core::Json ProxyServer::model_entries(bool with_state, std::string_view only) {
     if (skip(c.name)) {
       continue;
     }
-    core::Json e = {{"id", c.name}, {"object", "model"}, {"created", m_started_at},
-                    {"owned_by", "askd"}, {"council", true}};
+    core::Json e = {{"id", c.name},
+                    {"object", "model"},
+                    {"created", m_started_at},
+                    {"owned_by", "askd"},
+                    {"council", true}};
     if (!c.description.empty()) {
       e["description"] = c.description;
     }

@@ -138,8 +138,7 @@ private:
 
 core::Error Upstream::unsupported(std::string_view what, const CallContext& ctx) {
   const std::string backend = ctx.model != nullptr ? ctx.model->backend : std::string("this");
-  return core::Error::upstream(501, "backend " + backend + " does not answer " +
-                                        std::string(what));
+  return core::Error::upstream(501, "backend " + backend + " does not answer " + std::string(what));
 }
 
 core::Result<std::unique_ptr<Lease>>

@@ -32,8 +32,9 @@ struct CallContext {
   bool client_wants_usage = false;
 };
 
-// A streamed reply (chat.completion.chunk or text_completion objects). next() blocks until the next chunk, the end, or an error (timeouts and
-// the Watch apply). Destroying it early closes the upstream connection.
+// A streamed reply (chat.completion.chunk or text_completion objects). next() blocks until the next
+// chunk, the end, or an error (timeouts and the Watch apply). Destroying it early closes the
+// upstream connection.
 class ChunkStream {
 public:
   virtual ~ChunkStream() = default;
@@ -126,9 +127,9 @@ public:
 
 // One state change of a router, for GET /api/events (docs/proxy.md).
 struct RouterEvent {
-  std::uint64_t seq = 0;  // 1, 2, 3, … in order; the SSE event id
-  std::string kind;       // "load", "ready", "stop", "exit", "crash", "calibrated", …
-  core::Json data;        // {"model", "instance", "detail", "time", …}
+  std::uint64_t seq = 0; // 1, 2, 3, … in order; the SSE event id
+  std::string kind;      // "load", "ready", "stop", "exit", "crash", "calibrated", …
+  core::Json data;       // {"model", "instance", "detail", "time", …}
 };
 
 // Hands out llama-server instances for managed models (the router, a later module).
@@ -146,8 +147,8 @@ public:
   // POST /api/models/{name}/load and /unload. Errors: not_found (no such managed model),
   // overloaded (cannot be placed).
   virtual core::Result<core::Json> load(std::string_view model) {
-    return core::fail(core::Error::not_found("no llama-server model named '" +
-                                             std::string(model) + "' is managed by askd"));
+    return core::fail(core::Error::not_found("no llama-server model named '" + std::string(model) +
+                                             "' is managed by askd"));
   }
   virtual core::Result<core::Json> unload(std::string_view model) { return load(model); }
   // GET /api/events: the state changes (loads, stops, crashes, calibrations, …) with a
@@ -158,8 +159,7 @@ public:
     std::vector<RouterEvent> events;
     bool resumed = true;
   };
-  virtual Events events_after(std::uint64_t after,
-                              std::chrono::steady_clock::time_point deadline) {
+  virtual Events events_after(std::uint64_t after, std::chrono::steady_clock::time_point deadline) {
     (void)after;
     (void)deadline;
     return {};
