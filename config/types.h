@@ -158,8 +158,8 @@ struct Model {
   Timeouts timeouts = k_default_timeouts; // the model's, else its backend's, else defaults
   int max_concurrency = 0;                // 0 = unlimited
   int max_queue = k_default_max_queue;
-  std::vector<std::string>
-      capabilities; // completion, vision, tools, thinking, embedding, insert, rerank
+  // completion, vision, tools, thinking, embedding, insert, rerank; empty = not said
+  std::vector<std::string> capabilities;
   std::optional<ManagedSpec> managed; // set exactly when the backend is llama-server
 
   bool has_capability(std::string_view capability) const;
