@@ -13,6 +13,23 @@ std::optional<core::Duration> keep_alive_of(const CallContext& ctx) {
   return ctx.model != nullptr ? ctx.model->keep_alive : std::nullopt;
 }
 
+// Ollama cuts a prompt longer than num_ctx silently (keeping its end, so the instructions at
+// the start are lost) and defaults num_ctx to less than most models hold: a model whose
+// context_length the config says gets exactly that, unless the request set num_ctx itself.
+// askd skips a model whose window the prompt would not fit (proxy/chat.cpp).
+void set_context(core::Json& body, const CallContext& ctx) {
+  if (ctx.model == nullptr || !ctx.model->context_length) {
+    return;
+  }
+  core::Json& options = body["options"];
+  if (!options.is_object()) {
+    options = core::Json::object();
+  }
+  if (!options.contains("num_ctx")) {
+    options["num_ctx"] = *ctx.model->context_length;
+  }
+}
+
 class NdjsonChunkStream final : public ChunkStream {
 public:
   NdjsonChunkStream(net::ResponseStream response, const CallContext& ctx, std::string backend)
@@ -104,6 +121,7 @@ core::Result<core::Json> OllamaUpstream::chat(const core::Json& request, const C
   if (!body) {
     return core::fail(std::move(body.error()));
   }
+  set_context(*body, ctx);
   auto response = m_http->post_json("/api/chat", *body, false, ctx);
   if (!response) {
     return core::fail(std::move(response.error()));
@@ -119,12 +137,13 @@ core::Result<core::Json> OllamaUpstream::chat(const core::Json& request, const C
   return openai_response_from_ollama(*reply, ctx.meta);
 }
 
-core::Result<std::unique_ptr<ChunkStream>>
-OllamaUpstream::chat_stream(const core::Json& request, const CallContext& ctx) {
+core::Result<std::unique_ptr<ChunkStream>> OllamaUpstream::chat_stream(const core::Json& request,
+                                                                       const CallContext& ctx) {
   auto body = ollama_chat_request(request, request.value("model", ""), keep_alive_of(ctx), true);
   if (!body) {
     return core::fail(std::move(body.error()));
   }
+  set_context(*body, ctx);
   auto response = m_http->post_json("/api/chat", *body, true, ctx);
   if (!response) {
     return core::fail(std::move(response.error()));
