@@ -186,6 +186,17 @@ const std::map<std::string_view, Setter>& llama_setters() {
          }
          return {};
        }},
+      {"--embedding", flag(&Options::embeddings, true)},
+      {"--rerank",
+       [](Options& o, const Parsed&) -> Result<void> {
+         // llama-server: reranking turns embeddings on with rank pooling.
+         o.reranking = true;
+         o.embeddings = true;
+         o.pooling = "rank";
+         return {};
+       }},
+      // none|mean|cls|last|rank; kept as given (anything but none pools one vector).
+      {"--pooling", text(&Options::pooling)},
       {"--help", flag(&Options::help, true)},
       {"--version", flag(&Options::version, true)},
   };
@@ -242,6 +253,7 @@ const std::map<std::string_view, SimOption>& sim_options() {
           return {};
         }}},
       {"--sim-fake-model", {false, flag(&Options::fake_model, true)}},
+      {"--sim-no-fim", {false, flag(&Options::no_fim, true)}},
       {"--sim-max-connections",
        {true, number<std::size_t>([](Options& o, std::size_t v) { o.max_connections = v; })}},
       {"--sim-request-log",
