@@ -165,6 +165,30 @@ OllamaUpstream::loaded_models(const net::ClientTimeouts& timeouts) {
   return std::optional<std::vector<LoadedModel>>(std::move(*models));
 }
 
+core::Result<std::optional<ModelFacts>> OllamaUpstream::facts(const config::Model& model,
+                                                              const net::ClientTimeouts& timeouts) {
+  CallContext ctx;
+  ctx.model = &model;
+  ctx.timeouts = timeouts;
+  auto response = m_http->post_json("/api/show", {{"model", model.upstream}}, false, ctx);
+  if (!response) {
+    return core::fail(std::move(response.error()));
+  }
+  auto text = response->read_all(k_max_reply_body);
+  if (!text) {
+    return core::fail(std::move(text.error()));
+  }
+  auto reply = parse_backend_json(*text, m_http->name() + " /api/show reply");
+  if (!reply) {
+    return core::fail(std::move(reply.error()));
+  }
+  auto facts = facts_from_ollama_show(*reply);
+  if (!facts) {
+    return core::fail(std::move(facts.error()));
+  }
+  return std::optional<ModelFacts>(std::move(*facts));
+}
+
 core::Result<std::vector<LoadedModel>> parse_ollama_ps(const core::Json& reply) {
   if (!reply.is_object() || !reply.contains("models") || !reply["models"].is_array()) {
     return core::fail(core::Error::malformed_reply("/api/ps: expected {\"models\": [...]}"));

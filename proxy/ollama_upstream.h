@@ -20,6 +20,9 @@ public:
   // GET /api/ps.
   core::Result<std::optional<std::vector<LoadedModel>>>
   loaded_models(const net::ClientTimeouts& timeouts) override;
+  // POST /api/show.
+  core::Result<std::optional<ModelFacts>> facts(const config::Model& model,
+                                                const net::ClientTimeouts& timeouts) override;
 
 private:
   std::unique_ptr<BackendHttp> m_http;
