@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sstream>
+
 #include "core/test_fixtures.h"
 
 namespace ollama_embed_test {
@@ -112,6 +114,29 @@ TEST_CASE("openai_embeddings_from_ollama: errors and malformed replies") {
     CHECK(r.error().http_status == 502);
     CHECK(r.error().message == c.message);
   }
+}
+
+} // namespace ollama_embed_test
+
+namespace ollama_embed_test {
+
+// llama-server b10587's own base64 of one vector next to its floats
+// (tests/fixtures/llama-server/embeddings/float-base64.http): askd's encoding must match it.
+TEST_CASE("base64_float32: the same text llama-server sends for encoding_format base64") {
+  std::istringstream in(ask::core::testing::read_fixture("llama-server/embeddings/float-base64.http"));
+  std::vector<Json> bodies;
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("{")) {
+      bodies.push_back(Json::parse(line));
+    }
+  }
+  REQUIRE(bodies.size() == 2);
+  std::vector<float> floats;
+  for (const Json& x : bodies[0]["data"][0]["embedding"]) {
+    floats.push_back(x.get<float>());
+  }
+  REQUIRE(floats.size() > 16);
+  CHECK(base64_float32(floats) == bodies[1]["data"][0]["embedding"].get<std::string>());
 }
 
 } // namespace ollama_embed_test
