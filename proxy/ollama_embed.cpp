@@ -19,32 +19,33 @@ using core::fail;
 using core::Json;
 using core::Result;
 
-constexpr std::string_view k_what = "Ollama embed reply";
+constexpr std::string_view k_embed_reply = "Ollama embed reply";
 
-// Largest token count read from a reply, as the chat translation bounds it.
-constexpr long long k_max_count = std::numeric_limits<long long>::max() / 4;
+// Largest token count read from a reply, as the chat translation bounds it. (Names here differ
+// from ollama_translate.cpp's: a unity build compiles both in one translation unit.)
+constexpr long long k_max_embed_count = std::numeric_limits<long long>::max() / 4;
 
-Error bad_reply(const std::string& path, std::string_view reason) {
-  return Error::malformed_reply("invalid " + std::string(k_what) + ": " + path + ": " +
+Error bad_embed_reply(const std::string& path, std::string_view reason) {
+  return Error::malformed_reply("invalid " + std::string(k_embed_reply) + ": " + path + ": " +
                                 std::string(reason));
 }
 
 // One vector of the reply: finite numbers that fit a float32 (what Ollama computes in).
 Result<std::vector<float>> read_vector(const Json& value, const std::string& path) {
   if (!value.is_array()) {
-    return fail(bad_reply(path, ollama_detail::expected("an array of numbers", value)));
+    return fail(bad_embed_reply(path, ollama_detail::expected("an array of numbers", value)));
   }
   std::vector<float> out;
   out.reserve(value.size());
   for (std::size_t i = 0; i < value.size(); ++i) {
     const Json& v = value[i];
     if (!v.is_number()) {
-      return fail(bad_reply(ollama_detail::index_path(path, i),
+      return fail(bad_embed_reply(ollama_detail::index_path(path, i),
                             ollama_detail::expected("a number", v)));
     }
     const double d = v.get<double>();
     if (!std::isfinite(d) || std::fabs(d) > std::numeric_limits<float>::max()) {
-      return fail(bad_reply(ollama_detail::index_path(path, i), "not a finite float32"));
+      return fail(bad_embed_reply(ollama_detail::index_path(path, i), "not a finite float32"));
     }
     out.push_back(static_cast<float>(d));
   }
@@ -57,8 +58,8 @@ Result<long long> read_prompt_tokens(const Json& reply) {
     return 0LL; // Ollama leaves it out when nothing was evaluated
   }
   const auto n = ollama_detail::as_int64(*it);
-  if (!n || *n < 0 || *n > k_max_count) {
-    return fail(bad_reply("prompt_eval_count", "expected a token count (a non-negative integer)"));
+  if (!n || *n < 0 || *n > k_max_embed_count) {
+    return fail(bad_embed_reply("prompt_eval_count", "expected a token count (a non-negative integer)"));
   }
   return *n;
 }
@@ -99,19 +100,19 @@ core::Result<core::Json> openai_embeddings_from_ollama(const core::Json& reply,
                                                        const std::string& model,
                                                        std::size_t inputs, bool base64) {
   if (!reply.is_object()) {
-    return fail(bad_reply("body", ollama_detail::expected("an object", reply)));
+    return fail(bad_embed_reply("body", ollama_detail::expected("an object", reply)));
   }
-  if (auto err = ollama_detail::in_band_error(reply, k_what)) {
+  if (auto err = ollama_detail::in_band_error(reply, k_embed_reply)) {
     return fail(std::move(*err));
   }
   const auto embeddings = reply.find("embeddings");
   if (embeddings == reply.end() || !embeddings->is_array()) {
-    return fail(bad_reply("embeddings", embeddings == reply.end()
+    return fail(bad_embed_reply("embeddings", embeddings == reply.end()
                                             ? "missing"
                                             : ollama_detail::expected("an array", *embeddings)));
   }
   if (embeddings->size() != inputs) {
-    return fail(bad_reply("embeddings", std::to_string(embeddings->size()) + " vectors for " +
+    return fail(bad_embed_reply("embeddings", std::to_string(embeddings->size()) + " vectors for " +
                                             std::to_string(inputs) + " inputs"));
   }
   auto prompt_tokens = read_prompt_tokens(reply);
