@@ -16,13 +16,17 @@ Json J(const char* text) { return Json::parse(text); }
 
 Json embed_body(const Json& patch) {
   Json body = {{"model", "embed"}, {"input", "hello"}};
-  body.update(patch);
+  if (!patch.is_null()) { // {} is null to nlohmann
+    body.update(patch);
+  }
   return body;
 }
 
 Json rerank_body(const Json& patch) {
   Json body = J(R"({"model": "rr", "query": "q", "documents": ["a", "b"]})");
-  body.update(patch);
+  if (!patch.is_null()) { // {} is null to nlohmann
+    body.update(patch);
+  }
   return body;
 }
 
