@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/duration.h"
+#include "core/error.h"
 #include "core/openai.h"
 
 namespace ask::proxy::ollama_detail {
@@ -22,5 +24,11 @@ std::string index_path(const std::string& base, std::size_t i);
 // A signed 64-bit integer from an integer or an integral float; nullopt otherwise (strings,
 // fractions, values out of range).
 std::optional<long long> as_int64(const core::Json& v);
+// The error of a reply object that is {"error": ...} (upstream_status, Ollama's message cut
+// to a bound, its code as the status when 400..599, else 502); nullopt when it is none.
+// `what` names the reply in malformed_reply messages. Chat and embed replies share it.
+std::optional<core::Error> in_band_error(const core::Json& body, std::string_view what);
+// keep_alive as Ollama takes it: whole seconds as an integer, "forever" as -1.
+core::Json keep_alive_json(const core::Duration& keep_alive);
 
 } // namespace ask::proxy::ollama_detail

@@ -412,15 +412,15 @@ Result<Json> translate_message(const core::Message& msg, const std::string& path
   return out;
 }
 
-Json keep_alive_json(const core::Duration& keep_alive) {
+} // namespace
+
+Json ollama_detail::keep_alive_json(const core::Duration& keep_alive) {
   const double seconds = keep_alive.to_ollama_seconds();
   if (std::trunc(seconds) == seconds) {
     return static_cast<long long>(seconds);
   }
   return seconds; // Ollama takes fractional seconds too
 }
-
-} // namespace
 
 core::Result<core::Json> ollama_chat_request(const core::Json& openai_request,
                                              std::string_view upstream_model,
@@ -475,7 +475,7 @@ core::Result<core::Json> ollama_chat_request(const core::Json& openai_request,
   }
   out["stream"] = stream;
   if (keep_alive) {
-    out["keep_alive"] = keep_alive_json(*keep_alive);
+    out["keep_alive"] = ollama_detail::keep_alive_json(*keep_alive);
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #include <deque>
 
 #include "core/ndjson.h"
+#include "proxy/ollama_embed.h"
 
 namespace ask::proxy {
 
@@ -150,6 +151,31 @@ core::Result<std::unique_ptr<ChunkStream>> OllamaUpstream::chat_stream(const cor
   }
   return std::unique_ptr<ChunkStream>(
       std::make_unique<NdjsonChunkStream>(std::move(*response), ctx, m_http->name()));
+}
+
+core::Result<core::Json> OllamaUpstream::embed(const core::Json& request, const CallContext& ctx) {
+  const std::optional<std::int64_t> num_ctx =
+      ctx.model != nullptr ? ctx.model->context_length : std::nullopt;
+  auto body = ollama_embed_request(request, request.value("model", ""), keep_alive_of(ctx), num_ctx);
+  if (!body) {
+    return core::fail(std::move(body.error()));
+  }
+  auto response = m_http->post_json("/api/embed", *body, false, ctx);
+  if (!response) {
+    return core::fail(std::move(response.error()));
+  }
+  auto text = response->read_all(k_max_reply_body);
+  if (!text) {
+    return core::fail(std::move(text.error()));
+  }
+  auto reply = parse_backend_json(*text, m_http->name() + " reply");
+  if (!reply) {
+    return core::fail(std::move(reply.error()));
+  }
+  const core::Json& input = request.at("input");
+  const bool base64 = request.value("encoding_format", core::Json()) == "base64";
+  return openai_embeddings_from_ollama(*reply, ctx.meta.model, input.is_array() ? input.size() : 1,
+                                       base64);
 }
 
 core::Result<std::optional<std::vector<LoadedModel>>>
