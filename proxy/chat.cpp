@@ -113,9 +113,9 @@ std::optional<core::Usage> usage_of(const core::Json& response) {
 class ChatCall {
 public:
   ChatCall(const ChatDeps& deps, const net::HttpRequest& request, net::Exchange& exchange,
-           const Dialect& door)
+           const Dialect& door, const core::Json* body)
       : m_deps(deps), m_request(request), m_ex(exchange), m_door(door), m_op(door.operation()),
-        m_start(deps.clock.now()) {
+        m_given_body(body), m_start(deps.clock.now()) {
     m_rec.ts = core::unix_seconds(deps.clock.wall_now());
     m_rec.id = new_request_id();
     m_rec.client = exchange.peer();
@@ -151,6 +151,7 @@ private:
   net::Exchange& m_ex;
   const Dialect& m_door;
   const Operation m_op;
+  const core::Json* m_given_body; // the body parsed by the caller, or null
   Clock::time_point m_start;
   RequestRecord m_rec;
   core::Json m_body;
@@ -225,11 +226,16 @@ void ChatCall::run() {
 }
 
 bool ChatCall::parse() {
-  auto body = core::parse_json_text(m_request.body);
-  if (!body) {
-    reject(400, "invalid_json", core::Error::bad_request("invalid JSON: " + body.error().what));
-    return false;
+  std::expected<core::Json, core::JsonTextError> parsed_here;
+  if (m_given_body == nullptr) {
+    parsed_here = core::parse_json_text(m_request.body);
+    if (!parsed_here) {
+      reject(400, "invalid_json",
+             core::Error::bad_request("invalid JSON: " + parsed_here.error().what));
+      return false;
+    }
   }
+  const core::Json* body = m_given_body != nullptr ? m_given_body : &*parsed_here;
   if (body->is_object()) {
     if (auto it = body->find("model"); it != body->end() && it->is_string()) {
       m_rec.requested = it->get<std::string>();
@@ -636,8 +642,8 @@ void ChatCall::finish(int status) {
 } // namespace
 
 void ChatHandler::handle(const net::HttpRequest& request, net::Exchange& exchange,
-                         const Dialect& door) {
-  ChatCall call(m_deps, request, exchange, door);
+                         const Dialect& door, const core::Json* body) {
+  ChatCall call(m_deps, request, exchange, door, body);
   call.run();
 }
 

@@ -39,8 +39,10 @@ public:
   explicit ChatHandler(ChatDeps deps) : m_deps(deps) {}
 
   // Answers one request on `exchange` through `door` (chat_dialect() for chat completions);
-  // never throws for anything a client or backend does.
-  void handle(const net::HttpRequest& request, net::Exchange& exchange, const Dialect& door);
+  // never throws for anything a client or backend does. `body`: the request's body, when the
+  // caller has already parsed it (a door made from it); else it is parsed here.
+  void handle(const net::HttpRequest& request, net::Exchange& exchange, const Dialect& door,
+              const core::Json* body = nullptr);
 
 private:
   ChatDeps m_deps;

@@ -267,12 +267,13 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
     }
   } else if (path == "/v1/responses") {
     if (only("POST")) {
-      // Its replies echo the request's settings, as OpenAI's do: a door per request. A body
-      // that does not parse gets the defaults here and its error from the chat path.
+      // Its replies echo the request's settings, as OpenAI's do: a door per request, made
+      // from the body parsed once. A body that does not parse gets the defaults here and its
+      // error from the chat path.
       auto body = core::parse_json_text(request.body);
       const ResponsesDialect door =
           body && body->is_object() ? ResponsesDialect(*body) : ResponsesDialect();
-      m_chat->handle(request, exchange, door);
+      m_chat->handle(request, exchange, door, body ? &*body : nullptr);
     }
   } else if (path == "/v1/completions") {
     if (only("POST")) {
