@@ -72,11 +72,7 @@ void TokenCounter::handle(const net::HttpRequest& request, net::Exchange& exchan
     refuse(400, core::Error::bad_request("invalid JSON: " + body.error().what));
     return;
   }
-  // Counting takes no max_tokens; the door's translation wants one.
-  if (body->is_object() && !body->contains("max_tokens")) {
-    (*body)["max_tokens"] = 1;
-  }
-  auto chat = door.to_openai(*body);
+  auto chat = door.to_openai_for_count(*body);
   if (!chat) {
     refuse(400, chat.error());
     return;

@@ -56,6 +56,11 @@ public:
   // chat already valid enough for core::parse_chat_request. Errors: bad_request naming the
   // field in the door's own terms ("messages[1].content[0].source").
   virtual core::Result<core::Json> to_openai(const core::Json& body) const = 0;
+  // A token-count request's body (the door's request without what only generation needs,
+  // such as Messages' required max_tokens) as a chat request, for count_tokens.
+  virtual core::Result<core::Json> to_openai_for_count(const core::Json& body) const {
+    return to_openai(body);
+  }
   // A whole reply of the operation (chat: a chat.completion, already parsed and valid) as the
   // door's reply. Taken by value: most doors hand it on or take it apart.
   virtual core::Json reply(core::Json completion, const DialectMeta& meta) const = 0;

@@ -361,6 +361,10 @@ core::Result<core::Json> AnthropicDialect::to_openai(const core::Json& body) con
   return anthropic_chat_request(body);
 }
 
+core::Result<core::Json> AnthropicDialect::to_openai_for_count(const core::Json& body) const {
+  return anthropic_chat_request(body, /*counting=*/true);
+}
+
 core::Json AnthropicDialect::reply(core::Json completion, const DialectMeta& meta) const {
   return anthropic_reply::message_reply(completion, meta);
 }

@@ -21,6 +21,7 @@ public:
   std::string_view name() const override { return "messages"; }
   // See anthropic_chat_request.
   core::Result<core::Json> to_openai(const core::Json& body) const override;
+  core::Result<core::Json> to_openai_for_count(const core::Json& body) const override;
   core::Json reply(core::Json completion, const DialectMeta& meta) const override;
   std::unique_ptr<StreamEncoder> stream(const DialectMeta& meta) const override;
   core::Json error_body(int status, const core::Json& openai_error) const override;
@@ -29,7 +30,9 @@ public:
 
 // The Messages request `body` as an OpenAI chat request (AnthropicDialect::to_openai). Errors:
 // bad_request naming the field as Anthropic's API does ("messages[1].content[0].source.data").
-core::Result<core::Json> anthropic_chat_request(const core::Json& body);
+// `counting`: a /v1/messages/count_tokens body, which has no max_tokens; sampling settings
+// and stop sequences are not read.
+core::Result<core::Json> anthropic_chat_request(const core::Json& body, bool counting = false);
 
 // Anthropic's error `type` for an HTTP status: 400 invalid_request_error (and any other 4xx
 // not below), 401 authentication_error, 402 billing_error, 403 permission_error, 404

@@ -472,8 +472,8 @@ Result<void> add_message(const Json& msg, const std::string& path, bool last, Js
     return {};
   }
   if (*role != "user" && *role != "assistant") {
-    return fail(bad_field(path + ".role", "expected \"user\", \"assistant\" or \"system\", got \"" +
-                                              *role + "\""));
+    return fail(bad_field(path + ".role",
+                          "expected \"user\", \"assistant\" or \"system\", got \"" + *role + "\""));
   }
   const bool assistant = *role == "assistant";
   const Json* content = member(msg, "content");
@@ -732,7 +732,7 @@ Result<void> translate_thinking(const Json& body, Json& out) {
   return {};
 }
 
-Result<Json> to_chat_body(const Json& body) {
+Result<Json> to_chat_body(const Json& body, bool counting) {
   if (!body.is_object()) {
     return fail(expected("body", "a JSON object", body));
   }
@@ -758,8 +758,15 @@ Result<Json> to_chat_body(const Json& body) {
     out["stream"] = *stream;
   }
   using Step = Result<void> (*)(const Json&, Json&);
-  for (const Step step : {&translate_sampling, &translate_stop, &translate_tools,
-                          &translate_tool_choice, &translate_thinking}) {
+  // A count_tokens body has no max_tokens, and sampling does not change the prompt.
+  if (!counting) {
+    for (const Step step : {&translate_sampling, &translate_stop}) {
+      if (auto done = step(body, out); !done) {
+        return fail(done.error());
+      }
+    }
+  }
+  for (const Step step : {&translate_tools, &translate_tool_choice, &translate_thinking}) {
     if (auto done = step(body, out); !done) {
       return fail(done.error());
     }
@@ -770,8 +777,8 @@ Result<Json> to_chat_body(const Json& body) {
 } // namespace
 } // namespace anthropic_request
 
-core::Result<core::Json> anthropic_chat_request(const core::Json& body) {
-  return anthropic_request::to_chat_body(body);
+core::Result<core::Json> anthropic_chat_request(const core::Json& body, bool counting) {
+  return anthropic_request::to_chat_body(body, counting);
 }
 
 } // namespace ask::proxy

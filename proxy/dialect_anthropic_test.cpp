@@ -320,8 +320,9 @@ TEST_CASE("AnthropicDialect: malformed requests are bad_request naming the Anthr
       {Json{{"messages", {{{"role", "system"}, {"content", "hi"}}}}}, "messages"},
       {Json{{"messages", {{{"role", "system"}}, {{"role", "user"}, {"content", "hi"}}}}},
        "messages[0].content"},
-      {Json{{"messages", {{{"role", "system"}, {"content", {{{"type", "image"}}}}},
-                          {{"role", "user"}, {"content", "hi"}}}}},
+      {Json{{"messages",
+             {{{"role", "system"}, {"content", {{{"type", "image"}}}}},
+              {{"role", "user"}, {"content", "hi"}}}}},
        "messages[0].content[0].type"},
       {Json{{"messages", {{{"content", "hi"}}}}}, "messages[0].role"},
       {Json{{"messages", {{{"role", "user"}}}}}, "messages[0].content"},
@@ -415,6 +416,23 @@ TEST_CASE("AnthropicDialect: malformed requests are bad_request naming the Anthr
   }
   check_bad(Json::array(), "body");
   check_bad(Json("hi"), "body");
+}
+
+TEST_CASE(
+    "AnthropicDialect: a count_tokens body needs no max_tokens, and its sampling is not read") {
+  Json body = {{"model", "claude-sonnet-4-5"},
+               {"system", "be brief"},
+               {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+  CHECK_FALSE(k_dialect.to_openai(body)); // a Messages request must say max_tokens
+  auto counted = k_dialect.to_openai_for_count(body);
+  REQUIRE_MESSAGE(counted.has_value(), (counted ? "" : counted.error().message));
+  CHECK_FALSE(counted->contains("max_tokens"));
+  CHECK((*counted)["messages"].size() == 2);
+  body["temperature"] = 7; // out of Anthropic's range, but irrelevant to a count
+  CHECK(k_dialect.to_openai_for_count(body));
+  // The prompt's own parts are still checked.
+  body["messages"] = "hi";
+  CHECK_FALSE(k_dialect.to_openai_for_count(body));
 }
 
 } // namespace anthropic_request_test
