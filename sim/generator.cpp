@@ -317,6 +317,14 @@ Answer generate(const GenerationRequest& r) {
           : k_min_answer_tokens +
                 static_cast<long long>(rng.below(k_max_answer_tokens - k_min_answer_tokens + 1));
   a.m_content = sentences(rng, length);
+  if (!r.lead.empty()) {
+    std::vector<std::string> lead = phrase_tokens(r.lead);
+    if (!lead.back().ends_with(' ') && !lead.back().ends_with('\n')) {
+      lead.back() += ' ';
+    }
+    a.m_content.insert(a.m_content.begin(), lead.begin(), lead.end());
+    length += static_cast<long long>(lead.size());
+  }
   if (over_budget(used + length)) {
     a.m_content.resize(static_cast<std::size_t>(budget - used));
     a.finish_reason = "length";

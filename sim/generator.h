@@ -37,6 +37,7 @@ struct GenerationRequest {
   std::optional<std::string> tool_call;  // call this tool; "" = the first one
   std::optional<long long> exact_tokens; // answer length (before limits)
   std::optional<std::string> repeat;     // answer with this phrase over and over
+  std::string lead;                      // the answer starts with these words (infill)
 };
 
 enum class TokenKind { reasoning, content };

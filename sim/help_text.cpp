@@ -51,8 +51,14 @@ LLM-SIM OPTIONS
   --sim-vram MiB                memory per device for the offload report
   --sim-compute-scale F         multiply the compute buffers of the startup log by F (a
                                 build whose graph needs more than estimated; default: 1)
+  --sim-no-fim                  the model has no FIM tokens: /infill answers 501 like
+                                llama-server with such a model (default: FIM works)
   --sim-models A,B,C            Ollama mode: the installed models (default:
-                                llama3.2:1b,llama3.2:3b,qwen3:8b)
+                                llama3.2:1b,llama3.2:3b,qwen3:8b); NAME@CAPS sets a
+                                model's capabilities (completion+tools+thinking+insert+
+                                embedding, joined by +), NAME@CAPS@ctx=N its context
+                                length; names with "embed" are embedding-only, names
+                                with "code" also get insert (FIM)
   --sim-max-connections N       open connections before answering 503 (default: 1024)
   --sim-request-log N           requests kept for GET /sim/requests (default: 256)
   --sim-parent-pid PID          exit (status 1) soon after process PID is gone, so a test

@@ -8,6 +8,8 @@
 #include "core/json_text.h"
 #include "core/sse.h"
 #include "sim/chat_input.h"
+#include "sim/embedding.h"
+#include "sim/llama_requests.h"
 #include "sim/stream.h"
 
 namespace ask::sim {
@@ -16,6 +18,7 @@ namespace {
 
 using llama::ErrorReply;
 using llama::OJson;
+using llama::parse_body;
 using Json = nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
@@ -93,14 +96,6 @@ std::vector<std::string> stop_strings(const Json& body) {
     }
   }
   return out;
-}
-
-std::expected<Json, ErrorReply> parse_body(const std::string& text) {
-  try {
-    return Json::parse(text);
-  } catch (const Json::exception& e) {
-    return std::unexpected(ErrorReply{500, e.what(), "server_error", OJson::object()});
-  }
 }
 
 std::expected<ChatPlan, ErrorReply> read_numbers(const Json& body, ChatPlan plan,
@@ -240,9 +235,10 @@ private:
 
 class BodySink final : public TokenSink {
 public:
+  using Build = std::function<OJson(const llama::Timings&)>;
   using Send = std::function<bool(const OJson&)>;
-  BodySink(const llama::CompletionMeta& meta, const Answer& answer, llama::Timings t, Send send)
-      : timings(t), m_meta(meta), m_answer(answer), m_send(std::move(send)) {}
+  BodySink(llama::Timings t, Build build, Send send)
+      : timings(t), m_build(std::move(build)), m_send(std::move(send)) {}
 
   bool open() override {
     m_first = SteadyClock::now();
@@ -252,17 +248,54 @@ public:
   bool flush() override { return true; }
   bool finish() override {
     timings.predicted_ms = ms_between(m_first, SteadyClock::now());
-    return m_send(llama::completion(m_meta, m_answer, timings));
+    return m_send(m_build(timings));
   }
 
   llama::Timings timings;
 
 private:
-  const llama::CompletionMeta& m_meta;
-  const Answer& m_answer;
+  Build m_build;
   Send m_send;
   SteadyClock::time_point m_first;
 };
+
+// Streams a text or native completion: one SSE event per token in its own HTTP chunk,
+// then the tail (final event, and "[DONE]" for the OpenAI shape).
+class EventStreamSink final : public TokenSink {
+public:
+  using Event = std::function<std::string(std::size_t)>;
+  using Tail = std::function<std::string(const llama::Timings&)>;
+  EventStreamSink(Exchange& ex, llama::Timings t, Event event, Tail tail)
+      : timings(t), m_ex(ex), m_event(std::move(event)), m_tail(std::move(tail)) {}
+
+  bool open() override {
+    m_first = SteadyClock::now();
+    return m_ex.begin_chunked(200, llama::sse_headers(m_ex.keep_alive_allowed()));
+  }
+  bool token(std::size_t i) override { return m_ex.send_chunk(m_event(i)); }
+  bool flush() override { return true; }
+  bool finish() override {
+    timings.predicted_ms = ms_between(m_first, SteadyClock::now());
+    return m_ex.send_chunk(m_tail(timings)) && m_ex.end_chunked();
+  }
+
+  llama::Timings timings;
+
+private:
+  Exchange& m_ex;
+  Event m_event;
+  Tail m_tail;
+  SteadyClock::time_point m_first;
+};
+
+// The first and last words of the text around the hole, shown at the start of an infill
+// answer so tests see that prefix and suffix were used.
+std::string fim_lead(const std::string& prefix, const std::string& suffix) {
+  std::vector<std::string> before = words_of(prefix);
+  std::vector<std::string> after = words_of(suffix);
+  return "[fim " + (before.empty() ? std::string("^") : before.back()) + ".." +
+         (after.empty() ? std::string("$") : after.front()) + "]";
+}
 
 } // namespace
 
@@ -308,6 +341,19 @@ void LlamaServerApi::handle(const HttpRequest& request, Exchange& exchange) {
   } else if (request.method == "POST" &&
              (path == "/v1/chat/completions" || path == "/chat/completions")) {
     chat(request, exchange);
+  } else if (request.method == "POST" && path == "/v1/completions") {
+    text_completion(request, exchange, Shape::oai_text);
+  } else if (request.method == "POST" && (path == "/completion" || path == "/completions")) {
+    text_completion(request, exchange, Shape::native);
+  } else if (request.method == "POST" && path == "/infill") {
+    infill(request, exchange);
+  } else if (request.method == "POST" && path == "/v1/embeddings") {
+    embeddings(request, exchange, true);
+  } else if (request.method == "POST" && (path == "/embeddings" || path == "/embedding")) {
+    embeddings(request, exchange, false);
+  } else if (request.method == "POST" && (path == "/rerank" || path == "/reranking" ||
+                                          path == "/v1/rerank" || path == "/v1/reranking")) {
+    rerank(request, exchange);
   } else if (request.method == "POST" && path == "/apply-template") {
     apply_template(request, exchange);
   } else if (request.method == "POST" && path == "/tokenize") {
@@ -427,8 +473,205 @@ void LlamaServerApi::chat(const HttpRequest& request, Exchange& exchange) {
     send_error(exchange, plan.error());
     return;
   }
+  Job job;
+  job.stream = plan->stream;
+  job.include_usage = plan->include_usage;
+  job.gen = std::move(plan->gen);
+  job.gen.messages = plan->input.messages;
+  job.gen.tools = plan->input.tools;
+  job.prompt_tokens = count_prompt_tokens(job.gen.messages, job.gen.tools);
+  job.directive = plan->input.directive;
+  job.params = std::move(plan->params);
+  run(request, exchange, job);
+}
+
+void LlamaServerApi::text_completion(const HttpRequest& request, Exchange& exchange,
+                                     Shape shape) {
+  auto body = parse_body(request.body);
+  if (!body) {
+    send_error(exchange, body.error());
+    return;
+  }
+  auto prompt = llama::read_prompt(*body);
+  if (!prompt) {
+    send_error(exchange, prompt.error());
+    return;
+  }
+  ChatPlan numbers;
+  auto plan = read_numbers(*body, std::move(numbers), m_services.options.n_predict);
+  if (!plan) {
+    send_error(exchange, plan.error());
+    return;
+  }
+  // llama-server b10587 ignores "suffix" here (v1-completions-suffix.http): no FIM.
+  Job job;
+  job.shape = shape;
+  job.stream = flag_field(*body, "stream");
+  job.gen = std::move(plan->gen);
+  job.gen.stop = stop_strings(*body);
+  DirectiveSplit split = extract_directives(prompt->text);
+  job.directive = std::move(split.spec);
+  job.gen.messages = {ChatTurn{"prompt", split.text}};
+  job.prompt_tokens = prompt->tokens;
+  job.params = std::move(plan->params);
+  job.params["stream"] = job.stream;
+  job.native = {m_served.id(), prompt->text, prompt->tokens, job.stream, job.params};
+  run(request, exchange, job);
+}
+
+void LlamaServerApi::infill(const HttpRequest& request, Exchange& exchange) {
+  if (m_services.options.no_fim) {
+    // The model check comes before the body is read (infill-no-fim.http).
+    send_error(exchange, {501,
+                          "Infill is not supported by this model: prefix token is missing. "
+                          "suffix token is missing. middle token is missing. ",
+                          "not_supported_error", OJson::object()});
+    return;
+  }
+  auto body = parse_body(request.body);
+  if (!body) {
+    send_error(exchange, body.error());
+    return;
+  }
+  auto in = llama::read_infill(*body);
+  if (!in) {
+    send_error(exchange, in.error());
+    return;
+  }
+  ChatPlan numbers;
+  auto plan = read_numbers(*body, std::move(numbers), m_services.options.n_predict);
+  if (!plan) {
+    send_error(exchange, plan.error());
+    return;
+  }
+  Job job;
+  job.shape = Shape::native;
+  job.stream = flag_field(*body, "stream");
+  job.gen = std::move(plan->gen);
+  job.gen.stop = stop_strings(*body);
+  DirectiveSplit split = extract_directives(in->prefix);
+  job.directive = std::move(split.spec);
+  for (const std::string& e : in->extra) {
+    job.gen.messages.push_back({"extra", e});
+  }
+  job.gen.messages.push_back({"prefix", split.text});
+  job.gen.messages.push_back({"suffix", in->suffix});
+  job.gen.messages.push_back({"prompt", in->prompt});
+  job.gen.lead = fim_lead(split.text, in->suffix);
+  job.prompt_tokens = in->tokens;
+  job.params = std::move(plan->params);
+  job.params["stream"] = job.stream;
+  job.native = {m_served.id(),
+                "<FIM_PRE>" + in->prefix + "<FIM_SUF>" + in->suffix + "<FIM_MID>" + in->prompt,
+                in->tokens, job.stream, job.params};
+  run(request, exchange, job);
+}
+
+void LlamaServerApi::embeddings(const HttpRequest& request, Exchange& exchange, bool oai) {
+  const Options& o = m_services.options;
+  if (!o.embeddings) {
+    send_error(exchange,
+               {501, "This server does not support embeddings. Start it with `--embeddings`",
+                "not_supported_error", OJson::object()});
+    return;
+  }
+  auto body = parse_body(request.body);
+  if (!body) {
+    send_error(exchange, body.error());
+    return;
+  }
+  // A generative GGUF's own pooling is none (embeddings.http #1).
+  const std::string pooling = o.pooling.empty() ? "none" : o.pooling;
+  if (oai && pooling == "none") {
+    send_error(exchange, {400, "Pooling type 'none' is not OAI compatible. Please use a different "
+                               "pooling type",
+                          "invalid_request_error", OJson::object()});
+    return;
+  }
+  const std::string format = string_field(*body, "encoding_format");
+  if (oai && body->contains("encoding_format") && format != "float" && format != "base64") {
+    send_error(exchange,
+               {400, "The format to return the embeddings in. Can be either float or base64",
+                "invalid_request_error", OJson::object()});
+    return;
+  }
+  auto inputs = llama::read_embedding_inputs(*body);
+  if (!inputs) {
+    send_error(exchange, inputs.error());
+    return;
+  }
+  const auto dim = static_cast<std::size_t>(std::max<std::uint64_t>(1, m_model.arch.n_embd));
+  long long tokens = 0;
+  std::vector<std::vector<float>> vectors;
+  std::vector<std::vector<std::vector<float>>> rows;
+  for (const llama::TextPrompt& item : inputs->items) {
+    if (item.tokens > o.n_ubatch) {
+      send_error(exchange, {500,
+                            "input (" + std::to_string(item.tokens) +
+                                " tokens) is too large to process. increase the physical batch "
+                                "size (current batch size: " +
+                                std::to_string(o.n_ubatch) + ")",
+                            "server_error", OJson::object()});
+      return;
+    }
+    tokens += item.tokens;
+    vectors.push_back(embed_text(item.text, dim));
+    std::vector<std::vector<float>> per_token;
+    if (pooling == "none") {
+      // One (unnormalised in llama-server, unit here) row per token of about four bytes.
+      per_token.push_back(embed_text("<s>", dim));
+      for (std::size_t at = 0; at < item.text.size(); at += 4) {
+        per_token.push_back(embed_text(item.text.substr(at, 4), dim));
+      }
+    } else {
+      per_token.push_back(vectors.back());
+    }
+    rows.push_back(std::move(per_token));
+  }
+  if (!oai) {
+    send_json(exchange, 200, llama::native_embeddings(rows));
+    return;
+  }
+  const std::string model = body->contains("model") && (*body)["model"].is_string()
+                                ? (*body)["model"].get<std::string>()
+                                : m_served.id();
+  send_json(exchange, 200, llama::oai_embeddings(model, vectors, tokens, format == "base64"));
+}
+
+void LlamaServerApi::rerank(const HttpRequest& request, Exchange& exchange) {
+  if (!m_services.options.reranking) {
+    send_error(exchange,
+               {501, "This server does not support reranking. Start it with `--reranking`",
+                "not_supported_error", OJson::object()});
+    return;
+  }
+  auto body = parse_body(request.body);
+  if (!body) {
+    send_error(exchange, body.error());
+    return;
+  }
+  auto in = llama::read_rerank(*body);
+  if (!in) {
+    send_error(exchange, in.error());
+    return;
+  }
+  std::vector<llama::RankedDocument> ranked;
+  long long tokens = 0;
+  for (std::size_t i = 0; i < in->documents.size(); ++i) {
+    ranked.push_back({static_cast<int>(i), relevance(in->query, in->documents[i]), in->documents[i]});
+    tokens += 4 + text_tokens(in->query) + text_tokens(in->documents[i]);
+  }
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto& a, const auto& b) { return a.score > b.score; });
+  ranked.resize(in->top_n);
+  const std::string model = string_field(*body, "model").empty() ? m_served.id()
+                                                                  : string_field(*body, "model");
+  send_json(exchange, 200, llama::rerank_reply(model, ranked, tokens, in->tei, in->return_text));
+}
+
+void LlamaServerApi::run(const HttpRequest& request, Exchange& exchange, Job& job) {
   InFlight in_flight(m_services.stats, m_served.id());
-  auto fault = request_faults(m_services.options.fault, plan->input.directive, request);
+  auto fault = request_faults(m_services.options.fault, job.directive, request);
   if (!fault) {
     send_error(exchange, {400, fault.error().message, "invalid_request_error", OJson::object()});
     return;
@@ -445,26 +688,26 @@ void LlamaServerApi::chat(const HttpRequest& request, Exchange& exchange) {
                                                        : RequestEnd::other);
     return;
   }
-  GenerationRequest& gen = plan->gen;
+  GenerationRequest& gen = job.gen;
   gen.model = m_served.id();
-  gen.messages = plan->input.messages;
-  gen.tools = plan->input.tools;
   apply_content_faults(*fault, gen);
-  const long long prompt = count_prompt_tokens(gen.messages, gen.tools);
+  const long long prompt = job.prompt_tokens;
   if (prompt >= m_ctx.n_ctx_seq) {
     send_error(exchange, context_overflow(prompt, m_ctx.n_ctx_seq));
     return;
   }
   gen.context_left = m_ctx.n_ctx_seq - prompt;
-  const Answer answer = generate(gen);
-  auto lease = m_slots.acquire(prompt, llama::slot_params(plan->params),
+  Answer answer = generate(gen);
+  answer.prompt_tokens = prompt;
+  auto lease = m_slots.acquire(prompt, llama::slot_params(job.params),
                                [&] { return exchange.client_gone() || exchange.stopping(); });
   if (!lease) {
     in_flight.end(RequestEnd::client_gone);
     return;
   }
-  Reply reply{plan->stream, plan->include_usage,
-              make_pacing(m_services.options.ttft, m_services.options.tokens_per_second, *fault)};
+  Reply reply{job.stream, job.include_usage,
+              make_pacing(m_services.options.ttft, m_services.options.tokens_per_second, *fault),
+              job.shape, &job.native};
   in_flight.end(request_end(respond(exchange, reply, answer, *lease)));
 }
 
@@ -482,16 +725,48 @@ Outcome LlamaServerApi::respond(Exchange& exchange, const Reply& reply, const An
                    static_cast<long long>(answer.size()) - static_cast<long long>(decoded));
   };
   hooks.before_finish = [&] { lease.release(); };
+  auto send_body = [&](const OJson& body) {
+    send_json(exchange, 200, body);
+    return !exchange.write_failed();
+  };
+  const llama::NativeMeta& native = *reply.native;
   Outcome outcome;
-  if (reply.stream) {
+  if (reply.shape == Shape::chat && reply.stream) {
     StreamSink sink(exchange, meta, answer, reply.include_usage, timings);
     outcome = play(exchange, reply.pacing, answer.size(), sink, hooks);
     timings = sink.timings;
+  } else if (reply.stream) {
+    const long long evaluated = answer.prompt_tokens;
+    EventStreamSink::Event event = [&](std::size_t i) {
+      return reply.shape == Shape::oai_text
+                 ? llama::sse(llama::text_chunk(meta, answer.token(i).text))
+                 : llama::sse(llama::native_token(answer.token(i),
+                                                  static_cast<long long>(i) + 1, evaluated));
+    };
+    EventStreamSink::Tail tail = [&](const llama::Timings& t) {
+      if (reply.shape == Shape::oai_text) {
+        return llama::sse(llama::text_final_chunk(meta, answer.finish_reason, answer.prompt_tokens,
+                                                  answer.completion_tokens(), t)) +
+               core::encode_sse_done();
+      }
+      return llama::sse(llama::native_final(native, answer, "", t)); // no [DONE] here
+    };
+    EventStreamSink sink(exchange, timings, event, tail);
+    outcome = play(exchange, reply.pacing, answer.size(), sink, hooks);
+    timings = sink.timings;
   } else {
-    BodySink sink(meta, answer, timings, [&](const OJson& body) {
-      send_json(exchange, 200, body);
-      return !exchange.write_failed();
-    });
+    BodySink::Build build = [&](const llama::Timings& t) {
+      switch (reply.shape) {
+      case Shape::oai_text:
+        return llama::text_completion(meta, answer, t);
+      case Shape::native:
+        return llama::native_final(native, answer, answer.content(), t);
+      case Shape::chat:
+        break;
+      }
+      return llama::completion(meta, answer, t);
+    };
+    BodySink sink(timings, build, send_body);
     outcome = play(exchange, reply.pacing, answer.size(), sink, hooks);
     timings = sink.timings;
   }

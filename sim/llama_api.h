@@ -1,12 +1,15 @@
 #pragma once
 // llama-server's HTTP API as llm-sim serves it: /health, /v1/models and /models, /props,
-// /slots, /metrics, and /v1/chat/completions (also /chat/completions), streaming or not,
-// with llama-server's headers, framing, key order and error bodies.
+// /slots, /metrics, /v1/chat/completions (also /chat/completions), /v1/completions,
+// /completion(s), /infill, and with --embeddings / --reranking the embedding and rerank
+// endpoints, streaming or not, with llama-server's headers, framing, key order and error
+// bodies.
 
 #include <mutex>
 #include <string>
 
 #include "sim/http.h"
+#include "sim/llama_completion.h"
 #include "sim/llama_format.h"
 #include "sim/llama_info.h"
 #include "sim/memory_log.h"
@@ -27,17 +30,45 @@ public:
   static void send_loading(Exchange& exchange);
 
 private:
+  // The wire shape of a generated answer.
+  enum class Shape { chat, oai_text, native };
+
+  // One generation, whichever endpoint asked for it.
+  struct Job {
+    Shape shape = Shape::chat;
+    bool stream = false;
+    bool include_usage = false;
+    GenerationRequest gen;
+    long long prompt_tokens = 0;
+    std::optional<std::string> directive;
+    llama::OJson params = llama::OJson::object(); // for /slots
+    llama::NativeMeta native;                      // the native shape's extras
+  };
+
   // How one answer goes out.
   struct Reply {
     bool stream = false;
     bool include_usage = false;
     Pacing pacing;
+    Shape shape = Shape::chat;
+    const llama::NativeMeta* native = nullptr;
   };
 
   // --api-key given: every endpoint but llama-server's public ones needs one of the keys
   // (Authorization: Bearer KEY or X-Api-Key: KEY).
   bool authorized(const HttpRequest& request) const;
   void chat(const HttpRequest& request, Exchange& exchange);
+  // POST /v1/completions (OpenAI shape) and /completion, /completions (native shape).
+  void text_completion(const HttpRequest& request, Exchange& exchange, Shape shape);
+  // POST /infill: fill in between input_prefix and input_suffix (native shape).
+  void infill(const HttpRequest& request, Exchange& exchange);
+  // POST /v1/embeddings (oai) and /embeddings, /embedding (native); needs --embeddings.
+  void embeddings(const HttpRequest& request, Exchange& exchange, bool oai);
+  // POST /rerank and friends; needs --reranking.
+  void rerank(const HttpRequest& request, Exchange& exchange);
+  // Faults, the context check, a slot, generation and delivery, for every endpoint that
+  // generates.
+  void run(const HttpRequest& request, Exchange& exchange, Job& job);
   // POST /apply-template and /tokenize: the prompt a chat becomes (ChatML), and its tokens
   // (about four bytes each), as askd's token counting asks llama-server.
   void apply_template(const HttpRequest& request, Exchange& exchange);

@@ -186,6 +186,24 @@ const std::map<std::string_view, Setter>& llama_setters() {
          }
          return {};
        }},
+      {"--embedding", flag(&Options::embeddings, true)},
+      {"--rerank",
+       [](Options& o, const Parsed&) -> Result<void> {
+         // llama-server: reranking turns embeddings on with rank pooling.
+         o.reranking = true;
+         o.embeddings = true;
+         o.pooling = "rank";
+         return {};
+       }},
+      {"--pooling",
+       [](Options& o, const Parsed& p) -> Result<void> {
+         const std::string& v = p.values.at(0);
+         if (v != "none" && v != "mean" && v != "cls" && v != "last" && v != "rank") {
+           return core::fail(bad_value(p.name, v, "none, mean, cls, last or rank"));
+         }
+         o.pooling = v;
+         return {};
+       }},
       {"--help", flag(&Options::help, true)},
       {"--version", flag(&Options::version, true)},
   };
@@ -242,6 +260,7 @@ const std::map<std::string_view, SimOption>& sim_options() {
           return {};
         }}},
       {"--sim-fake-model", {false, flag(&Options::fake_model, true)}},
+      {"--sim-no-fim", {false, flag(&Options::no_fim, true)}},
       {"--sim-max-connections",
        {true, number<std::size_t>([](Options& o, std::size_t v) { o.max_connections = v; })}},
       {"--sim-request-log",

@@ -42,6 +42,9 @@ struct Options {
   bool slots_endpoint = true;        // --slots / --no-slots
   int verbosity = 3;                 // -lv N; -v = everything
   std::vector<std::string> api_keys; // --api-key: requests must carry one
+  bool embeddings = false;           // --embedding(s): /embeddings and /v1/embeddings
+  bool reranking = false;            // --rerank(ing): /rerank (implies embeddings, pooling rank)
+  std::string pooling;               // --pooling none|mean|cls|last|rank; "" = the model's (none)
 
   // llm-sim's own options.
   std::chrono::milliseconds load_time{0}; // --sim-load-time: health says 503 this long
@@ -57,6 +60,7 @@ struct Options {
   std::size_t max_connections = 1024;     // --sim-max-connections
   std::size_t request_log_size = 256;     // --sim-request-log
   std::optional<long long> parent_pid;    // --sim-parent-pid: exit when this process is gone
+  bool no_fim = false;                    // --sim-no-fim: the model has no FIM tokens (/infill 501)
 
   // What the command line asked for besides running.
   bool help = false;
