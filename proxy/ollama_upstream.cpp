@@ -3,6 +3,7 @@
 #include <deque>
 
 #include "core/ndjson.h"
+#include "proxy/ollama_generate.h"
 
 namespace ask::proxy {
 
@@ -13,7 +14,18 @@ std::optional<core::Duration> keep_alive_of(const CallContext& ctx) {
   return ctx.model != nullptr ? ctx.model->keep_alive : std::nullopt;
 }
 
-class NdjsonChunkStream final : public ChunkStream {
+// /api/generate's keep_alive and num_ctx (the model's context_length) from the model.
+GenerateSettings generate_settings(const CallContext& ctx) {
+  GenerateSettings settings;
+  settings.keep_alive = keep_alive_of(ctx);
+  if (ctx.model != nullptr && ctx.model->context_length) {
+    settings.num_ctx = *ctx.model->context_length;
+  }
+  return settings;
+}
+
+// `Translator`: OllamaStreamTranslator (/api/chat) or OllamaGenerateTranslator (/api/generate).
+template <class Translator> class NdjsonChunkStream final : public ChunkStream {
 public:
   NdjsonChunkStream(net::ResponseStream response, const CallContext& ctx, std::string backend)
       : m_response(std::move(response)), m_translator(ctx.meta, ctx.client_wants_usage),
@@ -87,7 +99,7 @@ public:
 
 private:
   net::ResponseStream m_response;
-  OllamaStreamTranslator m_translator;
+  Translator m_translator;
   std::string m_backend;
   core::NdjsonSplitter m_splitter;
   std::deque<std::string> m_lines;
@@ -130,7 +142,45 @@ OllamaUpstream::chat_stream(const core::Json& request, const CallContext& ctx) {
     return core::fail(std::move(response.error()));
   }
   return std::unique_ptr<ChunkStream>(
-      std::make_unique<NdjsonChunkStream>(std::move(*response), ctx, m_http->name()));
+      std::make_unique<NdjsonChunkStream<OllamaStreamTranslator>>(std::move(*response), ctx,
+                                                                   m_http->name()));
+}
+
+core::Result<core::Json> OllamaUpstream::complete(const core::Json& request,
+                                                  const CallContext& ctx) {
+  auto body = ollama_generate_request(request, request.value("model", ""), generate_settings(ctx),
+                                      false);
+  if (!body) {
+    return core::fail(std::move(body.error()));
+  }
+  auto response = m_http->post_json("/api/generate", *body, false, ctx);
+  if (!response) {
+    return core::fail(std::move(response.error()));
+  }
+  auto text = response->read_all(k_max_reply_body);
+  if (!text) {
+    return core::fail(std::move(text.error()));
+  }
+  auto reply = parse_backend_json(*text, m_http->name() + " reply");
+  if (!reply) {
+    return core::fail(std::move(reply.error()));
+  }
+  return completion_from_ollama(*reply, ctx.meta);
+}
+
+core::Result<std::unique_ptr<ChunkStream>>
+OllamaUpstream::complete_stream(const core::Json& request, const CallContext& ctx) {
+  auto body = ollama_generate_request(request, request.value("model", ""), generate_settings(ctx),
+                                      true);
+  if (!body) {
+    return core::fail(std::move(body.error()));
+  }
+  auto response = m_http->post_json("/api/generate", *body, true, ctx);
+  if (!response) {
+    return core::fail(std::move(response.error()));
+  }
+  return std::unique_ptr<ChunkStream>(std::make_unique<NdjsonChunkStream<OllamaGenerateTranslator>>(
+      std::move(*response), ctx, m_http->name()));
 }
 
 core::Result<std::optional<std::vector<LoadedModel>>>

@@ -17,6 +17,10 @@ public:
   core::Result<core::Json> chat(const core::Json& request, const CallContext& ctx) override;
   core::Result<std::unique_ptr<ChunkStream>> chat_stream(const core::Json& request,
                                                          const CallContext& ctx) override;
+  // Text completions (with fill-in-the-middle) over /api/generate (proxy/ollama_generate.h).
+  core::Result<core::Json> complete(const core::Json& request, const CallContext& ctx) override;
+  core::Result<std::unique_ptr<ChunkStream>> complete_stream(const core::Json& request,
+                                                             const CallContext& ctx) override;
   // GET /api/ps.
   core::Result<std::optional<std::vector<LoadedModel>>>
   loaded_models(const net::ClientTimeouts& timeouts) override;
