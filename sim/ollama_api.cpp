@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/json_text.h"
+#include "sim/embedding.h"
 #include "sim/log.h"
 
 namespace ask::sim {
@@ -57,6 +58,35 @@ std::vector<std::string> stops_of(const Json& stop) {
   return out;
 }
 
+// Ollama silently drops what does not fit num_ctx, keeping the end: the oldest messages
+// after the system prompt first, then the start of what is left. Returns true when it cut.
+bool truncate_to_context(std::vector<ChatTurn>& messages, const std::vector<ToolDef>& tools,
+                         long long num_ctx) {
+  bool cut = false;
+  auto too_long = [&] { return count_prompt_tokens(messages, tools) > num_ctx; };
+  while (too_long() && messages.size() > 1) {
+    auto first = std::find_if(messages.begin(), messages.end() - 1,
+                              [](const ChatTurn& t) { return t.role != "system"; });
+    if (first == messages.end() - 1) {
+      break;
+    }
+    messages.erase(first);
+    cut = true;
+  }
+  while (too_long() && !messages.empty()) {
+    std::string& text = messages.back().text;
+    const long long over = count_prompt_tokens(messages, tools) - num_ctx;
+    const std::size_t drop = std::min(text.size(), static_cast<std::size_t>(over) * 4);
+    if (drop == 0) {
+      messages.erase(messages.begin()); // only framing left: drop the system prompt too
+    } else {
+      text.erase(0, drop);
+    }
+    cut = true;
+  }
+  return cut;
+}
+
 // Ollama's "options": num_predict (-1 no limit, -2 fill the context), num_ctx, seed,
 // temperature, stop.
 void apply_options(const Json& options, const OllamaModelSpec& spec, OllamaJob& job) {
@@ -64,7 +94,9 @@ void apply_options(const Json& options, const OllamaModelSpec& spec, OllamaJob& 
   auto num_predict = number_of<long long>(options, "num_predict");
   gen.max_tokens = num_predict && *num_predict >= 0 ? num_predict : std::nullopt;
   long long num_ctx = number_of<long long>(options, "num_ctx").value_or(spec.context_length);
-  gen.context_left = std::max(1LL, num_ctx - count_prompt_tokens(gen.messages, gen.tools));
+  job.prompt_truncated = truncate_to_context(gen.messages, gen.tools, std::max(1LL, num_ctx));
+  // Ollama shifts the context as it generates, so the answer is not cut by the window.
+  gen.context_left = 0;
   gen.seed = number_of<long long>(options, "seed");
   gen.temperature = number_of<double>(options, "temperature");
   gen.stop = stops_of(options.is_object() && options.contains("stop") ? options["stop"] : Json());
@@ -111,20 +143,43 @@ std::expected<OllamaJob, Failure> parse_native(const std::string& text, ollama::
     job.input =
         read_chat_input(body->value("messages", Json::array()), body->value("tools", Json()));
   } else {
-    Json messages = Json::array();
-    if (body->contains("system") && (*body)["system"].is_string()) {
-      messages.push_back({{"role", "system"}, {"content", (*body)["system"]}});
+    const std::string system = string_field(*body, "system");
+    const std::string prompt = string_field(*body, "prompt");
+    job.suffix = string_field(*body, "suffix");
+    job.raw = flag_field(*body, "raw");
+    if (job.raw && (!system.empty() || !string_field(*body, "template").empty() ||
+                    (body->contains("context") && !(*body)["context"].is_null()))) {
+      return failure(400, "raw mode does not support template, system, or context");
     }
-    if (body->contains("prompt") && (*body)["prompt"].is_string() &&
-        !(*body)["prompt"].get<std::string>().empty()) {
-      messages.push_back({{"role", "user"}, {"content", (*body)["prompt"]}});
+    Json messages = Json::array();
+    if (!system.empty()) {
+      messages.push_back({{"role", "system"}, {"content", system}});
+    }
+    if (!prompt.empty()) {
+      messages.push_back({{"role", "user"}, {"content", prompt}});
     }
     job.input = read_chat_input(messages, Json());
+  }
+  // The capability checks of Ollama's handlers (GenerateHandler, ChatHandler).
+  if (!job.spec->has("completion")) {
+    return failure(400, "\"" + name + "\" does not support " +
+                            (ep == ollama::Endpoint::chat ? "chat" : "generate"));
+  }
+  if (!job.suffix.empty() && !job.spec->has("insert")) {
+    return failure(400, "registry.ollama.ai/library/" + job.spec->name + " does not support insert");
   }
   job.gen.model = job.spec->name;
   job.gen.messages = job.input.messages;
   job.gen.tools = job.input.tools;
   job.gen.reasoning = body->contains("think") && wants_thinking((*body)["think"]);
+  if (!job.suffix.empty()) {
+    // FIM: the model fills in between prompt and suffix; the answer shows both ends.
+    job.gen.messages.push_back({"suffix", job.suffix});
+    const std::vector<std::string> before = words_of(string_field(*body, "prompt"));
+    const std::vector<std::string> after = words_of(job.suffix);
+    job.gen.lead = "[fim " + (before.empty() ? std::string("^") : before.back()) + ".." +
+                   (after.empty() ? std::string("$") : after.front()) + "]";
+  }
   apply_options(body->value("options", Json::object()), *job.spec, job);
   return job;
 }
@@ -253,6 +308,12 @@ void OllamaApi::handle(const HttpRequest& request, Exchange& exchange) {
     openai_chat(request, exchange);
   } else if (get && p == "/v1/models") {
     openai_models(exchange);
+  } else if (m == "POST" && p == "/api/embed") {
+    embed(request, exchange, EmbedApi::embed);
+  } else if (m == "POST" && p == "/api/embeddings") {
+    embed(request, exchange, EmbedApi::legacy);
+  } else if (m == "POST" && p == "/v1/embeddings") {
+    embed(request, exchange, EmbedApi::openai);
   } else {
     std::string text = "404 page not found";
     exchange.send_response(404, ollama::json_headers(text.size(), date(), "text/plain"), text);
@@ -365,7 +426,15 @@ void OllamaApi::run(Exchange& exchange, OllamaJob& job, const HttpRequest& reque
   }
   gen.exact_tokens = fault->tokens;
   gen.repeat = fault->repeat;
-  const Answer answer = generate(gen);
+  Answer answer = generate(gen);
+  if (job.raw) {
+    // No template: the prompt is counted as it is, without chat framing.
+    long long n = 0;
+    for (const ChatTurn& t : gen.messages) {
+      n += text_tokens(t.text);
+    }
+    answer.prompt_tokens = std::max(1LL, n);
+  }
   ModelUse use(m_models, job.spec->name, job.keep_alive);
   RunTiming timing{SteadyClock::now(), use.load(), {}};
   Pacing pacing =
@@ -375,6 +444,140 @@ void OllamaApi::run(Exchange& exchange, OllamaJob& job, const HttpRequest& reque
   PlayHooks hooks;
   hooks.before_finish = [&use] { use.end(); };
   in_flight.end(request_end(play(exchange, pacing, answer.size(), *sink, hooks)));
+}
+
+void OllamaApi::embed(const HttpRequest& request, Exchange& exchange, EmbedApi api) {
+  auto fail = [&](int status, const std::string& message) {
+    if (api == EmbedApi::openai) {
+      send_openai_error(exchange, status, message);
+    } else {
+      send_error(exchange, status, message);
+    }
+  };
+  auto body = parse_object(request.body);
+  if (!body) {
+    fail(body.error().status, body.error().message);
+    return;
+  }
+  const std::string name = string_field(*body, "model");
+  if (name.empty()) {
+    fail(400, "model is required");
+    return;
+  }
+  const OllamaModelSpec* spec = m_models.find(name);
+  if (spec == nullptr) {
+    fail(404, api == EmbedApi::openai ? ollama::model_not_found(name)
+                                      : "model '" + name + "' not found");
+    return;
+  }
+  // The texts: /api/embed and /v1 take "input" (a string or an array of strings), the
+  // legacy endpoint "prompt". An empty string only loads the model.
+  std::vector<std::string> texts;
+  const Json input = body->value(api == EmbedApi::legacy ? "prompt" : "input", Json());
+  if (input.is_string()) {
+    if (!input.get_ref<const std::string&>().empty()) {
+      texts.push_back(input.get<std::string>());
+    }
+  } else if (input.is_array()) {
+    for (const Json& v : input) {
+      if (!v.is_string()) {
+        fail(400, api == EmbedApi::openai ? "invalid input" : "invalid input type");
+        return;
+      }
+      texts.push_back(v.get<std::string>());
+    }
+  } else if (!input.is_null()) {
+    fail(400, api == EmbedApi::openai ? "invalid input" : "invalid input type");
+    return;
+  }
+  if (api == EmbedApi::openai && texts.empty()) {
+    fail(400, "invalid input");
+    return;
+  }
+  core::Duration keep_alive = core::Duration::from(k_default_keep_alive);
+  if (body->contains("keep_alive") && !(*body)["keep_alive"].is_null()) {
+    auto ka = core::parse_duration((*body)["keep_alive"]);
+    if (!ka) {
+      fail(400, ka.error().message);
+      return;
+    }
+    keep_alive = *ka;
+  }
+  const auto start = SteadyClock::now();
+  ModelUse use(m_models, spec->name, keep_alive);
+  if (use.load().count() > 0 && exchange.wait_for(use.load()) != WaitResult::elapsed) {
+    return;
+  }
+  const long long load_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(use.load()).count();
+  if (texts.empty()) {
+    use.end();
+    if (api == EmbedApi::legacy) {
+      send_json(exchange, 200, OJson{{"embedding", OJson::array()}});
+    } else {
+      send_json(exchange, 200, OJson{{"model", name}, {"embeddings", OJson::array()}});
+    }
+    return;
+  }
+  if (!spec->has("embedding")) {
+    // The runner refuses a model without pooling; the handler passes its status on.
+    use.end();
+    fail(501, "this model does not support embeddings");
+    return;
+  }
+  // Longer inputs are cut to the context (keeping the start) unless truncate is false.
+  const Json options = body->value("options", Json::object());
+  const long long num_ctx = std::min(
+      number_of<long long>(options, "num_ctx").value_or(spec->context_length), spec->train_context);
+  const bool truncate = !(body->contains("truncate") && (*body)["truncate"].is_boolean() &&
+                          !(*body)["truncate"].get<bool>());
+  const auto dimensions = number_of<long long>(*body, "dimensions").value_or(0);
+  const auto dim = static_cast<std::size_t>(
+      dimensions > 0 && dimensions < spec->embedding_length ? dimensions : spec->embedding_length);
+  long long tokens = 0;
+  std::vector<std::vector<float>> vectors;
+  for (std::string& text : texts) {
+    long long n = text_tokens(text) + 2; // BOS and EOS
+    if (n > num_ctx) {
+      if (!truncate) {
+        use.end();
+        fail(400, "the input length exceeds the context length");
+        return;
+      }
+      text.resize(static_cast<std::size_t>(std::max(0LL, num_ctx - 2) * 4));
+      n = num_ctx;
+    }
+    tokens += n;
+    vectors.push_back(embed_text(text, dim));
+  }
+  use.end();
+  if (api == EmbedApi::legacy) {
+    send_json(exchange, 200, OJson{{"embedding", vectors.front()}});
+    return;
+  }
+  if (api == EmbedApi::openai) {
+    const bool base64 = string_field(*body, "encoding_format") == "base64";
+    OJson data = OJson::array();
+    for (std::size_t i = 0; i < vectors.size(); ++i) {
+      OJson item{{"object", "embedding"}};
+      item["embedding"] = base64 ? OJson(base64_floats(vectors[i])) : OJson(vectors[i]);
+      item["index"] = i;
+      data.push_back(std::move(item));
+    }
+    send_json(exchange, 200,
+              OJson{{"object", "list"},
+                    {"data", std::move(data)},
+                    {"model", name},
+                    {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}});
+    return;
+  }
+  const long long total =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now() - start).count();
+  send_json(exchange, 200,
+            OJson{{"model", name},
+                  {"embeddings", vectors},
+                  {"total_duration", total},
+                  {"load_duration", load_ns},
+                  {"prompt_eval_count", tokens}});
 }
 
 } // namespace ask::sim

@@ -1,8 +1,8 @@
 #pragma once
 // Ollama's HTTP API as llm-sim serves it (--ollama): /api/chat and /api/generate (NDJSON
 // streams by default, "stream": false for one object; empty prompts load or unload),
-// /api/tags, /api/ps, /api/show, /api/version, and the OpenAI-compatible
-// /v1/chat/completions and /v1/models. Models load on first use and stay loaded for their
+// /api/tags, /api/ps, /api/show, /api/version, /api/embed and /api/embeddings, and the
+// OpenAI-compatible /v1/chat/completions, /v1/embeddings and /v1/models. Models load on first use and stay loaded for their
 // keep_alive (see OllamaModels).
 
 #include <chrono>
@@ -58,6 +58,9 @@ struct OllamaJob {
   ChatInput input;
   GenerationRequest gen;
   FaultSpec fault;
+  std::string suffix;            // /api/generate FIM
+  bool raw = false;              // /api/generate without the template
+  bool prompt_truncated = false; // num_ctx cut the prompt
 };
 
 class OllamaApi {
@@ -72,7 +75,11 @@ private:
   // Answers an error in the endpoint's own format.
   using FailFn = std::function<void(int status, const std::string& message, Headers extra)>;
 
+  enum class EmbedApi { embed, legacy, openai };
+
   void native_chat(const HttpRequest& request, Exchange& exchange, ollama::Endpoint endpoint);
+  // POST /api/embed, /api/embeddings (legacy) and /v1/embeddings.
+  void embed(const HttpRequest& request, Exchange& exchange, EmbedApi api);
   void load_or_unload(Exchange& exchange, const OllamaJob& job, ollama::Endpoint endpoint);
   void openai_chat(const HttpRequest& request, Exchange& exchange);
   void openai_models(Exchange& exchange);

@@ -23,9 +23,41 @@ double billions_of(std::string_view tag) {
   return unit == 'm' ? v / 1000.0 : (unit == 'b' ? v : 7.0);
 }
 
-OllamaModelSpec spec_for(const std::string& raw) {
+std::vector<std::string> split(std::string_view text, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find(sep, start);
+    end = end == std::string_view::npos ? text.size() : end;
+    out.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+OllamaModelSpec spec_for(const std::string& entry) {
   OllamaModelSpec s;
+  std::vector<std::string> parts = split(entry, '@');
+  const std::string raw = parts.front();
   s.name = normalize_model_name(raw);
+  if (raw.find("embed") != std::string::npos) {
+    s.capabilities = {"embedding"};
+    s.embedding_length = 768;
+    s.train_context = 2048;
+  } else if (raw.find("code") != std::string::npos) {
+    s.capabilities.push_back("insert");
+  }
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    if (parts[i].starts_with("ctx=")) {
+      long long n = 0;
+      auto [end, ec] = std::from_chars(parts[i].data() + 4, parts[i].data() + parts[i].size(), n);
+      if (ec == std::errc() && n > 0) {
+        s.train_context = n;
+      }
+    } else if (!parts[i].empty()) {
+      s.capabilities = split(parts[i], '+');
+    }
+  }
   std::size_t colon = s.name.find(':');
   std::string base = s.name.substr(0, colon);
   std::string tag = s.name.substr(colon + 1);
@@ -44,6 +76,10 @@ OllamaModelSpec spec_for(const std::string& raw) {
 }
 
 } // namespace
+
+bool OllamaModelSpec::has(std::string_view capability) const {
+  return std::find(capabilities.begin(), capabilities.end(), capability) != capabilities.end();
+}
 
 std::string normalize_model_name(std::string_view name) {
   std::string n(name);

@@ -30,10 +30,19 @@ struct OllamaModelSpec {
   std::uint64_t size = 0;          // bytes, on disk and in memory when loaded
   std::string digest;              // 64 hex characters
   long long context_length = 4096; // the context a loaded model gets (num_ctx default)
+  long long train_context = 131072; // model_info.<arch>.context_length
+  long long embedding_length = 2048; // model_info.<arch>.embedding_length: vector size
+  // Ollama's capabilities: "completion", "tools", "thinking", "insert" (FIM), "embedding".
+  std::vector<std::string> capabilities{"completion", "tools", "thinking"};
+
+  bool has(std::string_view capability) const;
 };
 
 // Specs derived from names: the family from the leading letters, the size from a tag
 // such as "1b" or "8b". An empty list gives the defaults llama3.2:1b, llama3.2:3b, qwen3:8b.
+// A name containing "embed" is embedding-only (capabilities ["embedding"], 768 dims); one
+// containing "code" can also insert (FIM). "NAME@CAPS" sets the capabilities (joined by
+// "+", e.g. "mymodel@completion+insert"), and a further "@ctx=N" the trained context.
 std::vector<OllamaModelSpec> ollama_catalog(const std::vector<std::string>& names);
 
 // "llama3.2" -> "llama3.2:latest"; names with a tag are unchanged.

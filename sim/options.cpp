@@ -195,15 +195,8 @@ const std::map<std::string_view, Setter>& llama_setters() {
          o.pooling = "rank";
          return {};
        }},
-      {"--pooling",
-       [](Options& o, const Parsed& p) -> Result<void> {
-         const std::string& v = p.values.at(0);
-         if (v != "none" && v != "mean" && v != "cls" && v != "last" && v != "rank") {
-           return core::fail(bad_value(p.name, v, "none, mean, cls, last or rank"));
-         }
-         o.pooling = v;
-         return {};
-       }},
+      // none|mean|cls|last|rank; kept as given (anything but none pools one vector).
+      {"--pooling", text(&Options::pooling)},
       {"--help", flag(&Options::help, true)},
       {"--version", flag(&Options::version, true)},
   };

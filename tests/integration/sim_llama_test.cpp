@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <csignal>
 #include <fstream>
 #include <functional>
@@ -511,4 +512,313 @@ TEST_CASE("llm-sim llama: --api-key requires the key except on the public endpoi
   CHECK(sim.client().Get("/health")->status == 200);
   CHECK(sim.client().Get("/v1/models")->status == 200);
   CHECK(sim.client().Get("/props")->status == 401);
+}
+
+// --- Text completions, infill, embeddings and rerank (recorded from b10587 in
+// tests/fixtures/llama-server: v1-completions-*, completion-*, infill*, flags-off.http,
+// embeddings.http, rerank.http).
+
+namespace {
+
+// The body of request `n` ("### n. ...") of a multi-request recording.
+std::string recorded_body(const std::string& file, int n) {
+  std::string text = fixture_text("llama-server/" + file);
+  std::size_t at = text.find("### " + std::to_string(n) + ". ");
+  REQUIRE(at != std::string::npos);
+  at = text.find("\r\n\r\n", at) + 4;
+  return text.substr(at, text.find('\n', at) - at);
+}
+
+std::vector<Json> data_events(const std::string& body) {
+  std::vector<Json> out;
+  for (const auto& e : sse_events(body)) {
+    if (e.data != "[DONE]") {
+      out.push_back(Json::parse(e.data));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> top_keys(const std::string& json_text) {
+  return keys_of(nlohmann::ordered_json::parse(json_text));
+}
+
+double norm_of(const Json& v) {
+  double s = 0;
+  for (const auto& x : v) {
+    s += x.get<double>() * x.get<double>();
+  }
+  return std::sqrt(s);
+}
+
+} // namespace
+
+TEST_CASE("llm-sim llama: /v1/completions answers text_completion with the recorded keys") {
+  SimProcess sim(llama_args());
+  Json req{{"prompt", "Hello, my name is"}, {"max_tokens", 8}, {"temperature", 0}};
+  Reply r = post(sim, "/v1/completions", req);
+  REQUIRE(r.status == 200);
+  CHECK(top_keys(r.body) == top_keys(fixture_body("v1-completions-nonstream.http")));
+  Json j = Json::parse(r.body);
+  CHECK(j["object"] == "text_completion");
+  CHECK(j["choices"][0]["finish_reason"] == "length");
+  CHECK(j["usage"]["completion_tokens"] == 8);
+  CHECK(!j["choices"][0]["text"].get<std::string>().empty());
+  CHECK(Json::parse(post(sim, "/v1/completions", req).body)["choices"][0]["text"] ==
+        j["choices"][0]["text"]);
+  // b10587 ignores "suffix" on this endpoint (v1-completions-suffix.http): same answer.
+  Json with_suffix = req;
+  with_suffix["suffix"] = "    return c";
+  CHECK(Json::parse(post(sim, "/v1/completions", with_suffix).body)["choices"][0]["text"] ==
+        j["choices"][0]["text"]);
+  // A one-element prompt array and a stop string.
+  Json arr{{"prompt", {"Hello, my name is"}}, {"max_tokens", 8}, {"temperature", 0}, {"stop", "."}};
+  Json a = Json::parse(post(sim, "/v1/completions", arr).body);
+  CHECK(a["choices"][0]["text"].get<std::string>().find('.') == std::string::npos);
+}
+
+TEST_CASE("llm-sim llama: /v1/completions streams chunks and ends with usage and [DONE]") {
+  SimProcess sim(llama_args());
+  for (bool include_usage : {false, true}) {
+    Json req{{"prompt", "Hello, my name is"}, {"max_tokens", 3}, {"stream", true}};
+    if (include_usage) {
+      req["stream_options"] = {{"include_usage", true}};
+    }
+    Reply r = post(sim, "/v1/completions", req);
+    REQUIRE(r.status == 200);
+    CHECK(r.header("Content-Type") == "text/event-stream");
+    auto events = sse_events(r.body);
+    REQUIRE(events.size() == 5); // 3 tokens, final, [DONE]: no role chunk, no usage chunk
+    CHECK(events.back().data == "[DONE]");
+    Json first = Json::parse(events[0].data);
+    CHECK(first["object"] == "text_completion");
+    CHECK(first["choices"][0]["finish_reason"].is_null());
+    Json last = Json::parse(events[3].data);
+    CHECK(last["choices"][0]["finish_reason"] == "length");
+    CHECK(last["usage"]["completion_tokens"] == 3);
+    CHECK(last.contains("timings"));
+  }
+}
+
+TEST_CASE("llm-sim llama: /completion and /completions answer the native shape") {
+  SimProcess sim(llama_args());
+  for (const char* path : {"/completion", "/completions"}) {
+    Reply r = post(sim, path, {{"prompt", "Hello, my name is"}, {"n_predict", 8}});
+    REQUIRE(r.status == 200);
+    CHECK(top_keys(r.body) == top_keys(fixture_body("completion-nonstream.http")));
+    Json j = Json::parse(r.body);
+    CHECK(j["stop"] == true);
+    CHECK(j["tokens_predicted"] == 8);
+    CHECK(j["stop_type"] == "limit");
+    CHECK(j["prompt"] == "Hello, my name is");
+  }
+  Reply s = post(sim, "/completions", {{"prompt", "Hello"}, {"n_predict", 3}, {"stream", true}});
+  REQUIRE(s.status == 200);
+  CHECK(s.body.find("[DONE]") == std::string::npos); // the native stream has none
+  auto events = data_events(s.body);
+  REQUIRE(events.size() == 4);
+  CHECK(events[0]["tokens_predicted"] == 1);
+  CHECK(events[2]["tokens_predicted"] == 3);
+  CHECK(events[3]["stop"] == true);
+  CHECK(events[3]["content"] == "");
+}
+
+TEST_CASE("llm-sim llama: completion errors answer as b10587 does") {
+  SimProcess sim(llama_args());
+  Reply none = post(sim, "/v1/completions", {{"max_tokens", 2}});
+  CHECK(none.status == 400);
+  CHECK(none.body == recorded_body("v1-completions-errors.http", 3));
+  Reply number = post(sim, "/v1/completions", {{"prompt", 5}, {"max_tokens", 2}});
+  CHECK(number.status == 400);
+  CHECK(number.body == recorded_body("v1-completions-errors.http", 4));
+  Reply bad = post(sim.port(), "/v1/completions", "{\"prompt\":");
+  CHECK(bad.status == 500);
+  CHECK(bad.body == recorded_body("v1-completions-errors.http", 5));
+  Reply type = post(sim, "/v1/completions", {{"prompt", "Hi"}, {"max_tokens", "2"}});
+  CHECK(type.status == 400);
+  CHECK(type.body == recorded_body("v1-completions-errors.http", 6));
+  // A prompt past the 512-token slot, for every generating endpoint, streamed or not.
+  std::string long_text;
+  for (int i = 0; i < 700; ++i) {
+    long_text += "word ";
+  }
+  for (bool stream : {false, true}) {
+    for (const char* path : {"/v1/completions", "/completion"}) {
+      Reply r = post(sim, path, {{"prompt", long_text}, {"stream", stream}});
+      CHECK(r.status == 400);
+      Json e = Json::parse(r.body)["error"];
+      CHECK(e["type"] == "exceed_context_size_error");
+      CHECK(e["n_ctx"] == 512);
+      CHECK(e["n_prompt_tokens"].get<long long>() > 512);
+    }
+    Reply inf = post(sim, "/infill",
+                     {{"input_prefix", long_text}, {"input_suffix", "y"}, {"stream", stream}});
+    CHECK(inf.status == 400);
+    CHECK(Json::parse(inf.body)["error"]["type"] == "exceed_context_size_error");
+  }
+}
+
+TEST_CASE("llm-sim llama: /infill fills between prefix and suffix, streamed or not") {
+  SimProcess sim(llama_args());
+  Json req{{"input_prefix", "def add(a, b):\n    "},
+           {"input_suffix", "\n    return c\n"},
+           {"n_predict", 6}};
+  Reply r = post(sim, "/infill", req);
+  REQUIRE(r.status == 200);
+  CHECK(top_keys(r.body) == top_keys(recorded_body("infill.http", 1)));
+  Json j = Json::parse(r.body);
+  CHECK(j["content"].get<std::string>().starts_with("[fim b..return] "));
+  CHECK(j["tokens_predicted"] == 6);
+  // Another prefix, another answer; input_extra and prompt are accepted.
+  Json other = req;
+  other["input_prefix"] = "def mul(x, y):\n    ";
+  other["input_extra"] = {{{"filename", "util.py"}, {"text", "def sub(a, b): return a - b\n"}}};
+  other["prompt"] = "c =";
+  Json o = Json::parse(post(sim, "/infill", other).body);
+  CHECK(o["content"].get<std::string>().starts_with("[fim y..return] "));
+  Json sreq = req;
+  sreq["stream"] = true;
+  Reply s = post(sim, "/infill", sreq);
+  REQUIRE(s.status == 200);
+  auto events = data_events(s.body);
+  REQUIRE(events.size() == 7);
+  std::string text;
+  for (std::size_t i = 0; i + 1 < events.size(); ++i) {
+    text += events[i]["content"].get<std::string>();
+  }
+  CHECK(text == j["content"]);
+  CHECK(events.back()["stop"] == true);
+}
+
+TEST_CASE("llm-sim llama: /infill malformed requests and a model without FIM tokens") {
+  SimProcess sim(llama_args());
+  Reply no_prefix = post(sim, "/infill", {{"input_suffix", "x"}, {"n_predict", 4}});
+  CHECK(no_prefix.status == 500);
+  CHECK(no_prefix.body == recorded_body("infill.http", 3));
+  Reply no_suffix = post(sim, "/infill", {{"input_prefix", "x"}, {"n_predict", 4}});
+  CHECK(no_suffix.status == 500);
+  CHECK(no_suffix.body == recorded_body("infill.http", 4));
+  CHECK(post(sim, "/infill", {{"input_prefix", "x"}, {"input_suffix", "y"}, {"prompt", 5}}).status ==
+        200);
+  Reply extra = post(sim, "/infill", {{"input_prefix", "x"}, {"input_suffix", "y"}, {"input_extra", "z"}});
+  CHECK(extra.status == 400);
+  CHECK(extra.body == recorded_body("infill.http", 6));
+  Reply chunk = post(sim, "/infill",
+                     {{"input_prefix", "x"}, {"input_suffix", "y"}, {"input_extra", {{{"filename", "a"}}}}});
+  CHECK(chunk.body == recorded_body("infill.http", 7));
+  Reply bad = post(sim.port(), "/infill", "{\"input_prefix\":");
+  CHECK(bad.status == 500);
+  CHECK(bad.body == recorded_body("infill.http", 8));
+  CHECK(post(sim, "/infill", {{"input_prefix", 5}, {"input_suffix", "y"}}).body ==
+        recorded_body("infill.http", 9));
+
+  SimProcess no_fim(llama_args({"--sim-no-fim"}));
+  for (const std::string& body : {std::string(R"({"input_prefix":"a","input_suffix":"b"})"),
+                                 std::string("{\"input_prefix\":")}) {
+    Reply r = post(no_fim.port(), "/infill", body);
+    CHECK(r.status == 501);
+    CHECK(r.body == recorded_body("infill-no-fim.http", 1));
+  }
+}
+
+TEST_CASE("llm-sim llama: embeddings and rerank need their flags, like b10587") {
+  SimProcess sim(llama_args());
+  for (const char* path : {"/v1/embeddings", "/embeddings", "/embedding"}) {
+    Reply r = post(sim, path, {{"input", "hello"}});
+    CHECK(r.status == 501);
+    CHECK(r.body == recorded_body("flags-off.http", 1));
+  }
+  for (const char* path : {"/v1/rerank", "/rerank", "/reranking", "/v1/reranking"}) {
+    Reply r = post(sim, path, {{"query", "a"}, {"documents", {"a", "b"}}});
+    CHECK(r.status == 501);
+    CHECK(r.body == recorded_body("flags-off.http", 3));
+  }
+  // The model's own pooling is none: not OpenAI-compatible.
+  SimProcess none(llama_args({"--embeddings"}));
+  Reply r = post(none, "/v1/embeddings", {{"input", "hello world"}});
+  CHECK(r.status == 400);
+  CHECK(r.body == recorded_body("embeddings.http", 1));
+  Json native = Json::parse(post(none, "/embeddings", {{"content", "hi"}}).body);
+  CHECK(native[0]["embedding"].size() >= 2); // a row per token
+}
+
+TEST_CASE("llm-sim llama: /v1/embeddings vectors are deterministic unit vectors") {
+  SimProcess sim(llama_args({"--embeddings", "--pooling", "mean"}));
+  Reply r = post(sim, "/v1/embeddings", {{"input", {"the giant panda", "a quiet harbor"}}});
+  REQUIRE(r.status == 200);
+  CHECK(top_keys(r.body) == top_keys(recorded_body("embeddings.http", 3)));
+  Json j = Json::parse(r.body);
+  REQUIRE(j["data"].size() == 2);
+  CHECK(j["object"] == "list");
+  CHECK(j["data"][1]["index"] == 1);
+  CHECK(j["data"][0]["object"] == "embedding");
+  const Json& a = j["data"][0]["embedding"];
+  CHECK(a.size() == 64); // the tiny model's n_embd
+  CHECK(std::abs(norm_of(a) - 1.0) < 1e-4);
+  CHECK(a != j["data"][1]["embedding"]);
+  Json again = Json::parse(post(sim, "/v1/embeddings", {{"input", "the giant panda"}}).body);
+  CHECK(again["data"][0]["embedding"] == a);
+  CHECK(again["model"].get<std::string>().ends_with("tests/fixtures/gguf/tiny-llama-2L-f16.gguf"));
+  CHECK(Json::parse(post(sim, "/v1/embeddings", {{"input", "x"}, {"model", "m"}}).body)["model"] == "m");
+  Json b64 = Json::parse(
+      post(sim, "/v1/embeddings", {{"input", "hi"}, {"encoding_format", "base64"}}).body);
+  CHECK(b64["data"][0]["embedding"].get<std::string>().size() == 344); // 256 bytes
+  Json tokens = Json::parse(post(sim, "/v1/embeddings", {{"input", {{15043, 3186}, {1}}}}).body);
+  CHECK(tokens["data"].size() == 2);
+  Json native = Json::parse(post(sim, "/embeddings", {{"content", "hi"}}).body);
+  CHECK(native[0]["embedding"].size() == 1);
+  CHECK(native[0]["embedding"][0].size() == 64);
+  // Malformed, as recorded.
+  CHECK(post(sim, "/v1/embeddings", {{"model", "x"}}).body == recorded_body("embeddings.http", 8));
+  CHECK(post(sim, "/v1/embeddings", {{"input", 5}}).body == recorded_body("embeddings.http", 9));
+  CHECK(post(sim.port(), "/v1/embeddings", "{\"input\":").body == recorded_body("embeddings.http", 10));
+  CHECK(post(sim, "/v1/embeddings", {{"input", "hi"}, {"encoding_format", "hex"}}).body ==
+        recorded_body("embeddings.http", 12));
+  CHECK(post(sim, "/v1/embeddings", {{"input", Json::array()}}).body ==
+        recorded_body("embeddings.http", 16));
+  std::string long_text(4000, 'a');
+  Reply big = post(sim, "/v1/embeddings", {{"input", long_text}});
+  CHECK(big.status == 500);
+  CHECK(Json::parse(big.body)["error"]["message"].get<std::string>().find(
+            "is too large to process") != std::string::npos);
+  // Generation still works with --embeddings.
+  CHECK(post(sim, "/v1/completions", {{"prompt", "Hello"}, {"max_tokens", 2}}).status == 200);
+}
+
+TEST_CASE("llm-sim llama: /v1/rerank ranks the relevant document first") {
+  SimProcess sim(llama_args({"--reranking"}));
+  Json docs = {"hi", "it is a bear", "The giant panda is a bear species endemic to China."};
+  Reply r = post(sim, "/v1/rerank", {{"query", "What is a giant panda?"}, {"documents", docs}});
+  REQUIRE(r.status == 200);
+  CHECK(top_keys(r.body) == top_keys(recorded_body("rerank.http", 1)));
+  Json j = Json::parse(r.body);
+  REQUIRE(j["results"].size() == 3);
+  CHECK(j["results"][0]["index"] == 2);
+  CHECK(j["results"][0]["relevance_score"] > j["results"][1]["relevance_score"]);
+  CHECK(j["results"][1]["relevance_score"] >= j["results"][2]["relevance_score"]);
+  CHECK(j["usage"]["prompt_tokens"].get<long long>() > 0);
+  Json top = Json::parse(post(sim, "/rerank", {{"model", "x"}, {"query", "panda"}, {"documents", docs},
+                                               {"top_n", 1}, {"return_text", true}})
+                             .body);
+  CHECK(top["model"] == "x");
+  REQUIRE(top["results"].size() == 1);
+  CHECK(!top["results"][0].contains("text")); // return_text only in the TEI form
+  Json tei = Json::parse(post(sim, "/reranking", {{"query", "panda"}, {"texts", docs},
+                                                  {"return_text", true}})
+                             .body);
+  REQUIRE(tei.is_array());
+  CHECK(tei[0]["index"] == 2);
+  CHECK(tei[0].contains("score"));
+  CHECK(tei[0]["text"] == docs[2]);
+  CHECK(post(sim, "/v1/rerank", {{"documents", {"a"}}}).body == recorded_body("rerank.http", 3));
+  CHECK(post(sim, "/v1/rerank", {{"query", "a"}}).body == recorded_body("rerank.http", 4));
+  CHECK(post(sim, "/v1/rerank", {{"query", "a"}, {"documents", Json::array()}}).status == 400);
+  CHECK(post(sim, "/v1/rerank", {{"query", "a"}, {"documents", "b"}}).status == 400);
+  CHECK(post(sim, "/v1/rerank", {{"query", 5}, {"documents", {"b"}}}).body ==
+        recorded_body("rerank.http", 7));
+  CHECK(post(sim.port(), "/v1/rerank", "{\"query\":").body == recorded_body("rerank.http", 8));
+  CHECK(post(sim, "/v1/rerank", {{"query", "a"}, {"documents", {"b", 5}}}).body ==
+        recorded_body("rerank.http", 11));
+  // --reranking turns embeddings on (rank pooling).
+  CHECK(post(sim, "/v1/embeddings", {{"input", "a"}}).status == 200);
 }

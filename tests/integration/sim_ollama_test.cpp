@@ -4,7 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cmath>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 
 #include "tests/integration/sim_harness.h"
 
@@ -231,4 +234,184 @@ TEST_CASE("llm-sim ollama: malformed bodies are answered with 400s, never a cras
   REQUIRE(odd_types);
   CHECK(odd_types->status == 200);
   CHECK(sim.process().running());
+}
+
+// --- Embeddings, capabilities, FIM and num_ctx.
+
+namespace {
+
+std::vector<std::string> capability_models() {
+  return ollama_args({"--sim-models", "llama3.2:1b,nomic-embed-text,qwen2.5-coder:1.5b"});
+}
+
+std::string ollama_fixture(const std::string& name) {
+  std::ifstream in(fixture_path("ollama/" + name), std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+} // namespace
+
+TEST_CASE("llm-sim ollama: /api/embed gives deterministic unit vectors with the counters") {
+  SimProcess sim(capability_models());
+  Reply r = post(sim, "/api/embed", {{"model", "nomic-embed-text"}, {"input", {"hello world", "bye"}}});
+  REQUIRE(r.status == 200);
+  Json j = Json::parse(r.body);
+  CHECK(j["model"] == "nomic-embed-text");
+  REQUIRE(j["embeddings"].size() == 2);
+  CHECK(j["embeddings"][0].size() == 768);
+  double norm = 0;
+  for (const auto& x : j["embeddings"][0]) {
+    norm += x.get<double>() * x.get<double>();
+  }
+  CHECK(std::abs(norm - 1.0) < 1e-4);
+  CHECK(j["embeddings"][0] != j["embeddings"][1]);
+  CHECK(j["prompt_eval_count"].get<long long>() > 0);
+  CHECK(j.contains("total_duration"));
+  CHECK(j.contains("load_duration"));
+  Json again = Json::parse(
+      post(sim, "/api/embed", {{"model", "nomic-embed-text"}, {"input", "hello world"}}).body);
+  CHECK(again["embeddings"][0] == j["embeddings"][0]);
+  Json small = Json::parse(
+      post(sim, "/api/embed", {{"model", "nomic-embed-text"}, {"input", "hi"}, {"dimensions", 8}}).body);
+  CHECK(small["embeddings"][0].size() == 8);
+  // Empty input only loads (api-embed-empty-input.json).
+  Reply empty =
+      post(sim, "/api/embed", {{"model", "nomic-embed-text"}, {"input", ""}, {"keep_alive", "5m"}});
+  CHECK(empty.body == ollama_fixture("api-embed-empty-input.json"));
+  // Malformed and refused.
+  CHECK(post(sim, "/api/embed", {{"model", "nomic-embed-text"}, {"input", 5}}).body ==
+        R"({"error":"invalid input type"})");
+  CHECK(post(sim, "/api/embed", {{"model", "nomic-embed-text"}, {"input", {"a", 1}}}).status == 400);
+  CHECK(post(sim.port(), "/api/embed", "{").status == 400);
+  CHECK(post(sim, "/api/embed", {{"model", "nope"}, {"input", "a"}}).status == 404);
+  Reply chat_model = post(sim, "/api/embed", {{"model", "llama3.2:1b"}, {"input", "a"}});
+  CHECK(chat_model.status == 501);
+  CHECK(chat_model.body == R"({"error":"this model does not support embeddings"})");
+  // Past the context: cut (keeping the start) unless truncate is false.
+  std::string long_text(20000, 'a');
+  Json cut = Json::parse(
+      post(sim, "/api/embed",
+           {{"model", "nomic-embed-text"}, {"input", long_text}, {"options", {{"num_ctx", 256}}}})
+          .body);
+  CHECK(cut["prompt_eval_count"] == 256);
+  Reply refused = post(sim, "/api/embed",
+                       {{"model", "nomic-embed-text"}, {"input", long_text}, {"truncate", false}});
+  CHECK(refused.status == 400);
+}
+
+TEST_CASE("llm-sim ollama: legacy /api/embeddings and /v1/embeddings") {
+  SimProcess sim(capability_models());
+  Json legacy = Json::parse(
+      post(sim, "/api/embeddings", {{"model", "nomic-embed-text"}, {"prompt", "hello"}}).body);
+  CHECK(legacy["embedding"].size() == 768);
+  Json v1 = Json::parse(
+      post(sim, "/v1/embeddings", {{"model", "nomic-embed-text"}, {"input", {"a", "b"}}}).body);
+  CHECK(v1["object"] == "list");
+  REQUIRE(v1["data"].size() == 2);
+  CHECK(v1["data"][1]["index"] == 1);
+  CHECK(v1["data"][0]["object"] == "embedding");
+  CHECK(v1["usage"]["prompt_tokens"].get<long long>() > 0);
+  CHECK(v1["data"][0]["embedding"] == Json::parse(post(sim, "/api/embed", {{"model", "nomic-embed-text"},
+                                                                          {"input", "a"}})
+                                                      .body)["embeddings"][0]);
+  Reply bad = post(sim, "/v1/embeddings", {{"model", "nomic-embed-text"}, {"input", ""}});
+  CHECK(bad.status == 400);
+  CHECK(Json::parse(bad.body)["error"]["type"] == "invalid_request_error");
+  CHECK(post(sim, "/v1/embeddings", {{"model", "nope"}, {"input", "a"}}).status == 404);
+}
+
+TEST_CASE("llm-sim ollama: capabilities in /api/show, and generate refused by an embedding model") {
+  SimProcess sim(ollama_args(
+      {"--sim-models", "llama3.2:1b,nomic-embed-text,custom:7b@completion+insert@ctx=32768"}));
+  Json embed = Json::parse(post(sim, "/api/show", {{"model", "nomic-embed-text"}}).body);
+  CHECK(embed["capabilities"] == Json::array({"embedding"}));
+  CHECK(embed["model_info"]["nomic.embedding_length"] == 768);
+  Json chat_model = Json::parse(post(sim, "/api/show", {{"model", "llama3.2:1b"}}).body);
+  CHECK(chat_model["capabilities"] == Json::array({"completion", "tools", "thinking"}));
+  CHECK(chat_model["model_info"]["llama.context_length"] == 131072);
+  Json custom = Json::parse(post(sim, "/api/show", {{"model", "custom:7b"}}).body);
+  CHECK(custom["capabilities"] == Json::array({"completion", "insert"}));
+  CHECK(custom["model_info"]["custom.context_length"] == 32768);
+  Reply gen = post(sim, "/api/generate", {{"model", "nomic-embed-text"}, {"keep_alive", "5m"}});
+  CHECK(gen.status == 400);
+  CHECK(gen.body == ollama_fixture("api-generate-error-embedding-model.json"));
+  Reply chat_r = post(sim, "/api/chat", chat("nomic-embed-text", "hi"));
+  CHECK(chat_r.body == R"({"error":"\"nomic-embed-text\" does not support chat"})");
+}
+
+TEST_CASE("llm-sim ollama: /api/generate with suffix fills in, streamed or not") {
+  SimProcess sim(capability_models());
+  Json req{{"model", "qwen2.5-coder:1.5b"}, {"prompt", "def add(a, b):"}, {"suffix", "return c"},
+           {"stream", false}};
+  Reply r = post(sim, "/api/generate", req);
+  REQUIRE(r.status == 200);
+  Json j = Json::parse(r.body);
+  CHECK(j["response"].get<std::string>().starts_with("[fim b..return] "));
+  CHECK(j["done"] == true);
+  req["stream"] = true;
+  auto lines = ndjson_lines(post(sim, "/api/generate", req).body);
+  REQUIRE(lines.size() > 2);
+  std::string text;
+  for (const Json& l : lines) {
+    text += l["response"].get<std::string>();
+  }
+  CHECK(text == j["response"]);
+  CHECK(lines.back()["done"] == true);
+  // A model whose template has no suffix cannot insert.
+  Reply refused = post(sim, "/api/generate",
+                       {{"model", "llama3.2:1b"}, {"prompt", "a"}, {"suffix", "b"}, {"stream", false}});
+  CHECK(refused.status == 400);
+  CHECK(refused.body ==
+        R"({"error":"registry.ollama.ai/library/llama3.2:1b does not support insert"})");
+  // raw: no template, and no system with it.
+  Json raw = Json::parse(post(sim, "/api/generate",
+                              {{"model", "llama3.2:1b"}, {"prompt", "abcdefgh"}, {"raw", true},
+                               {"stream", false}})
+                             .body);
+  CHECK(raw["prompt_eval_count"] == 2);
+  Reply raw_system = post(sim, "/api/generate",
+                          {{"model", "llama3.2:1b"}, {"prompt", "a"}, {"raw", true}, {"system", "s"}});
+  CHECK(raw_system.status == 400);
+  CHECK(raw_system.body == R"({"error":"raw mode does not support template, system, or context"})");
+}
+
+TEST_CASE("llm-sim ollama: a prompt past num_ctx is cut silently, keeping the end") {
+  SimProcess sim(ollama_args());
+  std::string long_text;
+  for (int i = 0; i < 400; ++i) {
+    long_text += "word ";
+  }
+  auto gen = [&](const Json& options) {
+    Json body{{"model", "llama3.2:1b"}, {"prompt", long_text + "[[sim: tokens=3]]"}, {"stream", false}};
+    if (!options.is_null()) {
+      body["options"] = options;
+    }
+    Reply r = post(sim, "/api/generate", body);
+    REQUIRE(r.status == 200);
+    return Json::parse(r.body);
+  };
+  Json full = gen(Json());
+  CHECK(full["prompt_eval_count"].get<long long>() > 400); // fits the default 4096
+  Json cut = gen({{"num_ctx", 64}});
+  CHECK(cut["prompt_eval_count"] == 64);
+  CHECK(cut["eval_count"] == 3);
+  // Chat: the oldest turns go first, the system prompt stays.
+  Json body{{"model", "llama3.2:1b"},
+            {"stream", false},
+            {"options", {{"num_ctx", 40}}},
+            {"messages",
+             {{{"role", "system"}, {"content", "be brief"}},
+              {{"role", "user"}, {"content", long_text}},
+              {{"role", "assistant"}, {"content", "ok"}},
+              {{"role", "user"}, {"content", "and now?"}}}}};
+  Json chat_cut = Json::parse(post(sim, "/api/chat", body).body);
+  CHECK(chat_cut["prompt_eval_count"].get<long long>() <= 40);
+  body["options"]["num_ctx"] = 4096;
+  CHECK(Json::parse(post(sim, "/api/chat", body).body)["prompt_eval_count"].get<long long>() > 100);
 }
