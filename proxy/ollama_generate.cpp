@@ -113,6 +113,14 @@ core::Result<core::Json> ollama_generate_request(const core::Json& openai_reques
   return out;
 }
 
+core::Error generate_error(core::Error error) {
+  if (error.kind == core::ErrorKind::upstream_status && error.http_status == 400 &&
+      error.message.find("does not support insert") != std::string::npos) {
+    error.http_status = 501;
+  }
+  return error;
+}
+
 core::Result<core::Json> completion_from_ollama(const core::Json& reply, const ReplyMeta& meta) {
   using generate_detail::k_generate_reply;
   if (auto e = ollama_detail::reply_error(reply, k_generate_reply)) {

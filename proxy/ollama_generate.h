@@ -37,6 +37,12 @@ core::Result<core::Json> ollama_generate_request(const core::Json& openai_reques
                                                  std::string_view upstream_model,
                                                  const GenerateSettings& settings, bool stream);
 
+// Ollama refuses a suffix for a model without its "insert" capability with a 400 ("... does
+// not support insert"): that is the model's limit, not the client's mistake, so it becomes a
+// 501, which moves the request on down its chain (as a llama-server without FIM tokens does).
+// Other errors are returned as they are.
+core::Error generate_error(core::Error error);
+
 // A non-streaming /api/generate reply as a text_completion: response -> choices[0].text,
 // done_reason -> finish_reason ("length" stays, the rest "stop"), usage from
 // prompt_eval_count / eval_count. An {"error": ...} body is an upstream_status error;

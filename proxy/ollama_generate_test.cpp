@@ -178,3 +178,18 @@ TEST_CASE("OllamaGenerateTranslator: no usage chunk unless asked; errors mid-str
     CHECK_FALSE(fresh.done());
   }
 }
+
+TEST_CASE("generate_error: Ollama's insert refusal falls back; other errors stay") {
+  using ask::core::Error;
+  using ask::proxy::generate_error;
+  const Error insert = generate_error(Error::upstream(
+      400, "ollama: ollama answered 400: registry.ollama.ai/library/llama3.2:1b does not support "
+           "insert"));
+  CHECK(insert.http_status == 501);
+  CHECK(insert.message.find("does not support insert") != std::string::npos);
+  CHECK(generate_error(Error::upstream(400, "invalid options")).http_status == 400);
+  CHECK(generate_error(Error::upstream(404, "model not found, does not support insert"))
+            .http_status == 404);
+  CHECK(generate_error(Error::bad_request("does not support insert")).kind ==
+        ask::core::ErrorKind::bad_request);
+}

@@ -155,7 +155,7 @@ core::Result<core::Json> OllamaUpstream::complete(const core::Json& request,
   }
   auto response = m_http->post_json("/api/generate", *body, false, ctx);
   if (!response) {
-    return core::fail(std::move(response.error()));
+    return core::fail(generate_error(std::move(response.error())));
   }
   auto text = response->read_all(k_max_reply_body);
   if (!text) {
@@ -177,7 +177,7 @@ OllamaUpstream::complete_stream(const core::Json& request, const CallContext& ct
   }
   auto response = m_http->post_json("/api/generate", *body, true, ctx);
   if (!response) {
-    return core::fail(std::move(response.error()));
+    return core::fail(generate_error(std::move(response.error())));
   }
   return std::unique_ptr<ChunkStream>(std::make_unique<NdjsonChunkStream<OllamaGenerateTranslator>>(
       std::move(*response), ctx, m_http->name()));
