@@ -50,8 +50,8 @@ core::Result<bool> check_prompt(const core::Json& prompt) {
   const core::Json& first = prompt[0];
   if (first.is_string() || first.is_array()) {
     if (prompt.size() != 1) {
-      return core::fail(json::invalid(
-          "prompt", "askd takes one prompt per request; got " + std::to_string(prompt.size())));
+      return core::fail(json::invalid("prompt", "askd takes one prompt per request; got " +
+                                                    std::to_string(prompt.size())));
     }
     if (first.is_string()) {
       return true;

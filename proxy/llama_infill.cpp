@@ -26,8 +26,8 @@ constexpr long long k_max_tokens = std::numeric_limits<long long>::max() / 4;
 // OpenAI fields /infill has no use for, or reads otherwise ("prompt" is the start of the
 // middle there), and the ones translated by name.
 constexpr std::array<std::string_view, 11> k_not_sent = {
-    "prompt", "suffix", "max_tokens", "n", "best_of", "echo", "logprobs", "stream_options",
-    "user",   "stop",   "stream"};
+    "prompt",   "suffix",         "max_tokens", "n",    "best_of", "echo",
+    "logprobs", "stream_options", "user",       "stop", "stream"};
 
 core::Error bad_reply(std::string_view what, std::string_view reason) {
   return core::Error::malformed_reply(std::string(what) + ": " + std::string(reason));
@@ -244,8 +244,7 @@ core::Result<core::Json> completion_from_infill(const core::Json& reply, const R
   }
   if (!native->stop) {
     // A whole reply is always the final one; without stop it is not one llama-server sends.
-    return core::fail(
-        infill_detail::bad_reply(infill_detail::k_infill_reply, "stop is not true"));
+    return core::fail(infill_detail::bad_reply(infill_detail::k_infill_reply, "stop is not true"));
   }
   core::Json out = text_completion(meta, std::move(native->content), native->finish);
   out["usage"] = core::to_json(native->usage);
@@ -314,8 +313,8 @@ infill_stream_with(BackendHttp& http, const core::Json& request, const CallConte
   if (!response) {
     return core::fail(std::move(response.error()));
   }
-  return std::unique_ptr<ChunkStream>(std::make_unique<infill_detail::InfillChunkStream>(
-      std::move(*response), ctx, http.name()));
+  return std::unique_ptr<ChunkStream>(
+      std::make_unique<infill_detail::InfillChunkStream>(std::move(*response), ctx, http.name()));
 }
 
 } // namespace ask::proxy

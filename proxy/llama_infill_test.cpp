@@ -52,15 +52,16 @@ TEST_CASE("llama_infill_request: prefix, suffix and the sampling settings") {
       "input_suffix":"\n  return c","n_predict":16,"temperature":0,"top_p":0.9,"top_k":40,
       "seed":3,"stop":["\n\n"],"stream":true})"));
 
-  auto plain = llama_infill_request(Json::parse(R"({"model":"m","prompt":"a","suffix":"b"})"), false);
+  auto plain =
+      llama_infill_request(Json::parse(R"({"model":"m","prompt":"a","suffix":"b"})"), false);
   REQUIRE(plain.has_value());
   CHECK(*plain == Json::parse(R"({"model":"m","input_prefix":"a","input_suffix":"b",
       "stream":false})"));
 }
 
 TEST_CASE("llama_infill_request: what /infill cannot take") {
-  auto tokens = llama_infill_request(Json::parse(R"({"model":"m","prompt":[1,2],"suffix":"b"})"),
-                                     false);
+  auto tokens =
+      llama_infill_request(Json::parse(R"({"model":"m","prompt":[1,2],"suffix":"b"})"), false);
   REQUIRE_FALSE(tokens.has_value());
   CHECK(tokens.error().status_for_client() == 400);
   auto logprobs = llama_infill_request(
@@ -114,14 +115,13 @@ TEST_CASE("completion_from_infill: llama-server's error bodies keep their status
 }
 
 TEST_CASE("completion_from_infill: malformed replies") {
-  for (const char* bad : {R"([])", R"("text")", R"({"content":3,"stop":true})",
-                          R"({"content":"a","stop":"yes"})", R"({"content":"a"})",
-                          R"({"content":"a","stop":false})",
-                          R"({"content":"a","stop":true,"stop_type":5})",
-                          R"({"content":"a","stop":true,"tokens_predicted":-1})",
-                          R"({"content":"a","stop":true,"tokens_evaluated":"9"})",
-                          R"({"content":"a","stop":true,"tokens_evaluated":1.5})",
-                          R"({"error":7})"}) {
+  for (const char* bad :
+       {R"([])", R"("text")", R"({"content":3,"stop":true})", R"({"content":"a","stop":"yes"})",
+        R"({"content":"a"})", R"({"content":"a","stop":false})",
+        R"({"content":"a","stop":true,"stop_type":5})",
+        R"({"content":"a","stop":true,"tokens_predicted":-1})",
+        R"({"content":"a","stop":true,"tokens_evaluated":"9"})",
+        R"({"content":"a","stop":true,"tokens_evaluated":1.5})", R"({"error":7})"}) {
     CAPTURE(bad);
     auto r = completion_from_infill(Json::parse(bad), k_meta);
     REQUIRE_FALSE(r.has_value());
@@ -157,8 +157,8 @@ TEST_CASE("InfillStreamTranslator: the recorded stream, which has no [DONE]") {
   CHECK(chunks[3]["choices"][0]["text"] == "");
   CHECK(chunks[3]["choices"][0]["finish_reason"] == "length");
   CHECK(chunks[4]["choices"] == Json::array());
-  CHECK(chunks[4]["usage"] == Json::parse(
-                                  R"({"prompt_tokens":19,"completion_tokens":3,"total_tokens":22})"));
+  CHECK(chunks[4]["usage"] ==
+        Json::parse(R"({"prompt_tokens":19,"completion_tokens":3,"total_tokens":22})"));
   CHECK(t.usage().prompt_tokens == 19);
 
   auto after = t.translate(events[0]);
@@ -176,8 +176,8 @@ TEST_CASE("InfillStreamTranslator: no usage chunk unless asked; an error event")
   CHECK((*out)[0]["choices"][0]["finish_reason"] == "stop");
 
   InfillStreamTranslator failing(k_meta, false);
-  auto err = failing.translate(Json::parse(
-      R"({"error":{"code":500,"message":"slot crashed","type":"server_error"}})"));
+  auto err = failing.translate(
+      Json::parse(R"({"error":{"code":500,"message":"slot crashed","type":"server_error"}})"));
   REQUIRE_FALSE(err.has_value());
   CHECK(err.error().http_status == 500);
   CHECK(err.error().message.find("slot crashed") != std::string::npos);

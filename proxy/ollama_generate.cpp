@@ -74,13 +74,13 @@ core::Result<core::Json> ollama_generate_request(const core::Json& openai_reques
                                                  const GenerateSettings& settings, bool stream) {
   auto prompt = completion_prompt_text(openai_request);
   if (!prompt) {
-    return core::fail(core::Error::upstream(
-        501, "Ollama's /api/generate takes a text prompt, not token ids"));
+    return core::fail(
+        core::Error::upstream(501, "Ollama's /api/generate takes a text prompt, not token ids"));
   }
   if (auto lp = openai_request.find("logprobs");
       lp != openai_request.end() && !lp->is_null() && *lp != 0) {
-    return core::fail(core::Error::bad_request(
-        "logprobs: not available from an Ollama backend through askd"));
+    return core::fail(
+        core::Error::bad_request("logprobs: not available from an Ollama backend through askd"));
   }
   core::Json out = core::Json::object();
   out["model"] = std::string(upstream_model);
@@ -92,11 +92,17 @@ core::Result<core::Json> ollama_generate_request(const core::Json& openai_reques
   } else {
     out["raw"] = true;
   }
+  // Ollama turns thinking on by default for a model that can think, raw or not, and then
+  // moves what comes before the template's closing tag into "thinking", which a text
+  // completion has no place for: off unless the request asks (Ollama's own `think`).
+  const auto think = openai_request.find("think");
+  out["think"] = think != openai_request.end() && think->is_boolean() ? *think : core::Json(false);
   auto options = ollama_detail::request_options(openai_request, false);
   if (!options) {
     return core::fail(std::move(options.error()));
   }
-  if (auto max = openai_request.find("max_tokens"); max != openai_request.end() && !max->is_null()) {
+  if (auto max = openai_request.find("max_tokens");
+      max != openai_request.end() && !max->is_null()) {
     // The door checked it: an integer >= 0.
     (*options)["num_predict"] = *ollama_detail::as_int64(*max);
   }
@@ -127,10 +133,10 @@ core::Result<core::Json> completion_from_ollama(const core::Json& reply, const R
     return core::fail(std::move(*e));
   }
   if (const auto done = reply.find("done"); done != reply.end() && *done != true) {
-    return core::fail(ollama_detail::malformed(
-        k_generate_reply, "done",
-        done->is_boolean() ? "false in a non-streaming reply"
-                           : ollama_detail::expected("a boolean", *done)));
+    return core::fail(ollama_detail::malformed(k_generate_reply, "done",
+                                               done->is_boolean()
+                                                   ? "false in a non-streaming reply"
+                                                   : ollama_detail::expected("a boolean", *done)));
   }
   auto text = generate_detail::response_text(reply, k_generate_reply);
   if (!text) {
@@ -152,15 +158,14 @@ core::Result<core::Json> completion_from_ollama(const core::Json& reply, const R
 OllamaGenerateTranslator::OllamaGenerateTranslator(ReplyMeta meta, bool include_usage)
     : m_meta(std::move(meta)), m_include_usage(include_usage) {}
 
-core::Result<std::vector<core::Json>>
-OllamaGenerateTranslator::translate(const core::Json& line) {
+core::Result<std::vector<core::Json>> OllamaGenerateTranslator::translate(const core::Json& line) {
   using generate_detail::k_generate_stream;
   if (auto e = ollama_detail::reply_error(line, k_generate_stream)) {
     return core::fail(std::move(*e));
   }
   if (m_done) {
-    return core::fail(
-        ollama_detail::malformed(k_generate_stream, "body", "an object after the final (done) one"));
+    return core::fail(ollama_detail::malformed(k_generate_stream, "body",
+                                               "an object after the final (done) one"));
   }
   const auto done_it = line.find("done");
   if (done_it == line.end() || !done_it->is_boolean()) {

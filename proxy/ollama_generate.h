@@ -29,10 +29,11 @@ struct GenerateSettings {
 // array of one string); a non-empty suffix is sent as `suffix` WITHOUT raw, since Ollama only
 // applies the model's template, which is what lays out the FIM tokens, when raw is false;
 // without a suffix the prompt goes `raw: true` (a text completion's prompt is raw text, not a
-// chat turn). options: temperature, top_p, seed, stop, max_tokens -> num_predict, the request's
-// own "options" and Ollama option names, num_ctx as above. Errors are bad_request naming the
-// field; a prompt of token ids, which /api/generate cannot take, is a 501 (the backend's limit:
-// the chain moves on).
+// chat turn). think false unless the request sets Ollama's `think` (a thinking model would
+// otherwise have its text moved into "thinking"). options: temperature, top_p, seed, stop,
+// max_tokens -> num_predict, the request's own "options" and Ollama option names, num_ctx as
+// above. Errors are bad_request naming the field; a prompt of token ids, which /api/generate
+// cannot take, is a 501 (the backend's limit: the chain moves on).
 core::Result<core::Json> ollama_generate_request(const core::Json& openai_request,
                                                  std::string_view upstream_model,
                                                  const GenerateSettings& settings, bool stream);

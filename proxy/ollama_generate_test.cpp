@@ -31,16 +31,17 @@ TEST_CASE("ollama_generate_request: a plain prompt goes raw, with its options") 
       "temperature":0.2,"top_p":0.9,"seed":7,"stop":"\n\n","stream":false,"user":"u",
       "stream_options":{"include_usage":true}})");
   CHECK(body == Json::parse(R"({"model":"qwen2.5-coder:1.5b","prompt":"def add(a, b):",
-      "raw":true,"stream":false,"options":{"num_predict":32,"temperature":0.2,"top_p":0.9,
+      "raw":true,"think":false,"stream":false,"options":{"num_predict":32,"temperature":0.2,"top_p":0.9,
       "seed":7,"stop":["\n\n"]}})"));
 }
 
 TEST_CASE("ollama_generate_request: a suffix goes without raw, so that the FIM template runs") {
-  const Json body = generate(R"({"model":"coder","prompt":"def add(a, b):\n","suffix":"\n  return c",
+  const Json body =
+      generate(R"({"model":"coder","prompt":"def add(a, b):\n","suffix":"\n  return c",
       "stream":true})",
-                             {}, true);
+               {}, true);
   CHECK(body == Json::parse(R"({"model":"qwen2.5-coder:1.5b","prompt":"def add(a, b):\n",
-      "suffix":"\n  return c","stream":true})"));
+      "suffix":"\n  return c","think":false,"stream":true})"));
   // An empty suffix is no suffix.
   CHECK(generate(R"({"model":"coder","prompt":"x","suffix":""})")["raw"] == true);
 }
@@ -68,13 +69,13 @@ TEST_CASE("ollama_generate_request: keep_alive, and num_ctx from the model unles
 }
 
 TEST_CASE("ollama_generate_request: what Ollama cannot take") {
-  auto tokens = ollama_generate_request(Json::parse(R"({"model":"c","prompt":[1,2,3]})"), "c", {},
-                                        false);
+  auto tokens =
+      ollama_generate_request(Json::parse(R"({"model":"c","prompt":[1,2,3]})"), "c", {}, false);
   REQUIRE_FALSE(tokens.has_value());
   CHECK(tokens.error().http_status == 501); // the backend's limit: the chain moves on
 
-  auto logprobs = ollama_generate_request(
-      Json::parse(R"({"model":"c","prompt":"x","logprobs":2})"), "c", {}, false);
+  auto logprobs = ollama_generate_request(Json::parse(R"({"model":"c","prompt":"x","logprobs":2})"),
+                                          "c", {}, false);
   REQUIRE_FALSE(logprobs.has_value());
   CHECK(logprobs.error().status_for_client() == 400);
   CHECK(logprobs.error().message.find("logprobs") != std::string::npos);
@@ -111,10 +112,10 @@ TEST_CASE("completion_from_ollama: errors and malformed replies") {
   CHECK(e.error().kind == ask::core::ErrorKind::upstream_status);
   CHECK(e.error().message.find("does not support generate") != std::string::npos);
 
-  for (const char* bad : {R"([])", R"({"response":5,"done":true})",
-                          R"({"response":"a","done":false})", R"({"response":"a","done":"yes"})",
-                          R"({"response":"a","done":true,"eval_count":-3})",
-                          R"({"response":"a","done":true,"done_reason":7})"}) {
+  for (const char* bad :
+       {R"([])", R"({"response":5,"done":true})", R"({"response":"a","done":false})",
+        R"({"response":"a","done":"yes"})", R"({"response":"a","done":true,"eval_count":-3})",
+        R"({"response":"a","done":true,"done_reason":7})"}) {
     CAPTURE(bad);
     auto r = completion_from_ollama(Json::parse(bad), k_meta);
     REQUIRE_FALSE(r.has_value());
@@ -125,13 +126,14 @@ TEST_CASE("completion_from_ollama: errors and malformed replies") {
 TEST_CASE("OllamaGenerateTranslator: NDJSON lines become text_completion chunks") {
   OllamaGenerateTranslator t(k_meta, true);
   std::vector<Json> chunks;
-  for (const char* line : {
-           R"({"model":"q","created_at":"2025-01-01T00:00:00Z","response":"  return","done":false})",
-           R"({"model":"q","created_at":"2025-01-01T00:00:00Z","response":"","done":false})",
-           R"({"model":"q","created_at":"2025-01-01T00:00:00Z","response":" a + b","done":false})",
-           R"({"model":"q","created_at":"2025-01-01T00:00:00Z","response":"","done":true,
+  for (
+      const char* line : {
+          R"({"model":"q","created_at":"2025-01-01T00:00:00Z","response":"  return","done":false})",
+          R"({"model":"q","created_at":"2025-01-01T00:00:00Z","response":"","done":false})",
+          R"({"model":"q","created_at":"2025-01-01T00:00:00Z","response":" a + b","done":false})",
+          R"({"model":"q","created_at":"2025-01-01T00:00:00Z","response":"","done":true,
                "done_reason":"stop","total_duration":1,"prompt_eval_count":12,"eval_count":3})",
-       }) {
+      }) {
     CHECK_FALSE(t.done());
     auto out = t.translate(Json::parse(line));
     REQUIRE(out.has_value());

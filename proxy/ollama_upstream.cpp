@@ -141,15 +141,14 @@ OllamaUpstream::chat_stream(const core::Json& request, const CallContext& ctx) {
   if (!response) {
     return core::fail(std::move(response.error()));
   }
-  return std::unique_ptr<ChunkStream>(
-      std::make_unique<NdjsonChunkStream<OllamaStreamTranslator>>(std::move(*response), ctx,
-                                                                   m_http->name()));
+  return std::unique_ptr<ChunkStream>(std::make_unique<NdjsonChunkStream<OllamaStreamTranslator>>(
+      std::move(*response), ctx, m_http->name()));
 }
 
 core::Result<core::Json> OllamaUpstream::complete(const core::Json& request,
                                                   const CallContext& ctx) {
-  auto body = ollama_generate_request(request, request.value("model", ""), generate_settings(ctx),
-                                      false);
+  auto body =
+      ollama_generate_request(request, request.value("model", ""), generate_settings(ctx), false);
   if (!body) {
     return core::fail(std::move(body.error()));
   }
@@ -170,8 +169,8 @@ core::Result<core::Json> OllamaUpstream::complete(const core::Json& request,
 
 core::Result<std::unique_ptr<ChunkStream>>
 OllamaUpstream::complete_stream(const core::Json& request, const CallContext& ctx) {
-  auto body = ollama_generate_request(request, request.value("model", ""), generate_settings(ctx),
-                                      true);
+  auto body =
+      ollama_generate_request(request, request.value("model", ""), generate_settings(ctx), true);
   if (!body) {
     return core::fail(std::move(body.error()));
   }

@@ -38,8 +38,7 @@ Json completions_config(int llama_port, int ollama_port, int dead_port) {
   // support insert"), which askd takes as the model's limit and falls back from.
   cfg["models"]["ollama-no-insert"] = {
       {"backend", "ollama"}, {"upstream", "llama3.2:1b"}, {"fallbacks", {"via-managed"}}};
-  cfg["models"]["broken"] = {
-      {"backend", "dead"}, {"upstream", "x"}, {"fallbacks", {"via-openai"}}};
+  cfg["models"]["broken"] = {{"backend", "dead"}, {"upstream", "x"}, {"fallbacks", {"via-openai"}}};
   return cfg;
 }
 
@@ -130,10 +129,9 @@ TEST_CASE("askd completions: whole and streamed, with and without a suffix, on e
     }
 
     // Streamed, with the usage chunk asked for.
-    Reply streamed = t.complete(body_for(
-        model, {{"suffix", "\n    return c\n"},
-                {"stream", true},
-                {"stream_options", {{"include_usage", true}}}}));
+    Reply streamed = t.complete(body_for(model, {{"suffix", "\n    return c\n"},
+                                                 {"stream", true},
+                                                 {"stream_options", {{"include_usage", true}}}}));
     REQUIRE_MESSAGE(streamed.status == 200, streamed.body);
     CHECK(streamed.header("Content-Type").rfind("text/event-stream", 0) == 0);
     const auto chunks = chunks_of(streamed);
@@ -181,8 +179,9 @@ TEST_CASE("askd completions: what Ollama's /api/generate and llama-server's /inf
   CHECK(plain["options"]["stop"] == Json::array({"\n\n"}));
   CHECK(plain["keep_alive"] == 600);
 
-  REQUIRE(t.complete(body_for("via-ollama", {{"suffix", "return c"}, {"options", {{"num_ctx", 2048}}}}))
-              .status == 200);
+  REQUIRE(
+      t.complete(body_for("via-ollama", {{"suffix", "return c"}, {"options", {{"num_ctx", 2048}}}}))
+          .status == 200);
   Json fim = last_request(t.ollama, "/api/generate");
   CHECK(fim["suffix"] == "return c");
   CHECK_FALSE(fim.contains("raw")); // raw would skip the template that lays out the FIM tokens
@@ -224,7 +223,7 @@ TEST_CASE("askd completions: fallback past a model without FIM tokens and a dead
   CHECK(fim.header("X-Served-By") == "via-ollama");
   CHECK(fim.header("X-Fallback-Path") == "managed-no-fim>via-ollama");
   CHECK(Json::parse(fim.body)["choices"][0]["text"].get<std::string>().rfind("[fim c..return] ",
-                                                                              0) == 0);
+                                                                             0) == 0);
   // Streamed likewise, before anything was sent.
   Reply fim_stream =
       t.complete(body_for("managed-no-fim", {{"suffix", "return c"}, {"stream", true}}));
@@ -240,7 +239,8 @@ TEST_CASE("askd completions: fallback past a model without FIM tokens and a dead
   // Ollama's own refusal of a suffix for a model without "insert".
   for (const bool stream : {false, true}) {
     CAPTURE(stream);
-    Reply r = t.complete(body_for("ollama-no-insert", {{"suffix", "return c"}, {"stream", stream}}));
+    Reply r =
+        t.complete(body_for("ollama-no-insert", {{"suffix", "return c"}, {"stream", stream}}));
     REQUIRE_MESSAGE(r.status == 200, r.body);
     CHECK(r.header("X-Served-By") == "via-managed");
     CHECK(r.header("X-Fallback-Path") == "ollama-no-insert>via-managed");
