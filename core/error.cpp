@@ -14,6 +14,8 @@ std::string_view to_string(ErrorKind kind) {
     return "overloaded";
   case ErrorKind::bad_request:
     return "bad_request";
+  case ErrorKind::context_exceeded:
+    return "context_exceeded";
   case ErrorKind::not_found:
     return "not_found";
   case ErrorKind::internal:
@@ -37,6 +39,7 @@ bool is_client_error(int status) {
 int Error::status_for_client() const {
   switch (kind) {
   case ErrorKind::bad_request:
+  case ErrorKind::context_exceeded:
     return 400;
   case ErrorKind::not_found:
     return 404;
@@ -59,6 +62,7 @@ int Error::status_for_client() const {
 std::string_view Error::openai_type() const {
   switch (kind) {
   case ErrorKind::bad_request:
+  case ErrorKind::context_exceeded:
     return "invalid_request_error";
   case ErrorKind::not_found:
     return "not_found_error";

@@ -10,18 +10,27 @@
 namespace ask::core {
 
 enum class ErrorKind {
-  connect,         // connection refused or reset, DNS failure, peer gone
-  timeout,         // connect, first-byte or whole-request deadline passed
-  upstream_status, // the backend answered with an error status, or with a malformed reply
-  overloaded,      // a queue is full or a scheduler cannot place the model
-  bad_request,     // the caller's input is wrong; retrying elsewhere would not help
-  not_found,       // an unknown model, file or route
-  internal,        // a bug or an impossible state; logged and counted
-  cancelled,       // abandoned: the client went away or askd is stopping; nobody to answer
+  connect,          // connection refused or reset, DNS failure, peer gone
+  timeout,          // connect, first-byte or whole-request deadline passed
+  upstream_status,  // the backend answered with an error status, or with a malformed reply
+  overloaded,       // a queue is full or a scheduler cannot place the model
+  bad_request,      // the caller's input is wrong; retrying elsewhere would not help
+  context_exceeded, // the prompt does not fit this model's context window; a larger one may
+  not_found,        // an unknown model, file or route
+  internal,         // a bug or an impossible state; logged and counted
+  cancelled,        // abandoned: the client went away or askd is stopping; nobody to answer
 };
 
 // The stable lower-case name of a kind ("upstream_status"), used in logs and metrics.
 std::string_view to_string(ErrorKind kind);
+
+// For context_exceeded: the prompt's tokens and the window they did not fit (0 when not
+// known), and whether the count is askd's estimate rather than the model's own tokenizer's.
+struct ContextSize {
+  long long prompt_tokens = 0;
+  long long context = 0;
+  bool estimated = false;
+};
 
 struct Error {
   ErrorKind kind = ErrorKind::internal;
@@ -35,6 +44,7 @@ struct Error {
   // end of a crash-loop backoff); 0 = unknown. A chain that fails for lack of capacity
   // answers 503 with it as Retry-After.
   int retry_after_s = 0;
+  ContextSize context_size{}; // context_exceeded only
 
   static Error connect(std::string msg) { return {ErrorKind::connect, std::move(msg), 0, 0}; }
   static Error timeout(std::string msg) { return {ErrorKind::timeout, std::move(msg), 0, 0}; }
@@ -50,11 +60,15 @@ struct Error {
   static Error bad_request(std::string msg) {
     return {ErrorKind::bad_request, std::move(msg), 0, 0};
   }
+  static Error context_exceeded(std::string msg, ContextSize size) {
+    return {ErrorKind::context_exceeded, std::move(msg), 0, 0, size};
+  }
   static Error not_found(std::string msg) { return {ErrorKind::not_found, std::move(msg), 0, 0}; }
   static Error internal(std::string msg) { return {ErrorKind::internal, std::move(msg), 0, 0}; }
   static Error cancelled(std::string msg) { return {ErrorKind::cancelled, std::move(msg), 0, 0}; }
 
-  // The HTTP status askd answers with for this error: bad_request 400, not_found 404,
+  // The HTTP status askd answers with for this error: bad_request and context_exceeded 400,
+  // not_found 404,
   // overloaded 429, timeout 504, connect 502, internal 500, cancelled 499 (nginx's "client
   // closed request", for logs: nobody reads it); upstream_status passes a
   // backend's 4xx through (the client's request was at fault, retrying will not help) and
@@ -70,6 +84,8 @@ struct Error {
 
 template <class T> using Result = std::expected<T, Error>;
 
-inline std::unexpected<Error> fail(Error e) { return std::unexpected<Error>(std::move(e)); }
+inline std::unexpected<Error> fail(Error e) {
+  return std::unexpected<Error>(std::move(e));
+}
 
 } // namespace ask::core

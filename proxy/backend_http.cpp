@@ -1,5 +1,6 @@
 #include "proxy/backend_http.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "core/excerpt.h"
@@ -81,18 +82,46 @@ net::ClientHeaders BackendHttp::headers(std::string_view accept) const {
 core::Result<core::Json> parse_backend_json(std::string_view text, std::string_view what) {
   auto parsed = core::parse_json_text(text);
   if (!parsed) {
-    return core::fail(core::Error::malformed_reply(std::string(what) + ": invalid JSON: " +
-                                                   parsed.error().what));
+    return core::fail(
+        core::Error::malformed_reply(std::string(what) + ": invalid JSON: " + parsed.error().what));
   }
   return std::move(*parsed);
 }
 
+namespace {
+
+// llama-server's refusal of a prompt longer than a slot's context: {"error":{"code":400,
+// "type":"exceed_context_size_error","n_prompt_tokens":N,"n_ctx":M,...}} (its tokenizer's
+// count).
+std::optional<core::ContextSize> context_refusal(const core::Json& body) {
+  const auto error = body.find("error");
+  if (!body.is_object() || error == body.end() || !error->is_object() ||
+      error->value("type", "") != "exceed_context_size_error") {
+    return std::nullopt;
+  }
+  core::ContextSize size;
+  for (auto [key, out] :
+       {std::pair<const char*, long long*>{"n_prompt_tokens", &size.prompt_tokens},
+        {"n_ctx", &size.context}}) {
+    if (auto it = error->find(key); it != error->end() && it->is_number_integer()) {
+      *out = std::max(0LL, it->get<long long>());
+    }
+  }
+  return size;
+}
+
+} // namespace
+
 core::Error error_from_reply(int status, std::string_view body, std::string_view backend) {
   std::string message;
+  std::optional<core::ContextSize> too_long;
   if (auto parsed = core::parse_json_text(body); parsed) {
     if (auto err = core::parse_error_body(*parsed); err) {
       // llama-server quotes the request it could not parse ("last read: '...'"): a prompt.
       message = core::without_input_quote(err->message);
+    }
+    if (status == 400) {
+      too_long = context_refusal(*parsed);
     }
   }
   if (message.empty()) {
@@ -101,6 +130,9 @@ core::Error error_from_reply(int status, std::string_view body, std::string_view
   std::string text = std::string(backend) + " answered " + std::to_string(status);
   if (!message.empty()) {
     text += ": " + message;
+  }
+  if (too_long) {
+    return core::Error::context_exceeded(std::move(text), *too_long);
   }
   return core::Error::upstream(status, std::move(text));
 }

@@ -12,6 +12,7 @@
 #include "council/council.h"
 #include "proxy/attempt.h"
 #include "proxy/chain_completer.h"
+#include "proxy/count_tokens.h"
 #include "proxy/prepare.h"
 
 namespace ask::proxy {
@@ -60,6 +61,25 @@ bool has_content(const core::Json& chunk) {
     }
   }
   return choices->empty() && chunk.contains("usage");
+}
+
+// A text completion's prompt and suffix at about four bytes a token.
+long long estimate_completion_tokens(const core::Json& body) {
+  std::size_t bytes = 0;
+  for (const char* key : {"prompt", "suffix"}) {
+    auto it = body.find(key);
+    if (it == body.end()) {
+      continue;
+    }
+    if (it->is_string()) {
+      bytes += it->get_ref<const std::string&>().size();
+    } else if (it->is_array()) {
+      for (const core::Json& part : *it) {
+        bytes += part.is_string() ? part.get_ref<const std::string&>().size() : 4;
+      }
+    }
+  }
+  return static_cast<long long>((bytes + 3) / 4) + 1;
 }
 
 // The whole reply of `op` from `upstream`.
@@ -112,6 +132,8 @@ private:
   bool run_council(const config::Council& council);
   void add_council_usage(core::Json& reply) const;
   Outcome try_model(const config::Model& model);
+  std::optional<core::Error> context_overflow(const config::Model& model, Upstream& upstream,
+                                              const CallContext& ctx) const;
   Outcome relay_stream(const config::Model& model, ChunkStream& stream);
   Outcome attempt_failed(const config::Model& model, core::Error error, std::string reason);
   // `retry_after_s`: Retry-After of a 503 (a 429 always says 1); 0 = none.
@@ -328,6 +350,11 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
   ctx.meta = {m_rec.id, static_cast<long long>(m_rec.ts), model.name};
   ctx.client_wants_usage = m_wants_usage;
 
+  Upstream& upstream = *up->second;
+  if (auto overflow = context_overflow(model, upstream, ctx)) {
+    return attempt_failed(model, std::move(*overflow), "");
+  }
+
   // Concurrency limits: the backend's, then the model's. Waiting counts against first byte.
   auto permits =
       acquire_permits(m_deps.limiters, m_deps.metrics, model, now + ctx.timeouts.first_byte,
@@ -345,7 +372,6 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
     ~Done() { metrics.upstream_finished(model.backend, model.name); }
   } done{m_deps.metrics, model};
 
-  Upstream& upstream = *up->second;
   if (!m_stream) {
     auto reply = call_upstream(upstream, m_op, body, ctx);
     if (!reply) {
@@ -374,6 +400,40 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
     return attempt_failed(model, std::move(stream.error()), "");
   }
   return relay_stream(model, **stream);
+}
+
+// A prompt that will not fit `model`'s context window (the config's context_length, for a
+// managed model its slot's) is not sent: llama-server would refuse it (and that refusal moves
+// on too, proxy/backend_http.cpp), Ollama would silently cut its start. Far below the window
+// the estimate of about four bytes a token settles it; near or above, the model's own
+// template and tokenizer count where its backend has them (llama-server), else the estimate
+// stands, and the error says it was one.
+std::optional<core::Error> ChatCall::context_overflow(const config::Model& model,
+                                                      Upstream& upstream,
+                                                      const CallContext& ctx) const {
+  if (!model.context_length || !operation_streams(m_op)) {
+    return std::nullopt;
+  }
+  const long long window = *model.context_length;
+  long long tokens =
+      m_op == Operation::chat ? estimate_prompt_tokens(m_body) : estimate_completion_tokens(m_body);
+  if (tokens * 2 < window) {
+    return std::nullopt;
+  }
+  bool estimated = true;
+  if (m_op == Operation::chat) {
+    if (auto counted = upstream.count_tokens(m_body, ctx); counted && *counted) {
+      tokens = **counted;
+      estimated = false;
+    }
+  }
+  if (tokens <= window) {
+    return std::nullopt;
+  }
+  return core::Error::context_exceeded(model.name + " holds " + std::to_string(window) +
+                                           " tokens and the prompt has " +
+                                           (estimated ? "about " : "") + std::to_string(tokens),
+                                       {tokens, window, estimated});
 }
 
 ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream& stream) {
@@ -507,6 +567,9 @@ Headers ChatCall::headers(std::string_view content_type) const {
   }
   if (!m_rec.path.empty()) {
     h.emplace_back("X-Fallback-Path", path_text(m_rec.path));
+  }
+  if (!m_rec.attempts.empty()) {
+    h.emplace_back("X-Fallback-Reasons", reasons_text(m_rec.attempts));
   }
   if (!m_rec.council_members.empty()) {
     h.emplace_back("X-Council-Members", m_rec.council_members);

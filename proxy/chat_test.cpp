@@ -1156,4 +1156,177 @@ TEST_CASE("ChatHandler, Responses door: a reply and a stream in the Responses sh
   }
 }
 
+
+// ---- other operations, capabilities and context windows -------------------------------------
+
+namespace {
+
+// "chat" answers chat with a 4096-token window and falls back to "wide" (32768); "embed" is an
+// embedding model falling back to "embed2", past "chatty" (which cannot embed); "council" is
+// not needed here.
+constexpr const char* k_ops_config = R"({
+  "backends": {
+    "alpha": {"kind": "openai", "url": "http://127.0.0.1:9"},
+    "beta": {"kind": "ollama", "url": "http://127.0.0.1:9"}
+  },
+  "models": {
+    "chat": {"backend": "alpha", "context_length": 4096, "fallbacks": ["wide"],
+             "capabilities": ["completion"]},
+    "wide": {"backend": "beta", "context_length": 32768, "capabilities": ["completion"]},
+    "narrow": {"backend": "alpha", "context_length": 1024, "fallbacks": ["narrow2"]},
+    "narrow2": {"backend": "beta", "context_length": 2048},
+    "embed": {"backend": "alpha", "capabilities": ["embedding"], "fallbacks": ["chatty", "embed2"]},
+    "chatty": {"backend": "alpha", "capabilities": ["completion"]},
+    "embed2": {"backend": "beta", "capabilities": ["embedding"]}
+  }
+})";
+
+Json long_chat(const std::string& model, std::size_t bytes) {
+  return {{"model", model},
+          {"messages", {{{"role", "user"}, {"content", std::string(bytes, 'x')}}}}};
+}
+
+Json embedding_reply() {
+  return {{"object", "list"},
+          {"data", {{{"object", "embedding"}, {"index", 0}, {"embedding", {0.5, -0.5}}}}},
+          {"model", "whoever"},
+          {"usage", {{"prompt_tokens", 3}, {"total_tokens", 3}}}};
+}
+
+} // namespace
+
+TEST_CASE("ChatHandler: a chat request to an embedding model is a 400 naming its capabilities") {
+  ChatBench b(k_ops_config);
+  ClientView r = b.post(chat_request("embed", false));
+  CHECK(r.status == 400);
+  const std::string message = r.json()["error"]["message"];
+  CHECK(message.find("'completion' capability") != std::string::npos);
+  CHECK(message.find("capabilities are embedding") != std::string::npos);
+  CHECK(b.alpha->calls().empty());
+  CHECK(b.metric(R"(askd_rejected_total{reason="capability"})") == 1);
+
+  // And the reverse: embeddings from a chat-only model.
+  ClientView e = b.post_to(embeddings_dialect(), Json{{"model", "chatty"}, {"input", "hi"}});
+  CHECK(e.status == 400);
+  CHECK(e.json()["error"]["message"].get<std::string>().find("'embedding' capability") !=
+        std::string::npos);
+}
+
+TEST_CASE("ChatHandler: embeddings pass fallbacks that cannot embed without calling them") {
+  ChatBench b(k_ops_config);
+  b.alpha->script("embed", refusing(Error::connect("refused")));
+  b.beta->script("embed2", answering(embedding_reply()));
+  ClientView r = b.post_to(embeddings_dialect(), Json{{"model", "embed"}, {"input", "hi"}});
+  CHECK(r.status == 200);
+  CHECK(r.header("X-Served-By") == "embed2");
+  CHECK(r.header("X-Fallback-Path") == "embed>embed2");
+  CHECK(r.header("X-Fallback-Reasons") == "embed=connect,chatty=capability");
+  CHECK(r.json()["data"][0]["embedding"] == Json::array({0.5, -0.5}));
+  CHECK(b.alpha->models_called() == std::vector<std::string>{"embed"});
+  REQUIRE(b.beta->calls().size() == 1);
+  CHECK(b.beta->calls()[0].operation == "embedding");
+  // Only the model is set: no sampling params, no stream flag.
+  CHECK(b.beta->calls()[0].request == Json{{"model", "embed2"}, {"input", "hi"}});
+  CHECK(b.last_record()["api"] == "embeddings");
+}
+
+TEST_CASE("ChatHandler: a text-completion stream relays text chunks from its first content") {
+  ChatBench b(k_ops_config);
+  auto text = [](const std::string& t, Json finish = nullptr) {
+    return Json{{"object", "text_completion"},
+                {"choices", {{{"index", 0}, {"text", t}, {"finish_reason", finish}}}}};
+  };
+  FakeScript s = stepping({FakeStep::reply(text("")), FakeStep::reply(text("fn main")),
+                           FakeStep::reply(text("", "stop")), FakeStep::end()});
+  s.usage = five_and_two();
+  b.alpha->script("chat", std::move(s));
+  ClientView r = b.post_to(completions_dialect(),
+                           Json{{"model", "chat"}, {"prompt", "// rust\n"}, {"stream", true}});
+  CHECK(r.status == 200);
+  CHECK(r.header("X-Served-By") == "chat");
+  REQUIRE(r.chunks().size() == 3);
+  CHECK(r.chunks()[1]["choices"][0]["text"] == "fn main");
+  CHECK(r.events().back() == "[DONE]");
+  REQUIRE(b.alpha->calls().size() == 1);
+  CHECK(b.alpha->calls()[0].operation == "completion");
+  CHECK(b.alpha->calls()[0].stream);
+}
+
+TEST_CASE("ChatHandler: a council answers chat only") {
+  ChatBench b(R"({
+    "backends": {"alpha": {"kind": "openai", "url": "http://127.0.0.1:9"}},
+    "models": {"m": {"backend": "alpha"}},
+    "councils": {"c": {"members": [{"model": "m"}], "chairman": "m"}}
+  })");
+  ClientView r = b.post_to(embeddings_dialect(), Json{{"model", "c"}, {"input", "hi"}});
+  CHECK(r.status == 400);
+  CHECK(r.json()["error"]["message"].get<std::string>().find("council") != std::string::npos);
+  CHECK(b.alpha->calls().empty());
+}
+
+TEST_CASE("ChatHandler: a prompt too long for a model's window goes to the next that fits") {
+  SUBCASE("counted by the model's tokenizer") {
+    ChatBench b(k_ops_config);
+    b.alpha->set_token_count("chat", 5000); // over 4096; the estimate (about 2257) is near it
+    b.beta->script("wide", answering(completion("w1", "fits")));
+    ClientView r = b.post(long_chat("chat", 9000));
+    CHECK(r.status == 200);
+    CHECK(r.header("X-Served-By") == "wide");
+    CHECK(r.header("X-Fallback-Path") == "chat>wide");
+    CHECK(r.header("X-Fallback-Reasons") == "chat=context");
+    CHECK(b.alpha->calls().empty()); // never sent: it would have been refused
+    CHECK(b.metric(R"(askd_fallbacks_total{from="chat",to="wide",reason="context"})") == 1);
+    const Json rec = b.last_record();
+    CHECK(rec["attempts"][0]["reason"] == "context");
+    CHECK(rec["attempts"][0]["message"].get<std::string>().find("holds 4096 tokens and the "
+                                                                "prompt has 5000") !=
+          std::string::npos);
+  }
+  SUBCASE("a count under the window is sent, though the estimate was over it") {
+    ChatBench b(k_ops_config);
+    b.alpha->set_token_count("chat", 4000);
+    b.alpha->script("chat", answering(completion("c1", "fits")));
+    ClientView r = b.post(long_chat("chat", 20000)); // about 5000 by the estimate
+    CHECK(r.header("X-Served-By") == "chat");
+  }
+  SUBCASE("far below the window nothing is counted") {
+    ChatBench b(k_ops_config);
+    b.alpha->set_token_count("chat", 999999); // would refuse if asked
+    b.alpha->script("chat", answering(completion("c1", "short")));
+    ClientView r = b.post(chat_request("chat", false));
+    CHECK(r.header("X-Served-By") == "chat");
+  }
+  SUBCASE("the backend's own refusal moves on too (llama-server's exceed_context_size_error)") {
+    ChatBench b(k_ops_config);
+    b.alpha->script("chat", refusing(Error::context_exceeded(
+                                "alpha answered 400: request (6452 tokens) exceeds the "
+                                "available context size (4096 tokens)",
+                                {6452, 4096, false})));
+    b.beta->script("wide", answering(completion("w1", "fits")));
+    ClientView r = b.post(chat_request("chat", false));
+    CHECK(r.header("X-Served-By") == "wide");
+    CHECK(r.header("X-Fallback-Reasons") == "chat=context");
+  }
+}
+
+TEST_CASE("ChatHandler: a prompt that fits no window is a 400 with the tokens and each limit") {
+  ChatBench b(k_ops_config);
+  // No tokenizer on either backend: both are estimates (12000 bytes: about 3000 tokens).
+  ClientView r = b.post(long_chat("narrow", 12000));
+  CHECK(r.status == 400);
+  const Json error = r.json()["error"];
+  CHECK(error["code"] == "context_length_exceeded");
+  CHECK(error["type"] == "invalid_request_error");
+  const std::string message = error["message"];
+  CHECK(message.find("about 3007 tokens") != std::string::npos);
+  CHECK(message.find("narrow 1024 (estimated count), narrow2 2048 (estimated count)") !=
+        std::string::npos);
+  CHECK(error["attempts"].size() == 2);
+  CHECK(error["attempts"][1]["context_length"] == 2048);
+  CHECK(r.header("X-Fallback-Path") == "narrow>narrow2");
+  CHECK(b.alpha->calls().empty());
+  CHECK(b.beta->calls().empty());
+  CHECK(b.last_record()["status"] == 400);
+}
+
 } // namespace ask::proxy

@@ -127,7 +127,7 @@ private:
   FakeScript m_script;
   net::Watch m_watch;
   std::size_t m_next = 0;
-  bool m_wants_usage;       // the CallContext's client_wants_usage
+  bool m_wants_usage; // the CallContext's client_wants_usage
   bool m_usage_sent = false;
   bool m_done = false;  // ended, failed or cancelled: nothing left to give up
   bool m_ended = false; // reached its end marker
@@ -196,9 +196,8 @@ core::Result<std::unique_ptr<ChunkStream>> FakeUpstream::chat_stream(const core:
   if (script->refuse) {
     return core::fail(*script->refuse);
   }
-  return std::unique_ptr<ChunkStream>(
-      std::make_unique<Stream>(*this, index, std::move(*script), ctx.watch,
-                               ctx.client_wants_usage));
+  return std::unique_ptr<ChunkStream>(std::make_unique<Stream>(*this, index, std::move(*script),
+                                                               ctx.watch, ctx.client_wants_usage));
 }
 
 bool FakeUpstream::wait_for_watch(const net::Watch& watch) {
@@ -210,6 +209,52 @@ bool FakeUpstream::wait_for_watch(const net::Watch& watch) {
     }
     return rc > 0 && ((fds[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0 ||
                       (fds[1].revents & POLLIN) != 0);
+  }
+}
+
+core::Result<core::Json> FakeUpstream::complete(const core::Json& request, const CallContext& ctx) {
+  auto reply = chat(request, ctx);
+  mark_last("completion");
+  return reply;
+}
+
+core::Result<std::unique_ptr<ChunkStream>> FakeUpstream::complete_stream(const core::Json& request,
+                                                                         const CallContext& ctx) {
+  auto stream = chat_stream(request, ctx);
+  mark_last("completion");
+  return stream;
+}
+
+core::Result<core::Json> FakeUpstream::embed(const core::Json& request, const CallContext& ctx) {
+  auto reply = chat(request, ctx);
+  mark_last("embedding");
+  return reply;
+}
+
+core::Result<core::Json> FakeUpstream::rerank(const core::Json& request, const CallContext& ctx) {
+  auto reply = chat(request, ctx);
+  mark_last("rerank");
+  return reply;
+}
+
+core::Result<std::optional<long long>> FakeUpstream::count_tokens(const core::Json& request,
+                                                                  const CallContext& ctx) {
+  (void)request;
+  std::lock_guard lock(m_mutex);
+  auto it = m_token_counts.find(ctx.model->name);
+  return it == m_token_counts.end() ? std::optional<long long>() : it->second;
+}
+
+void FakeUpstream::set_token_count(const std::string& model, long long tokens) {
+  std::lock_guard lock(m_mutex);
+  m_token_counts[model] = tokens;
+}
+
+// The calls are made one at a time by the tests that use other operations.
+void FakeUpstream::mark_last(std::string_view operation) {
+  std::lock_guard lock(m_mutex);
+  if (!m_calls.empty()) {
+    m_calls.back().operation = std::string(operation);
   }
 }
 

@@ -56,7 +56,8 @@ struct FakeScript {
 
 // One call, as the fake saw it.
 struct FakeCall {
-  std::string model; // the logical model attempted (ctx.model)
+  std::string model;              // the logical model attempted (ctx.model)
+  std::string operation = "chat"; // "chat", "completion", "embedding", "rerank"
   core::Json request;
   bool stream = false;
   net::ClientTimeouts timeouts;
@@ -84,6 +85,17 @@ public:
   core::Result<core::Json> chat(const core::Json& request, const CallContext& ctx) override;
   core::Result<std::unique_ptr<ChunkStream>> chat_stream(const core::Json& request,
                                                          const CallContext& ctx) override;
+  // The other operations take the same scripts, the call recording which it was.
+  core::Result<core::Json> complete(const core::Json& request, const CallContext& ctx) override;
+  core::Result<std::unique_ptr<ChunkStream>> complete_stream(const core::Json& request,
+                                                             const CallContext& ctx) override;
+  core::Result<core::Json> embed(const core::Json& request, const CallContext& ctx) override;
+  core::Result<core::Json> rerank(const core::Json& request, const CallContext& ctx) override;
+  // What set_token_count() said for the model, else nullopt (a backend without a tokenizer).
+  core::Result<std::optional<long long>> count_tokens(const core::Json& request,
+                                                      const CallContext& ctx) override;
+  // count_tokens() of `model` answers `tokens` from now on.
+  void set_token_count(const std::string& model, long long tokens);
 
   // Waits (up to a generous bound, so that a broken test fails rather than hangs) for the
   // Watch to fire; true when it did. Exposed for the stream class.
@@ -96,6 +108,7 @@ private:
   // Records the call and hands out its script; none when the model has none left.
   std::optional<FakeScript> begin(const core::Json& request, const CallContext& ctx, bool stream,
                                   std::size_t& index);
+  void mark_last(std::string_view operation);
   void advance(std::chrono::nanoseconds d) const;
   void update(std::size_t index, const std::function<void(FakeCall&)>& change);
 
@@ -103,6 +116,7 @@ private:
   mutable std::mutex m_mutex;
   std::map<std::string, std::deque<FakeScript>> m_scripts;
   std::deque<FakeCall> m_calls;
+  std::map<std::string, long long> m_token_counts;
 };
 
 } // namespace ask::proxy

@@ -1,5 +1,7 @@
 #include "proxy/fallback.h"
 
+#include <algorithm>
+
 namespace ask::proxy {
 
 bool falls_back(const core::Error& error) {
@@ -7,6 +9,7 @@ bool falls_back(const core::Error& error) {
   case core::ErrorKind::connect:
   case core::ErrorKind::timeout:
   case core::ErrorKind::overloaded:
+  case core::ErrorKind::context_exceeded: // a model with a larger window may take it
     return true;
   case core::ErrorKind::upstream_status: {
     const int s = error.http_status;
@@ -25,13 +28,72 @@ std::string reason_for(const core::Error& error) {
   if (error.kind == core::ErrorKind::upstream_status) {
     return "status_" + std::to_string(error.http_status);
   }
+  if (error.kind == core::ErrorKind::context_exceeded) {
+    return "context";
+  }
   return std::string(core::to_string(error.kind));
 }
 
-ChainFailure chain_failure(const std::vector<Attempt>& attempts) {
+namespace {
+
+// The 400 when the prompt fits no model of the chain: how many tokens, and each window.
+ChainFailure too_long(const std::vector<Attempt>& attempts) {
+  long long prompt = 0;
+  bool estimated_only = true;
+  std::string windows;
+  core::Json list = core::Json::array();
+  for (const Attempt& a : attempts) {
+    const core::ContextSize& size = a.error.context_size;
+    if (a.error.kind == core::ErrorKind::context_exceeded) {
+      // The tokenizer's count wins over an estimate; the largest of several counts (models
+      // tokenize differently) is the one that fits nowhere.
+      if (!size.estimated && estimated_only) {
+        prompt = size.prompt_tokens;
+        estimated_only = false;
+      } else if (size.estimated == estimated_only) {
+        prompt = std::max(prompt, size.prompt_tokens);
+      }
+      windows += (windows.empty() ? "" : ", ") + a.model + " " +
+                 (size.context > 0 ? std::to_string(size.context) : std::string("?")) +
+                 (size.estimated ? " (estimated count)" : "");
+    }
+    core::Json entry = {{"model", a.model}, {"reason", a.reason}, {"message", a.error.message}};
+    if (size.context > 0) {
+      entry["context_length"] = size.context;
+      entry["prompt_tokens"] = size.prompt_tokens;
+      entry["estimated"] = size.estimated;
+    }
+    list.push_back(std::move(entry));
+  }
   ChainFailure out;
-  bool all_capacity = !attempts.empty();                           // full queues
-  bool all_unavailable = !attempts.empty();                        // overloaded, any way
+  out.status = 400;
+  std::string message =
+      "the prompt (" + std::string(estimated_only ? "about " : "") + std::to_string(prompt) +
+      " tokens) does not fit the context window of any model in the chain: " + windows + " tokens";
+  out.body = {{"error",
+               {{"message", std::move(message)},
+                {"type", "invalid_request_error"},
+                {"code", "context_length_exceeded"},
+                {"prompt_tokens", prompt},
+                {"attempts", std::move(list)}}}};
+  return out;
+}
+
+} // namespace
+
+ChainFailure chain_failure(const std::vector<Attempt>& attempts) {
+  // Too long for every model that could take it at all: the client's to shorten.
+  const bool context_only =
+      std::ranges::any_of(attempts, [](const Attempt& a) { return a.reason == "context"; }) &&
+      std::ranges::all_of(attempts, [](const Attempt& a) {
+        return a.reason == "context" || a.reason == "capability";
+      });
+  if (context_only) {
+    return too_long(attempts);
+  }
+  ChainFailure out;
+  bool all_capacity = !attempts.empty();    // full queues
+  bool all_unavailable = !attempts.empty(); // overloaded, any way
   std::string message = "every model in the chain failed:";
   core::Json list = core::Json::array();
   for (const Attempt& a : attempts) {
@@ -71,6 +133,19 @@ std::string path_text(const std::vector<std::string>& path) {
       out += '>';
     }
     out += m;
+  }
+  return out;
+}
+
+std::string reasons_text(const std::vector<Attempt>& attempts) {
+  std::string out;
+  for (const Attempt& a : attempts) {
+    if (!out.empty()) {
+      out += ',';
+    }
+    out += a.model;
+    out += '=';
+    out += a.reason;
   }
   return out;
 }

@@ -15,12 +15,14 @@ namespace ask::proxy {
 struct Attempt {
   std::string model;
   std::string backend;
-  std::string reason; // "connect", "timeout", "status_503", "queue_full", "empty_stream", ...
+  std::string reason; // "connect", "timeout", "status_503", "queue_full", "empty_stream",
+                      // "context", "capability", ...
   core::Error error;
 };
 
 // True when `error` should move the request on to the next model: connect failures,
-// timeouts, overloaded (a full queue, a model that cannot be placed), a backend's 5xx, 429,
+// timeouts, overloaded (a full queue, a model that cannot be placed), a prompt too long for
+// the model's context window, a backend's 5xx, 429,
 // 408, and 401/403/404 (the backend's own configuration: a missing model or a wrong key, not
 // the client's request). False for the client's own mistakes (bad_request, not_found, a
 // backend's other 4xx: the request would fail everywhere), cancelled and internal.
@@ -30,7 +32,9 @@ bool falls_back(const core::Error& error);
 // ("status_502" also for malformed replies).
 std::string reason_for(const core::Error& error);
 
-// The answer when every attempt failed: 429 when each attempt found a full queue (too many
+// The answer when every attempt failed: 400 "context_length_exceeded" when the prompt fit no
+// model's context window (the others could not do the operation at all), naming the tokens
+// and each window; 429 when each attempt found a full queue (too many
 // requests: try again in a second); 503 when each failed for lack of capacity in some other
 // way (a managed model that cannot be placed, or in crash-loop backoff), with the soonest
 // retry_after_s of the attempts as Retry-After where one is known; else 502. The body is
@@ -45,5 +49,9 @@ ChainFailure chain_failure(const std::vector<Attempt>& attempts);
 
 // The models tried, joined with '>' ("fast-9b>fast-3b>fast-1b"): the X-Fallback-Path header.
 std::string path_text(const std::vector<std::string>& path);
+
+// Why each failed attempt failed, in order, "model=reason" joined with ','
+// ("fast-9b=context,fast-3b=status_503"): the X-Fallback-Reasons header.
+std::string reasons_text(const std::vector<Attempt>& attempts);
 
 } // namespace ask::proxy

@@ -35,6 +35,32 @@ TEST_CASE("reason_for: the kind, or status_NNN for upstream statuses") {
   CHECK(reason_for(Error::malformed_reply("x")) == "status_502");
 }
 
+TEST_CASE("falls_back: a prompt too long for one model's window moves on, reason context") {
+  const Error e = Error::context_exceeded("too long", {5000, 4096, false});
+  CHECK(falls_back(e));
+  CHECK(reason_for(e) == "context");
+}
+
+TEST_CASE("chain_failure: a prompt that fits nowhere is a 400 with the tokenizer's count") {
+  std::vector<Attempt> attempts = {
+      {"a", "x", "context", Error::context_exceeded("a too small", {3000, 2048, true})},
+      {"b", "x", "capability", Error::bad_request("b lacks the 'completion' capability")},
+      {"c", "y", "context", Error::context_exceeded("c too small", {3100, 3072, false})},
+  };
+  ChainFailure f = chain_failure(attempts);
+  CHECK(f.status == 400);
+  CHECK(f.body["error"]["code"] == "context_length_exceeded");
+  CHECK(f.body["error"]["prompt_tokens"] == 3100); // counted beats estimated
+  CHECK(f.body["error"]["message"] ==
+        "the prompt (3100 tokens) does not fit the context window of any model in the chain: a "
+        "2048 (estimated count), c 3072 tokens");
+  CHECK(f.body["error"]["attempts"].size() == 3);
+  // Anything else among the failures keeps the 502: it might have fitted there.
+  attempts.push_back({"d", "y", "connect", Error::connect("refused")});
+  CHECK(chain_failure(attempts).status == 502);
+  CHECK(reasons_text(attempts) == "a=context,b=capability,c=context,d=connect");
+}
+
 TEST_CASE("chain_failure: 502 naming every attempt, 429 when all queues were full") {
   std::vector<Attempt> attempts = {
       {"fast-9b", "ollama", "connect", Error::connect("connect to 127.0.0.1:11434: refused")},

@@ -71,7 +71,8 @@ std::optional<std::string> completion_suffix(const core::Json& request) {
 
 core::Result<core::Json> ollama_generate_request(const core::Json& openai_request,
                                                  std::string_view upstream_model,
-                                                 const GenerateSettings& settings, bool stream) {
+                                                 std::optional<core::Duration> keep_alive,
+                                                 bool stream) {
   auto prompt = completion_prompt_text(openai_request);
   if (!prompt) {
     return core::fail(
@@ -106,15 +107,12 @@ core::Result<core::Json> ollama_generate_request(const core::Json& openai_reques
     // The door checked it: an integer >= 0.
     (*options)["num_predict"] = *ollama_detail::as_int64(*max);
   }
-  if (settings.num_ctx && !options->contains("num_ctx")) {
-    (*options)["num_ctx"] = *settings.num_ctx;
-  }
   if (!options->empty()) {
     out["options"] = std::move(*options);
   }
   out["stream"] = stream;
-  if (settings.keep_alive) {
-    out["keep_alive"] = ollama_detail::keep_alive_json(*settings.keep_alive);
+  if (keep_alive) {
+    out["keep_alive"] = ollama_detail::keep_alive_json(*keep_alive);
   }
   return out;
 }

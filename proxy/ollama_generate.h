@@ -16,14 +16,6 @@
 
 namespace ask::proxy {
 
-// What the translation takes from the logical model's config.
-struct GenerateSettings {
-  std::optional<core::Duration> keep_alive; // sent when given (as for /api/chat)
-  // The model's context_length: sent as options.num_ctx unless the request sets one, since
-  // Ollama otherwise cuts long prompts to its own default context without a word.
-  std::optional<long long> num_ctx;
-};
-
 // The /api/generate body for an OpenAI text-completion request (checked by completion_request,
 // merged with the model's params): `model` becomes `upstream_model`; prompt (a string or an
 // array of one string); a non-empty suffix is sent as `suffix` WITHOUT raw, since Ollama only
@@ -31,12 +23,14 @@ struct GenerateSettings {
 // without a suffix the prompt goes `raw: true` (a text completion's prompt is raw text, not a
 // chat turn). think false unless the request sets Ollama's `think` (a thinking model would
 // otherwise have its text moved into "thinking"). options: temperature, top_p, seed, stop,
-// max_tokens -> num_predict, the request's own "options" and Ollama option names, num_ctx as
-// above. Errors are bad_request naming the field; a prompt of token ids, which /api/generate
-// cannot take, is a 501 (the backend's limit: the chain moves on).
+// max_tokens -> num_predict, the request's own "options" and Ollama option names; keep_alive
+// when given (ollama_upstream adds num_ctx as for /api/chat). Errors are bad_request naming the
+// field; a prompt of token ids, which /api/generate cannot take, is a 501 (the backend's limit: the
+// chain moves on).
 core::Result<core::Json> ollama_generate_request(const core::Json& openai_request,
                                                  std::string_view upstream_model,
-                                                 const GenerateSettings& settings, bool stream);
+                                                 std::optional<core::Duration> keep_alive,
+                                                 bool stream);
 
 // Ollama refuses a suffix for a model without its "insert" capability with a 400 ("... does
 // not support insert"): that is the model's limit, not the client's mistake, so it becomes a

@@ -9,7 +9,6 @@
 
 using ask::core::Json;
 using ask::proxy::completion_from_ollama;
-using ask::proxy::GenerateSettings;
 using ask::proxy::ollama_generate_request;
 using ask::proxy::OllamaGenerateTranslator;
 using ask::proxy::ReplyMeta;
@@ -18,8 +17,9 @@ namespace {
 
 const ReplyMeta k_meta{"chatcmpl-abc", 1700000000, "coder"};
 
-Json generate(const char* openai, const GenerateSettings& settings = {}, bool stream = false) {
-  auto r = ollama_generate_request(Json::parse(openai), "qwen2.5-coder:1.5b", settings, stream);
+Json generate(const char* openai, std::optional<ask::core::Duration> keep_alive = std::nullopt,
+              bool stream = false) {
+  auto r = ollama_generate_request(Json::parse(openai), "qwen2.5-coder:1.5b", keep_alive, stream);
   REQUIRE(r.has_value());
   return *r;
 }
@@ -46,18 +46,12 @@ TEST_CASE("ollama_generate_request: a suffix goes without raw, so that the FIM t
   CHECK(generate(R"({"model":"coder","prompt":"x","suffix":""})")["raw"] == true);
 }
 
-TEST_CASE("ollama_generate_request: keep_alive, and num_ctx from the model unless the request "
-          "sets it") {
-  GenerateSettings settings;
-  settings.keep_alive = ask::core::Duration::seconds(600);
-  settings.num_ctx = 8192;
-  Json body = generate(R"({"model":"coder","prompt":"x"})", settings);
+TEST_CASE("ollama_generate_request: keep_alive, and the request's own Ollama options") {
+  Json body = generate(R"({"model":"coder","prompt":"x"})", ask::core::Duration::seconds(600));
   CHECK(body["keep_alive"] == 600);
-  CHECK(body["options"]["num_ctx"] == 8192);
 
   body = generate(R"({"model":"coder","prompt":"x","options":{"num_ctx":2048,"top_k":20,
-      "bogus":1},"num_predict":5,"max_tokens":9})",
-                  settings);
+      "bogus":1},"num_predict":5,"max_tokens":9})");
   CHECK(body["options"]["num_ctx"] == 2048);
   CHECK(body["options"]["top_k"] == 20);
   CHECK_FALSE(body["options"].contains("bogus"));
@@ -69,19 +63,20 @@ TEST_CASE("ollama_generate_request: keep_alive, and num_ctx from the model unles
 }
 
 TEST_CASE("ollama_generate_request: what Ollama cannot take") {
-  auto tokens =
-      ollama_generate_request(Json::parse(R"({"model":"c","prompt":[1,2,3]})"), "c", {}, false);
+  auto tokens = ollama_generate_request(Json::parse(R"({"model":"c","prompt":[1,2,3]})"), "c",
+                                        std::nullopt, false);
   REQUIRE_FALSE(tokens.has_value());
   CHECK(tokens.error().http_status == 501); // the backend's limit: the chain moves on
 
   auto logprobs = ollama_generate_request(Json::parse(R"({"model":"c","prompt":"x","logprobs":2})"),
-                                          "c", {}, false);
+                                          "c", std::nullopt, false);
   REQUIRE_FALSE(logprobs.has_value());
   CHECK(logprobs.error().status_for_client() == 400);
   CHECK(logprobs.error().message.find("logprobs") != std::string::npos);
 
   auto option = ollama_generate_request(
-      Json::parse(R"({"model":"c","prompt":"x","options":{"num_ctx":"big"}})"), "c", {}, false);
+      Json::parse(R"({"model":"c","prompt":"x","options":{"num_ctx":"big"}})"), "c", std::nullopt,
+      false);
   REQUIRE_FALSE(option.has_value());
   CHECK(option.error().message.find("options.num_ctx") != std::string::npos);
 }

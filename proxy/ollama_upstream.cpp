@@ -14,14 +14,21 @@ std::optional<core::Duration> keep_alive_of(const CallContext& ctx) {
   return ctx.model != nullptr ? ctx.model->keep_alive : std::nullopt;
 }
 
-// /api/generate's keep_alive and num_ctx (the model's context_length) from the model.
-GenerateSettings generate_settings(const CallContext& ctx) {
-  GenerateSettings settings;
-  settings.keep_alive = keep_alive_of(ctx);
-  if (ctx.model != nullptr && ctx.model->context_length) {
-    settings.num_ctx = *ctx.model->context_length;
+// Ollama cuts a prompt longer than num_ctx silently (keeping its end, so the instructions at
+// the start are lost) and defaults num_ctx to less than most models hold: a model whose
+// context_length the config says gets exactly that, unless the request set num_ctx itself.
+// askd skips a model whose window the prompt would not fit (proxy/chat.cpp).
+void set_context(core::Json& body, const CallContext& ctx) {
+  if (ctx.model == nullptr || !ctx.model->context_length) {
+    return;
   }
-  return settings;
+  core::Json& options = body["options"];
+  if (!options.is_object()) {
+    options = core::Json::object();
+  }
+  if (!options.contains("num_ctx")) {
+    options["num_ctx"] = *ctx.model->context_length;
+  }
 }
 
 // `Translator`: OllamaStreamTranslator (/api/chat) or OllamaGenerateTranslator (/api/generate).
@@ -116,6 +123,7 @@ core::Result<core::Json> OllamaUpstream::chat(const core::Json& request, const C
   if (!body) {
     return core::fail(std::move(body.error()));
   }
+  set_context(*body, ctx);
   auto response = m_http->post_json("/api/chat", *body, false, ctx);
   if (!response) {
     return core::fail(std::move(response.error()));
@@ -131,12 +139,13 @@ core::Result<core::Json> OllamaUpstream::chat(const core::Json& request, const C
   return openai_response_from_ollama(*reply, ctx.meta);
 }
 
-core::Result<std::unique_ptr<ChunkStream>>
-OllamaUpstream::chat_stream(const core::Json& request, const CallContext& ctx) {
+core::Result<std::unique_ptr<ChunkStream>> OllamaUpstream::chat_stream(const core::Json& request,
+                                                                       const CallContext& ctx) {
   auto body = ollama_chat_request(request, request.value("model", ""), keep_alive_of(ctx), true);
   if (!body) {
     return core::fail(std::move(body.error()));
   }
+  set_context(*body, ctx);
   auto response = m_http->post_json("/api/chat", *body, true, ctx);
   if (!response) {
     return core::fail(std::move(response.error()));
@@ -148,10 +157,11 @@ OllamaUpstream::chat_stream(const core::Json& request, const CallContext& ctx) {
 core::Result<core::Json> OllamaUpstream::complete(const core::Json& request,
                                                   const CallContext& ctx) {
   auto body =
-      ollama_generate_request(request, request.value("model", ""), generate_settings(ctx), false);
+      ollama_generate_request(request, request.value("model", ""), keep_alive_of(ctx), false);
   if (!body) {
     return core::fail(std::move(body.error()));
   }
+  set_context(*body, ctx);
   auto response = m_http->post_json("/api/generate", *body, false, ctx);
   if (!response) {
     return core::fail(generate_error(std::move(response.error())));
@@ -170,10 +180,11 @@ core::Result<core::Json> OllamaUpstream::complete(const core::Json& request,
 core::Result<std::unique_ptr<ChunkStream>>
 OllamaUpstream::complete_stream(const core::Json& request, const CallContext& ctx) {
   auto body =
-      ollama_generate_request(request, request.value("model", ""), generate_settings(ctx), true);
+      ollama_generate_request(request, request.value("model", ""), keep_alive_of(ctx), true);
   if (!body) {
     return core::fail(std::move(body.error()));
   }
+  set_context(*body, ctx);
   auto response = m_http->post_json("/api/generate", *body, true, ctx);
   if (!response) {
     return core::fail(generate_error(std::move(response.error())));

@@ -196,6 +196,59 @@ TEST_CASE("OpenAiUpstream: an error status carries the backend's own message") {
   CHECK(reply.error().message == "scripted answered 503: Loading model");
 }
 
+TEST_CASE("OpenAiUpstream: llama-server's context-size refusal is a context error with its counts") {
+  // tests/fixtures/llama-server/errors.http, case 8 (b10587, -c 512).
+  ScriptedBackend backend([](const auto&, auto& ex) {
+    reply_json(ex, 400,
+               R"({"error":{"code":400,"message":"request (6452 tokens) exceeds the available )"
+               R"(context size (512 tokens), try increasing it","type":"exceed_context_size_error",)"
+               R"("n_prompt_tokens":6452,"n_ctx":512}})");
+  });
+  UnavailableRouter router;
+  auto up = make_upstream(openai_backend(backend.port()), router);
+  config::Model m = model_named("fast-9b");
+  auto reply = up->chat(k_request, context_for(m));
+  REQUIRE(!reply);
+  CHECK(reply.error().kind == core::ErrorKind::context_exceeded);
+  CHECK(reply.error().context_size.prompt_tokens == 6452);
+  CHECK(reply.error().context_size.context == 512);
+  CHECK_FALSE(reply.error().context_size.estimated);
+  CHECK(reply.error().status_for_client() == 400);
+}
+
+TEST_CASE("OpenAiUpstream: completions, embeddings and rerank go to their own paths") {
+  ScriptedBackend backend([](const net::HttpRequest& r, auto& ex) {
+    if (r.path == "/v1/embeddings") {
+      reply_json(ex, 200, R"({"object":"list","data":[{"index":0,"embedding":[1]}],"model":"e"})");
+    } else if (r.path == "/v1/rerank") {
+      reply_json(ex, 200, R"({"results":[{"index":0,"relevance_score":0.5}],"model":"r"})");
+    } else if (r.path == "/v1/completions") {
+      reply_json(ex, 200, R"({"object":"text_completion","choices":[{"text":"x"}]})");
+    } else {
+      reply_json(ex, 200, R"({"object":"list","nothing":[]})");
+    }
+  });
+  UnavailableRouter router;
+  auto up = make_upstream(openai_backend(backend.port()), router);
+  config::Model m = model_named("fast-9b");
+  auto embedded = up->embed({{"model", "e"}, {"input", "hi"}}, context_for(m));
+  REQUIRE(embedded);
+  CHECK((*embedded)["data"][0]["embedding"] == core::Json::array({1}));
+  CHECK((*embedded)["model"] == "fast-9b");
+  auto ranked = up->rerank({{"model", "r"}, {"query", "q"}, {"documents", {"d"}}}, context_for(m));
+  REQUIRE(ranked);
+  CHECK((*ranked)["results"][0]["relevance_score"] == 0.5);
+  auto completed = up->complete({{"model", "c"}, {"prompt", "p"}}, context_for(m));
+  REQUIRE(completed);
+  CHECK((*completed)["choices"][0]["text"] == "x");
+  // A reply without the operation's own key is malformed.
+  ScriptedBackend wrong([](const auto&, auto& ex) { reply_json(ex, 200, R"({"choices":[]})"); });
+  auto bad = make_upstream(openai_backend(wrong.port()), router)->embed({{"input", "x"}}, context_for(m));
+  REQUIRE(!bad);
+  CHECK(bad.error().http_status == 502);
+  CHECK(bad.error().message.find("has no data") != std::string::npos);
+}
+
 TEST_CASE("OpenAiUpstream: an error sent in a 200 reply, or a reply that is not JSON, is an error") {
   std::atomic<int> which{0};
   ScriptedBackend backend([&](const auto&, auto& ex) {
