@@ -196,9 +196,10 @@ TEST_CASE("askd completions: what Ollama's /api/generate and llama-server's /inf
   httplib::Client instance("127.0.0.1", instances[0]["port"].get<int>());
   auto got = instance.Get("/sim/requests");
   REQUIRE(got);
+  const Json received = Json::parse(got->body)["requests"];
   std::vector<std::string> paths;
   Json infill;
-  for (const Json& req : Json::parse(got->body)["requests"]) {
+  for (const Json& req : received) {
     const std::string path = req["path"];
     if (path == "/infill" || path == "/v1/completions") {
       paths.push_back(path);
@@ -264,7 +265,8 @@ TEST_CASE("askd completions: a suffix to a model without the insert capability i
   CHECK(err["type"] == "invalid_request_error");
   CHECK(err["message"].get<std::string>().find("'insert'") != std::string::npos);
   // Nothing reached Ollama.
-  for (const Json& req : t.ollama.get_json("/sim/requests")["requests"]) {
+  const Json received = t.ollama.get_json("/sim/requests")["requests"];
+  for (const Json& req : received) {
     CHECK(req["path"] != "/api/generate");
   }
   // Without a suffix (or with an empty one) it answers.
