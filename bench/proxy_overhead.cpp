@@ -5,7 +5,9 @@
 // plain reverse proxy in front of the same simulator (upstream keep-alive, no buffering,
 // access log on). It then measures the same requests four ways — straight to llm-sim,
 // through askd's chat door, through askd's Anthropic door (/v1/messages: translated to chat
-// and back on every request), through nginx:
+// and back on every request), through nginx; and, with --targets embeddings, POST
+// /v1/embeddings through askd next to the same request straight to llm-sim (started with
+// --embeddings --pooling mean), its added latency taken against that one:
 //   (a) non-streaming latency at concurrency 1: p50/p90/p99, and what askd and nginx add
 //       over the direct path;
 //   (b) requests per second at concurrency 16 and 64 (non-streaming);
@@ -22,11 +24,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -63,6 +67,8 @@ struct Flags {
 struct Target {
   std::string name;
   int port = 0;
+  std::size_t baseline = 0; // the index of the direct target its added latency is taken from
+  bool streams = true;      // false: embeddings, left out of the streaming phase
   pid_t pgid = 0; // the server the client talks to (llm-sim itself for "direct")
   std::string plain; // the non-streaming request's bytes
   std::string stream;
@@ -129,12 +135,20 @@ std::string messages_body(int tokens, bool stream) {
                      stream ? "true" : "false", tokens);
 }
 
+// An embeddings request of a few words (one vector back).
+std::string embeddings_body() {
+  return R"({"model":"bench","input":"How much does the proxy add to an embedding?"})";
+}
+
 Target make_target(std::string name, int port, pid_t pgid, int tokens) {
   Target t;
   t.name = std::move(name);
   t.port = port;
   t.pgid = pgid;
-  if (t.name == "messages") {
+  if (t.name == "embeddings" || t.name == "embed-direct") {
+    t.plain = post_request(port, "/v1/embeddings", embeddings_body());
+    t.streams = false;
+  } else if (t.name == "messages") {
     t.plain = post_request(port, "/v1/messages", messages_body(tokens, false));
     t.stream = post_request(port, "/v1/messages", messages_body(tokens, true));
   } else {
@@ -166,7 +180,7 @@ std::vector<Stats> measure_interleaved(const std::vector<Target>& targets, bool 
   }
   for (std::size_t ti = 0; ti < targets.size(); ++ti) {
     out[ti].cpu_s = group_cpu_seconds(targets[ti].pgid) - cpu0[ti];
-    if (ti == 0) { // "direct": the simulator, which served all of them
+    if (targets[ti].baseline == ti) { // direct: the simulator, which served all of them
       out[ti].cpu_s /= static_cast<double>(targets.size());
     }
   }
@@ -186,6 +200,9 @@ std::vector<Stats> measure(const std::vector<Target>& targets, bool stream, int 
       // Alternate the order too, so no target always runs right after another one.
       const std::size_t ti = round % 2 == 0 ? t : targets.size() - 1 - t;
       const Target& target = targets[ti];
+      if (stream && !target.streams) {
+        continue;
+      }
       const std::string& bytes = stream ? target.stream : target.plain;
       LoadOptions o;
       o.port = target.port;
@@ -249,6 +266,9 @@ http {{
 void check_served(const Target& t, bool expect_served_by) {
   Connection c(t.port);
   for (const std::string* bytes : {&t.plain, &t.stream}) {
+    if (bytes->empty()) {
+      continue; // embeddings do not stream
+    }
     Response r = c.exchange(*bytes, SteadyClock::now() + 10s);
     if (!r.ok() || r.status != 200 || r.first_content_s < 0) {
       throw std::runtime_error(fmt::format("{}: a test request failed (status {}, {}): {}", t.name,
@@ -292,10 +312,11 @@ std::optional<Flags> parse_flags(int argc, char** argv, int& exit_code) {
   app.add_option("--slots", f.slots, "llm-sim slots (-np)")->capture_default_str();
   app.add_option("--targets", f.targets,
                  "what to measure besides direct (always measured): askd, messages (askd's "
-                 "Anthropic door, /v1/messages), nginx")
+                 "Anthropic door, /v1/messages), nginx, embeddings (/v1/embeddings through "
+                 "askd and straight to llm-sim)")
       ->delimiter(',')
       ->capture_default_str()
-      ->check(CLI::IsMember({"direct", "askd", "messages", "nginx"}));
+      ->check(CLI::IsMember({"direct", "askd", "messages", "nginx", "embeddings"}));
   app.add_flag("--quick", f.quick, "a smoke run: few requests (for CI)");
   app.add_flag("--keep-temp", f.keep_temp, "keep the temp folder (configs, logs)");
   try {
@@ -356,14 +377,30 @@ void start_nginx(const Flags& f, const TempDir& dir, Servers& s) {
   }
 }
 
+bool wants(const Flags& f, std::string_view target) {
+  return std::find(f.targets.begin(), f.targets.end(), target) != f.targets.end();
+}
+
 Servers start_servers(const Flags& f, const TempDir& dir) {
   Servers s;
-  s.sim = std::make_unique<Process>(
-      std::vector<std::string>{f.sim, "--sim-fake-model", "-a", "bench", "--port", "0", "-np",
-                               std::to_string(f.slots), "-c", std::to_string(f.slots * 2048),
-                               "--sim-tokens-per-second", "0", "--sim-parent-pid",
-                               std::to_string(::getpid())},
-      dir.path() / "llm-sim.log");
+  std::vector<std::string> sim_args = {f.sim,
+                                       "--sim-fake-model",
+                                       "-a",
+                                       "bench",
+                                       "--port",
+                                       "0",
+                                       "-np",
+                                       std::to_string(f.slots),
+                                       "-c",
+                                       std::to_string(f.slots * 2048),
+                                       "--sim-tokens-per-second",
+                                       "0",
+                                       "--sim-parent-pid",
+                                       std::to_string(::getpid())};
+  if (wants(f, "embeddings")) { // chat is answered as before (llama-server does too)
+    sim_args.insert(sim_args.end(), {"--embeddings", "--pooling", "mean"});
+  }
+  s.sim = std::make_unique<Process>(sim_args, dir.path() / "llm-sim.log");
   s.sim_port = start_port_of(*s.sim, "llama_server: listening on", "llm-sim");
 
   const auto config = dir.write(
@@ -395,8 +432,15 @@ std::vector<Target> make_targets(const Flags& f, const Servers& s) {
   if (s.nginx) {
     targets.push_back(make_target("nginx", s.nginx_port, s.nginx->pid(), f.tokens));
   }
+  if (wants(f, "embeddings")) {
+    const std::size_t direct = targets.size();
+    targets.push_back(make_target("embed-direct", s.sim_port, s.sim->pid(), f.tokens));
+    targets.back().baseline = direct;
+    targets.push_back(make_target("embeddings", s.askd_port, s.askd->pid(), f.tokens));
+    targets.back().baseline = direct;
+  }
   for (const Target& t : targets) {
-    check_served(t, t.name == "askd" || t.name == "messages");
+    check_served(t, t.name == "askd" || t.name == "messages" || t.name == "embeddings");
   }
   return targets;
 }
@@ -452,19 +496,20 @@ void latency_phase(const Flags& f, const std::vector<Target>& targets, const Col
   std::cout << fmt::format("(a) non-streaming latency, concurrency 1, {} requests per target, "
                            "interleaved (load {})\n",
                            f.latency_requests, load_average());
-  std::cout << fmt::format("  {:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>10}\n",
+  std::cout << fmt::format("  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>10}\n",
                            "target", "p50 µs", "p90 µs", "p99 µs", "max µs", "req/s", "added p50",
                            "added p99", "CPU µs/req");
   const double d50 = lat[0].p(50);
   const double d99 = lat[0].p(99);
   for (std::size_t i = 0; i < targets.size(); ++i) {
     Stats& s = lat[i];
-    const bool base = i == 0;
-    std::cout << fmt::format("  {:<8} {:>9} {:>9} {:>9} {:>9} {:>9.0f} {:>11} {:>11} {:>10}{}\n",
+    const std::size_t b = targets[i].baseline; // embeddings: against llm-sim's embeddings
+    const bool base = i == b;
+    std::cout << fmt::format("  {:<12} {:>9} {:>9} {:>9} {:>9} {:>9.0f} {:>11} {:>11} {:>10}{}\n",
                              targets[i].name, us(s.p(50)), us(s.p(90)), us(s.p(99)), us(s.p(100)),
-                             s.rps(), base ? "-" : signed_us(s.p(50) - d50) + " µs",
-                             base ? "-" : signed_us(s.p(99) - d99) + " µs", s.cpu_per_request(),
-                             s.problems());
+                             s.rps(), base ? "-" : signed_us(s.p(50) - lat[b].p(50)) + " µs",
+                             base ? "-" : signed_us(s.p(99) - lat[b].p(99)) + " µs",
+                             s.cpu_per_request(), s.problems());
   }
   auto added = [&](std::optional<std::size_t> i, double pct, double base) {
     return i ? std::optional<double>(lat[*i].p(pct) - base) : std::nullopt;
@@ -479,7 +524,7 @@ void throughput_phase(const Flags& f, const std::vector<Target>& targets, const 
                       Verdicts& v) {
   std::cout << fmt::format("\n(b) non-streaming throughput, {} requests per target and level\n",
                            f.throughput_requests);
-  std::cout << fmt::format("  {:<8} {:>6} {:>9} {:>9} {:>9} {:>10} {:>10}\n", "target", "conc",
+  std::cout << fmt::format("  {:<12} {:>6} {:>9} {:>9} {:>9} {:>10} {:>10}\n", "target", "conc",
                            "req/s", "p50 µs", "p99 µs", "vs nginx", "CPU µs/req");
   for (int c : f.concurrency) {
     auto thr = measure(targets, false, std::max(1, c), f.throughput_requests, f.rounds);
@@ -489,7 +534,7 @@ void throughput_phase(const Flags& f, const std::vector<Target>& targets, const 
       if (col.nginx && thr[*col.nginx].rps() > 0) {
         vs = fmt::format("{:.0f}%", 100.0 * s.rps() / thr[*col.nginx].rps());
       }
-      std::cout << fmt::format("  {:<8} {:>6} {:>9.0f} {:>9} {:>9} {:>10} {:>10}{}\n",
+      std::cout << fmt::format("  {:<12} {:>6} {:>9.0f} {:>9} {:>9} {:>10} {:>10}{}\n",
                                targets[i].name, c, s.rps(), us(s.p(50)), us(s.p(99)), vs,
                                s.cpu_per_request(), s.problems());
     }
@@ -500,7 +545,10 @@ void throughput_phase(const Flags& f, const std::vector<Target>& targets, const 
   }
 }
 
-void stream_phase(const Flags& f, const std::vector<Target>& targets) {
+void stream_phase(const Flags& f, const std::vector<Target>& all) {
+  std::vector<Target> targets;
+  std::copy_if(all.begin(), all.end(), std::back_inserter(targets),
+               [](const Target& t) { return t.streams; });
   auto st = measure_interleaved(targets, true, f.stream_requests);
   std::cout << fmt::format("\n(c) streaming, concurrency 1, {} streams per target, interleaved: "
                            "time to first content token, and the whole stream (load {})\n",

@@ -177,6 +177,8 @@ ManagedRouter::make_managed(const config::Config& config, const config::Model& m
   }
   mm.input = router::estimate_input(s);
   mm.input.api = mm.preset ? mm.preset->api : config::GpuApi::cpu;
+  mm.input.embeddings = model.has_capability("embedding");
+  mm.input.reranking = model.has_capability("rerank");
   if (const auto b = m_options.preset_builds.find(s.preset); b != m_options.preset_builds.end()) {
     mm.input.build = b->second;
   }

@@ -116,9 +116,9 @@ bool deeper_than(const Json& value, int limit) {
   return false;
 }
 
-// The error of an {"error": ...} object: upstream_status with its message, and its code
-// as the status when that is 400..599, else 502.
-std::optional<Error> in_band_error(const Json& body, std::string_view what) {
+} // namespace
+
+std::optional<Error> ollama_detail::in_band_error(const Json& body, std::string_view what) {
   const auto it = body.find("error");
   if (it == body.end() || it->is_null()) {
     return std::nullopt;
@@ -144,6 +144,10 @@ std::optional<Error> in_band_error(const Json& body, std::string_view what) {
   }
   return Error::upstream(status, std::move(message));
 }
+
+namespace {
+
+using ollama_detail::in_band_error;
 
 // The `message` of a reply or stream object, read.
 struct ReplyMessage {

@@ -24,6 +24,12 @@ std::string index_path(const std::string& base, std::size_t i);
 // A signed 64-bit integer from an integer or an integral float; nullopt otherwise (strings,
 // fractions, values out of range).
 std::optional<long long> as_int64(const core::Json& v);
+// The error of a reply object that is {"error": ...} (upstream_status, Ollama's message cut
+// to a bound, its code as the status when 400..599, else 502); nullopt when it is none.
+// `what` names the reply in malformed_reply messages. Chat and embed replies share it.
+std::optional<core::Error> in_band_error(const core::Json& body, std::string_view what);
+// keep_alive as Ollama takes it: whole seconds as an integer, "forever" as -1.
+core::Json keep_alive_json(const core::Duration& keep_alive);
 
 // Shared with the /api/generate translation (ollama_generate.cpp):
 // Ollama options from `fields` (a request, or a chat request's extra fields): the entries of
@@ -31,8 +37,6 @@ std::optional<long long> as_int64(const core::Json& v);
 // type Ollama wants (bad_request naming the field). `skip_typed` leaves out the top-level
 // temperature, top_p, seed and stop (chat reads those itself).
 core::Result<core::Json> request_options(const core::Json& fields, bool skip_typed);
-// keep_alive as Ollama takes it: seconds, an integer when whole; "forever" as -1.
-core::Json keep_alive_json(const core::Duration& keep_alive);
 // The first check of every reply object: not an object is malformed_reply; an {"error": ...}
 // object is upstream_status with Ollama's message and its status (502 unless it carries one).
 std::optional<core::Error> reply_error(const core::Json& body, std::string_view what);

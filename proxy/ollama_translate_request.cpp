@@ -181,14 +181,6 @@ Result<Json> request_options(const Json& fields, bool skip_typed) {
   return options;
 }
 
-Json keep_alive_json(const core::Duration& keep_alive) {
-  const double seconds = keep_alive.to_ollama_seconds();
-  if (std::trunc(seconds) == seconds) {
-    return static_cast<long long>(seconds);
-  }
-  return seconds; // Ollama takes fractional seconds too
-}
-
 } // namespace ollama_detail
 
 namespace {
@@ -439,6 +431,14 @@ Result<Json> translate_message(const core::Message& msg, const std::string& path
 }
 
 } // namespace
+
+Json ollama_detail::keep_alive_json(const core::Duration& keep_alive) {
+  const double seconds = keep_alive.to_ollama_seconds();
+  if (std::trunc(seconds) == seconds) {
+    return static_cast<long long>(seconds);
+  }
+  return seconds; // Ollama takes fractional seconds too
+}
 
 core::Result<core::Json> ollama_chat_request(const core::Json& openai_request,
                                              std::string_view upstream_model,

@@ -3,6 +3,7 @@
 #include <deque>
 
 #include "core/ndjson.h"
+#include "proxy/ollama_embed.h"
 #include "proxy/ollama_generate.h"
 
 namespace ask::proxy {
@@ -193,6 +194,31 @@ OllamaUpstream::complete_stream(const core::Json& request, const CallContext& ct
       std::move(*response), ctx, m_http->name()));
 }
 
+core::Result<core::Json> OllamaUpstream::embed(const core::Json& request, const CallContext& ctx) {
+  const std::optional<std::int64_t> num_ctx =
+      ctx.model != nullptr ? ctx.model->context_length : std::nullopt;
+  auto body = ollama_embed_request(request, request.value("model", ""), keep_alive_of(ctx), num_ctx);
+  if (!body) {
+    return core::fail(std::move(body.error()));
+  }
+  auto response = m_http->post_json("/api/embed", *body, false, ctx);
+  if (!response) {
+    return core::fail(std::move(response.error()));
+  }
+  auto text = response->read_all(k_max_reply_body);
+  if (!text) {
+    return core::fail(std::move(text.error()));
+  }
+  auto reply = parse_backend_json(*text, m_http->name() + " reply");
+  if (!reply) {
+    return core::fail(std::move(reply.error()));
+  }
+  const core::Json& input = request.at("input");
+  const bool base64 = request.value("encoding_format", core::Json()) == "base64";
+  return openai_embeddings_from_ollama(*reply, ctx.meta.model, input.is_array() ? input.size() : 1,
+                                       base64);
+}
+
 core::Result<std::optional<std::vector<LoadedModel>>>
 OllamaUpstream::loaded_models(const net::ClientTimeouts& timeouts) {
   auto reply = m_http->get_json("/api/ps", timeouts);
@@ -204,6 +230,30 @@ OllamaUpstream::loaded_models(const net::ClientTimeouts& timeouts) {
     return core::fail(std::move(models.error()));
   }
   return std::optional<std::vector<LoadedModel>>(std::move(*models));
+}
+
+core::Result<std::optional<ModelFacts>> OllamaUpstream::facts(const config::Model& model,
+                                                              const net::ClientTimeouts& timeouts) {
+  CallContext ctx;
+  ctx.model = &model;
+  ctx.timeouts = timeouts;
+  auto response = m_http->post_json("/api/show", {{"model", model.upstream}}, false, ctx);
+  if (!response) {
+    return core::fail(std::move(response.error()));
+  }
+  auto text = response->read_all(k_max_reply_body);
+  if (!text) {
+    return core::fail(std::move(text.error()));
+  }
+  auto reply = parse_backend_json(*text, m_http->name() + " /api/show reply");
+  if (!reply) {
+    return core::fail(std::move(reply.error()));
+  }
+  auto facts = facts_from_ollama_show(*reply);
+  if (!facts) {
+    return core::fail(std::move(facts.error()));
+  }
+  return std::optional<ModelFacts>(std::move(*facts));
 }
 
 core::Result<std::vector<LoadedModel>> parse_ollama_ps(const core::Json& reply) {

@@ -21,9 +21,14 @@ public:
   core::Result<core::Json> complete(const core::Json& request, const CallContext& ctx) override;
   core::Result<std::unique_ptr<ChunkStream>> complete_stream(const core::Json& request,
                                                              const CallContext& ctx) override;
+  // POST /api/embed (proxy/ollama_embed.h). Rerank stays Upstream's 501: Ollama has none.
+  core::Result<core::Json> embed(const core::Json& request, const CallContext& ctx) override;
   // GET /api/ps.
   core::Result<std::optional<std::vector<LoadedModel>>>
   loaded_models(const net::ClientTimeouts& timeouts) override;
+  // POST /api/show.
+  core::Result<std::optional<ModelFacts>> facts(const config::Model& model,
+                                                const net::ClientTimeouts& timeouts) override;
 
 private:
   std::unique_ptr<BackendHttp> m_http;

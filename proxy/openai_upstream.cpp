@@ -226,6 +226,23 @@ core::Result<std::unique_ptr<ChunkStream>> OpenAiUpstream::stream_with(BackendHt
       std::make_unique<SseChunkStream>(std::move(*response), ctx, http.name()));
 }
 
+core::Result<std::optional<ModelFacts>> OpenAiUpstream::facts(const config::Model& model,
+                                                              const net::ClientTimeouts& timeouts) {
+  (void)model; // one llama-server serves one model
+  auto props = m_http->get_json("/props", timeouts);
+  if (!props) {
+    if (props.error().http_status == 404) {
+      return std::optional<ModelFacts>(); // not a llama-server
+    }
+    return core::fail(std::move(props.error()));
+  }
+  auto facts = facts_from_props(*props);
+  if (!facts) {
+    return core::fail(std::move(facts.error()));
+  }
+  return std::optional<ModelFacts>(std::move(*facts));
+}
+
 core::Result<std::optional<long long>> OpenAiUpstream::count_tokens(const core::Json& request,
                                                                     const CallContext& ctx) {
   return count_tokens_with(*m_http, request, ctx);

@@ -29,6 +29,9 @@ public:
   // neither (a 404: not a llama-server).
   core::Result<std::optional<long long>> count_tokens(const core::Json& request,
                                                       const CallContext& ctx) override;
+  // llama-server's GET /props; nullopt when the server has none (a 404: not a llama-server).
+  core::Result<std::optional<ModelFacts>> facts(const config::Model& model,
+                                                const net::ClientTimeouts& timeouts) override;
 
   // The same over any BackendHttp (a leased instance's): the whole reply of `op` (its path
   // is chat's, completions', embeddings' or rerank's), or its stream (chat and completion).

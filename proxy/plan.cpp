@@ -180,6 +180,10 @@ core::Result<Target> resolve(const PlanOptions& o, const config::Config& cfg) {
     return core::fail(std::move(ok.error()));
   }
   t.in = router::estimate_input(t.spec);
+  if (m != nullptr && m->managed) { // as askd would start it: see server_args
+    t.in.embeddings = m->has_capability("embedding");
+    t.in.reranking = m->has_capability("rerank");
+  }
   if (t.spec.flash_attn == config::FlashAttn::automatic) {
     t.notes.push_back("flash attention \"auto\" is passed as -fa on, as estimated (off "
                       "would need larger compute buffers)");

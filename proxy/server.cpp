@@ -418,6 +418,38 @@ void add_state(core::Json& entry, const config::Model& model,
 
 } // namespace
 
+std::optional<ModelFacts> ProxyServer::facts_for(const config::Model& model,
+                                                 std::set<std::string>& down) {
+  constexpr auto k_keep = std::chrono::minutes(1);
+  const auto now = m_clock.now();
+  {
+    std::lock_guard lock(m_facts_mutex);
+    if (auto it = m_facts.find(model.name); it != m_facts.end() && now < it->second.until) {
+      return it->second.facts;
+    }
+  }
+  auto up = m_upstreams.find(model.backend);
+  if (up == m_upstreams.end() || down.contains(model.backend)) {
+    return std::nullopt;
+  }
+  net::ClientTimeouts t;
+  t.connect = std::chrono::milliseconds(500);
+  t.first_byte = std::chrono::milliseconds(1000);
+  t.idle = std::chrono::milliseconds(1000);
+  t.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  auto answer = up->second->facts(model, t);
+  if (!answer) {
+    // Not kept: the next listing asks again.
+    down.insert(model.backend);
+    spdlog::debug("/v1/models: {} could not say what {} is: {}", model.backend, model.name,
+                  answer.error().message);
+    return std::nullopt;
+  }
+  std::lock_guard lock(m_facts_mutex);
+  m_facts[model.name] = {*answer, now + k_keep};
+  return *answer;
+}
+
 void ProxyServer::models(const net::HttpRequest& request, net::Exchange& exchange) {
   send_json(exchange, 200,
             {{"object", "list"}, {"data", model_entries(wants_state(request.query), {})}});
@@ -474,11 +506,23 @@ core::Json ProxyServer::model_entries(bool with_state, std::string_view only) {
   };
   std::map<std::string, core::Json, std::less<>> entries;
   core::Json data = core::Json::array();
+  std::set<std::string> down;
   for (const config::Model& m : m_config.models) {
     if (skip(m.name)) {
       continue;
     }
     core::Json e = model_entry(m, m_started_at);
+    if (!m.context_length || m.capabilities.empty()) {
+      // What the config leaves out, the backend may say.
+      if (auto facts = facts_for(m, down)) {
+        if (!m.context_length && facts->context_length) {
+          e["context_length"] = *facts->context_length;
+        }
+        if (m.capabilities.empty() && !facts->capabilities.empty()) {
+          e["capabilities"] = facts->capabilities;
+        }
+      }
+    }
     if (with_state) {
       add_state(e, m, state_of(m));
     }

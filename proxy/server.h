@@ -5,9 +5,12 @@
 // OpenAI-shaped error. Built from a Config by
 // askd's main (app.cpp) or by tests.
 
+#include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "config/types.h"
@@ -67,6 +70,10 @@ private:
   // The /v1/models entries: every model, council and alias, or only the one named `only`
   // (empty when it is not served). `with_state` asks each backend involved, bounded.
   core::Json model_entries(bool with_state, std::string_view only);
+  // What `model`'s backend says of it (context window, capabilities), kept for a minute;
+  // none when it cannot say. `down` names backends that failed to answer during this
+  // listing, which are not asked again in it.
+  std::optional<ModelFacts> facts_for(const config::Model& model, std::set<std::string>& down);
 
   const config::Config& m_config;
   ModelRouter& m_router;
@@ -80,6 +87,12 @@ private:
   mutable std::mutex m_keys_mutex;
   std::vector<std::string> m_key_digests; // sha256 of each API key; guarded by m_keys_mutex
   long long m_started_at = 0;             // Unix seconds, for /v1/models "created"
+  struct CachedFacts {
+    std::optional<ModelFacts> facts;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::mutex m_facts_mutex;
+  std::map<std::string, CachedFacts, std::less<>> m_facts; // by model; guarded by m_facts_mutex
   std::unique_ptr<net::HttpServer> m_server;
 };
 

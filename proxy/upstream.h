@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/openai.h"
 #include "net/http_client.h"
+#include "proxy/model_facts.h"
 #include "proxy/ollama_translate.h"
 
 namespace ask::proxy {
@@ -62,6 +63,14 @@ public:
   loaded_models(const net::ClientTimeouts& timeouts) {
     (void)timeouts;
     return std::optional<std::vector<LoadedModel>>();
+  }
+  // What the backend says of `model` (its context window, its capabilities), for the
+  // /v1/models entries of models whose config does not say; nullopt when it cannot tell.
+  virtual core::Result<std::optional<ModelFacts>> facts(const config::Model& model,
+                                                        const net::ClientTimeouts& timeouts) {
+    (void)model;
+    (void)timeouts;
+    return std::optional<ModelFacts>();
   }
   // `request` is the OpenAI request body to send (model and params set, "stream" false).
   virtual core::Result<core::Json> chat(const core::Json& request, const CallContext& ctx) = 0;

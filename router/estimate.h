@@ -69,6 +69,10 @@ struct EstimateInput {
   // buffer for large batches (partial offload, experts on the CPU); the others do not.
   config::GpuApi api = config::GpuApi::cuda;
   Correction correction;             // from an earlier load of this model
+  // --embeddings / --reranking (config capabilities "embedding" / "rerank"): server_args
+  // passes them; the estimate does not model embeddings mode (router/server_args.h).
+  bool embeddings = false;
+  bool reranking = false;
 };
 
 // The llama.cpp build the memory model was recorded against (tests/fixtures/llama-server/

@@ -83,6 +83,15 @@ std::vector<std::string> server_args(const ServerFiles& files, const EstimateInp
   if (!files.projector.empty()) {
     args.insert(args.end(), {"--mmproj", files.projector.string(), "-mmdev", output_device});
   }
+  // /v1/embeddings and /v1/rerank answer only when the server was started for them (a 501
+  // otherwise). --reranking implies --embeddings with rank pooling; --embeddings keeps the
+  // model's own pooling, and a GGUF without one (a chat model) then refuses /v1/embeddings
+  // ("Pooling type 'none' is not OAI compatible"): `--pooling mean` in extra_args fixes it.
+  if (in.reranking) {
+    args.emplace_back("--reranking");
+  } else if (in.embeddings) {
+    args.emplace_back("--embeddings");
+  }
   args.insert(args.end(), plan.args.begin(), plan.args.end());
   return args;
 }

@@ -106,6 +106,24 @@ TEST_CASE("server_args: batch sizes, SWA, KV offload, mmap and -ot only where no
   CHECK(args().find(" -ub ") == std::string::npos);
 }
 
+TEST_CASE("server_args: embedding and rerank models start with the flag that opens their door") {
+  EstimateInput in;
+  Estimate est;
+  est.n_ctx = 4096;
+  const auto args = [&] { return joined(server_args({"/m/e.gguf", "", ""}, in, est, two_gpu_plan())); };
+  CHECK(args().find("--embeddings") == std::string::npos);
+  CHECK(args().find("--reranking") == std::string::npos);
+  in.embeddings = true;
+  CHECK(args() == "-m /m/e.gguf -c 4096 -np 1 -ctk f16 -ctv f16 -fa on --embeddings --device "
+                  "CUDA0,CUDA1 -ngl 33 --split-mode layer --tensor-split 20,13");
+  // --reranking implies --embeddings (with rank pooling): one flag, not both.
+  in.reranking = true;
+  CHECK(args().find(" --reranking --device") != std::string::npos);
+  CHECK(args().find("--embeddings") == std::string::npos);
+  in.embeddings = false;
+  CHECK(args().find(" --reranking --device") != std::string::npos);
+}
+
 namespace {
 
 // The settings an EstimateInput carries that a command line can say (not the draft, the

@@ -168,6 +168,30 @@ TEST_CASE("askd doors: a key is asked for in the door's own error shape") {
   CHECK(Json::parse(served.body)["type"] == "message");
 }
 
+TEST_CASE("askd clients: the openai SDK's embeddings.create, float and base64, every backend kind") {
+  SimProcess llama{llama_args({"--embeddings", "--pooling", "mean"})};
+  SimProcess ollama{{"--ollama", "--sim-models", "nomic-embed-text"}};
+  // A generative GGUF has no pooling of its own: the managed model needs --pooling for
+  // /v1/embeddings (llama-server b10587 refuses pooling none there).
+  Json cfg = Json::parse(managed_config(
+      {{"via-managed",
+        tiny_model({{"capabilities", {"embedding"}}, {"extra_args", {"--pooling", "mean"}}})}}));
+  cfg["backends"]["sim"] = {{"kind", "openai"},
+                            {"url", "http://127.0.0.1:" + std::to_string(llama.port())}};
+  cfg["backends"]["ollama"] = {{"kind", "ollama"},
+                               {"url", "http://127.0.0.1:" + std::to_string(ollama.port())}};
+  cfg["models"]["via-openai"] = {
+      {"backend", "sim"}, {"upstream", "sim-model"}, {"capabilities", {"embedding"}}};
+  cfg["models"]["via-ollama"] = {
+      {"backend", "ollama"}, {"upstream", "nomic-embed-text"}, {"capabilities", {"embedding"}}};
+  AskdProcess askd(cfg.dump());
+  for (const std::string model : {"via-openai", "via-ollama", "via-managed"}) {
+    CAPTURE(model);
+    const std::string out = run_client("openai_embeddings.mjs", askd, model);
+    CHECK(out.find("ok embeddings.create with the default (base64, decoded by the SDK)") !=
+          std::string::npos);
+    CHECK(out.find("ok embeddings.create refused: an empty input is a 400") != std::string::npos);
+
 TEST_CASE("askd clients: the openai SDK on text completions with a suffix, every backend kind") {
   SimProcess llama{llama_args()};
   // qwen3:8b given Ollama's "insert" capability, so that /api/generate takes a suffix.
