@@ -191,6 +191,8 @@ TEST_CASE("askd clients: the openai SDK's embeddings.create, float and base64, e
     CHECK(out.find("ok embeddings.create with the default (base64, decoded by the SDK)") !=
           std::string::npos);
     CHECK(out.find("ok embeddings.create refused: an empty input is a 400") != std::string::npos);
+  }
+}
 
 TEST_CASE("askd clients: the openai SDK on text completions with a suffix, every backend kind") {
   SimProcess llama{llama_args()};
