@@ -311,6 +311,27 @@ core::ChatChunk make_chunk(const ReplyMeta& meta) {
 
 } // namespace
 
+namespace ollama_detail {
+
+// The reply-side helpers above, for the /api/generate translation (ollama_generate.cpp).
+std::optional<core::Error> reply_error(const core::Json& body, std::string_view what) {
+  return check_object(body, what);
+}
+
+core::Result<std::string> done_finish_reason(const core::Json& body, std::string_view what) {
+  return finish_reason(body, false, what);
+}
+
+core::Result<core::Usage> reply_usage(const core::Json& body, std::string_view what) {
+  return read_usage(body, what);
+}
+
+core::Error malformed(std::string_view what, const std::string& path, std::string_view reason) {
+  return bad_reply(what, path, reason);
+}
+
+} // namespace ollama_detail
+
 core::Result<core::Json> openai_response_from_ollama(const core::Json& reply,
                                                      const ReplyMeta& meta) {
   if (auto e = check_object(reply, k_reply)) {

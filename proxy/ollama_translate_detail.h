@@ -1,6 +1,6 @@
 #pragma once
-// Internal to proxy/ollama_translate*.cpp: the JSON helpers both directions share. Not part
-// of the module's interface.
+// Internal to proxy/ollama_translate*.cpp and ollama_generate.cpp: the JSON helpers both
+// directions (and both Ollama APIs) share. Not part of the module's interface.
 
 #include <cstddef>
 #include <optional>
@@ -30,5 +30,21 @@ std::optional<long long> as_int64(const core::Json& v);
 std::optional<core::Error> in_band_error(const core::Json& body, std::string_view what);
 // keep_alive as Ollama takes it: whole seconds as an integer, "forever" as -1.
 core::Json keep_alive_json(const core::Duration& keep_alive);
+
+// Shared with the /api/generate translation (ollama_generate.cpp):
+// Ollama options from `fields` (a request, or a chat request's extra fields): the entries of
+// its "options" object, then Ollama option names at its top level, each checked against the
+// type Ollama wants (bad_request naming the field). `skip_typed` leaves out the top-level
+// temperature, top_p, seed and stop (chat reads those itself).
+core::Result<core::Json> request_options(const core::Json& fields, bool skip_typed);
+// The first check of every reply object: not an object is malformed_reply; an {"error": ...}
+// object is upstream_status with Ollama's message and its status (502 unless it carries one).
+std::optional<core::Error> reply_error(const core::Json& body, std::string_view what);
+// done_reason -> finish_reason: "length" stays, anything else "stop".
+core::Result<std::string> done_finish_reason(const core::Json& body, std::string_view what);
+// Usage from prompt_eval_count / eval_count (absent = 0).
+core::Result<core::Usage> reply_usage(const core::Json& body, std::string_view what);
+// malformed_reply "invalid <what>: path: reason".
+core::Error malformed(std::string_view what, const std::string& path, std::string_view reason);
 
 } // namespace ask::proxy::ollama_detail

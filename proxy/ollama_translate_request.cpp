@@ -137,9 +137,11 @@ Result<Json> option_value(const OptionSpec& spec, const Json& value, const std::
   return fail(Error::internal("unknown option type"));
 }
 
-// options: entries of a request "options" object, then Ollama option names given at the top
-// level, then the OpenAI fields (which win). Unknown names inside "options" are dropped.
-Result<Json> translate_options(const core::ChatRequest& req) {
+} // namespace
+
+namespace ollama_detail {
+
+Result<Json> request_options(const Json& fields, bool skip_typed) {
   Json options = Json::object();
   const auto set = [&](const OptionSpec& spec, const Json& v,
                        const std::string& path) -> Result<void> {
@@ -150,7 +152,7 @@ Result<Json> translate_options(const core::ChatRequest& req) {
     options[std::string(spec.name)] = std::move(*checked);
     return {};
   };
-  if (const auto it = req.extra.find("options"); it != req.extra.end() && !it->is_null()) {
+  if (const auto it = fields.find("options"); it != fields.end() && !it->is_null()) {
     if (!it->is_object()) {
       return fail(bad_field("options", expected("an object", *it)));
     }
@@ -164,19 +166,35 @@ Result<Json> translate_options(const core::ChatRequest& req) {
       }
     }
   }
-  // temperature, top_p, seed and stop given as such were parsed into the typed fields below;
-  // what extra holds under those names is their "absent" or integer spelling.
   for (const auto& spec : k_ollama_options) {
     const std::string name(spec.name);
-    const auto it = req.extra.find(name);
-    if (it == req.extra.end() || it->is_null() || name == "temperature" || name == "top_p" ||
-        name == "seed" || name == "stop") {
+    const auto it = fields.find(name);
+    if (it == fields.end() || it->is_null() ||
+        (skip_typed &&
+         (name == "temperature" || name == "top_p" || name == "seed" || name == "stop"))) {
       continue;
     }
     if (auto ok = set(spec, *it, name); !ok) {
       return fail(ok.error());
     }
   }
+  return options;
+}
+
+} // namespace ollama_detail
+
+namespace {
+
+// options: entries of a request "options" object, then Ollama option names given at the top
+// level, then the OpenAI fields (which win). Unknown names inside "options" are dropped.
+// temperature, top_p, seed and stop given as such were parsed into the typed fields below;
+// what extra holds under those names is their "absent" or integer spelling.
+Result<Json> translate_options(const core::ChatRequest& req) {
+  auto read = ollama_detail::request_options(req.extra, true);
+  if (!read) {
+    return fail(read.error());
+  }
+  Json options = std::move(*read);
   if (req.temperature) {
     options["temperature"] = *req.temperature;
   }

@@ -4,6 +4,7 @@
 
 #include "core/ndjson.h"
 #include "proxy/ollama_embed.h"
+#include "proxy/ollama_generate.h"
 
 namespace ask::proxy {
 
@@ -31,7 +32,8 @@ void set_context(core::Json& body, const CallContext& ctx) {
   }
 }
 
-class NdjsonChunkStream final : public ChunkStream {
+// `Translator`: OllamaStreamTranslator (/api/chat) or OllamaGenerateTranslator (/api/generate).
+template <class Translator> class NdjsonChunkStream final : public ChunkStream {
 public:
   NdjsonChunkStream(net::ResponseStream response, const CallContext& ctx, std::string backend)
       : m_response(std::move(response)), m_translator(ctx.meta, ctx.client_wants_usage),
@@ -105,7 +107,7 @@ public:
 
 private:
   net::ResponseStream m_response;
-  OllamaStreamTranslator m_translator;
+  Translator m_translator;
   std::string m_backend;
   core::NdjsonSplitter m_splitter;
   std::deque<std::string> m_lines;
@@ -149,8 +151,47 @@ core::Result<std::unique_ptr<ChunkStream>> OllamaUpstream::chat_stream(const cor
   if (!response) {
     return core::fail(std::move(response.error()));
   }
-  return std::unique_ptr<ChunkStream>(
-      std::make_unique<NdjsonChunkStream>(std::move(*response), ctx, m_http->name()));
+  return std::unique_ptr<ChunkStream>(std::make_unique<NdjsonChunkStream<OllamaStreamTranslator>>(
+      std::move(*response), ctx, m_http->name()));
+}
+
+core::Result<core::Json> OllamaUpstream::complete(const core::Json& request,
+                                                  const CallContext& ctx) {
+  auto body =
+      ollama_generate_request(request, request.value("model", ""), keep_alive_of(ctx), false);
+  if (!body) {
+    return core::fail(std::move(body.error()));
+  }
+  set_context(*body, ctx);
+  auto response = m_http->post_json("/api/generate", *body, false, ctx);
+  if (!response) {
+    return core::fail(generate_error(std::move(response.error())));
+  }
+  auto text = response->read_all(k_max_reply_body);
+  if (!text) {
+    return core::fail(std::move(text.error()));
+  }
+  auto reply = parse_backend_json(*text, m_http->name() + " reply");
+  if (!reply) {
+    return core::fail(std::move(reply.error()));
+  }
+  return completion_from_ollama(*reply, ctx.meta);
+}
+
+core::Result<std::unique_ptr<ChunkStream>>
+OllamaUpstream::complete_stream(const core::Json& request, const CallContext& ctx) {
+  auto body =
+      ollama_generate_request(request, request.value("model", ""), keep_alive_of(ctx), true);
+  if (!body) {
+    return core::fail(std::move(body.error()));
+  }
+  set_context(*body, ctx);
+  auto response = m_http->post_json("/api/generate", *body, true, ctx);
+  if (!response) {
+    return core::fail(generate_error(std::move(response.error())));
+  }
+  return std::unique_ptr<ChunkStream>(std::make_unique<NdjsonChunkStream<OllamaGenerateTranslator>>(
+      std::move(*response), ctx, m_http->name()));
 }
 
 core::Result<core::Json> OllamaUpstream::embed(const core::Json& request, const CallContext& ctx) {

@@ -17,6 +17,10 @@ public:
   core::Result<core::Json> chat(const core::Json& request, const CallContext& ctx) override;
   core::Result<std::unique_ptr<ChunkStream>> chat_stream(const core::Json& request,
                                                          const CallContext& ctx) override;
+  // Text completions (with fill-in-the-middle) over /api/generate (proxy/ollama_generate.h).
+  core::Result<core::Json> complete(const core::Json& request, const CallContext& ctx) override;
+  core::Result<std::unique_ptr<ChunkStream>> complete_stream(const core::Json& request,
+                                                             const CallContext& ctx) override;
   // POST /api/embed (proxy/ollama_embed.h). Rerank stays Upstream's 501: Ollama has none.
   core::Result<core::Json> embed(const core::Json& request, const CallContext& ctx) override;
   // GET /api/ps.

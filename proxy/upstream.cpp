@@ -4,6 +4,8 @@
 #include <mutex>
 
 #include "proxy/backend_http.h"
+#include "proxy/llama_infill.h"
+#include "proxy/ollama_generate.h"
 #include "proxy/ollama_upstream.h"
 #include "proxy/openai_upstream.h"
 
@@ -59,12 +61,39 @@ public:
                                                          const CallContext& ctx) override {
     return stream(Operation::chat, request, ctx);
   }
+  // With a suffix: llama-server's /infill (its /v1/completions ignores "suffix"); a model
+  // without FIM tokens answers 501 there, which falls back like a missing capability: it is
+  // the model's limit, not the client's mistake. Without: /v1/completions as it is.
   core::Result<core::Json> complete(const core::Json& request, const CallContext& ctx) override {
-    return call(Operation::completion, request, ctx);
+    if (!completion_suffix(request)) {
+      return call(Operation::completion, request, ctx);
+    }
+    auto lease = acquire(ctx);
+    if (!lease) {
+      return core::fail(std::move(lease.error()));
+    }
+    auto reply = infill_with(http_for(**lease), request, ctx);
+    if (!reply) {
+      explain_crash(reply.error(), **lease);
+    }
+    return reply;
   }
   core::Result<std::unique_ptr<ChunkStream>> complete_stream(const core::Json& request,
                                                              const CallContext& ctx) override {
-    return stream(Operation::completion, request, ctx);
+    if (!completion_suffix(request)) {
+      return stream(Operation::completion, request, ctx);
+    }
+    auto lease = acquire(ctx);
+    if (!lease) {
+      return core::fail(std::move(lease.error()));
+    }
+    auto infill = infill_stream_with(http_for(**lease), request, ctx);
+    if (!infill) {
+      explain_crash(infill.error(), **lease);
+      return core::fail(std::move(infill.error()));
+    }
+    return std::unique_ptr<ChunkStream>(
+        std::make_unique<LeasedStream>(std::move(*lease), std::move(*infill)));
   }
   core::Result<core::Json> embed(const core::Json& request, const CallContext& ctx) override {
     return call(Operation::embedding, request, ctx);

@@ -193,3 +193,34 @@ TEST_CASE("askd clients: the openai SDK's embeddings.create, float and base64, e
     CHECK(out.find("ok embeddings.create refused: an empty input is a 400") != std::string::npos);
   }
 }
+
+TEST_CASE("askd clients: the openai SDK on text completions with a suffix, every backend kind") {
+  SimProcess llama{llama_args()};
+  // qwen3:8b given Ollama's "insert" capability, so that /api/generate takes a suffix.
+  SimProcess ollama{
+      {"--ollama", "--sim-tokens-per-second", "0", "--sim-models", "qwen3:8b@completion+insert"}};
+  AskdProcess askd{three_kinds_config(llama.port(), ollama.port()).dump()};
+  const std::string node = node_binary();
+  REQUIRE_MESSAGE(!node.empty(), "node is not installed: run scripts/install-deps.sh");
+  REQUIRE_MESSAGE(std::filesystem::exists(k_clients / "node_modules"),
+                  "the npm clients are not installed: run scripts/install-deps.sh");
+  // llama-server's /v1/completions (the openai kind) ignores the suffix; Ollama and the
+  // managed instance's /infill fill in the middle.
+  for (const auto& [model, fim] : std::vector<std::pair<std::string, bool>>{
+           {"via-openai", false}, {"via-ollama", true}, {"via-managed", true}}) {
+    CAPTURE(model);
+    ChildOptions options;
+    options.env = {"ASKD_URL=http://127.0.0.1:" + std::to_string(askd.port()), "MODEL=" + model,
+                   std::string("FIM=") + (fim ? "1" : "0"), "NODE_NO_WARNINGS=1"};
+    options.stdin_path = "/dev/null";
+    ChildProcess client({node, (k_clients / "openai_completions.mjs").string()}, options);
+    const auto status = client.wait_exit(std::chrono::seconds(60));
+    client.wait_output_closed(std::chrono::seconds(5));
+    INFO("openai_completions.mjs for " << model << ":\n" << client.output());
+    REQUIRE(status.has_value());
+    CHECK(status->exited);
+    CHECK(status->code == 0);
+    CHECK(client.stdout_text().find("ok completions.create streamed with a suffix") !=
+          std::string::npos);
+  }
+}
