@@ -445,7 +445,11 @@ Result<Json> chat_messages(const Json& body) {
   return out.take();
 }
 
-Result<Json> chat_tool(const Json& tool, const std::string& path) {
+// A function tool as a chat tool; nullopt for the other types, which are skipped as
+// llama-server b10587 skips them: tools OpenAI's servers run (web_search, file_search, …) and
+// Codex's "namespace" groups of tools have no chat equivalent, and refusing them would refuse
+// every request of the clients that always send them (Codex 0.171 sends both).
+Result<std::optional<Json>> chat_tool(const Json& tool, const std::string& path) {
   if (!tool.is_object()) {
     return fail(wrong_type(path, "a tool object", tool));
   }
@@ -454,10 +458,7 @@ Result<Json> chat_tool(const Json& tool, const std::string& path) {
     return fail(type.error());
   }
   if (*type != "function") {
-    return fail(
-        bad_field(key_path(path, "type"), "'" + *type +
-                                              "' is a tool that OpenAI's servers run; askd offers "
-                                              "function tools only"));
+    return std::optional<Json>();
   }
   auto name = required_string(tool, "name", path);
   if (!name) {
@@ -503,7 +504,12 @@ Result<std::optional<Json>> chat_tools(const Json& body) {
     if (!tool) {
       return fail(tool.error());
     }
-    out.push_back(std::move(*tool));
+    if (*tool) {
+      out.push_back(std::move(**tool));
+    }
+  }
+  if (out.empty()) {
+    return std::nullopt;
   }
   return out;
 }

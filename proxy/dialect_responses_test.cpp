@@ -195,10 +195,6 @@ TEST_CASE("ResponsesDialect: stateful and built-in features are refused with wha
             .starts_with("background: "));
   CHECK(refusal(Json::parse(R"({"model":"m","input":"hi","prompt":{"id":"p"}})"))
             .starts_with("prompt: "));
-  const auto search = refusal(Json::parse(R"({"model":"m","input":"hi",
-      "tools":[{"type":"function","name":"f"},{"type":"web_search"}]})"));
-  CHECK(search.starts_with("tools[1].type: "));
-  CHECK(search.find("'web_search'") != std::string::npos);
   CHECK(refusal(Json::parse(R"({"model":"m","input":"hi",
             "tool_choice":{"type":"web_search_preview"}})"))
             .find("'web_search_preview'") != std::string::npos);
@@ -335,6 +331,26 @@ TEST_CASE("ResponsesDialect: malformed requests are bad_request naming the field
     CAPTURE(c.body);
     CHECK(refusal(Json::parse(c.body)).starts_with(c.path));
   }
+}
+
+TEST_CASE("ResponsesDialect: tools OpenAI's servers run and tool namespaces are skipped, as "
+          "llama-server skips them") {
+  // What Codex 0.171 sends (trimmed): function tools, a "namespace" of sub-agent tools, and
+  // web_search, on every request.
+  const Json chat = to_chat_ok(Json::parse(R"({"model":"m","input":"hi","tools":[
+      {"type":"function","name":"exec_command","strict":false,
+       "parameters":{"type":"object","properties":{"cmd":{"type":"string"}}}},
+      {"type":"namespace","name":"multi_agent_v1","description":"Tools for sub-agents.",
+       "tools":[{"type":"function","name":"close_agent","parameters":{"type":"object"}}]},
+      {"type":"web_search","external_web_access":false}],"tool_choice":"auto"})"));
+  REQUIRE(chat["tools"].size() == 1);
+  CHECK(chat["tools"][0]["function"]["name"] == "exec_command");
+  // Only server tools: no tools at all.
+  CHECK_FALSE(to_chat_ok(Json::parse(R"({"model":"m","input":"hi",
+      "tools":[{"type":"web_search"}]})")).contains("tools"));
+  // A tool still needs its type.
+  CHECK(refusal(Json::parse(R"({"model":"m","input":"hi","tools":[{"name":"f"}]})"))
+            .starts_with("tools[0].type: "));
 }
 
 } // namespace responses_request_test

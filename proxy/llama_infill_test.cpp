@@ -15,7 +15,7 @@ using ask::proxy::ReplyMeta;
 
 namespace {
 
-const ReplyMeta k_meta{"chatcmpl-xyz", 1700000000, "coder"};
+const ReplyMeta k_infill_meta{"chatcmpl-xyz", 1700000000, "coder"};
 
 // Request `n` ("### n. what") of a recorded .http file: its status line and body.
 struct Recorded {
@@ -75,7 +75,7 @@ TEST_CASE("completion_from_infill: recorded whole replies") {
     CAPTURE(n);
     const Recorded rec = recorded("infill.http", n);
     REQUIRE(rec.status == 200);
-    auto r = completion_from_infill(rec.body, k_meta);
+    auto r = completion_from_infill(rec.body, k_infill_meta);
     REQUIRE(r.has_value());
     CHECK((*r)["object"] == "text_completion");
     CHECK((*r)["id"] == "chatcmpl-xyz");
@@ -92,23 +92,23 @@ TEST_CASE("completion_from_infill: recorded whole replies") {
   }
   Json eos = recorded("infill.http", 1).body;
   eos["stop_type"] = "eos";
-  CHECK((*completion_from_infill(eos, k_meta))["choices"][0]["finish_reason"] == "stop");
+  CHECK((*completion_from_infill(eos, k_infill_meta))["choices"][0]["finish_reason"] == "stop");
   eos["stop_type"] = "word";
-  CHECK((*completion_from_infill(eos, k_meta))["choices"][0]["finish_reason"] == "stop");
+  CHECK((*completion_from_infill(eos, k_infill_meta))["choices"][0]["finish_reason"] == "stop");
 }
 
 TEST_CASE("completion_from_infill: llama-server's error bodies keep their status") {
   // The model without FIM tokens: 501 not_supported_error, which falls back.
   const Recorded no_fim = recorded("infill-no-fim.http", 1);
   CHECK(no_fim.status == 501);
-  auto e = completion_from_infill(no_fim.body, k_meta);
+  auto e = completion_from_infill(no_fim.body, k_infill_meta);
   REQUIRE_FALSE(e.has_value());
   CHECK(e.error().kind == ask::core::ErrorKind::upstream_status);
   CHECK(e.error().http_status == 501);
   CHECK(e.error().message.find("Infill is not supported by this model") != std::string::npos);
 
   const Recorded overflow = recorded("infill.http", 10);
-  auto o = completion_from_infill(overflow.body, k_meta);
+  auto o = completion_from_infill(overflow.body, k_infill_meta);
   REQUIRE_FALSE(o.has_value());
   CHECK(o.error().http_status == 400);
   CHECK(o.error().message.find("exceeds the available context size") != std::string::npos);
@@ -123,7 +123,7 @@ TEST_CASE("completion_from_infill: malformed replies") {
         R"({"content":"a","stop":true,"tokens_evaluated":"9"})",
         R"({"content":"a","stop":true,"tokens_evaluated":1.5})", R"({"error":7})"}) {
     CAPTURE(bad);
-    auto r = completion_from_infill(Json::parse(bad), k_meta);
+    auto r = completion_from_infill(Json::parse(bad), k_infill_meta);
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().http_status == 502);
   }
@@ -138,7 +138,7 @@ TEST_CASE("InfillStreamTranslator: the recorded stream, which has no [DONE]") {
   CHECK_FALSE(done_marker);
   REQUIRE(events.size() == 4);
 
-  InfillStreamTranslator t(k_meta, true);
+  InfillStreamTranslator t(k_infill_meta, true);
   std::vector<Json> chunks;
   for (const Json& event : events) {
     CHECK_FALSE(t.done());
@@ -167,7 +167,7 @@ TEST_CASE("InfillStreamTranslator: the recorded stream, which has no [DONE]") {
 }
 
 TEST_CASE("InfillStreamTranslator: no usage chunk unless asked; an error event") {
-  InfillStreamTranslator t(k_meta, false);
+  InfillStreamTranslator t(k_infill_meta, false);
   auto out = t.translate(Json::parse(R"({"content":"x","stop":true,"stop_type":"eos",
       "tokens_predicted":1,"tokens_evaluated":4})"));
   REQUIRE(out.has_value());
@@ -175,7 +175,7 @@ TEST_CASE("InfillStreamTranslator: no usage chunk unless asked; an error event")
   CHECK((*out)[0]["choices"][0]["text"] == "x");
   CHECK((*out)[0]["choices"][0]["finish_reason"] == "stop");
 
-  InfillStreamTranslator failing(k_meta, false);
+  InfillStreamTranslator failing(k_infill_meta, false);
   auto err = failing.translate(
       Json::parse(R"({"error":{"code":500,"message":"slot crashed","type":"server_error"}})"));
   REQUIRE_FALSE(err.has_value());

@@ -15,7 +15,7 @@ using ask::proxy::ReplyMeta;
 
 namespace {
 
-const ReplyMeta k_meta{"chatcmpl-abc", 1700000000, "coder"};
+const ReplyMeta k_generate_meta{"chatcmpl-abc", 1700000000, "coder"};
 
 Json generate(const char* openai, std::optional<ask::core::Duration> keep_alive = std::nullopt,
               bool stream = false) {
@@ -84,7 +84,7 @@ TEST_CASE("ollama_generate_request: what Ollama cannot take") {
 TEST_CASE("completion_from_ollama: a recorded whole reply becomes a text_completion") {
   const Json reply = Json::parse(ask::core::testing::read_fixture(
       "ollama/api-generate-nonstream-thinking-ollama-com-cloud-jq.json"));
-  auto r = completion_from_ollama(reply, k_meta);
+  auto r = completion_from_ollama(reply, k_generate_meta);
   REQUIRE(r.has_value());
   CHECK(*r == Json::parse(R"({"id":"chatcmpl-abc","object":"text_completion",
       "created":1700000000,"model":"coder","choices":[{"text":"Soft, playful, nimble.",
@@ -93,7 +93,7 @@ TEST_CASE("completion_from_ollama: a recorded whole reply becomes a text_complet
 
   auto length = completion_from_ollama(
       Json::parse(R"({"response":"ab","done":true,"done_reason":"length","eval_count":2})"),
-      k_meta);
+      k_generate_meta);
   REQUIRE(length.has_value());
   CHECK((*length)["choices"][0]["finish_reason"] == "length");
   CHECK((*length)["usage"]["prompt_tokens"] == 0);
@@ -102,7 +102,7 @@ TEST_CASE("completion_from_ollama: a recorded whole reply becomes a text_complet
 TEST_CASE("completion_from_ollama: errors and malformed replies") {
   const Json error = Json::parse(
       ask::core::testing::read_fixture("ollama/api-generate-error-embedding-model.json"));
-  auto e = completion_from_ollama(error, k_meta);
+  auto e = completion_from_ollama(error, k_generate_meta);
   REQUIRE_FALSE(e.has_value());
   CHECK(e.error().kind == ask::core::ErrorKind::upstream_status);
   CHECK(e.error().message.find("does not support generate") != std::string::npos);
@@ -112,14 +112,14 @@ TEST_CASE("completion_from_ollama: errors and malformed replies") {
         R"({"response":"a","done":"yes"})", R"({"response":"a","done":true,"eval_count":-3})",
         R"({"response":"a","done":true,"done_reason":7})"}) {
     CAPTURE(bad);
-    auto r = completion_from_ollama(Json::parse(bad), k_meta);
+    auto r = completion_from_ollama(Json::parse(bad), k_generate_meta);
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().http_status == 502);
   }
 }
 
 TEST_CASE("OllamaGenerateTranslator: NDJSON lines become text_completion chunks") {
-  OllamaGenerateTranslator t(k_meta, true);
+  OllamaGenerateTranslator t(k_generate_meta, true);
   std::vector<Json> chunks;
   for (
       const char* line : {
@@ -152,14 +152,14 @@ TEST_CASE("OllamaGenerateTranslator: NDJSON lines become text_completion chunks"
 }
 
 TEST_CASE("OllamaGenerateTranslator: no usage chunk unless asked; errors mid-stream") {
-  OllamaGenerateTranslator t(k_meta, false);
+  OllamaGenerateTranslator t(k_generate_meta, false);
   auto out = t.translate(Json::parse(R"({"response":"x","done":true,"done_reason":"length"})"));
   REQUIRE(out.has_value());
   REQUIRE(out->size() == 1);
   CHECK((*out)[0]["choices"][0]["text"] == "x");
   CHECK((*out)[0]["choices"][0]["finish_reason"] == "length");
 
-  OllamaGenerateTranslator failing(k_meta, false);
+  OllamaGenerateTranslator failing(k_generate_meta, false);
   auto err = failing.translate(Json::parse(R"({"error":"model runner has unexpectedly stopped"})"));
   REQUIRE_FALSE(err.has_value());
   CHECK(err.error().kind == ask::core::ErrorKind::upstream_status);
@@ -168,7 +168,7 @@ TEST_CASE("OllamaGenerateTranslator: no usage chunk unless asked; errors mid-str
   for (const char* bad : {R"({"response":"x"})", R"({"response":1,"done":false})", R"("x")",
                           R"({"done":true,"prompt_eval_count":"many"})"}) {
     CAPTURE(bad);
-    OllamaGenerateTranslator fresh(k_meta, false);
+    OllamaGenerateTranslator fresh(k_generate_meta, false);
     auto r = fresh.translate(Json::parse(bad));
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().http_status == 502);

@@ -1,8 +1,10 @@
 // libFuzzer target: what askd reads of a client's body at its doors, and of a backend's
-// answers about models and embeddings. The input, parsed as JSON, goes through every door's
-// check (text completions, embeddings, rerank, Anthropic Messages, Responses), the readers
-// of llama-server's /props and Ollama's /api/show, and the translation of Ollama's /api/embed
-// reply. Nothing may throw or crash, and what is produced must dump as valid JSON.
+// answers beyond chat. The input, parsed as JSON, goes through every door's check (text
+// completions, embeddings, rerank, Anthropic Messages, Responses) and the requests built from
+// what passes (Ollama's /api/generate and /api/embed, llama-server's /infill); as a backend's
+// reply, through the readers of llama-server's /props and Ollama's /api/show and the
+// translations of /api/embed, /api/generate and /infill replies, whole and as stream events.
+// Nothing may throw or crash, and what is produced must dump as valid JSON.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -13,8 +15,10 @@
 #include "proxy/dialect_anthropic.h"
 #include "proxy/dialect_openai.h"
 #include "proxy/dialect_responses.h"
+#include "proxy/llama_infill.h"
 #include "proxy/model_facts.h"
 #include "proxy/ollama_embed.h"
+#include "proxy/ollama_generate.h"
 
 namespace {
 
@@ -55,6 +59,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(openai_embeddings_from_ollama(*json, "embed", size % 4, size % 2 == 0));
   if (auto request = embedding_request(*json)) {
     check(ollama_embed_request(*request, "nomic-embed-text", std::nullopt, 2048));
+  }
+  if (auto request = completion_request(*json)) {
+    check(ollama_generate_request(*request, "qwen2.5-coder", std::nullopt, size % 2 == 0));
+    check(llama_infill_request(*request, size % 2 == 0));
+  }
+  const ReplyMeta meta{"cmpl-fuzz", 1, "coder"};
+  check(completion_from_ollama(*json, meta));
+  check(completion_from_infill(*json, meta));
+  OllamaGenerateTranslator generate(meta, size % 2 == 0);
+  InfillStreamTranslator infill(meta, size % 2 == 1);
+  for (const auto& event : json->is_array() ? *json : ask::core::Json::array({*json})) {
+    if (auto chunks = generate.translate(event)) {
+      for (const auto& chunk : *chunks) {
+        check_dumps(chunk);
+      }
+    }
+    if (auto chunks = infill.translate(event)) {
+      for (const auto& chunk : *chunks) {
+        check_dumps(chunk);
+      }
+    }
   }
   return 0;
 }
