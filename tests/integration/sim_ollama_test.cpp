@@ -361,7 +361,7 @@ TEST_CASE("llm-sim ollama: /api/generate with suffix fills in, streamed or not")
   for (const Json& l : lines) {
     text += l["response"].get<std::string>();
   }
-  CHECK(text == j["response"]);
+  CHECK(j["response"] == text);
   CHECK(lines.back()["done"] == true);
   // A model whose template has no suffix cannot insert.
   Reply refused = post(sim, "/api/generate",
