@@ -313,6 +313,17 @@ Answer generate(const GenerationRequest& r) {
     long long limit = budget >= 0 ? budget : k_max_repeat_tokens;
     a.m_content_count = static_cast<std::size_t>(std::max(0LL, limit - used));
     a.finish_reason = "length";
+    if (!r.stop.empty()) {
+      // Stop strings need the text itself: spell the repetition out and cut it.
+      for (std::size_t i = 0; i < a.m_content_count; ++i) {
+        a.m_content.push_back(a.m_repeat[i % a.m_repeat.size()]);
+      }
+      a.m_repeat.clear();
+      if ((a.stop_word = apply_stop(a.m_content, r.stop))) {
+        a.finish_reason = "stop";
+      }
+      a.m_content_count = a.m_content.size();
+    }
     return a;
   }
   long long length =
