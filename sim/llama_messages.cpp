@@ -218,10 +218,10 @@ std::expected<Json, ErrorReply> responses_to_chat(const Json& body) {
       } else if (type == "function_call_output") {
         messages.push_back({{"role", "tool"}, {"content", string_field(item, "output")}});
       } else if (item.contains("role")) {
-        messages.push_back({{"role", string_field(item, "role") == "developer"
-                                         ? std::string("system")
-                                         : string_field(item, "role")},
-                            {"content", responses_text(item.value("content", Json()))}});
+        messages.push_back(
+            {{"role", string_field(item, "role") == "developer" ? std::string("system")
+                                                                : string_field(item, "role")},
+             {"content", responses_text(item.value("content", Json()))}});
       }
       // Other items (reasoning, built-in tool calls) carry nothing the sim answers from.
     }
@@ -257,8 +257,7 @@ std::expected<Json, ErrorReply> responses_to_chat(const Json& body) {
 }
 
 std::string named_event(const OJson& data) {
-  return "event: " + data["type"].get<std::string>() + "\ndata: " + core::dump_json(data) +
-         "\n\n";
+  return "event: " + data["type"].get<std::string>() + "\ndata: " + core::dump_json(data) + "\n\n";
 }
 
 OJson anthropic_message(const DoorMeta& meta, const Answer& answer) {
@@ -339,11 +338,13 @@ std::string AnthropicStream::end() {
     out += named_event(OJson{{"type", "content_block_stop"}, {"index", m_blocks++}});
   }
   if (const auto& call = m_answer.tool_call) {
-    out += named_event(
-        OJson{{"type", "content_block_start"},
-              {"index", m_blocks},
-              {"content_block",
-               {{"type", "tool_use"}, {"id", call->id}, {"name", call->name}, {"input", OJson::object()}}}});
+    out += named_event(OJson{{"type", "content_block_start"},
+                             {"index", m_blocks},
+                             {"content_block",
+                              {{"type", "tool_use"},
+                               {"id", call->id},
+                               {"name", call->name},
+                               {"input", OJson::object()}}}});
     out += named_event(
         OJson{{"type", "content_block_delta"},
               {"index", m_blocks},
@@ -352,7 +353,8 @@ std::string AnthropicStream::end() {
   }
   out += named_event(
       OJson{{"type", "message_delta"},
-            {"delta", {{"stop_reason", stop_reason(m_answer)}, {"stop_sequence", stop_sequence(m_answer)}}},
+            {"delta",
+             {{"stop_reason", stop_reason(m_answer)}, {"stop_sequence", stop_sequence(m_answer)}}},
             {"usage", {{"output_tokens", m_answer.completion_tokens()}}}});
   out += named_event(OJson{{"type", "message_stop"}});
   return out;
@@ -420,8 +422,8 @@ std::string ResponsesStream::end(const Timings& timings) {
   OJson output = OJson::array();
   if (m_text_open) {
     const std::string text = m_answer.content();
-    out += named_event(OJson{
-        {"type", "response.output_text.done"}, {"item_id", m_meta.item_id}, {"text", text}});
+    out += named_event(
+        OJson{{"type", "response.output_text.done"}, {"item_id", m_meta.item_id}, {"text", text}});
     out += named_event(OJson{{"type", "response.content_part.done"},
                              {"item_id", m_meta.item_id},
                              {"part", output_text(text)}});

@@ -943,8 +943,7 @@ TEST_CASE("llm-sim llama: /v1/messages answers generated text in the recorded sh
   REQUIRE(r.status == 200);
   CHECK(r.header("Content-Type") == "application/json; charset=utf-8");
   auto body = nlohmann::ordered_json::parse(r.body);
-  auto recorded =
-      nlohmann::ordered_json::parse(fixture_body("anthropic/messages-nonstream.http"));
+  auto recorded = nlohmann::ordered_json::parse(fixture_body("anthropic/messages-nonstream.http"));
   CHECK(keys_of(body) == keys_of(recorded));
   CHECK(keys_of(body["usage"]) == keys_of(recorded["usage"]));
   CHECK(keys_of(body["content"][0]) == keys_of(recorded["content"][0]));
@@ -963,7 +962,7 @@ TEST_CASE("llm-sim llama: /v1/messages answers generated text in the recorded sh
   const std::string recorded_stream = recorded_sse_body("anthropic/messages-stream.sse");
   std::vector<std::string> names = event_names(s.body);
   std::vector<std::string> want = event_names(recorded_stream); // 4 deltas recorded
-  want.insert(want.begin() + 3, 4, "content_block_delta");       // 8 here
+  want.insert(want.begin() + 3, 4, "content_block_delta");      // 8 here
   CHECK(names == want);
   std::vector<std::vector<std::string>> keys = event_keys(s.body);
   std::vector<std::vector<std::string>> want_keys = event_keys(recorded_stream);
@@ -988,7 +987,8 @@ TEST_CASE("llm-sim llama: /v1/messages stop_sequences end the turn and name the 
              {"max_tokens", 8},
              {"temperature", 0},
              {"stop_sequences", {"\n"}},
-             {"messages", Json::array({{{"role", "user"}, {"content", k_door_question + k_door_newlines}}})}};
+             {"messages",
+              Json::array({{{"role", "user"}, {"content", k_door_question + k_door_newlines}}})}};
   Reply r = post(sim, "/v1/messages", plain);
   auto body = nlohmann::ordered_json::parse(r.body);
   auto recorded =
@@ -1006,7 +1006,8 @@ TEST_CASE("llm-sim llama: /v1/messages stop_sequences end the turn and name the 
   REQUIRE(events.size() == 3);
   CHECK(events[1]["delta"] == door_events(recorded_stream)[1]["delta"]);
   // A stop sequence that is not met leaves stop_sequence null.
-  Reply other = post(sim, "/v1/messages", messages_body(k_door_question, {{"stop_sequences", {"zzz"}}}));
+  Reply other =
+      post(sim, "/v1/messages", messages_body(k_door_question, {{"stop_sequences", {"zzz"}}}));
   CHECK(Json::parse(other.body)["stop_sequence"].is_null());
 }
 
@@ -1018,16 +1019,18 @@ TEST_CASE("llm-sim llama: /v1/messages reads block content and answers tool_use"
                               {{"type", "object"},
                                {"properties", {{"city", {{"type", "string"}}}}},
                                {"required", {"city"}}}}}});
-  Json blocks{{"model", "tiny"},
-              {"max_tokens", 64},
-              {"system", Json::array({{{"type", "text"}, {"text", k_door_system}}})},
-              {"tools", tools},
-              {"tool_choice", {{"type", "auto"}}},
-              {"messages",
-               Json::array({{{"role", "user"},
-                             {"content", Json::array({{{"type", "text"},
-                                                       {"text", "Weather in Paris? [[sim: tool=get_weather]]"}},
-                                                      {{"type", "image"}, {"source", Json::object()}}})}}})}};
+  Json blocks{
+      {"model", "tiny"},
+      {"max_tokens", 64},
+      {"system", Json::array({{{"type", "text"}, {"text", k_door_system}}})},
+      {"tools", tools},
+      {"tool_choice", {{"type", "auto"}}},
+      {"messages",
+       Json::array(
+           {{{"role", "user"},
+             {"content", Json::array({{{"type", "text"},
+                                       {"text", "Weather in Paris? [[sim: tool=get_weather]]"}},
+                                      {{"type", "image"}, {"source", Json::object()}}})}}})}};
   Reply r = post(sim, "/v1/messages", blocks);
   REQUIRE(r.status == 200);
   Json body = Json::parse(r.body);
@@ -1038,9 +1041,9 @@ TEST_CASE("llm-sim llama: /v1/messages reads block content and answers tool_use"
   CHECK(body["content"][0]["input"]["city"].is_string());
   blocks["stream"] = true;
   Reply s = post(sim, "/v1/messages", blocks);
-  CHECK(event_names(s.body) ==
-        std::vector<std::string>{"message_start", "content_block_start", "content_block_delta",
-                                 "content_block_stop", "message_delta", "message_stop"});
+  CHECK(event_names(s.body) == std::vector<std::string>{"message_start", "content_block_start",
+                                                        "content_block_delta", "content_block_stop",
+                                                        "message_delta", "message_stop"});
   auto events = door_events(s.body);
   CHECK(events[1]["content_block"]["type"] == "tool_use");
   CHECK(events[2]["delta"]["type"] == "input_json_delta");
@@ -1052,11 +1055,13 @@ TEST_CASE("llm-sim llama: /v1/messages reads block content and answers tool_use"
   turn["messages"] = Json::array(
       {{{"role", "user"}, {"content", "Weather in Paris?"}},
        {{"role", "assistant"},
-        {"content", Json::array({{{"type", "tool_use"}, {"id", "t1"}, {"name", "get_weather"},
+        {"content", Json::array({{{"type", "tool_use"},
+                                  {"id", "t1"},
+                                  {"name", "get_weather"},
                                   {"input", {{"city", "Paris"}}}}})}},
        {{"role", "user"},
-        {"content", Json::array({{{"type", "tool_result"}, {"tool_use_id", "t1"},
-                                  {"content", "Sunny"}}})}}});
+        {"content",
+         Json::array({{{"type", "tool_result"}, {"tool_use_id", "t1"}, {"content", "Sunny"}}})}}});
   Reply after = post(sim, "/v1/messages", turn);
   CHECK(after.status == 200);
   CHECK(Json::parse(after.body)["content"][0]["type"] == "text");
@@ -1106,10 +1111,11 @@ TEST_CASE("llm-sim llama: /v1/responses answers generated text in the recorded s
   REQUIRE(events.size() == want.size());
   CHECK(keys_of(events.back()["response"]) == keys_of(want.back()["response"]));
   CHECK(keys_of(events[2]["item"]) == keys_of(want[2]["item"]));
-  CHECK(events.back()["response"]["output"][0]["content"][0]["text"].get<std::string>() ==
-        text.substr(0, events.back()["response"]["output"][0]["content"][0]["text"]
-                           .get<std::string>()
-                           .size()));
+  CHECK(
+      events.back()["response"]["output"][0]["content"][0]["text"].get<std::string>() ==
+      text.substr(
+          0,
+          events.back()["response"]["output"][0]["content"][0]["text"].get<std::string>().size()));
   CHECK(events.back()["response"]["usage"]["output_tokens"] == 4);
 }
 
@@ -1117,9 +1123,10 @@ TEST_CASE("llm-sim llama: /v1/responses reads message items and answers function
   SimProcess sim(llama_args());
   Json req{{"model", "tiny"},
            {"input",
-            Json::array({{{"role", "user"},
-                          {"content", Json::array({{{"type", "input_text"},
-                                                    {"text", "Weather? [[sim: tool=get_weather]]"}}})}}})},
+            Json::array(
+                {{{"role", "user"},
+                  {"content", Json::array({{{"type", "input_text"},
+                                            {"text", "Weather? [[sim: tool=get_weather]]"}}})}}})},
            {"tools", Json::array({{{"type", "function"},
                                    {"name", "get_weather"},
                                    {"parameters",
@@ -1136,11 +1143,11 @@ TEST_CASE("llm-sim llama: /v1/responses reads message items and answers function
   CHECK(Json::parse(body["output"][0]["arguments"].get<std::string>())["city"].is_string());
   req["stream"] = true;
   Reply s = post(sim, "/v1/responses", req);
-  CHECK(event_names(s.body) ==
-        std::vector<std::string>{"response.created", "response.in_progress",
-                                 "response.output_item.added",
-                                 "response.function_call_arguments.delta",
-                                 "response.output_item.done", "response.completed"});
+  CHECK(event_names(s.body) == std::vector<std::string>{"response.created", "response.in_progress",
+                                                        "response.output_item.added",
+                                                        "response.function_call_arguments.delta",
+                                                        "response.output_item.done",
+                                                        "response.completed"});
   // A built-in tool alone is skipped as b10587 skips it (builtin-tool.http): a text answer.
   Json builtin{{"model", "tiny"},
                {"input", Json::array({{{"role", "user"}, {"content", "hi"}}})},
@@ -1158,7 +1165,8 @@ TEST_CASE("llm-sim llama: /v1/responses reads message items and answers function
 TEST_CASE("llm-sim llama: /v1/messages and /v1/responses errors match the recordings") {
   SimProcess sim(llama_args());
   auto c = sim.client();
-  auto no_messages = c.Post("/v1/messages", R"({"model":"tiny","max_tokens":8})", "application/json");
+  auto no_messages =
+      c.Post("/v1/messages", R"({"model":"tiny","max_tokens":8})", "application/json");
   REQUIRE(no_messages);
   CHECK(no_messages->status == 500);
   CHECK(no_messages->body == fixture_body("anthropic/error-no-messages.http"));
@@ -1174,17 +1182,17 @@ TEST_CASE("llm-sim llama: /v1/messages and /v1/responses errors match the record
   auto input = c.Post("/v1/responses", R"({"model":"tiny","input":42})", "application/json");
   CHECK(input->status == 400);
   CHECK(input->body == fixture_body("responses/error-input.http"));
-  auto previous = c.Post("/v1/responses",
-                         R"({"model":"tiny","input":"hi","previous_response_id":"resp_x"})",
-                         "application/json");
+  auto previous =
+      c.Post("/v1/responses", R"({"model":"tiny","input":"hi","previous_response_id":"resp_x"})",
+             "application/json");
   CHECK(previous->status == 400);
   CHECK(previous->body == fixture_body("responses/error-previous-response-id.http"));
   auto item = c.Post("/v1/responses", R"({"model":"tiny","input":["hi"]})", "application/json");
   CHECK(item->status == 400);
   auto no_input = c.Post("/v1/responses", R"({"model":"tiny"})", "application/json");
   CHECK(no_input->status == 400);
-  auto bad_max = c.Post("/v1/responses", R"({"input":"hi","max_output_tokens":"many"})",
-                        "application/json");
+  auto bad_max =
+      c.Post("/v1/responses", R"({"input":"hi","max_output_tokens":"many"})", "application/json");
   CHECK(bad_max->status == 400);
 }
 
@@ -1193,16 +1201,17 @@ TEST_CASE("llm-sim llama: /v1/messages and /v1/responses refuse a prompt over th
   const std::string long_text(4000, 'a');
   for (const char* path : {"/v1/messages", "/v1/responses"}) {
     CAPTURE(path);
-    Json req = std::string(path) == "/v1/messages" ? messages_body(long_text)
-                                                   : responses_body(long_text);
+    Json req =
+        std::string(path) == "/v1/messages" ? messages_body(long_text) : responses_body(long_text);
     Reply r = post(sim, path, req);
     CHECK(r.status == 400);
     Json body = Json::parse(r.body);
     CHECK(body["error"]["type"] == "exceed_context_size_error");
     CHECK(body["error"]["n_ctx"] == 512);
-    Reply chat = post(sim, "/v1/chat/completions",
-                      Json{{"messages", Json::array({{{"role", "system"}, {"content", k_door_system}},
-                                                     {{"role", "user"}, {"content", long_text}}})}});
+    Reply chat =
+        post(sim, "/v1/chat/completions",
+             Json{{"messages", Json::array({{{"role", "system"}, {"content", k_door_system}},
+                                            {{"role", "user"}, {"content", long_text}}})}});
     CHECK(Json::parse(chat.body)["error"]["n_prompt_tokens"] == body["error"]["n_prompt_tokens"]);
   }
 }
