@@ -121,21 +121,25 @@ std::vector<std::string> phrase_tokens(const std::string& phrase) {
   return tokens;
 }
 
-// Cuts `tokens` so their concatenation ends before the first stop string. Returns true
-// when a stop string was found.
-bool apply_stop(std::vector<std::string>& tokens, const std::vector<std::string>& stops) {
+// Cuts `tokens` so their concatenation ends before the first stop string. Returns the stop
+// string found (the Anthropic API names it in stop_sequence), if any.
+std::optional<std::string> apply_stop(std::vector<std::string>& tokens,
+                                      const std::vector<std::string>& stops) {
   std::string text;
   for (const std::string& t : tokens) {
     text += t;
   }
   std::size_t cut = std::string::npos;
+  std::optional<std::string> found;
   for (const std::string& s : stops) {
-    if (!s.empty()) {
-      cut = std::min(cut, text.find(s));
+    std::size_t at = s.empty() ? std::string::npos : text.find(s);
+    if (at < cut) {
+      cut = at;
+      found = s;
     }
   }
-  if (cut == std::string::npos) {
-    return false;
+  if (!found) {
+    return std::nullopt;
   }
   std::size_t pos = 0;
   std::vector<std::string> kept;
@@ -148,7 +152,7 @@ bool apply_stop(std::vector<std::string>& tokens, const std::vector<std::string>
     pos += t.size();
   }
   tokens = std::move(kept);
-  return true;
+  return found;
 }
 
 nlohmann::ordered_json value_for(const nlohmann::json& schema, Rng& rng) {
@@ -309,6 +313,17 @@ Answer generate(const GenerationRequest& r) {
     long long limit = budget >= 0 ? budget : k_max_repeat_tokens;
     a.m_content_count = static_cast<std::size_t>(std::max(0LL, limit - used));
     a.finish_reason = "length";
+    if (!r.stop.empty()) {
+      // Stop strings need the text itself: spell the repetition out and cut it.
+      for (std::size_t i = 0; i < a.m_content_count; ++i) {
+        a.m_content.push_back(a.m_repeat[i % a.m_repeat.size()]);
+      }
+      a.m_repeat.clear();
+      if ((a.stop_word = apply_stop(a.m_content, r.stop))) {
+        a.finish_reason = "stop";
+      }
+      a.m_content_count = a.m_content.size();
+    }
     return a;
   }
   long long length =
@@ -329,7 +344,7 @@ Answer generate(const GenerationRequest& r) {
     a.m_content.resize(static_cast<std::size_t>(budget - used));
     a.finish_reason = "length";
   }
-  if (apply_stop(a.m_content, r.stop)) {
+  if ((a.stop_word = apply_stop(a.m_content, r.stop))) {
     a.finish_reason = "stop";
   }
   a.m_content_count = a.m_content.size();

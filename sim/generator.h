@@ -66,6 +66,7 @@ public:
 
   std::optional<ToolCallPlan> tool_call;
   std::string finish_reason = "stop"; // "stop", "length" or "tool_calls"
+  std::optional<std::string> stop_word; // the stop string that ended the answer
   long long prompt_tokens = 0;
   long long completion_tokens() const;
 

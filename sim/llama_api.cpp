@@ -9,6 +9,7 @@
 #include "core/sse.h"
 #include "sim/chat_input.h"
 #include "sim/embedding.h"
+#include "sim/llama_messages.h"
 #include "sim/llama_requests.h"
 #include "sim/stream.h"
 
@@ -131,8 +132,8 @@ std::expected<ChatPlan, ErrorReply> read_numbers(const Json& body, ChatPlan plan
   return plan;
 }
 
-std::expected<ChatPlan, ErrorReply> parse_chat(const std::string& text, const Options& options) {
-  auto body = parse_body(text);
+std::expected<ChatPlan, ErrorReply> parse_chat(std::expected<Json, ErrorReply> body,
+                                               const Options& options) {
   if (!body) {
     return std::unexpected(body.error());
   }
@@ -158,6 +159,15 @@ std::expected<ChatPlan, ErrorReply> parse_chat(const std::string& text, const Op
   plan.gen.stop = stop_strings(*body);
   plan.params["stream"] = plan.stream;
   return read_numbers(*body, std::move(plan), options.n_predict);
+}
+
+// The chat body a door's request becomes, or the door's error.
+std::expected<Json, ErrorReply> door_chat_body(const std::string& text, bool responses) {
+  auto body = parse_body(text);
+  if (!body) {
+    return std::unexpected(body.error());
+  }
+  return responses ? llama::responses_to_chat(*body) : llama::messages_to_chat(*body);
 }
 
 // Faults that change what is generated rather than how it is delivered.
@@ -341,6 +351,12 @@ void LlamaServerApi::handle(const HttpRequest& request, Exchange& exchange) {
   } else if (request.method == "POST" &&
              (path == "/v1/chat/completions" || path == "/chat/completions")) {
     chat(request, exchange);
+  } else if (request.method == "POST" && path == "/v1/messages") {
+    door(request, exchange, Shape::anthropic);
+  } else if (request.method == "POST" && path == "/v1/messages/count_tokens") {
+    count_tokens(request, exchange);
+  } else if (request.method == "POST" && path == "/v1/responses") {
+    door(request, exchange, Shape::responses);
   } else if (request.method == "POST" && path == "/v1/completions") {
     text_completion(request, exchange, Shape::oai_text);
   } else if (request.method == "POST" && (path == "/completion" || path == "/completions")) {
@@ -468,12 +484,32 @@ void LlamaServerApi::send_fault_status(Exchange& exchange, int status, int retry
 }
 
 void LlamaServerApi::chat(const HttpRequest& request, Exchange& exchange) {
-  auto plan = parse_chat(request.body, m_services.options);
+  chat_job(request, exchange, parse_body(request.body), Shape::chat);
+}
+
+void LlamaServerApi::door(const HttpRequest& request, Exchange& exchange, Shape shape) {
+  chat_job(request, exchange, door_chat_body(request.body, shape == Shape::responses), shape);
+}
+
+void LlamaServerApi::count_tokens(const HttpRequest& request, Exchange& exchange) {
+  auto plan = parse_chat(door_chat_body(request.body, false), m_services.options);
+  if (!plan) {
+    send_error(exchange, plan.error());
+    return;
+  }
+  send_json(exchange, 200,
+            OJson{{"input_tokens", count_prompt_tokens(plan->input.messages, plan->input.tools)}});
+}
+
+void LlamaServerApi::chat_job(const HttpRequest& request, Exchange& exchange,
+                              std::expected<Json, ErrorReply> body, Shape shape) {
+  auto plan = parse_chat(std::move(body), m_services.options);
   if (!plan) {
     send_error(exchange, plan.error());
     return;
   }
   Job job;
+  job.shape = shape;
   job.stream = plan->stream;
   job.include_usage = plan->include_usage;
   job.gen = std::move(plan->gen);
@@ -731,7 +767,36 @@ Outcome LlamaServerApi::respond(Exchange& exchange, const Reply& reply, const An
   };
   const llama::NativeMeta& native = *reply.native;
   Outcome outcome;
-  if (reply.shape == Shape::chat && reply.stream) {
+  const bool anthropic = reply.shape == Shape::anthropic;
+  if (anthropic || reply.shape == Shape::responses) {
+    llama::DoorMeta door{anthropic ? meta.id : "resp_" + m_services.ids.alnum(32),
+                         "msg_" + m_services.ids.alnum(32), "fc_" + m_services.ids.alnum(32),
+                         meta.created, meta.model};
+    if (reply.stream) {
+      llama::AnthropicStream messages(door, answer);
+      llama::ResponsesStream responses(door, answer);
+      // The opening events travel with the first token, or with the end when there is none.
+      std::string head = anthropic ? messages.start() : responses.start();
+      EventStreamSink::Event event = [&](std::size_t i) {
+        return std::exchange(head, std::string()) +
+               (anthropic ? messages.token(i) : responses.token(i));
+      };
+      EventStreamSink::Tail tail = [&](const llama::Timings& t) {
+        return std::exchange(head, std::string()) + (anthropic ? messages.end() : responses.end(t));
+      };
+      EventStreamSink sink(exchange, timings, event, tail);
+      outcome = play(exchange, reply.pacing, answer.size(), sink, hooks);
+      timings = sink.timings;
+    } else {
+      BodySink::Build build = [&](const llama::Timings&) {
+        return anthropic ? llama::anthropic_message(door, answer)
+                         : llama::responses_body(door, answer);
+      };
+      BodySink sink(timings, build, send_body);
+      outcome = play(exchange, reply.pacing, answer.size(), sink, hooks);
+      timings = sink.timings;
+    }
+  } else if (reply.shape == Shape::chat && reply.stream) {
     StreamSink sink(exchange, meta, answer, reply.include_usage, timings);
     outcome = play(exchange, reply.pacing, answer.size(), sink, hooks);
     timings = sink.timings;
@@ -762,6 +827,8 @@ Outcome LlamaServerApi::respond(Exchange& exchange, const Reply& reply, const An
       case Shape::native:
         return llama::native_final(native, answer, answer.content(), t);
       case Shape::chat:
+      case Shape::anthropic:
+      case Shape::responses:
         break;
       }
       return llama::completion(meta, answer, t);

@@ -2,9 +2,10 @@
 // llama-server's HTTP API as llm-sim serves it: /health, /v1/models and /models, /props,
 // /slots, /metrics, /v1/chat/completions (also /chat/completions), /v1/completions,
 // /completion(s), /infill, and with --embeddings / --reranking the embedding and rerank
-// endpoints, streaming or not, with llama-server's headers, framing, key order and error
-// bodies.
+// endpoints, and the foreign doors /v1/messages (+ /count_tokens) and /v1/responses,
+// streaming or not, with llama-server's headers, framing, key order and error bodies.
 
+#include <expected>
 #include <mutex>
 #include <string>
 
@@ -31,7 +32,7 @@ public:
 
 private:
   // The wire shape of a generated answer.
-  enum class Shape { chat, oai_text, native };
+  enum class Shape { chat, oai_text, native, anthropic, responses };
 
   // One generation, whichever endpoint asked for it.
   struct Job {
@@ -58,6 +59,14 @@ private:
   // (Authorization: Bearer KEY or X-Api-Key: KEY).
   bool authorized(const HttpRequest& request) const;
   void chat(const HttpRequest& request, Exchange& exchange);
+  // POST /v1/messages and /v1/responses: the body becomes a chat body, the answer goes
+  // out in `shape` (sim/llama_messages.h).
+  void door(const HttpRequest& request, Exchange& exchange, Shape shape);
+  // POST /v1/messages/count_tokens: {"input_tokens": N} of the chat prompt it becomes.
+  void count_tokens(const HttpRequest& request, Exchange& exchange);
+  // A chat body (parsed, or the error reading it) answered in `shape`.
+  void chat_job(const HttpRequest& request, Exchange& exchange,
+                std::expected<nlohmann::json, llama::ErrorReply> body, Shape shape);
   // POST /v1/completions (OpenAI shape) and /completion, /completions (native shape).
   void text_completion(const HttpRequest& request, Exchange& exchange, Shape shape);
   // POST /infill: fill in between input_prefix and input_suffix (native shape).

@@ -65,6 +65,10 @@ std::string normalise(const std::string& raw) {
         {std::regex(R"("created":\d+)"), R"("created":0)"},
         {std::regex(R"("timings":\{[^}]*\})"), R"("timings":{})"},
         {std::regex(R"("(prompt|total|cached)_tokens":\d+)"), R"("$1_tokens":0)"},
+        // The Messages and Responses doors: their ids, times and prompt token counts.
+        {std::regex(R"re("(id|item_id)":"(resp_|msg_)[A-Za-z0-9]{32}")re"), R"("$1":"$2ID")"},
+        {std::regex(R"re("(created_at|completed_at)":\d+)re"), R"("$1":0)"},
+        {std::regex(R"re("(cache_read_input|input)_tokens":\d+)re"), R"("$1_tokens":0)"},
     };
     for (const auto& [re, with] : k_rules) {
       s = std::regex_replace(s, re, with);
@@ -95,6 +99,13 @@ std::string normalise(const std::string& raw) {
     }
   }
   return out;
+}
+
+// A raw POST of `body` to `path`, as curl sends it.
+std::string raw_post(const std::string& path, const Json& body) {
+  std::string text = body.dump();
+  return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+         "Content-Length: " + std::to_string(text.size()) + "\r\n\r\n" + text;
 }
 
 // The recorded request (tests/fixtures/README.md, "MSG"), with a directive that makes the
@@ -821,4 +832,386 @@ TEST_CASE("llm-sim llama: /v1/rerank ranks the relevant document first") {
         recorded_body("rerank.http", 11));
   // --reranking turns embeddings on (rank pooling).
   CHECK(post(sim, "/v1/embeddings", {{"input", "a"}}).status == 200);
+}
+
+// --- /v1/messages, /v1/messages/count_tokens and /v1/responses -------------------------
+
+namespace {
+
+// The model path the anthropic/ and responses/ recordings name.
+const std::vector<std::string> k_door_model = {"-a",
+                                               "/work/shared/fixtures/gguf/tiny-llama-2L-f16.gguf"};
+
+const std::string k_door_system = "You are a helpful assistant.";
+const std::string k_door_question = "Hello! What is the capital of France?";
+// Makes the sim answer what the tiny model answered at temperature 0: newlines.
+const std::string k_door_newlines = " [[sim: repeat=\"\n\"]]";
+
+// The recorded /v1/messages request (anthropic/record.sh, SYS and MSG).
+Json messages_body(const std::string& question, const Json& extra = Json::object()) {
+  Json body{{"model", "tiny"},
+            {"max_tokens", 8},
+            {"temperature", 0},
+            {"system", k_door_system},
+            {"messages", Json::array({{{"role", "user"}, {"content", question}}})}};
+  body.update(extra);
+  return body;
+}
+
+// The recorded /v1/responses request (responses/README.md, nonstream.http).
+Json responses_body(const std::string& question, const Json& extra = Json::object()) {
+  Json body{{"model", "tiny"},
+            {"instructions", k_door_system},
+            {"input", question},
+            {"max_output_tokens", 8},
+            {"temperature", 0}};
+  body.update(extra);
+  return body;
+}
+
+// The body of a recorded .sse file with its chunked framing undone.
+std::string recorded_sse_body(const std::string& name) {
+  std::string body = fixture_body(name);
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < body.size()) {
+    std::size_t eol = body.find("\r\n", pos);
+    std::size_t size = std::stoul(body.substr(pos, eol - pos), nullptr, 16);
+    if (size == 0) {
+      break;
+    }
+    out += body.substr(eol + 2, size);
+    pos = eol + 2 + size + 2;
+  }
+  return out;
+}
+
+std::vector<std::string> event_names(const std::string& body) {
+  std::vector<std::string> names;
+  for (const auto& e : sse_events(body)) {
+    names.push_back(e.event);
+    CHECK(Json::parse(e.data)["type"] == e.event); // data.type repeats the event name
+  }
+  return names;
+}
+
+// The events of a stream, as ordered JSON.
+std::vector<nlohmann::ordered_json> door_events(const std::string& body) {
+  std::vector<nlohmann::ordered_json> out;
+  for (const auto& e : sse_events(body)) {
+    out.push_back(nlohmann::ordered_json::parse(e.data));
+  }
+  return out;
+}
+
+// The keys of every event, event by event, to compare shapes with a recording.
+std::vector<std::vector<std::string>> event_keys(const std::string& body) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& e : door_events(body)) {
+    out.push_back(keys_of(e));
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("llm-sim llama: /v1/messages equals the recordings byte for byte once normalised") {
+  SimProcess sim(llama_args(k_door_model));
+  const Json whole = messages_body(k_door_question + k_door_newlines);
+  CHECK(normalise(raw_exchange(sim.port(), raw_post("/v1/messages", whole))) ==
+        normalise(fixture_text("llama-server/anthropic/messages-nonstream.http")));
+  const Json stream =
+      messages_body(k_door_question + k_door_newlines, {{"max_tokens", 4}, {"stream", true}});
+  CHECK(normalise(raw_exchange(sim.port(), raw_post("/v1/messages", stream))) ==
+        normalise(fixture_text("llama-server/anthropic/messages-stream.sse")));
+}
+
+TEST_CASE("llm-sim llama: /v1/responses equals the recordings byte for byte once normalised") {
+  SimProcess sim(llama_args(k_door_model));
+  const Json whole = responses_body(k_door_question + k_door_newlines);
+  CHECK(normalise(raw_exchange(sim.port(), raw_post("/v1/responses", whole))) ==
+        normalise(fixture_text("llama-server/responses/nonstream.http")));
+  const Json stream = responses_body(k_door_question + k_door_newlines,
+                                     {{"max_output_tokens", 4}, {"stream", true}});
+  CHECK(normalise(raw_exchange(sim.port(), raw_post("/v1/responses", stream))) ==
+        normalise(fixture_text("llama-server/responses/stream.sse")));
+}
+
+TEST_CASE("llm-sim llama: /v1/messages answers generated text in the recorded shape") {
+  SimProcess sim(llama_args(k_door_model));
+  Reply r = post(sim, "/v1/messages", messages_body(k_door_question));
+  REQUIRE(r.status == 200);
+  CHECK(r.header("Content-Type") == "application/json; charset=utf-8");
+  auto body = nlohmann::ordered_json::parse(r.body);
+  auto recorded = nlohmann::ordered_json::parse(fixture_body("anthropic/messages-nonstream.http"));
+  CHECK(keys_of(body) == keys_of(recorded));
+  CHECK(keys_of(body["usage"]) == keys_of(recorded["usage"]));
+  CHECK(keys_of(body["content"][0]) == keys_of(recorded["content"][0]));
+  CHECK(std::regex_match(body["id"].get<std::string>(), std::regex("chatcmpl-[A-Za-z0-9]{32}")));
+  CHECK(body["stop_reason"] == "max_tokens");
+  CHECK(body["stop_sequence"].is_null());
+  CHECK(body["usage"]["output_tokens"] == 8);
+  const std::string text = body["content"][0]["text"].get<std::string>();
+  CHECK(text.find('\n') == std::string::npos); // generated words, not the recording's text
+
+  // Streamed: the recorded event names in order, each event with the recorded keys, and
+  // the same text as the whole reply of the same request.
+  Reply s = post(sim, "/v1/messages", messages_body(k_door_question, {{"stream", true}}));
+  REQUIRE(s.status == 200);
+  CHECK(s.header("Content-Type") == "text/event-stream");
+  const std::string recorded_stream = recorded_sse_body("anthropic/messages-stream.sse");
+  std::vector<std::string> names = event_names(s.body);
+  std::vector<std::string> want = event_names(recorded_stream); // 4 deltas recorded
+  want.insert(want.begin() + 3, 4, "content_block_delta");      // 8 here
+  CHECK(names == want);
+  std::vector<std::vector<std::string>> keys = event_keys(s.body);
+  std::vector<std::vector<std::string>> want_keys = event_keys(recorded_stream);
+  want_keys.insert(want_keys.begin() + 3, 4, want_keys[2]);
+  CHECK(keys == want_keys);
+  std::string streamed;
+  for (const auto& e : door_events(s.body)) {
+    if (e["type"] == "content_block_delta") {
+      CHECK(e["delta"]["type"] == "text_delta");
+      streamed += e["delta"]["text"].get<std::string>();
+    }
+  }
+  CHECK(streamed == text);
+  auto last = door_events(s.body);
+  CHECK(last[last.size() - 2]["delta"]["stop_reason"] == "max_tokens");
+  CHECK(last[last.size() - 2]["usage"]["output_tokens"] == 8);
+}
+
+TEST_CASE("llm-sim llama: /v1/messages stop_sequences end the turn and name the sequence") {
+  SimProcess sim(llama_args(k_door_model));
+  Json plain{{"model", "tiny"},
+             {"max_tokens", 8},
+             {"temperature", 0},
+             {"stop_sequences", {"\n"}},
+             {"messages",
+              Json::array({{{"role", "user"}, {"content", k_door_question + k_door_newlines}}})}};
+  Reply r = post(sim, "/v1/messages", plain);
+  auto body = nlohmann::ordered_json::parse(r.body);
+  auto recorded =
+      nlohmann::ordered_json::parse(fixture_body("anthropic/messages-stop-sequence.http"));
+  CHECK(keys_of(body) == keys_of(recorded));
+  CHECK(body["content"] == recorded["content"]); // []
+  CHECK(body["stop_reason"] == "end_turn");
+  CHECK(body["stop_sequence"] == "\n");
+  plain["stream"] = true;
+  Reply s = post(sim, "/v1/messages", plain);
+  const std::string recorded_stream =
+      recorded_sse_body("anthropic/messages-stop-sequence-stream.sse");
+  CHECK(event_names(s.body) == event_names(recorded_stream));
+  auto events = door_events(s.body);
+  REQUIRE(events.size() == 3);
+  CHECK(events[1]["delta"] == door_events(recorded_stream)[1]["delta"]);
+  // A stop sequence that is not met leaves stop_sequence null.
+  Reply other =
+      post(sim, "/v1/messages", messages_body(k_door_question, {{"stop_sequences", {"zzz"}}}));
+  CHECK(Json::parse(other.body)["stop_sequence"].is_null());
+}
+
+TEST_CASE("llm-sim llama: /v1/messages reads block content and answers tool_use") {
+  SimProcess sim(llama_args());
+  Json tools = Json::array({{{"name", "get_weather"},
+                             {"description", "Get the current weather for a city"},
+                             {"input_schema",
+                              {{"type", "object"},
+                               {"properties", {{"city", {{"type", "string"}}}}},
+                               {"required", {"city"}}}}}});
+  Json blocks{
+      {"model", "tiny"},
+      {"max_tokens", 64},
+      {"system", Json::array({{{"type", "text"}, {"text", k_door_system}}})},
+      {"tools", tools},
+      {"tool_choice", {{"type", "auto"}}},
+      {"messages",
+       Json::array(
+           {{{"role", "user"},
+             {"content", Json::array({{{"type", "text"},
+                                       {"text", "Weather in Paris? [[sim: tool=get_weather]]"}},
+                                      {{"type", "image"}, {"source", Json::object()}}})}}})}};
+  Reply r = post(sim, "/v1/messages", blocks);
+  REQUIRE(r.status == 200);
+  Json body = Json::parse(r.body);
+  CHECK(body["stop_reason"] == "tool_use");
+  REQUIRE(body["content"].size() == 1);
+  CHECK(body["content"][0]["type"] == "tool_use");
+  CHECK(body["content"][0]["name"] == "get_weather");
+  CHECK(body["content"][0]["input"]["city"].is_string());
+  blocks["stream"] = true;
+  Reply s = post(sim, "/v1/messages", blocks);
+  CHECK(event_names(s.body) == std::vector<std::string>{"message_start", "content_block_start",
+                                                        "content_block_delta", "content_block_stop",
+                                                        "message_delta", "message_stop"});
+  auto events = door_events(s.body);
+  CHECK(events[1]["content_block"]["type"] == "tool_use");
+  CHECK(events[2]["delta"]["type"] == "input_json_delta");
+  CHECK(Json::parse(events[2]["delta"]["partial_json"].get<std::string>()) ==
+        body["content"][0]["input"]);
+  // A conversation that went through a tool: tool_use and tool_result blocks are accepted.
+  Json turn = blocks;
+  turn.erase("stream");
+  turn["messages"] = Json::array(
+      {{{"role", "user"}, {"content", "Weather in Paris?"}},
+       {{"role", "assistant"},
+        {"content", Json::array({{{"type", "tool_use"},
+                                  {"id", "t1"},
+                                  {"name", "get_weather"},
+                                  {"input", {{"city", "Paris"}}}}})}},
+       {{"role", "user"},
+        {"content",
+         Json::array({{{"type", "tool_result"}, {"tool_use_id", "t1"}, {"content", "Sunny"}}})}}});
+  Reply after = post(sim, "/v1/messages", turn);
+  CHECK(after.status == 200);
+  CHECK(Json::parse(after.body)["content"][0]["type"] == "text");
+}
+
+TEST_CASE("llm-sim llama: /v1/messages/count_tokens counts the chat prompt it becomes") {
+  SimProcess sim(llama_args());
+  Json req{{"model", "tiny"},
+           {"system", k_door_system},
+           {"messages", Json::array({{{"role", "user"}, {"content", k_door_question}}})}};
+  Reply r = post(sim, "/v1/messages/count_tokens", req);
+  REQUIRE(r.status == 200);
+  auto body = nlohmann::ordered_json::parse(r.body);
+  CHECK(keys_of(body) ==
+        keys_of(nlohmann::ordered_json::parse(fixture_body("anthropic/count-tokens.http"))));
+  Reply chat = post(sim, "/v1/chat/completions", chat_body());
+  CHECK(body["input_tokens"] == Json::parse(chat.body)["usage"]["prompt_tokens"]);
+  CHECK(body["input_tokens"].get<int>() > 0);
+  // A longer prompt counts more.
+  req["messages"][0]["content"] = k_door_question + " And of Spain, and of Italy?";
+  CHECK(Json::parse(post(sim, "/v1/messages/count_tokens", req).body)["input_tokens"] >
+        body["input_tokens"]);
+}
+
+TEST_CASE("llm-sim llama: /v1/responses answers generated text in the recorded shape") {
+  SimProcess sim(llama_args(k_door_model));
+  Reply r = post(sim, "/v1/responses", responses_body(k_door_question));
+  REQUIRE(r.status == 200);
+  auto body = nlohmann::ordered_json::parse(r.body);
+  auto recorded = nlohmann::ordered_json::parse(fixture_body("responses/nonstream.http"));
+  CHECK(keys_of(body) == keys_of(recorded));
+  CHECK(keys_of(body["output"][0]) == keys_of(recorded["output"][0]));
+  CHECK(keys_of(body["output"][0]["content"][0]) == keys_of(recorded["output"][0]["content"][0]));
+  CHECK(keys_of(body["usage"]) == keys_of(recorded["usage"]));
+  CHECK(std::regex_match(body["id"].get<std::string>(), std::regex("resp_[A-Za-z0-9]{32}")));
+  CHECK(body["usage"]["output_tokens"] == 8);
+  const std::string text = body["output"][0]["content"][0]["text"].get<std::string>();
+  CHECK(!text.empty());
+
+  Reply s = post(sim, "/v1/responses",
+                 responses_body(k_door_question, {{"max_output_tokens", 4}, {"stream", true}}));
+  const std::string recorded_stream = recorded_sse_body("responses/stream.sse");
+  CHECK(event_names(s.body) == event_names(recorded_stream));
+  CHECK(event_keys(s.body) == event_keys(recorded_stream));
+  auto events = door_events(s.body);
+  auto want = door_events(recorded_stream);
+  REQUIRE(events.size() == want.size());
+  CHECK(keys_of(events.back()["response"]) == keys_of(want.back()["response"]));
+  CHECK(keys_of(events[2]["item"]) == keys_of(want[2]["item"]));
+  CHECK(
+      events.back()["response"]["output"][0]["content"][0]["text"].get<std::string>() ==
+      text.substr(
+          0,
+          events.back()["response"]["output"][0]["content"][0]["text"].get<std::string>().size()));
+  CHECK(events.back()["response"]["usage"]["output_tokens"] == 4);
+}
+
+TEST_CASE("llm-sim llama: /v1/responses reads message items and answers function calls") {
+  SimProcess sim(llama_args());
+  Json req{{"model", "tiny"},
+           {"input",
+            Json::array(
+                {{{"role", "user"},
+                  {"content", Json::array({{{"type", "input_text"},
+                                            {"text", "Weather? [[sim: tool=get_weather]]"}}})}}})},
+           {"tools", Json::array({{{"type", "function"},
+                                   {"name", "get_weather"},
+                                   {"parameters",
+                                    {{"type", "object"},
+                                     {"properties", {{"city", {{"type", "string"}}}}},
+                                     {"required", {"city"}}}}},
+                                  {{"type", "web_search"}}})}};
+  Reply r = post(sim, "/v1/responses", req);
+  REQUIRE(r.status == 200);
+  Json body = Json::parse(r.body);
+  REQUIRE(body["output"].size() == 1);
+  CHECK(body["output"][0]["type"] == "function_call");
+  CHECK(body["output"][0]["name"] == "get_weather");
+  CHECK(Json::parse(body["output"][0]["arguments"].get<std::string>())["city"].is_string());
+  req["stream"] = true;
+  Reply s = post(sim, "/v1/responses", req);
+  CHECK(event_names(s.body) == std::vector<std::string>{"response.created", "response.in_progress",
+                                                        "response.output_item.added",
+                                                        "response.function_call_arguments.delta",
+                                                        "response.output_item.done",
+                                                        "response.completed"});
+  // A built-in tool alone is skipped as b10587 skips it (builtin-tool.http): a text answer.
+  Json builtin{{"model", "tiny"},
+               {"input", Json::array({{{"role", "user"}, {"content", "hi"}}})},
+               {"tools", Json::array({{{"type", "web_search"}}})},
+               {"max_output_tokens", 2}};
+  Reply b = post(sim, "/v1/responses", builtin);
+  REQUIRE(b.status == 200);
+  auto bb = nlohmann::ordered_json::parse(b.body);
+  auto recorded = nlohmann::ordered_json::parse(fixture_body("responses/builtin-tool.http"));
+  CHECK(keys_of(bb) == keys_of(recorded));
+  CHECK(bb["output"][0]["type"] == "message");
+  CHECK(bb["usage"]["output_tokens"] == 2);
+}
+
+TEST_CASE("llm-sim llama: /v1/messages and /v1/responses errors match the recordings") {
+  SimProcess sim(llama_args());
+  auto c = sim.client();
+  auto no_messages =
+      c.Post("/v1/messages", R"({"model":"tiny","max_tokens":8})", "application/json");
+  REQUIRE(no_messages);
+  CHECK(no_messages->status == 500);
+  CHECK(no_messages->body == fixture_body("anthropic/error-no-messages.http"));
+  auto bad_json = c.Post("/v1/messages",
+                         R"({"model":"tiny","max_tokens":8,"messages":[{"role":"user","content":)",
+                         "application/json");
+  CHECK(bad_json->status == 500);
+  CHECK(bad_json->body == fixture_body("anthropic/error-bad-json.http"));
+  auto count_bad = c.Post("/v1/messages/count_tokens", R"({"model":"tiny"})", "application/json");
+  CHECK(count_bad->status == 500);
+  auto not_object = c.Post("/v1/messages", "[1,2]", "application/json");
+  CHECK(not_object->status == 500);
+  auto input = c.Post("/v1/responses", R"({"model":"tiny","input":42})", "application/json");
+  CHECK(input->status == 400);
+  CHECK(input->body == fixture_body("responses/error-input.http"));
+  auto previous =
+      c.Post("/v1/responses", R"({"model":"tiny","input":"hi","previous_response_id":"resp_x"})",
+             "application/json");
+  CHECK(previous->status == 400);
+  CHECK(previous->body == fixture_body("responses/error-previous-response-id.http"));
+  auto item = c.Post("/v1/responses", R"({"model":"tiny","input":["hi"]})", "application/json");
+  CHECK(item->status == 400);
+  auto no_input = c.Post("/v1/responses", R"({"model":"tiny"})", "application/json");
+  CHECK(no_input->status == 400);
+  auto bad_max =
+      c.Post("/v1/responses", R"({"input":"hi","max_output_tokens":"many"})", "application/json");
+  CHECK(bad_max->status == 400);
+}
+
+TEST_CASE("llm-sim llama: /v1/messages and /v1/responses refuse a prompt over the context") {
+  SimProcess sim(llama_args()); // -c 1024 -np 2: 512 tokens a slot
+  const std::string long_text(4000, 'a');
+  for (const char* path : {"/v1/messages", "/v1/responses"}) {
+    CAPTURE(path);
+    Json req =
+        std::string(path) == "/v1/messages" ? messages_body(long_text) : responses_body(long_text);
+    Reply r = post(sim, path, req);
+    CHECK(r.status == 400);
+    Json body = Json::parse(r.body);
+    CHECK(body["error"]["type"] == "exceed_context_size_error");
+    CHECK(body["error"]["n_ctx"] == 512);
+    Reply chat =
+        post(sim, "/v1/chat/completions",
+             Json{{"messages", Json::array({{{"role", "system"}, {"content", k_door_system}},
+                                            {{"role", "user"}, {"content", long_text}}})}});
+    CHECK(Json::parse(chat.body)["error"]["n_prompt_tokens"] == body["error"]["n_prompt_tokens"]);
+  }
 }
