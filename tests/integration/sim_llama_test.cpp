@@ -697,7 +697,7 @@ TEST_CASE("llm-sim llama: /infill fills between prefix and suffix, streamed or n
   for (std::size_t i = 0; i + 1 < events.size(); ++i) {
     text += events[i]["content"].get<std::string>();
   }
-  CHECK(text == j["content"]);
+  CHECK(j["content"] == text);
   CHECK(events.back()["stop"] == true);
 }
 
