@@ -44,6 +44,19 @@ core::Result<net::ResponseStream> BackendHttp::post_json(std::string_view path,
   return core::fail(error_from_reply(status, text ? *text : std::string(), m_name));
 }
 
+core::Result<core::Json> BackendHttp::post_for_json(std::string_view path, const core::Json& body,
+                                                    const CallContext& ctx, std::string_view what) {
+  auto response = post_json(path, body, false, ctx);
+  if (!response) {
+    return core::fail(std::move(response.error()));
+  }
+  auto text = response->read_all(k_max_reply_body);
+  if (!text) {
+    return core::fail(std::move(text.error()));
+  }
+  return parse_backend_json(*text, m_name + " " + std::string(what));
+}
+
 core::Result<core::Json> BackendHttp::get_json(std::string_view path,
                                                const net::ClientTimeouts& timeouts) {
   constexpr std::size_t k_max_reply = 1024 * 1024;

@@ -33,6 +33,10 @@ public:
   // message ("fast-9b: ollama answered 404: model 'x' not found").
   core::Result<net::ResponseStream> post_json(std::string_view path, const core::Json& body,
                                               bool stream, const CallContext& ctx);
+  // post_json, then the whole reply (at most k_max_reply_body) parsed as JSON; `what` names
+  // it in errors ("reply", "/api/show reply").
+  core::Result<core::Json> post_for_json(std::string_view path, const core::Json& body,
+                                         const CallContext& ctx, std::string_view what = "reply");
   // GETs base_path + `path` and parses the JSON reply (at most 1 MiB, nesting limited); a
   // status outside 2xx is an upstream_status error as for post_json.
   core::Result<core::Json> get_json(std::string_view path, const net::ClientTimeouts& timeouts);

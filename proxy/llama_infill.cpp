@@ -288,15 +288,7 @@ core::Result<core::Json> infill_with(BackendHttp& http, const core::Json& reques
   if (!body) {
     return core::fail(std::move(body.error()));
   }
-  auto response = http.post_json("/infill", *body, false, ctx);
-  if (!response) {
-    return core::fail(std::move(response.error()));
-  }
-  auto text = response->read_all(k_max_reply_body);
-  if (!text) {
-    return core::fail(std::move(text.error()));
-  }
-  auto reply = parse_backend_json(*text, http.name() + " /infill reply");
+  auto reply = http.post_for_json("/infill", *body, ctx, "/infill reply");
   if (!reply) {
     return core::fail(std::move(reply.error()));
   }

@@ -125,15 +125,7 @@ core::Result<core::Json> OllamaUpstream::chat(const core::Json& request, const C
     return core::fail(std::move(body.error()));
   }
   set_context(*body, ctx);
-  auto response = m_http->post_json("/api/chat", *body, false, ctx);
-  if (!response) {
-    return core::fail(std::move(response.error()));
-  }
-  auto text = response->read_all(k_max_reply_body);
-  if (!text) {
-    return core::fail(std::move(text.error()));
-  }
-  auto reply = parse_backend_json(*text, m_http->name() + " reply");
+  auto reply = m_http->post_for_json("/api/chat", *body, ctx);
   if (!reply) {
     return core::fail(std::move(reply.error()));
   }
@@ -163,17 +155,9 @@ core::Result<core::Json> OllamaUpstream::complete(const core::Json& request,
     return core::fail(std::move(body.error()));
   }
   set_context(*body, ctx);
-  auto response = m_http->post_json("/api/generate", *body, false, ctx);
-  if (!response) {
-    return core::fail(generate_error(std::move(response.error())));
-  }
-  auto text = response->read_all(k_max_reply_body);
-  if (!text) {
-    return core::fail(std::move(text.error()));
-  }
-  auto reply = parse_backend_json(*text, m_http->name() + " reply");
+  auto reply = m_http->post_for_json("/api/generate", *body, ctx);
   if (!reply) {
-    return core::fail(std::move(reply.error()));
+    return core::fail(generate_error(std::move(reply.error())));
   }
   return completion_from_ollama(*reply, ctx.meta);
 }
@@ -197,19 +181,12 @@ OllamaUpstream::complete_stream(const core::Json& request, const CallContext& ct
 core::Result<core::Json> OllamaUpstream::embed(const core::Json& request, const CallContext& ctx) {
   const std::optional<std::int64_t> num_ctx =
       ctx.model != nullptr ? ctx.model->context_length : std::nullopt;
-  auto body = ollama_embed_request(request, request.value("model", ""), keep_alive_of(ctx), num_ctx);
+  auto body =
+      ollama_embed_request(request, request.value("model", ""), keep_alive_of(ctx), num_ctx);
   if (!body) {
     return core::fail(std::move(body.error()));
   }
-  auto response = m_http->post_json("/api/embed", *body, false, ctx);
-  if (!response) {
-    return core::fail(std::move(response.error()));
-  }
-  auto text = response->read_all(k_max_reply_body);
-  if (!text) {
-    return core::fail(std::move(text.error()));
-  }
-  auto reply = parse_backend_json(*text, m_http->name() + " reply");
+  auto reply = m_http->post_for_json("/api/embed", *body, ctx);
   if (!reply) {
     return core::fail(std::move(reply.error()));
   }
@@ -237,15 +214,8 @@ core::Result<std::optional<ModelFacts>> OllamaUpstream::facts(const config::Mode
   CallContext ctx;
   ctx.model = &model;
   ctx.timeouts = timeouts;
-  auto response = m_http->post_json("/api/show", {{"model", model.upstream}}, false, ctx);
-  if (!response) {
-    return core::fail(std::move(response.error()));
-  }
-  auto text = response->read_all(k_max_reply_body);
-  if (!text) {
-    return core::fail(std::move(text.error()));
-  }
-  auto reply = parse_backend_json(*text, m_http->name() + " /api/show reply");
+  auto reply =
+      m_http->post_for_json("/api/show", {{"model", model.upstream}}, ctx, "/api/show reply");
   if (!reply) {
     return core::fail(std::move(reply.error()));
   }

@@ -189,15 +189,7 @@ core::Result<core::Json> OpenAiUpstream::call_with(BackendHttp& http, Operation 
                                                    const core::Json& request,
                                                    const CallContext& ctx) {
   const Route route = route_of(op);
-  auto response = http.post_json(route.path, request, false, ctx);
-  if (!response) {
-    return core::fail(std::move(response.error()));
-  }
-  auto text = response->read_all(k_max_reply_body);
-  if (!text) {
-    return core::fail(std::move(text.error()));
-  }
-  auto body = parse_backend_json(*text, http.name() + " reply");
+  auto body = http.post_for_json(route.path, request, ctx);
   if (!body) {
     return core::fail(std::move(body.error()));
   }
@@ -253,16 +245,8 @@ core::Result<std::optional<long long>> OpenAiUpstream::count_tokens_with(Backend
                                                                          const CallContext& ctx) {
   // The prompt exactly as llama-server would build it for this chat, then its tokens (with
   // the BOS and other special tokens the template writes as text).
-  auto post = [&](std::string_view path, const core::Json& body) -> core::Result<core::Json> {
-    auto response = http.post_json(path, body, false, ctx);
-    if (!response) {
-      return core::fail(std::move(response.error()));
-    }
-    auto text = response->read_all(k_max_reply_body);
-    if (!text) {
-      return core::fail(std::move(text.error()));
-    }
-    return parse_backend_json(*text, http.name() + " " + std::string(path) + " reply");
+  auto post = [&](std::string_view path, const core::Json& body) {
+    return http.post_for_json(path, body, ctx, std::string(path) + " reply");
   };
   core::Json templated_request = {{"messages", request.value("messages", core::Json::array())}};
   for (const char* key : {"tools", "chat_template_kwargs"}) {
