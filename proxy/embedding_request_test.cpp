@@ -12,7 +12,9 @@ namespace embedding_request_test {
 using ask::core::ErrorKind;
 using ask::core::Json;
 
-Json J(const char* text) { return Json::parse(text); }
+Json request_json(const char* text) {
+  return Json::parse(text);
+}
 
 Json embed_body(const Json& patch) {
   Json body = {{"model", "embed"}, {"input", "hello"}};
@@ -23,7 +25,7 @@ Json embed_body(const Json& patch) {
 }
 
 Json rerank_body(const Json& patch) {
-  Json body = J(R"({"model": "rr", "query": "q", "documents": ["a", "b"]})");
+  Json body = request_json(R"({"model": "rr", "query": "q", "documents": ["a", "b"]})");
   if (!patch.is_null()) { // {} is null to nlohmann
     body.update(patch);
   }
@@ -53,10 +55,11 @@ std::string rerank_error(const Json& body) {
 
 TEST_CASE("embedding_request: OpenAI's four input shapes and its options pass as written") {
   CHECK(embed_error(embed_body({})) == "");
-  CHECK(embed_error(embed_body(J(R"({"input": ["a", "b"]})"))) == "");
-  CHECK(embed_error(embed_body(J(R"({"input": [1, 2, 3]})"))) == "");
-  CHECK(embed_error(embed_body(J(R"({"input": [[1, 2], [3]]})"))) == "");
-  CHECK(embed_error(embed_body(J(R"({"input": [1.0, 2]})"))) == ""); // integral floats are ids
+  CHECK(embed_error(embed_body(request_json(R"({"input": ["a", "b"]})"))) == "");
+  CHECK(embed_error(embed_body(request_json(R"({"input": [1, 2, 3]})"))) == "");
+  CHECK(embed_error(embed_body(request_json(R"({"input": [[1, 2], [3]]})"))) == "");
+  CHECK(embed_error(embed_body(request_json(R"({"input": [1.0, 2]})"))) ==
+        ""); // integral floats are ids
   CHECK(embed_error(embed_body({{"encoding_format", "float"}})) == "");
   CHECK(embed_error(embed_body({{"encoding_format", "base64"}})) == "");
   CHECK(embed_error(embed_body({{"encoding_format", nullptr}})) == "");
@@ -74,27 +77,27 @@ TEST_CASE("embedding_request: malformed bodies are refused naming the field") {
   CHECK(embed_error(embed_body({{"input", 7}})) ==
         "input: expected a string or an array, got an integer");
   CHECK(embed_error(embed_body({{"input", ""}})) == "input: must not be empty");
-  CHECK(embed_error(embed_body({{"input", Json::array()}})) ==
-        "input: must not be an empty array");
-  CHECK(embed_error(embed_body(J(R"({"input": ["a", ""]})"))) == "input[1]: must not be empty");
-  CHECK(embed_error(embed_body(J(R"({"input": ["a", 3]})"))) ==
-        "input[1]: expected a string, got an integer");
-  CHECK(embed_error(embed_body(J(R"({"input": ["a", [1]]})"))) ==
-        "input[1]: expected a string, got an array");
-  CHECK(embed_error(embed_body(J(R"({"input": [1, "a"]})"))) ==
-        "input[1]: expected an integer, got a string");
-  CHECK(embed_error(embed_body(J(R"({"input": [1, -1]})"))) ==
-        "input[1]: expected a token id (an integer from 0)");
-  CHECK(embed_error(embed_body(J(R"({"input": [1, 1.5]})"))).starts_with("input[1]: "));
-  CHECK(embed_error(embed_body(J(R"({"input": [1, 4294967296]})"))) ==
-        "input[1]: expected a token id (an integer from 0)");
-  CHECK(embed_error(embed_body(J(R"({"input": [[1], []]})"))) ==
+  CHECK(embed_error(embed_body({{"input", Json::array()}})) == "input: must not be an empty array");
+  CHECK(embed_error(embed_body(request_json(R"({"input": ["a", ""]})"))) ==
         "input[1]: must not be empty");
-  CHECK(embed_error(embed_body(J(R"({"input": [[1], "a"]})"))) ==
+  CHECK(embed_error(embed_body(request_json(R"({"input": ["a", 3]})"))) ==
+        "input[1]: expected a string, got an integer");
+  CHECK(embed_error(embed_body(request_json(R"({"input": ["a", [1]]})"))) ==
+        "input[1]: expected a string, got an array");
+  CHECK(embed_error(embed_body(request_json(R"({"input": [1, "a"]})"))) ==
+        "input[1]: expected an integer, got a string");
+  CHECK(embed_error(embed_body(request_json(R"({"input": [1, -1]})"))) ==
+        "input[1]: expected a token id (an integer from 0)");
+  CHECK(embed_error(embed_body(request_json(R"({"input": [1, 1.5]})"))).starts_with("input[1]: "));
+  CHECK(embed_error(embed_body(request_json(R"({"input": [1, 4294967296]})"))) ==
+        "input[1]: expected a token id (an integer from 0)");
+  CHECK(embed_error(embed_body(request_json(R"({"input": [[1], []]})"))) ==
+        "input[1]: must not be empty");
+  CHECK(embed_error(embed_body(request_json(R"({"input": [[1], "a"]})"))) ==
         "input[1]: expected an array of token ids, got a string");
-  CHECK(embed_error(embed_body(J(R"({"input": [[1], [2, "x"]]})"))) ==
+  CHECK(embed_error(embed_body(request_json(R"({"input": [[1], [2, "x"]]})"))) ==
         "input[1][1]: expected an integer, got a string");
-  CHECK(embed_error(embed_body(J(R"({"input": [null]})"))) ==
+  CHECK(embed_error(embed_body(request_json(R"({"input": [null]})"))) ==
         "input[0]: expected a string, got null");
   CHECK(embed_error(embed_body({{"input", Json(std::vector<std::string>(2049, "a"))}})) ==
         "input: at most 2048 inputs per request");
@@ -113,13 +116,14 @@ TEST_CASE("rerank_request: Jina's shape passes as written") {
   CHECK(rerank_error(rerank_body({})) == "");
   CHECK(rerank_error(rerank_body({{"top_n", 1}, {"return_documents", true}})) == "");
   CHECK(rerank_error(rerank_body({{"top_n", nullptr}, {"return_documents", nullptr}})) == "");
-  CHECK(rerank_error(rerank_body(J(R"({"documents": [""]})"))) == ""); // scored like any other
+  CHECK(rerank_error(rerank_body(request_json(R"({"documents": [""]})"))) ==
+        ""); // scored like any other
 }
 
 TEST_CASE("rerank_request: malformed bodies are refused naming the field") {
   CHECK(rerank_error(Json("x")) == "body: expected an object, got a string");
-  CHECK(rerank_error(J(R"({"query": "q", "documents": ["a"]})")) == "model: required");
-  CHECK(rerank_error(J(R"({"model": "m", "documents": ["a"]})")) == "query: required");
+  CHECK(rerank_error(request_json(R"({"query": "q", "documents": ["a"]})")) == "model: required");
+  CHECK(rerank_error(request_json(R"({"model": "m", "documents": ["a"]})")) == "query: required");
   CHECK(rerank_error(rerank_body({{"query", 1}})) == "query: expected a string, got an integer");
   CHECK(rerank_error(rerank_body({{"query", ""}})) == "query: must not be empty");
   CHECK(rerank_error(Json{{"model", "m"}, {"query", "q"}}) == "documents: required");
@@ -127,7 +131,7 @@ TEST_CASE("rerank_request: malformed bodies are refused naming the field") {
         "documents: expected an array of strings, got a string");
   CHECK(rerank_error(rerank_body({{"documents", Json::array()}})) ==
         "documents: must not be an empty array");
-  CHECK(rerank_error(rerank_body(J(R"({"documents": ["a", {"text": "b"}]})"))) ==
+  CHECK(rerank_error(rerank_body(request_json(R"({"documents": ["a", {"text": "b"}]})"))) ==
         "documents[1]: expected a string, got an object");
   CHECK(rerank_error(rerank_body({{"documents", Json(std::vector<std::string>(2049, "d"))}})) ==
         "documents: at most 2048 documents per request");

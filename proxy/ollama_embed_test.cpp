@@ -16,25 +16,29 @@ using ask::proxy::base64_float32;
 using ask::proxy::ollama_embed_request;
 using ask::proxy::openai_embeddings_from_ollama;
 
-Json parsed(const char* text) { return Json::parse(text); }
+Json embed_json(const char* text) {
+  return Json::parse(text);
+}
 
 TEST_CASE("ollama_embed_request: input, dimensions, truncate false, keep_alive, num_ctx") {
-  auto one = ollama_embed_request(parsed(R"({"model":"e","input":"hi","user":"u","encoding_format":"base64"})"),
-                                  "nomic-embed-text", std::nullopt, std::nullopt);
+  auto one = ollama_embed_request(
+      embed_json(R"({"model":"e","input":"hi","user":"u","encoding_format":"base64"})"),
+      "nomic-embed-text", std::nullopt, std::nullopt);
   REQUIRE(one.has_value());
-  CHECK(*one == parsed(R"({"model":"nomic-embed-text","input":"hi","truncate":false})"));
+  CHECK(*one == embed_json(R"({"model":"nomic-embed-text","input":"hi","truncate":false})"));
 
-  auto all = ollama_embed_request(parsed(R"({"model":"e","input":["a","b"],"dimensions":64})"), "m:1",
-                                  ask::core::Duration::seconds(300), 8192);
+  auto all = ollama_embed_request(embed_json(R"({"model":"e","input":["a","b"],"dimensions":64})"),
+                                  "m:1", ask::core::Duration::seconds(300), 8192);
   REQUIRE(all.has_value());
-  CHECK(*all == parsed(R"({"model":"m:1","input":["a","b"],"truncate":false,"dimensions":64,
+  CHECK(*all == embed_json(R"({"model":"m:1","input":["a","b"],"truncate":false,"dimensions":64,
                       "options":{"num_ctx":8192},"keep_alive":300})"));
 }
 
 TEST_CASE("ollama_embed_request: token ids are refused, Ollama takes text only") {
-  for (const char* body : {R"({"model":"e","input":[1,2,3]})", R"({"model":"e","input":[[1],[2]]})"}) {
+  for (const char* body :
+       {R"({"model":"e","input":[1,2,3]})", R"({"model":"e","input":[[1],[2]]})"}) {
     CAPTURE(body);
-    auto r = ollama_embed_request(parsed(body), "m", std::nullopt, std::nullopt);
+    auto r = ollama_embed_request(embed_json(body), "m", std::nullopt, std::nullopt);
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().kind == ask::core::ErrorKind::bad_request);
     CHECK(r.error().message.starts_with("input: Ollama embeds text only"));
@@ -42,11 +46,11 @@ TEST_CASE("ollama_embed_request: token ids are refused, Ollama takes text only")
 }
 
 TEST_CASE("openai_embeddings_from_ollama: vectors, usage and the served model's name") {
-  const Json reply = parsed(R"({"model":"nomic-embed-text","embeddings":[[0.25,0.1],[-1,2e-3]],
+  const Json reply = embed_json(R"({"model":"nomic-embed-text","embeddings":[[0.25,0.1],[-1,2e-3]],
       "total_duration":14143917,"load_duration":1019500,"prompt_eval_count":8})");
   auto out = openai_embeddings_from_ollama(reply, "embed", 2, false);
   REQUIRE(out.has_value());
-  CHECK(*out == parsed(R"({"object":"list","model":"embed",
+  CHECK(*out == embed_json(R"({"object":"list","model":"embed",
       "data":[{"object":"embedding","index":0,"embedding":[0.25,0.1]},
               {"object":"embedding","index":1,"embedding":[-1,2e-3]}],
       "usage":{"prompt_tokens":8,"total_tokens":8}})"));
@@ -56,7 +60,8 @@ TEST_CASE("openai_embeddings_from_ollama: vectors, usage and the served model's 
   CHECK((*b64)["data"][0]["embedding"] == "AACAPs3MzD0="); // 0.25f, 0.1f little-endian
   CHECK((*b64)["data"][1]["embedding"].is_string());
 
-  auto no_count = openai_embeddings_from_ollama(parsed(R"({"embeddings":[[1]]})"), "e", 1, false);
+  auto no_count =
+      openai_embeddings_from_ollama(embed_json(R"({"embeddings":[[1]]})"), "e", 1, false);
   REQUIRE(no_count.has_value());
   CHECK((*no_count)["usage"]["prompt_tokens"] == 0);
 }
@@ -71,14 +76,15 @@ TEST_CASE("base64_float32: float32 little-endian, padded") {
 TEST_CASE("openai_embeddings_from_ollama: errors and malformed replies") {
   // Ollama's in-band error, as the chat translation reads it.
   auto err = openai_embeddings_from_ollama(
-      parsed(R"({"error":"the input length exceeds the context length"})"), "e", 1, false);
+      embed_json(R"({"error":"the input length exceeds the context length"})"), "e", 1, false);
   REQUIRE_FALSE(err.has_value());
   CHECK(err.error().kind == ask::core::ErrorKind::upstream_status);
   CHECK(err.error().message == "the input length exceeds the context length");
 
   // Recorded: an empty input gets no vector; askd never sends one, and a reply short of the
   // inputs is malformed.
-  const Json empty = parsed(ask::core::testing::read_fixture("ollama/api-embed-empty-input.json").c_str());
+  const Json empty =
+      embed_json(ask::core::testing::read_fixture("ollama/api-embed-empty-input.json").c_str());
   auto short_reply = openai_embeddings_from_ollama(empty, "e", 1, false);
   REQUIRE_FALSE(short_reply.has_value());
   CHECK(short_reply.error().http_status == 502);
@@ -109,7 +115,7 @@ TEST_CASE("openai_embeddings_from_ollama: errors and malformed replies") {
                 "non-negative integer)"},
        }) {
     CAPTURE(c.reply);
-    auto r = openai_embeddings_from_ollama(parsed(c.reply), "e", 1, false);
+    auto r = openai_embeddings_from_ollama(embed_json(c.reply), "e", 1, false);
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().http_status == 502);
     CHECK(r.error().message == c.message);
@@ -123,7 +129,8 @@ namespace ollama_embed_test {
 // llama-server b10587's own base64 of one vector next to its floats
 // (tests/fixtures/llama-server/embeddings/float-base64.http): askd's encoding must match it.
 TEST_CASE("base64_float32: the same text llama-server sends for encoding_format base64") {
-  std::istringstream in(ask::core::testing::read_fixture("llama-server/embeddings/float-base64.http"));
+  std::istringstream in(
+      ask::core::testing::read_fixture("llama-server/embeddings/float-base64.http"));
   std::vector<Json> bodies;
   for (std::string line; std::getline(in, line);) {
     if (line.starts_with("{")) {
