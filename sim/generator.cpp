@@ -319,7 +319,8 @@ Answer generate(const GenerationRequest& r) {
         a.m_content.push_back(a.m_repeat[i % a.m_repeat.size()]);
       }
       a.m_repeat.clear();
-      if ((a.stop_word = apply_stop(a.m_content, r.stop))) {
+      a.stop_word = apply_stop(a.m_content, r.stop);
+      if (a.stop_word) {
         a.finish_reason = "stop";
       }
       a.m_content_count = a.m_content.size();
@@ -344,7 +345,8 @@ Answer generate(const GenerationRequest& r) {
     a.m_content.resize(static_cast<std::size_t>(budget - used));
     a.finish_reason = "length";
   }
-  if ((a.stop_word = apply_stop(a.m_content, r.stop))) {
+  a.stop_word = apply_stop(a.m_content, r.stop);
+  if (a.stop_word) {
     a.finish_reason = "stop";
   }
   a.m_content_count = a.m_content.size();

@@ -709,13 +709,16 @@ TEST_CASE("llm-sim llama: /infill malformed requests and a model without FIM tok
   Reply no_suffix = post(sim, "/infill", {{"input_prefix", "x"}, {"n_predict", 4}});
   CHECK(no_suffix.status == 500);
   CHECK(no_suffix.body == recorded_body("infill.http", 4));
-  CHECK(post(sim, "/infill", {{"input_prefix", "x"}, {"input_suffix", "y"}, {"prompt", 5}}).status ==
-        200);
-  Reply extra = post(sim, "/infill", {{"input_prefix", "x"}, {"input_suffix", "y"}, {"input_extra", "z"}});
+  CHECK(
+      post(sim, "/infill", {{"input_prefix", "x"}, {"input_suffix", "y"}, {"prompt", 5}}).status ==
+      200);
+  Reply extra =
+      post(sim, "/infill", {{"input_prefix", "x"}, {"input_suffix", "y"}, {"input_extra", "z"}});
   CHECK(extra.status == 400);
   CHECK(extra.body == recorded_body("infill.http", 6));
-  Reply chunk = post(sim, "/infill",
-                     {{"input_prefix", "x"}, {"input_suffix", "y"}, {"input_extra", {{{"filename", "a"}}}}});
+  Reply chunk =
+      post(sim, "/infill",
+           {{"input_prefix", "x"}, {"input_suffix", "y"}, {"input_extra", {{{"filename", "a"}}}}});
   CHECK(chunk.body == recorded_body("infill.http", 7));
   Reply bad = post(sim.port(), "/infill", "{\"input_prefix\":");
   CHECK(bad.status == 500);
@@ -725,7 +728,7 @@ TEST_CASE("llm-sim llama: /infill malformed requests and a model without FIM tok
 
   SimProcess no_fim(llama_args({"--sim-no-fim"}));
   for (const std::string& body : {std::string(R"({"input_prefix":"a","input_suffix":"b"})"),
-                                 std::string("{\"input_prefix\":")}) {
+                                  std::string("{\"input_prefix\":")}) {
     Reply r = post(no_fim.port(), "/infill", body);
     CHECK(r.status == 501);
     CHECK(r.body == recorded_body("infill-no-fim.http", 1));
@@ -770,7 +773,8 @@ TEST_CASE("llm-sim llama: /v1/embeddings vectors are deterministic unit vectors"
   Json again = Json::parse(post(sim, "/v1/embeddings", {{"input", "the giant panda"}}).body);
   CHECK(again["data"][0]["embedding"] == a);
   CHECK(again["model"].get<std::string>().ends_with("tests/fixtures/gguf/tiny-llama-2L-f16.gguf"));
-  CHECK(Json::parse(post(sim, "/v1/embeddings", {{"input", "x"}, {"model", "m"}}).body)["model"] == "m");
+  CHECK(Json::parse(post(sim, "/v1/embeddings", {{"input", "x"}, {"model", "m"}}).body)["model"] ==
+        "m");
   Json b64 = Json::parse(
       post(sim, "/v1/embeddings", {{"input", "hi"}, {"encoding_format", "base64"}}).body);
   CHECK(b64["data"][0]["embedding"].get<std::string>().size() == 344); // 256 bytes
@@ -782,7 +786,8 @@ TEST_CASE("llm-sim llama: /v1/embeddings vectors are deterministic unit vectors"
   // Malformed, as recorded.
   CHECK(post(sim, "/v1/embeddings", {{"model", "x"}}).body == recorded_body("embeddings.http", 8));
   CHECK(post(sim, "/v1/embeddings", {{"input", 5}}).body == recorded_body("embeddings.http", 9));
-  CHECK(post(sim.port(), "/v1/embeddings", "{\"input\":").body == recorded_body("embeddings.http", 10));
+  CHECK(post(sim.port(), "/v1/embeddings", "{\"input\":").body ==
+        recorded_body("embeddings.http", 10));
   CHECK(post(sim, "/v1/embeddings", {{"input", "hi"}, {"encoding_format", "hex"}}).body ==
         recorded_body("embeddings.http", 12));
   CHECK(post(sim, "/v1/embeddings", {{"input", Json::array()}}).body ==
@@ -808,15 +813,18 @@ TEST_CASE("llm-sim llama: /v1/rerank ranks the relevant document first") {
   CHECK(j["results"][0]["relevance_score"] > j["results"][1]["relevance_score"]);
   CHECK(j["results"][1]["relevance_score"] >= j["results"][2]["relevance_score"]);
   CHECK(j["usage"]["prompt_tokens"].get<long long>() > 0);
-  Json top = Json::parse(post(sim, "/rerank", {{"model", "x"}, {"query", "panda"}, {"documents", docs},
-                                               {"top_n", 1}, {"return_text", true}})
+  Json top = Json::parse(post(sim, "/rerank",
+                              {{"model", "x"},
+                               {"query", "panda"},
+                               {"documents", docs},
+                               {"top_n", 1},
+                               {"return_text", true}})
                              .body);
   CHECK(top["model"] == "x");
   REQUIRE(top["results"].size() == 1);
   CHECK(!top["results"][0].contains("text")); // return_text only in the TEI form
-  Json tei = Json::parse(post(sim, "/reranking", {{"query", "panda"}, {"texts", docs},
-                                                  {"return_text", true}})
-                             .body);
+  Json tei = Json::parse(
+      post(sim, "/reranking", {{"query", "panda"}, {"texts", docs}, {"return_text", true}}).body);
   REQUIRE(tei.is_array());
   CHECK(tei[0]["index"] == 2);
   CHECK(tei[0].contains("score"));
@@ -1082,8 +1090,8 @@ TEST_CASE("llm-sim llama: /v1/messages/count_tokens counts the chat prompt it be
   CHECK(body["input_tokens"].get<int>() > 0);
   // A longer prompt counts more.
   req["messages"][0]["content"] = k_door_question + " And of Spain, and of Italy?";
-  CHECK(Json::parse(post(sim, "/v1/messages/count_tokens", req).body)["input_tokens"] >
-        body["input_tokens"]);
+  CHECK(Json::parse(post(sim, "/v1/messages/count_tokens", req).body)["input_tokens"]
+            .get<long long>() > body["input_tokens"].get<long long>());
 }
 
 TEST_CASE("llm-sim llama: /v1/responses answers generated text in the recorded shape") {
