@@ -108,7 +108,12 @@ int ask_main(int argc, char** argv) {
   case Command::cache_clear:
     return static_cast<int>(run_cache(inv->command, loaded->config, clock, term));
   case Command::models:
-    return static_cast<int>(run_models(inv->models, core::process_env(), install_stop_pipe(), term));
+    return static_cast<int>(
+        run_models(inv->models, core::process_env(), install_stop_pipe(), term));
+  case Command::logs:
+  case Command::completion:
+    term.error("not yet");
+    return 2;
   case Command::ask:
     break;
   }

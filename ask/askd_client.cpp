@@ -1,5 +1,7 @@
 #include "ask/askd_client.h"
 
+#include <cstdlib>
+
 #include "core/json_text.h"
 #include "core/sse.h"
 #include "core/url.h"
@@ -15,8 +17,9 @@ ServedInfo served_from(const net::ResponseHead& head) {
     auto v = head.header(name);
     return v ? std::string(*v) : std::string();
   };
-  return {get("X-Request-Id"), get("X-Requested-Model"), get("X-Served-By"),
-          get("X-Fallback-Path"), get("X-Council-Members")};
+  return {get("X-Request-Id"),    get("X-Requested-Model"), get("X-Served-By"),
+          get("X-Fallback-Path"), get("X-Council-Members"), get("X-Fallback-Reasons"),
+          get("Server-Timing")};
 }
 
 // askd's error message from an error body, or the status line when the body is not one.
@@ -32,7 +35,149 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// `text` split at `sep`, each piece trimmed of spaces; empty pieces dropped.
+std::vector<std::string_view> split_trimmed(std::string_view text, char sep) {
+  std::vector<std::string_view> out;
+  while (!text.empty()) {
+    const auto at = text.find(sep);
+    std::string_view piece = text.substr(0, at);
+    while (!piece.empty() && piece.front() == ' ') {
+      piece.remove_prefix(1);
+    }
+    while (!piece.empty() && piece.back() == ' ') {
+      piece.remove_suffix(1);
+    }
+    if (!piece.empty()) {
+      out.push_back(piece);
+    }
+    if (at == std::string_view::npos) {
+      break;
+    }
+    text.remove_prefix(at + 1);
+  }
+  return out;
+}
+
+// One Server-Timing entry: `name;desc="x";dur=12.5` (desc quoted or not, parameters in any
+// order). Anything malformed is skipped: these headers only inform.
+struct TimingEntry {
+  std::string_view name;
+  std::string desc;
+  std::optional<double> ms;
+};
+std::optional<TimingEntry> parse_timing(std::string_view entry) {
+  TimingEntry t;
+  std::size_t i = entry.find(';');
+  t.name = entry.substr(0, i);
+  while (i != std::string_view::npos && i < entry.size()) {
+    std::size_t start = i + 1;
+    while (start < entry.size() && entry[start] == ' ') {
+      ++start;
+    }
+    const std::size_t eq = entry.find('=', start);
+    if (eq == std::string_view::npos) {
+      return std::nullopt;
+    }
+    const std::string_view key = entry.substr(start, eq - start);
+    std::string value;
+    std::size_t j = eq + 1;
+    if (j < entry.size() && entry[j] == '"') {
+      for (++j; j < entry.size() && entry[j] != '"'; ++j) {
+        if (entry[j] == '\\' && j + 1 < entry.size()) {
+          ++j;
+        }
+        value += entry[j];
+      }
+      if (j >= entry.size()) {
+        return std::nullopt; // unterminated
+      }
+      ++j;
+    } else {
+      while (j < entry.size() && entry[j] != ';') {
+        value += entry[j++];
+      }
+    }
+    if (key == "desc") {
+      t.desc = std::move(value);
+    } else if (key == "dur") {
+      char* end = nullptr;
+      const double ms = std::strtod(value.c_str(), &end);
+      if (end == value.c_str() || *end != '\0' || !(ms >= 0) || ms > 1e12) {
+        return std::nullopt;
+      }
+      t.ms = ms;
+    }
+    i = entry.find(';', j);
+  }
+  return t;
+}
+
 } // namespace
+
+RouteInfo route_info(const ServedInfo& served) {
+  RouteInfo route;
+  for (const std::string_view pair : split_trimmed(served.fallback_reasons, ',')) {
+    const auto eq = pair.rfind('=');
+    if (eq == std::string_view::npos || eq == 0 || eq + 1 == pair.size()) {
+      continue;
+    }
+    route.attempts.push_back(
+        {std::string(pair.substr(0, eq)), std::string(pair.substr(eq + 1)), std::nullopt});
+  }
+  std::size_t next_failed = 0;
+  bool served_seen = false;
+  for (const std::string_view entry : split_trimmed(served.server_timing, ',')) {
+    const auto t = parse_timing(entry);
+    if (!t || !t->ms) {
+      continue;
+    }
+    const double s = *t->ms / 1000.0;
+    if (t->name == "attempt") {
+      // The failed attempts, in X-Fallback-Reasons' order.
+      if (next_failed < route.attempts.size() && route.attempts[next_failed].model == t->desc) {
+        route.attempts[next_failed++].seconds = s;
+      }
+    } else if (t->name == "served" && !served_seen && !t->desc.empty()) {
+      served_seen = true;
+      route.attempts.push_back({t->desc, "", s});
+    } else if (t->name == "queue") {
+      route.queue_s = s;
+    } else if (t->name == "load") {
+      route.load_s = s;
+    }
+  }
+  if (!served_seen && !served.served_by.empty()) {
+    route.attempts.push_back({served.served_by, "", std::nullopt});
+  }
+  return route;
+}
+
+std::string reason_words(std::string_view reason) {
+  static constexpr std::pair<std::string_view, std::string_view> k_words[] = {
+      {"not_pulled", "not pulled"},
+      {"connect", "backend down"},
+      {"timeout", "timed out"},
+      {"context", "prompt too long"},
+      {"capability", "cannot do this"},
+      {"queue_full", "queue full"},
+      {"overloaded", "no room to load"},
+      {"empty_stream", "empty answer"},
+      {"status_401", "backend refused the key"},
+      {"status_403", "backend refused the key"},
+      {"status_404", "not found"},
+      {"status_429", "rate limited"},
+      {"internal", "askd error"},
+  };
+  for (const auto& [code, words] : k_words) {
+    if (reason == code) {
+      return std::string(words);
+    }
+  }
+  if (reason.starts_with("status_")) {
+    return "HTTP " + std::string(reason.substr(7));
+  }
+  return std::string(reason);
+}
 
 core::Result<Endpoint> parse_endpoint(std::string_view url) {
   auto parsed = core::parse_http_url(url);
@@ -64,6 +209,9 @@ FailureKind classify_status(int status, const core::Json& body) {
       code = c.get<std::string>();
     }
   }
+  if (code == "context_length_exceeded") {
+    return FailureKind::context;
+  }
   if (code == "all_models_failed" || code == "overloaded" || code == "unavailable") {
     return FailureKind::all_failed;
   }
@@ -89,9 +237,8 @@ net::ClientOptions client_options(const Endpoint& ep) {
 } // namespace
 
 AskdClient::AskdClient(ClientSettings settings)
-    : m_settings(std::move(settings)),
-      m_http(m_settings.endpoint.host, m_settings.endpoint.port,
-             client_options(m_settings.endpoint)) {}
+    : m_settings(std::move(settings)), m_http(m_settings.endpoint.host, m_settings.endpoint.port,
+                                              client_options(m_settings.endpoint)) {}
 
 net::ClientRequest AskdClient::make_request(std::string method, const std::string& path,
                                             std::string body) const {
@@ -182,8 +329,11 @@ std::expected<ChatReply, ChatFailure> AskdClient::chat(const core::Json& request
     }
     auto parsed = core::parse_chat_response(std::string_view(*body));
     if (!parsed) {
-      ChatFailure f{FailureKind::other, "askd's reply: " + parsed.error().message, reply.served,
-                    {}, std::nullopt};
+      ChatFailure f{FailureKind::other,
+                    "askd's reply: " + parsed.error().message,
+                    reply.served,
+                    {},
+                    std::nullopt};
       return std::unexpected(std::move(f));
     }
     reply.response = std::move(*parsed);
@@ -237,8 +387,7 @@ std::expected<ChatReply, ChatFailure> AskdClient::chat(const core::Json& request
         if (c.index != 0) {
           continue;
         }
-        if (c.delta.reasoning_content && !c.delta.reasoning_content->empty() &&
-            sink.on_reasoning) {
+        if (c.delta.reasoning_content && !c.delta.reasoning_content->empty() && sink.on_reasoning) {
           sink.on_reasoning(*c.delta.reasoning_content);
         }
         if (c.delta.content && !c.delta.content->empty()) {
@@ -277,12 +426,14 @@ std::expected<core::Json, ChatFailure> AskdClient::models() {
   auto json = core::parse_json_text(*body);
   if (status != 200) {
     return std::unexpected(ChatFailure{classify_status(status, json ? *json : core::Json()),
-                                       error_message(status, *body), {}, {}, std::nullopt});
+                                       error_message(status, *body),
+                                       {},
+                                       {},
+                                       std::nullopt});
   }
   if (!json || !json->is_object()) {
-    return std::unexpected(
-        ChatFailure{FailureKind::other, "askd's /v1/models reply is not a JSON object", {}, {},
-                    std::nullopt});
+    return std::unexpected(ChatFailure{
+        FailureKind::other, "askd's /v1/models reply is not a JSON object", {}, {}, std::nullopt});
   }
   return *json;
 }

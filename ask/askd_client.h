@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ask/exit_code.h"
 #include "core/openai.h"
@@ -40,16 +41,38 @@ struct ClientSettings {
 // What askd said about who answered (its response headers).
 struct ServedInfo {
   std::string request_id;
-  std::string requested;     // X-Requested-Model: the logical model after aliases
-  std::string served_by;     // X-Served-By
-  std::string fallback_path; // X-Fallback-Path: "fast-9b>fast-3b>fast-1b"
-  std::string council_members; // X-Council-Members
+  std::string requested;        // X-Requested-Model: the logical model after aliases
+  std::string served_by;        // X-Served-By
+  std::string fallback_path;    // X-Fallback-Path: "fast-9b>fast-3b>fast-1b"
+  std::string council_members;  // X-Council-Members
+  std::string fallback_reasons; // X-Fallback-Reasons: "fast-9b=not_pulled,fast-3b=connect"
+  std::string server_timing;    // Server-Timing: each attempt's duration, queue and load waits
 };
+
+// One model askd tried, from X-Fallback-Reasons and Server-Timing.
+struct AttemptInfo {
+  std::string model;
+  std::string reason;            // "" for the model that served
+  std::optional<double> seconds; // how long the attempt took, when askd said
+};
+
+// What askd's headers say about the way to the answer: every attempt in order (the served one
+// last), and the time spent waiting for a concurrency permit and for a model to load.
+struct RouteInfo {
+  std::vector<AttemptInfo> attempts;
+  std::optional<double> queue_s;
+  std::optional<double> load_s;
+};
+RouteInfo route_info(const ServedInfo& served);
+
+// A fallback reason in a few words for people: "not_pulled" → "not pulled", "connect" →
+// "backend down", "context" → "prompt too long", "status_503" → "HTTP 503".
+std::string reason_words(std::string_view reason);
 
 struct ChatReply {
   ServedInfo served;
-  core::ChatResponse response; // the whole response (accumulated from the stream)
-  std::string answer;          // choice 0's content
+  core::ChatResponse response;  // the whole response (accumulated from the stream)
+  std::string answer;           // choice 0's content
   std::optional<double> ttft_s; // time to the first answer text, reasoning not counted
                                 // (streams only)
 };
@@ -57,8 +80,8 @@ struct ChatReply {
 struct ChatFailure {
   FailureKind kind = FailureKind::other;
   std::string message;
-  ServedInfo served;           // what askd said before failing, if anything
-  std::string partial_answer;  // text printed before a stream broke
+  ServedInfo served;            // what askd said before failing, if anything
+  std::string partial_answer;   // text printed before a stream broke
   std::optional<double> ttft_s; // when that text began
 };
 

@@ -56,3 +56,41 @@ TEST_CASE("ask client: askd's statuses map to failure kinds") {
   CHECK(static_cast<int>(ask::cli::exit_code_for(FailureKind::all_failed)) == 4);
   CHECK(static_cast<int>(ask::cli::exit_code_for(FailureKind::timeout)) == 5);
 }
+
+TEST_CASE("route_info: attempts from X-Fallback-Reasons with Server-Timing's durations") {
+  ask::cli::ServedInfo s;
+  s.served_by = "fast-1b";
+  s.fallback_reasons = "fast-9b=not_pulled,fast-3b=connect";
+  s.server_timing = R"(attempt;desc="fast-9b";dur=12.5, attempt;desc="fast-3b";dur=3.0, )"
+                    R"(served;desc="fast-1b";dur=820.0, queue;dur=1.5, load;dur=750)";
+  const auto r = ask::cli::route_info(s);
+  REQUIRE(r.attempts.size() == 3);
+  CHECK(r.attempts[0].model == "fast-9b");
+  CHECK(r.attempts[0].reason == "not_pulled");
+  CHECK(r.attempts[0].seconds == doctest::Approx(0.0125));
+  CHECK(r.attempts[1].seconds == doctest::Approx(0.003));
+  CHECK(r.attempts[2].model == "fast-1b");
+  CHECK(r.attempts[2].reason.empty());
+  CHECK(r.attempts[2].seconds == doctest::Approx(0.82));
+  CHECK(r.queue_s == doctest::Approx(0.0015));
+  CHECK(r.load_s == doctest::Approx(0.75));
+  CHECK(ask::cli::reason_words("not_pulled") == "not pulled");
+  CHECK(ask::cli::reason_words("status_502") == "HTTP 502");
+  CHECK(ask::cli::reason_words("weird") == "weird");
+}
+
+TEST_CASE("route_info: malformed or missing headers give what can be read, never more") {
+  ask::cli::ServedInfo s;
+  s.served_by = "m";
+  for (const char* timing :
+       {"", ";;;", "attempt;desc=\"unterminated", "attempt;dur=abc", "served;dur=-5",
+        "queue;dur=1e400", "load;desc", ",,,", "served;desc=\"m\";dur=1;dur=2"}) {
+    CAPTURE(timing);
+    s.server_timing = timing;
+    s.fallback_reasons = "=x,a=,b,=,c=status_500";
+    const auto r = ask::cli::route_info(s);
+    REQUIRE_FALSE(r.attempts.empty());
+    CHECK(r.attempts.back().model == "m");
+    CHECK_FALSE(r.queue_s.has_value());
+  }
+}

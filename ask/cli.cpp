@@ -1,5 +1,6 @@
 #include "ask/cli.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string_view>
 
@@ -7,6 +8,7 @@
 
 #include "ask/exit_code.h"
 #include "config/defaults.h"
+#include "config/suggest.h"
 
 namespace ask::cli {
 namespace {
@@ -16,11 +18,24 @@ std::string main_footer() {
   s += "The prompt is the arguments, standard input, or both: with both, the arguments come\n"
        "first, then a blank line, then the piped text:\n"
        "  git diff | ask --9b \"write a one-line commit message\"\n\n"
-       "Other commands (first argument only):\n"
-       "  ask stats [--since 7d] [--json]   calls, cache hits, demotions, latency per model\n"
-       "  ask cache stats | prune | clear   the prompt cache\n"
-       "  ask models [--json]               the logical models askd serves\n\n"
-       "Environment: ASK_URL, ASK_API_KEY, ASK_CONFIG, NO_COLOR, XDG_CACHE_HOME, XDG_DATA_HOME\n\n";
+       "Attach images or text files with -a (repeatable); off a terminal the answer is\n"
+       "printed only once it is complete (--stream prints it as it comes).\n\n"
+       "Other commands (after the global options --config, -q, -v, --url, --api-key):\n"
+       "  ask stats [--since 7d] [--json]     calls, cache hits, demotions, latency per model\n"
+       "  ask cache stats | prune | clear     the prompt cache\n"
+       "  ask models [--json]                 the logical models askd serves\n"
+       "  ask logs [-n N] [-q TEXT] [--cid ID] [--json]   past questions and answers\n"
+       "  ask completion bash | zsh | fish    a shell completion script\n"
+       "A prompt that starts with one of these words: ask -- models of cars\n\n"
+       "Environment:\n"
+       "  ASK_URL          askd's address (else http://127.0.0.1:11436)\n"
+       "  ASK_API_KEY      askd's API key\n"
+       "  ASK_CONFIG       the config file (else $XDG_CONFIG_HOME/ask/config.jsonc)\n"
+       "  NO_COLOR, TERM   no colour when NO_COLOR is set or TERM=dumb\n"
+       "  XDG_CONFIG_HOME  where the config is looked for (~/.config)\n"
+       "  XDG_CACHE_HOME   where the prompt cache lives (~/.cache/ask/cache.sqlite)\n"
+       "  XDG_DATA_HOME    the telemetry log and the history (~/.local/share/ask/)\n"
+       "  HOME             the base of the defaults above\n\n";
   s += k_exit_code_help;
   return s;
 }
@@ -29,6 +44,20 @@ std::string main_footer() {
 core::Error usage_error(const CLI::ParseError& e) {
   std::string msg = e.what();
   return core::Error::bad_request(msg);
+}
+
+bool valid_conversation_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) {
+    return false;
+  }
+  for (const char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
 }
 
 core::Result<core::Duration> parse_timeout(const std::string& text) {
@@ -62,12 +91,12 @@ core::Result<Invocation> parse_ask(int argc, const char* const* argv,
     if (t.flag == config.default_tier) {
       desc += " (the default)";
     }
-    auto* opt = app.add_flag_callback("--" + t.flag, [&tier_set, i] { tier_set[i] = true; }, desc);
+    auto* opt = app.add_flag_callback(
+        "--" + t.flag, [&tier_set, i] { tier_set[i] = true; }, desc);
     opt->group("Tiers (from the config)");
     tier_opts.push_back(opt);
   }
-  app.add_option("-m,--model", o.model, "Any logical model, council or alias")
-      ->type_name("NAME");
+  app.add_option("-m,--model", o.model, "Any logical model, council or alias")->type_name("NAME");
   app.add_option("-s,--system", o.system, "A system prompt")->type_name("TEXT");
   app.add_option("--temperature", o.temperature, "Sampling temperature")
       ->type_name("T")
@@ -82,19 +111,33 @@ core::Result<Invocation> parse_ask(int argc, const char* const* argv,
   app.add_option("--url", o.url,
                  "askd's address (default $ASK_URL, else " + std::string(k_default_askd_url) + ")")
       ->type_name("URL");
-  app.add_option("--api-key", o.api_key, "askd's API key (default $ASK_API_KEY)")
-      ->type_name("KEY");
+  app.add_option("--api-key", o.api_key, "askd's API key (default $ASK_API_KEY)")->type_name("KEY");
   app.add_flag("--no-cache", o.no_cache, "Neither read nor write the prompt cache");
   app.add_flag("--refresh", o.refresh, "Ask again and store the new answer in the cache");
   app.add_flag("--show-thinking", o.show_thinking, "Show the model's reasoning (on stderr)");
   app.add_flag("-v,--verbose", o.verbose, "Say on stderr who answered, how, and how fast");
   app.add_flag("-q,--quiet", o.quiet, "No progress line or notes (degradation is still said)");
+  app.add_option("-a,--attach", o.attach,
+                 "Attach an image (PNG, JPEG, GIF, WebP) or a text file; a URL is passed on, "
+                 "- is standard input (repeatable)")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  app.add_option("-f,--fragment", o.fragments, "Add a text file to the prompt (repeatable)")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  app.add_flag("--no-stdin", o.no_stdin, "Never read standard input (for loops over a file)");
+  app.add_flag("--stream", o.stream,
+               "Print the answer as it comes even off a terminal (a broken stream leaves part)");
+  app.add_flag("-c,--continue", o.continue_last, "Continue the last conversation");
+  app.add_option("--cid", o.cid, "Continue, or start, the conversation with this id")
+      ->type_name("ID");
+  app.add_flag("--no-history", o.no_history, "Keep this question out of the history (ask logs)");
   std::string config_path;
-  app.add_option("--config", config_path, "The config file (default $ASK_CONFIG, else "
-                                          "~/.config/ask/config.jsonc, else built-in)")
+  app.add_option("--config", config_path,
+                 "The config file (default $ASK_CONFIG, else "
+                 "~/.config/ask/config.jsonc, else built-in)")
       ->type_name("FILE");
-  app.add_option("prompt", o.words, "The question (quote it, or pipe text in)")
-      ->type_name("TEXT");
+  app.add_option("prompt", o.words, "The question (quote it, or pipe text in)")->type_name("TEXT");
   app.footer(main_footer());
 
   try {
@@ -132,6 +175,18 @@ core::Result<Invocation> parse_ask(int argc, const char* const* argv,
     return core::fail(core::Error::bad_request("--" + *o.tier + " and --model " + *o.model +
                                                " both choose the model: give one"));
   }
+  if (o.continue_last && o.cid) {
+    return core::fail(core::Error::bad_request("-c continues the last conversation and --cid " +
+                                               *o.cid + " a named one: give one"));
+  }
+  if (o.cid && !valid_conversation_id(*o.cid)) {
+    return core::fail(core::Error::bad_request(
+        "--cid \"" + *o.cid + "\": a conversation id is 1 to 64 letters, digits, '.', '_' or '-'"));
+  }
+  if ((o.continue_last || o.cid) && o.no_history) {
+    return core::fail(core::Error::bad_request(
+        "--no-history cannot continue a conversation (it is kept in the history)"));
+  }
   if (o.no_cache && o.refresh) {
     return core::fail(core::Error::bad_request(
         "--no-cache and --refresh contradict each other (--refresh writes the cache)"));
@@ -146,24 +201,53 @@ core::Result<Invocation> parse_ask(int argc, const char* const* argv,
   return inv;
 }
 
-// Parses a subcommand's own App (argv[1] is the subcommand's name); --help leaves its help
-// text in `inv`. Every subcommand also takes --config (read before parsing, see cli.h).
-core::Result<void> parse_subcommand(CLI::App& app, int argc, const char* const* argv,
-                                    Invocation& inv) {
-  std::string config_path;
+// The options ask takes before a command word (and also after it): they are read by the
+// pre-scan in parse_command_line and handed to the command.
+struct Globals {
+  bool quiet = false;
+  bool verbose = false;
+  std::optional<std::string> url;
+  std::optional<std::string> api_key;
+};
+
+// Adds the global options to a command's App (after the command word, they are its options).
+void add_globals(CLI::App& app, Globals& g, std::string& config_path) {
   app.add_option("--config", config_path, "The config file")->type_name("FILE");
+  app.add_flag("-q,--quiet", g.quiet, "No notes on stderr");
+  app.add_flag("-v,--verbose", g.verbose, "More on stderr");
+  app.add_option("--url", g.url, "askd's address (default $ASK_URL)")->type_name("URL");
+  app.add_option("--api-key", g.api_key, "askd's API key (default $ASK_API_KEY)")->type_name("KEY");
+}
+
+// Parses a command's own App over the words after the command word; --help leaves its help
+// text in `inv`.
+core::Result<void> parse_subcommand(CLI::App& app, const std::vector<std::string>& args,
+                                    Invocation& inv) {
+  std::vector<std::string> reversed(args.rbegin(), args.rend()); // CLI11 takes them backwards
   try {
-    app.parse(argc - 1, argv + 1);
+    app.parse(reversed);
   } catch (const CLI::CallForHelp&) {
     inv.command = Command::help;
     inv.text = app.help();
   } catch (const CLI::ParseError& e) {
-    return core::fail(usage_error(e));
+    return core::fail(core::Error::bad_request(app.get_name() + ": " + e.what()));
   }
   return {};
 }
 
-core::Result<Invocation> parse_stats(int argc, const char* const* argv) {
+// The globals given before the command word and after it, together.
+void merge_globals(const Globals& after, Globals& before) {
+  before.quiet = before.quiet || after.quiet;
+  before.verbose = before.verbose || after.verbose;
+  if (after.url) {
+    before.url = after.url;
+  }
+  if (after.api_key) {
+    before.api_key = after.api_key;
+  }
+}
+
+core::Result<Invocation> parse_stats(const std::vector<std::string>& args, Globals& g) {
   Invocation inv;
   inv.command = Command::stats;
   CLI::App app("ask stats: what the telemetry log says about each model: calls, where they "
@@ -175,26 +259,33 @@ core::Result<Invocation> parse_stats(int argc, const char* const* argv) {
   app.add_option("--until", inv.stats.until, "Only calls before this (same forms)")
       ->type_name("WHEN");
   app.add_flag("--json", inv.stats.json, "Print the summary as JSON");
-  if (auto parsed = parse_subcommand(app, argc, argv, inv); !parsed) {
+  Globals after;
+  std::string config_path;
+  add_globals(app, after, config_path);
+  if (auto parsed = parse_subcommand(app, args, inv); !parsed) {
     return core::fail(parsed.error());
   }
+  merge_globals(after, g);
   return inv;
 }
 
-core::Result<Invocation> parse_cache(int argc, const char* const* argv) {
+core::Result<Invocation> parse_cache(const std::vector<std::string>& args, Globals& g) {
   Invocation inv;
   CLI::App app("ask cache: the prompt cache (a SQLite file; see docs/cache.md).", "ask cache");
   app.require_subcommand(1);
   auto* stats = app.add_subcommand("stats", "Entries, size, age, per model");
   auto* prune = app.add_subcommand("prune", "Delete expired entries and compact the file");
   auto* clear = app.add_subcommand("clear", "Delete every entry");
+  Globals after;
   std::string config_path;
+  add_globals(app, after, config_path);
   for (auto* sub : {stats, prune, clear}) {
     sub->add_option("--config", config_path, "The config file")->type_name("FILE");
   }
-  if (auto parsed = parse_subcommand(app, argc, argv, inv); !parsed) {
+  if (auto parsed = parse_subcommand(app, args, inv); !parsed) {
     return core::fail(parsed.error());
   }
+  merge_globals(after, g);
   if (inv.command == Command::help) {
     return inv;
   }
@@ -204,20 +295,159 @@ core::Result<Invocation> parse_cache(int argc, const char* const* argv) {
   return inv;
 }
 
-core::Result<Invocation> parse_models(int argc, const char* const* argv) {
+core::Result<Invocation> parse_models(const std::vector<std::string>& args, Globals& g) {
   Invocation inv;
   inv.command = Command::models;
   CLI::App app("ask models: the logical models askd serves, with their state where askd "
                "knows it.",
                "ask models");
-  app.add_option("--url", inv.models.url, "askd's address (default $ASK_URL)")->type_name("URL");
-  app.add_option("--api-key", inv.models.api_key, "askd's API key (default $ASK_API_KEY)")
-      ->type_name("KEY");
   app.add_flag("--json", inv.models.json, "Print askd's answer as JSON");
-  if (auto parsed = parse_subcommand(app, argc, argv, inv); !parsed) {
+  Globals after;
+  std::string config_path;
+  add_globals(app, after, config_path);
+  if (auto parsed = parse_subcommand(app, args, inv); !parsed) {
     return core::fail(parsed.error());
   }
+  merge_globals(after, g);
   return inv;
+}
+
+core::Result<Invocation> parse_logs(const std::vector<std::string>& args, Globals& g) {
+  Invocation inv;
+  inv.command = Command::logs;
+  CLI::App app("ask logs: past questions and answers from the history, newest first; "
+               "-q searches them (every word must occur), --cid shows one conversation.",
+               "ask logs");
+  app.add_option("-n", inv.logs.n, "How many exchanges (default 10)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1'000'000));
+  app.add_option("-q,--query", inv.logs.query,
+                 "Only exchanges whose prompt or answer has "
+                 "these words")
+      ->type_name("TEXT");
+  app.add_option("--cid", inv.logs.cid, "One conversation, oldest first")->type_name("ID");
+  app.add_flag("--json", inv.logs.json, "Print a JSON array");
+  // -q is the query here: the quiet flag is only a global before the word `logs`.
+  std::string config_path;
+  app.add_option("--config", config_path, "The config file")->type_name("FILE");
+  if (auto parsed = parse_subcommand(app, args, inv); !parsed) {
+    return core::fail(parsed.error());
+  }
+  if (inv.logs.cid && !valid_conversation_id(*inv.logs.cid)) {
+    return core::fail(core::Error::bad_request("ask logs --cid \"" + *inv.logs.cid +
+                                               "\": not a conversation id"));
+  }
+  (void)g;
+  return inv;
+}
+
+core::Result<Invocation> parse_completion(const std::vector<std::string>& args, Globals& g) {
+  Invocation inv;
+  inv.command = Command::completion;
+  CLI::App app("ask completion: print a completion script for a shell. Load it with\n"
+               "  bash: source <(ask completion bash)   (or put it in "
+               "~/.local/share/bash-completion/completions/ask)\n"
+               "  zsh:  ask completion zsh > ~/.zfunc/_ask   (with ~/.zfunc in $fpath)\n"
+               "  fish: ask completion fish > ~/.config/fish/completions/ask.fish",
+               "ask completion");
+  app.add_option("shell", inv.shell, "bash, zsh or fish")
+      ->type_name("SHELL")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh", "fish"}));
+  Globals after;
+  std::string config_path;
+  add_globals(app, after, config_path);
+  if (auto parsed = parse_subcommand(app, args, inv); !parsed) {
+    return core::fail(parsed.error());
+  }
+  merge_globals(after, g);
+  return inv;
+}
+
+// A global option (as the pre-scan sees it): its names and whether it takes a value.
+struct GlobalName {
+  std::string_view name;
+  bool takes_value;
+};
+constexpr GlobalName k_globals[] = {{"--config", true}, {"-q", false},        {"--quiet", false},
+                                    {"-v", false},      {"--verbose", false}, {"--url", true},
+                                    {"--api-key", true}};
+
+// Reads global option `arg` (at argv[i]; its value may be argv[i + 1]) into `g`. Returns how
+// many arguments it took, 0 when `arg` is not a global option.
+int read_global(std::string_view arg, const char* next, Globals& g) {
+  const auto eq = arg.find('=');
+  const std::string_view name = arg.substr(0, eq);
+  for (const GlobalName& known : k_globals) {
+    if (name != known.name) {
+      continue;
+    }
+    if (!known.takes_value) {
+      if (eq != std::string_view::npos) {
+        return 0;
+      }
+      (name == "-q" || name == "--quiet" ? g.quiet : g.verbose) = true;
+      return 1;
+    }
+    std::optional<std::string> value;
+    int used = 1;
+    if (eq != std::string_view::npos) {
+      value = std::string(arg.substr(eq + 1));
+    } else if (next) {
+      value = next;
+      used = 2;
+    } else {
+      return 0; // no value: the question's parser reports it
+    }
+    if (name == "--url") {
+      g.url = value;
+    } else if (name == "--api-key") {
+      g.api_key = value;
+    }
+    return used; // --config was read before parsing (find_config_arg)
+  }
+  return 0;
+}
+
+// The words a command takes after it, for the "did you mean" check.
+std::vector<std::string> command_words(std::string_view command) {
+  if (command == "cache") {
+    return {"stats", "prune", "clear"};
+  }
+  if (command == "completion") {
+    return {"bash", "zsh", "fish"};
+  }
+  return {};
+}
+
+// `ask cahce stats`, `ask modles`: a prompt of one or two words whose first is a misspelt
+// command (and whose second, if any, is one of its words) is a typo, not a question.
+std::optional<std::string> misspelt_command(const std::vector<std::string>& words) {
+  if (words.empty() || words.size() > 2) {
+    return std::nullopt;
+  }
+  const std::vector<std::string> commands(std::begin(k_commands), std::end(k_commands));
+  auto command = config::closest_name(words[0], commands);
+  if (!command || *command == words[0]) {
+    return std::nullopt;
+  }
+  std::string suggestion = "ask " + *command;
+  if (words.size() == 2) {
+    const auto sub_words = command_words(*command);
+    std::optional<std::string> sub;
+    if (std::find(sub_words.begin(), sub_words.end(), words[1]) != sub_words.end()) {
+      sub = words[1];
+    } else {
+      sub = config::closest_name(words[1], sub_words);
+    }
+    if (!sub) {
+      return std::nullopt;
+    }
+    suggestion += " " + *sub;
+  }
+  return "\"" + words[0] + "\" is not a command; did you mean `" + suggestion +
+         "`? (to ask it as a question: ask -- " + words[0] +
+         (words.size() == 2 ? " " + words[1] : std::string()) + ")";
 }
 
 } // namespace
@@ -240,19 +470,56 @@ std::optional<std::string> find_config_arg(int argc, const char* const* argv) {
 
 core::Result<Invocation> parse_command_line(int argc, const char* const* argv,
                                             const config::Config& config) {
-  if (argc >= 2) {
-    std::string_view first = argv[1];
-    if (first == "stats") {
-      return parse_stats(argc, argv);
+  // The first word that is not a global option or its value decides: a command, or a question.
+  Globals globals;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--" || arg.empty()) {
+      break;
     }
-    if (first == "cache") {
-      return parse_cache(argc, argv);
+    if (arg.starts_with('-')) {
+      const int used = read_global(arg, i + 1 < argc ? argv[i + 1] : nullptr, globals);
+      if (used == 0) {
+        break; // a question's option (a tier flag, -m, ...): this is a question
+      }
+      i += used - 1;
+      continue;
     }
-    if (first == "models") {
-      return parse_models(argc, argv);
+    using Parser = core::Result<Invocation> (*)(const std::vector<std::string>&, Globals&);
+    static constexpr std::pair<std::string_view, Parser> k_parsers[] = {
+        {"stats", parse_stats},
+        {"cache", parse_cache},
+        {"models", parse_models},
+        {"logs", parse_logs},
+        {"completion", parse_completion}};
+    for (const auto& [name, parser] : k_parsers) {
+      if (arg == name) {
+        auto inv = parser(std::vector<std::string>(argv + i + 1, argv + argc), globals);
+        if (inv) {
+          inv->ask.quiet = globals.quiet;
+          inv->ask.verbose = globals.verbose;
+          inv->models.url = globals.url;
+          inv->models.api_key = globals.api_key;
+        }
+        return inv;
+      }
+    }
+    break;
+  }
+  auto inv = parse_ask(argc, argv, config);
+  if (inv && inv->command == Command::ask) {
+    if (auto typo = misspelt_command(inv->ask.words)) {
+      // `--` before the words makes them a question whatever they are.
+      bool dashes = false;
+      for (int i = 1; i < argc; ++i) {
+        dashes = dashes || std::string_view(argv[i]) == "--";
+      }
+      if (!dashes) {
+        return core::fail(core::Error::bad_request(*typo));
+      }
     }
   }
-  return parse_ask(argc, argv, config);
+  return inv;
 }
 
 } // namespace ask::cli

@@ -1,8 +1,11 @@
 #pragma once
 // ask's command line. The tier flags (--9b, --think, ...) come from the config, so the config
 // is loaded before the command line is parsed: find_config_arg() digs --config out first.
-// Subcommands (stats, cache, models) are recognised only as the very first argument, so a
-// prompt may contain those words: `ask --9b models of cars` asks a question.
+// A subcommand (stats, cache, models, logs, completion) is the first word that is not one of
+// the global options (--config, -q, -v, --url, --api-key) or their values: `ask -q stats` runs
+// the command, while `ask --9b models of cars` (a question's option came first) and
+// `ask -- stats` ask a question. A lone misspelt command (`ask cahce stats`) is an error with
+// a suggestion, not a question.
 
 #include <optional>
 #include <string>
@@ -17,10 +20,24 @@ namespace ask::cli {
 // askd's address when neither --url nor $ASK_URL gives one.
 inline constexpr std::string_view k_default_askd_url = "http://127.0.0.1:11436";
 
-enum class Command { ask, stats, cache_stats, cache_prune, cache_clear, models, help, version };
+enum class Command {
+  ask,
+  stats,
+  cache_stats,
+  cache_prune,
+  cache_clear,
+  models,
+  logs,
+  completion,
+  help,
+  version
+};
+
+// The subcommands, as the first word of a command line.
+inline constexpr std::string_view k_commands[] = {"stats", "cache", "models", "logs", "completion"};
 
 struct AskOptions {
-  std::vector<std::string> words; // the prompt's words, joined with spaces
+  std::vector<std::string> words;   // the prompt's words, joined with spaces
   std::optional<std::string> tier;  // a tier flag from the config, without "--"
   std::optional<std::string> model; // -m/--model
   std::optional<std::string> system;
@@ -35,6 +52,13 @@ struct AskOptions {
   bool show_thinking = false;
   bool verbose = false;
   bool quiet = false;
+  std::vector<std::string> attach;    // -a FILE|URL|-: images or text files
+  std::vector<std::string> fragments; // -f FILE|-: text files
+  bool no_stdin = false;              // never read standard input
+  bool stream = false;                // stream off a terminal too (default: all or nothing)
+  bool continue_last = false;         // -c: continue the last conversation
+  std::optional<std::string> cid;     // --cid ID: continue (or start) a named conversation
+  bool no_history = false;            // keep this exchange out of the history
 };
 
 struct StatsOptions {
@@ -49,12 +73,21 @@ struct ModelsOptions {
   bool json = false;
 };
 
+struct LogsOptions {
+  int n = 10;                       // the most exchanges to print
+  std::optional<std::string> query; // full-text search in prompts and answers
+  std::optional<std::string> cid;   // one conversation, oldest first
+  bool json = false;
+};
+
 struct Invocation {
   Command command = Command::ask;
   AskOptions ask;
   StatsOptions stats;
   ModelsOptions models;
-  std::string text; // for help and version: what to print
+  LogsOptions logs;
+  std::string shell; // completion: bash, zsh or fish
+  std::string text;  // for help and version: what to print
 };
 
 // The value of --config FILE / --config=FILE anywhere before a "--", if given; a --config

@@ -64,8 +64,8 @@ TEST_CASE("ask cli: no tier leaves the choice to the default; -m takes any name"
 
 TEST_CASE("ask cli: options are parsed with their values") {
   auto inv = parse({"--9b", "-s", "be brief", "--temperature", "0.2", "--max-tokens", "64",
-                    "--json", "--timeout", "90s", "--url", "http://127.0.0.1:9", "--api-key",
-                    "k", "--refresh", "--show-thinking", "-v", "-q", "question"});
+                    "--json", "--timeout", "90s", "--url", "http://127.0.0.1:9", "--api-key", "k",
+                    "--refresh", "--show-thinking", "-v", "-q", "question"});
   REQUIRE(inv.has_value());
   const auto& o = inv->ask;
   CHECK(o.system == "be brief");
@@ -147,4 +147,106 @@ TEST_CASE("ask cli: find_config_arg finds --config before a --") {
   CHECK_FALSE(ask::cli::find_config_arg(after.argc(), after.argv()).has_value());
   Argv none({"q"});
   CHECK_FALSE(ask::cli::find_config_arg(none.argc(), none.argv()).has_value());
+}
+
+TEST_CASE("ask cli: a command is recognised after the global options") {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"-q", "stats"},
+                                             {"--config", "x.jsonc", "stats"},
+                                             {"--config=x.jsonc", "-v", "stats"}}) {
+    CAPTURE(args[0]);
+    auto inv = parse(args);
+    REQUIRE(inv.has_value());
+    CHECK(inv->command == Command::stats);
+  }
+  auto quiet = parse({"-q", "stats"});
+  REQUIRE(quiet.has_value());
+  CHECK(quiet->ask.quiet);
+  auto models = parse({"--url", "http://127.0.0.1:9", "--api-key", "k", "models", "--json"});
+  REQUIRE(models.has_value());
+  CHECK(models->command == Command::models);
+  CHECK(models->models.url == "http://127.0.0.1:9");
+  CHECK(models->models.api_key == "k");
+  CHECK(models->models.json);
+  // After the command word too.
+  auto after = parse({"models", "--url", "http://127.0.0.1:8"});
+  REQUIRE(after.has_value());
+  CHECK(after->models.url == "http://127.0.0.1:8");
+  auto cache = parse({"-q", "cache", "prune"});
+  REQUIRE(cache.has_value());
+  CHECK(cache->command == Command::cache_prune);
+}
+
+TEST_CASE("ask cli: a question's option, or --, before a command word makes it a question") {
+  auto tiered = parse({"--9b", "models", "of", "cars"});
+  REQUIRE(tiered.has_value());
+  CHECK(tiered->command == Command::ask);
+  CHECK(tiered->ask.words == std::vector<std::string>{"models", "of", "cars"});
+  auto dashed = parse({"--", "stats"});
+  REQUIRE(dashed.has_value());
+  CHECK(dashed->command == Command::ask);
+  CHECK(dashed->ask.words == std::vector<std::string>{"stats"});
+  auto quiet_dashed = parse({"-q", "--", "cahce", "stats"});
+  REQUIRE(quiet_dashed.has_value());
+  CHECK(quiet_dashed->command == Command::ask);
+}
+
+TEST_CASE("ask cli: a lone misspelt command is an error with a suggestion") {
+  auto typo = parse({"cahce", "stats"});
+  REQUIRE_FALSE(typo.has_value());
+  CHECK(typo.error().message.find("did you mean `ask cache stats`") != std::string::npos);
+  CHECK(typo.error().message.find("ask -- cahce stats") != std::string::npos);
+  auto alone = parse({"modles"});
+  REQUIRE_FALSE(alone.has_value());
+  CHECK(alone.error().message.find("`ask models`") != std::string::npos);
+  // Not alone, or not close: a question.
+  auto longer = parse({"modles", "of", "cars"});
+  REQUIRE(longer.has_value());
+  CHECK(longer->command == Command::ask);
+  auto other = parse({"cahce", "hello"});
+  REQUIRE(other.has_value());
+  CHECK(other->command == Command::ask);
+  auto word = parse({"summarise"});
+  REQUIRE(word.has_value());
+  CHECK(word->command == Command::ask);
+}
+
+TEST_CASE("ask cli: -a and -f repeat and take one value each; the words stay the prompt") {
+  auto inv = parse({"-a", "x.png", "describe", "-a", "y.png", "-f", "notes.txt", "both"});
+  REQUIRE(inv.has_value());
+  CHECK(inv->ask.attach == std::vector<std::string>{"x.png", "y.png"});
+  CHECK(inv->ask.fragments == std::vector<std::string>{"notes.txt"});
+  CHECK(inv->ask.words == std::vector<std::string>{"describe", "both"});
+}
+
+TEST_CASE("ask cli: conversations: -c or --cid, a valid id, not with --no-history") {
+  auto c = parse({"-c", "and", "then?"});
+  REQUIRE(c.has_value());
+  CHECK(c->ask.continue_last);
+  auto named = parse({"--cid", "work.plan-2", "hi"});
+  REQUIRE(named.has_value());
+  CHECK(named->ask.cid == "work.plan-2");
+  CHECK_FALSE(parse({"-c", "--cid", "x", "hi"}).has_value());
+  auto bad = parse({"--cid", "a b", "hi"});
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().message.find("--cid") != std::string::npos);
+  CHECK_FALSE(parse({"--cid", std::string(65, 'a'), "hi"}).has_value());
+  CHECK_FALSE(parse({"-c", "--no-history", "hi"}).has_value());
+}
+
+TEST_CASE("ask cli: logs takes -n, -q as its query, --cid and --json; completion a shell") {
+  auto logs = parse({"-q", "logs", "-n", "3", "-q", "dead lock", "--json"});
+  REQUIRE(logs.has_value());
+  CHECK(logs->command == Command::logs);
+  CHECK(logs->logs.n == 3);
+  CHECK(logs->logs.query == "dead lock");
+  CHECK(logs->logs.json);
+  CHECK_FALSE(parse({"logs", "-n", "0"}).has_value());
+  CHECK_FALSE(parse({"logs", "--cid", "no spaces"}).has_value());
+  auto comp = parse({"completion", "fish"});
+  REQUIRE(comp.has_value());
+  CHECK(comp->command == Command::completion);
+  CHECK(comp->shell == "fish");
+  CHECK_FALSE(parse({"completion", "tcsh"}).has_value());
+  CHECK_FALSE(parse({"completion"}).has_value());
 }

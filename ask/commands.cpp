@@ -62,9 +62,9 @@ std::optional<double> parse_date(std::string_view text) {
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || y < 1970) {
     return std::nullopt;
   }
-  return static_cast<double>(days_from_civil(y, static_cast<unsigned>(mo),
-                                             static_cast<unsigned>(d)) * 86400 +
-                             h * 3600 + mi * 60 + s);
+  return static_cast<double>(
+      days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
+      mi * 60 + s);
 }
 
 } // namespace
@@ -75,9 +75,10 @@ core::Result<double> parse_when(std::string_view text, double now) {
   }
   auto d = core::parse_duration(text);
   if (!d || d->is_forever()) {
-    return core::fail(core::Error::bad_request(
-        "\"" + std::string(text) + "\": expected a duration back from now (\"7d\", \"24h\") or "
-        "a date (YYYY-MM-DD)"));
+    return core::fail(
+        core::Error::bad_request("\"" + std::string(text) +
+                                 "\": expected a duration back from now (\"7d\", \"24h\") or "
+                                 "a date (YYYY-MM-DD)"));
   }
   return now - std::chrono::duration<double>(d->value()).count();
 }
@@ -139,11 +140,10 @@ ExitCode run_cache(Command command, const config::Config& config, const core::Cl
     return ExitCode::failure;
   }
   std::string out = "cache:   " + s->path.string() + (config.cache.enabled ? "" : " (disabled)") +
-                    "\nentries: " + std::to_string(s->entries) + " (" +
-                    std::to_string(s->expired) + " expired; ttl " + config.cache.ttl.to_string() +
-                    ")\nsize:    " +
-                    human_bytes(s->file_bytes) + "\noldest:  " + utc_text(s->oldest) +
-                    " UTC\nnewest:  " + utc_text(s->newest) +
+                    "\nentries: " + std::to_string(s->entries) + " (" + std::to_string(s->expired) +
+                    " expired; ttl " + config.cache.ttl.to_string() +
+                    ")\nsize:    " + human_bytes(s->file_bytes) +
+                    "\noldest:  " + utc_text(s->oldest) + " UTC\nnewest:  " + utc_text(s->newest) +
                     " UTC\n(hit rates per model: ask stats)\n";
   for (const cache::ModelStats& m : s->by_model) {
     out += "  " + m.model + ": " + std::to_string(m.entries) +

@@ -16,8 +16,8 @@ TEST_CASE("ask stats: --since takes a duration back from now or a UTC date") {
 }
 
 TEST_CASE("ask stats: a bad --since says what it expected") {
-  for (const char* bad : {"soon", "forever", "2026-13-01", "2026-11-01T25:00", "2026-11-01X",
-                          "", "7 days ago"}) {
+  for (const char* bad :
+       {"soon", "forever", "2026-13-01", "2026-11-01T25:00", "2026-11-01X", "", "7 days ago"}) {
     CAPTURE(bad);
     auto r = parse_when(bad, 1e9);
     REQUIRE_FALSE(r.has_value());

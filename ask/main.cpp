@@ -1,3 +1,5 @@
 #include "ask/app.h"
 
-int main(int argc, char** argv) { return ask::cli::ask_main(argc, argv); }
+int main(int argc, char** argv) {
+  return ask::cli::ask_main(argc, argv);
+}

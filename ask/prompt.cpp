@@ -77,16 +77,16 @@ core::Result<std::string> read_all_fd(int fd) {
       if (errno == EINTR) {
         continue;
       }
-      return core::fail(
-          core::Error::internal(std::string("cannot read standard input: ") + std::strerror(errno)));
+      return core::fail(core::Error::internal(std::string("cannot read standard input: ") +
+                                              std::strerror(errno)));
     }
     if (n == 0) {
       return out;
     }
     if (out.size() + static_cast<std::size_t>(n) > k_max_stdin_bytes) {
-      return core::fail(core::Error::bad_request(
-          "standard input is larger than " + std::to_string(k_max_stdin_bytes / (1024 * 1024)) +
-          " MiB; send a smaller excerpt"));
+      return core::fail(core::Error::bad_request("standard input is larger than " +
+                                                 std::to_string(k_max_stdin_bytes / (1024 * 1024)) +
+                                                 " MiB; send a smaller excerpt"));
     }
     out.append(buf, static_cast<std::size_t>(n));
   }
@@ -98,7 +98,8 @@ nlohmann::json build_request(const RequestParams& p) {
     messages.push_back({{"role", "system"}, {"content", to_valid_utf8(*p.system)}});
   }
   messages.push_back({{"role", "user"}, {"content", p.prompt}});
-  nlohmann::json req = {{"model", p.model}, {"messages", std::move(messages)}, {"stream", p.stream}};
+  nlohmann::json req = {
+      {"model", p.model}, {"messages", std::move(messages)}, {"stream", p.stream}};
   if (p.stream) {
     req["stream_options"] = {{"include_usage", true}};
   }

@@ -21,7 +21,9 @@ TEST_CASE("ask prompt: nothing to ask is a usage error") {
 }
 
 TEST_CASE("ask prompt: invalid UTF-8 becomes U+FFFD; code points are counted") {
-  CHECK(ask::cli::to_valid_utf8("a\xff" "b") == "a\xEF\xBF\xBD" "b");
+  CHECK(ask::cli::to_valid_utf8("a\xff"
+                                "b") == "a\xEF\xBF\xBD"
+                                        "b");
   CHECK(ask::cli::to_valid_utf8("\xC3\xA9t\xC3") == "\xC3\xA9t\xEF\xBF\xBD");
   CHECK(ask::cli::count_code_points("héllo →") == 7);
   CHECK(ask::cli::count_code_points("") == 0);

@@ -1,5 +1,7 @@
 #include "ask/run.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -19,6 +21,9 @@ double round_to(double v, int decimals) {
   const double scale = std::pow(10.0, decimals);
   return std::round(v * scale) / scale;
 }
+
+// The longest ask waits for the cache or the history while another process holds it locked.
+constexpr std::chrono::milliseconds k_busy_wait{3000};
 
 std::string ago(double seconds) {
   long long s = std::llround(std::max(0.0, seconds));
@@ -46,10 +51,10 @@ std::string format_seconds(double s) {
 
 class Question {
 public:
-  Question(const AskOptions& o, const config::LoadedConfig& loaded, const Process& p,
-           Terminal& t)
+  Question(const AskOptions& o, const config::LoadedConfig& loaded, const Process& p, Terminal& t)
       : m_opts(o), m_config(loaded.config), m_proc(p), m_term(t), m_t0(p.clock.now()),
-        m_ts(core::unix_seconds(p.clock.wall_now())) {}
+        m_ts(core::unix_seconds(p.clock.wall_now())),
+        m_started_at(std::chrono::steady_clock::now()) {}
 
   ExitCode run();
 
@@ -64,11 +69,14 @@ private:
   // What the answer was asked of, after askd's resolution (its X-Requested-Model).
   const std::string& asked() const { return m_resolved_by_askd ? *m_resolved_by_askd : m_model; }
   void note_council_size();
+  void note_route();
+  void check_length(const ChatReply& reply);
   void store(const ChatReply& reply);
   ExitCode fail(FailureKind kind, const std::string& message);
   ExitCode finish(ExitCode code);
   void write_log(ExitCode code);
   double elapsed() const;
+  std::chrono::milliseconds busy_wait() const;
   void warn(const std::string& message) { m_term.note("ask: warning: " + message); }
 
   const AskOptions& m_opts;
@@ -77,10 +85,12 @@ private:
   Terminal& m_term;
   core::Clock::SteadyTime m_t0;
   double m_ts;
+  // When ask started, for --timeout's deadline (which also bounds waiting for the cache).
+  std::chrono::steady_clock::time_point m_started_at;
 
   // The model.
-  std::string m_requested;      // as the user named it (tier target, -m value)
-  std::string m_model;          // after aliases
+  std::string m_requested; // as the user named it (tier target, -m value)
+  std::string m_model;     // after aliases
   std::optional<std::string> m_tier;
   const config::Council* m_council = nullptr;
   // The request.
@@ -108,6 +118,11 @@ private:
   std::optional<FailureKind> m_error_kind;
   std::optional<std::string> m_resolved_by_askd;
   bool m_answered_by_council = false;
+  // How the answer is printed: as it comes (a terminal, --stream), else all at once.
+  bool m_stream_out = false;
+  std::optional<std::string> m_finish_reason;
+  bool m_cut_short = false; // stopped at the length limit without --max-tokens asking for it
+  RouteInfo m_route;
 };
 
 ExitCode Question::run() {
@@ -155,7 +170,7 @@ std::optional<ExitCode> Question::choose_model() {
 
 std::optional<ExitCode> Question::assemble() {
   std::string piped;
-  if (!m_proc.stdin_is_tty) {
+  if (!m_proc.stdin_is_tty && !m_opts.no_stdin) {
     auto in = read_all_fd(m_proc.stdin_fd);
     if (!in) {
       return fail(in.error().kind == core::ErrorKind::bad_request ? FailureKind::usage
@@ -169,8 +184,8 @@ std::optional<ExitCode> Question::assemble() {
     return fail(FailureKind::usage, prompt.error().message);
   }
   m_prompt = std::move(*prompt);
-  RequestParams params{m_model,           m_opts.system,     m_prompt,
-                       m_opts.temperature, m_opts.max_tokens, !m_opts.json};
+  RequestParams params{m_model,           m_opts.system, m_prompt, m_opts.temperature,
+                       m_opts.max_tokens, !m_opts.json};
   m_request = build_request(params);
   m_key = cache::cache_key(m_model, m_request);
   m_prompt_chars = count_code_points(m_prompt) +
@@ -195,6 +210,7 @@ cache::SqliteCache* Question::open_cache() {
   cache::SqliteCache::Options o;
   o.path = m_config.cache.path;
   o.ttl = m_config.cache.ttl;
+  o.busy_timeout_ms = static_cast<int>(busy_wait().count());
   o.warn = [this](const std::string& msg) { warn(msg); };
   auto opened = cache::SqliteCache::open(std::move(o), m_proc.clock);
   if (!opened) {
@@ -232,7 +248,8 @@ bool Question::answer_from_cache() {
   m_term.end_answer();
   const TerminalSettings& ts = m_term.settings();
   if (m_opts.verbose || (ts.stderr_is_tty && !m_opts.quiet)) {
-    m_term.note("[cached: " + e.served_by + ", " + ago(m_ts - e.created) + "; --refresh asks again]");
+    m_term.note("[cached: " + e.served_by + ", " + ago(m_ts - e.created) +
+                "; --refresh asks again]");
   }
   return true;
 }
@@ -253,14 +270,21 @@ ExitCode Question::ask_askd() {
     settings.first_byte_timeout = std::max(settings.first_byte_timeout, limit);
     settings.idle_timeout = std::max(settings.idle_timeout, limit);
     if (ms) {
-      settings.deadline = std::chrono::steady_clock::now() + *ms;
+      settings.deadline = m_started_at + *ms;
     }
   }
   AskdClient client(settings);
+  // On a terminal the answer is printed as it comes; anywhere else (a file, a pipe, cron) only
+  // once it is complete, so that a stream that breaks leaves nothing half-written behind.
+  m_stream_out = !m_opts.json && (m_term.settings().stdout_is_tty || m_opts.stream);
   StreamSink sink;
   sink.on_text = [this](std::string_view t) {
-    m_term.stop_progress();
-    m_term.answer(t);
+    if (m_stream_out) {
+      m_term.stop_progress();
+      m_term.answer(t);
+    } else {
+      m_term.relabel_progress(m_model + " answering");
+    }
   };
   sink.on_reasoning = [this](std::string_view t) {
     if (m_opts.show_thinking) {
@@ -278,27 +302,51 @@ ExitCode Question::ask_askd() {
     m_served_by = f.served.served_by;
     m_fallback_path = f.served.fallback_path;
     m_request_id = f.served.request_id;
+    m_route = route_info(f.served);
     m_answer = f.partial_answer;
     m_ttft = f.ttft_s;
+    std::string message = f.message;
     if (!m_answer.empty()) {
-      m_term.end_answer();
+      const std::string chars = std::to_string(count_code_points(m_answer)) + " characters";
+      if (m_stream_out) {
+        m_term.end_answer();
+        if (f.kind != FailureKind::interrupted) { // Ctrl-C: the person knows
+          m_term.note("[the answer is incomplete: it broke off after " + chars + "]", true);
+        }
+      } else {
+        message += " (the answer broke off after " + chars + "; nothing was printed)";
+      }
     }
-    return fail(f.kind, f.message);
+    if (f.kind == FailureKind::context) {
+      message += "; shorten the input, or ask a model with a larger window (ask models)";
+    }
+    if (m_opts.verbose) {
+      note_route();
+    }
+    return fail(f.kind, message);
   }
   on_reply(*reply);
   if (m_opts.json) {
     m_term.answer(to_json(reply->response).dump(2));
+  } else if (!m_stream_out) {
+    m_term.answer(m_answer);
   }
   m_term.end_answer();
   if (m_demoted) {
-    // For a council, the chairman is what can be demoted.
+    // For a council, the chairman is what can be demoted. The first failure says why.
     const std::string& expected = m_council ? m_council->chairman : asked();
-    m_term.note("[degraded: " + expected + " → " + m_served_by + "]", true);
+    std::string why;
+    if (!m_route.attempts.empty() && !m_route.attempts.front().reason.empty()) {
+      why = " (" + reason_words(m_route.attempts.front().reason) + ")";
+    }
+    m_term.note("[degraded: " + expected + " → " + m_served_by + why + "]", true);
   }
   if (m_council) {
     note_council_size();
   }
+  check_length(*reply);
   if (m_opts.verbose) {
+    note_route();
     m_term.note("[" + m_served_by + " via askd, " + format_seconds(elapsed()) +
                 (m_ttft ? ", first text after " + format_seconds(*m_ttft) : "") +
                 (m_fallback_path.empty() ? "" : ", path " + m_fallback_path) +
@@ -313,11 +361,59 @@ ExitCode Question::ask_askd() {
   return finish(ExitCode::ok);
 }
 
+// -v: each model tried, why it failed and how long it took; then askd's waits.
+void Question::note_route() {
+  for (const AttemptInfo& a : m_route.attempts) {
+    std::string line =
+        "[" + a.model + ": " + (a.reason.empty() ? "answered" : reason_words(a.reason));
+    if (a.seconds) {
+      line += ", " + format_seconds(*a.seconds);
+      if (a.reason.empty() && m_stream_out) {
+        line += " to its first text";
+      }
+    }
+    m_term.note(line + "]");
+  }
+  if ((m_route.queue_s && *m_route.queue_s > 0) || (m_route.load_s && *m_route.load_s > 0)) {
+    m_term.note("[waited " + format_seconds(m_route.queue_s.value_or(0)) + " in askd's queue, " +
+                format_seconds(m_route.load_s.value_or(0)) + " for the model to load]");
+  }
+}
+
+// An answer that stopped at the length limit without --max-tokens asking for it ran out of
+// context (or into the server's own limit): said, and not cached.
+void Question::check_length(const ChatReply& reply) {
+  if (reply.response.choices.empty()) {
+    return;
+  }
+  m_finish_reason = reply.response.choices[0].finish_reason;
+  if (m_finish_reason != "length") {
+    return;
+  }
+  if (m_opts.max_tokens && m_tokens_out && *m_tokens_out >= *m_opts.max_tokens) {
+    return; // the limit the user asked for
+  }
+  m_cut_short = true;
+  std::string line = "[warning: the answer was cut off at the length limit";
+  if (m_tokens_out) {
+    line += " after " + std::to_string(*m_tokens_out) + " tokens";
+  }
+  if (m_tokens_in) {
+    line += "; the prompt has " + std::to_string(*m_tokens_in) + " tokens";
+  }
+  const config::Model* served = m_config.find_model(m_served_by);
+  if (served && served->context_length) {
+    line += " and " + m_served_by + "'s window " + std::to_string(*served->context_length);
+  }
+  m_term.note(line + "; not cached]", true);
+}
+
 void Question::on_reply(const ChatReply& reply) {
   m_served_by = reply.served.served_by.empty() ? m_model : reply.served.served_by;
   m_fallback_path = reply.served.fallback_path;
   m_council_members = reply.served.council_members;
   m_request_id = reply.served.request_id;
+  m_route = route_info(reply.served);
   m_answer = reply.answer;
   m_ttft = reply.ttft_s;
   if (reply.response.usage) {
@@ -354,15 +450,23 @@ void Question::note_council_size() {
     start = comma + 1;
   }
   if (failed > 0) {
-    m_term.note("[council: " + std::to_string(members - failed) + " of " +
-                    std::to_string(members) + " members answered]",
+    m_term.note("[council: " + std::to_string(members - failed) + " of " + std::to_string(members) +
+                    " members answered]",
                 true);
   }
 }
 
 void Question::store(const ChatReply& reply) {
-  if (m_answer.empty()) {
-    return; // nothing worth keeping
+  if (m_answer.empty() || m_cut_short) {
+    return; // nothing worth keeping, or not the whole answer
+  }
+  if (reply.served.served_by.empty()) {
+    // Not askd (ASK_URL at a bare llama-server, say): who answered is unknown, and the key
+    // promises the model.
+    if (m_opts.verbose) {
+      m_term.note("[not cached: the server did not say who served (X-Served-By); is it askd?]");
+    }
+    return;
   }
   cache::SqliteCache* c = open_cache();
   if (!c) {
@@ -391,12 +495,28 @@ ExitCode Question::fail(FailureKind kind, const std::string& message) {
   return finish(exit_code_for(kind));
 }
 
+// How long to wait for a SQLite file another process holds locked: a few seconds, and never
+// past --timeout; then ask goes on without it and says so.
+std::chrono::milliseconds Question::busy_wait() const {
+  std::chrono::milliseconds wait = k_busy_wait;
+  if (m_opts.timeout) {
+    if (const auto ms = m_opts.timeout->finite()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          m_started_at + *ms - std::chrono::steady_clock::now());
+      wait = std::clamp(left, std::chrono::milliseconds(1), wait);
+    }
+  }
+  return wait;
+}
+
 double Question::elapsed() const {
   return std::chrono::duration<double>(m_proc.clock.now() - m_t0).count();
 }
 
 ExitCode Question::finish(ExitCode code) {
-  if (code == ExitCode::ok && m_term.answer_failed()) {
+  if (code == ExitCode::ok && m_term.answer_pipe_closed()) {
+    // `ask … | head -c 10`: the reader took what it wanted and left. Nothing to say.
+  } else if (code == ExitCode::ok && m_term.answer_failed()) {
     // The answer did not reach stdout (a full disk under `>> digest.md`): never exit 0.
     m_error = "cannot write the answer to standard output: " + m_term.answer_error();
     m_error_kind = FailureKind::other;
@@ -444,6 +564,16 @@ void Question::write_log(ExitCode code) {
     line["council_members"] = text_or_null(m_council_members);
   }
   line["request_id"] = text_or_null(m_request_id);
+  line["finish_reason"] = or_null(m_finish_reason);
+  line["queue_s"] = m_route.queue_s ? J(round_to(*m_route.queue_s, 6)) : J(nullptr);
+  line["load_s"] = m_route.load_s ? J(round_to(*m_route.load_s, 6)) : J(nullptr);
+  J attempts = J::array();
+  for (const AttemptInfo& a : m_route.attempts) {
+    attempts.push_back({{"model", a.model},
+                        {"reason", a.reason.empty() ? J(nullptr) : J(a.reason)},
+                        {"s", a.seconds ? J(round_to(*a.seconds, 6)) : J(nullptr)}});
+  }
+  line["attempts"] = std::move(attempts);
   line["ask_version"] = ASK_VERSION;
   telemetry::JsonlWriter writer(m_config.telemetry.ask_log);
   if (auto w = writer.append(line); !w) {

@@ -1,7 +1,7 @@
 #include "ask/terminal.h"
 
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -30,7 +30,9 @@ TerminalSettings detect_terminal(bool quiet) {
 Terminal::Terminal(TerminalSettings settings, std::FILE* out, std::FILE* err)
     : m_settings(settings), m_out(out), m_err(err) {}
 
-Terminal::~Terminal() { stop_progress(); }
+Terminal::~Terminal() {
+  stop_progress();
+}
 
 void Terminal::start_progress(std::string label) {
   if (!m_settings.progress) {
@@ -159,8 +161,7 @@ void Terminal::error(std::string_view message) {
     m_in_reasoning = false;
   }
   std::fprintf(m_err, "%sask:%s %.*s\n", m_settings.color ? "\033[31m" : "",
-               m_settings.color ? "\033[0m" : "", static_cast<int>(message.size()),
-               message.data());
+               m_settings.color ? "\033[0m" : "", static_cast<int>(message.size()), message.data());
   std::fflush(m_err);
 }
 

@@ -5,6 +5,7 @@
 // thread every 100 ms, and erased before any other output. Colour only on a terminal and
 // never with NO_COLOR set.
 
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -44,6 +45,9 @@ public:
   bool answer_failed() const { return m_out_failed; }
   // The OS's reason for that failure ("No space left on device").
   std::string answer_error() const;
+  // True when that failure was a closed pipe (`ask … | head -c 10`): the reader has gone
+  // away on purpose, nothing to report.
+  bool answer_pipe_closed() const { return m_out_failed && m_out_errno == EPIPE; }
   // A piece of reasoning on stderr (dim when coloured).
   void reasoning(std::string_view text);
   // One line on stderr; `highlight` makes it yellow when coloured.

@@ -153,6 +153,7 @@ private:
   const Operation m_op;
   const core::Json* m_given_body; // the body parsed by the caller, or null
   Clock::time_point m_start;
+  Clock::time_point m_attempt_start; // of the attempt under way
   RequestRecord m_rec;
   core::Json m_body;
   core::ChatRequest m_parsed;                 // chat requests only
@@ -339,10 +340,11 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
     // A fallback that cannot do this at all is passed over without a call.
     m_rec.attempts.push_back(
         {model.name, model.backend, "capability",
-         core::Error::bad_request(model.name + " lacks the '" + *missing + "' capability")});
+         core::Error::bad_request(model.name + " lacks the '" + *missing + "' capability"), 0.0});
     return Outcome::failed_over;
   }
   m_rec.path.push_back(model.name);
+  m_attempt_start = m_deps.clock.now();
   auto up = m_deps.upstreams.find(model.backend);
   if (up == m_deps.upstreams.end()) {
     return attempt_failed(model, core::Error::internal("no upstream for backend " + model.backend),
@@ -355,6 +357,7 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
   ctx.watch = m_ex.watch();
   ctx.meta = {m_rec.id, static_cast<long long>(m_rec.ts), model.name};
   ctx.client_wants_usage = m_wants_usage;
+  ctx.load_s = &m_rec.load_s;
 
   Upstream& upstream = *up->second;
   if (auto overflow = context_overflow(model, upstream, ctx)) {
@@ -365,6 +368,7 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
   auto permits =
       acquire_permits(m_deps.limiters, m_deps.metrics, model, now + ctx.timeouts.first_byte,
                       [this] { return m_ex.client_gone(); });
+  m_rec.queue_s += seconds_between(now, m_deps.clock.now());
   if (!permits) {
     const bool full = permits.error().kind == core::ErrorKind::overloaded;
     return attempt_failed(model, std::move(permits.error()), full ? "queue_full" : "");
@@ -384,6 +388,7 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
       return attempt_failed(model, std::move(reply.error()), "");
     }
     m_rec.served_by = model.name;
+    m_rec.served_s = seconds_between(m_attempt_start, m_deps.clock.now());
     add_council_usage(*reply);
     if (auto usage = usage_of(*reply)) {
       m_rec.prompt_tokens = usage->prompt_tokens;
@@ -463,6 +468,7 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
     }
   }
   m_rec.served_by = model.name;
+  m_rec.served_s = seconds_between(m_attempt_start, m_deps.clock.now());
   Headers h = headers("text/event-stream");
   h.emplace_back("Cache-Control", "no-cache");
   h.emplace_back("Transfer-Encoding", "chunked");
@@ -556,13 +562,14 @@ ChatCall::Outcome ChatCall::attempt_failed(const config::Model& model, core::Err
     respond_error(status, body, error.describe());
     return Outcome::finished;
   }
-  m_rec.attempts.push_back({model.name, model.backend, std::move(reason), std::move(error)});
+  m_rec.attempts.push_back({model.name, model.backend, std::move(reason), std::move(error),
+                            seconds_between(m_attempt_start, m_deps.clock.now())});
   return Outcome::failed_over;
 }
 
 Headers ChatCall::headers(std::string_view content_type) const {
   Headers h;
-  h.reserve(8);
+  h.reserve(10);
   h.emplace_back("Content-Type", std::string(content_type));
   h.emplace_back("X-Request-Id", m_rec.id);
   if (!m_rec.model.empty()) {
@@ -579,6 +586,13 @@ Headers ChatCall::headers(std::string_view content_type) const {
   }
   if (!m_rec.council_members.empty()) {
     h.emplace_back("X-Council-Members", m_rec.council_members);
+  }
+  Timings timings{&m_rec.attempts, std::nullopt, m_rec.queue_s, m_rec.load_s};
+  if (!m_rec.served_by.empty() && m_rec.council_members.empty()) {
+    timings.served.emplace(m_rec.served_by, m_rec.served_s);
+  }
+  if (std::string text = server_timing_text(timings); !text.empty()) {
+    h.emplace_back("Server-Timing", std::move(text));
   }
   if (!m_ex.keep_alive_allowed()) {
     h.emplace_back("Connection", "close");

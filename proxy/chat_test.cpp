@@ -1002,10 +1002,10 @@ TEST_CASE("ChatHandler, Messages door: a stream that falls back goes out as Anth
   CHECK(r.header("Content-Type") == "text/event-stream");
   CHECK(r.header("X-Served-By") == "small");
   CHECK(r.header("X-Fallback-Path") == "big>small");
-  CHECK(r.event_names() ==
-        std::vector<std::string>{"message_start", "content_block_start", "content_block_delta",
-                                 "content_block_delta", "content_block_stop", "message_delta",
-                                 "message_stop"});
+  CHECK(r.event_names() == std::vector<std::string>{"message_start", "content_block_start",
+                                                    "content_block_delta", "content_block_delta",
+                                                    "content_block_stop", "message_delta",
+                                                    "message_stop"});
   const std::vector<Json> events = r.chunks();
   CHECK(events[0]["message"]["model"] == "small");
   CHECK(events[2]["delta"] == Json{{"type", "text_delta"}, {"text", "Hello"}});
@@ -1081,10 +1081,12 @@ TEST_CASE("ChatHandler, Messages door: every error is in Anthropic's shape with 
   }
 }
 
-TEST_CASE("ChatHandler, Messages door: a failure after the first content ends with an error event") {
+TEST_CASE(
+    "ChatHandler, Messages door: a failure after the first content ends with an error event") {
   ChatBench b;
-  FakeScript s = stepping({FakeStep::reply(role_chunk("b1")), FakeStep::reply(text_chunk("b1", "Hel")),
-                           FakeStep::fail(Error::connect("reset by peer"))});
+  FakeScript s =
+      stepping({FakeStep::reply(role_chunk("b1")), FakeStep::reply(text_chunk("b1", "Hel")),
+                FakeStep::fail(Error::connect("reset by peer"))});
   b.alpha->script("big", s);
   const AnthropicDialect door;
   ClientView r = b.post_to(door, messages_request("big", true));
@@ -1156,7 +1158,6 @@ TEST_CASE("ChatHandler, Responses door: a reply and a stream in the Responses sh
   }
 }
 
-
 // ---- other operations, capabilities and context windows -------------------------------------
 
 namespace {
@@ -1221,6 +1222,11 @@ TEST_CASE("ChatHandler: embeddings pass fallbacks that cannot embed without call
   CHECK(r.header("X-Served-By") == "embed2");
   CHECK(r.header("X-Fallback-Path") == "embed>embed2");
   CHECK(r.header("X-Fallback-Reasons") == "embed=connect,chatty=capability");
+  // Server-Timing: one entry per attempt (the skipped one took no time), then the served one.
+  const std::string timing = r.header("Server-Timing").value_or("");
+  CHECK(timing.starts_with("attempt;desc=\"embed\";dur="));
+  CHECK(timing.find("attempt;desc=\"chatty\";dur=0.0, served;desc=\"embed2\";dur=") !=
+        std::string::npos);
   CHECK(r.json()["data"][0]["embedding"] == Json::array({0.5, -0.5}));
   CHECK(b.alpha->models_called() == std::vector<std::string>{"embed"});
   REQUIRE(b.beta->calls().size() == 1);

@@ -1,6 +1,7 @@
 #include "proxy/fallback.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace ask::proxy {
 
@@ -25,6 +26,14 @@ bool falls_back(const core::Error& error) {
 }
 
 std::string reason_for(const core::Error& error) {
+  // Ollama's 404 for a model it does not have ("model 'qwen3.5:9b' not found"): said apart
+  // from other 404s, because the remedy is `ollama pull`, and ask says "not pulled".
+  const std::string& m = error.message;
+  if (error.kind == core::ErrorKind::upstream_status && error.http_status == 404 &&
+      (m.find("model '") != std::string::npos || m.find("model \"") != std::string::npos) &&
+      m.find(" not found") != std::string::npos) {
+    return "not_pulled";
+  }
   if (error.kind == core::ErrorKind::upstream_status) {
     return "status_" + std::to_string(error.http_status);
   }
@@ -146,6 +155,47 @@ std::string reasons_text(const std::vector<Attempt>& attempts) {
     out += a.model;
     out += '=';
     out += a.reason;
+  }
+  return out;
+}
+
+namespace {
+void add_timing(std::string& out, std::string_view name, std::string_view desc, double seconds) {
+  if (!out.empty()) {
+    out += ", ";
+  }
+  out += name;
+  if (!desc.empty()) {
+    out += ";desc=\"";
+    for (const char c : desc) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+      }
+      out += c;
+    }
+    out += '"';
+  }
+  char dur[32];
+  std::snprintf(dur, sizeof dur, ";dur=%.1f", seconds * 1000.0);
+  out += dur;
+}
+} // namespace
+
+std::string server_timing_text(const Timings& t) {
+  std::string out;
+  if (t.failed) {
+    for (const Attempt& a : *t.failed) {
+      add_timing(out, "attempt", a.model, a.seconds);
+    }
+  }
+  if (t.served) {
+    add_timing(out, "served", t.served->first, t.served->second);
+  }
+  if (t.queue_s > 0) {
+    add_timing(out, "queue", "", t.queue_s);
+  }
+  if (t.load_s > 0) {
+    add_timing(out, "load", "", t.load_s);
   }
   return out;
 }

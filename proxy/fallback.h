@@ -3,7 +3,9 @@
 // model of its chain, the short reason recorded for each failed attempt, and the error
 // askd answers when every model failed.
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -18,6 +20,7 @@ struct Attempt {
   std::string reason; // "connect", "timeout", "status_503", "queue_full", "empty_stream",
                       // "context", "capability", ...
   core::Error error;
+  double seconds = 0; // from the attempt's start to its failure (0: skipped without a call)
 };
 
 // True when `error` should move the request on to the next model: connect failures,
@@ -53,5 +56,17 @@ std::string path_text(const std::vector<std::string>& path);
 // Why each failed attempt failed, in order, "model=reason" joined with ','
 // ("fast-9b=context,fast-3b=status_503"): the X-Fallback-Reasons header.
 std::string reasons_text(const std::vector<Attempt>& attempts);
+
+// How long each attempt and its waits took, as a W3C Server-Timing header value (milliseconds):
+// `attempt;desc="fast-9b";dur=12.3` for each attempt in order (failed ones, then `served` when
+// one is answering, measured up to the headers), then `queue;dur=…` (waiting for a concurrency
+// permit) and `load;dur=…` (waiting for a managed llama-server to be ready) when nonzero.
+struct Timings {
+  const std::vector<Attempt>* failed = nullptr;
+  std::optional<std::pair<std::string, double>> served; // model, seconds so far
+  double queue_s = 0;
+  double load_s = 0;
+};
+std::string server_timing_text(const Timings& timings);
 
 } // namespace ask::proxy

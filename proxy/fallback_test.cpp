@@ -114,4 +114,24 @@ TEST_CASE("chain_failure: 503 with the soonest Retry-After when no model could b
   CHECK(mixed.body["error"]["code"] == "all_models_failed");
 }
 
+TEST_CASE("reason_for: Ollama's missing model is not_pulled, other 404s keep their status") {
+  CHECK(reason_for(Error::upstream(404, "model 'qwen3.5:9b' not found")) == "not_pulled");
+  CHECK(reason_for(Error::upstream(404, "model \"qwen3.5:9b\" not found, try pulling it first")) ==
+        "not_pulled");
+  CHECK(reason_for(Error::upstream(404, "404 page not found")) == "status_404");
+  CHECK(reason_for(Error::upstream(500, "model 'x' not found")) == "status_500");
+}
+
+TEST_CASE("server_timing_text: each attempt, the served one, then queue and load, in ms") {
+  std::vector<Attempt> failed;
+  failed.push_back({"fast-9b", "ollama", "not_pulled", Error::upstream(404, "x"), 0.0123});
+  failed.push_back({"odd\"name", "b", "capability", Error::bad_request("x"), 0.0});
+  Timings t{&failed, std::make_pair(std::string("fast-1b"), 0.5), 0.002, 1.25};
+  CHECK(server_timing_text(t) ==
+        "attempt;desc=\"fast-9b\";dur=12.3, "
+        "attempt;desc=\"odd\\\"name\";dur=0.0, "
+        "served;desc=\"fast-1b\";dur=500.0, queue;dur=2.0, load;dur=1250.0");
+  CHECK(server_timing_text(Timings{}).empty());
+}
+
 } // namespace ask::proxy

@@ -25,8 +25,11 @@ void RequestLog::write(const RequestRecord& record) {
 nlohmann::json to_json(const RequestRecord& r) {
   nlohmann::json attempts = nlohmann::json::array();
   for (const Attempt& a : r.attempts) {
-    attempts.push_back({{"model", a.model}, {"backend", a.backend}, {"reason", a.reason},
-                        {"message", a.error.message}});
+    attempts.push_back({{"model", a.model},
+                        {"backend", a.backend},
+                        {"reason", a.reason},
+                        {"message", a.error.message},
+                        {"seconds", a.seconds}});
   }
   nlohmann::json line = {
       {"ts", r.ts},
@@ -46,6 +49,8 @@ nlohmann::json to_json(const RequestRecord& r) {
       {"completion_tokens",
        r.completion_tokens ? nlohmann::json(*r.completion_tokens) : nlohmann::json(nullptr)},
       {"client", r.client},
+      {"queue_s", r.queue_s},
+      {"load_s", r.load_s},
   };
   if (!r.error.empty()) {
     line["error"] = r.error;

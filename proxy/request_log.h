@@ -16,22 +16,26 @@
 namespace ask::proxy {
 
 struct RequestRecord {
-  double ts = 0;          // Unix seconds when the request arrived
-  std::string id;         // askd's request id (also the X-Request-Id header)
+  double ts = 0;            // Unix seconds when the request arrived
+  std::string id;           // askd's request id (also the X-Request-Id header)
   std::string api = "chat"; // the door it came in by: chat, messages, responses
-  std::string requested;  // the model name as the client wrote it
-  std::string model;      // the logical model (or council) it resolved to; "" when it did not
-  std::string served_by;  // the model that answered; "" when none did
-  std::vector<std::string> path;  // models tried, in order, the served one last
-  std::vector<Attempt> attempts;  // the failed ones
-  int status = 0;         // the HTTP status sent (499: the client left before an answer)
+  std::string requested;    // the model name as the client wrote it
+  std::string model;        // the logical model (or council) it resolved to; "" when it did not
+  std::string served_by;    // the model that answered; "" when none did
+  std::vector<std::string> path; // models tried, in order, the served one last
+  std::vector<Attempt> attempts; // the failed ones
+  int status = 0;                // the HTTP status sent (499: the client left before an answer)
   bool stream = false;
   double latency_s = 0;
   std::optional<double> ttft_s; // to the first content byte sent (streams)
+  double queue_s = 0;           // waiting for concurrency permits, all attempts together
+  double load_s = 0;            // waiting for a managed llama-server to be ready, all attempts
+  double served_s = 0; // the serving attempt, from its start to its first content (streams)
+                       // or its whole answer
   std::optional<long long> prompt_tokens;
   std::optional<long long> completion_tokens;
-  std::string client;     // the client's address
-  std::string error;      // what went wrong, when something did (also after a 200 stream)
+  std::string client; // the client's address
+  std::string error;  // what went wrong, when something did (also after a 200 stream)
   // Councils: who served each member ("fast-9b,-": "-" failed), and why members failed.
   std::string council_members;
   std::vector<std::string> member_errors;

@@ -142,8 +142,13 @@ private:
   core::Result<std::unique_ptr<Lease>> acquire(const CallContext& ctx) {
     // Waiting for a load counts against the first-byte timeout: that is what a cold model
     // costs a client on any backend.
-    const auto deadline = std::chrono::steady_clock::now() + ctx.timeouts.first_byte;
-    return m_router.acquire(*ctx.model, deadline, ctx.watch);
+    const auto start = std::chrono::steady_clock::now();
+    auto lease = m_router.acquire(*ctx.model, start + ctx.timeouts.first_byte, ctx.watch);
+    if (ctx.load_s) {
+      *ctx.load_s +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    return lease;
   }
 
   // One pooled client per instance address, kept for reuse across leases.

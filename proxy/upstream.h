@@ -31,6 +31,9 @@ struct CallContext {
   // Stream requests: whether the client asked for the usage chunk. Upstreams always ask
   // their backend for usage (askd counts tokens) and drop it again when the client did not.
   bool client_wants_usage = false;
+  // Where an upstream adds the time it waited for its backend to be ready (a managed
+  // llama-server loading); may be null.
+  double* load_s = nullptr;
 };
 
 // A streamed reply (chat.completion.chunk or text_completion objects). next() blocks until the next

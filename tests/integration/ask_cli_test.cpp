@@ -50,10 +50,11 @@ TEST_CASE("ask -v says who answered on stderr; -q still says it was degraded") {
   REQUIRE_MESSAGE(verbose.code == 0, verbose.err);
   CHECK(verbose.out == plain.out); // stdout is the answer, -v or not
   const auto notes = lines_of(verbose.err);
-  REQUIRE(notes.size() == 1);
-  CHECK(notes[0].starts_with("[fast-1b via askd, "));
-  CHECK(contains(notes[0], "first text after"));
-  CHECK(contains(notes[0], "request " + user.last_line()["request_id"].get<std::string>()));
+  REQUIRE(notes.size() == 2);
+  CHECK(notes[0].starts_with("[fast-1b: answered, ")); // each attempt with its time
+  CHECK(notes[1].starts_with("[fast-1b via askd, "));
+  CHECK(contains(notes[1], "first text after"));
+  CHECK(contains(notes[1], "request " + user.last_line()["request_id"].get<std::string>()));
 
   REQUIRE(user.run({"--tiny", "cached words"}).code == 0);
   AskResult hit = user.run({"--tiny", "-v", "cached words"});
@@ -64,22 +65,35 @@ TEST_CASE("ask -v says who answered on stderr; -q still says it was degraded") {
   world.stop_ollama();
   AskResult quiet = user.run({"--9b", "-q", "demoted quietly"});
   REQUIRE_MESSAGE(quiet.code == 0, quiet.err);
-  CHECK(lines_of(quiet.err) == std::vector<std::string>{"[degraded: fast-9b → fast-1b]"});
+  CHECK(lines_of(quiet.err) ==
+        std::vector<std::string>{"[degraded: fast-9b → fast-1b (backend down)]"});
   CHECK_FALSE(contains(quiet.out, "["));
 
   AskResult loud = user.run({"--9b", "-v", "demoted loudly"});
   REQUIRE(loud.code == 0);
   const auto loud_notes = lines_of(loud.err);
-  REQUIRE(loud_notes.size() == 2);
-  CHECK(loud_notes[0] == "[degraded: fast-9b → fast-1b]");
-  CHECK(contains(loud_notes[1], "path fast-9b>fast-3b>fast-1b"));
+  REQUIRE(loud_notes.size() == 5);
+  CHECK(loud_notes[0] == "[degraded: fast-9b → fast-1b (backend down)]");
+  // Every attempt, why it failed and how long it took, then the summary.
+  CHECK(loud_notes[1].starts_with("[fast-9b: backend down, "));
+  CHECK(loud_notes[2].starts_with("[fast-3b: backend down, "));
+  CHECK(loud_notes[3].starts_with("[fast-1b: answered, "));
+  CHECK(contains(loud_notes[4], "path fast-9b>fast-3b>fast-1b"));
+  const Json attempts = user.last_line()["attempts"];
+  REQUIRE(attempts.size() == 3);
+  CHECK(attempts[0]["model"] == "fast-9b");
+  CHECK(attempts[0]["reason"] == "connect");
+  CHECK(attempts[0]["s"].is_number());
+  CHECK(attempts[2]["model"] == "fast-1b");
+  CHECK(attempts[2]["reason"].is_null());
 }
 
 TEST_CASE("ask: SIGINT mid-answer keeps the text printed, exits 130, and the backend is let go") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
-  // One token, "\n", then silence with the connection open.
-  auto child = user.start({"--tiny", "[[sim: repeat=\"\n\" hang_after=1]] then silence"});
+  // One token, "\n", then silence with the connection open (--stream: printed as it comes).
+  auto child =
+      user.start({"--tiny", "--stream", "[[sim: repeat=\"\n\" hang_after=1]] then silence"});
   REQUIRE_MESSAGE(child->wait_for_output("^$", 10s), child->output()); // it has arrived
   child->signal(SIGINT);
   AskResult r = finish(*child, 10s);
@@ -109,31 +123,44 @@ TEST_CASE("ask: SIGTERM while waiting is an interruption too (130)") {
   CHECK(user.last_line()["error_kind"] == "interrupted");
 }
 
-TEST_CASE("ask: an answer broken off mid-stream is exit 1; the text so far stays on stdout") {
+TEST_CASE("ask: an answer broken off mid-stream is exit 1 and, off a terminal, prints nothing") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   AskResult r = user.run({"--tiny", "[[sim: drop_after=3]] break off"});
   CHECK(r.code == 1);
-  REQUIRE(lines_of(r.out).size() == 1); // three words, then the newline ask adds
-  CHECK(r.out.back() == '\n');
-  CHECK(r.out.size() > 3);
-  CHECK(lines_of(r.err).size() == 1);
+  CHECK(r.out.empty()); // `ask … >> digest.md` appends nothing half-written
+  REQUIRE(lines_of(r.err).size() == 1);
   CHECK(contains(r.err, "mid-stream"));
+  CHECK(contains(r.err, "nothing was printed"));
   Json line = user.last_line();
   CHECK(line["exit_code"] == 1);
   CHECK(line["error_kind"] == "other");
-  CHECK(line["response_chars"] == r.out.size() - 1); // ASCII: bytes are code points
-  CHECK(line["ttft_s"].is_number()); // text came before the break
+  CHECK(line["response_chars"].get<int>() > 3); // what had come before the break
+  CHECK(line["ttft_s"].is_number());
+  CHECK(cache_counts(user).entries == 0);
+
+  // --stream prints as it comes: the text so far stays, then a line says it is incomplete.
+  AskResult streamed = user.run({"--tiny", "--stream", "[[sim: drop_after=3]] break off"});
+  CHECK(streamed.code == 1);
+  REQUIRE(lines_of(streamed.out).size() == 1); // three words, then the newline ask adds
+  CHECK(streamed.out.back() == '\n');
+  CHECK(streamed.out.size() > 3);
+  const auto notes = lines_of(streamed.err);
+  REQUIRE(notes.size() == 2);
+  CHECK(notes[0].starts_with("[the answer is incomplete: it broke off after "));
+  CHECK(contains(notes[1], "mid-stream"));
+  CHECK(user.last_line()["response_chars"] == streamed.out.size() - 1); // ASCII
   CHECK(cache_counts(user).entries == 0);
 }
 
-TEST_CASE("ask: --timeout passing mid-answer is exit 5; the text so far stays on stdout") {
+TEST_CASE("ask: --timeout passing mid-answer is exit 5 and prints nothing off a terminal") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   AskResult r = user.run({"--tiny", "--timeout", "500ms", "[[sim: hang_after=3]] stall"});
   CHECK(r.code == 5);
-  CHECK(lines_of(r.out).size() == 1);
+  CHECK(r.out.empty());
   CHECK(contains(r.err, "timed out"));
+  CHECK(contains(r.err, "nothing was printed"));
   Json line = user.last_line();
   CHECK(line["error_kind"] == "timeout");
   CHECK(line["latency_s"].get<double>() >= 0.5);

@@ -145,7 +145,8 @@ TEST_CASE("ask: a demoted answer says so once on stderr, and stdout stays the an
   AskResult r = user.run({"--9b", "are you there?"});
   REQUIRE_MESSAGE(r.code == 0, r.err);
   CHECK(r.out.find('[') == std::string::npos);
-  CHECK(lines_of(r.err) == std::vector<std::string>{"[degraded: fast-9b → fast-1b]"});
+  CHECK(lines_of(r.err) ==
+        std::vector<std::string>{"[degraded: fast-9b → fast-1b (backend down)]"});
   Json line = user.last_line();
   CHECK(line["demoted"] == true);
   CHECK(line["served_by"] == "fast-1b");
@@ -206,8 +207,8 @@ TEST_CASE("ask: --timeout is exit 5, and the backend sees the request cancelled"
   CHECK(r.err.find("timed out") != std::string::npos);
   CHECK(user.last_line()["error_kind"] == "timeout");
   CHECK(user.last_line()["latency_s"].get<double>() < 3.0);
-  Json stats = world.llama().get_json(
-      "/sim/stats?until=client_disconnects&at_least=1&timeout_ms=5000");
+  Json stats =
+      world.llama().get_json("/sim/stats?until=client_disconnects&at_least=1&timeout_ms=5000");
   CHECK(stats["client_disconnects"] == 1);
 }
 
@@ -220,8 +221,8 @@ TEST_CASE("ask: SIGINT while waiting is exit 130; the request is cancelled and l
   child->signal(SIGINT);
   AskResult r = finish(*child, std::chrono::seconds(10));
   CHECK(r.code == 130);
-  Json stats = world.llama().get_json(
-      "/sim/stats?until=client_disconnects&at_least=1&timeout_ms=5000");
+  Json stats =
+      world.llama().get_json("/sim/stats?until=client_disconnects&at_least=1&timeout_ms=5000");
   CHECK(stats["client_disconnects"] == 1);
   CHECK(user.last_line()["error_kind"] == "interrupted");
   CHECK(user.last_line()["exit_code"] == 130);
@@ -277,21 +278,25 @@ TEST_CASE("ask on a terminal: a progress line that is erased, colour unless NO_C
   AskUser user(world.config(), world.askd().port());
   world.stop_ollama();
   const std::string d = user.dir().string();
-  std::vector<std::string> env = {"HOME=" + d, "XDG_CACHE_HOME=" + d + "/cache",
-                                  "XDG_DATA_HOME=" + d + "/data", "TERM=xterm",
+  std::vector<std::string> env = {"HOME=" + d,
+                                  "XDG_CACHE_HOME=" + d + "/cache",
+                                  "XDG_DATA_HOME=" + d + "/data",
+                                  "TERM=xterm",
                                   "ASK_CONFIG=" + (user.dir() / "config.jsonc").string(),
                                   "ASK_URL=http://127.0.0.1:" + std::to_string(world.askd().port()),
                                   "PATH=/usr/bin:/bin"};
   auto [code, text] = run_on_terminal({"--9b", "[[sim: ttft=300ms]] slow start"}, env);
   REQUIRE_MESSAGE(code == 0, text);
   CHECK(text.find("\xE2\xA0\x8B fast-9b") != std::string::npos); // "⠋ fast-9b 0.0s"
-  CHECK(text.find("\r\033[K") != std::string::npos);              // erased before the answer
-  CHECK(text.find("\033[33m[degraded: fast-9b \xE2\x86\x92 fast-1b]\033[0m") != std::string::npos);
+  CHECK(text.find("\r\033[K") != std::string::npos);             // erased before the answer
+  CHECK(text.find("\033[33m[degraded: fast-9b \xE2\x86\x92 fast-1b (backend down)]\033[0m") !=
+        std::string::npos);
 
   env.emplace_back("NO_COLOR=1");
-  auto [code2, plain] = run_on_terminal({"--9b", "--no-cache", "[[sim: ttft=300ms]] slow start"}, env);
+  auto [code2, plain] =
+      run_on_terminal({"--9b", "--no-cache", "[[sim: ttft=300ms]] slow start"}, env);
   REQUIRE(code2 == 0);
-  CHECK(plain.find("[degraded: fast-9b \xE2\x86\x92 fast-1b]") != std::string::npos);
+  CHECK(plain.find("[degraded: fast-9b \xE2\x86\x92 fast-1b (backend down)]") != std::string::npos);
   CHECK(plain.find("\033[33m") == std::string::npos);
   CHECK(plain.find("\033[0m") == std::string::npos);
 

@@ -124,7 +124,7 @@ TEST_CASE("ask cache: a demoted answer is stored as the serving model's, not the
   AskResult again = user.run({"--9b", "who answers?"});
   REQUIRE(again.code == 0);
   CHECK(user.last_line()["cache_hit"] == false); // the 9B is asked again, honestly
-  CHECK(contains(again.err, "[degraded: fast-9b → fast-1b]"));
+  CHECK(contains(again.err, "[degraded: fast-9b → fast-1b (backend down)]"));
   CHECK(world.llama_requests() == asked + 1);
 
   AskResult as_1b = user.run({"-m", "fast-1b", "who answers?"});

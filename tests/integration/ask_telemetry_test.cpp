@@ -24,7 +24,8 @@ std::vector<std::string> expected_keys(bool council) {
   if (council) {
     keys.push_back("council_members");
   }
-  keys.insert(keys.end(), {"request_id", "ask_version"});
+  keys.insert(keys.end(),
+              {"request_id", "finish_reason", "queue_s", "load_s", "attempts", "ask_version"});
   return keys;
 }
 
@@ -60,8 +61,8 @@ void check_types(const Json& line) {
     CHECK(line["exit_code"] == 0);
     CHECK(line["error"].is_null());
   } else {
-    CHECK(std::set<std::string>{"usage", "rejected", "unreachable", "all_failed", "timeout",
-                                "interrupted", "other"}
+    CHECK(std::set<std::string>{"usage", "rejected", "context", "unreachable", "all_failed",
+                                "timeout", "interrupted", "other"}
               .contains(line["error_kind"].get<std::string>()));
     CHECK(line["exit_code"] != 0);
     CHECK(line["error"].is_string());
@@ -70,6 +71,15 @@ void check_types(const Json& line) {
     CHECK(string_or_null(line["council_members"]));
   }
   CHECK(string_or_null(line["request_id"]));
+  CHECK(string_or_null(line["finish_reason"]));
+  CHECK((line["queue_s"].is_number() || line["queue_s"].is_null()));
+  CHECK((line["load_s"].is_number() || line["load_s"].is_null()));
+  REQUIRE(line["attempts"].is_array());
+  for (const Json& a : line["attempts"]) {
+    CHECK(a["model"].is_string());
+    CHECK(string_or_null(a["reason"]));
+    CHECK((a["s"].is_number() || a["s"].is_null()));
+  }
   CHECK(line["ask_version"].is_string());
 }
 

@@ -1,0 +1,145 @@
+// The real ask binary as scripts and cron jobs meet it (issue 22): commands after the global
+// options and misspelt ones, standard input that is not read, a closed pipe, who served and
+// why the first model failed, an answer cut at the length limit, a prompt that fits nowhere,
+// and a server that is not askd (never cached).
+#include <doctest/doctest.h>
+
+#include "tests/integration/ask_harness.h"
+
+using namespace ask::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A prompt of about `tokens` tokens by askd's estimate (four bytes a token).
+std::string long_prompt(std::size_t tokens) {
+  std::string text;
+  while (text.size() < tokens * 4) {
+    text += "lorem ipsum dolor sit amet ";
+  }
+  return text;
+}
+
+} // namespace
+
+TEST_CASE("ask: commands after global options run; a lone misspelt one is refused; -- asks") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  const std::string url = "http://127.0.0.1:" + std::to_string(world.askd().port());
+  AskResult stats = user.run({"-q", "stats"});
+  CHECK(stats.code == 0);
+  AskResult config_first =
+      user.run({"--config", (user.dir() / "config.jsonc").string(), "stats", "--json"});
+  CHECK(config_first.code == 0);
+  CHECK(Json::parse(config_first.out).is_object());
+  AskResult models = user.run({"--url", url, "models", "--json"});
+  REQUIRE_MESSAGE(models.code == 0, models.err);
+  CHECK(contains(models.out, "\"fast-9b\""));
+  AskResult typo = user.run({"cahce", "stats"});
+  CHECK(typo.code == 2);
+  CHECK(typo.out.empty());
+  CHECK(contains(typo.err, "did you mean `ask cache stats`"));
+  // None of these reached a model: askd logs every request it proxies.
+  CHECK(world.askd().log_lines().empty());
+  CHECK(user.log_lines().empty());
+
+  AskResult forced = user.run({"--tiny", "--", "stats"});
+  REQUIRE_MESSAGE(forced.code == 0, forced.err);
+  CHECK(last_user_text(world.llama()) == "stats");
+}
+
+TEST_CASE("ask: --no-stdin leaves standard input alone (a loop over a file)") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  AskResult r = user.run({"--tiny", "--no-stdin", "first question"}, std::string("line two\n"));
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(last_user_text(world.llama()) == "first question");
+  AskResult read = user.run({"--tiny", "first question"}, std::string("line two\n"));
+  REQUIRE(read.code == 0);
+  CHECK(last_user_text(world.llama()) == "first question\n\nline two");
+}
+
+TEST_CASE("ask: a reader that closes the pipe early is no error (ask … | true)") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  // The reader is gone before the answer is written: the write fails with EPIPE.
+  const std::string script = "\"$0\" --tiny '[[sim: ttft=400ms]] to nobody' | true; "
+                             "echo \"rc=${PIPESTATUS[0]}\"";
+  const std::string d = user.dir().string();
+  ChildOptions options;
+  options.env =
+      ask_env({"HOME=" + d, "XDG_CACHE_HOME=" + d + "/cache", "XDG_DATA_HOME=" + d + "/data",
+               "ASK_CONFIG=" + (user.dir() / "config.jsonc").string(),
+               "ASK_URL=http://127.0.0.1:" + std::to_string(world.askd().port())});
+  options.stdin_path = "/dev/null";
+  ChildProcess bash({"/bin/bash", "-c", script, ASK_PATH}, std::move(options));
+  AskResult piped = finish(bash, 30s);
+  CHECK(piped.out == "rc=0\n");
+  CHECK(piped.err.empty());
+  CHECK(user.last_line()["exit_code"] == 0);
+}
+
+TEST_CASE("ask: the degraded line says why the first model failed (not pulled, prompt too long)") {
+  // fast-9b's Ollama model is not pulled; fast-3b's window is too small for the prompt.
+  AskWorld world(Json{{"models", models_with({{"fast-9b", {{"upstream", "qwen-missing:9b"}}},
+                                              {"fast-3b", {{"context_length", 64}}}})}});
+  AskUser user(world.config(), world.askd().port());
+  AskResult r = user.run({"--9b", "-v", long_prompt(100)});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto notes = lines_of(r.err);
+  REQUIRE(notes.size() >= 4);
+  CHECK(notes[0] == "[degraded: fast-9b → fast-1b (not pulled)]");
+  CHECK(notes[1].starts_with("[fast-9b: not pulled, "));
+  CHECK(notes[2].starts_with("[fast-3b: prompt too long, "));
+  CHECK(notes[3].starts_with("[fast-1b: answered, "));
+  const Json line = user.last_line();
+  CHECK(line["attempts"][0]["reason"] == "not_pulled");
+  CHECK(line["attempts"][1]["reason"] == "context");
+  CHECK(line["queue_s"].is_number());
+}
+
+TEST_CASE("ask: a prompt that fits no model is exit 2 with the token counts; nothing cached") {
+  AskWorld world(Json{{"models", models_with({{"fast-9b", {{"context_length", 64}}},
+                                              {"fast-3b", {{"context_length", 64}}},
+                                              {"fast-1b", {{"context_length", 80}}}})}});
+  AskUser user(world.config(), world.askd().port());
+  AskResult r = user.run({"--9b", long_prompt(400)});
+  CHECK(r.code == 2);
+  CHECK(r.out.empty());
+  CHECK(contains(r.err, "does not fit the context window"));
+  CHECK(contains(r.err, "fast-1b 80"));
+  CHECK(contains(r.err, "larger window"));
+  CHECK(user.last_line()["error_kind"] == "context");
+  CHECK(cache_counts(user).entries == 0);
+}
+
+TEST_CASE("ask: an answer cut at the length limit it did not ask for is a warning, not cached") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  AskResult cut = user.run({"--tiny", "[[sim: repeat=\"la \"]] sing forever"});
+  REQUIRE_MESSAGE(cut.code == 0, cut.err);
+  CHECK_FALSE(cut.out.empty());
+  CHECK(contains(cut.err, "[warning: the answer was cut off at the length limit after "));
+  CHECK(contains(cut.err, "not cached]"));
+  CHECK(user.last_line()["finish_reason"] == "length");
+  CHECK(cache_counts(user).entries == 0);
+  // --max-tokens asked for the cut: no warning, and the answer is kept.
+  AskResult asked = user.run({"--tiny", "--max-tokens", "5", "[[sim: repeat=\"la \"]] sing"});
+  REQUIRE(asked.code == 0);
+  CHECK(asked.err.empty());
+  CHECK(cache_counts(user).entries == 1);
+}
+
+TEST_CASE("ask: an answer from a server that is not askd is printed, never cached") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  const std::string bare = "http://127.0.0.1:" + std::to_string(world.llama().port());
+  AskResult r = user.run({"-m", "fast-1b", "--url", bare, "-v", "straight to llama-server"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK_FALSE(r.out.empty());
+  CHECK(contains(r.err, "[not cached: the server did not say who served"));
+  CHECK(cache_counts(user).entries == 0);
+  AskResult via_askd = user.run({"-m", "fast-1b", "straight to llama-server"});
+  REQUIRE(via_askd.code == 0);
+  CHECK(cache_counts(user).entries == 1);
+}
