@@ -1,9 +1,13 @@
 #pragma once
 // SqliteCache: ask's prompt cache in one SQLite file, shared by any number of ask processes at
-// once (WAL journal, busy timeout), entries expiring after a TTL. A file that is not a
-// database or is corrupt is moved aside (to "<path>.corrupt-<unix seconds>") and recreated,
-// with a warning through Options::warn; the caller still gets a working cache.
-// SQLiteCpp exceptions stop at this module's edge: every failure is a core::Error.
+// once (WAL journal), entries expiring after a TTL. A file that is not a database or is
+// corrupt is moved aside (to "<path>.corrupt-<unix seconds>") and recreated, with a warning
+// through Options::warn; the caller still gets a working cache.
+// SQLiteCpp exceptions stop at this module's edge: every failure is a core::Error. An
+// operation that gave up because another process held the file locked past
+// Options::busy_timeout_ms fails with kind core::ErrorKind::overloaded (is_locked()), its
+// message naming the path and saying "locked by another process"; every other failure is
+// core::ErrorKind::internal.
 
 #include <filesystem>
 #include <functional>
@@ -38,21 +42,24 @@ struct ModelStats {
 
 struct Stats {
   std::filesystem::path path;
-  long long entries = 0;       // all rows, expired included
-  long long expired = 0;       // rows past their expiry (prune removes them)
-  long long file_bytes = 0;    // the database file plus its -wal file
-  double oldest = 0;           // created of the oldest row (0 when empty)
-  double newest = 0;           // created of the newest row
+  long long entries = 0;            // all rows, expired included
+  long long expired = 0;            // rows past their expiry (prune removes them)
+  long long file_bytes = 0;         // the database file plus its -wal file
+  double oldest = 0;                // created of the oldest row (0 when empty)
+  double newest = 0;                // created of the newest row
   std::vector<ModelStats> by_model; // sorted by entries, descending, then name
 };
 
 class SqliteCache {
 public:
   struct Options {
-    std::filesystem::path path;                      // created with its folders (mode 0700)
+    std::filesystem::path path; // created with its folders (mode 0700)
     core::Duration ttl = core::Duration::seconds(30LL * 24 * 3600);
-    int busy_timeout_ms = 10000;                      // waiting for another process's write
-    std::function<void(const std::string&)> warn;    // one line, no trailing newline; may be empty
+    // The most one call (open, get, put, stats, prune, clear) waits, in all, for locks that
+    // other processes hold: open's schema creation, retries and corruption recovery
+    // included. 0 = do not wait. Real time (the injected Clock is not consulted).
+    int busy_timeout_ms = 3000;
+    std::function<void(const std::string&)> warn; // one line, no trailing newline; may be empty
   };
 
   // Opens or creates the cache. Errors (the folder cannot be created, the file cannot be
@@ -76,6 +83,12 @@ public:
   core::Result<long long> clear();
 
   const std::filesystem::path& path() const;
+
+  // Whether `error`, returned by this class, means the file was locked by another process
+  // for longer than busy_timeout_ms (rather than unusable): worth a "try again" message.
+  static bool is_locked(const core::Error& error) {
+    return error.kind == core::ErrorKind::overloaded;
+  }
 
 private:
   struct Impl;

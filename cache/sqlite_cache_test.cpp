@@ -12,6 +12,7 @@
 
 #include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include "tests/support/temp_dir.h"
 #include <sys/stat.h>
@@ -297,7 +298,8 @@ TEST_CASE("SqliteCache: a file that is not a database is moved aside with a warn
   const fs::path aside = h.db_path().string() + ".corrupt-1767225600";
   CHECK(h.warnings[0] == "cache: " + h.db_path().string() +
                              " is not a usable SQLite database (file is not a database); moved "
-                             "it to " + aside.string() + " and started a new cache");
+                             "it to " +
+                             aside.string() + " and started a new cache");
   CHECK(read_bytes(aside) == big);
   put_ok(*cache, make_entry("k"));
   CHECK(get_ok(*cache, "k").has_value());
@@ -406,7 +408,9 @@ int unreadable_file_is_replaced(const fs::path& dir) {
   int failures = 0;
   failures += cache.has_value() ? 0 : 1;
   failures += warnings.size() == 1 ? 0 : 1;
-  failures += !warnings.empty() && warnings[0].find("cannot be read and written") != std::string::npos ? 0 : 1;
+  failures +=
+      !warnings.empty() && warnings[0].find("cannot be read and written") != std::string::npos ? 0
+                                                                                               : 1;
   failures += corrupt_copies(dir).size() == 1 ? 0 : 1;
   if (cache) {
     failures += (*cache)->put(make_entry("k")).has_value() ? 0 : 1;
@@ -478,6 +482,9 @@ int child_work(const fs::path& path, int child) {
   ask::core::SystemClock clock;
   SqliteCache::Options options;
   options.path = path;
+  // The race, not the bound, is under test here; sanitizer builds on a loaded CI machine
+  // are several times slower.
+  options.busy_timeout_ms = 30000;
   options.warn = [](const std::string& line) { std::fprintf(stderr, "warn: %s\n", line.c_str()); };
   auto cache = SqliteCache::open(options, clock);
   if (!cache) {
@@ -493,8 +500,9 @@ int child_work(const fs::path& path, int child) {
       if (!put || !got || !got->has_value() || (k == key && (*got)->answer != "answer " + key)) {
         ++errors;
         std::fprintf(stderr, "child %d round %d: %s\n", child, i,
-                     !put ? put.error().message.c_str()
-                     : !got ? got.error().message.c_str() : "missing or wrong entry");
+                     !put   ? put.error().message.c_str()
+                     : !got ? got.error().message.c_str()
+                            : "missing or wrong entry");
       }
     }
   }
@@ -554,4 +562,224 @@ TEST_CASE("SqliteCache: threads with a cache each share one file") {
   for (int t = 0; t < 8; ++t) {
     CHECK(errors[t] == 0);
   }
+}
+
+namespace {
+
+// How another process can hold the cache file locked.
+enum class LockHow {
+  rollback_exclusive, // the file in rollback-journal mode, BEGIN EXCLUSIVE: no one may read
+  wal_write,          // a write transaction open in WAL mode: readers go on, writers wait
+  exclusive_mode,     // PRAGMA locking_mode=EXCLUSIVE in WAL mode: no one may even open it
+  new_file,           // a new file (no schema yet), in rollback mode, BEGIN EXCLUSIVE
+};
+
+// A forked child that holds `path` locked the way `how` says from lock() until release() (or
+// the end of the scope). It is forked in the constructor, before the parent opens anything,
+// because SQLite connections must not cross a fork.
+class LockingChild {
+public:
+  LockingChild(const fs::path& path, LockHow how) {
+    REQUIRE(::pipe(m_ready) == 0);
+    REQUIRE(::pipe(m_go) == 0);
+    REQUIRE(::pipe(m_release) == 0);
+    m_pid = ::fork();
+    REQUIRE(m_pid >= 0);
+    if (m_pid == 0) {
+      ::close(m_ready[0]);
+      ::close(m_go[1]);
+      ::close(m_release[1]);
+      char byte = 0;
+      if (::read(m_go[0], &byte, 1) != 1) {
+        std::_Exit(0); // never asked to lock
+      }
+      std::_Exit(hold(path, how, m_ready[1], m_release[0]));
+    }
+    ::close(m_ready[1]);
+    ::close(m_go[0]);
+    ::close(m_release[0]);
+  }
+  ~LockingChild() { release(); }
+  LockingChild(const LockingChild&) = delete;
+  LockingChild& operator=(const LockingChild&) = delete;
+
+  // Returns once the child holds the lock.
+  void lock() {
+    REQUIRE(::write(m_go[1], "x", 1) == 1);
+    char byte = 0;
+    const bool locked = ::read(m_ready[0], &byte, 1) == 1;
+    REQUIRE_MESSAGE(locked, "the locking child failed before taking the lock");
+  }
+
+  // Lets the child commit and exit, and waits for it.
+  void release() {
+    if (m_pid <= 0) {
+      return;
+    }
+    ::close(m_go[1]);
+    ::close(m_release[1]);
+    ::close(m_ready[0]);
+    int status = 0;
+    REQUIRE(::waitpid(m_pid, &status, 0) == m_pid);
+    m_pid = 0;
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+
+private:
+  static int hold(const fs::path& path, LockHow how, int ready_fd, int release_fd) {
+    try {
+      SQLite::Database db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 5000);
+      switch (how) {
+      case LockHow::rollback_exclusive:
+        db.exec("PRAGMA journal_mode = DELETE");
+        db.exec("BEGIN EXCLUSIVE");
+        db.exec("DELETE FROM entries WHERE key = 'none'");
+        break;
+      case LockHow::wal_write:
+        db.exec("BEGIN IMMEDIATE");
+        db.exec("DELETE FROM entries WHERE key = 'none'");
+        break;
+      case LockHow::exclusive_mode:
+        db.exec("PRAGMA locking_mode = EXCLUSIVE");
+        db.exec("BEGIN EXCLUSIVE");
+        db.exec("COMMIT"); // the exclusive lock stays until the connection closes
+        break;
+      case LockHow::new_file:
+        db.exec("BEGIN EXCLUSIVE");
+        db.exec("CREATE TABLE unrelated(x)");
+        break;
+      }
+      (void)!::write(ready_fd, "x", 1);
+      char byte = 0;
+      (void)!::read(release_fd, &byte, 1); // returns at EOF, when the parent releases
+      if (db.getHandle() != nullptr && sqlite3_get_autocommit(db.getHandle()) == 0) {
+        db.exec("COMMIT");
+      }
+      return 0;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "locking child: %s\n", e.what());
+      return 1;
+    }
+  }
+
+  pid_t m_pid = 0;
+  int m_ready[2] = {-1, -1};
+  int m_go[2] = {-1, -1};
+  int m_release[2] = {-1, -1};
+};
+
+constexpr int k_lock_bound_ms = 300;
+// Below the bound: timer granularity. Above it: a loaded CI machine under a sanitizer.
+constexpr auto k_early_slack = 20ms;
+constexpr auto k_late_slack = 2500ms;
+
+// Runs `fn` (returning a core::Result) and checks that it failed as "locked" after waiting
+// about k_lock_bound_ms.
+template <class F> void check_locked_within_bound(const fs::path& path, F&& fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto result = fn();
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  REQUIRE_FALSE(result.has_value());
+  const ask::core::Error& error = result.error();
+  CHECK(error.kind == ask::core::ErrorKind::overloaded);
+  CHECK(SqliteCache::is_locked(error));
+  CHECK_MESSAGE(error.message.find(path.string()) != std::string::npos, error.message);
+  CHECK_MESSAGE(error.message.find("locked by another process") != std::string::npos,
+                error.message);
+  CHECK(waited >= std::chrono::milliseconds(k_lock_bound_ms) - k_early_slack);
+  CHECK(waited <= std::chrono::milliseconds(k_lock_bound_ms) + k_late_slack);
+}
+
+// A cache file with one entry, "k1", and no connection left open.
+void make_cache_with_k1(Harness& h) {
+  auto cache = h.open();
+  put_ok(*cache, make_entry("k1", "fast-9b", "cached"));
+}
+
+SqliteCache::Options bounded(Harness& h) {
+  SqliteCache::Options o = h.options();
+  o.busy_timeout_ms = k_lock_bound_ms;
+  return o;
+}
+
+} // namespace
+
+TEST_CASE("SqliteCache: a lock held by another process bounds open, get and put") {
+  for (const LockHow how : {LockHow::rollback_exclusive, LockHow::exclusive_mode}) {
+    CAPTURE(static_cast<int>(how));
+    Harness h;
+    make_cache_with_k1(h);
+    {
+      LockingChild child(h.db_path(), how);
+      child.lock();
+      check_locked_within_bound(h.db_path(),
+                                [&] { return SqliteCache::open(bounded(h), h.clock); });
+    }
+    // Opened while nobody held it, then locked: get and put are bounded too. (An open WAL
+    // connection keeps exclusive_mode from being taken at all, so only rollback_exclusive
+    // can get there.)
+    if (how != LockHow::rollback_exclusive) {
+      continue;
+    }
+    LockingChild child(h.db_path(), how);
+    auto opened = SqliteCache::open(bounded(h), h.clock);
+    REQUIRE_MESSAGE(opened.has_value(), opened.error().message);
+    SqliteCache& cache = **opened;
+    child.lock();
+    check_locked_within_bound(h.db_path(), [&] { return cache.get("k1"); });
+    check_locked_within_bound(h.db_path(), [&] { return cache.put(make_entry("k2")); });
+    check_locked_within_bound(h.db_path(), [&] { return cache.stats(); });
+    child.release();
+    CHECK(get_ok(cache, "k1")->answer == "cached");
+    put_ok(cache, make_entry("k2", "fast-9b", "after the lock"));
+    CHECK(get_ok(cache, "k2")->answer == "after the lock");
+    CHECK(h.warnings.empty());
+  }
+}
+
+TEST_CASE("SqliteCache: another process's WAL write transaction bounds put; get goes on") {
+  Harness h;
+  make_cache_with_k1(h);
+  LockingChild child(h.db_path(), LockHow::wal_write);
+  child.lock();
+  auto opened = SqliteCache::open(bounded(h), h.clock);
+  REQUIRE_MESSAGE(opened.has_value(), opened.error().message);
+  SqliteCache& cache = **opened;
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(get_ok(cache, "k1")->answer == "cached"); // readers never wait in WAL mode
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(k_lock_bound_ms));
+  check_locked_within_bound(h.db_path(), [&] { return cache.put(make_entry("k2")); });
+  check_locked_within_bound(h.db_path(), [&] { return cache.clear(); });
+  child.release();
+  put_ok(cache, make_entry("k2", "fast-9b", "after the lock"));
+  CHECK(get_ok(cache, "k2")->answer == "after the lock");
+}
+
+TEST_CASE("SqliteCache: a new file locked by its creator bounds open; it works once released") {
+  // The other process holds the file before any schema exists: open's user_version read, the
+  // WAL switch and the schema all share the one deadline.
+  Harness h;
+  LockingChild child(h.db_path(), LockHow::new_file);
+  child.lock();
+  check_locked_within_bound(h.db_path(), [&] { return SqliteCache::open(bounded(h), h.clock); });
+  child.release();
+  auto cache = h.open();
+  put_ok(*cache, make_entry("k1"));
+  CHECK(get_ok(*cache, "k1").has_value());
+  CHECK(h.warnings.empty());
+}
+
+TEST_CASE("SqliteCache: busy_timeout_ms 0 does not wait at all") {
+  Harness h;
+  make_cache_with_k1(h);
+  LockingChild child(h.db_path(), LockHow::exclusive_mode);
+  child.lock();
+  SqliteCache::Options o = h.options();
+  o.busy_timeout_ms = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto opened = SqliteCache::open(o, h.clock);
+  CHECK(std::chrono::steady_clock::now() - t0 < k_late_slack);
+  REQUIRE_FALSE(opened.has_value());
+  CHECK(SqliteCache::is_locked(opened.error()));
 }

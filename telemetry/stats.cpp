@@ -37,6 +37,32 @@ struct Accumulator {
   std::vector<double> miss_latencies; // calls with cache_hit false
 };
 
+// How a call ended, for the counters: see ModelSummary.
+enum class StatsOutcome { ok, usage_error, interrupted, failure };
+
+// From error_kind when it is one ask writes, else from the exit code (older lines, edits).
+StatsOutcome stats_outcome_of(long long exit_code, const std::optional<std::string>& kind) {
+  if (exit_code == 0) {
+    return StatsOutcome::ok;
+  }
+  if (kind) {
+    if (*kind == "usage" || *kind == "rejected") {
+      return StatsOutcome::usage_error;
+    }
+    if (*kind == "interrupted") {
+      return StatsOutcome::interrupted;
+    }
+    if (*kind == "unreachable" || *kind == "all_failed" || *kind == "timeout" || *kind == "other") {
+      return StatsOutcome::failure;
+    }
+  }
+  constexpr long long k_usage_exit = 2;
+  constexpr long long k_interrupted_exit = 130;
+  return exit_code == k_usage_exit         ? StatsOutcome::usage_error
+         : exit_code == k_interrupted_exit ? StatsOutcome::interrupted
+                                           : StatsOutcome::failure;
+}
+
 // The fields of one line that the report uses; optional ones are empty when absent or of the
 // wrong type.
 struct Call {
@@ -46,7 +72,7 @@ struct Call {
   std::optional<double> latency_s;
   std::optional<bool> cache_hit;
   bool demoted = false;
-  bool error = false;
+  StatsOutcome outcome = StatsOutcome::ok;
 };
 
 // Reads the next line into `line`, without its '\n'. A line longer than k_max_line_bytes is
@@ -112,7 +138,11 @@ std::optional<Call> parse_call(const std::string& line) {
     call.demoted = it->get<bool>();
   }
   if (const auto it = value.find("exit_code"); it != value.end() && it->is_number_integer()) {
-    call.error = it->get<long long>() != 0;
+    std::optional<std::string> kind;
+    if (const auto k = value.find("error_kind"); k != value.end() && k->is_string()) {
+      kind = k->get<std::string>();
+    }
+    call.outcome = stats_outcome_of(it->get<long long>(), kind);
   }
   return call;
 }
@@ -127,8 +157,11 @@ void add(Accumulator& acc, const Call& call) {
   }
   s.cache_hits += call.cache_hit.value_or(false) ? 1 : 0;
   s.demoted += call.demoted ? 1 : 0;
-  s.errors += call.error ? 1 : 0;
-  if (call.latency_s) {
+  s.usage_errors += call.outcome == StatsOutcome::usage_error ? 1 : 0;
+  s.interrupted += call.outcome == StatsOutcome::interrupted ? 1 : 0;
+  s.failures += call.outcome == StatsOutcome::failure ? 1 : 0;
+  s.errors += call.outcome != StatsOutcome::ok ? 1 : 0;
+  if (call.latency_s && call.outcome != StatsOutcome::usage_error) {
     acc.latencies.push_back(*call.latency_s);
     if (call.cache_hit == false) {
       acc.miss_latencies.push_back(*call.latency_s);
@@ -185,10 +218,14 @@ StatsReport summarize(std::istream& in, const StatsOptions& options) {
     const bool first = total.summary.calls == 0;
     report.first_ts = first ? call->ts : std::min(report.first_ts, call->ts);
     report.last_ts = first ? call->ts : std::max(report.last_ts, call->ts);
+    add(total, *call);
+    if (call->model.empty()) {
+      ++report.without_model; // failed before a model was chosen: no row of its own
+      continue;
+    }
     Accumulator& acc = per_model[call->model];
     acc.summary.model = call->model;
     add(acc, *call);
-    add(total, *call);
   }
   report.models.reserve(per_model.size());
   for (auto& [name, acc] : per_model) {
@@ -310,8 +347,8 @@ std::string served_by_text(const ModelSummary& s) {
   std::string out;
   for (const auto& [name, count] : rows) {
     out += out.empty() ? "" : ", ";
-    out += (name.empty() ? std::string("(none)") : printable_name(name)) + " " +
-           std::to_string(count);
+    out +=
+        (name.empty() ? std::string("(none)") : printable_name(name)) + " " + std::to_string(count);
   }
   return out;
 }
@@ -324,7 +361,8 @@ std::vector<std::string> row_cells(const ModelSummary& s) {
           std::to_string(s.calls),
           percent(s.hit_rate()),
           percent(s.demotion_rate()),
-          std::to_string(s.errors),
+          std::to_string(s.usage_errors),
+          std::to_string(s.failures),
           no_latency ? "-" : latency(s.latency_p50_s),
           no_latency ? "-" : latency(s.latency_p95_s),
           served_by_text(s)};
@@ -334,11 +372,11 @@ std::vector<std::string> row_cells(const ModelSummary& s) {
 
 std::string render_table(const StatsReport& report) {
   std::ostringstream out;
-  const std::string skipped =
-      report.skipped_malformed == 0
-          ? ""
-          : "skipped " + with_thousands(report.skipped_malformed) + " malformed line" +
-                (report.skipped_malformed == 1 ? "" : "s") + "\n";
+  const std::string skipped = report.skipped_malformed == 0
+                                  ? ""
+                                  : "skipped " + with_thousands(report.skipped_malformed) +
+                                        " malformed line" +
+                                        (report.skipped_malformed == 1 ? "" : "s") + "\n";
   if (report.total.calls == 0) {
     out << "ask stats: no calls recorded\n" << skipped;
     return out.str();
@@ -348,7 +386,8 @@ std::string render_table(const StatsReport& report) {
       << (report.total.calls == 1 ? " call\n" : " calls\n");
 
   std::vector<std::vector<std::string>> rows;
-  rows.push_back({"model", "calls", "cache hit", "demoted", "errors", "p50", "p95", "served by"});
+  rows.push_back(
+      {"model", "calls", "cache hit", "demoted", "usage", "failed", "p50", "p95", "served by"});
   for (const ModelSummary& s : report.models) {
     rows.push_back(row_cells(s));
   }
@@ -370,6 +409,10 @@ std::string render_table(const StatsReport& report) {
     text.erase(text.find_last_not_of(' ') + 1);
     out << text << '\n';
   }
+  if (report.without_model > 0) {
+    out << with_thousands(report.without_model) << (report.without_model == 1 ? " call" : " calls")
+        << " failed before a model was chosen (counted in all only)\n";
+  }
   out << skipped;
   return out.str();
 }
@@ -387,8 +430,13 @@ json summary_json(const ModelSummary& s) {
           {"cache_hits", s.cache_hits},
           {"demoted", s.demoted},
           {"errors", s.errors},
+          {"usage_errors", s.usage_errors},
+          {"interrupted", s.interrupted},
+          {"failures", s.failures},
+          {"asked", s.asked()},
           {"hit_rate", s.hit_rate()},
           {"demotion_rate", s.demotion_rate()},
+          {"failure_rate", s.failure_rate()},
           {"latency_p50_s", s.latency_p50_s},
           {"latency_p95_s", s.latency_p95_s},
           {"miss_latency_p50_s", s.miss_latency_p50_s},
@@ -403,13 +451,15 @@ nlohmann::json to_json(const StatsReport& report) {
     models.push_back(summary_json(s));
   }
   const bool any = report.total.calls > 0;
-  return {{"period",
-           {{"first_ts", any ? json(report.first_ts) : json(nullptr)},
-            {"last_ts", any ? json(report.last_ts) : json(nullptr)}}},
-          {"lines", report.lines},
-          {"skipped", {{"malformed", report.skipped_malformed}, {"by_time", report.skipped_by_time}}},
-          {"models", std::move(models)},
-          {"total", summary_json(report.total)}};
+  return {
+      {"period",
+       {{"first_ts", any ? json(report.first_ts) : json(nullptr)},
+        {"last_ts", any ? json(report.last_ts) : json(nullptr)}}},
+      {"lines", report.lines},
+      {"skipped", {{"malformed", report.skipped_malformed}, {"by_time", report.skipped_by_time}}},
+      {"without_model", report.without_model},
+      {"models", std::move(models)},
+      {"total", summary_json(report.total)}};
 }
 
 } // namespace ask::telemetry

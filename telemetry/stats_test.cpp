@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -27,16 +28,11 @@ constexpr double k_t0 = 1777978000; // 2026-05-05 10:46:40 UTC
 
 // One telemetry line as ask writes it; `extra` is merged over the defaults.
 std::string line(const std::string& model, double ts, const json& extra = json::object()) {
-  json value = {{"ts", ts},
-                {"model", model},
-                {"served_by", model},
-                {"prompt_hash", "775a61d9"},
-                {"prompt_chars", 22},
-                {"response_chars", 2},
-                {"latency_s", 0.5},
-                {"cache_hit", false},
-                {"demoted", false},
-                {"exit_code", 0}};
+  json value = {{"ts", ts},           {"model", model},
+                {"served_by", model}, {"prompt_hash", "775a61d9"},
+                {"prompt_chars", 22}, {"response_chars", 2},
+                {"latency_s", 0.5},   {"cache_hit", false},
+                {"demoted", false},   {"exit_code", 0}};
   value.update(extra);
   return value.dump() + "\n";
 }
@@ -91,7 +87,8 @@ TEST_CASE("summarize: counts calls, hits, demotions and errors per requested mod
   CHECK(fast.errors == 1);
   CHECK(fast.hit_rate() == doctest::Approx(0.5));
   CHECK(fast.demotion_rate() == doctest::Approx(0.25));
-  CHECK(fast.served_by == std::map<std::string, long long>{{"fast-9b", 2}, {"fast-1b", 1}, {"", 1}});
+  CHECK(fast.served_by ==
+        std::map<std::string, long long>{{"fast-9b", 2}, {"fast-1b", 1}, {"", 1}});
 
   const ModelSummary& heavy = find(report, "heavy");
   CHECK(heavy.calls == 1);
@@ -167,8 +164,8 @@ TEST_CASE("summarize: miss latencies leave cache hits out") {
 }
 
 TEST_CASE("summarize: since and until leave lines out by ts, inclusive bounds") {
-  const std::string log = line("m", k_t0) + line("m", k_t0 + 100) + line("m", k_t0 + 200) +
-                          line("m", k_t0 + 300);
+  const std::string log =
+      line("m", k_t0) + line("m", k_t0 + 100) + line("m", k_t0 + 200) + line("m", k_t0 + 300);
   SUBCASE("since") {
     const StatsReport report = run(log, {.since = k_t0 + 100, .until = std::nullopt});
     CHECK(report.total.calls == 3);
@@ -203,14 +200,21 @@ TEST_CASE("summarize: malformed lines are skipped and counted, never fatal") {
       {"JSON string", "\"fast-9b\"\n"},
       {"JSON number", "42\n"},
       {"null", "null\n"},
-      {"missing model", R"({"ts":1777978000,"served_by":"fast-9b"})" "\n"},
-      {"model not a string", R"({"ts":1777978000,"model":7})" "\n"},
-      {"missing ts", R"({"model":"fast-9b"})" "\n"},
-      {"ts as a string", R"({"ts":"1777978000","model":"fast-9b"})" "\n"},
-      {"ts as a bool", R"({"ts":true,"model":"fast-9b"})" "\n"},
+      {"missing model", R"({"ts":1777978000,"served_by":"fast-9b"})"
+                        "\n"},
+      {"model not a string", R"({"ts":1777978000,"model":7})"
+                             "\n"},
+      {"missing ts", R"({"model":"fast-9b"})"
+                     "\n"},
+      {"ts as a string", R"({"ts":"1777978000","model":"fast-9b"})"
+                         "\n"},
+      {"ts as a bool", R"({"ts":true,"model":"fast-9b"})"
+                       "\n"},
       {"two values on one line", good.substr(0, good.size() - 1) + good},
-      {"trailing garbage", R"({"ts":1,"model":"m"} x)" "\n"},
-      {"number overflow", R"({"ts":1e400,"model":"m"})" "\n"},
+      {"trailing garbage", R"({"ts":1,"model":"m"} x)"
+                           "\n"},
+      {"number overflow", R"({"ts":1e400,"model":"m"})"
+                          "\n"},
       {"huge nesting", std::string(100000, '[') + "\n"},
       {"nesting just past the limit",
        R"({"ts":1,"model":"m","x":)" + std::string(64, '[') + std::string(64, ']') + "}\n"},
@@ -254,15 +258,17 @@ TEST_CASE("summarize: accepted edge cases") {
     CHECK(run(text).total.calls == 1);
   }
   SUBCASE("brackets inside strings do not count as nesting") {
-    const std::string text =
-        R"({"ts":1,"model":"m","error":")" + std::string(500, '[') + R"(\"{{{"})" "\n";
+    const std::string text = R"({"ts":1,"model":"m","error":")" + std::string(500, '[') +
+                             R"(\"{{{"})"
+                             "\n";
     const StatsReport report = run(text);
     CHECK(report.total.calls == 1);
     CHECK(report.skipped_malformed == 0);
   }
   SUBCASE("integer ts and extra fields") {
     const StatsReport report =
-        run(R"({"ts":1777978000,"model":"m","tier":null,"tokens_out":12,"x":{"y":[1]}})" "\n");
+        run(R"({"ts":1777978000,"model":"m","tier":null,"tokens_out":12,"x":{"y":[1]}})"
+            "\n");
     CHECK(report.total.calls == 1);
     CHECK(report.first_ts == 1777978000);
   }
@@ -288,7 +294,7 @@ TEST_CASE("summarize: optional fields of the wrong type count as absent") {
   CHECK(m.demoted == 0);
   CHECK(m.errors == 0);
   CHECK(m.served_by == std::map<std::string, long long>{{"m", 2}}); // the 7 is not counted
-  CHECK(m.latency_p50_s == 2.0);   // only the third line's latency counts
+  CHECK(m.latency_p50_s == 2.0);    // only the third line's latency counts
   CHECK(m.miss_latency_p50_s == 0); // ...and its cache_hit is unknown, so it is no miss
 }
 
@@ -372,8 +378,8 @@ TEST_CASE("to_json: field names and types") {
   CHECK(fast["hit_rate"].is_number_float());
   CHECK(fast["hit_rate"].get<double>() == doctest::Approx(0.5));
   CHECK(fast["demotion_rate"].get<double>() == doctest::Approx(0.25));
-  for (const char* key : {"latency_p50_s", "latency_p95_s", "miss_latency_p50_s",
-                          "miss_latency_p95_s"}) {
+  for (const char* key :
+       {"latency_p50_s", "latency_p95_s", "miss_latency_p50_s", "miss_latency_p95_s"}) {
     CAPTURE(key);
     CHECK(fast[key].is_number());
   }
@@ -422,4 +428,111 @@ TEST_CASE("summarize_file: reads a file, a missing one is empty, a folder is an 
     REQUIRE_FALSE(report.has_value());
     CHECK(report.error().message.find("Not a directory") != std::string::npos);
   }
+}
+
+namespace {
+
+// One failed call of model "m": exit code and error_kind as ask writes them (kind may be any
+// JSON value, to test wrong types), with latency 0.001 s.
+std::string failed(long long exit_code, const json& kind, double ts = k_t0) {
+  return line(
+      "m", ts,
+      {{"exit_code", exit_code}, {"error_kind", kind}, {"served_by", ""}, {"latency_s", 0.001}});
+}
+
+// m: 2 answered (one from the cache), 3 usage errors, 2 interrupted, 5 failures.
+std::string outcome_log() {
+  return line("m", k_t0, {{"cache_hit", true}, {"latency_s", 0.5}}) +
+         line("m", k_t0, {{"latency_s", 0.5}}) + //
+         failed(2, "usage") + failed(2, "rejected") +
+         failed(2, nullptr) + // an older line without error_kind: by exit code
+         failed(130, "interrupted") + failed(130, 7) + // a kind of the wrong type: by exit code
+         failed(3, "unreachable") + failed(4, "all_failed") + failed(5, "timeout") +
+         failed(1, "other") + failed(4, "something-new"); // an unknown kind: a failure
+}
+
+} // namespace
+
+TEST_CASE("summarize: usage errors, interruptions and model failures are counted apart") {
+  const StatsReport report = run(outcome_log());
+  REQUIRE(report.models.size() == 1);
+  const ModelSummary& m = find(report, "m");
+  CHECK(m.calls == 12);
+  CHECK(m.usage_errors == 3);
+  CHECK(m.interrupted == 2);
+  CHECK(m.failures == 5);
+  CHECK(m.errors == 10);
+  // Rates count the 9 calls that were asked, not the 3 mistyped ones.
+  CHECK(m.asked() == 9);
+  CHECK(m.hit_rate() == doctest::Approx(1.0 / 9));
+  CHECK(m.failure_rate() == doctest::Approx(5.0 / 9));
+  // Usage errors end at once and stay out of the latencies: 2 calls at 0.5 s, 7 at 0.001 s.
+  CHECK(m.latency_p95_s == 0.5);
+  CHECK(m.latency_p50_s == 0.001);
+  const StatsReport only_usage = run(failed(2, "usage") + failed(2, "rejected"));
+  CHECK(only_usage.total.asked() == 0);
+  CHECK(only_usage.total.hit_rate() == 0);
+  CHECK(only_usage.total.failure_rate() == 0);
+  CHECK(only_usage.total.latency_p50_s == 0);
+}
+
+TEST_CASE("summarize: a call that failed before a model was chosen counts in the total only") {
+  const std::string log = line("", k_t0, {{"exit_code", 2}, {"error_kind", "usage"}}) +
+                          line("", k_t0 + 1, {{"exit_code", 2}, {"error_kind", "usage"}}) +
+                          line("fast-9b", k_t0 + 2);
+  const StatsReport report = run(log);
+  REQUIRE(report.models.size() == 1);
+  CHECK(report.models[0].model == "fast-9b");
+  CHECK(report.without_model == 2);
+  CHECK(report.total.calls == 3);
+  CHECK(report.total.usage_errors == 2);
+  CHECK(report.total.hit_rate() == 0);
+  CHECK(report.total.asked() == 1);
+
+  const std::string table = render_table(report);
+  INFO(table);
+  CHECK(table.find("\n  ") == std::string::npos); // no row with an empty name
+  CHECK(table.ends_with("2 calls failed before a model was chosen (counted in all only)\n"));
+  const json j = to_json(report);
+  CHECK(j["without_model"] == 2);
+  CHECK(j["models"].size() == 1);
+  CHECK(j["total"]["calls"] == 3);
+}
+
+TEST_CASE("render_table and to_json: usage errors and failures in their own columns") {
+  const StatsReport report = run(outcome_log());
+  const std::string table = render_table(report);
+  INFO(table);
+  std::istringstream in(table);
+  std::string period;
+  std::string header;
+  std::string row;
+  std::getline(in, period);
+  std::getline(in, header);
+  std::getline(in, row);
+  CHECK(header.find("usage") != std::string::npos);
+  CHECK(header.find("failed") != std::string::npos);
+  CHECK(header.find("errors") == std::string::npos);
+  // m  12  11.1%  0.0%  3  5  1 ms  500 ms  (none) 10, m 2
+  std::istringstream cells(row);
+  std::vector<std::string> words{std::istream_iterator<std::string>(cells),
+                                 std::istream_iterator<std::string>()};
+  REQUIRE(words.size() >= 6);
+  CHECK(words[0] == "m");
+  CHECK(words[1] == "12");
+  CHECK(words[2] == "11.1%");
+  CHECK(words[3] == "0.0%");
+  CHECK(words[4] == "3");
+  CHECK(words[5] == "5");
+
+  const json j = to_json(report);
+  const json& m = j["models"][0];
+  CHECK(m["usage_errors"] == 3);
+  CHECK(m["interrupted"] == 2);
+  CHECK(m["failures"] == 5);
+  CHECK(m["errors"] == 10);
+  CHECK(m["asked"] == 9);
+  CHECK(m["failure_rate"].get<double>() == doctest::Approx(5.0 / 9));
+  CHECK(m["hit_rate"].get<double>() == doctest::Approx(1.0 / 9));
+  CHECK(j["without_model"] == 0);
 }
