@@ -91,6 +91,17 @@ TEST_CASE("run_on_pty: output written just before exit is all read (Linux: EIO a
   CHECK(std::ranges::count(text, '\n') == 5000);
 }
 
+TEST_CASE("run_on_pty: a child that closed its output and goes on is not hung up") {
+  // The master reads EIO as soon as the terminal's last descriptor is closed; closing the
+  // master then would send the child SIGHUP while it is still at work (ask writing its cache
+  // after the answer).
+  PtyResult r = pty_sh("echo bye; exec >&- 2>&-; i=0; while [ $i -lt 30000 ]; do i=$((i + 1)); "
+                       "done; exit 7");
+  CHECK(r.signal == 0);
+  CHECK(r.code == 7);
+  CHECK(r.tty == "bye\r\n");
+}
+
 TEST_CASE("run_on_pty: a child still running at the timeout is killed") {
   PtyOptions options;
   options.timeout = std::chrono::milliseconds(300);

@@ -212,6 +212,11 @@ PtyResult run_on_pty(std::vector<std::string> argv, const PtyOptions& options) {
   core::platform::ChildExitWatch exit_watch(pid);
   PtyResult result;
   std::optional<int> status;
+  // Linux: once every slave descriptor is closed, the master reads EIO. The master stays open
+  // until the child is reaped all the same: closing it hangs the terminal up, and a child
+  // that closed its output but is still exiting (or writing its cache) would die of SIGHUP.
+  bool tty_open = true;
+  bool pipe_open = out_read.open();
   auto deadline = PtyClock::now() + options.timeout;
   bool killed = false;
   for (;;) {
@@ -222,7 +227,7 @@ PtyResult run_on_pty(std::vector<std::string> argv, const PtyOptions& options) {
         deadline = std::min(deadline, PtyClock::now() + k_pty_linger);
       }
     }
-    if (status && !master.open() && !out_read.open()) {
+    if (status && !tty_open && !pipe_open) {
       break;
     }
     const auto left =
@@ -239,10 +244,10 @@ PtyResult run_on_pty(std::vector<std::string> argv, const PtyOptions& options) {
       continue;
     }
     std::vector<pollfd> fds;
-    if (master.open()) {
+    if (tty_open) {
       fds.push_back({master.get(), POLLIN, 0});
     }
-    if (out_read.open()) {
+    if (pipe_open) {
       fds.push_back({out_read.get(), POLLIN, 0});
     }
     int wait_ms = static_cast<int>(left.count());
@@ -258,19 +263,15 @@ PtyResult run_on_pty(std::vector<std::string> argv, const PtyOptions& options) {
     if (::poll(fds.data(), fds.size(), wait_ms) < 0 && errno != EINTR) {
       pty_fail("poll");
     }
-    if (master.open() && !pty_drain(master.get(), result.tty)) {
-      master.reset();
-    }
-    if (out_read.open() && !pty_drain(out_read.get(), result.pipe)) {
-      out_read.reset();
-    }
+    tty_open = tty_open && pty_drain(master.get(), result.tty);
+    pipe_open = pipe_open && pty_drain(out_read.get(), result.pipe);
   }
   if (!status) {
     ::kill(-pid, SIGKILL);
     int s = 0;
     ::waitpid(pid, &s, 0);
     status = s;
-  } else if (master.open() || out_read.open()) {
+  } else if (tty_open || pipe_open) {
     ::kill(-pid, SIGKILL); // what still holds the output open
   }
   if (WIFEXITED(*status)) {
