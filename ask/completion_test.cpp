@@ -154,7 +154,7 @@ struct CompletionCase {
   Words expected;
 };
 
-std::vector<CompletionCase> completion_cases(const std::filesystem::path& dir) {
+std::vector<CompletionCase> completion_cases() {
   return {
       {"ask ", {"cache", "completion", "models", "stats"}},
       {"ask --mo", {"--model"}},
@@ -305,7 +305,7 @@ TEST_CASE("completion: bash completes commands, options, models, files and shell
   const auto script = dir.write(
       "ask.bash", ask::cli::completion_script(Shell::bash, completion_test_spec(dir.path())));
   const auto driver = dir.write("driver.bash", k_bash_driver);
-  auto cases = completion_cases(dir.path());
+  auto cases = completion_cases();
   cases.push_back({"ask --config " + conf, {conf + "-dir", conf + ".jsonc"}});
   cases.push_back({"ask --model=th", {"think-9b"}}); // bash replaces what follows the '='
   cases.push_back({"ask --config=" + conf + ".js", {conf + ".jsonc"}});
@@ -332,7 +332,7 @@ TEST_CASE("completion: fish completes commands, options, models, files and shell
   const std::string conf = completion_prepare_files(dir);
   const auto script = dir.write(
       "ask.fish", ask::cli::completion_script(Shell::fish, completion_test_spec(dir.path())));
-  auto cases = completion_cases(dir.path());
+  auto cases = completion_cases();
   cases.push_back({"ask --config " + conf, {conf + "-dir/", conf + ".jsonc"}});
   cases.push_back({"ask --model=th", {"--model=think-9b"}});
   cases.push_back({"ask -m it", {"it's"}});
@@ -369,7 +369,7 @@ TEST_CASE("completion: zsh completes commands, options, models, files and shells
   }
   const auto setup = dir.write("setup.zsh", k_zsh_setup);
   const auto driver = dir.write("driver.zsh", k_zsh_driver);
-  auto cases = completion_cases(dir.path());
+  auto cases = completion_cases();
   // zsh offers the file names under the folder typed.
   cases.push_back({"ask --config " + conf, {"conf-dir", "conf.jsonc"}});
   cases.push_back({"ask --model=th", {"think-9b"}});
