@@ -33,7 +33,7 @@ bool pty_has(const std::string& text, std::string_view part) {
 
 } // namespace
 
-TEST_CASE("run_on_pty: stdout and stderr are the controlling terminal, 80x24; stdin is not") {
+TEST_CASE("run_on_pty: stdout and stderr are the controlling terminal, 80x24, and stdin is not") {
   PtyResult r = pty_sh("test -t 1 && test -t 2 && ! test -t 0 && stty size </dev/tty && "
                        "echo to-stderr >&2");
   CHECK(r.code == 0);
