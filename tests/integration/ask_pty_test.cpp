@@ -19,7 +19,7 @@ using ask::testing::run_on_pty;
 
 namespace {
 
-PtyResult pty_sh(const std::string& script, PtyOptions options = {}) {
+PtyResult pty_sh(const std::string& script, const PtyOptions& options = {}) {
   return run_on_pty({"/bin/sh", "-c", script}, options);
 }
 
