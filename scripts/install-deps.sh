@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ask/askd needs to build and test, skipping those already
 # present, then the npm clients the tests run against askd (tests/clients, the versions its
-# package-lock.json pins). Runs apt-get through sudo when not root. Node.js and npm come from
-# Debian (nodejs, npm) unless a `node` and an `npm` are already on PATH.
+# package-lock.json pins). zsh and fish run the completion tests (ask/completion_test.cpp),
+# groff renders the man pages in the install test. Runs apt-get through sudo when not root.
+# Node.js and npm come from Debian (nodejs, npm) unless a `node` and an `npm` are already on
+# PATH.
 #   scripts/install-deps.sh [--fuzz] [--tidy]
 #   --fuzz  clang 16 and its libFuzzer runtime (tests/fuzz)
 #   --tidy  clang-tidy 16 (scripts/tidy.sh; Debian's default clang-tidy, 14, crashes on
@@ -11,7 +13,7 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config libcpp-httplib-dev libsqlitecpp-dev
           libsqlite3-dev nlohmann-json3-dev libcli11-dev libssl-dev libspdlog-dev libfmt-dev doctest-dev
-          curl jq)
+          curl jq zsh fish groff-base)
 for arg in "$@"; do
   case $arg in
     --fuzz) packages+=(clang-16 libclang-rt-16-dev) ;;

@@ -74,8 +74,12 @@ public:
   // The last telemetry line (fails the test when there is none).
   Json last_line() const;
 
+  // The environment changes every run of this user gets (HOME, XDG folders, ASK_CONFIG,
+  // ASK_URL; ASK_API_KEY and NO_COLOR removed), then `extra`: for ChildOptions::env and
+  // PtyOptions::env.
+  std::vector<std::string> environment(std::vector<std::string> extra = {}) const;
+
 private:
-  std::vector<std::string> environment(std::vector<std::string> extra) const;
 
   TempFolder m_dir;
   std::filesystem::path m_config;

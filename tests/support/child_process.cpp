@@ -35,7 +35,8 @@ void check(int rc, const char* what) {
   }
 }
 
-// The test's environment with `changes` applied ("NAME=value" sets, "NAME" removes).
+} // namespace
+
 std::vector<std::string> environment_with(const std::vector<std::string>& changes) {
   std::vector<std::string> env;
   auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
@@ -56,8 +57,6 @@ std::vector<std::string> environment_with(const std::vector<std::string>& change
   }
   return env;
 }
-
-} // namespace
 
 ChildProcess::ChildProcess(std::vector<std::string> argv) : ChildProcess(std::move(argv), {}) {}
 

@@ -84,6 +84,10 @@ private:
   std::thread m_err_reader;
 };
 
+// The test's environment with `changes` applied ("NAME=value" sets, "NAME" removes), for
+// children started other ways (tests/integration/pty_process.h).
+std::vector<std::string> environment_with(const std::vector<std::string>& changes);
+
 // The port in a listening line: llama-server's "listening on http://127.0.0.1:8080",
 // llm-sim's "bound http://127.0.0.1:8080", Ollama's "Listening on 127.0.0.1:11434".
 std::optional<int> port_from_listening_line(std::string_view line);
