@@ -1,5 +1,6 @@
 #include "ask/history.h"
 
+#include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -376,7 +377,7 @@ struct History::Impl {
     return core::Error::internal(where() + std::string(what));
   }
   core::Error busy_error(std::string_view op) const {
-    return core::Error::timeout(where() + std::string(op) + ": another ask process kept it " +
+    return core::Error::timeout(where() + std::string(op) + ": another process kept it " +
                                 "locked for more than " + std::to_string(options.busy_timeout_ms) +
                                 " ms");
   }
@@ -540,6 +541,12 @@ core::Result<void> History::Impl::open() {
   if (const std::string problem = history_make_folders(options.path); !problem.empty()) {
     return core::fail(error(problem));
   }
+  // A new file is created readable by its owner only (SQLite would use 0644 less the umask,
+  // and gives the -wal and -shm files the database's mode): it holds prompts and answers.
+  // An empty file is an empty database to SQLite.
+  if (const int fd = ::open(options.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0) {
+    ::close(fd);
+  } // else SQLite's own open reports why
   start_deadline();
   try {
     try {

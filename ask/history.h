@@ -4,7 +4,8 @@
 // writes, a busy wait bounded by Options::busy_timeout_ms), with an FTS5 index over prompts
 // and answers for `ask logs -q`. A corrupt file is moved aside ("<path>.corrupt-<unix
 // seconds>") and a new one started, with a warning; a file of a newer schema is left alone
-// and every call fails. SQLiteCpp exceptions stop at this module's edge. docs/history.md.
+// and every call fails. SQLiteCpp exceptions stop at this module's edge. One History per
+// thread (it is one SQLite connection); processes share the file. docs/history.md.
 
 #include <cstdint>
 #include <filesystem>

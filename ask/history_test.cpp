@@ -153,7 +153,7 @@ private:
 
 } // namespace
 
-TEST_CASE("History: a new file creates its folders (0700) and is empty") {
+TEST_CASE("History: a new file is empty, made 0600 in new folders made 0700") {
   HistoryHarness h;
   auto options = h.options();
   options.path = h.dir.path() / "a" / "b" / "history.sqlite";
@@ -170,6 +170,15 @@ TEST_CASE("History: a new file creates its folders (0700) and is empty") {
   CHECK_FALSE(last->has_value());
   CHECK(history_search_ok(**history, {}).empty());
   CHECK(h.warnings.empty());
+
+  // It holds prompts and answers: owner only, the WAL too.
+  history_append_ok(**history, history_exchange("c", "p", "a"));
+  for (const std::string& file : {options.path.string(), options.path.string() + "-wal"}) {
+    CAPTURE(file);
+    struct stat st {};
+    REQUIRE(::stat(file.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+  }
 }
 
 TEST_CASE("History: append then read back every field; ts from the clock when 0") {
@@ -689,9 +698,19 @@ TEST_CASE("ask logs: --json is one array of exchanges; -q filters") {
     e.tokens_in = 5;
     history_append_ok(*history, e);
     history_append_ok(*history, history_exchange("c", "other", "thing"));
+    history_append_ok(*history, history_exchange("c", "bad \xff utf-8", "\xc3"));
   }
   ask::config::Config config;
   config.history.path = h.db_path();
+  {
+    CapturedTerminal all; // invalid UTF-8 in the store still gives valid JSON
+    ask::cli::LogsOptions o;
+    o.json = true;
+    CHECK(ask::cli::run_logs(o, config, h.clock, all.terminal()) == ask::cli::ExitCode::ok);
+    const Json j = Json::parse(all.out());
+    REQUIRE(j.size() == 3);
+    CHECK(j[0]["prompt"] == "bad \xef\xbf\xbd utf-8");
+  }
   CapturedTerminal t;
   ask::cli::LogsOptions o;
   o.json = true;
