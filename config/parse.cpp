@@ -1,5 +1,6 @@
 // The top level and the smaller sections: listen, api_keys, backends, presets, tiers,
-// aliases, groups, cache, telemetry. Models, councils and gpus have files of their own.
+// aliases, groups, cache, history, telemetry. Models, councils and gpus have files of their
+// own.
 
 #include "config/parse.h"
 
@@ -19,10 +20,10 @@ namespace ask::config::detail {
 
 namespace {
 
-constexpr std::array<std::string_view, 15> k_root_keys{
-    "listen",  "api_keys", "max_request_body", "backends", "models", "tiers",    "default_tier",
-    "aliases", "councils", "presets",          "gpus",     "groups", "cache",    "telemetry",
-    "server"};
+constexpr std::array<std::string_view, 16> k_root_keys{
+    "listen",       "api_keys",  "max_request_body", "backends", "models", "tiers",
+    "default_tier", "aliases",   "councils",         "presets",  "gpus",   "groups",
+    "cache",        "telemetry", "server",           "history"};
 
 void parse_listen(Context& ctx, const Json& root, Config& config) {
   if (const auto it = root.find("listen"); it != root.end()) {
@@ -244,6 +245,20 @@ void parse_cache(Context& ctx, const Json* section, Config& config) {
   c.ttl = r.duration("ttl").value_or(c.ttl);
 }
 
+void parse_history(Context& ctx, const Json* section, Config& config) {
+  static constexpr std::array<std::string_view, 2> k_keys{"enabled", "path"};
+  HistoryConfig& h = config.history;
+  h.path = ctx.xdg.ask_data() / "history.sqlite";
+  if (section == nullptr) {
+    return;
+  }
+  ObjectReader r(ctx, *section, "history", k_keys);
+  h.enabled = r.boolean("enabled").value_or(true);
+  if (auto p = r.string("path")) {
+    h.path = ctx.resolve_path(*p);
+  }
+}
+
 void parse_server(Context& ctx, const Json* section, Config& config) {
   static constexpr std::array<std::string_view, 8> k_keys{
       "head_timeout",    "body_timeout",      "body_min_rate",
@@ -342,6 +357,7 @@ void parse_root(Context& ctx, const Json& root, Config& config) {
     parse_groups(ctx, *s, config);
   }
   parse_cache(ctx, r.object("cache"), config);
+  parse_history(ctx, r.object("history"), config);
   parse_telemetry(ctx, r.object("telemetry"), config);
   parse_server(ctx, r.object("server"), config);
 }

@@ -299,6 +299,7 @@ Json to_json(const Config& config) {
   j["cache"] = Json{{"enabled", config.cache.enabled},
                     {"path", config.cache.path.string()},
                     {"ttl", config.cache.ttl.to_string()}};
+  j["history"] = Json{{"enabled", config.history.enabled}, {"path", config.history.path.string()}};
   const ServerConfig& server = config.server;
   j["server"] = Json{{"head_timeout", server.head_timeout.to_string()},
                      {"body_timeout", server.body_timeout.to_string()},

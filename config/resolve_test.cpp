@@ -131,6 +131,8 @@ TEST_CASE("ToJson: prints resolved names and defaults in the file's schema") {
   CHECK(j["models"]["fast-9b"]["upstream"] == "fast-9b");
   CHECK(j["councils"]["council"]["prompts"]["member"] == "{{question}}");
   CHECK(j["cache"]["ttl"] == "720h");
+  CHECK(j["history"]["enabled"] == true);
+  CHECK(j["history"]["path"].get<std::string>().ends_with("/ask/history.sqlite"));
   std::string order;
   for (const auto& [key, value] : j["models"].items()) {
     order += key + " ";

@@ -277,6 +277,13 @@ struct CacheConfig {
   core::Duration ttl = core::Duration::seconds(30LL * 24 * 3600);
 };
 
+// ask's conversations and their search index (docs/history.md). Unlike telemetry, the file
+// holds prompts and answers.
+struct HistoryConfig {
+  bool enabled = true;
+  std::filesystem::path path; // default $XDG_DATA_HOME/ask/history.sqlite
+};
+
 struct TelemetryConfig {
   bool enabled = true;
   std::filesystem::path ask_log;  // default $XDG_DATA_HOME/ask/log.jsonl
@@ -328,6 +335,7 @@ struct Config {
   GpuConfig gpus;
   std::vector<Group> groups;
   CacheConfig cache;
+  HistoryConfig history;
   TelemetryConfig telemetry;
 
   // Lookups by exact name; nullptr when absent. The pointers live as long as the Config.

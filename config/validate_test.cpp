@@ -387,6 +387,8 @@ TEST_CASE("Config: the root must be an object; an empty object is the minimal co
   CHECK(c.config.cache.ttl == core::Duration::seconds(30 * 24 * 3600));
   CHECK(c.config.telemetry.ask_log == "/home/test/.local/share/ask/log.jsonl");
   CHECK(c.config.telemetry.askd_log == "/home/test/.local/state/ask/askd.jsonl");
+  CHECK(c.config.history.enabled);
+  CHECK(c.config.history.path == "/home/test/.local/share/ask/history.sqlite");
   CHECK(c.config.listen.max_request_body == 32ull << 20);
   CHECK(c.config.gpus.probe);
   CHECK(c.config.gpus.reserve == 512ull << 20);
@@ -406,6 +408,26 @@ TEST_CASE("Config: reads cache and telemetry paths, expanding ~") {
   CHECK(c.config.telemetry.ask_log == "/var/log/ask.jsonl");
   CHECK(c.config.telemetry.askd_log == "rel/askd.jsonl"); // no base folder in parse_config
   CHECK(c.config.listen.max_request_body == 1ull << 20);
+}
+
+TEST_CASE("Config: reads the history section, expanding ~; rejects unknown keys and bad types") {
+  const auto c = VALID(R"({"history": {"enabled": false, "path": "~/h.sqlite"}})");
+  CHECK_FALSE(c.config.history.enabled);
+  CHECK(c.config.history.path == "/home/test/h.sqlite");
+  const auto only_enabled = VALID(R"({"history": {"enabled": true}})");
+  CHECK(only_enabled.config.history.path == "/home/test/.local/share/ask/history.sqlite");
+
+  const auto d = ERRORS_OF(lines({
+      "{",
+      R"("history": {"enabled": "yes", "path": 3, "keep": "30d"})",
+      "}",
+  }));
+  CHECK(d.size() == 3);
+  CHECK_DIAG(d, 2, "history.enabled", "expected true or false");
+  CHECK_DIAG(d, 2, "history.path", "expected a string");
+  CHECK_DIAG(d, 2, "history.keep", "unknown key \"keep\"");
+  const auto not_object = ERRORS_OF(R"({"history": true})");
+  CHECK_DIAG(not_object, 1, "history", "expected an object");
 }
 
 } // namespace ask::config
