@@ -30,7 +30,7 @@ TEST_CASE("base64_encode: every byte value, the last alphabet characters, no lin
     std::vector<unsigned char> want(4 * ((bytes.size() + 2) / 3) + 1);
     const int n = EVP_EncodeBlock(want.data(), reinterpret_cast<const unsigned char*>(bytes.data()),
                                   static_cast<int>(bytes.size()));
-    REQUIRE(base64_encode(bytes) == std::string(reinterpret_cast<const char*>(want.data()),
-                                                static_cast<std::size_t>(n)));
+    REQUIRE(base64_encode(bytes) ==
+            std::string(reinterpret_cast<const char*>(want.data()), static_cast<std::size_t>(n)));
   }
 }
