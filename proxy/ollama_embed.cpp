@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/base64.h"
 #include "core/json_fields.h"
 #include "proxy/ollama_translate_detail.h"
 
@@ -137,8 +138,6 @@ core::Result<core::Json> openai_embeddings_from_ollama(const core::Json& reply,
 }
 
 std::string base64_float32(const std::vector<float>& values) {
-  static constexpr std::string_view k_alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string bytes;
   bytes.reserve(values.size() * 4);
   for (float f : values) {
@@ -147,19 +146,7 @@ std::string base64_float32(const std::vector<float>& values) {
       bytes.push_back(static_cast<char>((bits >> shift) & 0xFF));
     }
   }
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
-    std::uint32_t chunk = 0;
-    for (std::size_t k = 0; k < 3; ++k) {
-      chunk = (chunk << 8) | (k < n ? static_cast<unsigned char>(bytes[i + k]) : 0U);
-    }
-    for (std::size_t k = 0; k < 4; ++k) {
-      out.push_back(k <= n ? k_alphabet[(chunk >> (18 - 6 * k)) & 0x3F] : '=');
-    }
-  }
-  return out;
+  return core::base64_encode(bytes);
 }
 
 } // namespace ask::proxy
