@@ -25,6 +25,7 @@ seed http_response_fuzz "$fx"/llama-server/*.http
 seed http_request_fuzz "$fx"/llama-server/*.http
 seed ollama_reply_fuzz "$fx"/ollama/*.ndjson "$fx"/ollama/*.json
 seed ask_stats_fuzz "$fx"/ask/*.jsonl
+seed ask_attach_fuzz "$fx"/attach/* "$fx"/ask/*.jsonl
 seed gpu_probe_fuzz "$fx"/gpu/*
 seed startup_log_fuzz "$fx"/llama-server/*.log "$fx"/llama-server/gpu-logs/*.log
 
