@@ -10,6 +10,7 @@
 
 #include "ask/cli.h"
 #include "ask/commands.h"
+#include "ask/logs.h"
 #include "ask/run.h"
 #include "ask/terminal.h"
 #include "config/config.h"
@@ -110,10 +111,12 @@ int ask_main(int argc, char** argv) {
   case Command::models:
     return static_cast<int>(
         run_models(inv->models, core::process_env(), install_stop_pipe(), term));
-  case Command::logs:
   case Command::completion:
-    term.error("not yet");
-    return 2;
+    term.answer(completion_script(parse_shell(inv->shell).value_or(Shell::bash),
+                                  completion_spec(loaded->config)));
+    return static_cast<int>(term.answer_failed() ? ExitCode::failure : ExitCode::ok);
+  case Command::logs:
+    return static_cast<int>(run_logs(inv->logs, loaded->config, clock, term));
   case Command::ask:
     break;
   }

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <string_view>
 
 #include <CLI/CLI.hpp>
 
 #include "ask/exit_code.h"
+#include "ask/history.h"
 #include "config/defaults.h"
 #include "config/suggest.h"
 
@@ -46,20 +48,6 @@ core::Error usage_error(const CLI::ParseError& e) {
   return core::Error::bad_request(msg);
 }
 
-bool valid_conversation_id(std::string_view id) {
-  if (id.empty() || id.size() > 64) {
-    return false;
-  }
-  for (const char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
-}
-
 core::Result<core::Duration> parse_timeout(const std::string& text) {
   auto d = core::parse_duration(std::string_view(text));
   if (!d) {
@@ -72,29 +60,33 @@ core::Result<core::Duration> parse_timeout(const std::string& text) {
   return *d;
 }
 
-core::Result<Invocation> parse_ask(int argc, const char* const* argv,
-                                   const config::Config& config) {
+// The question's command line: its App, with every option bound to `inv`.
+struct AskApp {
+  explicit AskApp(const config::Config& config);
+  CLI::App app{"ask: one question to a local model through askd, answered on stdout.", "ask"};
   Invocation inv;
   AskOptions& o = inv.ask;
-  CLI::App app("ask: one question to a local model through askd, answered on stdout.", "ask");
-  app.set_help_flag(); // ours below, so that tier flags and the footer come with it
+  std::vector<bool> tier_set;
+  std::string timeout_text;
+  std::string config_path;
   bool help = false;
   bool version = false;
+};
+
+AskApp::AskApp(const config::Config& config) : tier_set(config.tiers.size(), false) {
+  app.set_help_flag(); // ours below, so that tier flags and the footer come with it
   app.add_flag("-h,--help", help, "Print this help and exit");
   app.add_flag("--version", version, "Print the version and exit");
 
-  std::vector<bool> tier_set(config.tiers.size(), false);
-  std::vector<CLI::Option*> tier_opts;
   for (std::size_t i = 0; i < config.tiers.size(); ++i) {
     const config::Tier& t = config.tiers[i];
     std::string desc = "Ask " + t.target;
     if (t.flag == config.default_tier) {
       desc += " (the default)";
     }
-    auto* opt = app.add_flag_callback(
-        "--" + t.flag, [&tier_set, i] { tier_set[i] = true; }, desc);
-    opt->group("Tiers (from the config)");
-    tier_opts.push_back(opt);
+    app.add_flag_callback(
+           "--" + t.flag, [this, i] { tier_set[i] = true; }, desc)
+        ->group("Tiers (from the config)");
   }
   app.add_option("-m,--model", o.model, "Any logical model, council or alias")->type_name("NAME");
   app.add_option("-s,--system", o.system, "A system prompt")->type_name("TEXT");
@@ -105,7 +97,6 @@ core::Result<Invocation> parse_ask(int argc, const char* const* argv,
       ->type_name("N")
       ->check(CLI::Range(1LL, 10'000'000LL));
   app.add_flag("--json", o.json, "Print askd's whole OpenAI response as JSON");
-  std::string timeout_text;
   app.add_option("--timeout", timeout_text, "Give up after this long (\"90s\", \"5m\"); exit 5")
       ->type_name("DURATION");
   app.add_option("--url", o.url,
@@ -117,14 +108,24 @@ core::Result<Invocation> parse_ask(int argc, const char* const* argv,
   app.add_flag("--show-thinking", o.show_thinking, "Show the model's reasoning (on stderr)");
   app.add_flag("-v,--verbose", o.verbose, "Say on stderr who answered, how, and how fast");
   app.add_flag("-q,--quiet", o.quiet, "No progress line or notes (degradation is still said)");
-  app.add_option("-a,--attach", o.attach,
-                 "Attach an image (PNG, JPEG, GIF, WebP) or a text file; a URL is passed on, "
-                 "- is standard input (repeatable)")
+  // Each -a and -f as it is parsed, so that they keep the order of the command line.
+  app.add_option_function<std::string>(
+         "-a,--attach",
+         [this](const std::string& v) {
+           o.attachments.push_back({v, false});
+         },
+         "Attach an image (PNG, JPEG, GIF, WebP) or a text file; a URL is passed on, "
+         "- is standard input (repeatable)")
       ->type_name("FILE")
-      ->allow_extra_args(false);
-  app.add_option("-f,--fragment", o.fragments, "Add a text file to the prompt (repeatable)")
+      ->trigger_on_parse();
+  app.add_option_function<std::string>(
+         "-f,--fragment",
+         [this](const std::string& v) {
+           o.attachments.push_back({v, true});
+         },
+         "Add a text file to the prompt (repeatable)")
       ->type_name("FILE")
-      ->allow_extra_args(false);
+      ->trigger_on_parse();
   app.add_flag("--no-stdin", o.no_stdin, "Never read standard input (for loops over a file)");
   app.add_flag("--stream", o.stream,
                "Print the answer as it comes even off a terminal (a broken stream leaves part)");
@@ -132,14 +133,21 @@ core::Result<Invocation> parse_ask(int argc, const char* const* argv,
   app.add_option("--cid", o.cid, "Continue, or start, the conversation with this id")
       ->type_name("ID");
   app.add_flag("--no-history", o.no_history, "Keep this question out of the history (ask logs)");
-  std::string config_path;
   app.add_option("--config", config_path,
                  "The config file (default $ASK_CONFIG, else "
                  "~/.config/ask/config.jsonc, else built-in)")
       ->type_name("FILE");
   app.add_option("prompt", o.words, "The question (quote it, or pipe text in)")->type_name("TEXT");
   app.footer(main_footer());
+}
 
+core::Result<Invocation> parse_ask(int argc, const char* const* argv,
+                                   const config::Config& config) {
+  AskApp parser(config);
+  CLI::App& app = parser.app;
+  Invocation& inv = parser.inv;
+  AskOptions& o = inv.ask;
+  const std::vector<bool>& tier_set = parser.tier_set;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -152,12 +160,12 @@ core::Result<Invocation> parse_ask(int argc, const char* const* argv,
     }
     return core::fail(std::move(err));
   }
-  if (help) {
+  if (parser.help) {
     inv.command = Command::help;
     inv.text = app.help();
     return inv;
   }
-  if (version) {
+  if (parser.version) {
     inv.command = Command::version;
     return inv;
   }
@@ -179,7 +187,7 @@ core::Result<Invocation> parse_ask(int argc, const char* const* argv,
     return core::fail(core::Error::bad_request("-c continues the last conversation and --cid " +
                                                *o.cid + " a named one: give one"));
   }
-  if (o.cid && !valid_conversation_id(*o.cid)) {
+  if (o.cid && !history::valid_cid(*o.cid)) {
     return core::fail(core::Error::bad_request(
         "--cid \"" + *o.cid + "\": a conversation id is 1 to 64 letters, digits, '.', '_' or '-'"));
   }
@@ -191,8 +199,8 @@ core::Result<Invocation> parse_ask(int argc, const char* const* argv,
     return core::fail(core::Error::bad_request(
         "--no-cache and --refresh contradict each other (--refresh writes the cache)"));
   }
-  if (!timeout_text.empty()) {
-    auto t = parse_timeout(timeout_text);
+  if (!parser.timeout_text.empty()) {
+    auto t = parse_timeout(parser.timeout_text);
     if (!t) {
       return core::fail(t.error());
     }
@@ -247,121 +255,128 @@ void merge_globals(const Globals& after, Globals& before) {
   }
 }
 
-core::Result<Invocation> parse_stats(const std::vector<std::string>& args, Globals& g) {
+// A command's command line: its App, with every option bound to `inv` (and the globals given
+// after the command word to `after`).
+struct CommandApp {
+  CommandApp(const std::string& description, const std::string& name) : app(description, name) {}
+  CLI::App app;
   Invocation inv;
-  inv.command = Command::stats;
-  CLI::App app("ask stats: what the telemetry log says about each model: calls, where they "
-               "were served, cache hits, demotions, latency, errors.",
-               "ask stats");
-  app.add_option("--since", inv.stats.since,
-                 "Only calls in the last DURATION (\"7d\", \"24h\") or since a date (YYYY-MM-DD)")
+  Globals after;
+  std::string config_path;
+  CLI::App* stats = nullptr; // cache's own subcommands
+  CLI::App* prune = nullptr;
+  CLI::App* clear = nullptr;
+};
+
+std::unique_ptr<CommandApp> stats_app() {
+  auto c = std::make_unique<CommandApp>(
+      "ask stats: what the telemetry log says about each model: calls, where they were served, "
+      "cache hits, demotions, latency, errors.",
+      "ask stats");
+  c->inv.command = Command::stats;
+  c->app
+      .add_option("--since", c->inv.stats.since,
+                  "Only calls in the last DURATION (\"7d\", \"24h\") or since a date "
+                  "(YYYY-MM-DD)")
       ->type_name("WHEN");
-  app.add_option("--until", inv.stats.until, "Only calls before this (same forms)")
+  c->app.add_option("--until", c->inv.stats.until, "Only calls before this (same forms)")
       ->type_name("WHEN");
-  app.add_flag("--json", inv.stats.json, "Print the summary as JSON");
-  Globals after;
-  std::string config_path;
-  add_globals(app, after, config_path);
-  if (auto parsed = parse_subcommand(app, args, inv); !parsed) {
-    return core::fail(parsed.error());
-  }
-  merge_globals(after, g);
-  return inv;
+  c->app.add_flag("--json", c->inv.stats.json, "Print the summary as JSON");
+  add_globals(c->app, c->after, c->config_path);
+  return c;
 }
 
-core::Result<Invocation> parse_cache(const std::vector<std::string>& args, Globals& g) {
-  Invocation inv;
-  CLI::App app("ask cache: the prompt cache (a SQLite file; see docs/cache.md).", "ask cache");
-  app.require_subcommand(1);
-  auto* stats = app.add_subcommand("stats", "Entries, size, age, per model");
-  auto* prune = app.add_subcommand("prune", "Delete expired entries and compact the file");
-  auto* clear = app.add_subcommand("clear", "Delete every entry");
-  Globals after;
-  std::string config_path;
-  add_globals(app, after, config_path);
-  for (auto* sub : {stats, prune, clear}) {
-    sub->add_option("--config", config_path, "The config file")->type_name("FILE");
+std::unique_ptr<CommandApp> cache_app() {
+  auto c = std::make_unique<CommandApp>(
+      "ask cache: the prompt cache (a SQLite file; see docs/cache.md).", "ask cache");
+  c->app.require_subcommand(1);
+  c->stats = c->app.add_subcommand("stats", "Entries, size, age, per model");
+  c->prune = c->app.add_subcommand("prune", "Delete expired entries and compact the file");
+  c->clear = c->app.add_subcommand("clear", "Delete every entry");
+  add_globals(c->app, c->after, c->config_path);
+  for (auto* sub : {c->stats, c->prune, c->clear}) {
+    sub->add_option("--config", c->config_path, "The config file")->type_name("FILE");
   }
-  if (auto parsed = parse_subcommand(app, args, inv); !parsed) {
-    return core::fail(parsed.error());
-  }
-  merge_globals(after, g);
-  if (inv.command == Command::help) {
-    return inv;
-  }
-  inv.command = stats->parsed()   ? Command::cache_stats
-                : prune->parsed() ? Command::cache_prune
-                                  : Command::cache_clear;
-  return inv;
+  return c;
 }
 
-core::Result<Invocation> parse_models(const std::vector<std::string>& args, Globals& g) {
-  Invocation inv;
-  inv.command = Command::models;
-  CLI::App app("ask models: the logical models askd serves, with their state where askd "
-               "knows it.",
-               "ask models");
-  app.add_flag("--json", inv.models.json, "Print askd's answer as JSON");
-  Globals after;
-  std::string config_path;
-  add_globals(app, after, config_path);
-  if (auto parsed = parse_subcommand(app, args, inv); !parsed) {
-    return core::fail(parsed.error());
-  }
-  merge_globals(after, g);
-  return inv;
+std::unique_ptr<CommandApp> models_app() {
+  auto c = std::make_unique<CommandApp>(
+      "ask models: the logical models askd serves, with their state where askd knows it.",
+      "ask models");
+  c->inv.command = Command::models;
+  c->app.add_flag("--json", c->inv.models.json, "Print askd's answer as JSON");
+  add_globals(c->app, c->after, c->config_path);
+  return c;
 }
 
-core::Result<Invocation> parse_logs(const std::vector<std::string>& args, Globals& g) {
-  Invocation inv;
-  inv.command = Command::logs;
-  CLI::App app("ask logs: past questions and answers from the history, newest first; "
-               "-q searches them (every word must occur), --cid shows one conversation.",
-               "ask logs");
-  app.add_option("-n", inv.logs.n, "How many exchanges (default 10)")
+std::unique_ptr<CommandApp> logs_app() {
+  auto c = std::make_unique<CommandApp>(
+      "ask logs: past questions and answers from the history, newest first; -q searches them "
+      "(every word must occur), --cid shows one conversation.",
+      "ask logs");
+  c->inv.command = Command::logs;
+  c->app.add_option("-n", c->inv.logs.n, "How many exchanges (default 10; 0: all)")
       ->type_name("N")
-      ->check(CLI::Range(1, 1'000'000));
-  app.add_option("-q,--query", inv.logs.query,
-                 "Only exchanges whose prompt or answer has "
-                 "these words")
+      ->check(CLI::Range(0, 100'000'000));
+  c->app
+      .add_option("-q,--query", c->inv.logs.query,
+                  "Only exchanges whose prompt or answer has these words")
       ->type_name("TEXT");
-  app.add_option("--cid", inv.logs.cid, "One conversation, oldest first")->type_name("ID");
-  app.add_flag("--json", inv.logs.json, "Print a JSON array");
-  // -q is the query here: the quiet flag is only a global before the word `logs`.
-  std::string config_path;
-  app.add_option("--config", config_path, "The config file")->type_name("FILE");
-  if (auto parsed = parse_subcommand(app, args, inv); !parsed) {
-    return core::fail(parsed.error());
-  }
-  if (inv.logs.cid && !valid_conversation_id(*inv.logs.cid)) {
-    return core::fail(core::Error::bad_request("ask logs --cid \"" + *inv.logs.cid +
-                                               "\": not a conversation id"));
-  }
-  (void)g;
-  return inv;
+  c->app.add_option("--cid", c->inv.logs.cid, "One conversation, oldest first")->type_name("ID");
+  c->app.add_flag("--json", c->inv.logs.json, "Print a JSON array");
+  // -q is the query here: the quiet flag is a global only before the word `logs`.
+  c->app.add_option("--config", c->config_path, "The config file")->type_name("FILE");
+  return c;
 }
 
-core::Result<Invocation> parse_completion(const std::vector<std::string>& args, Globals& g) {
-  Invocation inv;
-  inv.command = Command::completion;
-  CLI::App app("ask completion: print a completion script for a shell. Load it with\n"
-               "  bash: source <(ask completion bash)   (or put it in "
-               "~/.local/share/bash-completion/completions/ask)\n"
-               "  zsh:  ask completion zsh > ~/.zfunc/_ask   (with ~/.zfunc in $fpath)\n"
-               "  fish: ask completion fish > ~/.config/fish/completions/ask.fish",
-               "ask completion");
-  app.add_option("shell", inv.shell, "bash, zsh or fish")
+std::unique_ptr<CommandApp> completion_app() {
+  auto c = std::make_unique<CommandApp>(
+      "ask completion: print a completion script for a shell. Load it with\n"
+      "  bash: source <(ask completion bash)   (or save it as "
+      "~/.local/share/bash-completion/completions/ask)\n"
+      "  zsh:  ask completion zsh > ~/.zfunc/_ask   (with ~/.zfunc in $fpath)\n"
+      "  fish: ask completion fish > ~/.config/fish/completions/ask.fish",
+      "ask completion");
+  c->inv.command = Command::completion;
+  c->app.add_option("shell", c->inv.shell, "bash, zsh or fish")
       ->type_name("SHELL")
       ->required()
       ->check(CLI::IsMember({"bash", "zsh", "fish"}));
-  Globals after;
-  std::string config_path;
-  add_globals(app, after, config_path);
-  if (auto parsed = parse_subcommand(app, args, inv); !parsed) {
+  add_globals(c->app, c->after, c->config_path);
+  return c;
+}
+
+using CommandMaker = std::unique_ptr<CommandApp> (*)();
+constexpr std::pair<std::string_view, CommandMaker> k_command_apps[] = {
+    {"stats", stats_app},
+    {"cache", cache_app},
+    {"models", models_app},
+    {"logs", logs_app},
+    {"completion", completion_app}};
+
+// Parses command `name` over the words after it; the globals before and after it together.
+core::Result<Invocation> parse_command(std::string_view name, CommandMaker make,
+                                       const std::vector<std::string>& args, Globals& g) {
+  auto c = make();
+  if (auto parsed = parse_subcommand(c->app, args, c->inv); !parsed) {
     return core::fail(parsed.error());
   }
-  merge_globals(after, g);
-  return inv;
+  merge_globals(c->after, g);
+  Invocation& inv = c->inv;
+  if (inv.command == Command::help) {
+    return std::move(inv);
+  }
+  if (name == "cache") {
+    inv.command = c->stats->parsed()   ? Command::cache_stats
+                  : c->prune->parsed() ? Command::cache_prune
+                                       : Command::cache_clear;
+  }
+  if (inv.command == Command::logs && inv.logs.cid && !history::valid_cid(*inv.logs.cid)) {
+    return core::fail(core::Error::bad_request("ask logs --cid \"" + *inv.logs.cid +
+                                               "\": not a conversation id"));
+  }
+  return std::move(inv);
 }
 
 // A global option (as the pre-scan sees it): its names and whether it takes a value.
@@ -450,7 +465,84 @@ std::optional<std::string> misspelt_command(const std::vector<std::string>& word
          (words.size() == 2 ? " " + words[1] : std::string()) + ")";
 }
 
+CompletionOption::Value completion_value(const CLI::Option& opt) {
+  if (opt.get_expected_max() == 0) {
+    return CompletionOption::Value::none; // a flag
+  }
+  std::string type = opt.get_type_name();
+  type.resize(std::min(type.size(), type.find(':'))); // without a validator's ":{bash,zsh,fish}"
+  if (type == "FILE") {
+    return CompletionOption::Value::file;
+  }
+  if (type == "NAME") {
+    return CompletionOption::Value::model;
+  }
+  if (type == "DURATION") {
+    return CompletionOption::Value::duration;
+  }
+  if (type == "URL") {
+    return CompletionOption::Value::url;
+  }
+  if (type == "SHELL") {
+    return CompletionOption::Value::shell;
+  }
+  return CompletionOption::Value::text;
+}
+
+// The named options of `app`, as the completion scripts need them.
+std::vector<CompletionOption> completion_options(const CLI::App& app) {
+  std::vector<CompletionOption> out;
+  for (const CLI::Option* opt : app.get_options()) {
+    if (!opt->nonpositional()) {
+      continue;
+    }
+    CompletionOption c;
+    for (const std::string& n : opt->get_snames()) {
+      c.names.push_back("-" + n);
+    }
+    for (const std::string& n : opt->get_lnames()) {
+      c.names.push_back("--" + n);
+    }
+    c.help = opt->get_description();
+    c.value = completion_value(*opt);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 } // namespace
+
+CompletionSpec completion_spec(const config::Config& config) {
+  CompletionSpec spec;
+  spec.options = completion_options(AskApp(config).app);
+  for (const auto& [name, make] : k_command_apps) {
+    auto c = make();
+    CompletionCommand command;
+    command.name = std::string(name);
+    command.help = c->app.get_description();
+    command.options = completion_options(c->app);
+    for (const CLI::App* sub : c->app.get_subcommands({})) {
+      command.subcommands.push_back(
+          {sub->get_name(), sub->get_description(), completion_options(*sub), {}, {}});
+    }
+    for (const CLI::Option* opt : c->app.get_options()) {
+      if (opt->get_positional()) {
+        command.arguments = completion_value(*opt);
+      }
+    }
+    spec.commands.push_back(std::move(command));
+  }
+  for (const config::Model& m : config.models) {
+    spec.models.push_back(m.name);
+  }
+  for (const config::Council& c : config.councils) {
+    spec.models.push_back(c.name);
+  }
+  for (const config::Alias& a : config.aliases) {
+    spec.models.push_back(a.name);
+  }
+  return spec;
+}
 
 std::optional<std::string> find_config_arg(int argc, const char* const* argv) {
   std::optional<std::string> found;
@@ -485,16 +577,10 @@ core::Result<Invocation> parse_command_line(int argc, const char* const* argv,
       i += used - 1;
       continue;
     }
-    using Parser = core::Result<Invocation> (*)(const std::vector<std::string>&, Globals&);
-    static constexpr std::pair<std::string_view, Parser> k_parsers[] = {
-        {"stats", parse_stats},
-        {"cache", parse_cache},
-        {"models", parse_models},
-        {"logs", parse_logs},
-        {"completion", parse_completion}};
-    for (const auto& [name, parser] : k_parsers) {
+    for (const auto& [name, make] : k_command_apps) {
       if (arg == name) {
-        auto inv = parser(std::vector<std::string>(argv + i + 1, argv + argc), globals);
+        auto inv =
+            parse_command(name, make, std::vector<std::string>(argv + i + 1, argv + argc), globals);
         if (inv) {
           inv->ask.quiet = globals.quiet;
           inv->ask.verbose = globals.verbose;

@@ -12,6 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "ask/attach.h"
+#include "ask/completion.h"
+#include "ask/logs.h"
 #include "config/types.h"
 #include "core/duration.h"
 
@@ -52,13 +55,12 @@ struct AskOptions {
   bool show_thinking = false;
   bool verbose = false;
   bool quiet = false;
-  std::vector<std::string> attach;    // -a FILE|URL|-: images or text files
-  std::vector<std::string> fragments; // -f FILE|-: text files
-  bool no_stdin = false;              // never read standard input
-  bool stream = false;                // stream off a terminal too (default: all or nothing)
-  bool continue_last = false;         // -c: continue the last conversation
-  std::optional<std::string> cid;     // --cid ID: continue (or start) a named conversation
-  bool no_history = false;            // keep this exchange out of the history
+  std::vector<AttachmentArg> attachments; // -a FILE|URL|- and -f FILE|-, in the order given
+  bool no_stdin = false;                  // never read standard input
+  bool stream = false;                    // stream off a terminal too (default: all or nothing)
+  bool continue_last = false;             // -c: continue the last conversation
+  std::optional<std::string> cid;         // --cid ID: continue (or start) a named conversation
+  bool no_history = false;                // keep this exchange out of the history
 };
 
 struct StatsOptions {
@@ -70,13 +72,6 @@ struct StatsOptions {
 struct ModelsOptions {
   std::optional<std::string> url;
   std::optional<std::string> api_key;
-  bool json = false;
-};
-
-struct LogsOptions {
-  int n = 10;                       // the most exchanges to print
-  std::optional<std::string> query; // full-text search in prompts and answers
-  std::optional<std::string> cid;   // one conversation, oldest first
   bool json = false;
 };
 
@@ -93,6 +88,11 @@ struct Invocation {
 // The value of --config FILE / --config=FILE anywhere before a "--", if given; a --config
 // without a value is left for the parser to report.
 std::optional<std::string> find_config_arg(int argc, const char* const* argv);
+
+// What `ask completion SHELL` completes: the options of the question and of each command, read
+// from the very parsers above (so the scripts cannot drift from them), and the config's models,
+// councils and aliases for -m.
+CompletionSpec completion_spec(const config::Config& config);
 
 // Parses argv. A usage error is a bad_request error whose message names the problem (the
 // caller prints it with a hint to run --help). `config` supplies the tier flags.

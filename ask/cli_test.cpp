@@ -214,8 +214,19 @@ TEST_CASE("ask cli: a lone misspelt command is an error with a suggestion") {
 TEST_CASE("ask cli: -a and -f repeat and take one value each; the words stay the prompt") {
   auto inv = parse({"-a", "x.png", "describe", "-a", "y.png", "-f", "notes.txt", "both"});
   REQUIRE(inv.has_value());
-  CHECK(inv->ask.attach == std::vector<std::string>{"x.png", "y.png"});
-  CHECK(inv->ask.fragments == std::vector<std::string>{"notes.txt"});
+  const auto& a = inv->ask.attachments;
+  REQUIRE(a.size() == 3);
+  CHECK(a[0].arg == "x.png");
+  CHECK_FALSE(a[0].text_only);
+  CHECK(a[1].arg == "y.png");
+  CHECK(a[2].arg == "notes.txt");
+  CHECK(a[2].text_only);
+  auto mixed = parse({"-f", "a.txt", "--attach=b.png", "-f", "c.txt", "q"});
+  REQUIRE(mixed.has_value());
+  REQUIRE(mixed->ask.attachments.size() == 3);
+  CHECK(mixed->ask.attachments[0].arg == "a.txt");
+  CHECK(mixed->ask.attachments[1].arg == "b.png");
+  CHECK(mixed->ask.attachments[2].arg == "c.txt");
   CHECK(inv->ask.words == std::vector<std::string>{"describe", "both"});
 }
 
@@ -241,7 +252,7 @@ TEST_CASE("ask cli: logs takes -n, -q as its query, --cid and --json; completion
   CHECK(logs->logs.n == 3);
   CHECK(logs->logs.query == "dead lock");
   CHECK(logs->logs.json);
-  CHECK_FALSE(parse({"logs", "-n", "0"}).has_value());
+  CHECK_FALSE(parse({"logs", "-n", "-1"}).has_value());
   CHECK_FALSE(parse({"logs", "--cid", "no spaces"}).has_value());
   auto comp = parse({"completion", "fish"});
   REQUIRE(comp.has_value());

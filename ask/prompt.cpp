@@ -97,7 +97,10 @@ nlohmann::json build_request(const RequestParams& p) {
   if (p.system && !p.system->empty()) {
     messages.push_back({{"role", "system"}, {"content", to_valid_utf8(*p.system)}});
   }
-  messages.push_back({{"role", "user"}, {"content", p.prompt}});
+  for (const nlohmann::json& m : p.earlier) {
+    messages.push_back(m);
+  }
+  messages.push_back({{"role", "user"}, {"content", p.content}});
   nlohmann::json req = {
       {"model", p.model}, {"messages", std::move(messages)}, {"stream", p.stream}};
   if (p.stream) {

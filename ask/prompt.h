@@ -29,14 +29,15 @@ core::Result<std::string> read_all_fd(int fd);
 struct RequestParams {
   std::string model; // the logical model (aliases resolved)
   std::optional<std::string> system;
-  std::string prompt;
+  nlohmann::json content; // the user message's content: the prompt, or OpenAI content parts
   std::optional<double> temperature;
   std::optional<long long> max_tokens;
   bool stream = true;
+  std::vector<nlohmann::json> earlier; // the conversation so far, before the question
 };
 
-// {"model","messages":[system?, user],"stream", "stream_options":{"include_usage":true} when
-// streaming, "temperature"?, "max_tokens"?}.
+// {"model","messages":[system?, earlier..., user],"stream",
+// "stream_options":{"include_usage":true} when streaming, "temperature"?, "max_tokens"?}.
 nlohmann::json build_request(const RequestParams& params);
 
 // `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD.

@@ -33,7 +33,7 @@ TEST_CASE("ask prompt: invalid UTF-8 becomes U+FFFD; code points are counted") {
 }
 
 TEST_CASE("ask prompt: the request carries exactly what was chosen") {
-  ask::cli::RequestParams p{"fast-9b", std::string("be brief"), "hi", 0.5, 32, true};
+  ask::cli::RequestParams p{"fast-9b", std::string("be brief"), "hi", 0.5, 32, true, {}};
   auto req = ask::cli::build_request(p);
   CHECK(req["model"] == "fast-9b");
   REQUIRE(req["messages"].size() == 2);
@@ -43,7 +43,7 @@ TEST_CASE("ask prompt: the request carries exactly what was chosen") {
   CHECK(req["stream_options"]["include_usage"] == true);
   CHECK(req["temperature"] == 0.5);
   CHECK(req["max_tokens"] == 32);
-  ask::cli::RequestParams bare{"m", std::nullopt, "q", std::nullopt, std::nullopt, false};
+  ask::cli::RequestParams bare{"m", std::nullopt, "q", std::nullopt, std::nullopt, false, {}};
   auto r2 = ask::cli::build_request(bare);
   CHECK(r2["messages"].size() == 1);
   CHECK_FALSE(r2.contains("stream_options"));

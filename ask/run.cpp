@@ -7,6 +7,8 @@
 #include <optional>
 
 #include "ask/askd_client.h"
+#include "ask/attach.h"
+#include "ask/history.h"
 #include "ask/prompt.h"
 #include "cache/key.h"
 #include "cache/sqlite_cache.h"
@@ -61,6 +63,9 @@ public:
 private:
   std::optional<ExitCode> choose_model();
   std::optional<ExitCode> assemble();
+  std::optional<ExitCode> open_conversation(std::vector<nlohmann::json>& earlier);
+  history::History* open_history();
+  void remember();
   void choose_cache_mode();
   cache::SqliteCache* open_cache();
   bool answer_from_cache();
@@ -123,6 +128,12 @@ private:
   std::optional<std::string> m_finish_reason;
   bool m_cut_short = false; // stopped at the length limit without --max-tokens asking for it
   RouteInfo m_route;
+  // The conversation.
+  std::string m_cid; // "" when the history is off or --no-history
+  std::vector<std::string> m_attachment_labels;
+  std::unique_ptr<history::History> m_history;
+  bool m_history_failed = false;
+  std::string m_history_error;
 };
 
 ExitCode Question::run() {
@@ -169,7 +180,7 @@ std::optional<ExitCode> Question::choose_model() {
 }
 
 std::optional<ExitCode> Question::assemble() {
-  std::string piped;
+  std::optional<std::string> piped;
   if (!m_proc.stdin_is_tty && !m_opts.no_stdin) {
     auto in = read_all_fd(m_proc.stdin_fd);
     if (!in) {
@@ -179,18 +190,155 @@ std::optional<ExitCode> Question::assemble() {
     }
     piped = std::move(*in);
   }
-  auto prompt = assemble_prompt(m_opts.words, piped);
-  if (!prompt) {
-    return fail(FailureKind::usage, prompt.error().message);
+  // `-a -` takes standard input as an attachment; otherwise it is text for the prompt, and
+  // binary data there (a photo, a PDF) is refused rather than sent as U+FFFD soup.
+  const bool stdin_attached =
+      std::ranges::any_of(m_opts.attachments, [](const AttachmentArg& a) { return a.arg == "-"; });
+  std::vector<Attachment> attached;
+  if (!m_opts.attachments.empty()) {
+    auto loaded = load_attachments(m_opts.attachments,
+                                   stdin_attached && piped ? std::optional<std::string_view>(*piped)
+                                                           : std::nullopt,
+                                   [this](const std::string& msg) { warn(msg); });
+    if (!loaded) {
+      return fail(FailureKind::usage, loaded.error().message);
+    }
+    attached = std::move(*loaded);
   }
-  m_prompt = std::move(*prompt);
-  RequestParams params{m_model,           m_opts.system, m_prompt, m_opts.temperature,
-                       m_opts.max_tokens, !m_opts.json};
+  std::string piped_text;
+  if (piped && !stdin_attached) {
+    if (const StdinKind kind = classify_input(*piped); kind.binary) {
+      return fail(FailureKind::usage, binary_stdin_error(kind).message);
+    }
+    piped_text = std::move(*piped);
+  }
+  if (attached.empty() || !m_opts.words.empty() ||
+      piped_text.find_first_not_of(" \t\r\n") != std::string::npos) {
+    auto prompt = assemble_prompt(m_opts.words, piped_text);
+    if (!prompt) {
+      return fail(FailureKind::usage, prompt.error().message);
+    }
+    m_prompt = std::move(*prompt);
+  } // else: attachments alone ("ask -a photo.png") are the question
+  for (const Attachment& a : attached) {
+    m_attachment_labels.push_back(a.label);
+  }
+  std::vector<nlohmann::json> earlier;
+  if (auto code = open_conversation(earlier)) {
+    return code;
+  }
+  RequestParams params{m_model,
+                       m_opts.system,
+                       user_content(m_prompt, attached),
+                       m_opts.temperature,
+                       m_opts.max_tokens,
+                       !m_opts.json,
+                       std::move(earlier)};
   m_request = build_request(params);
   m_key = cache::cache_key(m_model, m_request);
   m_prompt_chars = count_code_points(m_prompt) +
                    (m_opts.system ? count_code_points(to_valid_utf8(*m_opts.system)) : 0);
+  for (const Attachment& a : attached) {
+    if (a.kind == AttachmentKind::text) {
+      m_prompt_chars += count_code_points(a.data);
+    }
+  }
   return std::nullopt;
+}
+
+history::History* Question::open_history() {
+  if (m_history || m_history_failed) {
+    return m_history.get();
+  }
+  history::History::Options o;
+  o.path = m_config.history.path;
+  o.busy_timeout_ms = static_cast<int>(busy_wait().count());
+  o.warn = [this](const std::string& msg) { warn(msg); };
+  auto opened = history::History::open(std::move(o), m_proc.clock);
+  if (!opened) {
+    m_history_failed = true;
+    m_history_error = opened.error().message;
+    return nullptr;
+  }
+  m_history = std::move(*opened);
+  return m_history.get();
+}
+
+// The conversation this question belongs to: -c the last one, --cid a named one (new when it
+// has no exchanges yet), else a new one. Its earlier turns go before the question.
+std::optional<ExitCode> Question::open_conversation(std::vector<nlohmann::json>& earlier) {
+  if (!m_config.history.enabled || m_opts.no_history) {
+    if (m_opts.continue_last || m_opts.cid) {
+      return fail(FailureKind::usage, "the history is off (history.enabled: false in the "
+                                      "config), so there is no conversation to continue");
+    }
+    return std::nullopt;
+  }
+  if (!m_opts.continue_last && !m_opts.cid) {
+    m_cid = history::new_cid(m_proc.clock);
+    return std::nullopt;
+  }
+  history::History* h = open_history();
+  if (!h) {
+    return fail(FailureKind::other, m_history_error);
+  }
+  if (m_opts.cid) {
+    m_cid = *m_opts.cid;
+  } else {
+    auto last = h->last_cid();
+    if (!last) {
+      return fail(FailureKind::other, last.error().message);
+    }
+    if (!*last) {
+      m_term.note("[no earlier conversation: this starts one]");
+      m_cid = history::new_cid(m_proc.clock);
+      return std::nullopt;
+    }
+    m_cid = **last;
+  }
+  auto turns = h->conversation(m_cid);
+  if (!turns) {
+    return fail(FailureKind::other, turns.error().message);
+  }
+  earlier = history::as_messages(*turns);
+  if (m_opts.system && !earlier.empty() && earlier.front().value("role", "") == "system") {
+    earlier.erase(earlier.begin()); // this question's -s replaces the conversation's
+  }
+  return std::nullopt;
+}
+
+// The exchange, into the history (ask logs, -c), once its answer was printed whole.
+void Question::remember() {
+  if (m_cid.empty() || m_answer.empty()) {
+    return;
+  }
+  if (m_cache_hit && !m_opts.continue_last && !m_opts.cid) {
+    // The same question and answer went into the history when a model answered it; a cron
+    // job's hourly hit would only repeat it (and opening the history would double the cost
+    // of a hit, docs/benchmarks.md). Within a conversation a hit is a turn, and is kept.
+    return;
+  }
+  history::History* h = open_history();
+  if (!h) {
+    warn(m_history_error + " (the exchange is not in the history)");
+    return;
+  }
+  history::Exchange e;
+  e.cid = m_cid;
+  e.model = m_model;
+  e.served_by = m_served_by;
+  if (m_opts.system) {
+    e.system = to_valid_utf8(*m_opts.system);
+  }
+  e.prompt = m_prompt;
+  e.answer = m_answer;
+  e.attachments = m_attachment_labels;
+  e.tokens_in = m_tokens_in;
+  e.tokens_out = m_tokens_out;
+  e.finish_reason = m_finish_reason;
+  if (auto put = h->append(std::move(e)); !put) {
+    warn(put.error().message + " (the exchange is not in the history)");
+  }
 }
 
 void Question::choose_cache_mode() {
@@ -496,14 +644,15 @@ ExitCode Question::fail(FailureKind kind, const std::string& message) {
 }
 
 // How long to wait for a SQLite file another process holds locked: a few seconds, and never
-// past --timeout; then ask goes on without it and says so.
+// more than half of what is left of --timeout, so the question itself still has time; then ask
+// goes on without it and says so.
 std::chrono::milliseconds Question::busy_wait() const {
   std::chrono::milliseconds wait = k_busy_wait;
   if (m_opts.timeout) {
     if (const auto ms = m_opts.timeout->finite()) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           m_started_at + *ms - std::chrono::steady_clock::now());
-      wait = std::clamp(left, std::chrono::milliseconds(1), wait);
+      wait = std::clamp(left / 2, std::chrono::milliseconds(1), wait);
     }
   }
   return wait;
@@ -522,6 +671,9 @@ ExitCode Question::finish(ExitCode code) {
     m_error_kind = FailureKind::other;
     m_term.error(*m_error);
     code = ExitCode::failure;
+  }
+  if (code == ExitCode::ok) {
+    remember();
   }
   if (!m_model.empty()) {
     write_log(code);
@@ -574,6 +726,7 @@ void Question::write_log(ExitCode code) {
                         {"s", a.seconds ? J(round_to(*a.seconds, 6)) : J(nullptr)}});
   }
   line["attempts"] = std::move(attempts);
+  line["cid"] = text_or_null(m_cid);
   line["ask_version"] = ASK_VERSION;
   telemetry::JsonlWriter writer(m_config.telemetry.ask_log);
   if (auto w = writer.append(line); !w) {

@@ -46,7 +46,7 @@ StatsOutcome stats_outcome_of(long long exit_code, const std::optional<std::stri
     return StatsOutcome::ok;
   }
   if (kind) {
-    if (*kind == "usage" || *kind == "rejected") {
+    if (*kind == "usage" || *kind == "rejected" || *kind == "context") {
       return StatsOutcome::usage_error;
     }
     if (*kind == "interrupted") {

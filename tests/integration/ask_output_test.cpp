@@ -4,6 +4,8 @@
 // and a server that is not askd (never cached).
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include "tests/integration/ask_harness.h"
 
 using namespace ask::testing;
@@ -142,4 +144,35 @@ TEST_CASE("ask: an answer from a server that is not askd is printed, never cache
   AskResult via_askd = user.run({"-m", "fast-1b", "straight to llama-server"});
   REQUIRE(via_askd.code == 0);
   CHECK(cache_counts(user).entries == 1);
+}
+
+TEST_CASE("ask completion bash: the real binary's script completes commands, options and models") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  AskResult script = user.run({"completion", "bash"});
+  REQUIRE_MESSAGE(script.code == 0, script.err);
+  CHECK(script.err.empty());
+  const auto file = user.dir() / "ask.bash";
+  {
+    std::ofstream out(file);
+    out << script.out;
+  }
+  // A driver that completes a line as bash would at the end of it.
+  const std::string driver =
+      "source \"$1\"\n"
+      "t() { COMP_LINE=\"$1\"; COMP_POINT=${#1}; read -ra COMP_WORDS <<< \"$1\";\n"
+      "  [[ $1 == *' ' ]] && COMP_WORDS+=('');\n"
+      "  COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _ask ask; echo \"${COMPREPLY[*]}\"; "
+      "}\n"
+      "t 'ask -q ca'; t 'ask --thi'; t 'ask -m fast-'; t 'ask completion z'; t 'ask cache c'\n";
+  ChildOptions options;
+  options.stdin_path = "/dev/null";
+  ChildProcess bash({"/bin/bash", "--norc", "--noprofile", "-c", driver, "bash", file.string()},
+                    std::move(options));
+  AskResult r = finish(bash, 30s);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CAPTURE(r.out);
+  CHECK(lines_of(r.out) ==
+        std::vector<std::string>{"cache", "--think", "fast-1b fast-3b fast-9b", "zsh", "clear"});
+  CHECK(user.log_text_lines().empty()); // no question was asked
 }

@@ -24,8 +24,8 @@ std::vector<std::string> expected_keys(bool council) {
   if (council) {
     keys.push_back("council_members");
   }
-  keys.insert(keys.end(),
-              {"request_id", "finish_reason", "queue_s", "load_s", "attempts", "ask_version"});
+  keys.insert(keys.end(), {"request_id", "finish_reason", "queue_s", "load_s", "attempts", "cid",
+                           "ask_version"});
   return keys;
 }
 
@@ -80,6 +80,7 @@ void check_types(const Json& line) {
     CHECK(string_or_null(a["reason"]));
     CHECK((a["s"].is_number() || a["s"].is_null()));
   }
+  CHECK(string_or_null(line["cid"]));
   CHECK(line["ask_version"].is_string());
 }
 
