@@ -176,3 +176,20 @@ TEST_CASE("ask completion bash: the real binary's script completes commands, opt
         std::vector<std::string>{"cache", "--think", "fast-1b fast-3b fast-9b", "zsh", "clear"});
   CHECK(user.log_text_lines().empty()); // no question was asked
 }
+
+TEST_CASE("ask stats: usage errors and a prompt that fits nowhere are not model failures") {
+  AskWorld world(Json{{"models", models_with({{"fast-1b", {{"context_length", 64}}}})}});
+  AskUser user(world.config(), world.askd().port());
+  REQUIRE(user.run({"--tiny", "fine"}).code == 0);
+  REQUIRE(user.run({"--tiny"}).code == 2);                    // no prompt
+  REQUIRE(user.run({"--tiny", long_prompt(400)}).code == 2);  // fits no window
+  REQUIRE(user.run({"--tiny", "[[sim: status=503]] x"}).code == 4); // the model failed
+  AskResult stats = user.run({"stats", "--json"});
+  REQUIRE_MESSAGE(stats.code == 0, stats.err);
+  const Json total = Json::parse(stats.out)["total"];
+  CHECK(total["calls"] == 4);
+  CHECK(total["usage_errors"] == 2);
+  CHECK(total["failures"] == 1);
+  CHECK(total["asked"] == 2);
+  CHECK(total["failure_rate"].get<double>() == doctest::Approx(0.5));
+}
