@@ -395,19 +395,9 @@ void History::Impl::checkpoint_if_due() {
 int History::Impl::connect() {
   close();
   try {
-    db = std::make_unique<SQLite::Database>(options.path.string(),
-                                            SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db = cache::open_sqlite_file(options.path, device, inode);
     sqlite3* handle = db->getHandle();
-    if (sqlite3_db_readonly(handle, "main") == 1) {
-      throw std::runtime_error("the file is read-only");
-    }
-    struct stat st {};
-    if (::stat(options.path.c_str(), &st) == 0) {
-      device = st.st_dev;
-      inode = st.st_ino;
-    }
     sqlite3_busy_handler(handle, &Impl::on_busy, this);
-    (void)sqlite3_db_config(handle, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     (void)sqlite3_wal_hook(handle, &Impl::on_wal_commit, this);
     db->exec("PRAGMA synchronous = NORMAL");
     const int version = db->execAndGet("PRAGMA user_version").getInt();

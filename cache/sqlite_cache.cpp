@@ -242,18 +242,8 @@ void SqliteCache::Impl::checkpoint_if_due() {
 int SqliteCache::Impl::connect() {
   close();
   try {
-    db = std::make_unique<SQLite::Database>(options.path.string(),
-                                            SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db = open_sqlite_file(options.path, device, inode);
     install_busy_handler();
-    if (sqlite3_db_readonly(db->getHandle(), "main") == 1) {
-      throw std::runtime_error("the file is read-only");
-    }
-    struct stat st {};
-    if (::stat(options.path.c_str(), &st) == 0) {
-      device = st.st_dev;
-      inode = st.st_ino;
-    }
-    (void)sqlite3_db_config(db->getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     (void)sqlite3_wal_hook(db->getHandle(), &Impl::on_wal_commit, this);
     db->exec("PRAGMA synchronous = NORMAL");
     const int version = db->execAndGet("PRAGMA user_version").getInt();

@@ -7,6 +7,7 @@
 #include <system_error>
 #include <vector>
 
+#include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -64,6 +65,22 @@ std::string make_private_folders(const fs::path& file) {
     return "cannot create folder " + parent.string() + ": it exists and is not a folder";
   }
   return {};
+}
+
+std::unique_ptr<SQLite::Database> open_sqlite_file(const fs::path& path, dev_t& device,
+                                                   ino_t& inode) {
+  auto db = std::make_unique<SQLite::Database>(path.string(),
+                                               SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  if (sqlite3_db_readonly(db->getHandle(), "main") == 1) {
+    throw std::runtime_error("the file is read-only");
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    device = st.st_dev;
+    inode = st.st_ino;
+  }
+  (void)sqlite3_db_config(db->getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  return db;
 }
 
 fs::path path_with_suffix(const fs::path& path, std::string_view suffix) {

@@ -5,6 +5,7 @@
 // policy (what to move aside, how long to wait for locks, what to warn).
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,8 +13,9 @@
 #include <sys/types.h>
 
 namespace SQLite {
+class Database;
 class Exception;
-}
+} // namespace SQLite
 
 namespace ask::cache {
 
@@ -35,6 +37,14 @@ std::string sqlite_not_usable(const SQLite::Exception& e);
 // Creates the missing folders above `file`, each with mode 0700 (folders that exist are left
 // as they are); "" or the problem ("cannot create folder <path>: <reason>").
 std::string make_private_folders(const std::filesystem::path& file);
+
+// Opens `path` read-write, creating it; throws std::runtime_error("the file is read-only") when
+// SQLite could open it only read-only, SQLite::Exception as SQLite::Database does. Sets
+// device and inode to the file's (left as they are if stat fails) and turns off the
+// checkpoint on close (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE). Reads nothing, so takes no lock:
+// the caller installs its busy handler before its first statement.
+std::unique_ptr<SQLite::Database> open_sqlite_file(const std::filesystem::path& path, dev_t& device,
+                                                   ino_t& inode);
 
 // `path` with `suffix` appended to its last component ("x.sqlite" + "-wal").
 std::filesystem::path path_with_suffix(const std::filesystem::path& path, std::string_view suffix);

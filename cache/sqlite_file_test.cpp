@@ -152,3 +152,30 @@ TEST_CASE("sqlite_file: move_sqlite_file_aside leaves a file another process rep
   CHECK_FALSE(move_sqlite_file_aside(path, old.st_dev, old.st_ino, 1).has_value());
   CHECK_FALSE(fs::exists(dir.path() / "h.sqlite.corrupt-1"));
 }
+
+TEST_CASE("sqlite_file: open_sqlite_file creates the file and records its identity") {
+  SqliteFileTempDir dir;
+  const fs::path path = dir.path() / "h.sqlite";
+  dev_t device = 0;
+  ino_t inode = 0;
+  auto db = open_sqlite_file(path, device, inode);
+  REQUIRE(db != nullptr);
+  db->exec("CREATE TABLE t(x)");
+  const struct stat st = stat_of(path);
+  CHECK(device == st.st_dev);
+  CHECK(inode == st.st_ino);
+  // Closing does not checkpoint: the WAL (once switched to) stays behind.
+  db->exec("PRAGMA journal_mode = WAL");
+  db->exec("INSERT INTO t VALUES (1)");
+  db.reset();
+  CHECK(fs::exists(path_with_suffix(path, "-wal")));
+}
+
+TEST_CASE("sqlite_file: open_sqlite_file on a folder throws and keeps the identity it had") {
+  SqliteFileTempDir dir;
+  dev_t device = 7;
+  ino_t inode = 9;
+  CHECK_THROWS_AS((void)open_sqlite_file(dir.path(), device, inode), SQLite::Exception);
+  CHECK(device == 7);
+  CHECK(inode == 9);
+}
