@@ -23,6 +23,8 @@
 #include <SQLiteCpp/Statement.h>
 #include <sqlite3.h>
 
+#include "cache/sqlite_file.h"
+
 namespace ask::history {
 
 namespace fs = std::filesystem;
@@ -94,60 +96,6 @@ class HistoryNewerSchema : public std::runtime_error {
 public:
   using std::runtime_error::runtime_error;
 };
-
-int history_primary_code(const SQLite::Exception& e) {
-  const int code = e.getExtendedErrorCode() >= 0 ? e.getExtendedErrorCode() : e.getErrorCode();
-  return code & 0xff;
-}
-
-bool history_is_busy(const SQLite::Exception& e) {
-  for (const int code : {history_primary_code(e), e.getErrorCode() & 0xff}) {
-    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
-      return true;
-    }
-  }
-  return false;
-}
-
-bool history_is_corrupt(const SQLite::Exception& e) {
-  for (const int code : {history_primary_code(e), e.getErrorCode() & 0xff}) {
-    if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
-      return true;
-    }
-  }
-  return false;
-}
-
-// Creates the missing folders above `file`, each with mode 0700; "" or the problem.
-std::string history_make_folders(const fs::path& file) {
-  const fs::path parent = file.parent_path();
-  if (parent.empty()) {
-    return {};
-  }
-  std::vector<fs::path> missing;
-  std::error_code ec;
-  for (fs::path p = parent; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
-    missing.push_back(p);
-    if (p == p.parent_path()) {
-      break;
-    }
-  }
-  for (const auto& folder : missing | std::views::reverse) {
-    if (::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) {
-      return "cannot create folder " + folder.string() + ": " + std::strerror(errno);
-    }
-  }
-  if (!fs::is_directory(parent, ec)) {
-    return "cannot create folder " + parent.string() + ": it exists and is not a folder";
-  }
-  return {};
-}
-
-fs::path history_with_suffix(const fs::path& path, std::string_view suffix) {
-  fs::path out = path;
-  out += std::string(suffix);
-  return out;
-}
 
 std::vector<std::string> history_parse_labels(const std::string& text) {
   std::vector<std::string> labels;
@@ -447,19 +395,9 @@ void History::Impl::checkpoint_if_due() {
 int History::Impl::connect() {
   close();
   try {
-    db = std::make_unique<SQLite::Database>(options.path.string(),
-                                            SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db = cache::open_sqlite_file(options.path, device, inode);
     sqlite3* handle = db->getHandle();
-    if (sqlite3_db_readonly(handle, "main") == 1) {
-      throw std::runtime_error("the file is read-only");
-    }
-    struct stat st {};
-    if (::stat(options.path.c_str(), &st) == 0) {
-      device = st.st_dev;
-      inode = st.st_ino;
-    }
     sqlite3_busy_handler(handle, &Impl::on_busy, this);
-    (void)sqlite3_db_config(handle, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     (void)sqlite3_wal_hook(handle, &Impl::on_wal_commit, this);
     db->exec("PRAGMA synchronous = NORMAL");
     const int version = db->execAndGet("PRAGMA user_version").getInt();
@@ -484,7 +422,7 @@ int History::Impl::connect_with_retry() {
       return connect();
     } catch (const SQLite::Exception& e) {
       const auto now = SteadyClock::now();
-      if (!history_is_busy(e) || now >= deadline) {
+      if (!cache::sqlite_is_busy(e) || now >= deadline) {
         throw;
       }
       std::this_thread::sleep_for(
@@ -509,28 +447,12 @@ void History::Impl::ensure_open() {
 // and warns, unless another process has already replaced it.
 void History::Impl::move_aside(const std::string& problem) {
   close();
-  const fs::path& path = options.path;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || st.st_dev != device || st.st_ino != inode) {
+  const auto target =
+      cache::move_sqlite_file_aside(options.path, device, inode, static_cast<long long>(now()));
+  if (!target) {
     return; // gone or already replaced by a new history
   }
-  const auto seconds = static_cast<long long>(now());
-  fs::path target = history_with_suffix(path, ".corrupt-" + std::to_string(seconds));
-  for (int n = 1; fs::exists(target) && n < 1000; ++n) {
-    target =
-        history_with_suffix(path, ".corrupt-" + std::to_string(seconds) + "." + std::to_string(n));
-  }
-  if (::rename(path.c_str(), target.c_str()) != 0) {
-    if (errno == ENOENT) {
-      return;
-    }
-    throw std::runtime_error("cannot move the unusable file aside to " + target.string() + ": " +
-                             std::strerror(errno));
-  }
-  (void)::rename(history_with_suffix(path, "-wal").c_str(),
-                 history_with_suffix(target, "-wal").c_str());
-  (void)::unlink(history_with_suffix(path, "-shm").c_str());
-  warn(where() + problem + "; moved it to " + target.string() + " and started a new history");
+  warn(where() + problem + "; moved it to " + target->string() + " and started a new history");
 }
 
 core::Result<void> History::Impl::open() {
@@ -538,7 +460,7 @@ core::Result<void> History::Impl::open() {
     return core::fail(error(std::string("this SQLite (") + sqlite3_libversion() +
                             ") was built without FTS5, which the history's search needs"));
   }
-  if (const std::string problem = history_make_folders(options.path); !problem.empty()) {
+  if (const std::string problem = cache::make_private_folders(options.path); !problem.empty()) {
     return core::fail(error(problem));
   }
   // A new file is created readable by its owner only (SQLite would use 0644 less the umask,
@@ -553,18 +475,18 @@ core::Result<void> History::Impl::open() {
       ensure_open();
       return {};
     } catch (const SQLite::Exception& e) {
-      if (history_is_busy(e)) {
+      if (cache::sqlite_is_busy(e)) {
         return core::fail(busy_error("open"));
       }
-      if (!history_is_corrupt(e)) {
+      if (!cache::sqlite_is_corrupt(e)) {
         throw;
       }
-      move_aside(std::string("is not a usable SQLite database (") + e.what() + ")");
+      move_aside(cache::sqlite_not_usable(e));
     }
     ensure_open();
     return {};
   } catch (const SQLite::Exception& e) {
-    if (history_is_busy(e)) {
+    if (cache::sqlite_is_busy(e)) {
       return core::fail(busy_error("open"));
     }
     return core::fail(error(std::string("open: ") + e.what()));
@@ -584,10 +506,10 @@ auto History::Impl::run(std::string_view op, F&& fn, bool retry_after_recovery)
     try {
       return fn();
     } catch (const SQLite::Exception& e) {
-      if (!history_is_corrupt(e)) {
+      if (!cache::sqlite_is_corrupt(e)) {
         throw;
       }
-      move_aside(std::string("is not a usable SQLite database (") + e.what() + ")");
+      move_aside(cache::sqlite_not_usable(e));
     }
     start_deadline();
     ensure_open();
@@ -596,7 +518,7 @@ auto History::Impl::run(std::string_view op, F&& fn, bool retry_after_recovery)
     }
     return T{};
   } catch (const SQLite::Exception& e) {
-    if (history_is_busy(e)) {
+    if (cache::sqlite_is_busy(e)) {
       return core::fail(busy_error(op));
     }
     return core::fail(error(std::string(op) + ": " + e.what()));

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
-#include <ranges>
 #include <stdexcept>
 #include <thread>
 #include <type_traits>
@@ -17,6 +16,8 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "cache/sqlite_file.h"
 
 namespace ask::cache {
 
@@ -72,57 +73,6 @@ constexpr const char* k_totals_sql =
 constexpr const char* k_by_model_sql = "SELECT model, COUNT(*) FROM entries GROUP BY model "
                                        "ORDER BY COUNT(*) DESC, model ASC";
 
-int primary_code(const SQLite::Exception& e) {
-  const int code = e.getExtendedErrorCode() >= 0 ? e.getExtendedErrorCode() : e.getErrorCode();
-  return code & 0xff;
-}
-
-bool is_busy_code(int code) {
-  return (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED;
-}
-
-bool is_busy(const SQLite::Exception& e) {
-  return is_busy_code(primary_code(e)) || is_busy_code(e.getErrorCode());
-}
-
-bool is_corrupt(const SQLite::Exception& e) {
-  for (const int code : {primary_code(e), e.getErrorCode() & 0xff}) {
-    if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string not_usable(const SQLite::Exception& e) {
-  return std::string("is not a usable SQLite database (") + e.what() + ")";
-}
-
-// Creates the missing folders above `file`, each with mode 0700.
-std::string make_folders(const fs::path& file) {
-  const fs::path parent = file.parent_path();
-  if (parent.empty()) {
-    return {};
-  }
-  std::vector<fs::path> missing;
-  std::error_code ec;
-  for (fs::path p = parent; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
-    missing.push_back(p);
-    if (p == p.parent_path()) {
-      break;
-    }
-  }
-  for (const auto& folder : missing | std::views::reverse) {
-    if (::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) {
-      return "cannot create folder " + folder.string() + ": " + std::strerror(errno);
-    }
-  }
-  if (!fs::is_directory(parent, ec)) {
-    return "cannot create folder " + parent.string() + ": it exists and is not a folder";
-  }
-  return {};
-}
-
 // Resets a statement when leaving a scope, so no read transaction stays open between calls.
 class ResetOnExit {
 public:
@@ -139,12 +89,6 @@ long long file_size_or_zero(const fs::path& path) {
   std::error_code ec;
   const auto size = fs::file_size(path, ec);
   return ec ? 0 : static_cast<long long>(size);
-}
-
-fs::path with_suffix(const fs::path& path, std::string_view suffix) {
-  fs::path out = path;
-  out += std::string(suffix);
-  return out;
 }
 
 } // namespace
@@ -256,7 +200,7 @@ template <class F> auto SqliteCache::Impl::retry_while_busy(F&& fn) -> std::invo
     try {
       return fn();
     } catch (const SQLite::Exception& e) {
-      if (!is_busy(e) || past_deadline()) {
+      if (!sqlite_is_busy(e) || past_deadline()) {
         throw;
       }
     }
@@ -298,18 +242,8 @@ void SqliteCache::Impl::checkpoint_if_due() {
 int SqliteCache::Impl::connect() {
   close();
   try {
-    db = std::make_unique<SQLite::Database>(options.path.string(),
-                                            SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db = open_sqlite_file(options.path, device, inode);
     install_busy_handler();
-    if (sqlite3_db_readonly(db->getHandle(), "main") == 1) {
-      throw std::runtime_error("the file is read-only");
-    }
-    struct stat st {};
-    if (::stat(options.path.c_str(), &st) == 0) {
-      device = st.st_dev;
-      inode = st.st_ino;
-    }
-    (void)sqlite3_db_config(db->getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
     (void)sqlite3_wal_hook(db->getHandle(), &Impl::on_wal_commit, this);
     db->exec("PRAGMA synchronous = NORMAL");
     const int version = db->execAndGet("PRAGMA user_version").getInt();
@@ -352,25 +286,11 @@ void SqliteCache::Impl::ensure_open() {
 void SqliteCache::Impl::move_aside(const std::string& problem) {
   close();
   const fs::path& path = options.path;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || st.st_dev != device || st.st_ino != inode) {
+  const auto target = move_sqlite_file_aside(path, device, inode, static_cast<long long>(now()));
+  if (!target) {
     return; // gone or already replaced by a new cache
   }
-  const auto seconds = static_cast<long long>(now());
-  fs::path target = with_suffix(path, ".corrupt-" + std::to_string(seconds));
-  for (int n = 1; fs::exists(target) && n < 1000; ++n) {
-    target = with_suffix(path, ".corrupt-" + std::to_string(seconds) + "." + std::to_string(n));
-  }
-  if (::rename(path.c_str(), target.c_str()) != 0) {
-    if (errno == ENOENT) {
-      return;
-    }
-    throw std::runtime_error("cannot move the unusable file aside to " + target.string() + ": " +
-                             std::strerror(errno));
-  }
-  (void)::rename(with_suffix(path, "-wal").c_str(), with_suffix(target, "-wal").c_str());
-  (void)::unlink(with_suffix(path, "-shm").c_str());
-  warn("cache: " + path.string() + " " + problem + "; moved it to " + target.string() +
+  warn("cache: " + path.string() + " " + problem + "; moved it to " + target->string() +
        " and started a new cache");
 }
 
@@ -400,7 +320,7 @@ std::optional<std::string> SqliteCache::Impl::unreadable_file() {
 }
 
 core::Result<void> SqliteCache::Impl::open() {
-  if (const std::string problem = make_folders(options.path); !problem.empty()) {
+  if (const std::string problem = make_private_folders(options.path); !problem.empty()) {
     return core::fail(error(problem));
   }
   begin();
@@ -415,11 +335,11 @@ core::Result<void> SqliteCache::Impl::open() {
                 ", newer than this ask understands (" + std::to_string(k_schema_version) + ")";
     } catch (const std::exception& e) {
       const auto* sqlite_error = dynamic_cast<const SQLite::Exception*>(&e);
-      if (sqlite_error != nullptr && is_busy(*sqlite_error)) {
+      if (sqlite_error != nullptr && sqlite_is_busy(*sqlite_error)) {
         throw;
       }
-      if (sqlite_error != nullptr && is_corrupt(*sqlite_error)) {
-        problem = not_usable(*sqlite_error);
+      if (sqlite_error != nullptr && sqlite_is_corrupt(*sqlite_error)) {
+        problem = sqlite_not_usable(*sqlite_error);
       } else if (auto why = unreadable_file()) {
         problem = *why;
       } else {
@@ -429,7 +349,7 @@ core::Result<void> SqliteCache::Impl::open() {
     start_over(problem);
     return {};
   } catch (const SQLite::Exception& e) {
-    if (is_busy(e)) {
+    if (sqlite_is_busy(e)) {
       return core::fail(locked_error(e));
     }
     return core::fail(error(std::string("open: ") + e.what()));
@@ -468,17 +388,17 @@ auto SqliteCache::Impl::run(std::string_view op, F&& fn, bool retry_after_recove
     try {
       return attempt();
     } catch (const SQLite::Exception& e) {
-      if (!is_corrupt(e)) {
+      if (!sqlite_is_corrupt(e)) {
         throw;
       }
-      start_over(not_usable(e));
+      start_over(sqlite_not_usable(e));
     }
     if (retry_after_recovery) {
       return attempt();
     }
     return core::Result<T>{};
   } catch (const SQLite::Exception& e) {
-    if (is_busy(e)) {
+    if (sqlite_is_busy(e)) {
       return core::fail(locked_error(e));
     }
     return core::fail(error(std::string(op) + ": " + e.what()));
@@ -551,7 +471,7 @@ Stats SqliteCache::Impl::stats() {
         ModelStats{by_model.getColumn(0).getString(), by_model.getColumn(1).getInt64()});
   }
   s.file_bytes =
-      file_size_or_zero(options.path) + file_size_or_zero(with_suffix(options.path, "-wal"));
+      file_size_or_zero(options.path) + file_size_or_zero(path_with_suffix(options.path, "-wal"));
   return s;
 }
 
@@ -579,7 +499,7 @@ long long SqliteCache::Impl::remove(const char* sql, bool compact_always) {
 void SqliteCache::Impl::compact() {
   for (const char* sql : {"VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"}) {
     const int rc = db->tryExec(sql);
-    if (rc != SQLITE_OK && !is_busy_code(rc)) {
+    if (rc != SQLITE_OK && !sqlite_is_busy_code(rc)) {
       warn("cache: " + options.path.string() + ": could not compact (" + sql +
            "): " + db->getErrorMsg());
     }

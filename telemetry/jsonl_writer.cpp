@@ -103,7 +103,8 @@ core::Result<void> JsonlWriter::append_text(std::string text) {
       return fd;
     };
     int fd = open_log();
-    if (fd < 0 && errno == ENOENT) {
+    // ENOTDIR: a file stands where a folder should be; make_dirs names it.
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
       if (auto made = make_dirs(m_path.parent_path()); !made) {
         return core::fail(
             core::Error::internal("cannot open " + m_path.string() + ": " + made.error().message));
