@@ -19,8 +19,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -106,9 +106,10 @@ double percentile(std::vector<double> v, double p) {
 
 std::optional<Flags> parse_flags(int argc, char** argv, int& exit_code) {
   Flags f;
-  CLI::App app{"ask_cache_bench: whole-process time of `ask` on a cache hit and a miss, next to curl "
-               "and /bin/true",
-               "ask_cache_bench"};
+  CLI::App app{
+      "ask_cache_bench: whole-process time of `ask` on a cache hit and a miss, next to curl "
+      "and /bin/true",
+      "ask_cache_bench"};
   app.add_option("--ask", f.ask, "ask binary")->capture_default_str();
   app.add_option("--askd", f.askd, "askd binary")->capture_default_str();
   app.add_option("--llm-sim", f.sim, "llm-sim binary")->capture_default_str();
@@ -151,22 +152,22 @@ int run(const Flags& f, const std::string& command) {
 }}
 )",
                                                             sim_port));
-  Process askd({f.askd, "--config", config.string(), "--listen", "127.0.0.1:0", "--log-level",
-                "warn"},
-               dir.path() / "askd.log");
+  Process askd(
+      {f.askd, "--config", config.string(), "--listen", "127.0.0.1:0", "--log-level", "warn"},
+      dir.path() / "askd.log");
   const int askd_port = start_port_of(askd, "askd: listening on", "askd");
   const std::string url = fmt::format("http://127.0.0.1:{}", askd_port);
-  const std::vector<std::string> env = {
-      "ASK_CONFIG=" + config.string(), "ASK_URL=" + url,
-      "XDG_CACHE_HOME=" + (dir.path() / "cache").string(),
-      "XDG_DATA_HOME=" + (dir.path() / "data").string(), "HOME=" + dir.path().string()};
+  const std::vector<std::string> env = {"ASK_CONFIG=" + config.string(), "ASK_URL=" + url,
+                                        "XDG_CACHE_HOME=" + (dir.path() / "cache").string(),
+                                        "XDG_DATA_HOME=" + (dir.path() / "data").string(),
+                                        "HOME=" + dir.path().string()};
   const std::string question = "summarise the overnight build log";
   if (!time_run({f.ask, "--9b", question}, env)) {
     throw std::runtime_error("the priming `ask` call failed; askd log:\n" + askd.log_tail());
   }
-  const std::string body =
-      R"({"model":"fast-9b","messages":[{"role":"user","content":")" + question +
-      R"("}],"stream":true,"stream_options":{"include_usage":true}})";
+  const std::string body = R"({"model":"fast-9b","messages":[{"role":"user","content":")" +
+                           question +
+                           R"("}],"stream":true,"stream_options":{"include_usage":true}})";
 
   std::map<std::string, std::vector<double>> times;
   std::map<std::string, int> failures;
@@ -181,10 +182,10 @@ int run(const Flags& f, const std::string& command) {
     record("ask hit", time_run({f.ask, "--9b", question}, env));
     record("ask miss", time_run({f.ask, "--9b", question + " #" + std::to_string(i)}, env));
     if (!f.curl.empty()) {
-      record("curl to askd", time_run({f.curl, "-sfN", "-o", "/dev/null", url +
-                                       "/v1/chat/completions", "-H",
-                                       "Content-Type: application/json", "-d", body},
-                                      env));
+      record("curl to askd",
+             time_run({f.curl, "-sfN", "-o", "/dev/null", url + "/v1/chat/completions", "-H",
+                       "Content-Type: application/json", "-d", body},
+                      env));
     }
     record("ask --version", time_run({f.ask, "--version"}, env));
     record("/bin/true", time_run({"/bin/true"}, env));
@@ -214,10 +215,11 @@ int run(const Flags& f, const std::string& command) {
     above.push_back(hits[i] - trues[i]);
   }
   const double extra = above.empty() ? 0 : percentile(above, 0.5) * 1e3;
-  std::cout << fmt::format("\nask hit minus /bin/true, round by round: p50 {:.2f} ms, p90 {:.2f} ms\n"
-                           "target: a cache hit within 2 ms of /bin/true at the median: {}\n",
-                           extra, above.empty() ? 0 : percentile(above, 0.9) * 1e3,
-                           !above.empty() && extra <= 2.0 ? "met" : "NOT met")
+  std::cout << fmt::format(
+                   "\nask hit minus /bin/true, round by round: p50 {:.2f} ms, p90 {:.2f} ms\n"
+                   "target: a cache hit within 2 ms of /bin/true at the median: {}\n",
+                   extra, above.empty() ? 0 : percentile(above, 0.9) * 1e3,
+                   !above.empty() && extra <= 2.0 ? "met" : "NOT met")
             << "load average after: " << load_average() << "\n";
   return failures.empty() ? 0 : 1;
 }

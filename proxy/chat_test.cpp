@@ -452,8 +452,10 @@ std::vector<FallbackCase> fallback_cases() {
       {"401 (the backend's key)", Error::upstream(401, "alpha answered 401: bad key"),
        "status_401"},
       {"403", Error::upstream(403, "alpha answered 403"), "status_403"},
-      {"404 (model not pulled / not loaded)",
-       Error::upstream(404, "alpha answered 404: model 'big-q8' not found"), "status_404"},
+      {"404 (Ollama: model not pulled)",
+       Error::upstream(404, "alpha answered 404: model 'big-q8' not found"), "not_pulled"},
+      {"404 (another)", Error::upstream(404, "alpha answered 404: 404 page not found"),
+       "status_404"},
       {"a 3xx", Error::upstream(302, "alpha answered 302"), "status_302"},
       {"malformed reply", Error::malformed_reply("alpha reply: invalid JSON: unexpected end"),
        "status_502"},
@@ -509,7 +511,10 @@ TEST_CASE("ChatHandler: every failure the rules call a backend's moves on to the
       CHECK(rec["attempts"] == Json::array({{{"model", "big"},
                                              {"backend", "alpha"},
                                              {"reason", c.reason},
-                                             {"message", c.error.message}}}));
+                                             {"message", c.error.message},
+                                             {"seconds", 0.0}}})); // a FakeClock
+      CHECK(r.header("Server-Timing") ==
+            "attempt;desc=\"big\";dur=0.0, served;desc=\"small\";dur=0.0");
       CHECK_FALSE(rec.contains("error"));
 
       const std::string reason = c.reason;

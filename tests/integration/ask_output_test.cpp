@@ -181,8 +181,8 @@ TEST_CASE("ask stats: usage errors and a prompt that fits nowhere are not model 
   AskWorld world(Json{{"models", models_with({{"fast-1b", {{"context_length", 64}}}})}});
   AskUser user(world.config(), world.askd().port());
   REQUIRE(user.run({"--tiny", "fine"}).code == 0);
-  REQUIRE(user.run({"--tiny"}).code == 2);                    // no prompt
-  REQUIRE(user.run({"--tiny", long_prompt(400)}).code == 2);  // fits no window
+  REQUIRE(user.run({"--tiny"}).code == 2);                          // no prompt
+  REQUIRE(user.run({"--tiny", long_prompt(400)}).code == 2);        // fits no window
   REQUIRE(user.run({"--tiny", "[[sim: status=503]] x"}).code == 4); // the model failed
   AskResult stats = user.run({"stats", "--json"});
   REQUIRE_MESSAGE(stats.code == 0, stats.err);

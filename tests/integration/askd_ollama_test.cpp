@@ -422,9 +422,9 @@ TEST_CASE("askd ollama: a model Ollama does not have (404) falls back to the nex
   for (const Json& line : lines) {
     REQUIRE(line["attempts"].size() == 1);
     CHECK(line["attempts"][0]["model"] == "missing");
-    CHECK(line["attempts"][0]["reason"] == "status_404");
+    CHECK(line["attempts"][0]["reason"] == "not_pulled"); // Ollama's "model 'x' not found"
     CHECK(line["attempts"][0]["message"].get<std::string>().find("not found") != std::string::npos);
   }
   CHECK(askd.metrics().get(
-            R"(askd_fallbacks_total{from="missing",to="backup",reason="status_404"})") == 2);
+            R"(askd_fallbacks_total{from="missing",to="backup",reason="not_pulled"})") == 2);
 }
