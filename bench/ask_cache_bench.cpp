@@ -1,7 +1,8 @@
 // ask_cache_bench: what a whole `ask` process costs, from spawn to exit, on a cache hit and on a
 // miss, next to `curl` sending the same request to askd directly.
 //
-// One run starts llm-sim (llama-server mode, no pacing, short answers) and askd in front of
+// One run starts llm-sim (llama-server mode, no pacing, 8-token answers that end with "stop":
+// an answer cut at a length limit is never cached) and askd in front of
 // it, with a temporary XDG cache and data folder for ask. Then, alternating the variants
 // request by request so that other work on the machine lands on all alike:
 //   hit    `ask --9b Q` whose answer is already in the cache (one priming call first);
@@ -22,6 +23,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -95,6 +98,19 @@ std::optional<double> time_run(const std::vector<std::string>& argv,
   return s;
 }
 
+// The last line of the telemetry log, "" when there is none.
+std::string last_log_line(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::string last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) {
+      last = line;
+    }
+  }
+  return last;
+}
+
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) {
     return 0;
@@ -141,7 +157,7 @@ int run(const Flags& f, const std::string& command) {
     dir.keep();
   }
   Process sim({f.sim, "--sim-fake-model", "-a", "bench", "--port", "0", "--sim-tokens-per-second",
-               "0", "-n", "8", "--sim-parent-pid", std::to_string(::getpid())},
+               "0", "--sim-fault", "tokens=8", "--sim-parent-pid", std::to_string(::getpid())},
               dir.path() / "llm-sim.log");
   const int sim_port = start_port_of(sim, "llama_server: listening on", "llm-sim");
   const auto config = dir.write("config.jsonc", fmt::format(R"({{
@@ -164,6 +180,11 @@ int run(const Flags& f, const std::string& command) {
   const std::string question = "summarise the overnight build log";
   if (!time_run({f.ask, "--9b", question}, env)) {
     throw std::runtime_error("the priming `ask` call failed; askd log:\n" + askd.log_tail());
+  }
+  // A "hit" that is really a miss would time the wrong thing: check that the answer was kept.
+  if (!time_run({f.ask, "--9b", question}, env) ||
+      !last_log_line(dir.path() / "data" / "ask" / "log.jsonl").contains("\"cache_hit\":true")) {
+    throw std::runtime_error("the primed question was not answered from the cache");
   }
   const std::string body = R"({"model":"fast-9b","messages":[{"role":"user","content":")" +
                            question +
