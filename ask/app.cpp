@@ -114,7 +114,8 @@ int ask_main(int argc, char** argv) {
   case Command::completion:
     term.answer(completion_script(parse_shell(inv->shell).value_or(Shell::bash),
                                   completion_spec(loaded->config)));
-    return static_cast<int>(term.answer_failed() ? ExitCode::failure : ExitCode::ok);
+    return static_cast<int>(term.answer_failed() && !term.answer_pipe_closed() ? ExitCode::failure
+                                                                               : ExitCode::ok);
   case Command::logs:
     return static_cast<int>(run_logs(inv->logs, loaded->config, clock, term));
   case Command::ask:

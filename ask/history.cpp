@@ -170,12 +170,12 @@ std::array<unsigned char, 10> history_random_bytes() {
   static std::atomic<std::uint64_t> counter{0};
   std::uint64_t x = static_cast<std::uint64_t>(SteadyClock::now().time_since_epoch().count()) ^
                     (static_cast<std::uint64_t>(::getpid()) << 40) ^ counter.fetch_add(1);
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
+  for (unsigned char& b : bytes) {
     x += 0x9e3779b97f4a7c15ULL;
     std::uint64_t z = x;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    bytes[i] ^= static_cast<unsigned char>(z ^ (z >> 31));
+    b ^= static_cast<unsigned char>(z ^ (z >> 31));
   }
   return bytes;
 }
@@ -203,14 +203,14 @@ std::string new_cid(const core::Clock& clock) {
   }
   const auto random = history_random_bytes();
   // 80 bits, 16 characters of 5 bits, most significant first.
-  for (int i = 0; i < 16; ++i) {
+  for (std::size_t i = 0; i < 16; ++i) {
     unsigned value = 0;
-    for (int bit = 0; bit < 5; ++bit) {
-      const int index = i * 5 + bit;
-      const unsigned byte = random[static_cast<std::size_t>(index / 8)];
-      value = (value << 1) | ((byte >> (7 - index % 8)) & 1U);
+    for (std::size_t bit = 0; bit < 5; ++bit) {
+      const std::size_t index = (i * 5) + bit;
+      const unsigned byte = random[index / 8];
+      value = (value << 1) | ((byte >> (7 - (index % 8))) & 1U);
     }
-    out[static_cast<std::size_t>(10 + i)] = k_crockford[value];
+    out[10 + i] = k_crockford[value];
   }
   return out;
 }

@@ -123,7 +123,7 @@ ExitCode run_logs(const LogsOptions& options, const config::Config& config,
   } else if (!exchanges.empty()) {
     terminal.answer(render_exchanges(exchanges));
   }
-  if (terminal.answer_failed()) {
+  if (terminal.answer_failed() && !terminal.answer_pipe_closed()) { // `| head`: not an error
     terminal.error("cannot write the output: " + terminal.answer_error());
     return ExitCode::failure;
   }
