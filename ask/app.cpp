@@ -76,6 +76,9 @@ namespace {
 } // namespace
 
 int ask_main(int argc, char** argv) {
+  // A reader that closes the pipe early (`ask completion bash | head -1`) makes writes fail
+  // with EPIPE, which every command treats as a quiet end, instead of killing ask (exit 141).
+  std::signal(SIGPIPE, SIG_IGN);
   // A closed stdin, stdout or stderr becomes /dev/null, so that no file ask opens (the stop
   // pipe, the cache) takes its number and is read or written as if it were one.
   for (int fd = 0; fd <= 2; ++fd) {

@@ -6,6 +6,11 @@
 
 #include <fstream>
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "tests/integration/ask_harness.h"
 
 using namespace ask::testing;
@@ -192,4 +197,61 @@ TEST_CASE("ask stats: usage errors and a prompt that fits nowhere are not model 
   CHECK(total["failures"] == 1);
   CHECK(total["asked"] == 2);
   CHECK(total["failure_rate"].get<double>() == doctest::Approx(0.5));
+}
+
+namespace {
+
+// Runs ask with `args` and the user's environment, its stdout a pipe whose reader is already
+// gone (so the first write fails with EPIPE, as after `| head -1` once head has left), stderr a
+// file; returns the exit status (-signal when killed) and what it wrote on stderr.
+std::pair<int, std::string> run_into_closed_pipe(const AskUser& user,
+                                                 const std::vector<std::string>& args) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  ::close(fds[0]); // the reader has left
+  const auto err_path = user.dir() / "closed-pipe.err";
+  std::vector<std::string> argv_text = {ASK_PATH};
+  argv_text.insert(argv_text.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_text) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  std::vector<std::string> env_text = environment_with(user.environment());
+  std::vector<char*> envp;
+  for (std::string& e : env_text) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  pid_t pid = -1;
+  const int spawned = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  REQUIRE(spawned == 0);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  std::ifstream in(err_path);
+  std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status), err};
+}
+
+} // namespace
+
+TEST_CASE("ask completion, logs and a question into a pipe whose reader left: exit 0, quietly") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  REQUIRE(user.run({"--tiny", "one question"}).code == 0);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"completion", "bash"}, {"logs"}, {"--tiny", "one question"}, {"stats"}}) {
+    CAPTURE(args[0]);
+    const auto [code, err] = run_into_closed_pipe(user, args);
+    CHECK(code == 0); // not -SIGPIPE (killed), not 1
+    CHECK(err.empty());
+  }
 }
