@@ -17,56 +17,17 @@
 #include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
 
-#include "ask/logs.h"
+#include "ask/history_testing.h"
 #include "tests/support/temp_dir.h"
 
 namespace {
 
-namespace fs = std::filesystem;
-namespace hist = ask::history;
+using namespace ask::history::testing;
 using namespace std::chrono_literals;
 using Json = nlohmann::json;
 
 // FakeClock's default start, 2026-01-01T00:00:00Z.
 constexpr double k_history_test_start = 1767225600.0;
-
-struct HistoryHarness {
-  ask::testing::TempDir dir{"history_test"};
-  ask::core::FakeClock clock;
-  std::vector<std::string> warnings;
-
-  fs::path db_path() const { return dir.path() / "history.sqlite"; }
-
-  hist::History::Options options(int busy_timeout_ms = 3000) {
-    hist::History::Options o;
-    o.path = db_path();
-    o.busy_timeout_ms = busy_timeout_ms;
-    o.warn = [this](const std::string& line) { warnings.push_back(line); };
-    return o;
-  }
-
-  std::unique_ptr<hist::History> open(int busy_timeout_ms = 3000) {
-    auto h = hist::History::open(options(busy_timeout_ms), clock);
-    REQUIRE_MESSAGE(h.has_value(), h.error().message);
-    return std::move(*h);
-  }
-};
-
-hist::Exchange history_exchange(std::string cid, std::string prompt, std::string answer) {
-  hist::Exchange e;
-  e.cid = std::move(cid);
-  e.model = "fast-9b";
-  e.served_by = "fast-9b";
-  e.prompt = std::move(prompt);
-  e.answer = std::move(answer);
-  return e;
-}
-
-std::int64_t history_append_ok(hist::History& h, hist::Exchange e) {
-  auto id = h.append(std::move(e));
-  REQUIRE_MESSAGE(id.has_value(), id.error().message);
-  return *id;
-}
 
 std::vector<hist::Exchange> history_search_ok(hist::History& h, const hist::Query& q) {
   auto found = h.search(q);
@@ -93,63 +54,6 @@ std::string history_read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
-
-// A Terminal writing to two temporary files, read back as strings.
-class CapturedTerminal {
-public:
-  CapturedTerminal()
-      : m_out(std::tmpfile()), m_err(std::tmpfile()),
-        m_terminal(ask::cli::TerminalSettings{}, m_out, m_err) {}
-  ~CapturedTerminal() {
-    std::fclose(m_out);
-    std::fclose(m_err);
-  }
-  CapturedTerminal(const CapturedTerminal&) = delete;
-  CapturedTerminal& operator=(const CapturedTerminal&) = delete;
-  ask::cli::Terminal& terminal() { return m_terminal; }
-  std::string out() { return read(m_out); }
-  std::string err() { return read(m_err); }
-
-private:
-  static std::string read(std::FILE* f) {
-    std::fflush(f);
-    std::rewind(f);
-    std::string text;
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) {
-      text.append(buf, n);
-    }
-    return text;
-  }
-  std::FILE* m_out;
-  std::FILE* m_err;
-  ask::cli::Terminal m_terminal;
-};
-
-// Sets TZ for one test (local times in `ask logs`), restoring it afterwards.
-class HistoryTimeZone {
-public:
-  explicit HistoryTimeZone(const char* tz) {
-    if (const char* old = std::getenv("TZ")) {
-      m_old = old;
-    }
-    ::setenv("TZ", tz, 1);
-    ::tzset();
-  }
-  ~HistoryTimeZone() {
-    if (m_old) {
-      ::setenv("TZ", m_old->c_str(), 1);
-    } else {
-      ::unsetenv("TZ");
-    }
-    ::tzset();
-  }
-  HistoryTimeZone(const HistoryTimeZone&) = delete;
-  HistoryTimeZone& operator=(const HistoryTimeZone&) = delete;
-
-private:
-  std::optional<std::string> m_old;
-};
 
 } // namespace
 
@@ -609,134 +513,4 @@ TEST_CASE("History: a folder that cannot be created is an error naming it") {
   auto history = hist::History::open(options, h.clock);
   REQUIRE_FALSE(history.has_value());
   CHECK(history.error().message.find((h.dir.path() / "file").string()) != std::string::npos);
-}
-
-TEST_CASE("ask logs: no history file yet is said on stderr, with nothing on stdout") {
-  HistoryHarness h;
-  ask::config::Config config;
-  config.history.path = h.db_path();
-  {
-    CapturedTerminal t;
-    CHECK(ask::cli::run_logs({}, config, h.clock, t.terminal()) == ask::cli::ExitCode::ok);
-    CHECK(t.out().empty());
-    CHECK(t.err().find("no history yet") != std::string::npos);
-  }
-  {
-    CapturedTerminal t;
-    ask::cli::LogsOptions o;
-    o.json = true;
-    CHECK(ask::cli::run_logs(o, config, h.clock, t.terminal()) == ask::cli::ExitCode::ok);
-    CHECK(t.out() == "[]\n");
-  }
-  CHECK_FALSE(fs::exists(h.db_path())); // reading never creates it
-}
-
-TEST_CASE("ask logs: text output, newest first; --cid reads oldest first") {
-  HistoryTimeZone utc("UTC0");
-  HistoryHarness h;
-  {
-    auto history = h.open();
-    hist::Exchange first =
-        history_exchange("01KDWJ6G00AAAAAAAAAAAAAAAA", "why\ndeadlock?", "lock order.");
-    first.served_by = "fast-1b";
-    first.attachments = {"main.c"};
-    history_append_ok(*history, first);
-    h.clock.advance(2min);
-    history_append_ok(*history,
-                      history_exchange("01KDWJ6G00AAAAAAAAAAAAAAAA", "and now?", "fixed.\n"));
-    h.clock.advance(1h);
-    history_append_ok(*history, history_exchange("other", "unrelated", "yes"));
-  }
-  ask::config::Config config;
-  config.history.path = h.db_path();
-
-  CapturedTerminal all;
-  CHECK(ask::cli::run_logs({}, config, h.clock, all.terminal()) == ask::cli::ExitCode::ok);
-  CHECK(all.out() == "2026-01-01 01:02  fast-9b  cid other\n"
-                     "> unrelated\n"
-                     "yes\n"
-                     "\n"
-                     "2026-01-01 00:02  fast-9b  cid 01KDWJ6G00AAAAAAAAAAAAAAAA\n"
-                     "> and now?\n"
-                     "fixed.\n"
-                     "\n"
-                     "2026-01-01 00:00  fast-9b (served by fast-1b)  cid "
-                     "01KDWJ6G00AAAAAAAAAAAAAAAA\n"
-                     "> why\n"
-                     "> deadlock?\n"
-                     "> [attached: main.c]\n"
-                     "lock order.\n");
-  CHECK(all.err().empty());
-
-  CapturedTerminal conv;
-  ask::cli::LogsOptions o;
-  o.cid = "01KDWJ6G00AAAAAAAAAAAAAAAA";
-  CHECK(ask::cli::run_logs(o, config, h.clock, conv.terminal()) == ask::cli::ExitCode::ok);
-  const std::string text = conv.out();
-  CHECK(text.find("> why") < text.find("> and now?"));
-  CHECK(text.find("unrelated") == std::string::npos);
-
-  CapturedTerminal limited;
-  o.n = 1;
-  CHECK(ask::cli::run_logs(o, config, h.clock, limited.terminal()) == ask::cli::ExitCode::ok);
-  CHECK(limited.out().find("> and now?") != std::string::npos); // the newest one
-  CHECK(limited.out().find("> why") == std::string::npos);
-
-  CapturedTerminal none;
-  ask::cli::LogsOptions q;
-  q.query = "nowhere";
-  CHECK(ask::cli::run_logs(q, config, h.clock, none.terminal()) == ask::cli::ExitCode::ok);
-  CHECK(none.out().empty());
-  CHECK(none.err().find("no exchanges match") != std::string::npos);
-}
-
-TEST_CASE("ask logs: --json is one array of exchanges; -q filters") {
-  HistoryHarness h;
-  {
-    auto history = h.open();
-    hist::Exchange e = history_exchange("c", "why deadlock", "lock order");
-    e.tokens_in = 5;
-    history_append_ok(*history, e);
-    history_append_ok(*history, history_exchange("c", "other", "thing"));
-    history_append_ok(*history, history_exchange("c", "bad \xff utf-8", "\xc3"));
-  }
-  ask::config::Config config;
-  config.history.path = h.db_path();
-  {
-    CapturedTerminal all; // invalid UTF-8 in the store still gives valid JSON
-    ask::cli::LogsOptions o;
-    o.json = true;
-    CHECK(ask::cli::run_logs(o, config, h.clock, all.terminal()) == ask::cli::ExitCode::ok);
-    const Json j = Json::parse(all.out());
-    REQUIRE(j.size() == 3);
-    CHECK(j[0]["prompt"] == "bad \xef\xbf\xbd utf-8");
-  }
-  CapturedTerminal t;
-  ask::cli::LogsOptions o;
-  o.json = true;
-  o.query = "DEADLOCK \"";
-  CHECK(ask::cli::run_logs(o, config, h.clock, t.terminal()) == ask::cli::ExitCode::ok);
-  const Json j = Json::parse(t.out());
-  REQUIRE(j.is_array());
-  REQUIRE(j.size() == 1);
-  CHECK(j[0]["prompt"] == "why deadlock");
-  CHECK(j[0]["tokens_in"] == 5);
-  CHECK(j[0]["tokens_out"].is_null());
-  CHECK(j[0]["attachments"] == Json::array());
-  CHECK(j[0]["cid"] == "c");
-}
-
-TEST_CASE("ask logs: a bad -n or --cid is a usage error") {
-  HistoryHarness h;
-  ask::config::Config config;
-  config.history.path = h.db_path();
-  CapturedTerminal t;
-  ask::cli::LogsOptions o;
-  o.n = -1;
-  CHECK(ask::cli::run_logs(o, config, h.clock, t.terminal()) == ask::cli::ExitCode::usage);
-  o.n = 10;
-  o.cid = "no spaces";
-  CHECK(ask::cli::run_logs(o, config, h.clock, t.terminal()) == ask::cli::ExitCode::usage);
-  CHECK(t.err().find("--cid") != std::string::npos);
-  CHECK(t.out().empty());
 }
