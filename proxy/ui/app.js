@@ -127,8 +127,11 @@ function need_key(message) {
   if (session) session.abort();
   session = null;
   set_conn('unauthorized');
+  // Nothing to show without a key: the views wait behind the form.
+  document.body.dataset.locked = 'true';
   const auth = document.getElementById('auth');
   auth.hidden = false;
+  document.getElementById('key-forget').hidden = !key();
   document.getElementById('auth-error').textContent = key() ? (message ?? 'askd refused this key.') : '';
   document.getElementById('key-input').focus();
 }
@@ -149,6 +152,7 @@ function wire_key() {
   document.getElementById('key-button').addEventListener('click', () => {
     const auth = document.getElementById('auth');
     auth.hidden = !auth.hidden;
+    document.getElementById('key-forget').hidden = !key();
     if (!auth.hidden) document.getElementById('key-input').focus();
   });
 }
@@ -353,6 +357,7 @@ async function start() {
   }
   if (signal.aborted) return;
   document.getElementById('auth').hidden = true;
+  delete document.body.dataset.locked;
   document.getElementById('key-button').hidden = !key();
   changed(...k_views);
   stream_events({

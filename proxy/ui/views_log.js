@@ -59,14 +59,14 @@ export function render_requests(state, actions) {
     el('td', {}, el('button', {type: 'button', class: 'link', 'data-focus': `req-${r.id}`,
       'aria-label': `Show request ${r.id}`, 'aria-expanded': selected ? 'true' : 'false', 'aria-controls': 'request-detail',
       onclick: (e) => { e.stopPropagation(); actions.select_request(r.id); }}, short_id(r.id))),
-    el('td', {}, r.api ?? '—'),
     el('td', {}, r.requested ?? '—'),
     el('td', {}, r.served_by || '—'),
-    el('td', {class: fell_back(r) ? 'fallback' : null}, path_of(r)),
     el('td', {class: 'num'}, el('span', {class: `badge ${status_class(r.status)}`, title: r.error || null}, r.status)),
     el('td', {class: 'num'}, seconds(r.latency_s)),
     el('td', {class: 'num', title: 'prompt → completion'}, r.prompt_tokens != null ? `${r.prompt_tokens} → ${r.completion_tokens ?? '?'}` : '—'),
-    el('td', {class: 'num'}, tps != null ? tps.toFixed(1) : '—'));
+    el('td', {class: 'num'}, tps != null ? tps.toFixed(1) : '—'),
+    el('td', {class: fell_back(r) ? 'fallback' : null}, path_of(r)),
+    el('td', {}, r.api ?? '—'));
   });
   replace(document.getElementById('requests-body'), rows.length ? rows : empty_row(10, state.requests_error ?? 'No request yet.'));
   document.getElementById('requests-count').textContent =

@@ -100,8 +100,8 @@ export function render_gpus(state) {
   const chips = Object.entries(s.models ?? {}).map(([name, m]) => {
     const show = () => {
       const fits = cards.filter((c) => c.device.available_bytes >= m.estimated_bytes).map((c) => c.dataset.gpu);
-      for (const c of cards) c.ghost(m.estimated_for === 'host' ? (c.dataset.gpu === 'host' ? m.estimated_bytes : null) : (c.dataset.gpu === 'host' ? null : m.estimated_bytes));
       const loaded = (s.instances ?? []).filter((i) => i.model === name);
+      if (!loaded.length) for (const c of cards) c.ghost(m.estimated_for === 'host' ? (c.dataset.gpu === 'host' ? m.estimated_bytes : null) : (c.dataset.gpu === 'host' ? null : m.estimated_bytes));
       detail.textContent = `${name}: ${bytes(m.estimated_bytes)} estimated (${m.estimated_for})` +
         (m.margin ? `, margin ${Math.round(m.margin * 100)}%${m.margin_reason ? ` (${m.margin_reason})` : ''}` : '') +
         (loaded.length ? ` — loaded: ${loaded.map(plan_text).join('; ')}` :
@@ -139,7 +139,8 @@ export function render_instances(state, actions) {
       el('td', {}, el('div', {class: 'actions'},
         button('Load', name, 'load'),
         button('Unload', name, 'unload', {disabled: !loaded}),
-        m.pinned ? button('Unpin', name, 'unpin') : button('Pin', name, 'pin'))));
+        // Pin and Unpin share a focus key: the button that replaces the pressed one keeps focus.
+        m.pinned ? button('Unpin', name, 'unpin', {'data-focus': `pin-${name}`}) : button('Pin', name, 'pin'))));
   }));
   const rows = (s.instances ?? []).map((i) => el('tr', {'data-testid': 'instance-row', 'data-model': i.model, 'data-instance': i.id},
     el('td', {class: 'num'}, i.id),

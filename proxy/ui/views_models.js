@@ -67,10 +67,10 @@ export function render_models(state) {
     const caps = m.capabilities ?? [];
     rows.push(el('tr', {'data-testid': 'model-row', 'data-model': m.id, 'data-kind': kind},
       el('th', {scope: 'row'}, m.id, m.description ? el('div', {class: 'sub'}, m.description) : null),
-      el('td', {}, kind === 'alias' ? el('span', {}, 'alias → ', el('b', {}, m.alias_of)) : kind),
-      el('td', {}, m.backend ?? (m.council ? 'askd' : '—')),
       el('td', {}, kind === 'council' ? el('span', {class: 'badge dim'}, 'council') : state_badge(st),
         st.cls === 'bad' && st.title ? el('div', {class: 'sub why'}, st.title) : null),
+      el('td', {}, kind === 'alias' ? el('span', {}, 'alias → ', el('b', {}, m.alias_of)) : kind),
+      el('td', {}, m.backend ?? (m.council ? 'askd' : '—')),
       el('td', {class: 'num'}, m.context_length ? m.context_length.toLocaleString() : '—'),
       el('td', {}, caps.length ? caps.map((c) => el('span', {class: 'chip'}, c)) : '—'),
       el('td', {}, (m.fallbacks ?? []).length ? m.fallbacks.join(' → ') : '—')));
