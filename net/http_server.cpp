@@ -36,6 +36,7 @@ constexpr std::array k_status_names = {
     StatusName{100, "Continue"},
     StatusName{200, "OK"},
     StatusName{204, "No Content"},
+    StatusName{301, "Moved Permanently"},
     StatusName{400, "Bad Request"},
     StatusName{401, "Unauthorized"},
     StatusName{403, "Forbidden"},

@@ -171,7 +171,7 @@ void ChatCall::run() {
   if (!parse()) {
     return;
   }
-  auto resolved = config::resolve_model_name(m_deps.config, m_rec.requested);
+  auto resolved = m_deps.resolve(m_rec.requested);
   if (!resolved) {
     reject(404, "unknown_model", resolved.error());
     return;

@@ -10,9 +10,11 @@
 #include <memory>
 #include <string>
 
+#include "config/config.h"
 #include "config/types.h"
 #include "core/clock.h"
 #include "net/http_server.h"
+#include "proxy/aliases.h"
 #include "proxy/dialect.h"
 #include "proxy/fallback.h"
 #include "proxy/limiter.h"
@@ -32,6 +34,12 @@ struct ChatDeps {
   ProxyMetrics& metrics;
   RequestLog& log;
   const core::Clock& clock;
+  const AliasStore* aliases = nullptr; // runtime aliases; none: the config's alone
+
+  // What a client's model name means, runtime aliases first.
+  core::Result<config::ResolvedName> resolve(std::string_view name) const {
+    return aliases != nullptr ? aliases->resolve(name) : config::resolve_model_name(config, name);
+  }
 };
 
 class ChatHandler {

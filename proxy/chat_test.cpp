@@ -202,7 +202,7 @@ struct ChatBench {
     upstreams.emplace("beta", std::move(b));
   }
 
-  ChatDeps deps() { return {config, upstreams, limiters, metrics, log, clock}; }
+  ChatDeps deps() { return {config, upstreams, limiters, metrics, log, clock, nullptr}; }
 
   ClientView post(const Json& body, ClientSocket& client) {
     return post_to(chat_dialect(), body.dump(), client);

@@ -78,7 +78,7 @@ void TokenCounter::handle(const net::HttpRequest& request, net::Exchange& exchan
     return;
   }
   const std::string requested = chat->value("model", "");
-  auto resolved = config::resolve_model_name(m_deps.config, requested);
+  auto resolved = m_deps.resolve(requested);
   if (!resolved) {
     refuse(404, resolved.error());
     return;

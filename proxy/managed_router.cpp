@@ -252,6 +252,7 @@ ManagedRouter::ManagedRouter(config::Config config, router::Inventory inventory,
                              const core::Clock& clock, ManagedRouterOptions options)
     : m_clock(clock), m_options(std::move(options)), m_config(std::move(config)),
       m_gpus(inventory.gpus) { // a copy: the scheduler takes the inventory below
+  events().set_capacity(m_options.event_history);
   if (!m_options.calibration_file.empty()) {
     m_store = std::make_unique<router::CalibrationStore>(m_options.calibration_file);
     for (const std::string& problem : m_store->load(unix_now())) {

@@ -82,9 +82,7 @@ public:
   core::Json status() const override;
   core::Result<core::Json> load(std::string_view model) override;
   core::Result<core::Json> unload(std::string_view model) override;
-  Events events_after(std::uint64_t after,
-                      std::chrono::steady_clock::time_point deadline) override;
-  std::uint64_t last_event() const override;
+  core::Result<core::Json> pin(std::string_view model, bool on) override;
 
   // Loads the models marked "preload"; returns the errors of those that could not start.
   std::vector<core::Error> preload();
@@ -190,8 +188,6 @@ private:
   std::condition_variable m_changed; // any scheduler state change, any event
   std::map<std::uint64_t, Running> m_running;
   std::map<std::uint64_t, std::string> m_crashes; // instance → how it crashed; the latest 64
-  std::deque<RouterEvent> m_history; // the latest events, for /api/events
-  std::uint64_t m_last_event = 0;
   std::unique_ptr<Spawner> m_spawner;
   std::unique_ptr<router::Scheduler> m_scheduler;
   std::unique_ptr<router::Supervisor> m_supervisor;

@@ -148,6 +148,7 @@ core::Json ManagedRouter::status() const {
          on_host ? mm.spec.estimate.host_only_bytes() : mm.spec.estimate.single_gpu_bytes()},
         {"estimated_for", on_host ? "host" : "one gpu"},
         {"keep_alive", keep_alive_text(mm.spec)},
+        {"pinned", mm.spec.pinned},
         {"correction", correction_json(mm.input.correction)},
         {"corrected", c.calibrated_at.has_value()},
         {"calibrated_at", c.calibrated_at ? core::Json(*c.calibrated_at) : core::Json(nullptr)},
@@ -171,7 +172,7 @@ core::Json ManagedRouter::status() const {
           {"models", std::move(models)},
           {"queued", m_scheduler->waiting()},
           {"unavailable", std::move(unavailable)},
-          {"last_event", m_last_event}};
+          {"last_event", events().last()}};
 }
 
 // --- control -----------------------------------------------------------------------------
@@ -210,6 +211,26 @@ core::Result<core::Json> ManagedRouter::unload(std::string_view model) {
   return core::Json{{"model", std::string(model)}, {"instances", *n}};
 }
 
+core::Result<core::Json> ManagedRouter::pin(std::string_view model, bool on) {
+  {
+    std::lock_guard lock(m_mutex);
+    const auto it = m_managed.find(model);
+    if (it == m_managed.end()) {
+      return core::fail(core::Error::not_found("no llama-server model named '" +
+                                               std::string(model) + "' is managed by askd"));
+    }
+    if (it->second.spec.pinned != on) {
+      it->second.spec.pinned = on;
+      m_scheduler->update_models(specs());
+      spdlog::info("{} {} through the API", on ? "pinned" : "unpinned", model);
+      publish("pin", {{"model", std::string(model)}, {"pinned", on}});
+      log_events();
+    }
+  }
+  m_changed.notify_all(); // unpinned: keep_alive may be due now
+  return core::Json{{"model", std::string(model)}, {"pinned", on}};
+}
+
 std::vector<core::Error> ManagedRouter::preload() {
   std::vector<core::Error> errors;
   {
@@ -231,10 +252,7 @@ std::vector<core::Error> ManagedRouter::preload() {
 
 void ManagedRouter::publish(std::string kind, core::Json data) {
   data["time"] = unix_seconds(m_clock.wall_now());
-  m_history.push_back({++m_last_event, std::move(kind), std::move(data)});
-  while (m_history.size() > std::max<std::size_t>(1, m_options.event_history)) {
-    m_history.pop_front();
-  }
+  events().publish(std::move(kind), std::move(data));
 }
 
 void ManagedRouter::log_events() {
@@ -254,27 +272,6 @@ void ManagedRouter::log_events() {
              {"instance", e.instance == 0 ? core::Json(nullptr) : core::Json(e.instance)},
              {"detail", e.detail}});
   }
-}
-
-ModelRouter::Events ManagedRouter::events_after(std::uint64_t after,
-                                                std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(m_mutex);
-  m_changed.wait_until(lock, deadline, [&] { return m_stopping || m_last_event > after; });
-  Events out;
-  // The oldest kept is m_last_event - size + 1: anything between `after` and it is lost.
-  const std::uint64_t oldest = m_last_event - m_history.size() + 1;
-  out.resumed = m_history.empty() || after + 1 >= oldest || after >= m_last_event;
-  for (const RouterEvent& e : m_history) {
-    if (e.seq > after) {
-      out.events.push_back(e);
-    }
-  }
-  return out;
-}
-
-std::uint64_t ManagedRouter::last_event() const {
-  std::lock_guard lock(m_mutex);
-  return m_last_event;
 }
 
 // --- calibration -------------------------------------------------------------------------

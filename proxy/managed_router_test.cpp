@@ -83,13 +83,13 @@ TEST_CASE("managed router: events come in order with sequence numbers, and say w
   ManagedRouterOptions options;
   options.event_history = 3;
   Router r(Setup{}, options);
-  CHECK(r.router.last_event() == 0);
+  CHECK(r.router.events().last() == 0);
   const auto deadline = [] { return std::chrono::steady_clock::now() + 10s; };
 
   REQUIRE(r.router.load("tiny").has_value()); // starts an instance whose exec fails
   std::vector<RouterEvent> seen;
   while (seen.empty() || seen.back().kind != "crash") { // a failed exec: exit 127
-    auto got = r.router.events_after(seen.empty() ? 0 : seen.back().seq, deadline());
+    auto got = r.router.events().after(seen.empty() ? 0 : seen.back().seq, deadline());
     REQUIRE(got.resumed);
     REQUIRE_FALSE(got.events.empty()); // an empty answer means the deadline passed
     seen.insert(seen.end(), got.events.begin(), got.events.end());
@@ -104,11 +104,11 @@ TEST_CASE("managed router: events come in order with sequence numbers, and say w
   }
   const std::string detail = seen.back().data["detail"].get<std::string>();
   CHECK(detail.find("/nonexistent/llama-server") != std::string::npos);
-  CHECK(r.router.last_event() == seen.back().seq);
+  CHECK(r.router.events().last() == seen.back().seq);
   CHECK(r.router.status()["last_event"] == seen.back().seq);
 
   // Nothing new: the wait ends at the deadline, empty.
-  const auto quiet = r.router.events_after(seen.back().seq, std::chrono::steady_clock::now() + 50ms);
+  const auto quiet = r.router.events().after(seen.back().seq, std::chrono::steady_clock::now() + 50ms);
   CHECK(quiet.events.empty());
   CHECK(quiet.resumed);
 
@@ -116,12 +116,12 @@ TEST_CASE("managed router: events come in order with sequence numbers, and say w
   // start again from a status.
   r.router.reload(r.config);
   r.router.reload(r.config);
-  CHECK(r.router.last_event() == seen.back().seq + 2);
-  const auto late = r.router.events_after(0, deadline());
+  CHECK(r.router.events().last() == seen.back().seq + 2);
+  const auto late = r.router.events().after(0, deadline());
   CHECK_FALSE(late.resumed);
   REQUIRE(late.events.size() == 3); // the history's size
   CHECK(late.events.back().kind == "reload");
-  CHECK(r.router.events_after(seen.back().seq, deadline()).resumed);
+  CHECK(r.router.events().after(seen.back().seq, deadline()).resumed);
 }
 
 TEST_CASE("managed router: GPU free memory is re-read and limits what may be placed") {

@@ -81,14 +81,23 @@ void log_rejection(RequestLog& log, const core::Clock& clock, std::string id, st
 } // namespace
 
 ProxyServer::ProxyServer(const config::Config& config, ModelRouter& router, RequestLog& log,
-                         const core::Clock& clock)
-    : m_config(config), m_router(router), m_clock(clock), m_log(log), m_limiters(config) {
+                         const core::Clock& clock, std::filesystem::path alias_file)
+    : m_config(config), m_router(router), m_clock(clock), m_log(log),
+      m_aliases(config, std::move(alias_file)), m_limiters(config) {
   for (const config::Backend& b : config.backends) {
     m_upstreams[b.name] = make_upstream(b, router);
   }
   set_api_keys(config.listen.api_keys);
   m_started_at = static_cast<long long>(core::unix_seconds(clock.wall_now()));
-  const ChatDeps deps{m_config, m_upstreams, m_limiters, m_metrics, m_log, m_clock};
+  for (const std::string& problem : m_aliases.problems()) {
+    spdlog::warn("{}", problem);
+  }
+  m_log.publish_to(&m_router.events()); // the page's live request view
+  if (const char* dir = std::getenv("ASK_UI_DIR"); dir != nullptr && *dir != '\0') {
+    m_ui_dir = dir;
+    spdlog::info("the operator page is read from {} (ASK_UI_DIR)", m_ui_dir);
+  }
+  const ChatDeps deps{m_config, m_upstreams, m_limiters, m_metrics, m_log, m_clock, &m_aliases};
   m_chat = std::make_unique<ChatHandler>(deps);
   m_counter = std::make_unique<TokenCounter>(deps);
 
@@ -174,7 +183,9 @@ ProxyServer::KeyChange ProxyServer::set_api_keys(const std::vector<config::ApiKe
 
 std::optional<net::Rejection> ProxyServer::check_head(const net::HttpRequest& head,
                                                       const std::string& peer) {
-  if (head.path == "/health" || authorized(head)) {
+  // The page's own files hold no data (docs/operations.md): it asks for the key itself and
+  // sends it with every API call.
+  if (head.path == "/health" || is_ui_path(head.path) || authorized(head)) {
     return std::nullopt;
   }
   m_metrics.rejected("unauthorized");
@@ -313,63 +324,10 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
                " (askd serves /v1/chat/completions, /v1/messages, /v1/messages/count_tokens, "
                "/v1/responses, /v1/completions, /v1/embeddings, /v1/rerank, /v1/models, "
                "/v1/models/ID, /health, /metrics, "
-               "/api/status, /api/events, /api/models/NAME/load and /unload)",
+               "/api/status, /api/events, /api/requests, /api/config, /api/aliases, "
+               "/api/models/NAME/load, /unload, /pin and /unpin, and the page /ui)",
            "not_found_error", "not_found", {});
   }
-}
-
-bool ProxyServer::handle_control(const net::HttpRequest& request, net::Exchange& exchange) {
-  const std::string& path = request.path;
-  auto wrong_method = [&](std::string_view method) {
-    m_metrics.rejected("bad_request");
-    send_json(exchange, 405,
-              error_json(path + " takes " + std::string(method) + " only", "invalid_request_error",
-                         "method_not_allowed"),
-              {{"Allow", std::string(method)}});
-    return true;
-  };
-  if (path == "/api/status") {
-    if (request.method != "GET") {
-      return wrong_method("GET");
-    }
-    send_json(exchange, 200, m_router.status());
-    return true;
-  }
-  if (path == "/api/events") {
-    if (request.method != "GET") {
-      return wrong_method("GET");
-    }
-    events(request, exchange);
-    return true;
-  }
-  constexpr std::string_view k_prefix = "/api/models/";
-  if (!path.starts_with(k_prefix)) {
-    return false;
-  }
-  const std::string_view rest = std::string_view(path).substr(k_prefix.size());
-  const auto slash = rest.rfind('/');
-  if (slash == std::string_view::npos || slash == 0) {
-    return false;
-  }
-  const std::string name(rest.substr(0, slash));
-  const std::string_view action = rest.substr(slash + 1);
-  if (action != "load" && action != "unload") {
-    return false;
-  }
-  if (request.method != "POST") {
-    return wrong_method("POST");
-  }
-  auto result = action == "load" ? m_router.load(name) : m_router.unload(name);
-  if (!result) {
-    const core::Error& e = result.error();
-    spdlog::info("{} {}: {}", action, name, e.message);
-    send_json(exchange, e.status_for_client(),
-              error_json(e.message, e.openai_type(), std::string(core::to_string(e.kind))));
-    return true;
-  }
-  spdlog::info("{} {} asked through the API", action, name);
-  send_json(exchange, 200, *result);
-  return true;
 }
 
 namespace {
@@ -480,10 +438,11 @@ void ProxyServer::model(const net::HttpRequest& request, net::Exchange& exchange
 core::Json ProxyServer::model_entries(bool with_state, std::string_view only) {
   // With `only`, the entry of that name; an alias's entry is its target's, so the target is
   // wanted too.
+  const std::vector<AliasEntry> aliases = m_aliases.list();
   std::string_view wanted = only;
-  for (const config::Alias& a : m_config.aliases) {
+  for (const AliasEntry& a : aliases) {
     if (a.name == only) {
-      wanted = a.target;
+      wanted = a.model;
     }
   }
   auto skip = [&](std::string_view name) { return !only.empty() && name != wanted; };
@@ -545,18 +504,21 @@ core::Json ProxyServer::model_entries(bool with_state, std::string_view only) {
     entries[c.name] = e;
     data.push_back(std::move(e));
   }
-  for (const config::Alias& a : m_config.aliases) {
+  for (const AliasEntry& a : aliases) {
     if (!only.empty() && a.name != only) {
       continue;
     }
     core::Json e;
-    if (auto it = entries.find(a.target); it != entries.end()) {
+    if (auto it = entries.find(a.model); it != entries.end()) {
       e = it->second;
     } else {
       e = {{"object", "model"}, {"created", m_started_at}, {"owned_by", "askd"}};
     }
     e["id"] = a.name;
-    e["alias_of"] = a.target;
+    e["alias_of"] = a.model;
+    if (a.runtime) {
+      e["runtime_alias"] = true; // set through /api/aliases
+    }
     data.push_back(std::move(e));
   }
   if (!only.empty()) {

@@ -6,6 +6,7 @@
 // askd's main (app.cpp) or by tests.
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "config/types.h"
+#include "proxy/aliases.h"
 #include "core/clock.h"
 #include "net/http_server.h"
 #include "proxy/chat.h"
@@ -25,12 +27,17 @@
 
 namespace ask::proxy {
 
+// /ui, /ui/ and /ui/NAME: the operator page's files, served without an API key.
+bool is_ui_path(std::string_view path);
+
 class ProxyServer {
 public:
   // `config`, `router`, `log` and `clock` must outlive the server.
   // The HTTP server's deadlines and limits come from `config.server`.
+  // `alias_file` keeps the runtime aliases across restarts ("" = they last as long as the
+  // server).
   ProxyServer(const config::Config& config, ModelRouter& router, RequestLog& log,
-              const core::Clock& clock);
+              const core::Clock& clock, std::filesystem::path alias_file = {});
   ~ProxyServer();
   ProxyServer(const ProxyServer&) = delete;
   ProxyServer& operator=(const ProxyServer&) = delete;
@@ -54,8 +61,14 @@ public:
 
 private:
   void handle(const net::HttpRequest& request, net::Exchange& exchange);
-  // /api/status and /api/models/{name}/load|unload: the scheduler's view and control.
+  // /api/status, /api/models/{name}/load|unload|pin|unpin, /api/requests, /api/config and
+  // /api/aliases: the operator's view and control (server_control.cpp). False when `request`
+  // is for none of them.
   bool handle_control(const net::HttpRequest& request, net::Exchange& exchange);
+  // GET, PUT and DELETE /api/aliases[/{name}].
+  void aliases(const net::HttpRequest& request, net::Exchange& exchange, std::string_view name);
+  // GET /ui and /ui/{file}: the operator page.
+  void ui(const net::HttpRequest& request, net::Exchange& exchange);
   // GET /api/events: the router's state changes as server-sent events (server_events.cpp).
   void events(const net::HttpRequest& request, net::Exchange& exchange);
   bool authorized(const net::HttpRequest& request) const;
@@ -79,6 +92,8 @@ private:
   ModelRouter& m_router;
   const core::Clock& m_clock;
   RequestLog& m_log;
+  AliasStore m_aliases;
+  std::string m_ui_dir; // ASK_UI_DIR: the page's files read from there, not the embedded ones
   ProxyMetrics m_metrics;
   UpstreamMap m_upstreams;
   LimiterSet m_limiters;

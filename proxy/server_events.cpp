@@ -54,13 +54,6 @@ std::optional<std::uint64_t> resume_point(const net::HttpRequest& request) {
 
 void ProxyServer::events(const net::HttpRequest& request, net::Exchange& exchange) {
   core::Json status = m_router.status();
-  if (status.value("managed", false) != true) {
-    send_json(exchange, 404,
-              error_json("askd manages no llama-server models: there are no scheduler events "
-                         "(GET /api/status says the same)",
-                         "not_found_error", "not_found"));
-    return;
-  }
   net::Headers h = {{"Content-Type", "text/event-stream"},
                     {"Cache-Control", "no-cache"},
                     {"X-Accel-Buffering", "no"},
@@ -85,7 +78,7 @@ void ProxyServer::events(const net::HttpRequest& request, net::Exchange& exchang
       need_status = false;
       last_write = std::chrono::steady_clock::now();
     }
-    ModelRouter::Events got = m_router.events_after(after, std::chrono::steady_clock::now() + k_check);
+    EventLog::Events got = m_router.events().after(after, std::chrono::steady_clock::now() + k_check);
     if (!got.resumed) {
       need_status = true; // events were lost: start again from a whole status
       continue;

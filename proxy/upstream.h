@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/openai.h"
 #include "net/http_client.h"
+#include "proxy/event_log.h"
 #include "proxy/model_facts.h"
 #include "proxy/ollama_translate.h"
 
@@ -137,13 +138,6 @@ public:
   }
 };
 
-// One state change of a router, for GET /api/events (docs/proxy.md).
-struct RouterEvent {
-  std::uint64_t seq = 0; // 1, 2, 3, … in order; the SSE event id
-  std::string kind;      // "load", "ready", "stop", "exit", "crash", "calibrated", …
-  core::Json data;       // {"model", "instance", "detail", "time", …}
-};
-
 // Hands out llama-server instances for managed models (the router, a later module).
 class ModelRouter {
 public:
@@ -155,7 +149,7 @@ public:
   acquire(const config::Model& model, std::chrono::steady_clock::time_point deadline,
           const net::Watch& watch) = 0;
   // GET /api/status: GPUs, instances, queued requests.
-  virtual core::Json status() const { return {{"managed", false}}; }
+  virtual core::Json status() const { return {{"managed", false}, {"last_event", m_events.last()}}; }
   // POST /api/models/{name}/load and /unload. Errors: not_found (no such managed model),
   // overloaded (cannot be placed).
   virtual core::Result<core::Json> load(std::string_view model) {
@@ -163,21 +157,20 @@ public:
                                              "' is managed by askd"));
   }
   virtual core::Result<core::Json> unload(std::string_view model) { return load(model); }
-  // GET /api/events: the state changes (loads, stops, crashes, calibrations, …) with a
-  // sequence number above `after`, oldest first, waiting until `deadline` for the first one.
-  // `resumed` is false when some after `after` were already dropped from the router's
-  // bounded history (the reader should re-read the status). Empty when none came in time.
-  struct Events {
-    std::vector<RouterEvent> events;
-    bool resumed = true;
-  };
-  virtual Events events_after(std::uint64_t after, std::chrono::steady_clock::time_point deadline) {
-    (void)after;
-    (void)deadline;
-    return {};
+  // POST /api/models/{name}/pin and /unpin: `on` keeps its instances from keep_alive and
+  // eviction until unpinned (or a reload sets the config's pin again). Errors: not_found.
+  virtual core::Result<core::Json> pin(std::string_view model, bool on) {
+    (void)on;
+    return load(model);
   }
-  // The sequence number of the newest event, 0 before the first.
-  virtual std::uint64_t last_event() const { return 0; }
+  // GET /api/events: askd's history of events; the router publishes its state changes
+  // (loads, stops, crashes, calibrations, …) there, and the server the requests it finished
+  // and its alias changes.
+  EventLog& events() { return m_events; }
+  const EventLog& events() const { return m_events; }
+
+private:
+  EventLog m_events;
 };
 
 // The ModelRouter of a build without the scheduler: every managed model "cannot be placed",
