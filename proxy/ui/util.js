@@ -11,6 +11,10 @@ export function el(tag, attrs, ...children) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on') && typeof v === 'function') {
       node.addEventListener(k.slice(2), v);
+    } else if (k === 'style') {
+      // Through the CSSOM: askd's Content-Security-Policy (style-src 'self') refuses style
+      // attributes, but not styles set from a script.
+      node.style.cssText = v;
     } else if (k === 'text') {
       node.textContent = v;
     } else {
