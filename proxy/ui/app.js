@@ -3,7 +3,7 @@
 // only the visible one is redrawn, the others when they are shown.
 
 import {api, ApiError, key, set_key, stream_events} from './api.js';
-import {debounce, duration, bytes} from './util.js';
+import {debounce, duration, bytes, colour} from './util.js';
 import {render_models, render_aliases, render_config} from './views_models.js';
 import {render_gpus, render_instances} from './views_memory.js';
 import {render_requests, render_events} from './views_log.js';
@@ -171,7 +171,14 @@ async function load(what, path, apply) {
   }
 }
 
+// Managed models take the first colours, in the config's order, so that a model keeps its
+// colour from one visit to the next whichever view draws first.
+function claim_colours(s) {
+  for (const name of Object.keys(s?.models ?? {})) colour(name);
+}
+
 const load_status = () => load('status', '/api/status', (s) => {
+  claim_colours(s);
   state.status = s;
   state.status_at = Date.now();
   sample_memory(state);
@@ -227,6 +234,7 @@ function on_event(ev) {
   const d = ev.data;
   switch (ev.event) {
     case 'status':
+      claim_colours(d);
       state.status = d;
       state.status_at = Date.now();
       draw_summary();

@@ -55,37 +55,38 @@ function no_data(text) {
   return el('p', {class: 'hint chart-empty'}, text);
 }
 
+// One small chart per device, each on its own scale (a GPU's 8 GiB beside host memory's
+// 64 GiB would be a flat line otherwise), with its cap dashed.
 function memory_chart(state, width) {
   const samples = state.memory_samples;
   if (samples.length < 2) return no_data('Sampled with every status refresh (every 5 s); two samples make a line.');
   const now = Date.now() / 1000;
-  const x0 = Math.max(samples[0].t, now - k_window_s);
+  const x0 = Math.max(now - k_window_s, Math.min(samples[0].t, now - 300));
   const shown = samples.filter((s) => s.t >= x0);
+  const last = shown[shown.length - 1];
   const devices = [...new Set(shown.flatMap((s) => Object.keys(s.used)))];
-  const caps = shown[shown.length - 1].caps;
-  const max = Math.max(1, ...shown.flatMap((s) => Object.values(s.used)), ...Object.values(caps));
-  const unit = max >= 1024 ** 3 ? 1024 ** 3 : 1024 ** 2;
-  const {root, x, y} = frame(width, x0, now, max, bytes, unit);
-  for (const d of devices) {
+  const each = devices.length > 1 && width >= 700 ? Math.floor((width - 12 * (devices.length - 1)) / Math.min(devices.length, 3)) : width;
+  return el('div', {class: 'multiples'}, devices.map((d) => {
+    const cap = last.caps[d];
+    const max = Math.max(1, cap ?? 0, ...shown.map((s) => s.used[d] ?? 0));
+    const {root, x, y} = frame(each, x0, now, max, (v) => bytes(v).replace(/\.0+ /, ' '), max >= 1024 ** 3 ? 1024 ** 3 : 1024 ** 2);
     const c = colour(`device:${d}`);
-    if (caps[d] != null) {
-      root.append(svg('line', {x1: x(x0), x2: x(now), y1: y(caps[d]), y2: y(caps[d]), class: 'cap', style: `stroke:${c}`}));
-    }
+    if (cap != null) root.append(svg('line', {x1: x(x0), x2: x(now), y1: y(cap), y2: y(cap), class: 'cap', style: `stroke:${c}`}));
     // A step line: memory holds its value until the next sample.
     let pts = '';
-    let last = null;
+    let prev = null;
     for (const s of shown) {
       const v = s.used[d] ?? 0;
-      if (last !== null) pts += `${x(s.t).toFixed(1)},${y(last).toFixed(1)} `;
+      if (prev !== null) pts += `${x(s.t).toFixed(1)},${y(prev).toFixed(1)} `;
       pts += `${x(s.t).toFixed(1)},${y(v).toFixed(1)} `;
-      last = v;
+      prev = v;
     }
-    pts += `${x(now).toFixed(1)},${y(last).toFixed(1)}`;
+    pts += `${x(now).toFixed(1)},${y(prev).toFixed(1)}`;
     root.append(svg('polyline', {points: pts, class: 'series', style: `stroke:${c}`}));
-  }
-  root.setAttribute('aria-label', `Memory used by askd: ${devices.map((d) => `${d} ${bytes(shown[shown.length - 1].used[d])}`).join(', ')}`);
-  return [root, legend(devices.map((d) => [d, `background:${colour(`device:${d}`)}`,
-    `${d} ${bytes(shown[shown.length - 1].used[d])}${caps[d] != null ? ` (cap ${bytes(caps[d])}, dashed)` : ''}`]))];
+    root.setAttribute('aria-label', `${d}: ${bytes(last.used[d])} used by askd${cap != null ? ` of ${bytes(cap)} cap` : ''}`);
+    return el('div', {'data-testid': 'memory-chart', 'data-device': d}, root,
+      legend([[d, `background:${c}`, `${d === 'host' ? 'host memory' : d}: ${bytes(last.used[d])}${cap != null ? ` of ${bytes(cap)} cap (dashed)` : ''}`]]));
+  }));
 }
 
 function per_minute(requests, now) {

@@ -6,13 +6,14 @@ import {empty_row} from './views_models.js';
 
 const k_rows_shown = 300;
 
-// Generation speed of one request: tokens after the first over the time after the first
-// token when streamed, else over the time the backend took.
+// Generation speed of one request: the completion's tokens over the time after the first
+// token when streamed, else over the time the backend took (served_s, or the latency less
+// the time queued and loading).
 export function tokens_per_s(r) {
   const c = r.completion_tokens;
   if (!c) return null;
   const t = r.ttft_s != null && r.latency_s > r.ttft_s ? r.latency_s - r.ttft_s
-    : r.served_s > 0 ? r.served_s : r.latency_s;
+    : r.served_s > 0 ? r.served_s : r.latency_s - (r.queue_s ?? 0) - (r.load_s ?? 0);
   return t > 0 ? c / t : null;
 }
 
@@ -92,7 +93,8 @@ function render_request_detail(state, actions) {
     ['asked for', r.requested], ['model', r.model], ['served by', r.served_by || '—'],
     ['fallback path', (r.fallback_path ?? []).join(' → ') || '—'], ['status', r.status],
     ['stream', r.stream ? 'yes' : 'no'], ['latency', seconds(r.latency_s)], ['first token', seconds(r.ttft_s)],
-    ['queued', seconds(r.queue_s)], ['loading', seconds(r.load_s)], ['serving', seconds(r.served_s)],
+ ['queued', seconds(r.queue_s)], ['loading', seconds(r.load_s)],
+    ...(r.served_s != null ? [['serving', seconds(r.served_s)]] : []),
     ['tokens', `${r.prompt_tokens ?? '?'} prompt, ${r.completion_tokens ?? '?'} completion`],
   ];
   if (r.error) facts.push(['error', r.error]);

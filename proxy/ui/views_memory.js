@@ -5,16 +5,17 @@
 import {el, replace, bytes, duration, colour} from './util.js';
 import {model_state, state_badge, empty_row} from './views_models.js';
 
-// The bytes an instance holds on one device: measured once llama-server said, else estimated.
+// What an instance is charged on one device (the scheduler's budget, which used_by_askd sums:
+// the corrected estimate), and what llama-server said it allocated there once it is ready.
 function share_on(instance, device) {
   if (device === 'host') {
     const h = instance.host ?? {};
-    const b = h.measured_bytes ?? h.charged_bytes ?? h.estimated_bytes ?? 0;
-    return b > 0 ? {bytes: b, layers: h.layers, measured: h.measured_bytes != null} : null;
+    const b = h.charged_bytes ?? h.estimated_bytes ?? 0;
+    return b > 0 ? {bytes: b, measured: h.measured_bytes} : null;
   }
   const d = (instance.devices ?? []).find((x) => x.gpu === device);
   if (!d) return null;
-  return {bytes: d.measured_bytes ?? d.estimated_bytes ?? 0, layers: d.layers, measured: d.measured_bytes != null};
+  return {bytes: d.estimated_bytes ?? 0, measured: d.measured_bytes};
 }
 
 // One line per device of an instance's plan: where its layers went and what they take.
@@ -48,7 +49,8 @@ function device_card(state, g, id, label) {
       tabindex: 0, role: 'img', 'aria-label': text, title: text,
       'data-testid': 'segment', 'data-model': inst.model, onmouseenter: show, onfocus: show}));
     legend.push(el('li', {}, el('span', {class: 'swatch', style: `background:${colour(inst.model)}`}),
-      `${inst.model} #${inst.id} ${bytes(share.bytes)}${share.measured ? '' : ' est.'}`));
+      `${inst.model} #${inst.id} ${bytes(share.bytes)}`,
+      el('span', {class: 'sub'}, share.measured != null ? ` (measured ${bytes(share.measured)})` : ' (not measured yet)')));
     at += share.bytes;
   }
   const other = g.free_reading_bytes != null

@@ -120,6 +120,11 @@ async function main() {
   if (args.key) {
     await page.locator('[data-testid=key-input]').waitFor({state: 'visible'});
     ok('without a key the page asks for one');
+    await page.fill('[data-testid=key-input]', `${args.key}-wrong`);
+    await page.press('[data-testid=key-input]', 'Enter');
+    await page.locator('#auth-error').filter({hasText: '401'}).waitFor();
+    check(await page.locator('[data-testid=key-input]').isVisible(), 'the key form went away after a wrong key');
+    ok('a wrong key is refused with askd\'s message and the form stays');
     await page.click('[data-testid=key-input]');
     await page.keyboard.type(args.key);
     key_entered = true;
@@ -128,6 +133,10 @@ async function main() {
     ok('the key entered in the form is accepted');
   }
   await page.locator('[data-testid=conn][data-state=live]').waitFor();
+  if (!args.key) {
+    check(!(await page.locator('[data-testid=auth]').isVisible()), 'askd has no keys, yet the page asks for one');
+    ok('askd has no keys and the page asks for none');
+  }
   ok('the event stream is live');
 
   // 2. Models and GPUs.
