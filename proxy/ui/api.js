@@ -58,13 +58,14 @@ export async function api(path, {method = 'GET', body, signal} = {}) {
 // Read /api/events until `signal` aborts, reconnecting with Last-Event-ID after a drop.
 // on_event({event, id, data}) gets each parsed event (data parsed as JSON when it is);
 // on_state('live' | 'reconnecting' | 'unauthorized', detail) says how the stream stands.
+// The first connection asks for everything askd still holds (its last 1024 events), so the
+// events view opens with what happened before the page did.
 export async function stream_events({on_event, on_state, signal}) {
-  let last_id = null;
+  let last_id = '0';
   let delay = 500;
   while (!signal.aborted) {
     try {
-      const extra = last_id !== null ? {'Last-Event-ID': last_id} : {};
-      const reply = await fetch('/api/events', {headers: headers(extra), signal, cache: 'no-store'});
+      const reply = await fetch('/api/events', {headers: headers({'Last-Event-ID': last_id}), signal, cache: 'no-store'});
       if (reply.status === 401) {
         on_state('unauthorized');
         return;

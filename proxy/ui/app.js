@@ -49,10 +49,12 @@ function changed(...views) {
   for (const v of views) dirty.add(v);
   if (draw_pending) return;
   draw_pending = true;
-  queueMicrotask(() => {
+  // A task, not a microtask: a burst of events read from one chunk (askd's history on
+  // connecting) is drawn once.
+  setTimeout(() => {
     draw_pending = false;
     if (dirty.delete(view)) k_draw[view]();
-  });
+  }, 0);
 }
 
 function draw_summary() {
@@ -218,6 +220,16 @@ async function guarded(fn) {
   }
 }
 
+// Newest first by time; a line replayed from askd's history may be older than the ones shown.
+function add_request(line) {
+  if (state.requests.some((r) => r.id === line.id)) return;
+  let at = 0;
+  while (at < state.requests.length && state.requests[at].ts > line.ts) at++;
+  state.requests.splice(at, 0, line);
+  if (state.requests.length > k_requests_kept) state.requests.length = k_requests_kept;
+  fill_model_filter();
+}
+
 function fill_model_filter() {
   const select = document.getElementById('filter-model');
   const names = new Set(state.models.map((m) => m.id));
@@ -241,11 +253,8 @@ function on_event(ev) {
       changed('models', 'gpus', 'instances');
       return;
     case 'request':
-      if (!state.requests.some((r) => r.id === d.id)) {
-        state.requests.unshift(d);
-        if (state.requests.length > k_requests_kept) state.requests.length = k_requests_kept;
-        fill_model_filter();
-      }
+      add_request(d);
+      refresh_status(); // its instance's in_flight and idle time changed
       break;
     case 'alias':
       refresh_names();

@@ -174,14 +174,18 @@ async function main() {
     const s = await call('GET', '/api/status');
     return (s.json?.instances ?? []).some((i) => i.model === 'a' && i.state === 'ready');
   });
+  // The view opens with askd's recent history: count the evictions of a shown already.
+  const eviction = page.locator(row('event', {label: 'evicted', model: 'a'}));
+  const evictions_before = await eviction.count();
   const load_b = await call('POST', '/api/models/b/load');
   const loaded_at = Date.now();
   check(load_b.status === 200, `load b answered ${load_b.status}: ${load_b.text}`);
-  const eviction = page.locator(row('event', {label: 'evicted', model: 'a'}));
-  await eviction.first().waitFor({timeout: k_live_budget_ms}).catch(() => {
+  await page.waitForFunction((n) => document.querySelectorAll(
+    '[data-testid=event-row][data-label=evicted][data-model=a]').length > n, evictions_before,
+  {timeout: k_live_budget_ms}).catch(() => {
     throw new Error(`the eviction of a is not in the events view within ${k_live_budget_ms} ms of the load reply`);
   });
-  check((await eviction.first().innerText()).includes('evicted'), 'the eviction row does not say "evicted"');
+  check((await eviction.first().innerText()).includes('evicted to make room for b'), 'the eviction row does not say "evicted to make room for b"');
   ok(`the eviction of a shows in the events view ${Date.now() - loaded_at} ms after b's load reply`);
   no_errors('after the live updates');
 
