@@ -125,4 +125,4 @@ grep -iE '^(HTTP/|X-Served-By|X-Fallback-Path)' "$work/headers" | tr -d '\r'
 say "GET /metrics (excerpt)"
 curl -s "$url/metrics" >"$work/metrics"
 grep -m 8 -E '^askd_(requests_total|fallbacks_total)' "$work/metrics"
-say "done: see README.md, docs/ask.md, docs/proxy.md"
+say "done: see README.md, docs/ask.md, docs/proxy.md (a running askd also has a page: /ui/, docs/operations.md)"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ask/askd needs to build and test, skipping those already
-# present, then the npm clients the tests run against askd (tests/clients, the versions its
-# package-lock.json pins). zsh and fish run the completion tests (ask/completion_test.cpp),
-# groff renders the man pages in the install test. Runs apt-get through sudo when not root.
+# present, then the npm packages of the tests (the versions their package-lock.json pins): the
+# clients run against askd (tests/clients) and playwright-core (tests/browser), which drives
+# Debian's headless chromium through the operator page (tests/integration/askd_ui_test.cpp).
+# zsh and fish run the completion tests (ask/completion_test.cpp), groff renders the man pages
+# in the install test. Runs apt-get through sudo when not root.
 # Node.js and npm come from Debian (nodejs, npm) unless a `node` and an `npm` are already on
 # PATH.
 #   scripts/install-deps.sh [--fuzz] [--tidy]
@@ -13,7 +15,7 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config libcpp-httplib-dev libsqlitecpp-dev
           libsqlite3-dev nlohmann-json3-dev libcli11-dev libssl-dev libspdlog-dev libfmt-dev doctest-dev
-          curl jq zsh fish groff-base)
+          curl jq zsh fish groff-base chromium)
 for arg in "$@"; do
   case $arg in
     --fuzz) packages+=(clang-16 libclang-rt-16-dev) ;;
@@ -37,11 +39,13 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The npm clients, again only when package-lock.json changed since they were installed (the
+# The npm packages, again only when a package-lock.json changed since they were installed (the
 # copy of it left in node_modules says which it was).
-clients=$(cd "$(dirname "$0")/../tests/clients" && pwd)
-if ! cmp -s "$clients/package-lock.json" "$clients/node_modules/.installed-lock.json"; then
-  echo "installing the npm clients of tests/clients" >&2
-  npm ci --prefix "$clients" --no-audit --no-fund --loglevel=error >/dev/null
-  cp "$clients/package-lock.json" "$clients/node_modules/.installed-lock.json"
-fi
+root=$(cd "$(dirname "$0")/.." && pwd)
+for dir in "$root/tests/clients" "$root/tests/browser"; do
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json"; then
+    echo "installing the npm packages of ${dir#"$root/"}" >&2
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+    cp "$dir/package-lock.json" "$dir/node_modules/.installed-lock.json"
+  fi
+done

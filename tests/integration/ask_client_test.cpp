@@ -104,6 +104,28 @@ TEST_CASE("ask: a tier flag, the default tier, -m and an alias choose the model"
   CHECK(user.last_line()["tier"].is_null());
 }
 
+TEST_CASE("ask: -m follows askd's runtime aliases, which win over the config's") {
+  AskWorld world;
+  AskUser user(world.config(), world.askd().port());
+  // Set on askd while it runs (the operator page does the same): unknown to ask's config.
+  REQUIRE(world.askd().request("PUT", "/api/aliases/quick", R"({"model": "fast-1b"})").status ==
+          200);
+  AskResult quick = user.run({"-m", "quick", "via a runtime alias"});
+  REQUIRE_MESSAGE(quick.code == 0, quick.err);
+  CHECK(quick.err.empty()); // not degraded: askd says quick is fast-1b
+  CHECK(user.last_line()["served_by"] == "fast-1b");
+  CHECK(user.last_line()["requested"] == "quick");
+
+  // The config's alias re-pointed on askd: askd's meaning is the one that counts.
+  REQUIRE(world.askd().request("PUT", "/api/aliases/fast", R"({"model": "fast-1b"})").status ==
+          200);
+  AskResult fast = user.run({"-m", "fast", "via a re-pointed alias"});
+  REQUIRE_MESSAGE(fast.code == 0, fast.err);
+  CHECK(fast.err.empty());
+  CHECK(user.last_line()["served_by"] == "fast-1b");
+  CHECK(user.last_line()["demoted"] == false);
+}
+
 TEST_CASE("ask: the prompt is the arguments, then a blank line, then standard input") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());

@@ -41,6 +41,12 @@ public:
     std::lock_guard lock(m_mutex);
     return m_status;
   }
+  // Waits (up to `limit`) until at least `n` events came; how many did.
+  std::size_t wait_count(std::size_t n, std::chrono::milliseconds limit = 10s) {
+    std::unique_lock lock(m_mutex);
+    m_cv.wait_for(lock, limit, [&] { return m_done || m_events.size() >= n; });
+    return m_events.size();
+  }
   std::string content_type() {
     std::lock_guard lock(m_mutex);
     return m_type;
@@ -91,6 +97,7 @@ private:
     }
     if (!e.kind.empty()) {
       m_events.push_back(std::move(e));
+      m_cv.notify_all();
     }
   }
 
@@ -182,11 +189,78 @@ TEST_CASE("askd events: a reader that reconnects with Last-Event-ID gets what it
   CHECK(has(events, "ready"));
 }
 
-TEST_CASE("askd events: without managed models there is no stream") {
-  AskdProcess askd(chain_config({}));
-  const auto [code, body] = askd.get("/api/events");
-  CHECK(code == 404);
-  CHECK(body.find("manages no llama-server models") != std::string::npos);
+TEST_CASE("askd events: without managed models the stream carries requests and alias changes") {
+  SimProcess sim(llama_args());
+  AskdProcess askd(chain_config({sim.port()}));
+  EventReader reader(askd.port(), [](const std::vector<SseEvent>& e) {
+    return has(e, "request") && has(e, "alias");
+  });
+  REQUIRE(reader.wait_count(1) >= 1); // the status: the reader is in before the request
+  const Reply r = askd.chat(chat_body("m0", "hello"));
+  REQUIRE(r.status == 200);
+  REQUIRE(askd.request("PUT", "/api/aliases/quick", R"({"model": "m0"})").status == 200);
+  const std::vector<SseEvent> events = reader.wait();
+  REQUIRE(events.size() >= 3);
+  CHECK(events[0].kind == "status");
+  CHECK(events[0].data["managed"] == false);
+  const SseEvent* request = find(events, "request");
+  REQUIRE(request != nullptr);
+  CHECK(request->data["id"] == r.header("X-Request-Id"));
+  CHECK(request->data["served_by"] == "m0");
+  CHECK(request->data["status"] == 200);
+  CHECK(request->data["completion_tokens"].is_number());
+  const SseEvent* alias = find(events, "alias");
+  REQUIRE(alias != nullptr);
+  CHECK(alias->data["name"] == "quick");
+  CHECK(alias->data["model"] == "m0");
+  CHECK(alias->id > request->id);
+
+  // The same request in GET /api/requests, the newest last.
+  const auto [code, body] = askd.get("/api/requests?limit=5");
+  REQUIRE(code == 200);
+  const Json recent = Json::parse(body)["requests"];
+  REQUIRE_FALSE(recent.empty());
+  CHECK(recent.back()["id"] == r.header("X-Request-Id"));
+}
+
+TEST_CASE("askd events: an eviction comes with its reason; pin keeps an instance from it") {
+  // One GPU that holds one tiny model at a time: loading b evicts a, unless a is pinned.
+  const std::uint64_t tiny = tiny_estimate_bytes();
+  const Json gpus = Json::array({declared_gpu("gpu0", 0, "8GiB", tiny * 3 / 2)});
+  AskdProcess askd(managed_config({{"a", tiny_model({{"keep_alive", "forever"}})},
+                                   {"b", tiny_model({{"keep_alive", "forever"}})}},
+                                  gpus));
+  REQUIRE(askd.request("POST", "/api/models/a/load").status == 200);
+  wait_status(askd, [](const Json& s) {
+    return s["instances"].size() == 1 && s["instances"][0]["state"] == "ready";
+  });
+  const Reply pinned = askd.request("POST", "/api/models/a/pin");
+  REQUIRE(pinned.status == 200);
+  CHECK(Json::parse(pinned.body)["pinned"] == true);
+  CHECK(status(askd)["models"]["a"]["pinned"] == true);
+  // Pinned: b cannot be placed (a request would fall back); a stays.
+  CHECK(askd.request("POST", "/api/models/b/load").status != 200);
+  CHECK(status(askd)["instances"][0]["model"] == "a");
+
+  EventReader reader(askd.port(), [](const std::vector<SseEvent>& e) {
+    return std::any_of(e.begin(), e.end(), [](const SseEvent& x) {
+      return x.kind == "stop" && x.data["model"] == "a";
+    });
+  });
+  REQUIRE(reader.wait_count(1) >= 1);
+  REQUIRE(askd.request("POST", "/api/models/a/unpin").status == 200);
+  REQUIRE(askd.request("POST", "/api/models/b/load").status == 200);
+  const std::vector<SseEvent> events = reader.wait();
+  const SseEvent* unpin = find(events, "pin");
+  REQUIRE(unpin != nullptr);
+  CHECK(unpin->data["pinned"] == false);
+  const SseEvent* stop = find(events, "stop");
+  REQUIRE(stop != nullptr);
+  CHECK(stop->data["model"] == "a");
+  CHECK(stop->data["detail"].get<std::string>().find("evicted to make room for b") !=
+        std::string::npos);
+  CHECK(askd.request("POST", "/api/models/nope/pin").status == 404);
+  CHECK(askd.request("GET", "/api/models/a/pin").status == 405);
 }
 
 TEST_CASE("askd reload: SIGHUP applies a new keep_alive to the running instance") {
