@@ -36,9 +36,9 @@ export function model_state(state, name, entry) {
     const cls = {loaded: 'ok', unreachable: 'bad'}[entry.state] ?? 'dim';
     const until = entry.expires_at ? ` until ${new Date(entry.expires_at).toLocaleTimeString([], {hour12: false})}` : '';
     const vram = entry.size_vram ? ` · ${bytes(entry.size_vram)}` : '';
-    return {text: `${entry.state}${entry.state === 'loaded' ? until + vram : ''}`, cls};
+    return {text: `${entry.state}${entry.state === 'loaded' ? until + vram : ''}`, cls, title: entry.state_error};
   }
-  return {text: '—', cls: 'dim'};
+  return {text: 'not tracked', cls: 'dim', title: 'its backend does not say which models it has loaded'};
 }
 
 export function state_badge(st) {
@@ -67,7 +67,7 @@ export function render_models(state) {
     const caps = m.capabilities ?? [];
     rows.push(el('tr', {'data-testid': 'model-row', 'data-model': m.id, 'data-kind': kind},
       el('th', {scope: 'row'}, m.id, m.description ? el('div', {class: 'sub'}, m.description) : null),
-      el('td', {}, kind === 'council' ? el('span', {class: 'badge dim'}, 'council') : state_badge(st),
+      el('td', {}, kind === 'council' ? el('span', {class: 'hint'}, 'asks its members') : state_badge(st),
         st.cls === 'bad' && st.title ? el('div', {class: 'sub why'}, st.title) : null),
       el('td', {}, kind === 'alias' ? el('span', {}, 'alias → ', el('b', {}, m.alias_of)) : kind),
       el('td', {}, m.backend ?? (m.council ? 'askd' : '—')),
