@@ -240,17 +240,36 @@ async function main() {
   check(await page.locator(`${row('managed', {model: 'a'})} [data-testid=load-button]`).evaluate((b) => b.tagName) === 'BUTTON', 'no load button for a');
   ok('the instances view shows b running and the load / unload / pin buttons');
 
-  // 9. Screenshots of every view, wide and phone-sized.
+  // 9. The plan of an instance on hover; the requests filter.
+  await tab('gpus');
+  await page.locator('[data-gpu=gpu0] [data-testid=segment][data-model=b]').hover();
+  const plan = await page.locator('[data-gpu=gpu0] [data-testid=device-plan]').innerText();
+  check(/^b #\d+ .*gpu0.*layers/.test(plan), `hovering b's segment on gpu0 shows "${plan}", not b's plan`);
+  ok('hovering an instance on the GPU bar shows its plan');
   await tab('requests');
+  await page.selectOption('[data-testid=filter-status]', '4xx');
+  const statuses = await page.locator('[data-testid=request-row]').evaluateAll((rows) => rows.map((r) => r.dataset.status));
+  check(statuses.includes('404') && statuses.every((x) => x.startsWith('4')), `the 4xx filter shows statuses ${statuses.join(', ')}`);
+  await page.selectOption('[data-testid=filter-status]', '');
+  await page.selectOption('[data-testid=filter-model]', 'a');
+  const asked = await page.locator('[data-testid=request-row]').evaluateAll((rows) => rows.map((r) => r.dataset.model));
+  check(asked.includes('a') && !asked.includes('ui-alias'), `the model filter a shows requests for ${asked.join(', ')}`);
+  await page.selectOption('[data-testid=filter-model]', '');
+  ok('the requests view filters by status and by model');
+
+  // 10. Screenshots of every view, wide and phone-sized; nothing wider than the screen.
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   await page.locator('[data-testid=request-detail]').waitFor({state: 'visible'});
   for (const view of k_views) {
     await tab(view);
     if (view === 'gpus') await page.locator('[data-gpu=gpu0] [data-testid=segment][data-model=b]').hover();
+    check(await overflow() <= 0, `the ${view} view is wider than 1280 px`);
     await page.screenshot({path: join(args.out, `${view}.png`)});
   }
   await page.setViewportSize({width: 390, height: 844});
   for (const view of k_views) {
     await tab(view);
+    check(await overflow() <= 0, `the ${view} view is wider than 390 px (tables scroll inside their box)`);
     await page.screenshot({path: join(args.out, `phone-${view}.png`)});
   }
   ok(`screenshots of ${k_views.length} views at 1280×800 and 390×844 in ${args.out}`);
