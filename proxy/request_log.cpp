@@ -67,6 +67,7 @@ nlohmann::json to_json(const RequestRecord& r) {
       {"client", r.client},
       {"queue_s", r.queue_s},
       {"load_s", r.load_s},
+      {"served_s", r.served_s},
   };
   if (!r.error.empty()) {
     line["error"] = r.error;

@@ -242,7 +242,14 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
   constexpr std::string_view k_model_prefix = "/v1/models/";
   const std::string& path = request.path;
   if (path == "/health") {
-    send_json(exchange, 200, {{"status", "ok"}});
+    // Whether calls need a key: the operator page asks for one before its first call,
+    // rather than learning it from a refusal (a 401 says as much to anyone).
+    bool keys = false;
+    {
+      std::lock_guard lock(m_keys_mutex);
+      keys = !m_key_digests.empty();
+    }
+    send_json(exchange, 200, {{"status", "ok"}, {"api_key_required", keys}});
     return;
   }
   // An error answered here: logged like every other (docs/proxy.md), with its id.

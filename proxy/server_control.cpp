@@ -163,6 +163,7 @@ void ProxyServer::aliases(const net::HttpRequest& request, net::Exchange& exchan
     return;
   }
   if (request.method == "DELETE") {
+    const std::optional<std::string> previous = m_aliases.runtime_target(*name);
     auto removed = m_aliases.remove(*name);
     if (!removed) {
       refuse(removed.error());
@@ -171,10 +172,13 @@ void ProxyServer::aliases(const net::HttpRequest& request, net::Exchange& exchan
     spdlog::info("alias {} deleted through the API{}", *name,
                  *removed ? "; the config's → " + **removed + " holds again" : "");
     const core::Json now = *removed ? core::Json(**removed) : core::Json(nullptr);
-    m_router.events().publish("alias", {{"name", *name},
-                                        {"model", now},
-                                        {"source", *removed ? "config" : "none"},
-                                        {"time", core::unix_seconds(m_clock.wall_now())}});
+    // `source` says where the name's meaning comes from now: the config file, or nowhere.
+    m_router.events().publish(
+        "alias", {{"name", *name},
+                  {"model", now},
+                  {"previous", previous ? core::Json(*previous) : core::Json(nullptr)},
+                  {"source", *removed ? "config" : "none"},
+                  {"time", core::unix_seconds(m_clock.wall_now())}});
     send_json(exchange, 200, {{"name", *name}, {"deleted", true}, {"model", now}});
     return;
   }

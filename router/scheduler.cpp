@@ -400,9 +400,14 @@ void Scheduler::serve(Request& r, const Claims& claimed) {
   }
   std::vector<InstanceId> all = stopping;
   std::string holders;
+  std::string pinned; // models that keep their memory however short it is
   for (const auto& [id, inst] : m_instances) {
     const ModelSpec* other = spec(inst.model);
     const bool removable = other == nullptr || !other->pinned || inst.stop_when_idle;
+    if (inst.state != InstanceState::stopping && !removable &&
+        pinned.find(inst.model) == std::string::npos) {
+      pinned += (pinned.empty() ? "" : ", ") + inst.model;
+    }
     if (inst.state != InstanceState::stopping && removable) {
       all.push_back(id);
       if ((inst.in_flight > 0 || has_waiting(inst.model)) &&
@@ -425,7 +430,11 @@ void Scheduler::serve(Request& r, const Claims& claimed) {
   }
   NoFit empty;
   fit(*m, all, true, &empty);
-  const std::string reason = "it does not fit even with every other model unloaded: " + empty.reason;
+  const std::string reason =
+      (pinned.empty() ? std::string("it does not fit even with every other model unloaded: ")
+                      : "it does not fit beside the pinned " + pinned +
+                            " even with every other model unloaded: ") +
+      empty.reason;
   event(EventRecord::Kind::cannot_place, m->name, 0, reason);
   fail(r, core::Error::overloaded("cannot place " + m->name + ": " + reason));
 }

@@ -34,6 +34,8 @@ TEST_CASE("scheduler: a pinned instance is neither evicted nor expired") {
   const auto err = error_of(f.s().outcome(rb));
   REQUIRE(err.has_value());
   CHECK(err->kind == core::ErrorKind::overloaded);
+  // The message names what holds the memory: not "every other model unloaded" alone.
+  CHECK(err->message.find("does not fit beside the pinned alpha") != std::string::npos);
   CHECK(f.spawner.stops.empty());
   CHECK(f.state(ia) == InstanceState::ready);
 }

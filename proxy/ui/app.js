@@ -363,8 +363,10 @@ async function start() {
   const {signal} = session;
   set_conn('connecting');
   try {
-    // One call first: without a key (or with a wrong one) askd refuses it, and that one 401
-    // is how the page learns it must ask for a key.
+    // /health needs no key and says whether calls do: without one the form comes up
+    // before any call is refused. A wrong key is learnt from askd's refusal of the first call.
+    const health = await api('/health', {signal});
+    if (health?.api_key_required && !key()) return need_key();
     await load_status();
     if (signal.aborted) return;
     await Promise.all([load_models(), load_aliases(), load_config(), load_requests()]);

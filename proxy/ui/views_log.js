@@ -7,13 +7,21 @@ import {empty_row} from './views_models.js';
 const k_rows_shown = 300;
 
 // Generation speed of one request: the completion's tokens over the time after the first
-// token when streamed, else over the time the backend took (served_s, or the latency less
-// the time queued and loading).
+// token when streamed, else over the time the serving backend took: served_s counts from its
+// attempt's start, a llama-server's load included, so the load is taken off (load_s may also
+// hold an earlier attempt's load: then the whole served_s stands).
 export function tokens_per_s(r) {
   const c = r.completion_tokens;
   if (!c) return null;
-  const t = r.ttft_s != null && r.latency_s > r.ttft_s ? r.latency_s - r.ttft_s
-    : r.served_s > 0 ? r.served_s : r.latency_s - (r.queue_s ?? 0) - (r.load_s ?? 0);
+  let t;
+  if (r.ttft_s != null && r.latency_s > r.ttft_s) {
+    t = r.latency_s - r.ttft_s;
+  } else if (r.served_s > 0) {
+    const generating = r.served_s - (r.load_s ?? 0);
+    t = generating > 0 ? generating : r.served_s;
+  } else {
+    t = r.latency_s - (r.queue_s ?? 0) - (r.load_s ?? 0);
+  }
   return t > 0 ? c / t : null;
 }
 
@@ -98,7 +106,9 @@ function render_request_detail(state, actions) {
     ['tokens', `${r.prompt_tokens ?? '?'} prompt, ${r.completion_tokens ?? '?'} completion`],
   ];
   if (r.error) facts.push(['error', r.error]);
-  if (r.council_members?.length) facts.push(['council', r.council_members.join(', ')]);
+  // "fast-9b,-": who served each member, "-" for one that failed (X-Council-Members).
+  if (r.council_members) facts.push(['council', r.council_members]);
+  for (const e of r.member_errors ?? []) facts.push(['member failed', e]);
   const attempts = r.attempts ?? [];
   replace(aside,
     el('header', {},

@@ -97,16 +97,16 @@ async function main() {
   context.setDefaultTimeout(k_wait_ms);
   const page = await context.newPage();
 
-  // Every console error and uncaught exception fails the run. Before the key is entered the
-  // page's first calls are refused with 401 on purpose (that is how it learns a key is
-  // needed), and Chromium logs each refused fetch as "Failed to load resource … 401"; those,
-  // and only those, are let through until the key is in.
+  // Every console error and uncaught exception fails the run. Without a key the page asks for
+  // one before any call (GET /health says one is needed); the one refusal allowed is askd's
+  // 401 to the wrong key the test types on purpose, which Chromium logs as "Failed to load
+  // resource … 401": let through while that wrong key is in, and only then.
   const errors = [];
-  let key_entered = false;
+  let wrong_key_in = false;
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
     const text = msg.text();
-    if (!key_entered && /Failed to load resource: the server responded with a status of 401/.test(text)) return;
+    if (wrong_key_in && /Failed to load resource: the server responded with a status of 401/.test(text)) return;
     errors.push(`console error: ${text} (${msg.location()?.url ?? ''})`);
   });
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
@@ -120,16 +120,18 @@ async function main() {
   if (args.key) {
     await page.locator('[data-testid=key-input]').waitFor({state: 'visible'});
     ok('without a key the page asks for one');
+    no_errors('before a key is entered');
     await page.fill('[data-testid=key-input]', `${args.key}-wrong`);
+    wrong_key_in = true;
     await page.press('[data-testid=key-input]', 'Enter');
     await page.locator('#auth-error').filter({hasText: '401'}).waitFor();
     check(await page.locator('[data-testid=key-input]').isVisible(), 'the key form went away after a wrong key');
     ok('a wrong key is refused with askd\'s message and the form stays');
     await page.click('[data-testid=key-input]');
     await page.keyboard.type(args.key);
-    key_entered = true;
     await page.keyboard.press('Enter');
     await page.locator('[data-testid=auth]').waitFor({state: 'hidden'});
+    wrong_key_in = false;
     ok('the key entered in the form is accepted');
   }
   await page.locator('[data-testid=conn][data-state=live]').waitFor();
@@ -257,12 +259,41 @@ async function main() {
   await page.selectOption('[data-testid=filter-model]', '');
   ok('the requests view filters by status and by model');
 
-  // 10. Screenshots of every view, wide and phone-sized; nothing wider than the screen.
+  // 10. The page's own buttons: unload b, load a, pin a. A request for b then cannot place b
+  // (the GPU holds one model and a may not go) and falls back to remote; the requests view
+  // shows the path with the reason, and the request's attempts say why b failed.
+  await tab('instances');
+  const button = (what, model) => page.locator(`${row('managed', {model})} [data-testid=${what}-button]`);
+  await button('unload', 'b').click();
+  await page.locator(row('instance', {model: 'b'})).waitFor({state: 'detached'});
+  await button('load', 'a').click();
+  await page.locator(row('instance', {model: 'a'})).filter({hasText: 'ready'}).waitFor();
+  await button('pin', 'a').click();
+  await page.locator(row('managed', {model: 'a'})).filter({hasText: 'pinned'}).waitFor();
+  check(await button('unpin', 'a').count() === 1, 'a pinned model has no Unpin button');
+  ok('unload, load and pin work from the instances view');
+  await tab('requests');
+  const fell = await chat('b');
+  check(fell.status === 200, `chat to b answered ${fell.status}: ${fell.text}`);
+  check(fell.headers.get('x-served-by') === 'remote', `chat to b served by ${fell.headers.get('x-served-by')}, not remote`);
+  const fell_row = page.locator(row('request', {'request-id': fell.headers.get('x-request-id')}));
+  await fell_row.waitFor({timeout: k_live_budget_ms});
+  const fell_text = await fell_row.innerText();
+  check(/b \(\w+\) → remote/.test(fell_text), `the fallen-back request's row shows "${fell_text}", not b (reason) → remote`);
+  await fell_row.locator('button').click();
+  const attempts = page.locator('[data-testid=request-detail] [data-testid=attempts]');
+  await attempts.waitFor();
+  const attempts_text = await attempts.innerText();
+  check(attempts_text.includes('b on local'), `the attempts show "${attempts_text}", not b's failure on local`);
+  ok(`a request for b fell back to remote; its attempts say why: ${attempts_text.split('\n').join(' ')}`);
+  no_errors('after the fallback');
+
+  // 11. Screenshots of every view, wide and phone-sized; nothing wider than the screen.
   const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   await page.locator('[data-testid=request-detail]').waitFor({state: 'visible'});
   for (const view of k_views) {
     await tab(view);
-    if (view === 'gpus') await page.locator('[data-gpu=gpu0] [data-testid=segment][data-model=b]').hover();
+    if (view === 'gpus') await page.locator('[data-gpu=gpu0] [data-testid=segment][data-model=a]').hover();
     check(await overflow() <= 0, `the ${view} view is wider than 1280 px`);
     await page.screenshot({path: join(args.out, `${view}.png`)});
   }

@@ -80,4 +80,5 @@ TEST_CASE("askd ui: the operator page in headless Chromium") {
   CHECK(status->exited);
   CHECK(status->code == 0);
   CHECK(std::filesystem::exists(shots / "models.png"));
+  MESSAGE(script.stdout_text()); // one "ok - ..." line per check
 }
