@@ -291,7 +291,9 @@ TEST_CASE("askd inputs: with api_keys every route but /health needs the right ke
   // Only the two authorized requests reached the backend.
   CHECK(sim.get_json("/sim/stats")["requests_total"] == 2);
 
-  CHECK(askd.get("/health").first == 200);
+  const auto [health_status, health_body] = askd.get("/health");
+  CHECK(health_status == 200);
+  CHECK(Json::parse(health_body)["api_key_required"] == true); // the operator page asks first
   CHECK(askd.get("/v1/models").first == 401);
   CHECK(askd.get("/metrics").first == 401);
   CHECK(askd.get("/v1/models", {{"Authorization", "Bearer " + k_key}}).first == 200);
@@ -326,7 +328,9 @@ TEST_CASE("askd: refuses to listen beyond loopback without api_keys - starts wit
   CHECK(!contains(refused.output, "listening on"));
 
   AskdProcess askd(config_with_key({port}), {"--listen", "0.0.0.0:0"});
-  CHECK(askd.get("/health").first == 200);
+  const auto [health_status, health_body] = askd.get("/health");
+  CHECK(health_status == 200);
+  CHECK(Json::parse(health_body)["api_key_required"] == true); // the operator page asks first
   CHECK(askd.get("/v1/models").first == 401);
   auto [status, models] = askd.get("/v1/models", {{"Authorization", "Bearer " + k_key}});
   CHECK(status == 200);
@@ -441,7 +445,7 @@ TEST_CASE("askd: /v1/models lists models, councils and aliases - /health answers
   Reply health = askd.request("GET", "/health");
   CHECK(health.status == 200);
   CHECK(health.header("Content-Type") == "application/json");
-  CHECK(Json::parse(health.body) == Json{{"status", "ok"}});
+  CHECK(Json::parse(health.body) == Json{{"status", "ok"}, {"api_key_required", false}});
   // The 404s and the 405 are logged like every error askd answers itself; the listings are
   // not.
   CHECK(askd.log_lines().size() == 5);
