@@ -7,29 +7,24 @@ namespace ask::proxy {
 
 namespace {
 
+struct ContentType {
+  std::string_view extension;
+  std::string_view type;
+};
+constexpr ContentType k_content_types[] = {
+    {"html", "text/html; charset=utf-8"}, {"js", "text/javascript; charset=utf-8"},
+    {"css", "text/css; charset=utf-8"},   {"svg", "image/svg+xml"},
+    {"png", "image/png"},                 {"ico", "image/x-icon"},
+    {"json", "application/json"},
+};
+
 std::string_view content_type(std::string_view name) {
   const auto dot = name.rfind('.');
   const std::string_view ext = dot == std::string_view::npos ? "" : name.substr(dot + 1);
-  if (ext == "html") {
-    return "text/html; charset=utf-8";
-  }
-  if (ext == "js") {
-    return "text/javascript; charset=utf-8";
-  }
-  if (ext == "css") {
-    return "text/css; charset=utf-8";
-  }
-  if (ext == "svg") {
-    return "image/svg+xml";
-  }
-  if (ext == "png") {
-    return "image/png";
-  }
-  if (ext == "ico") {
-    return "image/x-icon";
-  }
-  if (ext == "json") {
-    return "application/json";
+  for (const ContentType& t : k_content_types) {
+    if (t.extension == ext) {
+      return t.type;
+    }
   }
   return "application/octet-stream";
 }
