@@ -303,7 +303,14 @@ async function main() {
     check(await overflow() <= 0, `the ${view} view is wider than 390 px (tables scroll inside their box)`);
     await page.screenshot({path: join(args.out, `phone-${view}.png`)});
   }
-  ok(`screenshots of ${k_views.length} views at 1280×800 and 390×844 in ${args.out}`);
+  // Dark, as a browser set to it shows the page: the views people leave open all day.
+  await page.setViewportSize({width: 1280, height: 800});
+  await page.emulateMedia({colorScheme: 'dark'});
+  for (const view of ['models', 'gpus', 'requests']) {
+    await tab(view);
+    await page.screenshot({path: join(args.out, `dark-${view}.png`)});
+  }
+  ok(`screenshots of ${k_views.length} views at 1280×800 and 390×844, and 3 dark ones, in ${args.out}`);
   no_errors('at the end');
   ok(`no console error or page error (${((Date.now() - started) / 1000).toFixed(1)} s in all)`);
 }
