@@ -98,7 +98,7 @@ std::vector<AliasEntry> AliasStore::list() const {
   for (const config::Alias& a : m_config.aliases) {
     out[a.name] = AliasEntry{a.name, a.target, false, std::nullopt};
   }
-  std::lock_guard lock(m_mutex);
+  std::shared_lock lock(m_mutex);
   for (const auto& [name, model] : m_runtime) {
     AliasEntry& e = out[name];
     if (!e.name.empty()) {
@@ -162,7 +162,7 @@ core::Result<config::ResolvedName> AliasStore::resolve(std::string_view name) co
 }
 
 std::optional<std::string> AliasStore::runtime_target(std::string_view name) const {
-  std::lock_guard lock(m_mutex);
+  std::shared_lock lock(m_mutex);
   if (const auto it = m_runtime.find(name); it != m_runtime.end()) {
     return it->second;
   }

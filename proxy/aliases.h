@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,7 +67,8 @@ private:
   const config::Config& m_config;
   std::filesystem::path m_file;
   std::vector<std::string> m_problems;
-  mutable std::mutex m_mutex;
+  // Every request reads (resolve); changes are rare: readers share the lock.
+  mutable std::shared_mutex m_mutex;
   std::map<std::string, std::string, std::less<>> m_runtime; // guarded by m_mutex
 };
 

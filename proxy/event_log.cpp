@@ -8,11 +8,13 @@ EventLog::EventLog(std::size_t capacity) : m_capacity(std::max<std::size_t>(1, c
 
 std::uint64_t EventLog::publish(std::string kind, nlohmann::json data) {
   std::uint64_t seq = 0;
+  std::vector<RouterEvent> dropped; // freed after the lock: readers and publishers wait less
   {
     std::lock_guard lock(m_mutex);
     seq = ++m_last;
     m_history.push_back({seq, std::move(kind), std::move(data)});
     while (m_history.size() > m_capacity) {
+      dropped.push_back(std::move(m_history.front()));
       m_history.pop_front();
     }
   }
@@ -33,6 +35,18 @@ EventLog::Events EventLog::after(std::uint64_t after,
       out.events.push_back(e);
     }
   }
+  return out;
+}
+
+std::vector<RouterEvent> EventLog::newest(std::string_view kind, std::size_t n) const {
+  std::vector<RouterEvent> out;
+  std::lock_guard lock(m_mutex);
+  for (auto it = m_history.rbegin(); it != m_history.rend() && out.size() < n; ++it) {
+    if (it->kind == kind) {
+      out.push_back(*it);
+    }
+  }
+  std::reverse(out.begin(), out.end());
   return out;
 }
 

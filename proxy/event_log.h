@@ -11,6 +11,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -40,6 +41,9 @@ public:
     bool resumed = true;
   };
   Events after(std::uint64_t after, std::chrono::steady_clock::time_point deadline) const;
+
+  // The newest `n` events of `kind` still held, oldest first (GET /api/requests).
+  std::vector<RouterEvent> newest(std::string_view kind, std::size_t n) const;
 
   // The sequence number of the newest event, 0 before the first.
   std::uint64_t last() const;

@@ -45,6 +45,25 @@ TEST_CASE("EventLog: numbered in order; a reader that lagged past the history is
   CHECK_FALSE(log.after(3, event_deadline(0ms)).resumed);
 }
 
+TEST_CASE("EventLog: the newest events of one kind, oldest first") {
+  EventLog log(5);
+  for (int i = 0; i < 4; ++i) {
+    log.publish("request", {{"n", i}});
+    log.publish("load", {{"n", i}});
+  }
+  // Held: request 2, load 2, request 3, load 3 and one more load.
+  log.publish("load", {{"n", 4}});
+  const auto two = log.newest("request", 10);
+  REQUIRE(two.size() == 2);
+  CHECK(two[0].data["n"] == 2);
+  CHECK(two[1].data["n"] == 3);
+  const auto one = log.newest("request", 1);
+  REQUIRE(one.size() == 1);
+  CHECK(one[0].data["n"] == 3);
+  CHECK(log.newest("alias", 10).empty());
+  CHECK(log.newest("load", 0).empty());
+}
+
 TEST_CASE("EventLog: a waiting reader wakes for an event published on another thread") {
   EventLog log;
   std::thread publisher([&] { log.publish("alias", {{"name", "x"}}); });

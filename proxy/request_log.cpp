@@ -11,6 +11,9 @@ RequestLog::RequestLog(std::optional<std::filesystem::path> path) {
 }
 
 void RequestLog::write(const RequestRecord& record) {
+  if (!m_writer && m_events == nullptr) {
+    return;
+  }
   nlohmann::json line = to_json(record);
   if (m_writer) {
     if (auto ok = m_writer->append(line); !ok) {
@@ -20,22 +23,9 @@ void RequestLog::write(const RequestRecord& record) {
       }
     }
   }
-  {
-    std::lock_guard lock(m_recent_mutex);
-    m_recent.push_back(line);
-    if (m_recent.size() > k_recent) {
-      m_recent.pop_front();
-    }
-  }
   if (m_events != nullptr) {
     m_events->publish("request", std::move(line));
   }
-}
-
-std::vector<nlohmann::json> RequestLog::recent(std::size_t n) const {
-  std::lock_guard lock(m_recent_mutex);
-  n = std::min(n, m_recent.size());
-  return {m_recent.end() - static_cast<std::ptrdiff_t>(n), m_recent.end()};
 }
 
 nlohmann::json to_json(const RequestRecord& r) {

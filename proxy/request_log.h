@@ -4,10 +4,8 @@
 // docs/operations.md lists the fields. Prompts and keys are never written.
 
 #include <atomic>
-#include <deque>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,28 +44,23 @@ struct RequestRecord {
 
 class RequestLog {
 public:
-  // No path: records are not written to a file (logging off); they are still kept in memory
-  // and published.
+  // No path: records are not written to a file (logging off); they are still published.
   explicit RequestLog(std::optional<std::filesystem::path> path);
 
   // Appends the record; a failure is reported once on stderr and counted, never thrown.
-  // Also keeps it among the recent ones and publishes it as a `request` event.
+  // Also publishes it as a `request` event (GET /api/events; GET /api/requests reads the
+  // newest of them back from the event history).
   void write(const RequestRecord& record);
   std::uint64_t failures() const { return m_failures.load(); }
 
-  // From now on each record is also published to `events` (GET /api/events); it must
-  // outlive the log. Set before the server starts.
+  // From now on each record is also published to `events`; it must outlive the log. Set
+  // before the server starts.
   void publish_to(EventLog* events) { m_events = events; }
-  // The newest `n` lines (at most k_recent), oldest first: GET /api/requests.
-  static constexpr std::size_t k_recent = 200;
-  std::vector<nlohmann::json> recent(std::size_t n) const;
 
 private:
   std::unique_ptr<telemetry::JsonlWriter> m_writer;
   std::atomic<std::uint64_t> m_failures{0};
   EventLog* m_events = nullptr;
-  mutable std::mutex m_recent_mutex;
-  std::deque<nlohmann::json> m_recent; // guarded by m_recent_mutex
 };
 
 // The record as its JSON line (for tests and the writer).

@@ -16,6 +16,8 @@ namespace ask::proxy {
 
 namespace {
 
+constexpr std::size_t k_requests_listed = 200; // GET /api/requests at most
+
 // ?limit=N among the query's parameters, within [1, most]; `most` when absent or not a number.
 std::size_t limit_param(std::string_view query, std::size_t most) {
   while (!query.empty()) {
@@ -78,9 +80,10 @@ bool ProxyServer::handle_control(const net::HttpRequest& request, net::Exchange&
     } else if (path == "/api/events") {
       events(request, exchange);
     } else if (path == "/api/requests") {
+      // The request lines still in the event history (the newest 1024 events of all kinds).
       core::Json lines = core::Json::array();
-      for (core::Json& line : m_log.recent(limit_param(request.query, RequestLog::k_recent))) {
-        lines.push_back(std::move(line));
+      for (RouterEvent& e : m_router.events().newest("request", limit_param(request.query, k_requests_listed))) {
+        lines.push_back(std::move(e.data));
       }
       send_json(exchange, 200, {{"requests", std::move(lines)}});
     } else {
