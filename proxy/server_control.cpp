@@ -47,6 +47,20 @@ core::Json alias_json(const AliasEntry& a) {
   return j;
 }
 
+// A change asked by a page of another site through the user's browser: the browser names
+// that page in Origin. On loopback askd needs no key by default, so without this any web page
+// could load, unload, pin or re-point models with a form post. The operator page (same
+// origin) and programs (no Origin) pass.
+bool cross_site(const net::HttpRequest& request) {
+  const auto origin = request.header("Origin");
+  if (!origin) {
+    return false;
+  }
+  const auto host = request.header("Host");
+  const std::size_t scheme = origin->find("://");
+  return !host || scheme == std::string_view::npos || origin->substr(scheme + 3) != *host;
+}
+
 } // namespace
 
 bool is_ui_path(std::string_view path) {
@@ -90,6 +104,17 @@ bool ProxyServer::handle_control(const net::HttpRequest& request, net::Exchange&
       // Secrets are masked by to_json (API keys, secret-looking headers and env values).
       send_json(exchange, 200, config::to_json(m_config));
     }
+    return true;
+  }
+  if (request.method != "GET" && request.method != "HEAD" && path.starts_with("/api/") &&
+      cross_site(request)) {
+    m_metrics.rejected("bad_request");
+    spdlog::warn("refused {} {} from a page of {}: askd takes changes from its own page only",
+                 request.method, path, *request.header("Origin"));
+    send_json(exchange, 403,
+              error_json("askd takes changes from its own page only (Origin " +
+                             std::string(*request.header("Origin")) + " is another site)",
+                         "invalid_request_error", "cross_site"));
     return true;
   }
   constexpr std::string_view k_aliases = "/api/aliases";

@@ -149,3 +149,25 @@ TEST_CASE("askd control: the page needs no key, every API route does; the config
   CHECK(config["models"].contains("m0"));
   CHECK(config["api_keys"][0].get<std::string>().find("7890") != std::string::npos); // masked
 }
+
+TEST_CASE("askd control: a page of another site cannot change anything through the browser") {
+  SimProcess a(llama_args());
+  SimProcess b(llama_args());
+  AskdProcess askd(control_config(a, b)); // no key: loopback, the default
+  const std::string own = "http://127.0.0.1:" + std::to_string(askd.port());
+  for (const char* origin : {"http://evil.example", "null", "http://127.0.0.1:1",
+                             "https://127.0.0.1.evil.example"}) {
+    CAPTURE(origin);
+    const Reply r = askd.request("PUT", "/api/aliases/quick", R"({"model": "m1"})",
+                                 {{"Origin", origin}, {"Content-Type", "text/plain"}});
+    CHECK(r.status == 403);
+    CHECK(r.body.find("its own page only") != std::string::npos);
+    CHECK(askd.request("POST", "/api/models/m0/load", "", {{"Origin", origin}}).status == 403);
+  }
+  CHECK(askd.get("/api/aliases").first == 200); // reading is no change
+  CHECK(askd.chat(chat_body("quick", "hello")).status == 404);
+  // The operator page itself, and programs that send no Origin.
+  CHECK(askd.request("PUT", "/api/aliases/quick", R"({"model": "m1"})", {{"Origin", own}})
+            .status == 200);
+  CHECK(askd.request("DELETE", "/api/aliases/quick").status == 200);
+}
