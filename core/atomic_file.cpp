@@ -11,7 +11,8 @@
 
 namespace ask::core {
 
-std::optional<std::string> write_atomically(const std::filesystem::path& path, const std::string& text) {
+std::optional<std::string> write_atomically(const std::filesystem::path& path,
+                                            const std::string& text) {
   static std::atomic<unsigned> counter{0};
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
@@ -19,7 +20,7 @@ std::optional<std::string> write_atomically(const std::filesystem::path& path, c
     return "cannot create " + path.parent_path().string() + ": " + ec.message();
   }
   const std::filesystem::path temp = path.string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                        std::to_string(counter.fetch_add(1));
+                                     std::to_string(counter.fetch_add(1));
   const auto fail = [&](const std::string& what) {
     std::string reason = what + ": " + std::strerror(errno);
     ::unlink(temp.c_str());
@@ -57,6 +58,5 @@ std::optional<std::string> write_atomically(const std::filesystem::path& path, c
   }
   return std::nullopt;
 }
-
 
 } // namespace ask::core

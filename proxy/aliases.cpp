@@ -16,7 +16,9 @@ namespace {
 constexpr std::uintmax_t k_max_file_bytes = 1 << 20;
 constexpr std::size_t k_max_runtime = 1'000; // aliases set through the API
 
-std::string json_quoted(std::string_view s) { return core::dump_json(nlohmann::json(std::string(s))); }
+std::string json_quoted(std::string_view s) {
+  return core::dump_json(nlohmann::json(std::string(s)));
+}
 
 } // namespace
 
@@ -35,7 +37,8 @@ AliasStore::AliasStore(const config::Config& config, std::filesystem::path file)
     return;
   }
   if (size > k_max_file_bytes) {
-    m_problems.push_back("aliases: " + name + " is larger than 1 MiB: ignored (the next change "
+    m_problems.push_back("aliases: " + name +
+                         " is larger than 1 MiB: ignored (the next change "
                          "through the API replaces it)");
     return;
   }
@@ -47,7 +50,12 @@ AliasStore::AliasStore(const config::Config& config, std::filesystem::path file)
     return;
   }
   auto doc = core::parse_json_text(text.str());
-  const nlohmann::json* entries = doc && doc->is_object() ? &(*doc)["aliases"] : nullptr;
+  const nlohmann::json* entries = nullptr;
+  if (doc && doc->is_object()) {
+    if (const auto it = doc->find("aliases"); it != doc->end()) {
+      entries = &*it;
+    }
+  }
   if (entries == nullptr || !entries->is_object()) {
     m_problems.push_back("aliases: " + name +
                          (doc ? std::string(" has no \"aliases\" object")
@@ -62,7 +70,8 @@ AliasStore::AliasStore(const config::Config& config, std::filesystem::path file)
                            " is not a model name: skipped");
     } else if (auto refused = check(alias, model)) {
       m_problems.push_back("aliases: " + name + ": " + json_quoted(alias) + " → " +
-                           json_quoted(target.get<std::string>()) + " skipped: " + refused->message);
+                           json_quoted(target.get<std::string>()) +
+                           " skipped: " + refused->message);
     } else if (m_runtime.size() < k_max_runtime) {
       m_runtime[alias] = model;
     }
@@ -133,18 +142,18 @@ std::expected<AliasEntry, AliasRefusal> AliasStore::set(std::string_view name,
                     configured ? std::optional<std::string>(configured->target) : std::nullopt};
 }
 
-std::expected<std::optional<std::string>, AliasRefusal>
-AliasStore::remove(std::string_view name) {
+std::expected<std::optional<std::string>, AliasRefusal> AliasStore::remove(std::string_view name) {
   const config::Alias* configured = m_config.find_alias(name);
   std::lock_guard lock(m_mutex);
   const auto it = m_runtime.find(name);
   if (it == m_runtime.end()) {
     if (configured != nullptr) {
-      return std::unexpected(AliasRefusal{
-          409, "alias_in_config",
-          json_quoted(name) + " is an alias of the config file: change it there (a runtime alias "
-                         "of the same name may re-point it: PUT /api/aliases/" +
-              std::string(name) + ")"});
+      return std::unexpected(
+          AliasRefusal{409, "alias_in_config",
+                       json_quoted(name) +
+                           " is an alias of the config file: change it there (a runtime alias "
+                           "of the same name may re-point it: PUT /api/aliases/" +
+                           std::string(name) + ")"});
     }
     return std::unexpected(
         AliasRefusal{404, "not_found", "there is no runtime alias " + json_quoted(name)});

@@ -103,9 +103,9 @@ TEST_CASE("AliasStore: what a change may not do") {
     CHECK(r->model == "small");
   }
   SUBCASE("bad names") {
-    const std::vector<std::string> bad_names = {"",        "has space", "a/b", "new\nline",
-                                                std::string(129, 'x'), std::string("nul\0x", 5),
-                                                "ünï"};
+    const std::vector<std::string> bad_names = {
+        "",   "has space", "a/b", "new\nline", std::string(129, 'x'), std::string("nul\0x", 5),
+        "ünï"};
     for (const std::string& bad : bad_names) {
       auto r = store.set(bad, "big");
       REQUIRE_FALSE(r.has_value());
@@ -157,8 +157,8 @@ TEST_CASE("AliasStore: a state file that does not hold is reported, and what hol
     CHECK_FALSE(store.resolve("old").has_value());
     CHECK(store.resolve("big")->name == "big"); // the model, not the stale alias
     REQUIRE(store.problems().size() == 4);
-    const std::string all = store.problems()[0] + store.problems()[1] + store.problems()[2] +
-                            store.problems()[3];
+    const std::string all =
+        store.problems()[0] + store.problems()[1] + store.problems()[2] + store.problems()[3];
     CHECK(all.find("\"old\" → \"tiny\" skipped: unknown model") != std::string::npos);
     CHECK(all.find("cannot shadow") != std::string::npos);
     CHECK(all.find("\"num\" is not a model name") != std::string::npos);
@@ -166,8 +166,9 @@ TEST_CASE("AliasStore: a state file that does not hold is reported, and what hol
   }
   SUBCASE("a file that is not what askd writes") {
     const config::Config config = alias_config();
-    for (const std::string& text : std::vector<std::string>{std::string("{\"aliases\": "), std::string("[1, 2]"), std::string("{\"aliases\": []}"),
-          std::string("\xff\xfe{"), std::string(), std::string("{\"version\": 1}")}) {
+    for (const std::string& text : std::vector<std::string>{
+             std::string("{\"aliases\": "), std::string("[1, 2]"), std::string("{\"aliases\": []}"),
+             std::string("\xff\xfe{"), std::string(), std::string("{\"version\": 1}")}) {
       const auto file = dir.write("aliases.json", text);
       AliasStore store(config, file);
       REQUIRE(store.problems().size() == 1);

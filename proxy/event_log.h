@@ -22,7 +22,7 @@ namespace ask::proxy {
 struct RouterEvent {
   std::uint64_t seq = 0; // 1, 2, 3, … in order; the SSE event id
   std::string kind;      // "load", "ready", "stop", "exit", "crash", "request", "alias", …
-  nlohmann::json data;       // {"model", "instance", "detail", "time", …}
+  nlohmann::json data;   // {"model", "instance", "detail", "time", …}
 };
 
 class EventLog {

@@ -40,7 +40,8 @@ std::size_t limit_param(std::string_view query, std::size_t most) {
 }
 
 core::Json alias_json(const AliasEntry& a) {
-  core::Json j = {{"name", a.name}, {"model", a.model}, {"source", a.runtime ? "runtime" : "config"}};
+  core::Json j = {
+      {"name", a.name}, {"model", a.model}, {"source", a.runtime ? "runtime" : "config"}};
   if (a.config_model) {
     j["config_model"] = *a.config_model;
   }
@@ -72,8 +73,8 @@ bool ProxyServer::handle_control(const net::HttpRequest& request, net::Exchange&
   auto wrong_method = [&](std::string_view methods) {
     m_metrics.rejected("bad_request");
     send_json(exchange, 405,
-              error_json(path + " takes " + std::string(methods) + " only",
-                         "invalid_request_error", "method_not_allowed"),
+              error_json(path + " takes " + std::string(methods) + " only", "invalid_request_error",
+                         "method_not_allowed"),
               {{"Allow", std::string(methods)}});
     return true;
   };
@@ -96,7 +97,8 @@ bool ProxyServer::handle_control(const net::HttpRequest& request, net::Exchange&
     } else if (path == "/api/requests") {
       // The request lines still in the event history (the newest 1024 events of all kinds).
       core::Json lines = core::Json::array();
-      for (RouterEvent& e : m_router.events().newest("request", limit_param(request.query, k_requests_listed))) {
+      for (RouterEvent& e :
+           m_router.events().newest("request", limit_param(request.query, k_requests_listed))) {
         lines.push_back(std::move(e.data));
       }
       send_json(exchange, 200, {{"requests", std::move(lines)}});
@@ -201,12 +203,12 @@ void ProxyServer::aliases(const net::HttpRequest& request, net::Exchange& exchan
                  *removed ? "; the config's → " + **removed + " holds again" : "");
     const core::Json now = *removed ? core::Json(**removed) : core::Json(nullptr);
     // `source` says where the name's meaning comes from now: the config file, or nowhere.
-    m_router.events().publish(
-        "alias", {{"name", *name},
-                  {"model", now},
-                  {"previous", previous ? core::Json(*previous) : core::Json(nullptr)},
-                  {"source", *removed ? "config" : "none"},
-                  {"time", core::unix_seconds(m_clock.wall_now())}});
+    m_router.events().publish("alias",
+                              {{"name", *name},
+                               {"model", now},
+                               {"previous", previous ? core::Json(*previous) : core::Json(nullptr)},
+                               {"source", *removed ? "config" : "none"},
+                               {"time", core::unix_seconds(m_clock.wall_now())}});
     send_json(exchange, 200, {{"name", *name}, {"deleted", true}, {"model", now}});
     return;
   }
@@ -225,12 +227,12 @@ void ProxyServer::aliases(const net::HttpRequest& request, net::Exchange& exchan
     return;
   }
   spdlog::info("alias {} → {} set through the API", set->name, set->model);
-  m_router.events().publish(
-      "alias", {{"name", set->name},
-                {"model", set->model},
-                {"previous", previous ? core::Json(*previous) : core::Json(nullptr)},
-                {"source", "runtime"},
-                {"time", core::unix_seconds(m_clock.wall_now())}});
+  m_router.events().publish("alias",
+                            {{"name", set->name},
+                             {"model", set->model},
+                             {"previous", previous ? core::Json(*previous) : core::Json(nullptr)},
+                             {"source", "runtime"},
+                             {"time", core::unix_seconds(m_clock.wall_now())}});
   send_json(exchange, 200, alias_json(*set));
 }
 

@@ -12,9 +12,12 @@ struct ContentType {
   std::string_view type;
 };
 constexpr ContentType k_content_types[] = {
-    {"html", "text/html; charset=utf-8"}, {"js", "text/javascript; charset=utf-8"},
-    {"css", "text/css; charset=utf-8"},   {"svg", "image/svg+xml"},
-    {"png", "image/png"},                 {"ico", "image/x-icon"},
+    {"html", "text/html; charset=utf-8"},
+    {"js", "text/javascript; charset=utf-8"},
+    {"css", "text/css; charset=utf-8"},
+    {"svg", "image/svg+xml"},
+    {"png", "image/png"},
+    {"ico", "image/x-icon"},
     {"json", "application/json"},
 };
 

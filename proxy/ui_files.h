@@ -12,7 +12,7 @@
 namespace ask::proxy {
 
 struct EmbeddedFile {
-  std::string_view name;    // "index.html", "app.js", … (no folders)
+  std::string_view name; // "index.html", "app.js", … (no folders)
   std::string_view content;
 };
 // Every embedded file (generated).

@@ -155,8 +155,8 @@ TEST_CASE("askd control: a page of another site cannot change anything through t
   SimProcess b(llama_args());
   AskdProcess askd(control_config(a, b)); // no key: loopback, the default
   const std::string own = "http://127.0.0.1:" + std::to_string(askd.port());
-  for (const char* origin : {"http://evil.example", "null", "http://127.0.0.1:1",
-                             "https://127.0.0.1.evil.example"}) {
+  for (const char* origin :
+       {"http://evil.example", "null", "http://127.0.0.1:1", "https://127.0.0.1.evil.example"}) {
     CAPTURE(origin);
     const Reply r = askd.request("PUT", "/api/aliases/quick", R"({"model": "m1"})",
                                  {{"Origin", origin}, {"Content-Type", "text/plain"}});
@@ -167,7 +167,7 @@ TEST_CASE("askd control: a page of another site cannot change anything through t
   CHECK(askd.get("/api/aliases").first == 200); // reading is no change
   CHECK(askd.chat(chat_body("quick", "hello")).status == 404);
   // The operator page itself, and programs that send no Origin.
-  CHECK(askd.request("PUT", "/api/aliases/quick", R"({"model": "m1"})", {{"Origin", own}})
-            .status == 200);
+  CHECK(askd.request("PUT", "/api/aliases/quick", R"({"model": "m1"})", {{"Origin", own}}).status ==
+        200);
   CHECK(askd.request("DELETE", "/api/aliases/quick").status == 200);
 }
