@@ -27,7 +27,7 @@ core::Result<std::string> assemble_prompt(const std::vector<std::string>& words,
 core::Result<std::string> read_all_fd(int fd);
 
 struct RequestParams {
-  std::string model; // the logical model (aliases resolved)
+  std::string model; // as askd is asked for it: the name the user gave (askd resolves it)
   std::optional<std::string> system;
   nlohmann::json content; // the user message's content: the prompt, or OpenAI content parts
   std::optional<double> temperature;

@@ -227,7 +227,11 @@ std::optional<ExitCode> Question::assemble() {
   if (auto code = open_conversation(earlier)) {
     return code;
   }
-  RequestParams params{m_model,
+  // askd is asked for the name as the user gave it: an alias may have been re-pointed there
+  // at run time (PUT /api/aliases, the operator page), and askd's meaning is the one that
+  // serves. The cache key takes our resolution (m_model) and ignores the body's model, so
+  // `-m fast` and `-m fast-9b` share answers (docs/cache.md).
+  RequestParams params{m_requested,
                        m_opts.system,
                        user_content(m_prompt, attached),
                        m_opts.temperature,
@@ -236,11 +240,6 @@ std::optional<ExitCode> Question::assemble() {
                        std::move(earlier)};
   m_request = build_request(params);
   m_key = cache::cache_key(m_model, m_request);
-  // askd is asked for the name as the user gave it: an alias may have been re-pointed there
-  // at run time (PUT /api/aliases, the operator page), and askd's meaning is the one that
-  // serves. The cache key stays on our resolution, so `-m fast` and `-m fast-9b` share
-  // answers (docs/cache.md).
-  m_request["model"] = m_requested;
   m_prompt_chars = count_code_points(m_prompt) +
                    (m_opts.system ? count_code_points(to_valid_utf8(*m_opts.system)) : 0);
   for (const Attachment& a : attached) {

@@ -1,13 +1,9 @@
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include <fmt/format.h>
 
 #include "config/config.h"
 #include "config/defaults.h"
 #include "config/parse.h"
+#include "core/small_file.h"
 
 namespace ask::config {
 
@@ -23,33 +19,27 @@ ConfigError file_error(core::ErrorKind kind, const std::string& source, std::str
 }
 
 ConfigResult<std::string> read_file(const std::filesystem::path& path, const std::string& source) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) {
-    return std::unexpected(file_error(core::ErrorKind::not_found, source, "no such file"));
+  auto text = core::read_small_file(path, k_max_file_size);
+  if (text) {
+    return std::move(*text);
   }
-  if (std::filesystem::is_directory(status)) {
+  using Problem = core::ReadProblem::Kind;
+  switch (text.error().kind) {
+  case Problem::missing:
+    return std::unexpected(file_error(core::ErrorKind::not_found, source, "no such file"));
+  case Problem::directory:
     return std::unexpected(
         file_error(core::ErrorKind::bad_request, source, "is a directory, not a config file"));
-  }
-  const auto size = std::filesystem::file_size(path, ec);
-  if (!ec && size > k_max_file_size) {
+  case Problem::too_large:
     return std::unexpected(file_error(core::ErrorKind::bad_request, source,
                                       fmt::format("file is {} bytes; a config file may be at "
                                                   "most {} bytes",
-                                                  size, k_max_file_size)));
+                                                  text.error().size, k_max_file_size)));
+  case Problem::unreadable:
+    break;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return std::unexpected(file_error(core::ErrorKind::internal, source,
-                                      fmt::format("cannot read: {}", std::strerror(errno))));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    return std::unexpected(file_error(core::ErrorKind::internal, source, "read error"));
-  }
-  return std::move(text).str();
+  return std::unexpected(file_error(core::ErrorKind::internal, source,
+                                    "cannot read: " + text.error().reason));
 }
 
 } // namespace

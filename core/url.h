@@ -66,4 +66,9 @@ std::optional<std::pair<std::string, int>> parse_host_port(std::string_view text
 // byte, none of which a name askd serves can hold.
 std::optional<std::string> percent_decode(std::string_view text);
 
+// The raw value of the first parameter called `name` in a URL's query ("a=1&state&limit=5"):
+// "5" for limit, "" for a bare `state`; nullopt when absent. Not decoded: askd's parameters
+// are numbers and flags.
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name);
+
 } // namespace ask::core

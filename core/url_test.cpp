@@ -148,3 +148,17 @@ TEST_CASE("percent_decode: escapes decoded, malformed ones and control bytes ref
   CHECK_FALSE(percent_decode("a%7Fb").has_value());
   CHECK_FALSE(percent_decode(std::string_view("a\nb")).has_value());
 }
+
+TEST_CASE("query_param: the first parameter of that name, bare ones as empty") {
+  CHECK(query_param("state=1", "state") == "1");
+  CHECK(query_param("a=1&state&limit=5", "state") == "");
+  CHECK(query_param("a=1&state&limit=5", "limit") == "5");
+  CHECK(query_param("limit=5&limit=7", "limit") == "5");
+  CHECK(query_param("after=41", "after") == "41");
+  CHECK(query_param("x=1&after=", "after") == "");
+  for (const char* query : {"", "&", "&&", "stately=1", "limits=5", "=5", "a=limit"}) {
+    CAPTURE(query);
+    CHECK_FALSE(query_param(query, "limit").has_value());
+    CHECK_FALSE(query_param(query, "state").has_value());
+  }
+}

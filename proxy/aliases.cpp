@@ -1,13 +1,10 @@
 #include "proxy/aliases.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <spdlog/spdlog.h>
 
 #include "config/reader.h"
-#include "core/atomic_file.h"
 #include "core/json_text.h"
+#include "core/small_file.h"
 
 namespace ask::proxy {
 
@@ -28,28 +25,21 @@ AliasStore::AliasStore(const config::Config& config, std::filesystem::path file)
     return;
   }
   const std::string name = m_file.string();
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(m_file, ec);
-  if (ec) {
-    if (ec != std::errc::no_such_file_or_directory) {
-      m_problems.push_back("aliases: cannot read " + name + ": " + ec.message());
+  auto text = core::read_small_file(m_file, k_max_file_bytes);
+  if (!text) {
+    using Problem = core::ReadProblem::Kind;
+    if (text.error().kind == Problem::too_large) {
+      m_problems.push_back("aliases: " + name +
+                           " is larger than 1 MiB: ignored (the next change through the API "
+                           "replaces it)");
+    } else if (text.error().kind != Problem::missing) {
+      m_problems.push_back("aliases: cannot read " + name +
+                           (text.error().kind == Problem::directory ? ": it is a folder"
+                                                                    : ": " + text.error().reason));
     }
     return;
   }
-  if (size > k_max_file_bytes) {
-    m_problems.push_back("aliases: " + name +
-                         " is larger than 1 MiB: ignored (the next change "
-                         "through the API replaces it)");
-    return;
-  }
-  std::ifstream in(m_file, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in.good() && !in.eof()) {
-    m_problems.push_back("aliases: cannot read " + name);
-    return;
-  }
-  auto doc = core::parse_json_text(text.str());
+  auto doc = core::parse_json_text(*text);
   const nlohmann::json* entries = nullptr;
   if (doc && doc->is_object()) {
     if (const auto it = doc->find("aliases"); it != doc->end()) {
@@ -109,13 +99,10 @@ std::vector<AliasEntry> AliasStore::list() const {
   }
   std::shared_lock lock(m_mutex);
   for (const auto& [name, model] : m_runtime) {
-    AliasEntry& e = out[name];
-    if (!e.name.empty()) {
-      e.config_model = e.model;
-    }
-    e.name = name;
-    e.model = model;
-    e.runtime = true;
+    const auto configured = out.find(name);
+    out[name] = AliasEntry{name, model, true,
+                           configured != out.end() ? std::optional(configured->second.model)
+                                                   : std::nullopt};
   }
   std::vector<AliasEntry> list;
   for (auto& [name, e] : out) {

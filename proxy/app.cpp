@@ -294,9 +294,10 @@ int serve(config::LoadedConfig loaded, const ServeOptions& options, std::ostream
   // llama-server models: the GPUs are probed (or declared) once, at start.
   std::unique_ptr<ModelRouter> router = make_router(cfg, clock, options.state_dir);
   // Runtime aliases (PUT /api/aliases) outlive a restart beside the calibrations.
-  ProxyServer server(cfg, *router, request_log, clock,
-                     options.state_dir.empty() ? std::filesystem::path()
-                                               : options.state_dir / "aliases.json");
+  ProxyServer server(
+      cfg, *router, request_log, clock,
+      {options.state_dir.empty() ? std::filesystem::path() : options.state_dir / "aliases.json",
+       options.ui_dir});
   auto port = server.listen(cfg.listen.host, cfg.listen.port);
   if (!port) {
     err << "askd: cannot listen on " << cfg.listen.to_string() << ": " << port.error().message

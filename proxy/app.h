@@ -17,6 +17,8 @@ struct ServeOptions {
   std::optional<std::string> request_log; // --request-log: a path, or "off"
   // $XDG_STATE_HOME/ask: calibration.json (measured memory kept across restarts); "" = none.
   std::filesystem::path state_dir;
+  // $ASK_UI_DIR: the operator page's files read from there at each request; "" = built in.
+  std::filesystem::path ui_dir;
 };
 
 // Serves until a signal; returns the exit status (0 after a clean stop, 1 when the address

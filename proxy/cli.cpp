@@ -38,6 +38,8 @@ Endpoints (OpenAI-compatible; docs/operations.md):
   GET  /v1/models             logical models, councils and aliases
   GET  /health                200 while askd runs
   GET  /metrics               Prometheus text
+  GET  /ui/                   the operator page: models, GPUs, instances, requests, events
+                              (its files from $ASK_UI_DIR instead of the built-in copy)
 
 Subcommands:
   plan MODEL       estimate a GGUF model's memory and place it on this machine's GPUs
@@ -271,6 +273,7 @@ int run_askd(int argc, const char* const* argv, std::ostream& out, std::ostream&
     serve_opts.request_log = request_log;
   }
   serve_opts.state_dir = core::XdgDirs::from_env(env).ask_state();
+  serve_opts.ui_dir = env("ASK_UI_DIR").value_or("");
   return serve(std::move(*loaded), serve_opts, err);
 }
 

@@ -81,9 +81,10 @@ void log_rejection(RequestLog& log, const core::Clock& clock, std::string id, st
 } // namespace
 
 ProxyServer::ProxyServer(const config::Config& config, ModelRouter& router, RequestLog& log,
-                         const core::Clock& clock, std::filesystem::path alias_file)
+                         const core::Clock& clock, Paths paths)
     : m_config(config), m_router(router), m_clock(clock), m_log(log),
-      m_aliases(config, std::move(alias_file)), m_limiters(config) {
+      m_aliases(config, std::move(paths.alias_file)), m_ui_dir(paths.ui_dir.string()),
+      m_limiters(config) {
   for (const config::Backend& b : config.backends) {
     m_upstreams[b.name] = make_upstream(b, router);
   }
@@ -93,8 +94,7 @@ ProxyServer::ProxyServer(const config::Config& config, ModelRouter& router, Requ
     spdlog::warn("{}", problem);
   }
   m_log.publish_to(&m_router.events()); // the page's live request view
-  if (const char* dir = std::getenv("ASK_UI_DIR"); dir != nullptr && *dir != '\0') {
-    m_ui_dir = dir;
+  if (!m_ui_dir.empty()) {
     spdlog::info("the operator page is read from {} (ASK_UI_DIR)", m_ui_dir);
   }
   const ChatDeps deps{m_config, m_upstreams, m_limiters, m_metrics, m_log, m_clock, &m_aliases};
@@ -341,18 +341,8 @@ namespace {
 
 // "state", "state=1" or "state=true" among the query's parameters.
 bool wants_state(std::string_view query) {
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view param = query.substr(0, amp);
-    if (param == "state" || param == "state=1" || param == "state=true") {
-      return true;
-    }
-    if (amp == std::string_view::npos) {
-      break;
-    }
-    query.remove_prefix(amp + 1);
-  }
-  return false;
+  const auto state = core::query_param(query, "state");
+  return state && (state->empty() || *state == "1" || *state == "true");
 }
 
 // The state fields of a model's entry from what its backend said: "loaded" (with

@@ -34,10 +34,13 @@ class ProxyServer {
 public:
   // `config`, `router`, `log` and `clock` must outlive the server.
   // The HTTP server's deadlines and limits come from `config.server`.
-  // `alias_file` keeps the runtime aliases across restarts ("" = they last as long as the
-  // server).
+  // Where the server keeps and finds files of its own; both may be empty.
+  struct Paths {
+    std::filesystem::path alias_file; // runtime aliases across restarts; "" = in memory only
+    std::filesystem::path ui_dir;     // ASK_UI_DIR: the page read from here, not built in
+  };
   ProxyServer(const config::Config& config, ModelRouter& router, RequestLog& log,
-              const core::Clock& clock, std::filesystem::path alias_file = {});
+              const core::Clock& clock, Paths paths = {});
   ~ProxyServer();
   ProxyServer(const ProxyServer&) = delete;
   ProxyServer& operator=(const ProxyServer&) = delete;

@@ -18,25 +18,12 @@ namespace {
 
 constexpr std::size_t k_requests_listed = 200; // GET /api/requests at most
 
-// ?limit=N among the query's parameters, within [1, most]; `most` when absent or not a number.
+// ?limit=N within [1, most]; `most` when absent or not a number.
 std::size_t limit_param(std::string_view query, std::size_t most) {
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view param = query.substr(0, amp);
-    if (param.starts_with("limit=")) {
-      const std::string_view text = param.substr(6);
-      std::size_t n = 0;
-      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-      if (ec == std::errc() && end == text.data() + text.size() && n > 0) {
-        return std::min(n, most);
-      }
-    }
-    if (amp == std::string_view::npos) {
-      break;
-    }
-    query.remove_prefix(amp + 1);
-  }
-  return most;
+  const std::string_view text = core::query_param(query, "limit").value_or("");
+  std::size_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  return ec == std::errc() && end == text.data() + text.size() && n > 0 ? std::min(n, most) : most;
 }
 
 core::Json alias_json(const AliasEntry& a) {

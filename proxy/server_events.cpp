@@ -19,6 +19,7 @@
 
 #include "core/json_text.h"
 #include "core/sse.h"
+#include "core/url.h"
 #include "proxy/server.h"
 
 namespace ask::proxy {
@@ -38,9 +39,8 @@ std::optional<std::uint64_t> resume_point(const net::HttpRequest& request) {
   std::string_view text;
   if (auto h = request.header("Last-Event-ID")) {
     text = *h;
-  } else if (request.query.starts_with("after=")) {
-    text = std::string_view(request.query).substr(6);
-    text = text.substr(0, text.find('&'));
+  } else if (auto after = core::query_param(request.query, "after")) {
+    text = *after;
   }
   std::uint64_t n = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);

@@ -1,11 +1,12 @@
 #include "proxy/ui_files.h"
 
-#include <fstream>
-#include <sstream>
+#include "core/small_file.h"
 
 namespace ask::proxy {
 
 namespace {
+
+constexpr std::uintmax_t k_max_file_bytes = 16 << 20; // ASK_UI_DIR: a page's file, not a disk
 
 struct ContentType {
   std::string_view extension;
@@ -50,13 +51,11 @@ std::optional<UiFile> ui_file(std::string_view path, std::string_view dev_dir) {
     if (dev_dir.empty()) {
       return UiFile{std::string(f.content), content_type(f.name)};
     }
-    std::ifstream in(std::string(dev_dir) + "/" + std::string(f.name), std::ios::binary);
-    if (!in) {
+    auto text = core::read_small_file(std::filesystem::path(dev_dir) / f.name, k_max_file_bytes);
+    if (!text) {
       return std::nullopt;
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return UiFile{text.str(), content_type(f.name)};
+    return UiFile{std::move(*text), content_type(f.name)};
   }
   return std::nullopt;
 }

@@ -13,7 +13,7 @@
 #include <ranges>
 #include <set>
 
-#include "core/atomic_file.h"
+#include "core/small_file.h"
 #include "core/json_text.h"
 #include "core/unique_fd.h"
 

@@ -1,4 +1,4 @@
-#include "core/atomic_file.h"
+#include "core/small_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "core/unique_fd.h"
 
@@ -57,6 +59,32 @@ std::optional<std::string> write_atomically(const std::filesystem::path& path,
     ::fsync(dir.get());
   }
   return std::nullopt;
+}
+
+std::expected<std::string, ReadProblem> read_small_file(const std::filesystem::path& path,
+                                                        std::uintmax_t max_bytes) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    return std::unexpected(ReadProblem{ReadProblem::Kind::missing, 0, {}});
+  }
+  if (std::filesystem::is_directory(status)) {
+    return std::unexpected(ReadProblem{ReadProblem::Kind::directory, 0, {}});
+  }
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > max_bytes) {
+    return std::unexpected(ReadProblem{ReadProblem::Kind::too_large, size, {}});
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return std::unexpected(ReadProblem{ReadProblem::Kind::unreadable, 0, std::strerror(errno)});
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return std::unexpected(ReadProblem{ReadProblem::Kind::unreadable, 0, "read error"});
+  }
+  return std::move(text).str();
 }
 
 } // namespace ask::core
