@@ -167,6 +167,8 @@ std::string reason_words(std::string_view reason) {
       {"status_404", "not found"},
       {"status_429", "rate limited"},
       {"internal", "askd error"},
+      {"peer_down", "peer askd down"},
+      {"loop", "loop between askds"},
   };
   for (const auto& [code, words] : k_words) {
     if (reason == code) {

@@ -231,12 +231,8 @@ std::optional<ExitCode> Question::assemble() {
   // at run time (PUT /api/aliases, the operator page), and askd's meaning is the one that
   // serves. The cache key takes our resolution (m_model) and ignores the body's model, so
   // `-m fast` and `-m fast-9b` share answers (docs/cache.md).
-  RequestParams params{m_requested,
-                       m_opts.system,
-                       user_content(m_prompt, attached),
-                       m_opts.temperature,
-                       m_opts.max_tokens,
-                       !m_opts.json,
+  RequestParams params{m_requested,        m_opts.system,     user_content(m_prompt, attached),
+                       m_opts.temperature, m_opts.max_tokens, !m_opts.json,
                        std::move(earlier)};
   m_request = build_request(params);
   m_key = cache::cache_key(m_model, m_request);
@@ -582,7 +578,12 @@ void Question::on_reply(const ChatReply& reply) {
   if (m_council) {
     m_demoted = m_served_by != m_council->chairman;
   } else {
-    m_demoted = !m_answered_by_council && m_served_by != m_resolved_by_askd.value_or(m_model);
+    // Another askd's answer is labelled with its machine ("coder-30b@box2"): it is what was
+    // asked for when askd says nothing failed before it (X-Fallback-Reasons).
+    const bool peer_as_asked =
+        m_served_by.find('@') != std::string::npos && reply.served.fallback_reasons.empty();
+    m_demoted = !m_answered_by_council && !peer_as_asked &&
+                m_served_by != m_resolved_by_askd.value_or(m_model);
   }
 }
 

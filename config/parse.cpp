@@ -124,12 +124,50 @@ void parse_backend_auth(Context& ctx, ObjectReader& r, Backend& b) {
   }
 }
 
+// The keys of a peer (kind askd), refused on other kinds.
+void parse_peer(Context& ctx, ObjectReader& r, Backend& b) {
+  if (!b.peer()) {
+    for (std::string_view k : {"prefix", "peer_fallback", "refresh"}) {
+      if (r.has(k)) {
+        ctx.error(r.path_of(k), fmt::format("only askd backends (peers) take \"{}\"", k));
+      }
+    }
+    return;
+  }
+  if (auto prefix = r.string("prefix")) {
+    // Offered names are names like any other: no spaces or controls, and short.
+    const bool valid = prefix->size() <= 64 && std::ranges::all_of(*prefix, [](char c) {
+                         const auto u = static_cast<unsigned char>(c);
+                         return u > 0x20 && u != 0x7f && c != ',' && c != '>' && c != '@';
+                       });
+    if (!valid) {
+      ctx.error(r.path_of("prefix"),
+                fmt::format("invalid prefix \"{}\": at most 64 characters, none of them a space, "
+                            "a control character, ',', '>' or '@' (they separate the labels of "
+                            "X-Fallback-Path and X-Served-By)",
+                            *prefix));
+    } else {
+      b.prefix = std::move(*prefix);
+    }
+  }
+  b.peer_fallback = r.boolean("peer_fallback").value_or(false);
+  if (auto refresh = r.duration("refresh")) {
+    const auto finite = refresh->finite();
+    if (!finite || *finite < std::chrono::seconds(1)) {
+      ctx.error(r.path_of("refresh"), "refresh must be at least 1s (and not forever)");
+    } else {
+      b.refresh = *refresh;
+    }
+  }
+}
+
 void parse_backend(Context& ctx, const std::string& name, const Json& value,
                    const std::string& path, Config& config) {
-  static constexpr std::array<std::string_view, 9> k_keys{
-      "kind",      "url",    "headers",    "api_key_env", "timeouts", "max_concurrency",
-      "max_queue", "preset", "description"};
-  static constexpr std::array<std::string_view, 3> k_kinds{"ollama", "openai", "llama-server"};
+  static constexpr std::array<std::string_view, 12> k_keys{
+      "kind",      "url",    "headers",     "api_key_env", "timeouts",      "max_concurrency",
+      "max_queue", "preset", "description", "prefix",      "peer_fallback", "refresh"};
+  static constexpr std::array<std::string_view, 4> k_kinds{"ollama", "openai", "llama-server",
+                                                           "askd"};
   ObjectReader r(ctx, value, path, k_keys);
   if (!r.ok()) {
     return;
@@ -141,9 +179,10 @@ void parse_backend(Context& ctx, const std::string& name, const Json& value,
   if (!kind) {
     return; // the rest depends on the kind
   }
-  b.kind = *kind == "ollama"   ? BackendKind::ollama
-           : *kind == "openai" ? BackendKind::openai
-                               : BackendKind::llama_server;
+  b.kind = *kind == "ollama"         ? BackendKind::ollama
+           : *kind == "openai"       ? BackendKind::openai
+           : *kind == "llama-server" ? BackendKind::llama_server
+                                     : BackendKind::askd;
   if (b.managed()) {
     for (std::string_view k : {"url", "api_key_env", "headers"}) {
       if (r.has(k)) {
@@ -167,6 +206,7 @@ void parse_backend(Context& ctx, const std::string& name, const Json& value,
   if (!b.managed()) {
     parse_backend_auth(ctx, r, b);
   }
+  parse_peer(ctx, r, b);
   if (const Json* t = r.find("timeouts")) {
     parse_timeouts(ctx, *t, r.path_of("timeouts"), b.timeouts);
   }
@@ -261,8 +301,9 @@ void parse_history(Context& ctx, const Json* section, Config& config) {
 
 void parse_server(Context& ctx, const Json* section, Config& config) {
   static constexpr std::array<std::string_view, 8> k_keys{
-      "head_timeout",    "body_timeout",      "body_min_rate",
-      "idle_timeout",    "max_connections",   "max_connections_per_client",
+      "head_timeout",    "body_timeout",
+      "body_min_rate",   "idle_timeout",
+      "max_connections", "max_connections_per_client",
       "max_body_buffer", "max_body_buffer_per_client"};
   if (section == nullptr) {
     return;

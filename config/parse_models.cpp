@@ -322,6 +322,12 @@ void parse_model(Context& ctx, const std::string& name, const Json& value, const
                             "such field (ollama and llama-server backends honour it)",
                             backend->name));
   }
+  if (backend != nullptr && backend->peer() && m.keep_alive) {
+    ctx.warning(r.path_of("keep_alive"),
+                fmt::format("keep_alive has no effect on backend \"{}\": it is another askd, "
+                            "whose own config says how long its models stay loaded",
+                            backend->name));
+  }
   config.models.push_back(std::move(m));
 }
 

@@ -67,6 +67,11 @@ Json backend_json(const Backend& b) {
   if (!b.preset.empty()) {
     j["preset"] = b.preset;
   }
+  if (b.peer()) {
+    j["prefix"] = b.prefix;
+    j["peer_fallback"] = b.peer_fallback;
+    j["refresh"] = b.refresh.to_string();
+  }
   j["timeouts"] = timeouts_json(b.timeouts);
   j["max_concurrency"] = b.max_concurrency;
   j["max_queue"] = b.max_queue;

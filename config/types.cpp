@@ -29,6 +29,8 @@ std::string_view to_string(BackendKind kind) {
     return "openai";
   case BackendKind::llama_server:
     return "llama-server";
+  case BackendKind::askd:
+    return "askd";
   }
   return "ollama";
 }

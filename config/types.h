@@ -27,8 +27,9 @@ enum class BackendKind {
   ollama,       // Ollama's native API (/api/chat): keep_alive and think are honoured
   openai,       // any OpenAI-compatible server: passthrough with the model name rewritten
   llama_server, // llama.cpp's llama-server, spawned and supervised by askd ("managed")
+  askd,         // another askd (a peer): its models discovered, its answers labelled `@name`
 };
-// "ollama", "openai", "llama-server".
+// "ollama", "openai", "llama-server", "askd".
 std::string_view to_string(BackendKind kind);
 
 // The GPU programming interface a llama.cpp build uses. "hip" in a file reads as rocm.
@@ -70,8 +71,15 @@ struct Backend {
   int max_concurrency = 0;                // across all of this backend's models; 0 = unlimited
   int max_queue = k_default_max_queue;
   std::string preset; // llama-server only: the default preset of its models
+  // askd (a peer) only. Its models are offered here as `prefix` + their name there ("" = their
+  // own names); `peer_fallback` lets the peer walk its own fallback chains (else it is asked
+  // to try the model named and nothing else); `refresh`: how often its list is read again.
+  std::string prefix;
+  bool peer_fallback = false;
+  core::Duration refresh = core::Duration::seconds(30);
 
   bool managed() const { return kind == BackendKind::llama_server; }
+  bool peer() const { return kind == BackendKind::askd; }
 };
 
 // K and V cache types; each one of f32, f16, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1.

@@ -30,7 +30,8 @@ public:
 
   // POSTs `body` as JSON to base_path + `path` and waits for the response head. A status
   // outside 2xx is read and turned into an upstream_status error carrying the backend's own
-  // message ("fast-9b: ollama answered 404: model 'x' not found").
+  // message ("fast-9b: ollama answered 404: model 'x' not found"). The context's
+  // extra_headers go with the request and its on_head sees the response head.
   core::Result<net::ResponseStream> post_json(std::string_view path, const core::Json& body,
                                               bool stream, const CallContext& ctx);
   // post_json, then the whole reply (at most k_max_reply_body) parsed as JSON; `what` names

@@ -9,8 +9,9 @@
 
 namespace ask::proxy {
 
-ChainCompleter::ChainCompleter(const ChatDeps& deps, net::Watch watch, std::string request_id)
-    : m_deps(deps), m_watch(std::move(watch)), m_id(std::move(request_id)) {}
+ChainCompleter::ChainCompleter(const ChatDeps& deps, net::Watch watch, std::string request_id,
+                               std::string via)
+    : m_deps(deps), m_watch(std::move(watch)), m_id(std::move(request_id)), m_via(std::move(via)) {}
 
 core::Result<core::Completion> ChainCompleter::complete(const core::Json& request) {
   const std::string name = request.value("model", std::string());
@@ -34,11 +35,14 @@ core::Result<core::Completion> ChainCompleter::complete(const core::Json& reques
     ctx.watch = m_watch;
     ctx.meta = {m_id, static_cast<long long>(core::unix_seconds(m_deps.clock.wall_now())),
                 model->name};
+    ctx.via = m_via;
     core::Result<core::Json> reply = core::fail(core::Error::internal("not asked"));
-    auto permits = acquire_permits(m_deps.limiters, m_deps.metrics, *model,
-                                   now + ctx.timeouts.first_byte,
-                                   [this] { return net::watch_fired(m_watch); });
-    if (!permits) {
+    if (auto down = up->second->unavailable()) {
+      reply = core::fail(std::move(*down)); // a peer known to be down: on at once
+    } else if (auto permits = acquire_permits(m_deps.limiters, m_deps.metrics, *model,
+                                              now + ctx.timeouts.first_byte,
+                                              [this] { return net::watch_fired(m_watch); });
+               !permits) {
       reply = core::fail(std::move(permits.error()));
     } else {
       m_deps.metrics.upstream_started(model->backend, model->name);

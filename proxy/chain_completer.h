@@ -15,8 +15,10 @@ namespace ask::proxy {
 
 class ChainCompleter final : public core::Completer {
 public:
-  // `deps` must outlive the completer; `request_id` names the council's request in logs.
-  ChainCompleter(const ChatDeps& deps, net::Watch watch, std::string request_id);
+  // `deps` must outlive the completer; `request_id` names the council's request in logs;
+  // `via`: the askds the request went through, this one last (X-Ask-Via).
+  ChainCompleter(const ChatDeps& deps, net::Watch watch, std::string request_id,
+                 std::string via);
 
   // Thread-safe. Errors: cancelled (the client left), a not-falling-back error of one model
   // (the request's own fault), or upstream_status 502 naming each failed model.
@@ -26,6 +28,7 @@ private:
   const ChatDeps& m_deps;
   net::Watch m_watch;
   std::string m_id;
+  std::string m_via;
 };
 
 } // namespace ask::proxy

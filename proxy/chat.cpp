@@ -127,7 +127,10 @@ public:
 private:
   enum class Outcome { served, failed_over, finished };
 
+  bool check_via();
   bool parse();
+  // A model of this askd's config, else one a peer offers here.
+  const config::Model* find_model(std::string_view name) const;
   bool check_capability(const config::Model& requested);
   bool run_council(const config::Council& council);
   void add_council_usage(core::Json& reply) const;
@@ -135,6 +138,9 @@ private:
   std::optional<core::Error> context_overflow(const config::Model& model, Upstream& upstream,
                                               const CallContext& ctx) const;
   Outcome relay_stream(const config::Model& model, ChunkStream& stream);
+  // The attempt under way answered: who served (a peer's answer labelled with its machine),
+  // the path and the failures it adds, and when.
+  void served(const config::Model& model);
   Outcome attempt_failed(const config::Model& model, core::Error error, std::string reason);
   // `retry_after_s`: Retry-After of a 503 (a 429 always says 1); 0 = none.
   void respond_error(int status, const core::Json& body, const std::string& message,
@@ -165,13 +171,25 @@ private:
   bool m_committed = false;                 // a 200 status line has been (or is being) sent
   std::unique_ptr<StreamEncoder> m_encoder; // the door's, while a stream is relayed
   std::string m_frame;                      // reused for each SSE frame
+  std::string m_via;                        // the askds this request went through, this one last
+  bool m_no_fallback = false;               // X-Ask-Fallback: off
+  std::shared_ptr<const PeerCatalog> m_peer_models; // held while the request runs
+  std::string m_label; // the attempt under way: its model, or `name@machine` on a peer
+  PeerAnswer m_answer; // what a peer said of its answer to the attempt under way
 };
 
 void ChatCall::run() {
-  if (!parse()) {
+  if (!check_via() || !parse()) {
     return;
   }
   auto resolved = m_deps.resolve(m_rec.requested);
+  if (!resolved && m_deps.peers != nullptr) {
+    // Not a name of this askd's: maybe one a peer offers here.
+    m_peer_models = m_deps.peers->catalog();
+    if (const config::Model* offered = m_peer_models->find(m_rec.requested)) {
+      resolved = config::ResolvedName{offered->name, offered, nullptr};
+    }
+  }
   if (!resolved) {
     reject(404, "unknown_model", resolved.error());
     return;
@@ -185,7 +203,7 @@ void ChatCall::run() {
                                     std::string(operation_name(m_op)) + " requests"));
     return;
   }
-  if (const config::Model* requested = m_deps.config.find_model(resolved->name);
+  if (const config::Model* requested = find_model(resolved->name);
       requested != nullptr && !check_capability(*requested)) {
     return;
   }
@@ -197,15 +215,20 @@ void ChatCall::run() {
     }
     chain_of = resolved->council->chairman;
   }
-  auto chain = config::fallback_chain(m_deps.config, chain_of);
+  auto chain = m_deps.config.find_model(chain_of) == nullptr && find_model(chain_of) != nullptr
+                   ? core::Result<std::vector<std::string>>({chain_of}) // a peer's model
+                   : config::fallback_chain(m_deps.config, chain_of);
   if (!chain) {
     reject(chain.error().status_for_client(), "bad_request", chain.error());
     return;
   }
+  if (m_no_fallback && chain->size() > 1) {
+    chain->resize(1); // another askd asked for this model alone (X-Ask-Fallback: off)
+  }
   m_deps.metrics.request_started(m_rec.model);
   m_started = true;
   for (std::size_t i = 0; i < chain->size(); ++i) {
-    const config::Model* model = m_deps.config.find_model((*chain)[i]);
+    const config::Model* model = find_model((*chain)[i]);
     if (model == nullptr) {
       continue; // cannot happen: fallback_chain only names models
     }
@@ -224,6 +247,46 @@ void ChatCall::run() {
   spdlog::warn("{} {}: every model failed ({})", m_rec.id, m_rec.model, path_text(m_rec.path));
   respond_error(failure.status, failure.body, failure.body["error"]["message"].get<std::string>(),
                 failure.retry_after_s);
+}
+
+bool ChatCall::check_via() {
+  m_via = m_deps.instance;
+  if (auto fallback = m_request.header(k_fallback_header)) {
+    m_no_fallback = *fallback == "off";
+  }
+  const auto header = m_request.header(k_via_header);
+  if (!header) {
+    return true;
+  }
+  auto ids = parse_via(*header);
+  if (!ids) {
+    reject(400, "bad_request", ids.error());
+    return false;
+  }
+  const bool back_here = std::ranges::find(*ids, m_deps.instance) != ids->end();
+  if (back_here || ids->size() >= k_max_hops) {
+    const std::string message =
+        back_here ? "loop: this request came back to the askd it went through before (" +
+                        std::string(k_via_header) + ": " + std::string(*header) +
+                        "; this askd is " + m_deps.instance +
+                        "): a model on an askd backend leads back here; check the backends of "
+                        "kind askd on each machine"
+                  : "loop: this request went through " + std::to_string(ids->size()) +
+                        " askds, the most one may (" + std::to_string(k_max_hops) + ")";
+    m_deps.metrics.rejected("loop");
+    spdlog::warn("{} refused: {}", m_rec.id, message);
+    respond_error(508, error_json(message, "server_error", "loop_detected"), message);
+    return false;
+  }
+  m_via = std::string(*header) + "," + m_deps.instance;
+  return true;
+}
+
+const config::Model* ChatCall::find_model(std::string_view name) const {
+  if (const config::Model* m = m_deps.config.find_model(name)) {
+    return m;
+  }
+  return m_peer_models ? m_peer_models->find(name) : nullptr;
 }
 
 bool ChatCall::parse() {
@@ -293,7 +356,7 @@ bool ChatCall::check_capability(const config::Model& requested) {
 
 bool ChatCall::run_council(const config::Council& council) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  ChainCompleter completer(m_deps, m_ex.watch(), m_rec.id);
+  ChainCompleter completer(m_deps, m_ex.watch(), m_rec.id, m_via);
   auto d = council::deliberate(council, m_parsed, completer, rng);
   if (!d) {
     core::Error& e = d.error();
@@ -343,12 +406,20 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
          core::Error::bad_request(model.name + " lacks the '" + *missing + "' capability"), 0.0});
     return Outcome::failed_over;
   }
-  m_rec.path.push_back(model.name);
   m_attempt_start = m_deps.clock.now();
+  m_answer = PeerAnswer{};
   auto up = m_deps.upstreams.find(model.backend);
+  m_label = up != m_deps.upstreams.end() && up->second->peer()
+                ? model.upstream + "@" + model.backend
+                : model.name;
+  m_rec.path.push_back(m_label);
   if (up == m_deps.upstreams.end()) {
     return attempt_failed(model, core::Error::internal("no upstream for backend " + model.backend),
                           "internal");
+  }
+  if (auto down = up->second->unavailable()) {
+    // A peer known to be down: moved on at once, not after a connect timeout.
+    return attempt_failed(model, std::move(*down), "peer_down");
   }
   const auto now = m_deps.clock.now();
   CallContext ctx;
@@ -358,6 +429,8 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
   ctx.meta = {m_rec.id, static_cast<long long>(m_rec.ts), model.name};
   ctx.client_wants_usage = m_wants_usage;
   ctx.load_s = &m_rec.load_s;
+  ctx.via = m_via;
+  ctx.peer = &m_answer;
 
   Upstream& upstream = *up->second;
   if (auto overflow = context_overflow(model, upstream, ctx)) {
@@ -387,8 +460,7 @@ ChatCall::Outcome ChatCall::try_model(const config::Model& model) {
     if (!reply) {
       return attempt_failed(model, std::move(reply.error()), "");
     }
-    m_rec.served_by = model.name;
-    m_rec.served_s = seconds_between(m_attempt_start, m_deps.clock.now());
+    served(model);
     add_council_usage(*reply);
     if (auto usage = usage_of(*reply)) {
       m_rec.prompt_tokens = usage->prompt_tokens;
@@ -467,8 +539,7 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
       break;
     }
   }
-  m_rec.served_by = model.name;
-  m_rec.served_s = seconds_between(m_attempt_start, m_deps.clock.now());
+  served(model);
   Headers h = headers("text/event-stream");
   h.emplace_back("Cache-Control", "no-cache");
   h.emplace_back("Transfer-Encoding", "chunked");
@@ -532,6 +603,20 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
   return Outcome::served;
 }
 
+void ChatCall::served(const config::Model& model) {
+  m_rec.served_s = seconds_between(m_attempt_start, m_deps.clock.now());
+  m_rec.served_by = m_answer.served_by.empty() ? m_label : m_answer.served_by;
+  if (!m_answer.path.empty()) {
+    m_rec.path.pop_back(); // the peer's own path says more than `name@machine` alone
+    m_rec.path.insert(m_rec.path.end(), m_answer.path.begin(), m_answer.path.end());
+  }
+  for (auto& [label, reason] : m_answer.failed) {
+    m_rec.attempts.push_back(
+        {label, model.backend, reason,
+         core::Error::upstream(502, "failed on " + model.backend + " (" + reason + ")"), 0.0});
+  }
+}
+
 bool ChatCall::write_chunk(core::Json& chunk) {
   add_council_usage(chunk);
   m_frame.clear();
@@ -562,8 +647,26 @@ ChatCall::Outcome ChatCall::attempt_failed(const config::Model& model, core::Err
     respond_error(status, body, error.describe());
     return Outcome::finished;
   }
-  m_rec.attempts.push_back({model.name, model.backend, std::move(reason), std::move(error),
-                            seconds_between(m_attempt_start, m_deps.clock.now())});
+  const double seconds = seconds_between(m_attempt_start, m_deps.clock.now());
+  if (!m_answer.failed.empty()) {
+    // A peer that failed says what it tried and why each failed: that, labelled, rather than
+    // its 502 alone.
+    if (!m_answer.path.empty()) {
+      m_rec.path.pop_back();
+      m_rec.path.insert(m_rec.path.end(), m_answer.path.begin(), m_answer.path.end());
+    }
+    for (std::size_t i = 0; i < m_answer.failed.size(); ++i) {
+      auto& [label, why] = m_answer.failed[i];
+      const bool last = i + 1 == m_answer.failed.size();
+      m_rec.attempts.push_back(
+          {std::move(label), model.backend, std::move(why),
+           last ? std::move(error) : core::Error::upstream(502, "failed on " + model.backend),
+           last ? seconds : 0.0});
+    }
+    m_answer = PeerAnswer{};
+    return Outcome::failed_over;
+  }
+  m_rec.attempts.push_back({m_label, model.backend, std::move(reason), std::move(error), seconds});
   return Outcome::failed_over;
 }
 

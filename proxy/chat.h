@@ -19,6 +19,7 @@
 #include "proxy/fallback.h"
 #include "proxy/limiter.h"
 #include "proxy/metrics.h"
+#include "proxy/peers.h"
 #include "proxy/request_log.h"
 #include "proxy/upstream.h"
 
@@ -35,6 +36,8 @@ struct ChatDeps {
   RequestLog& log;
   const core::Clock& clock;
   const AliasStore* aliases = nullptr; // runtime aliases; none: the config's alone
+  const PeerDirectory* peers = nullptr; // the models other askds offer here; none: no peers
+  std::string instance;                 // this askd's id, for X-Ask-Via (proxy/peers.h)
 
   // What a client's model name means, runtime aliases first.
   core::Result<config::ResolvedName> resolve(std::string_view name) const {

@@ -34,6 +34,9 @@ std::string reason_for(const core::Error& error) {
       m.find(" not found") != std::string::npos) {
     return "not_pulled";
   }
+  if (error.kind == core::ErrorKind::upstream_status && error.http_status == 508) {
+    return "loop"; // another askd saw this request come back (proxy/peers.h)
+  }
   if (error.kind == core::ErrorKind::upstream_status) {
     return "status_" + std::to_string(error.http_status);
   }

@@ -84,9 +84,10 @@ ProxyServer::ProxyServer(const config::Config& config, ModelRouter& router, Requ
                          const core::Clock& clock, Paths paths)
     : m_config(config), m_router(router), m_clock(clock), m_log(log),
       m_aliases(config, std::move(paths.alias_file)), m_ui_dir(paths.ui_dir.string()),
+      m_instance(new_instance_id()), m_peers(config, m_instance, clock, &router.events()),
       m_limiters(config) {
   for (const config::Backend& b : config.backends) {
-    m_upstreams[b.name] = make_upstream(b, router);
+    m_upstreams[b.name] = make_upstream(b, router, m_peers.peer(b.name));
   }
   set_api_keys(config.listen.api_keys);
   m_started_at = static_cast<long long>(core::unix_seconds(clock.wall_now()));
@@ -97,7 +98,9 @@ ProxyServer::ProxyServer(const config::Config& config, ModelRouter& router, Requ
   if (!m_ui_dir.empty()) {
     spdlog::info("the operator page is read from {} (ASK_UI_DIR)", m_ui_dir);
   }
-  const ChatDeps deps{m_config, m_upstreams, m_limiters, m_metrics, m_log, m_clock, &m_aliases};
+  const ChatDeps deps{m_config,  m_upstreams, m_limiters, m_metrics,
+                      m_log,     m_clock,     &m_aliases, m_peers.empty() ? nullptr : &m_peers,
+                      m_instance};
   m_chat = std::make_unique<ChatHandler>(deps);
   m_counter = std::make_unique<TokenCounter>(deps);
 
@@ -152,11 +155,13 @@ core::Result<int> ProxyServer::listen(const std::string& host, int port) {
 }
 
 void ProxyServer::serve() {
+  m_peers.start();
   m_server->serve();
 }
 
 void ProxyServer::stop() {
   m_server->stop();
+  m_peers.stop();
 }
 
 ProxyServer::KeyChange ProxyServer::set_api_keys(const std::vector<config::ApiKey>& keys) {
@@ -249,7 +254,9 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
       std::lock_guard lock(m_keys_mutex);
       keys = !m_key_digests.empty();
     }
-    send_json(exchange, 200, {{"status", "ok"}, {"api_key_required", keys}});
+    // The instance id tells a peer that its URL leads back to this askd (proxy/peers.h).
+    send_json(exchange, 200,
+              {{"status", "ok"}, {"api_key_required", keys}, {"instance", m_instance}});
     return;
   }
   // An error answered here: logged like every other (docs/proxy.md), with its id.
@@ -317,6 +324,7 @@ void ProxyServer::handle(const net::HttpRequest& request, net::Exchange& exchang
     if (only("GET")) {
       std::string text = m_metrics.render();
       render_connection_metrics(m_server->stats(), text);
+      m_peers.render_metrics(text);
       exchange.send_response(200,
                              {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"},
                               {"Content-Length", std::to_string(text.size())}},
@@ -432,6 +440,38 @@ void ProxyServer::model(const net::HttpRequest& request, net::Exchange& exchange
                 "GET /v1/models/" + shown + ": not served");
 }
 
+void ProxyServer::add_peer_entries(bool with_state, std::string_view only, core::Json& data) {
+  if (m_peers.empty()) {
+    return;
+  }
+  const auto catalog = m_peers.catalog();
+  std::map<std::string, std::optional<core::Error>, std::less<>> down; // by peer
+  for (const auto& [name, m] : catalog->models) {
+    if (!only.empty() && name != only) {
+      continue;
+    }
+    core::Json e = model_entry(m, m_started_at);
+    // Another askd reading this list takes only what is not marked: no transitive discovery.
+    e["owned_by"] = m.backend;
+    e["peer"] = m.backend;
+    e["peer_model"] = m.upstream;
+    if (with_state) {
+      auto it = down.find(m.backend);
+      if (it == down.end()) {
+        auto up = m_upstreams.find(m.backend);
+        it = down.emplace(m.backend,
+                          up != m_upstreams.end() ? up->second->unavailable() : std::nullopt)
+                 .first;
+      }
+      e["state"] = it->second ? "unreachable" : "available";
+      if (it->second) {
+        e["state_error"] = it->second->message;
+      }
+    }
+    data.push_back(std::move(e));
+  }
+}
+
 core::Json ProxyServer::model_entries(bool with_state, std::string_view only) {
   // With `only`, the entry of that name; an alias's entry is its target's, so the target is
   // wanted too.
@@ -469,6 +509,10 @@ core::Json ProxyServer::model_entries(bool with_state, std::string_view only) {
       continue;
     }
     core::Json e = model_entry(m, m_started_at);
+    if (auto up = m_upstreams.find(m.backend); up != m_upstreams.end() && up->second->peer()) {
+      e["peer"] = m.backend; // on another askd: not this machine's own to offer on
+      e["peer_model"] = m.upstream;
+    }
     if (!m.context_length || m.capabilities.empty()) {
       // What the config leaves out, the backend may say.
       if (auto facts = facts_for(m, down)) {
@@ -501,6 +545,7 @@ core::Json ProxyServer::model_entries(bool with_state, std::string_view only) {
     entries[c.name] = e;
     data.push_back(std::move(e));
   }
+  add_peer_entries(with_state, only, data);
   for (const AliasEntry& a : aliases) {
     if (!only.empty() && a.name != only) {
       continue;

@@ -22,6 +22,7 @@
 #include "proxy/count_tokens.h"
 #include "proxy/limiter.h"
 #include "proxy/metrics.h"
+#include "proxy/peers.h"
 #include "proxy/request_log.h"
 #include "proxy/upstream.h"
 
@@ -86,6 +87,9 @@ private:
   // The /v1/models entries: every model, council and alias, or only the one named `only`
   // (empty when it is not served). `with_state` asks each backend involved, bounded.
   core::Json model_entries(bool with_state, std::string_view only);
+  // Appends the entries of the models peers offer here (or the one named `only`), marked
+  // with `peer`; `with_state`: "available", or "unreachable" while the peer is down.
+  void add_peer_entries(bool with_state, std::string_view only, core::Json& data);
   // What `model`'s backend says of it (context window, capabilities), kept for a minute;
   // none when it cannot say. `down` names backends that failed to answer during this
   // listing, which are not asked again in it.
@@ -98,6 +102,8 @@ private:
   AliasStore m_aliases;
   std::string m_ui_dir; // ASK_UI_DIR: the page's files read from there, not the embedded ones
   ProxyMetrics m_metrics;
+  std::string m_instance; // this askd's id: /health says it, X-Ask-Via carries it
+  PeerDirectory m_peers;  // the other askds among the backends
   UpstreamMap m_upstreams;
   LimiterSet m_limiters;
   std::unique_ptr<ChatHandler> m_chat;

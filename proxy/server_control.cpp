@@ -78,7 +78,11 @@ bool ProxyServer::handle_control(const net::HttpRequest& request, net::Exchange&
       return wrong_method("GET");
     }
     if (path == "/api/status") {
-      send_json(exchange, 200, m_router.status());
+      core::Json status = m_router.status();
+      if (!m_peers.empty()) {
+        status["peers"] = m_peers.status();
+      }
+      send_json(exchange, 200, status);
     } else if (path == "/api/events") {
       events(request, exchange);
     } else if (path == "/api/requests") {

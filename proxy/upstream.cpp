@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 
+#include "proxy/askd_upstream.h"
 #include "proxy/backend_http.h"
 #include "proxy/llama_infill.h"
 #include "proxy/ollama_generate.h"
@@ -183,7 +184,8 @@ UnavailableRouter::acquire(const config::Model& model, std::chrono::steady_clock
       ": llama-server backends are run by askd's scheduler, which is not part of this build"));
 }
 
-std::unique_ptr<Upstream> make_upstream(const config::Backend& backend, ModelRouter& router) {
+std::unique_ptr<Upstream> make_upstream(const config::Backend& backend, ModelRouter& router,
+                                        std::shared_ptr<Peer> peer) {
   switch (backend.kind) {
   case config::BackendKind::ollama:
     return std::make_unique<OllamaUpstream>(std::make_unique<BackendHttp>(backend));
@@ -191,6 +193,8 @@ std::unique_ptr<Upstream> make_upstream(const config::Backend& backend, ModelRou
     return std::make_unique<OpenAiUpstream>(std::make_unique<BackendHttp>(backend));
   case config::BackendKind::llama_server:
     return std::make_unique<ManagedUpstream>(backend.name, router);
+  case config::BackendKind::askd:
+    return std::make_unique<AskdUpstream>(backend, std::move(peer));
   }
   return nullptr;
 }

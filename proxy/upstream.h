@@ -8,6 +8,7 @@
 // instance leased from a ModelRouter). Made from the config by make_upstream().
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,14 @@
 
 namespace ask::proxy {
 
+// What another askd said of its answer in its response head, each name labelled with the
+// machine ("coder-30b@box2"): who served, the models it tried, and why each before failed.
+struct PeerAnswer {
+  std::string served_by;                                   // its X-Served-By
+  std::vector<std::string> path;                           // its X-Fallback-Path
+  std::vector<std::pair<std::string, std::string>> failed; // its X-Fallback-Reasons
+};
+
 // One attempt at one logical model.
 struct CallContext {
   const config::Model* model = nullptr;
@@ -35,6 +44,14 @@ struct CallContext {
   // Where an upstream adds the time it waited for its backend to be ready (a managed
   // llama-server loading); may be null.
   double* load_s = nullptr;
+  // The askds this request went through, this one last (X-Ask-Via), for a peer to see loops.
+  std::string via;
+  // Where a peer's upstream puts what the peer said of its answer; may be null.
+  PeerAnswer* peer = nullptr;
+  // Sent with the request besides the backend's own headers, and shown the response head
+  // (2xx or not) before its body is read: how a hop to another askd is carried.
+  net::ClientHeaders extra_headers;
+  std::function<void(const net::ResponseHead&)> on_head;
 };
 
 // A streamed reply (chat.completion.chunk or text_completion objects). next() blocks until the next
@@ -76,6 +93,11 @@ public:
     (void)timeouts;
     return std::optional<ModelFacts>();
   }
+  // Why requests cannot go there now (a peer askd known to be down), so that the request
+  // moves on at once; none when they may.
+  virtual std::optional<core::Error> unavailable() const { return std::nullopt; }
+  // Another askd: its answers are labelled with the machine (PeerAnswer).
+  virtual bool peer() const { return false; }
   // `request` is the OpenAI request body to send (model and params set, "stream" false).
   virtual core::Result<core::Json> chat(const core::Json& request, const CallContext& ctx) = 0;
   // `request` as above with "stream" true.
@@ -149,7 +171,9 @@ public:
   acquire(const config::Model& model, std::chrono::steady_clock::time_point deadline,
           const net::Watch& watch) = 0;
   // GET /api/status: GPUs, instances, queued requests.
-  virtual core::Json status() const { return {{"managed", false}, {"last_event", m_events.last()}}; }
+  virtual core::Json status() const {
+    return {{"managed", false}, {"last_event", m_events.last()}};
+  }
   // POST /api/models/{name}/load and /unload. Errors: not_found (no such managed model),
   // overloaded (cannot be placed).
   virtual core::Result<core::Json> load(std::string_view model) {
@@ -182,9 +206,11 @@ public:
                                                const net::Watch& watch) override;
 };
 
+class Peer;
 // The upstream for `backend`, chosen by its kind. `router` serves llama-server backends and
-// must outlive the result.
-std::unique_ptr<Upstream> make_upstream(const config::Backend& backend, ModelRouter& router);
+// must outlive the result; `peer` is the shared state of an askd backend (may be null).
+std::unique_ptr<Upstream> make_upstream(const config::Backend& backend, ModelRouter& router,
+                                        std::shared_ptr<Peer> peer = nullptr);
 
 // The timeouts of `model` as client timeouts, starting now.
 net::ClientTimeouts client_timeouts(const config::Timeouts& timeouts,
