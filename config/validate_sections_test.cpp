@@ -50,8 +50,8 @@ TEST_CASE("Config: one card is one entry: a PCI address or a device index claime
   CHECK_DIAG(d, 5, "gpus.devices[2].backend_index.vulkan", "vulkan device 1 is already GPU \"a\"");
   CHECK_DIAG(d, 6, "gpus.devices[4].backend_index.hip", "rocm device 0 is already GPU \"d\"");
   CHECK(d.size() == 3);
-  const auto same = ERRORS_OF(lines({
-      "{", R"("gpus": {"devices": [{"id": "a", "backend_index": {"hip": 2, "rocm": 2}}]})", "}"}));
+  const auto same = ERRORS_OF(lines(
+      {"{", R"("gpus": {"devices": [{"id": "a", "backend_index": {"hip": 2, "rocm": 2}}]})", "}"}));
   CHECK_DIAG(same, 2, "gpus.devices[0].backend_index.rocm", "rocm device 2 is already GPU \"a\"");
 }
 
@@ -59,7 +59,8 @@ TEST_CASE("Config: a probed machine's declared GPU without pci or backend_index 
   const auto c = VALID(lines({"{", R"("gpus": {"devices": [{"id": "g", "vram": "8GiB"}]})", "}"}));
   CHECK_DIAG(c.warnings, 2, "gpus.devices[0].id",
              "GPU \"g\" has neither \"pci\" nor \"backend_index\": it matches no probed card");
-  const auto fixed = VALID(lines({"{", R"("gpus": {"probe": false, "devices": [{"id": "g", "vram": "8GiB"}]})", "}"}));
+  const auto fixed = VALID(
+      lines({"{", R"("gpus": {"probe": false, "devices": [{"id": "g", "vram": "8GiB"}]})", "}"}));
   CHECK(fixed.warnings.empty());
 }
 
@@ -288,9 +289,8 @@ TEST_CASE("Config: draft and mtp: bad values and both at once are errors naming 
   CHECK_DIAG(d, 11, "models.d.draft", "expected a string");
   CHECK_DIAG(d, 12, "models.d.mtp", "expected true or false");
   CHECK_DIAG(d, 14, "models.e.mtp", "llama-server runs one draft context");
-  CHECK_MESSAGE(std::ranges::count_if(d, [](const Diagnostic& x) {
-                  return x.severity == Severity::error;
-                }) == 6,
+  CHECK_MESSAGE(std::ranges::count_if(
+                    d, [](const Diagnostic& x) { return x.severity == Severity::error; }) == 6,
                 testing::dump(d));
 }
 
@@ -369,6 +369,54 @@ TEST_CASE("Config: rejects malformed listen addresses and api keys") {
   CHECK_DIAG(d, 2, "api_keys[1]", "an API key cannot be empty");
   CHECK_DIAG(d, 2, "api_keys[2]", "does not name an environment variable");
   CHECK_DIAG(d, 2, "api_keys[3]", "expected a string, got integer");
+}
+
+TEST_CASE(
+    "Config: an askd backend (a peer): url, prefix, peer_fallback, refresh; only it takes them") {
+  auto ok = testing::parse(lines({
+      "{",
+      R"("backends": {"box2": {"kind": "askd", "url": "http://100.64.0.2:11436",)",
+      R"(  "prefix": "box2/", "peer_fallback": true, "refresh": "10s"},)",
+      R"(  "box3": {"kind": "askd", "url": "https://box3.tail.ts.net"}},)",
+      R"("models": {"big": {"backend": "box2", "upstream": "coder-30b"}})",
+      "}",
+  }));
+  REQUIRE(ok);
+  const Backend& b2 = ok->config.backends[0];
+  CHECK(b2.peer());
+  CHECK(to_string(b2.kind) == "askd");
+  CHECK(b2.prefix == "box2/");
+  CHECK(b2.peer_fallback);
+  CHECK(b2.refresh == core::Duration::seconds(10));
+  const Backend& b3 = ok->config.backends[1];
+  CHECK(b3.prefix.empty()); // the peer's own names
+  CHECK_FALSE(b3.peer_fallback);
+  CHECK(b3.refresh == core::Duration::seconds(30));
+
+  const auto d = ERRORS_OF(lines({
+      "{",
+      R"("backends": {"p": {"kind": "askd"},)",
+      R"(  "q": {"kind": "askd", "url": "http://h:1", "prefix": "a b", "refresh": "0s"},)",
+      R"(  "r": {"kind": "askd", "url": "http://h:1", "prefix": "x@", "peer_fallback": "yes"},)",
+      R"(  "o": {"kind": "openai", "url": "http://h:1", "prefix": "o/"}})",
+      "}",
+  }));
+  CHECK_DIAG(d, 2, "backends.p", "missing required key \"url\"");
+  CHECK_DIAG(d, 3, "backends.q.prefix", "invalid prefix \"a b\"");
+  CHECK_DIAG(d, 3, "backends.q.refresh", "refresh must be at least 1s");
+  CHECK_DIAG(d, 4, "backends.r.prefix",
+             "none of them a space, a control character, ',', '>' or '@'");
+  CHECK_DIAG(d, 4, "backends.r.peer_fallback", "expected true or false, got string");
+  CHECK_DIAG(d, 5, "backends.o.prefix", "only askd backends (peers) take \"prefix\"");
+
+  const auto w = VALID(lines({
+      "{",
+      R"("backends": {"box2": {"kind": "askd", "url": "http://h:1"}},)",
+      R"("models": {"big": {"backend": "box2", "keep_alive": "1h"}})",
+      "}",
+  }));
+  CHECK(has_diag(w.warnings, 3, "models.big.keep_alive",
+                 "it is another askd, whose own config says"));
 }
 
 TEST_CASE("Config: validates backend URLs") {

@@ -10,6 +10,7 @@
 
 #include "net/response_parser.h"
 #include "proxy/backend_http.h"
+#include "proxy/operation.h"
 #include "proxy/peers.h"
 #include "proxy/upstream.h"
 

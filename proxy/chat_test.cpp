@@ -202,7 +202,9 @@ struct ChatBench {
     upstreams.emplace("beta", std::move(b));
   }
 
-  ChatDeps deps() { return {config, upstreams, limiters, metrics, log, clock, nullptr}; }
+  ChatDeps deps() {
+    return {config, upstreams, limiters, metrics, log, clock, nullptr, nullptr, "0123456789abcdef"};
+  }
 
   ClientView post(const Json& body, ClientSocket& client) {
     return post_to(chat_dialect(), body.dump(), client);
@@ -955,7 +957,7 @@ TEST_CASE("ChainCompleter: walks the chain like a client request and answers who
   b.alpha->script("big", refusing(Error::upstream(503, "alpha answered 503")));
   b.beta->script("small", answering(completion("s1", "member answer")));
   ChatDeps deps = b.deps();
-  ChainCompleter completer(deps, {}, "chatcmpl-council");
+  ChainCompleter completer(deps, {}, "chatcmpl-council", "0123456789abcdef");
 
   auto done = completer.complete(chat_request("big", false));
   REQUIRE(done);
@@ -974,7 +976,7 @@ TEST_CASE("ChainCompleter: a malformed reply falls back; the request's own fault
   b.alpha->script("big", answering({{"id", "x"}, {"choices", "none"}}));
   b.beta->script("small", refusing(Error::upstream(400, "beta answered 400: bad")));
   ChatDeps deps = b.deps();
-  ChainCompleter completer(deps, {}, "chatcmpl-council");
+  ChainCompleter completer(deps, {}, "chatcmpl-council", "0123456789abcdef");
 
   auto done = completer.complete(chat_request("big", false));
   REQUIRE_FALSE(done);

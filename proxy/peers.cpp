@@ -224,13 +224,10 @@ bool PeerHealth::failed(TimePoint now, std::string why) {
   ++m_failures;
   m_last_error = std::move(why);
   // A request that fails while a probe is already due sooner does not push it back.
-  if (m_state != State::down || m_next_probe > now + m_backoff) {
+  if (m_state != State::down || m_next_probe <= now || m_next_probe > now + m_backoff) {
     m_next_probe = now + m_backoff;
   }
-  if (m_failures > 1) {
-    m_backoff = std::min(m_backoff * 2,
-                         std::chrono::duration_cast<std::chrono::milliseconds>(k_max_backoff));
-  }
+  m_backoff = std::min(m_backoff * 2, k_max_backoff);
   return enter(State::down, now);
 }
 
