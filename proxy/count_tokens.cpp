@@ -79,18 +79,22 @@ void TokenCounter::handle(const net::HttpRequest& request, net::Exchange& exchan
   }
   const std::string requested = chat->value("model", "");
   auto resolved = m_deps.resolve(requested);
-  if (!resolved) {
+  // A model a peer offers here: counted by estimate (the peer's tokenizer is not asked).
+  const auto offered = !resolved && m_deps.peers != nullptr ? m_deps.peers->catalog() : nullptr;
+  const config::Model* model = offered ? offered->find(requested) : nullptr;
+  if (!resolved && model == nullptr) {
     refuse(404, resolved.error());
     return;
   }
-  // A council's answer is the chairman's: its prompt is what must fit.
-  auto chain = config::fallback_chain(m_deps.config, resolved->council ? resolved->council->chairman
-                                                                       : resolved->name);
-  const config::Model* model =
-      chain && !chain->empty() ? m_deps.config.find_model(chain->front()) : nullptr;
   if (model == nullptr) {
-    refuse(400, chain ? core::Error::bad_request("no model to count for") : chain.error());
-    return;
+    // A council's answer is the chairman's: its prompt is what must fit.
+    auto chain = config::fallback_chain(
+        m_deps.config, resolved->council ? resolved->council->chairman : resolved->name);
+    model = chain && !chain->empty() ? m_deps.config.find_model(chain->front()) : nullptr;
+    if (model == nullptr) {
+      refuse(400, chain ? core::Error::bad_request("no model to count for") : chain.error());
+      return;
+    }
   }
   const core::Json prepared = prepare_request(*chat, *model, false);
   std::optional<long long> counted;

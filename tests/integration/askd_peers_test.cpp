@@ -172,6 +172,13 @@ TEST_CASE("askd peers: discovery, routing under the peer's names, and labels wit
   CHECK(declared.header("X-Served-By") == "coder@box2");
   CHECK(declared.header("X-Requested-Model") == "big");
 
+  // Anthropic's count_tokens for a peer's model: askd's estimate.
+  const Json count = {{"model", "box2/coder"},
+                      {"messages", Json::array({{{"role", "user"}, {"content", "hello"}}})}};
+  const Reply counted = front.request("POST", "/v1/messages/count_tokens", count.dump(), key);
+  CHECK(counted.status == 200);
+  CHECK(counted.header("X-Token-Count") == "estimate");
+
   const auto lines = front.wait_log_lines(3);
   CHECK(lines[0]["served_by"] == "coder@box2");
   CHECK(lines[1]["served_by"] == "small@box2");
