@@ -7,6 +7,7 @@ import {debounce, duration, bytes, colour} from './util.js';
 import {render_models, render_aliases, render_config} from './views_models.js';
 import {render_gpus, render_instances} from './views_memory.js';
 import {render_requests, render_events} from './views_log.js';
+import {render_peers, peers_of} from './views_peers.js';
 import {render_charts, sample_memory} from './charts.js';
 
 const k_views = ['models', 'gpus', 'instances', 'requests', 'events', 'config', 'charts'];
@@ -34,7 +35,7 @@ const dirty = new Set(k_views);
 // --- drawing -----------------------------------------------------------------------------
 
 const k_draw = {
-  models: () => { render_models(state); render_aliases(state, actions); },
+  models: () => { render_models(state); render_peers(state); render_aliases(state, actions); },
   gpus: () => render_gpus(state),
   instances: () => render_instances(state, actions),
   requests: () => render_requests(state, actions),
@@ -67,6 +68,8 @@ function draw_summary() {
     if (s.queued) parts.push(`${s.queued} queued`);
   }
   parts.push(`${state.models.length} models`);
+  const peers = peers_of(s);
+  if (peers.length) parts.push(`${peers.filter((p) => p.state === 'up').length} of ${peers.length} peers up`);
   document.getElementById('summary').textContent = parts.join(' · ');
 }
 
@@ -179,16 +182,28 @@ function claim_colours(s) {
   for (const name of Object.keys(s?.models ?? {})) colour(name);
 }
 
+// A peer coming up or going down, or offering other models, changes /v1/models: read it again.
+let peers_seen = '';
+function watch_peers(s) {
+  const now = JSON.stringify(peers_of(s).map((p) => [p.name, p.state, p.models]));
+  if (now === peers_seen) return;
+  const first = peers_seen === '';
+  peers_seen = now;
+  if (!first) refresh_names();
+}
+
 const load_status = () => load('status', '/api/status', (s) => {
   claim_colours(s);
   state.status = s;
   state.status_at = Date.now();
+  watch_peers(s);
   sample_memory(state);
   draw_summary();
   changed('models', 'gpus', 'instances', 'charts');
 });
 const load_models = () => load('models', '/v1/models?state=1', (m) => {
-  state.models = m?.data ?? [];
+  // Entries that are not objects (a peer's, relayed) are left out rather than drawn.
+  state.models = Array.isArray(m?.data) ? m.data.filter((x) => x && typeof x === 'object' && x.id != null) : [];
   draw_summary();
   changed('models', 'requests');
   fill_model_filter();
@@ -247,8 +262,12 @@ function on_event(ev) {
   switch (ev.event) {
     case 'status':
       claim_colours(d);
+      // Should the stream's status lack the peers that /api/status has, keep them until the
+      // next /api/status read (every 5 s) says otherwise, rather than blink the panel away.
+      if (d && typeof d === 'object' && d.peers === undefined && state.status?.peers !== undefined) d.peers = state.status.peers;
       state.status = d;
       state.status_at = Date.now();
+      watch_peers(d);
       draw_summary();
       changed('models', 'gpus', 'instances');
       return;

@@ -3,6 +3,7 @@
 
 import {el, replace, bytes, clock, seconds} from './util.js';
 import {empty_row} from './views_models.js';
+import {peer_label} from './views_peers.js';
 
 const k_rows_shown = 300;
 
@@ -26,7 +27,7 @@ export function tokens_per_s(r) {
 }
 
 export function fell_back(r) {
-  return (r.fallback_path ?? []).length > 1 || (r.attempts ?? []).length > 0;
+  return (Array.isArray(r.fallback_path) && r.fallback_path.length > 1) || (Array.isArray(r.attempts) && r.attempts.length > 0);
 }
 
 function matches(r, f) {
@@ -40,15 +41,18 @@ function matches(r, f) {
   }
 }
 
-// "a (connect) → b": each model tried, with why it failed, the one that served last.
+// "a (connect) → b": each model tried, with why it failed, the one that served last; a
+// peer's attempt labelled "model@peer".
 function path_of(r) {
-  const path = r.fallback_path ?? [];
-  if (path.length <= 1 && !(r.attempts ?? []).length) return '—';
+  const path = Array.isArray(r.fallback_path) ? r.fallback_path : [];
+  const attempts = Array.isArray(r.attempts) ? r.attempts : [];
+  if (path.length <= 1 && !attempts.length) return '—';
+  if (!path.length) return '—';
   const served = r.served_by ? path.length - 1 : path.length;
-  return path.map((m, i) => {
-    const failed = i < served ? (r.attempts ?? []).find((a) => a.model === m) : null;
-    return failed ? `${m} (${failed.reason})` : m;
-  }).join(' → ') || '—';
+  return path.flatMap((m, i) => {
+    const failed = i < served ? attempts.find((a) => a?.model === m) : null;
+    return [i > 0 ? ' → ' : null, peer_label(m), failed ? ` (${failed.reason})` : null];
+  });
 }
 
 function status_class(code) {
@@ -61,7 +65,7 @@ export function render_requests(state, actions) {
   const rows = shown.map((r) => {
     const tps = tokens_per_s(r);
     const selected = state.selected_request === r.id;
-    return el('tr', {'data-testid': 'request-row', 'data-request-id': r.id, 'data-model': r.requested,
+    return el('tr', {'data-testid': 'request-row', 'data-request-id': r.id, 'data-model': r.requested, 'data-served-by': r.served_by || null,
       'data-status': r.status, class: selected ? 'selected' : null,
       onclick: () => actions.select_request(r.id)},
     el('td', {class: 'time'}, clock(r.ts)),
@@ -69,7 +73,7 @@ export function render_requests(state, actions) {
       'aria-label': `Show request ${r.id}`, 'aria-expanded': selected ? 'true' : 'false', 'aria-controls': 'request-detail',
       onclick: (e) => { e.stopPropagation(); actions.select_request(r.id); }}, short_id(r.id))),
     el('td', {}, r.requested ?? '—'),
-    el('td', {}, r.served_by || '—'),
+    el('td', {}, r.served_by ? peer_label(r.served_by) : '—'),
     el('td', {class: 'num'}, el('span', {class: `badge ${status_class(r.status)}`, title: r.error || null}, r.status)),
     el('td', {class: 'num'}, seconds(r.latency_s)),
     el('td', {class: 'num', title: 'prompt → completion'}, r.prompt_tokens != null ? `${r.prompt_tokens} → ${r.completion_tokens ?? '?'}` : '—'),

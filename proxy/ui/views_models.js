@@ -2,10 +2,12 @@
 // the config view.
 
 import {el, replace, bytes, duration} from './util.js';
+import {list, text, peer_state} from './views_peers.js';
 
 // What a logical model is doing now. Managed models read /api/status's instances (starting =
 // loading, ready with nothing in flight = idle with its keep_alive left); Ollama and OpenAI
-// backends say loaded / not loaded / unreachable in /v1/models?state=1.
+// backends say loaded / not loaded / unreachable in /v1/models?state=1, a peer's models
+// available / unreachable (or, from an askd that does not say, the peer's own state).
 export function model_state(state, name, entry) {
   const s = state.status;
   if (s?.managed && s.unavailable?.[name] !== undefined) {
@@ -32,11 +34,16 @@ export function model_state(state, name, entry) {
     if (mine.some((i) => i.state === 'stopping')) return {text: 'stopping', cls: 'warn'};
     return {text: `not loaded${pinned}`, cls: 'dim'};
   }
-  if (entry?.state) {
-    const cls = {loaded: 'ok', unreachable: 'bad'}[entry.state] ?? 'dim';
+  if (entry?.peer !== undefined && entry?.peer !== null && typeof entry.state !== 'string') {
+    const peer = peer_state(s, text(entry.peer));
+    return {text: `peer ${peer}`, cls: {up: 'ok', down: 'bad', loop: 'warn'}[peer] ?? 'dim',
+      title: peer === 'unknown' ? 'askd has not asked this peer yet' : null};
+  }
+  if (typeof entry?.state === 'string' && entry.state) {
+    const cls = {loaded: 'ok', available: 'ok', unreachable: 'bad'}[entry.state] ?? 'dim';
     const until = entry.expires_at ? ` until ${new Date(entry.expires_at).toLocaleTimeString([], {hour12: false})}` : '';
     const vram = entry.size_vram ? ` · ${bytes(entry.size_vram)}` : '';
-    return {text: `${entry.state}${entry.state === 'loaded' ? until + vram : ''}`, cls, title: entry.state_error};
+    return {text: `${entry.state}${entry.state === 'loaded' ? until + vram : ''}`, cls, title: text(entry.state_error) || null};
   }
   return {text: 'not tracked', cls: 'dim', title: 'its backend does not say which models it has loaded'};
 }
@@ -64,20 +71,25 @@ export function render_models(state) {
     const kind = kind_of(m);
     const target = m.alias_of ? state.models.find((x) => x.id === m.alias_of && !x.alias_of) : null;
     const st = model_state(state, m.alias_of ?? m.id, target ?? m);
-    const caps = m.capabilities ?? [];
-    rows.push(el('tr', {'data-testid': 'model-row', 'data-model': m.id, 'data-kind': kind},
+    // A peer's entries carry what the other machine said: lists are checked before use.
+    const caps = list(m.capabilities).map(text);
+    const fallbacks = list(m.fallbacks).map(text);
+    const peer = m.peer !== undefined && m.peer !== null ? text(m.peer) : null;
+    rows.push(el('tr', {'data-testid': 'model-row', 'data-model': m.id, 'data-kind': kind, 'data-peer': peer},
       el('th', {scope: 'row'}, m.id, m.description ? el('div', {class: 'sub'}, m.description) : null),
       el('td', {}, kind === 'council' ? el('span', {class: 'hint'}, 'asks its members') : state_badge(st),
         st.cls === 'bad' && st.title ? el('div', {class: 'sub why'}, st.title) : null),
       el('td', {}, kind === 'alias' ? el('span', {}, 'alias → ', el('b', {}, m.alias_of)) : kind),
-      el('td', {}, m.backend ?? (m.council ? 'askd' : '—')),
-      el('td', {class: 'num'}, m.context_length ? m.context_length.toLocaleString() : '—'),
+      el('td', {'data-testid': 'model-backend'}, peer !== null
+        ? [`peer ${peer}`, m.peer_model && text(m.peer_model) !== m.id ? el('div', {class: 'sub'}, `as ${text(m.peer_model)}`) : null]
+        : m.backend ?? (m.council ? 'askd' : '—')),
+      el('td', {class: 'num'}, Number.isFinite(m.context_length) && m.context_length > 0 ? m.context_length.toLocaleString() : '—'),
       el('td', {}, caps.length ? caps.map((c) => el('span', {class: 'chip'}, c)) : '—'),
-      el('td', {}, (m.fallbacks ?? []).length ? m.fallbacks.join(' → ') : '—')));
+      el('td', {}, fallbacks.length ? fallbacks.join(' → ') : '—')));
   }
   if (rows.length === 0) rows.push(empty_row(7, state.models_error ?? 'No models.'));
   replace(body, rows);
-  const names = state.models.filter((m) => !m.alias_of).map((m) => m.id);
+  const names = state.models.filter((m) => !m.alias_of).map((m) => text(m.id));
   replace(document.getElementById('alias-targets'), names.map((n) => el('option', {value: n})));
 }
 
