@@ -144,6 +144,8 @@ function event_detail(ev) {
         d.problems?.length ? `problems: ${[].concat(d.problems).join('; ')}` : ''].filter(Boolean).join(' · ') || 'config reloaded';
     case 'request':
       return `${d.requested} → ${d.served_by || '—'} · ${d.status} · ${seconds(d.latency_s)}`;
+    case 'peer':
+      return `peer ${d.peer ?? '?'} is ${d.state ?? '?'}${d.detail ? `: ${d.detail}` : ''}`;
     default:
       return d.detail ?? '';
   }
@@ -153,11 +155,13 @@ function event_detail(ev) {
 export function event_label(ev) {
   const detail = String(ev.data?.detail ?? '');
   if (ev.event === 'stop' && detail.startsWith('evicted')) return 'evicted';
+  if (ev.event === 'peer' && ['up', 'down', 'loop'].includes(ev.data?.state)) return `peer ${ev.data.state}`;
   return ev.event;
 }
 
 const k_event_class = {load: 'dim', ready: 'ok', stop: 'dim', evicted: 'warn', exit: 'warn', crash: 'bad',
-  load_failed: 'bad', cannot_place: 'bad', calibrated: 'dim', alias: 'info', pin: 'info', reload: 'info', request: 'dim'};
+  load_failed: 'bad', cannot_place: 'bad', calibrated: 'dim', alias: 'info', pin: 'info', reload: 'info', request: 'dim',
+  'peer up': 'ok', 'peer down': 'bad', 'peer loop': 'warn'};
 
 export function render_events(state) {
   const with_requests = state.events_with_requests;
@@ -166,10 +170,10 @@ export function render_events(state) {
     const label = event_label(ev);
     const d = ev.data ?? {};
     return el('tr', {'data-testid': 'event-row', 'data-kind': ev.event, 'data-label': label,
-      'data-model': d.model ?? d.name ?? d.requested ?? null, 'data-id': ev.id, class: label === 'evicted' ? 'evicted' : null},
+      'data-model': d.model ?? d.name ?? d.requested ?? d.peer ?? null, 'data-id': ev.id, class: label === 'evicted' ? 'evicted' : null},
     el('td', {class: 'time'}, clock(d.time ?? d.ts)),
     el('td', {}, el('span', {class: `badge ${k_event_class[label] ?? 'dim'}`}, label)),
-    el('td', {}, ev.event === 'alias' ? d.name : d.model ?? d.requested ?? '—'),
+    el('td', {}, ev.event === 'alias' ? d.name : ev.event === 'peer' ? `peer ${d.peer ?? '?'}` : d.model ?? d.requested ?? '—'),
     el('td', {class: 'num'}, d.instance ?? '—'),
     el('td', {class: 'detail-text'}, event_detail(ev)));
   });

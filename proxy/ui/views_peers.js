@@ -35,6 +35,8 @@ export function peers_of(status) {
     next_probe_in_s: number(p.next_probe_in_s),
     models: list(p.models).map(text).filter(Boolean),
     shadowed: list(p.shadowed).map(text).filter(Boolean),
+    skipped: list(p.skipped).map(text).filter(Boolean), // "x@y: its name has '@'"
+
     remote: object(p.remote),
   }));
 }
@@ -80,7 +82,7 @@ function remote_gpus(remote) {
     const pct = total > 0 && used !== null ? `${((used / total) * 100).toFixed(2)}%` : '0%';
     const words = `${id}: ${bytes(available)} available of ${bytes(total)}`;
     return el('li', {'data-testid': 'peer-gpu', 'data-gpu': id},
-      el('span', {class: 'gpu-id'}, id, g.kind && g.kind !== 'gpu' ? el('span', {class: 'sub'}, ` ${text(g.kind)}`) : null),
+      el('span', {class: 'gpu-id', title: text(g.name) || null}, id, text(g.kind) && g.kind !== 'gpu' ? el('span', {class: 'sub'}, ` ${text(g.kind)}`) : null),
       el('span', {class: 'bar mini', role: 'img', 'aria-label': words, title: words},
         el('span', {class: 'seg', style: `left:0;width:${pct};background:var(--accent)`})),
       el('span', {class: 'sub'}, `${bytes(available)} free / ${bytes(total)}`));
@@ -120,6 +122,10 @@ function peer_card(p, status_at) {
     p.shadowed.length
       ? [el('h4', {title: 'a local model, alias or council, or an earlier peer, already has these names'},
         `Shadowed (${p.shadowed.length})`), names(p.shadowed, 'peer-shadowed', '')]
+      : null,
+    p.skipped.length
+      ? [el('h4', {title: 'models the peer lists that are not offered here, each with why'}, `Not offered (${p.skipped.length})`),
+        el('ul', {class: 'skipped sub', 'data-testid': 'peer-skipped'}, p.skipped.map((x) => el('li', {}, x)))]
       : null,
     el('h4', {}, 'Its GPUs'),
     remote_gpus(remote));
