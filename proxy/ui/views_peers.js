@@ -105,12 +105,16 @@ function peer_card(p, status_at) {
     ['failed probes', el('span', {'data-testid': 'peer-failures'}, String(p.failures))],
     ['its fallback', p.peer_fallback ? 'on' : 'off'],
   ];
-  const instance = remote ? text(remote.name) || text(remote.instance).slice(0, 8) : '';
+  // Which askd answers there: its name when it gives one, else the head of its instance id
+  // (drawn at each start: a new one says the other machine restarted).
+  const remote_name = remote ? text(remote.name) : '';
+  const instance = remote ? text(remote.instance) : '';
   return el('article', {class: 'card peer', 'data-testid': 'peer-card', 'data-peer': p.name, 'data-state': p.state},
     el('header', {},
       el('h3', {}, p.name),
       el('span', {class: `badge ${cls}`, 'data-testid': 'peer-state', title: k_peer_why[p.state]}, p.state),
-      instance && instance !== p.name ? el('span', {class: 'sub'}, `calls itself ${instance}`) : null),
+      remote_name && remote_name !== p.name ? el('span', {class: 'sub'}, `calls itself ${remote_name}`)
+        : instance ? el('span', {class: 'sub', title: `instance ${instance}: a new one each time it starts`}, `instance ${instance.slice(0, 8)}`) : null),
     el('p', {class: 'peer-url'}, el('code', {}, p.url || '—'),
       p.prefix ? el('span', {class: 'sub'}, ` · models as `, el('code', {}, `${p.prefix}…`)) : null),
     p.last_error
