@@ -4,9 +4,11 @@
 //
 // tests/integration/askd_ui_test.cpp starts askd first with: backend "local" (llm-sim as
 // llama-server), managed models a and b on one declared GPU gpu0 whose cap holds only one of
-// them (loading b evicts a), a configured alias fast → a, and api_keys [KEY]. Prints one
-// `ok - …` line per check and exits 1 at the first failure; writes DIR/<view>.png at
-// 1280×800 and DIR/phone-<view>.png at 390×844.
+// them (loading b evicts a), a configured alias fast → a, api_keys [KEY], and two peers
+// (backends of kind askd): box2, a second askd offering its managed model coder as
+// box2/coder, and gone, on a port where nothing listens. Prints one `ok - …` line per check
+// and exits 1 at the first failure; writes DIR/<view>.png at 1280×800, DIR/phone-<view>.png
+// at 390×844, and the peers panel alone as DIR/peers.png and DIR/phone-peers.png.
 
 import {chromium} from 'playwright-core';
 import {mkdirSync} from 'node:fs';
@@ -146,6 +148,22 @@ async function main() {
   check(await page.locator(row('model', {model: 'fast', kind: 'alias'})).count() === 1, 'fast is not shown as an alias');
   check((await page.locator(row('model', {model: 'fast'})).innerText()).includes('a'), 'fast does not say it points at a');
   ok('the models view lists a, b and the alias fast → a');
+
+  // 2b. Peers: box2 up with its model, gone down with its error; box2's model in the table.
+  const peer = (name) => page.locator(`[data-testid=peer-card][data-peer="${name}"]`);
+  await peer('box2').and(page.locator('[data-state=up]')).waitFor().catch(async () => {
+    throw new Error(`box2 is not shown up: ${await peer('box2').innerText().catch(() => 'no card')}`);
+  });
+  await peer('box2').locator('[data-testid=peer-models]').filter({hasText: 'box2/coder'}).waitFor();
+  await peer('box2').locator('[data-testid=peer-gpu][data-gpu=gpu0]').waitFor();
+  await peer('gone').and(page.locator('[data-state=down]')).waitFor();
+  const gone_error = await peer('gone').locator('[data-testid=peer-error]').innerText();
+  check(gone_error.length > 'last error: '.length, `gone shows no error: "${gone_error}"`);
+  check(await peer('gone').locator('[data-testid=peer-state]').innerText() === 'down', 'gone\'s badge does not say down');
+  const peer_row = page.locator(row('model', {model: 'box2/coder', peer: 'box2'}));
+  await peer_row.waitFor();
+  check((await peer_row.locator('[data-testid=model-backend]').innerText()).startsWith('peer box2'), 'box2/coder\'s backend is not "peer box2"');
+  ok(`the peers panel shows box2 up with box2/coder and its gpu0, gone down (${gone_error.replace(/\s+/g, ' ')})`);
   await tab('gpus');
   await page.locator('[data-testid=gpu-card][data-gpu=gpu0]').waitFor();
   ok('the GPU view shows gpu0');
@@ -167,6 +185,13 @@ async function main() {
   await page.locator('[data-testid=request-detail]').waitFor({state: 'visible'});
   check((await page.locator('[data-testid=request-detail]').innerText()).includes(id), 'the request detail does not show its id');
   ok('clicking the request shows its details and attempts');
+  const via_peer = await chat('box2/coder');
+  check(via_peer.status === 200, `chat to box2/coder answered ${via_peer.status}: ${via_peer.text}`);
+  check(via_peer.headers.get('x-served-by') === 'coder@box2', `chat to box2/coder served by ${via_peer.headers.get('x-served-by')}, not coder@box2`);
+  const peer_request = page.locator(row('request', {'request-id': via_peer.headers.get('x-request-id'), 'served-by': 'coder@box2'}));
+  await peer_request.waitFor({timeout: k_live_budget_ms});
+  check((await peer_request.innerText()).includes('coder@box2'), 'the peer\'s request row does not show coder@box2');
+  ok('a request to box2/coder shows in the requests view served by coder@box2');
 
   // 4. Loading b evicts a; the eviction shows in the events view within a second.
   await tab('events');
@@ -296,12 +321,19 @@ async function main() {
     if (view === 'gpus') await page.locator('[data-gpu=gpu0] [data-testid=segment][data-model=a]').hover();
     check(await overflow() <= 0, `the ${view} view is wider than 1280 px`);
     await page.screenshot({path: join(args.out, `${view}.png`)});
+    if (view === 'models') await page.locator('[data-testid=peers]').screenshot({path: join(args.out, 'peers.png')});
   }
   await page.setViewportSize({width: 390, height: 844});
   for (const view of k_views) {
     await tab(view);
     check(await overflow() <= 0, `the ${view} view is wider than 390 px (tables scroll inside their box)`);
     await page.screenshot({path: join(args.out, `phone-${view}.png`)});
+    if (view === 'models') {
+      const wide = await page.locator('[data-testid=peers] *').evaluateAll((nodes) =>
+        nodes.filter((n) => n.getBoundingClientRect().right > window.innerWidth).map((n) => n.className || n.tagName));
+      check(wide.length === 0, `in the peers panel at 390 px, past the screen's edge: ${wide.join(', ')}`);
+      await page.locator('[data-testid=peers]').screenshot({path: join(args.out, 'phone-peers.png')});
+    }
   }
   // Dark, as a browser set to it shows the page: the views people leave open all day.
   await page.setViewportSize({width: 1280, height: 800});
@@ -309,8 +341,9 @@ async function main() {
   for (const view of ['models', 'gpus', 'requests']) {
     await tab(view);
     await page.screenshot({path: join(args.out, `dark-${view}.png`)});
+    if (view === 'models') await page.locator('[data-testid=peers]').screenshot({path: join(args.out, 'dark-peers.png')});
   }
-  ok(`screenshots of ${k_views.length} views at 1280×800 and 390×844, and 3 dark ones, in ${args.out}`);
+  ok(`screenshots of ${k_views.length} views at 1280×800 and 390×844, 3 dark ones, and the peers panel (wide, phone, dark), in ${args.out}`);
   no_errors('at the end');
   ok(`no console error or page error (${((Date.now() - started) / 1000).toFixed(1)} s in all)`);
 }

@@ -2,7 +2,9 @@
 // driven by playwright-core (tests/browser, pinned in its package-lock.json; both installed
 // by scripts/install-deps.sh) against a real askd. askd schedules two managed models on one
 // simulated GPU that holds only one of them (so loading b evicts a), beside a model on an
-// OpenAI-compatible llm-sim and a council; it needs an API key. tests/browser/ui_test.mjs
+// OpenAI-compatible llm-sim and a council; it needs an API key. Its peers (backends of kind
+// askd) are a second askd with a managed model of its own and one on a port where nothing
+// listens, so the page shows one up and one down. tests/browser/ui_test.mjs
 // does the clicking and typing and checks what the page shows (docs/testing.md); this test
 // starts askd and the script and says how the script ended. The screenshots of every view
 // are left in <build>/ui-screenshots.
@@ -33,8 +35,15 @@ std::string find_program(const std::string& name) {
   return {};
 }
 
-// gpu0 holds one tiny model and a half: a and b cannot sit on it together.
-std::string ui_config(int remote_port) {
+// The peer box2: another askd, with a managed model coder on a 24 GiB gpu0 of its own.
+std::string peer_config() {
+  return managed_config({{"coder", tiny_model({{"keep_alive", "10m"}})}},
+                        Json::array({declared_gpu("gpu0", 0, "24GiB")}));
+}
+
+// gpu0 holds one tiny model and a half: a and b cannot sit on it together. box2 offers its
+// models as box2/<name>; gone never answers.
+std::string ui_config(int remote_port, int peer_port) {
   const std::uint64_t tiny = tiny_estimate_bytes();
   Json cfg = Json::parse(managed_config(
       {{"a", tiny_model({{"keep_alive", "10m"}, {"description", "the first tiny model"}})},
@@ -43,6 +52,12 @@ std::string ui_config(int remote_port) {
   cfg["backends"]["sim"] = {{"kind", "openai"},
                             {"url", "http://127.0.0.1:" + std::to_string(remote_port)}};
   cfg["models"]["remote"] = {{"backend", "sim"}, {"upstream", "sim-model"}};
+  cfg["backends"]["box2"] = {{"kind", "askd"},
+                             {"url", "http://127.0.0.1:" + std::to_string(peer_port)},
+                             {"prefix", "box2/"}};
+  cfg["backends"]["gone"] = {{"kind", "askd"},
+                             {"url", "http://127.0.0.1:" + std::to_string(closed_port())},
+                             {"prefix", "gone/"}};
   cfg["councils"] = {{"panel",
                       {{"members", Json::array({{{"model", "a"}}, {{"model", "remote"}}})},
                        {"chairman", "remote"}}}};
@@ -61,7 +76,8 @@ TEST_CASE("askd ui: the operator page in headless Chromium") {
   REQUIRE_MESSAGE(std::filesystem::exists(k_browser_dir / "node_modules/playwright-core"),
                   "playwright-core is not installed: run scripts/install-deps.sh");
   SimProcess remote(llama_args());
-  AskdProcess askd(ui_config(remote.port()));
+  AskdProcess box2(peer_config());
+  AskdProcess askd(ui_config(remote.port(), box2.port()));
   const std::filesystem::path shots = std::filesystem::path(ASK_BINARY_DIR) / "ui-screenshots";
   std::filesystem::remove_all(shots);
   std::filesystem::create_directories(shots);
@@ -80,5 +96,6 @@ TEST_CASE("askd ui: the operator page in headless Chromium") {
   CHECK(status->exited);
   CHECK(status->code == 0);
   CHECK(std::filesystem::exists(shots / "models.png"));
+  CHECK(std::filesystem::exists(shots / "peers.png"));
   MESSAGE(script.stdout_text()); // one "ok - ..." line per check
 }
