@@ -69,6 +69,8 @@ private:
   // /api/aliases: the operator's view and control (server_control.cpp). False when `request`
   // is for none of them.
   bool handle_control(const net::HttpRequest& request, net::Exchange& exchange);
+  // GET /api/status and the events stream's `status` event: the router's view, and the peers.
+  core::Json status_json() const;
   // GET, PUT and DELETE /api/aliases[/{name}].
   void aliases(const net::HttpRequest& request, net::Exchange& exchange, std::string_view name);
   // GET /ui and /ui/{file}: the operator page.

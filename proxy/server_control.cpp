@@ -55,6 +55,14 @@ bool is_ui_path(std::string_view path) {
   return path == "/ui" || path.starts_with("/ui/");
 }
 
+core::Json ProxyServer::status_json() const {
+  core::Json status = m_router.status();
+  if (!m_peers.empty()) {
+    status["peers"] = m_peers.status();
+  }
+  return status;
+}
+
 bool ProxyServer::handle_control(const net::HttpRequest& request, net::Exchange& exchange) {
   const std::string& path = request.path;
   auto wrong_method = [&](std::string_view methods) {
@@ -78,11 +86,7 @@ bool ProxyServer::handle_control(const net::HttpRequest& request, net::Exchange&
       return wrong_method("GET");
     }
     if (path == "/api/status") {
-      core::Json status = m_router.status();
-      if (!m_peers.empty()) {
-        status["peers"] = m_peers.status();
-      }
-      send_json(exchange, 200, status);
+      send_json(exchange, 200, status_json());
     } else if (path == "/api/events") {
       events(request, exchange);
     } else if (path == "/api/requests") {

@@ -53,7 +53,7 @@ std::optional<std::uint64_t> resume_point(const net::HttpRequest& request) {
 } // namespace
 
 void ProxyServer::events(const net::HttpRequest& request, net::Exchange& exchange) {
-  core::Json status = m_router.status();
+  core::Json status = status_json();
   net::Headers h = {{"Content-Type", "text/event-stream"},
                     {"Cache-Control", "no-cache"},
                     {"X-Accel-Buffering", "no"},
@@ -70,7 +70,7 @@ void ProxyServer::events(const net::HttpRequest& request, net::Exchange& exchang
   auto last_write = std::chrono::steady_clock::now();
   while (!exchange.stopping() && !exchange.client_gone()) {
     if (need_status) {
-      status = m_router.status();
+      status = status_json();
       after = status.value("last_event", after);
       if (!exchange.send_chunk(sse("status", after, status))) {
         break;

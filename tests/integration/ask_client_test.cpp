@@ -12,6 +12,7 @@
 
 #include "tests/integration/ask_harness.h" // last_request, lines_of
 #include "tests/integration/ask_process.h"
+#include "tests/support/eventually.h"
 
 using namespace ask::testing;
 
@@ -357,4 +358,33 @@ TEST_CASE("ask: askd's resolution wins when ask's config knows less (an alias, a
   AskResult again = user.run({"-m", "think-9b", "deliberate"});
   REQUIRE(again.code == 0);
   CHECK(user.last_line()["cache_hit"] == false);
+}
+
+TEST_CASE(
+    "ask: an answer from a peer askd is what was asked; the peer's own fallback is a demotion") {
+  AskWorld world; // its askd is the peer, "box2"
+  const std::string box2 = "http://127.0.0.1:" + std::to_string(world.askd().port());
+  const Json front_cfg = {
+      {"backends",
+       {{"box2", {{"kind", "askd"}, {"url", box2}, {"prefix", "box2/"}}},
+        {"keep", {{"kind", "askd"}, {"url", box2}, {"prefix", "keep/"}, {"peer_fallback", true}}}}},
+      {"models", Json::object()}};
+  AskdProcess front(front_cfg.dump(2));
+  REQUIRE(eventually(
+      [&] { return front.get("/v1/models").second.find("keep/fast-9b") != std::string::npos; }, 10s,
+      20ms));
+  AskUser user(world.config(), front.port());
+
+  AskResult r = user.run({"-m", "box2/fast-1b", "from the other machine"});
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(r.err.empty()); // fast-1b@box2 is box2/fast-1b: not degraded
+  CHECK(user.last_line()["served_by"] == "fast-1b@box2");
+  CHECK(user.last_line()["demoted"] == false);
+
+  world.stop_ollama(); // fast-9b and fast-3b on box2 fail; box2 falls back to fast-1b
+  AskResult kept = user.run({"-m", "keep/fast-9b", "from the other machine"});
+  REQUIRE_MESSAGE(kept.code == 0, kept.err);
+  CHECK(lines_of(kept.err) ==
+        std::vector<std::string>{"[degraded: keep/fast-9b → fast-1b@keep (backend down)]"});
+  CHECK(user.last_line()["demoted"] == true);
 }
