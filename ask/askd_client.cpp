@@ -4,6 +4,7 @@
 
 #include "core/json_text.h"
 #include "core/sse.h"
+#include "core/strings.h"
 #include "core/url.h"
 
 namespace ask::cli {
@@ -33,29 +34,6 @@ std::string error_message(int status, const std::string& body) {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// `text` split at `sep`, each piece trimmed of spaces; empty pieces dropped.
-std::vector<std::string_view> split_trimmed(std::string_view text, char sep) {
-  std::vector<std::string_view> out;
-  while (!text.empty()) {
-    const auto at = text.find(sep);
-    std::string_view piece = text.substr(0, at);
-    while (!piece.empty() && piece.front() == ' ') {
-      piece.remove_prefix(1);
-    }
-    while (!piece.empty() && piece.back() == ' ') {
-      piece.remove_suffix(1);
-    }
-    if (!piece.empty()) {
-      out.push_back(piece);
-    }
-    if (at == std::string_view::npos) {
-      break;
-    }
-    text.remove_prefix(at + 1);
-  }
-  return out;
 }
 
 // One Server-Timing entry: `name;desc="x";dur=12.5` (desc quoted or not, parameters in any
@@ -116,7 +94,7 @@ std::optional<TimingEntry> parse_timing(std::string_view entry) {
 
 RouteInfo route_info(const ServedInfo& served) {
   RouteInfo route;
-  for (const std::string_view pair : split_trimmed(served.fallback_reasons, ',')) {
+  for (const std::string_view pair : core::split_trimmed(served.fallback_reasons, ',')) {
     const auto eq = pair.rfind('=');
     if (eq == std::string_view::npos || eq == 0 || eq + 1 == pair.size()) {
       continue;
@@ -126,7 +104,7 @@ RouteInfo route_info(const ServedInfo& served) {
   }
   std::size_t next_failed = 0;
   bool served_seen = false;
-  for (const std::string_view entry : split_trimmed(served.server_timing, ',')) {
+  for (const std::string_view entry : core::split_trimmed(served.server_timing, ',')) {
     const auto t = parse_timing(entry);
     if (!t || !t->ms) {
       continue;

@@ -56,4 +56,19 @@ bool contains_token(std::string_view list, std::string_view token) {
   return false;
 }
 
+std::vector<std::string_view> split_trimmed(std::string_view text, char sep, std::size_t max) {
+  std::vector<std::string_view> out;
+  while (!text.empty() && out.size() < max) {
+    const std::size_t at = text.find(sep);
+    if (const std::string_view piece = trim_blanks(text.substr(0, at)); !piece.empty()) {
+      out.push_back(piece);
+    }
+    if (at == std::string_view::npos) {
+      break;
+    }
+    text.remove_prefix(at + 1);
+  }
+  return out;
+}
+
 } // namespace ask::core

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ask::core {
 
@@ -34,5 +35,10 @@ std::string_view trim_blanks(std::string_view s);
 // Whether a comma-separated list (`Connection: keep-alive, Upgrade`) has an element equal to
 // `token`, ignoring case and the spaces and tabs around elements.
 bool contains_token(std::string_view list, std::string_view token);
+
+// The elements of a `sep`-separated header list ("a>b>c", "x=1, y=2"), each trimmed of
+// spaces and tabs, empty ones dropped; at most `max` (the rest is not read).
+std::vector<std::string_view> split_trimmed(std::string_view text, char sep,
+                                            std::size_t max = static_cast<std::size_t>(-1));
 
 } // namespace ask::core

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/strings.h"
 #include "proxy/openai_upstream.h"
 
 namespace ask::proxy {
@@ -17,33 +18,6 @@ bool printable(std::string_view s) {
     const auto u = static_cast<unsigned char>(c);
     return u < 0x20 || u == 0x7f;
   });
-}
-
-std::string_view trimmed(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && s.back() == ' ') {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// The non-empty items of `value` split at `sep`, at most k_max_items.
-std::vector<std::string_view> split(std::string_view value, char sep) {
-  std::vector<std::string_view> out;
-  while (!value.empty() && out.size() < k_max_items) {
-    const std::size_t at = value.find(sep);
-    const std::string_view one = trimmed(value.substr(0, at));
-    if (!one.empty()) {
-      out.push_back(one);
-    }
-    if (at == std::string_view::npos) {
-      break;
-    }
-    value.remove_prefix(at + 1);
-  }
-  return out;
 }
 
 // A stream from a peer: a connection that breaks mid-stream marks the peer down.
@@ -76,19 +50,19 @@ PeerAnswer read_peer_answer(const net::ResponseHead& head, std::string_view mach
   auto label = [&](std::string_view name) {
     return std::string(name) + "@" + std::string(machine);
   };
-  if (const std::string_view served = trimmed(value("X-Served-By")); !served.empty()) {
+  if (const std::string_view served = core::trim_blanks(value("X-Served-By")); !served.empty()) {
     out.served_by = label(served);
   }
-  for (std::string_view m : split(value("X-Fallback-Path"), '>')) {
+  for (std::string_view m : core::split_trimmed(value("X-Fallback-Path"), '>', k_max_items)) {
     out.path.push_back(label(m));
   }
-  for (std::string_view item : split(value("X-Fallback-Reasons"), ',')) {
+  for (std::string_view item : core::split_trimmed(value("X-Fallback-Reasons"), ',', k_max_items)) {
     const std::size_t eq = item.rfind('=');
     if (eq == std::string_view::npos || eq == 0 || eq + 1 == item.size()) {
       continue;
     }
-    out.failed.emplace_back(label(trimmed(item.substr(0, eq))),
-                            std::string(trimmed(item.substr(eq + 1))));
+    out.failed.emplace_back(label(core::trim_blanks(item.substr(0, eq))),
+                            std::string(core::trim_blanks(item.substr(eq + 1))));
   }
   return out;
 }

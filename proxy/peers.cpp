@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/strings.h"
 #include "proxy/backend_http.h"
 
 namespace ask::proxy {
@@ -24,16 +25,6 @@ bool is_hex_id(std::string_view s) {
   return s.size() == 16 && std::ranges::all_of(s, [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
 }
 
 // A name that can be labelled `name@machine` and listed in X-Fallback-Path: printable, no
@@ -126,7 +117,7 @@ core::Result<std::vector<std::string>> parse_via(std::string_view header) {
   std::size_t start = 0;
   while (start <= header.size()) {
     const std::size_t comma = header.find(',', start);
-    const std::string_view one = trim(header.substr(
+    const std::string_view one = core::trim_blanks(header.substr(
         start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
     if (!is_hex_id(one)) {
       return core::fail(core::Error::bad_request(
