@@ -379,7 +379,6 @@ void parse_rpc(Context& ctx, const Json& value, const std::string& path, Config&
   }
   const bool has_id = r.require("id");
   const bool has_endpoint = r.require("endpoint");
-  const bool has_memory = r.require("memory");
   RpcSpec d;
   d.id = has_id ? r.name("id", "rpc device").value_or("") : "";
   check_device_id(ctx, r.path_of("id"), d.id, config);
@@ -398,14 +397,12 @@ void parse_rpc(Context& ctx, const Json& value, const std::string& path, Config&
                             other.id));
     }
   }
-  if (has_memory) {
-    d.memory = r.bytes("memory").value_or(0);
-    if (d.memory > 0 && d.memory < k_min_host_memory) {
-      ctx.error(r.path_of("memory"),
-                fmt::format("memory {} is less than {}: give a unit, e.g. "
-                            "\"24GiB\"",
-                            format_bytes(d.memory), format_bytes(k_min_host_memory)));
-    }
+  d.memory = r.bytes("memory"); // none: asked of the server at start
+  if (d.memory && *d.memory < k_min_host_memory) {
+    ctx.error(r.path_of("memory"),
+              fmt::format("memory {} is less than {}: give a unit, e.g. "
+                          "\"24GiB\"",
+                          format_bytes(*d.memory), format_bytes(k_min_host_memory)));
   }
   config.gpus.rpc.push_back(std::move(d));
 }

@@ -269,11 +269,11 @@ Json sections_json(const Config& c) {
   }
   Json rpc = Json::array();
   for (const RpcSpec& d : c.gpus.rpc) {
-    rpc.push_back({{"id", d.id},
-                   {"name", d.name},
-                   {"endpoint", d.endpoint},
-                   {"device", d.device},
-                   {"memory", format_bytes(d.memory)}});
+    Json entry = {{"id", d.id}, {"name", d.name}, {"endpoint", d.endpoint}, {"device", d.device}};
+    if (d.memory) { // none: asked of the server
+      entry["memory"] = format_bytes(*d.memory);
+    }
+    rpc.push_back(std::move(entry));
   }
   j["gpus"] = Json{{"probe", c.gpus.probe},
                    {"reserve", format_bytes(c.gpus.reserve)},

@@ -257,7 +257,10 @@ struct RpcSpec {
   std::string name;         // defaults to the endpoint
   std::string endpoint;     // "host:port" ("[v6]:port"), as llama-server's --rpc takes it
   int device = 0;           // the device's number on that server (a server may expose several)
-  std::uint64_t memory = 0; // what askd may place there (the server reports the whole host)
+  // What askd may place there, all of it. None: what the server reports when askd starts
+  // (`llama-server --rpc ENDPOINT --list-devices`), under the default cap and gpus.reserve; a
+  // CPU device reports the whole host's memory of its machine.
+  std::optional<std::uint64_t> memory;
 };
 
 // Why `endpoint` is not "host:port" as llama-server's --rpc takes it (a host name or IPv4

@@ -145,6 +145,23 @@ TEST_CASE("Config: gpus.rpc lists rpc-server devices; GPU and rpc ids are one na
   CHECK(c.config.find_rpc("box-b")->name == "the box's second GPU");
 }
 
+TEST_CASE("Config: gpus.rpc memory may be left to the server's report") {
+  const auto c = VALID(lines({
+      "{",
+      R"("gpus": {"rpc": [{"id": "asked", "endpoint": "10.0.0.2:50052"},)",
+      R"(                 {"id": "declared", "endpoint": "10.0.0.3:50052", "memory": "8GiB"}]},)",
+      R"("backends": {"l": {"kind": "llama-server"}},)",
+      R"("presets": {"p": {"binary": "llama-server", "backend": "cpu"}},)",
+      R"("models": {"m": {"backend": "l", "gguf": "/m.gguf", "gpus": ["asked"]}})",
+      "}",
+  }));
+  CHECK_FALSE(c.config.find_rpc("asked")->memory.has_value());
+  CHECK(c.config.find_rpc("declared")->memory == 8ull << 30);
+  const Json printed = to_json(c.config);
+  CHECK_FALSE(printed["gpus"]["rpc"][0].contains("memory"));
+  CHECK(printed["gpus"]["rpc"][1]["memory"] == "8 GiB");
+}
+
 TEST_CASE("Config: malformed gpus.rpc entries are reported with their key paths") {
   const auto d = ERRORS_OF(lines({
       "{",
@@ -165,7 +182,6 @@ TEST_CASE("Config: malformed gpus.rpc entries are reported with their key paths"
   CHECK_DIAG(d, 4, "gpus.rpc[1].endpoint", "the port must be a number from 1 to 65535");
   CHECK_DIAG(d, 5, "gpus.rpc[2].endpoint", "the host must be a name, an IPv4 address");
   CHECK_DIAG(d, 5, "gpus.rpc[2].memory", "memory 8 B is less than 256 MiB");
-  CHECK_DIAG(d, 6, "gpus.rpc[3]", "missing required key \"memory\"");
   CHECK_DIAG(d, 7, "gpus.rpc[4].device",
              "device 2 of h:50052 is listed but not device 1: list every device of a server");
   CHECK_DIAG(d, 9, "gpus.rpc[6].endpoint", "device 0 of k:50052 is already rpc device \"r5\"");

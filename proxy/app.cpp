@@ -116,7 +116,11 @@ std::unique_ptr<ModelRouter> make_router(const config::Config& cfg, const core::
   }
   router::Inventory inventory = router::probe(cfg.gpus, router::system_tool_runner(),
                                               router::k_sysfs_drm, router::llama_binaries(cfg));
-  router::add_rpc_devices(inventory, cfg.gpus.rpc);
+  // rpc devices without a declared memory: asked once, 5 s each at most (docs/inventory.md).
+  router::add_rpc_devices(
+      inventory, cfg.gpus.rpc, cfg.gpus.reserve,
+      router::ask_rpc_servers(cfg.gpus.rpc, router::rpc_binaries(cfg),
+                              router::system_tool_runner(std::chrono::seconds(5))));
   router::add_host(inventory, cfg.gpus.host, router::read_meminfo());
   for (const std::string& w : inventory.warnings) {
     spdlog::warn("gpus: {}", w);

@@ -110,7 +110,9 @@ Host memory (/proc/meminfo, the installed size where there is no /proc, or the c
 gpus.host) must hold the plan's host buffers and the layers kept there; with --gpu it is not
 checked unless --host-memory gives it. --rpc adds an llama.cpp rpc-server's device
 (ggml-rpc-server): layers go there when the local GPUs cannot hold the model, and the plan
-says what crosses the network per token.
+says what crosses the network per token. Without =SIZE (and no size in the config's gpus.rpc)
+the server is asked with a preset's `llama-server --rpc HOST:PORT --list-devices`; a CPU
+server reports its machine's whole memory.
 
 The last line printed is the environment and llama-server command that realise the plan,
 ready to paste; its flags follow llama-server b10587 (2026-08).
@@ -181,7 +183,8 @@ CLI::App* add_plan_command(CLI::App& app, PlanOptions& p) {
       ->type_name("SPEC");
   cmd->add_option("--rpc", p.rpc,
                   "An llama.cpp rpc-server's device to place on, instead of the config's "
-                  "gpus.rpc (any number of times; SIZE is what it may use, else the config's)")
+                  "gpus.rpc (any number of times; SIZE is what it may use, else the config's, "
+                  "else what the server reports)")
       ->type_name("HOST:PORT[=SIZE]");
   cmd->add_option("--host-memory", p.host_memory,
                   "Host memory instead of reading this machine's: SIZE[:FREE], e.g. 64GiB")

@@ -263,7 +263,8 @@ core::Result<router::ProbedGpu> parse_declared(const std::string& spec) {
 }
 
 // --rpc HOST:PORT[=SIZE]: device 0 of that rpc-server; without a size, the config's entry
-// for that endpoint (its id too). Others are "rpc0", "rpc1", … by position.
+// for that endpoint (its id too), else what the server reports (asked by add_other_devices).
+// Others are "rpc0", "rpc1", … by position.
 core::Result<config::RpcSpec> parse_rpc_option(const std::string& spec, const config::Config& cfg,
                                                std::size_t position) {
   const std::size_t eq = spec.find('=');
@@ -284,11 +285,9 @@ core::Result<config::RpcSpec> parse_rpc_option(const std::string& spec, const co
   d.id = known != nullptr ? known->id : "rpc" + std::to_string(position);
   d.name = d.endpoint;
   if (eq == std::string::npos) {
-    if (known == nullptr) {
-      return bad("no size, and the config's gpus.rpc does not list it: give what the server "
-                 "may use (its CPU device reports the whole host's memory)");
+    if (known != nullptr) {
+      d.memory = known->memory; // none there either: the server is asked
     }
-    d.memory = known->memory;
     return d;
   }
   auto size = config::parse_bytes(std::string_view(spec).substr(eq + 1));
@@ -324,10 +323,30 @@ core::Result<router::HostMemory> parse_host_memory(const std::string& spec) {
   return host;
 }
 
+// The llama-servers that ask rpc-servers what they have: the model's preset's first, then
+// every preset's, else "llama-server" on PATH.
+std::vector<router::LlamaBinary> rpc_askers(const config::Config& cfg, const std::string& preset) {
+  std::vector<router::LlamaBinary> out;
+  if (const config::Preset* p = cfg.find_preset(preset)) {
+    out.push_back({p->binary, p->env});
+  }
+  for (router::LlamaBinary& b : router::rpc_binaries(cfg)) {
+    if (std::ranges::find(out, b) == out.end()) {
+      out.push_back(std::move(b));
+    }
+  }
+  if (out.empty()) {
+    out.push_back({"llama-server", {}});
+  }
+  return out;
+}
+
 // The rpc devices and host memory the plan counts, added to `inv`: --rpc, else the config's
-// gpus.rpc; --host-memory, else (unless --gpu describes another machine) the config's
+// gpus.rpc, those without a size asked of their server through `run` with `preset`'s
+// llama-server first; --host-memory, else (unless --gpu describes another machine) the config's
 // declared size or this machine's memory (router::read_meminfo()).
 core::Result<void> add_other_devices(const PlanOptions& o, const config::Config& cfg,
+                                     const std::string& preset, const router::ToolRunner& run,
                                      router::Inventory& inv, std::vector<std::string>& notes) {
   std::vector<config::RpcSpec> rpc = cfg.gpus.rpc;
   if (!o.rpc.empty()) {
@@ -346,7 +365,8 @@ core::Result<void> add_other_devices(const PlanOptions& o, const config::Config&
       rpc.push_back(std::move(*d));
     }
   }
-  router::add_rpc_devices(inv, rpc);
+  router::add_rpc_devices(inv, rpc, cfg.gpus.reserve,
+                          router::ask_rpc_servers(rpc, rpc_askers(cfg, preset), run));
   config::HostSpec host = cfg.gpus.host;
   if (o.host_memory) {
     auto declared = parse_host_memory(*o.host_memory);
@@ -544,7 +564,8 @@ int run_plan(const PlanOptions& opts, const config::Config& config, std::ostream
   } else {
     inv = router::probe(config.gpus, run, router::k_sysfs_drm, router::llama_binaries(config));
   }
-  if (auto ok = add_other_devices(opts, config, inv, target->notes); !ok) {
+  if (auto ok = add_other_devices(opts, config, target->spec.preset, run, inv, target->notes);
+      !ok) {
     err << "askd plan: " << ok.error().message << '\n';
     return k_exit_usage;
   }

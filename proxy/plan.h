@@ -38,7 +38,7 @@ struct PlanOptions {
   std::optional<std::string> backend;
   std::vector<std::string> declare; // --gpu API:INDEX:SIZE[:FREE], instead of probing
   // --rpc HOST:PORT[=SIZE]: rpc-server devices, instead of the config's gpus.rpc; without a
-  // size, the config's entry for that endpoint gives it.
+  // size, the config's entry for that endpoint gives it, else the server is asked.
   std::vector<std::string> rpc;
   std::optional<std::string> host_memory; // --host-memory SIZE[:FREE], instead of reading it
   // A meminfo file to read host memory from (tests); none: this machine's (read_meminfo()).

@@ -200,8 +200,13 @@ void print_inventory(const router::Inventory& inv, std::ostream& out) {
     out << "\nrpc devices\n";
     for (const router::Gpu* g : rpc) {
       out << "  " << g->id << "  device " << g->rpc_device << " of " << g->endpoint
-          << (g->name != g->endpoint ? "  (" + g->name + ")" : "") << "\n      usable "
-          << human_bytes(g->usable_bytes()) << " (declared)\n";
+          << (g->name != g->endpoint ? "  (" + g->name + ")" : "") << "\n      ";
+      if (g->free_bytes) { // reported by the server (gpus.rpc without memory)
+        out << human_bytes(g->total_bytes) << " total, " << human_bytes(*g->free_bytes)
+            << " free, usable " << human_bytes(g->usable_bytes()) << " (reported)\n";
+      } else {
+        out << "usable " << human_bytes(g->usable_bytes()) << " (declared)\n";
+      }
     }
   }
   out << "\nhost memory\n";

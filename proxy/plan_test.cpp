@@ -705,8 +705,6 @@ TEST_CASE("askd plan: a bare --rpc takes the config's size; bad ones are bad inp
   CHECK(j["gpus"][1]["id"] == "rpc1");
   CHECK(j["plan"]["gpus"][0]["gpu"] == "rpc1"); // the smallest device that holds it
   for (const auto& [spec, needle] : std::vector<std::pair<std::string, std::string>>{
-           {"10.0.0.9:50052", "--rpc \"10.0.0.9:50052\": no size, and the config's gpus.rpc "
-                              "does not list it"},
            {"nohost=1GiB", "--rpc \"nohost=1GiB\": expected host:port"},
            {"h:0=1GiB", "the port must be a number from 1 to 65535"},
            {"h:50052=24", "size 24 is less than 256 MiB"}}) {
@@ -719,6 +717,46 @@ TEST_CASE("askd plan: a bare --rpc takes the config's size; bad ones are bad inp
       askd({"plan", k_tiny_gguf, "--config", cfg, "--rpc", "h:1=1GiB", "--rpc", "h:1=2GiB"}, dir);
   CHECK(twice.status == k_exit_usage);
   CHECK(contains(twice.err, "--rpc \"h:1=2GiB\": h:1 is given twice"));
+}
+
+TEST_CASE("askd plan: a bare --rpc the config does not size is asked of the server") {
+  TempDir dir;
+  const auto model = write_sparse_model(dir.path() / "big.gguf", 8, 2048);
+  config::Config cfg = cpu_config(dir, model);
+  cfg.presets.front().binary = "/opt/cpu/llama-server";
+  std::vector<std::vector<std::string>> ran;
+  const router::ToolRunner run = [&](const router::ToolCommand& c) -> core::Result<std::string> {
+    ran.push_back(c.argv);
+    if (c.argv.size() == 4 && c.argv[1] == "--rpc" && c.argv[2] == "127.0.0.1:50252") {
+      return "Available devices:\n  RPC0: 127.0.0.1:50252 (24105 MiB, 24105 MiB free)\n";
+    }
+    if (c.argv.size() == 4 && c.argv[1] == "--rpc") {
+      return "0.00.003.781 E Failed to connect to " + c.argv[2] +
+             "\nAvailable devices:\n  (none)\n";
+    }
+    return core::fail(core::Error::not_found(c.argv[0] + ": not installed"));
+  };
+  PlanOptions opts;
+  opts.target = "m";
+  opts.parallel = 1;
+  opts.rpc = {"127.0.0.1:50252", "127.0.0.1:50299"};
+  opts.host_memory = "8GiB";
+  std::ostringstream out;
+  std::ostringstream err;
+  const int status = run_plan(opts, cfg, out, err, run);
+  CHECK_MESSAGE(status == k_exit_ok, out.str(), err.str());
+  const std::vector<std::string> asked = {"/opt/cpu/llama-server", "--rpc", "127.0.0.1:50252",
+                                          "--list-devices"};
+  CHECK(std::ranges::count(ran, asked) == 1);
+  CHECK(contains(out.str(), "rpc devices\n  rpc0  device 0 of 127.0.0.1:50252\n      23.54 GiB "
+                            "total, 23.54 GiB free, usable 22.36 GiB (reported)\n"));
+  CHECK(contains(out.str(), "warning: rpc device rpc0 (device 0 of 127.0.0.1:50252) reports all "
+                            "of its 23.54 GiB free, as a CPU device does"));
+  CHECK(contains(out.str(), "warning: rpc device rpc1 (device 0 of 127.0.0.1:50299): its server "
+                            "could not be asked: /opt/cpu/llama-server: Failed to connect to "
+                            "127.0.0.1:50299; it is left out (declare its memory in gpus.rpc)"));
+  CHECK(contains(out.str(), "  rpc0  RPC0  8 layers + output, "));
+  CHECK(contains(out.str(), " --rpc 127.0.0.1:50252 -c 1024 -np 1"));
 }
 
 TEST_CASE("askd plan: host memory from /proc/meminfo, --host-memory, or not checked with --gpu") {

@@ -427,9 +427,17 @@ Result<void> simulate_compute(const SplitModel& model, const ArchParams& p, cons
   }
   e.compute_cpu = (*cpu)[0];
   if (in.api == config::GpuApi::cpu) {
-    // A CPU build places nothing on GPUs: the loads with GPUs need no simulating.
+    // A CPU build places layers on rpc devices only. Each is charged the whole graph's
+    // compute_cpu (a little more than an rpc-server allocates: docs/vram.md), but the host
+    // keeps a compute buffer of its own beside them — 10.01 MiB for an 8-layer 2048-wide
+    // model over two rpc-servers (tests/fixtures/llama-server/askd-rpc2-startup.log) — which
+    // is simulated with one RPC device.
     e.compute_output = e.compute_layer = e.compute_partial = e.compute_cpu;
-    e.compute_host = e.compute_host_partial = e.mtp_compute_host;
+    auto rpc = run(devices_for(in, {device_backend("RPC0")}, [](int) { return 0; }, 0));
+    if (!rpc) {
+      return fail(std::move(rpc.error()));
+    }
+    e.compute_host = e.compute_host_partial = (*rpc)[1] + e.mtp_compute_host;
     return {};
   }
   const std::string api = device_prefix(in.api);

@@ -269,6 +269,21 @@ TEST_CASE("estimate: an older build's estimate is not below its published buffer
   CHECK(run(*m, in).compute_output < e.compute_output);
 }
 
+TEST_CASE("estimate: a CPU build charges host memory the compute buffer it keeps beside rpc devices") {
+  // tests/fixtures/llama-server/startup-llama-3.1-8b-rpc2.log: the zoo's Llama 3.1 8B over two
+  // rpc-servers, -c 4096 -np 1 -fa on: "CPU compute buffer size = 20.01 MiB" beside them.
+  auto m = testing::zoo::in_memory("llama-3.1-8b");
+  REQUIRE(m.has_value());
+  auto in = settings(4096, 1, false);
+  in.flash_attn = true;
+  in.api = config::GpuApi::cpu;
+  const auto e = run(*m, in);
+  CHECK(mib(e.compute_host) >= 20.01);
+  CHECK(mib(e.compute_host) <= 20.01 * 1.05);
+  CHECK(e.compute_host_partial == e.compute_host);
+  CHECK(e.compute_output == e.compute_cpu); // each rpc device: the whole graph's (docs/vram.md)
+}
+
 TEST_CASE("estimate: GQA llama weights per layer and input/output split") {
   tg::TinyModel tm;
   tm.n_vocab = 100;

@@ -116,6 +116,26 @@ Result<SysfsMemory> read_intel_sysfs_memory(const std::filesystem::path& card_di
 // answer, not a failure; no header at all is.
 Result<ProbeResult> parse_list_devices(std::string_view out);
 
+// One device of an rpc-server as `llama-server --rpc ENDPOINT,… --list-devices` lists it:
+// "  RPC0: 127.0.0.1:50052 (24105 MiB, 24105 MiB free)" (b10587, ggml-rpc.cpp).
+struct RpcListedDevice {
+  std::string device;   // "RPC0": numbered across the servers of --rpc, in their order
+  std::string endpoint; // its description: the endpoint as given to --rpc
+  std::uint64_t total_bytes = 0;
+  std::uint64_t free_bytes = 0; // at most the total
+};
+struct RpcListing {
+  std::vector<RpcListedDevice> devices; // as listed: each server's in its own device order
+  // Endpoints of "Failed to connect to ENDPOINT" lines: servers that did not answer (then
+  // listed with no device).
+  std::vector<std::string> unreachable;
+  std::vector<std::string> warnings;
+};
+// The rpc devices of that output (stdout and stderr together); the asking build's own devices
+// (CPU, a local GPU) are skipped, malformed device lines skipped with a warning. bad_request
+// without an "Available devices:" line.
+Result<RpcListing> parse_rpc_list_devices(std::string_view out);
+
 // `llama-server --version` (stderr): "version: 0.2.0-dev (build 10587, commit 3f545becc)" (from
 // 2026) or "version: 10587 (3f545becc)" (before), then "built with <compiler> for <target>".
 struct LlamaVersion {

@@ -1,6 +1,7 @@
 // parse_list_devices and parse_llama_version: what a llama.cpp build says of itself
 // (common_print_available_devices and llama_print_build_info in llama.cpp's common/).
 
+#include <algorithm>
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
@@ -196,6 +197,66 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
         (core::trim(out).empty() ? std::string() : ": " + quote(out))));
   }
   return result;
+}
+
+Result<RpcListing> parse_rpc_list_devices(std::string_view out) {
+  constexpr std::string_view k_tool = "llama-server --rpc … --list-devices";
+  constexpr std::string_view k_failed = "Failed to connect to ";
+  ProbeResult scratch; // add_warning's bounded list
+  RpcListing listing;
+  bool header = false;
+  for (const detail::Line& line : detail::split_lines(out)) {
+    const std::string_view text = core::trim(line.text);
+    // ggml-rpc logs "0.00.010.306 E Failed to connect to HOST:PORT" on stderr for a server
+    // that does not answer, and lists the others' devices.
+    if (const std::size_t at = text.find(k_failed); at != std::string_view::npos) {
+      std::string endpoint = detail::clean_text(text.substr(at + k_failed.size()));
+      if (!endpoint.empty() && listing.unreachable.size() < detail::k_max_devices &&
+          std::ranges::find(listing.unreachable, endpoint) == listing.unreachable.end()) {
+        listing.unreachable.push_back(std::move(endpoint));
+      }
+      continue;
+    }
+    if (!header) {
+      header = text == "Available devices:";
+      continue; // backend start-up logs before the list
+    }
+    if (text.empty() || text == "(none)") {
+      continue;
+    }
+    const auto d = device_line(text);
+    if (!d) {
+      add_warning(scratch, k_tool, line.number, "not a device line: " + quote(text));
+      continue;
+    }
+    const auto [prefix, ordinal] = split_name(d->name);
+    if (prefix != "RPC") {
+      continue; // the asking build's own devices
+    }
+    const auto total = detail::mib_to_bytes(d->total_mib);
+    const auto free = detail::mib_to_bytes(d->free_mib);
+    if (!ordinal || !total || !free || d->description.empty()) {
+      add_warning(scratch, k_tool, line.number,
+                  "device " + quote(d->name) +
+                      (!ordinal                 ? " has no device number"
+                       : d->description.empty() ? " names no endpoint"
+                                                : ": implausible memory figures") +
+                      "; ignored");
+      continue;
+    }
+    if (listing.devices.size() >= detail::k_max_devices) {
+      add_warning(scratch, k_tool, line.number, "too many devices; the rest are ignored");
+      break;
+    }
+    listing.devices.push_back({d->name, d->description, *total, std::min(*free, *total)});
+  }
+  if (!header) {
+    return core::fail(core::Error::bad_request(
+        std::string(k_tool) + ": no \"Available devices:\" line in the output" +
+        (core::trim(out).empty() ? std::string() : ": " + quote(out))));
+  }
+  listing.warnings = std::move(scratch.warnings);
+  return listing;
 }
 
 namespace {

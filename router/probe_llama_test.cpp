@@ -189,6 +189,89 @@ TEST_CASE("parse_list_devices: no list at all is bad_request") {
   }
 }
 
+namespace {
+
+// `llama-server --rpc … --list-devices 2>&1` of b10587, tests/fixtures/llama-server/`name`.
+RpcListing rpc_listing(const std::string& name) {
+  std::ifstream in(std::filesystem::path(ASK_SOURCE_DIR) / "tests/fixtures/llama-server" / name,
+                   std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), name);
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto r = parse_rpc_list_devices(text.str());
+  REQUIRE_MESSAGE(r, name);
+  return *r;
+}
+
+} // namespace
+
+TEST_CASE("parse_rpc_list_devices: two servers, each device described by its endpoint") {
+  const RpcListing two = rpc_listing("list-devices-rpc2.txt");
+  CHECK(two.warnings.empty());
+  CHECK(two.unreachable.empty());
+  REQUIRE(two.devices.size() == 2);
+  CHECK(two.devices[0].device == "RPC0");
+  CHECK(two.devices[0].endpoint == "127.0.0.1:50252");
+  CHECK(two.devices[0].total_bytes == 24105 * k_mib);
+  CHECK(two.devices[0].free_bytes == 24105 * k_mib);
+  CHECK(two.devices[1].device == "RPC1");
+  CHECK(two.devices[1].endpoint == "127.0.0.1:50253");
+}
+
+TEST_CASE("parse_rpc_list_devices: a server that does not answer is named, not listed") {
+  const RpcListing one = rpc_listing("list-devices-rpc-one-down.txt");
+  CHECK(one.unreachable == std::vector<std::string>{"127.0.0.1:50299"});
+  REQUIRE(one.devices.size() == 1);
+  CHECK(one.devices[0].endpoint == "127.0.0.1:50252");
+  const RpcListing none = rpc_listing("list-devices-rpc-down.txt");
+  CHECK(none.devices.empty());
+  CHECK(none.unreachable == std::vector<std::string>{"127.0.0.1:50299"});
+  CHECK(none.warnings.empty());
+}
+
+TEST_CASE("parse_rpc_list_devices: the asking build's own devices are skipped") {
+  const auto r =
+      parse_rpc_list_devices("ggml_cuda_init: found 1 CUDA devices:\n"
+                             "Available devices:\n"
+                             "  CUDA0: NVIDIA GeForce RTX 3090 (24135 MiB, 23811 MiB free)\n"
+                             "  RPC0: [fe80::1]:50052 (8176 MiB, 7000 MiB free)\n"
+                             "  RPC1: [fe80::1]:50052 (8176 MiB, 9000 MiB free)\n");
+  REQUIRE(r);
+  CHECK(r->warnings.empty());
+  REQUIRE(r->devices.size() == 2);
+  CHECK(r->devices[0].endpoint == "[fe80::1]:50052");
+  CHECK(r->devices[0].free_bytes == 7000 * k_mib);
+  CHECK(r->devices[1].free_bytes == 8176 * k_mib); // never more than the total
+}
+
+TEST_CASE("parse_rpc_list_devices: malformed lines are skipped with a warning naming them") {
+  const auto r = parse_rpc_list_devices("Available devices:\n"
+                                        "  RPC0: 10.0.0.2:50052 (8176 MiB, lots free)\n"
+                                        "  RPC: 10.0.0.2:50052 (8176 MiB, 8000 MiB free)\n"
+                                        "  RPC1: (8176 MiB, 8000 MiB free)\n"
+                                        "  RPC2: 10.0.0.2:50052 (99999999999 MiB, 1 MiB free)\n"
+                                        "garbage\n"
+                                        "  RPC3: 10.0.0.3:50052 (8176 MiB, 8000 MiB free)\n");
+  REQUIRE(r);
+  REQUIRE(r->devices.size() == 1);
+  CHECK(r->devices[0].device == "RPC3");
+  REQUIRE(r->warnings.size() == 5);
+  CHECK(r->warnings[0] == "llama-server --rpc … --list-devices line 2: not a device line: "
+                          "'RPC0: 10.0.0.2:50052 (8176 MiB, lots free)'");
+  CHECK(r->warnings[1].ends_with("device 'RPC' has no device number; ignored"));
+  CHECK(r->warnings[2].ends_with("not a device line: 'RPC1: (8176 MiB, 8000 MiB free)'"));
+  CHECK(r->warnings[3].ends_with("device 'RPC2': implausible memory figures; ignored"));
+  CHECK(r->warnings[4].ends_with("line 6: not a device line: 'garbage'"));
+  for (const char* text :
+       {"", "error: invalid argument: --rpc\n", "RPC0: h:1 (1 MiB, 1 MiB free)\n"}) {
+    const auto bad = parse_rpc_list_devices(text);
+    REQUIRE_FALSE_MESSAGE(bad, text);
+    CHECK(bad.error().kind == core::ErrorKind::bad_request);
+    CHECK(bad.error().message.starts_with("llama-server --rpc … --list-devices: no \"Available "
+                                          "devices:\" line"));
+  }
+}
+
 TEST_CASE("parse_llama_version: the shapes llama.cpp has printed") {
   SUBCASE("b10587 built here without git: build 0, commit unknown") {
     const auto v = parse_llama_version(gpu_fixture("llama-server-version-b10587-cpu-no-git.txt"));
