@@ -445,7 +445,13 @@ TEST_CASE("askd: /v1/models lists models, councils and aliases - /health answers
   Reply health = askd.request("GET", "/health");
   CHECK(health.status == 200);
   CHECK(health.header("Content-Type") == "application/json");
-  CHECK(Json::parse(health.body) == Json{{"status", "ok"}, {"api_key_required", false}});
+  Json said = Json::parse(health.body);
+  // The instance id: 16 hex digits, drawn at start (a peer tells askds apart by it).
+  const std::string instance = said.value("instance", "");
+  CHECK(instance.size() == 16);
+  CHECK(instance.find_first_not_of("0123456789abcdef") == std::string::npos);
+  said.erase("instance");
+  CHECK(said == Json{{"status", "ok"}, {"api_key_required", false}});
   // The 404s and the 405 are logged like every error askd answers itself; the listings are
   // not.
   CHECK(askd.log_lines().size() == 5);
