@@ -141,6 +141,10 @@ private:
   // The attempt under way answered: who served (a peer's answer labelled with its machine),
   // the path and the failures it adds, and when.
   void served(const config::Model& model);
+  // What a peer tried before it answered or gave up (its X-Fallback-Path and -Reasons,
+  // labelled), spliced into this request's path and attempts in place of `name@machine`;
+  // `last`: the peer's failure when it gave up, kept with its last attempt.
+  void take_peer_route(const config::Model& model, std::optional<core::Error> last);
   Outcome attempt_failed(const config::Model& model, core::Error error, std::string reason);
   // `retry_after_s`: Retry-After of a 503 (a 429 always says 1); 0 = none.
   void respond_error(int status, const core::Json& body, const std::string& message,
@@ -606,15 +610,25 @@ ChatCall::Outcome ChatCall::relay_stream(const config::Model& model, ChunkStream
 void ChatCall::served(const config::Model& model) {
   m_rec.served_s = seconds_between(m_attempt_start, m_deps.clock.now());
   m_rec.served_by = m_answer.served_by.empty() ? m_label : m_answer.served_by;
+  take_peer_route(model, std::nullopt);
+}
+
+void ChatCall::take_peer_route(const config::Model& model, std::optional<core::Error> last) {
   if (!m_answer.path.empty()) {
     m_rec.path.pop_back(); // the peer's own path says more than `name@machine` alone
     m_rec.path.insert(m_rec.path.end(), m_answer.path.begin(), m_answer.path.end());
   }
-  for (auto& [label, reason] : m_answer.failed) {
-    m_rec.attempts.push_back(
-        {label, model.backend, reason,
-         core::Error::upstream(502, "failed on " + model.backend + " (" + reason + ")"), 0.0});
+  const double seconds = seconds_between(m_attempt_start, m_deps.clock.now());
+  for (std::size_t i = 0; i < m_answer.failed.size(); ++i) {
+    auto& [label, reason] = m_answer.failed[i];
+    const bool gave_up = last && i + 1 == m_answer.failed.size();
+    core::Error error =
+        gave_up ? std::move(*last)
+                : core::Error::upstream(502, "failed on " + model.backend + " (" + reason + ")");
+    m_rec.attempts.push_back({std::move(label), model.backend, std::move(reason), std::move(error),
+                              gave_up ? seconds : 0.0});
   }
+  m_answer = PeerAnswer{};
 }
 
 bool ChatCall::write_chunk(core::Json& chunk) {
@@ -647,26 +661,14 @@ ChatCall::Outcome ChatCall::attempt_failed(const config::Model& model, core::Err
     respond_error(status, body, error.describe());
     return Outcome::finished;
   }
-  const double seconds = seconds_between(m_attempt_start, m_deps.clock.now());
   if (!m_answer.failed.empty()) {
     // A peer that failed says what it tried and why each failed: that, labelled, rather than
     // its 502 alone.
-    if (!m_answer.path.empty()) {
-      m_rec.path.pop_back();
-      m_rec.path.insert(m_rec.path.end(), m_answer.path.begin(), m_answer.path.end());
-    }
-    for (std::size_t i = 0; i < m_answer.failed.size(); ++i) {
-      auto& [label, why] = m_answer.failed[i];
-      const bool last = i + 1 == m_answer.failed.size();
-      m_rec.attempts.push_back(
-          {std::move(label), model.backend, std::move(why),
-           last ? std::move(error) : core::Error::upstream(502, "failed on " + model.backend),
-           last ? seconds : 0.0});
-    }
-    m_answer = PeerAnswer{};
+    take_peer_route(model, std::move(error));
     return Outcome::failed_over;
   }
-  m_rec.attempts.push_back({m_label, model.backend, std::move(reason), std::move(error), seconds});
+  m_rec.attempts.push_back({m_label, model.backend, std::move(reason), std::move(error),
+                            seconds_between(m_attempt_start, m_deps.clock.now())});
   return Outcome::failed_over;
 }
 

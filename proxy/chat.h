@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "config/config.h"
 #include "config/types.h"
@@ -47,7 +48,7 @@ struct ChatDeps {
 
 class ChatHandler {
 public:
-  explicit ChatHandler(ChatDeps deps) : m_deps(deps) {}
+  explicit ChatHandler(ChatDeps deps) : m_deps(std::move(deps)) {}
 
   // Answers one request on `exchange` through `door` (chat_dialect() for chat completions);
   // never throws for anything a client or backend does. `body`: the request's body, when the

@@ -7,6 +7,8 @@
 // {"input_tokens": N}. Nothing is generated and no concurrency permit is taken, but a managed
 // model is loaded when it is not (its tokenizer lives in its llama-server).
 
+#include <utility>
+
 #include "proxy/chat.h"
 #include "proxy/dialect.h"
 
@@ -14,7 +16,7 @@ namespace ask::proxy {
 
 class TokenCounter {
 public:
-  explicit TokenCounter(ChatDeps deps) : m_deps(deps) {}
+  explicit TokenCounter(ChatDeps deps) : m_deps(std::move(deps)) {}
 
   // Answers one request on `exchange`, in `door`'s shapes (its request, its errors).
   void handle(const net::HttpRequest& request, net::Exchange& exchange, const Dialect& door);

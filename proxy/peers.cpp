@@ -257,8 +257,9 @@ std::optional<core::Error> Peer::unavailable() const {
                                                 : std::chrono::steady_clock::duration::zero();
   char text[96];
   std::snprintf(text, sizeof text, " since %.1f s: ", seconds(now - m_health.since()));
+  const bool loop = m_health.state() == PeerHealth::State::loop;
   std::string message =
-      m_name + " is " + std::string(to_string(m_health.state())) + text + m_health.last_error();
+      m_name + (loop ? " is refused as a loop" : " is down") + text + m_health.last_error();
   std::snprintf(text, sizeof text, "; next probe in %.1f s", seconds(next));
   return core::Error::connect(message + text);
 }
