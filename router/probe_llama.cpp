@@ -128,14 +128,25 @@ std::pair<std::string_view, std::optional<std::uint64_t>> split_name(std::string
   return {name.substr(0, end), numbered ? detail::parse_u64(digits) : std::nullopt};
 }
 
-} // namespace
+// What `each` sees of one line of `--list-devices` output below "Available devices:": the
+// line's number and text, and the device it lists (nullopt: not a device line).
+struct ListedLine {
+  std::size_t number = 0;
+  std::string_view text;
+  std::optional<DeviceLine> device;
+};
 
-Result<ProbeResult> parse_list_devices(std::string_view out) {
-  ProbeResult result;
+// Walks `out`: lines `skip` takes (any line, before the list too) are passed over; then each
+// line of the list that is not empty or "(none)" goes to `each`, until it returns false.
+// False when the output has no "Available devices:" line.
+template <class Skip, class Each>
+bool walk_device_list(std::string_view out, Skip skip, Each each) {
   bool header = false;
-  std::set<std::pair<config::GpuApi, int>> seen;
   for (const detail::Line& line : detail::split_lines(out)) {
     const std::string_view text = core::trim(line.text);
+    if (skip(text)) {
+      continue;
+    }
     if (!header) {
       header = text == "Available devices:";
       continue; // backend start-up logs before the list
@@ -143,14 +154,28 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
     if (text.empty() || text == "(none)") {
       continue;
     }
-    const auto d = device_line(text);
+    if (!each(ListedLine{line.number, text, device_line(text)})) {
+      break;
+    }
+  }
+  return header;
+}
+
+} // namespace
+
+Result<ProbeResult> parse_list_devices(std::string_view out) {
+  ProbeResult result;
+  std::set<std::pair<config::GpuApi, int>> seen;
+  const auto no_skip = [](std::string_view) { return false; };
+  const bool header = walk_device_list(out, no_skip, [&](const ListedLine& line) {
+    const auto& d = line.device;
     if (!d) {
-      add_warning(result, k_list_devices, line.number, "not a device line: " + quote(text));
-      continue;
+      add_warning(result, k_list_devices, line.number, "not a device line: " + quote(line.text));
+      return true;
     }
     const auto [prefix, ordinal] = split_name(d->name);
     if (prefix == "BLAS" || prefix == "CPU" || prefix == "ACCEL") {
-      continue; // host devices: no GPU memory to place on
+      return true; // host devices: no GPU memory to place on
     }
     const auto api = api_of(prefix);
     if (!api || !ordinal || *ordinal >= detail::k_max_devices) {
@@ -158,23 +183,23 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
                   "device " + quote(d->name) +
                       (api ? " has no device number" : " is of a backend askd does not place on") +
                       "; ignored");
-      continue;
+      return true;
     }
     const auto total = detail::mib_to_bytes(d->total_mib);
     const auto free = detail::mib_to_bytes(d->free_mib);
     if (!total || !free) {
       add_warning(result, k_list_devices, line.number,
                   "device " + quote(d->name) + ": implausible memory figures; ignored");
-      continue;
+      return true;
     }
     if (!seen.emplace(*api, static_cast<int>(*ordinal)).second) {
       add_warning(result, k_list_devices, line.number,
                   "device " + quote(d->name) + " repeated; ignored");
-      continue;
+      return true;
     }
     if (result.gpus.size() >= detail::k_max_devices) {
       add_warning(result, k_list_devices, line.number, "too many devices; the rest are ignored");
-      break;
+      return false;
     }
     ProbedGpu gpu;
     gpu.api = *api;
@@ -190,7 +215,8 @@ Result<ProbeResult> parse_list_devices(std::string_view out) {
     gpu.free_bytes = std::min(*free, *total);
     gpu.source = "llama-server";
     result.gpus.push_back(std::move(gpu));
-  }
+    return true;
+  });
   if (!header) {
     return core::fail(core::Error::bad_request(
         "llama-server --list-devices: no \"Available devices:\" line in the output" +
@@ -204,34 +230,29 @@ Result<RpcListing> parse_rpc_list_devices(std::string_view out) {
   constexpr std::string_view k_failed = "Failed to connect to ";
   ProbeResult scratch; // add_warning's bounded list
   RpcListing listing;
-  bool header = false;
-  for (const detail::Line& line : detail::split_lines(out)) {
-    const std::string_view text = core::trim(line.text);
-    // ggml-rpc logs "0.00.010.306 E Failed to connect to HOST:PORT" on stderr for a server
-    // that does not answer, and lists the others' devices.
-    if (const std::size_t at = text.find(k_failed); at != std::string_view::npos) {
-      std::string endpoint = detail::clean_text(text.substr(at + k_failed.size()));
-      if (!endpoint.empty() && listing.unreachable.size() < detail::k_max_devices &&
-          std::ranges::find(listing.unreachable, endpoint) == listing.unreachable.end()) {
-        listing.unreachable.push_back(std::move(endpoint));
-      }
-      continue;
+  // ggml-rpc logs "0.00.010.306 E Failed to connect to HOST:PORT" on stderr for a server that
+  // does not answer, and lists the others' devices.
+  const auto unreachable = [&](std::string_view text) {
+    const std::size_t at = text.find(k_failed);
+    if (at == std::string_view::npos) {
+      return false;
     }
-    if (!header) {
-      header = text == "Available devices:";
-      continue; // backend start-up logs before the list
+    std::string endpoint = detail::clean_text(text.substr(at + k_failed.size()));
+    if (!endpoint.empty() && listing.unreachable.size() < detail::k_max_devices &&
+        std::ranges::find(listing.unreachable, endpoint) == listing.unreachable.end()) {
+      listing.unreachable.push_back(std::move(endpoint));
     }
-    if (text.empty() || text == "(none)") {
-      continue;
-    }
-    const auto d = device_line(text);
+    return true;
+  };
+  const bool header = walk_device_list(out, unreachable, [&](const ListedLine& line) {
+    const auto& d = line.device;
     if (!d) {
-      add_warning(scratch, k_tool, line.number, "not a device line: " + quote(text));
-      continue;
+      add_warning(scratch, k_tool, line.number, "not a device line: " + quote(line.text));
+      return true;
     }
     const auto [prefix, ordinal] = split_name(d->name);
     if (prefix != "RPC") {
-      continue; // the asking build's own devices
+      return true; // the asking build's own devices
     }
     const auto total = detail::mib_to_bytes(d->total_mib);
     const auto free = detail::mib_to_bytes(d->free_mib);
@@ -242,14 +263,15 @@ Result<RpcListing> parse_rpc_list_devices(std::string_view out) {
                        : d->description.empty() ? " names no endpoint"
                                                 : ": implausible memory figures") +
                       "; ignored");
-      continue;
+      return true;
     }
     if (listing.devices.size() >= detail::k_max_devices) {
       add_warning(scratch, k_tool, line.number, "too many devices; the rest are ignored");
-      break;
+      return false;
     }
     listing.devices.push_back({d->name, d->description, *total, std::min(*free, *total)});
-  }
+    return true;
+  });
   if (!header) {
     return core::fail(core::Error::bad_request(
         std::string(k_tool) + ": no \"Available devices:\" line in the output" +
