@@ -253,10 +253,10 @@ struct HostSpec {
 
 // One device of a llama.cpp rpc-server (ggml-rpc-server) that managed models may use.
 struct RpcSpec {
-  std::string id;           // unique among GPUs and rpc devices; what models' `gpus` refer to
-  std::string name;         // defaults to the endpoint
-  std::string endpoint;     // "host:port" ("[v6]:port"), as llama-server's --rpc takes it
-  int device = 0;           // the device's number on that server (a server may expose several)
+  std::string id;       // unique among GPUs and rpc devices; what models' `gpus` refer to
+  std::string name;     // defaults to the endpoint
+  std::string endpoint; // "host:port" ("[v6]:port"), as llama-server's --rpc takes it
+  int device = 0;       // the device's number on that server (a server may expose several)
   // What askd may place there, all of it. None: what the server reports when askd starts
   // (`llama-server --rpc ENDPOINT --list-devices`), under the default cap and gpus.reserve; a
   // CPU device reports the whole host's memory of its machine.

@@ -56,7 +56,8 @@ TEST_CASE("contains_token: elements of a comma-separated list, any case") {
   CHECK_FALSE(contains_token("a;close", "close")); // parameters are not split off
 }
 
-TEST_CASE("split_trimmed: the elements of a header list, trimmed, empty ones dropped, at most max") {
+TEST_CASE(
+    "split_trimmed: the elements of a header list, trimmed, empty ones dropped, at most max") {
   using V = std::vector<std::string_view>;
   CHECK(split_trimmed("a>b>c", '>') == V{"a", "b", "c"});
   CHECK(split_trimmed(" x=1 ,\ty=2, ,,z ", ',') == V{"x=1", "y=2", "z"});

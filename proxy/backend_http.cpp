@@ -31,8 +31,7 @@ core::Result<net::ResponseStream> BackendHttp::post_json(std::string_view path,
   request.target = m_base_path + std::string(path);
   request.headers =
       headers(stream ? "text/event-stream, application/x-ndjson" : "application/json");
-  request.headers.insert(request.headers.end(), ctx.extra_headers.begin(),
-                         ctx.extra_headers.end());
+  request.headers.insert(request.headers.end(), ctx.extra_headers.begin(), ctx.extra_headers.end());
   request.body = core::dump_json(body);
   auto response = m_client->start(request, ctx.timeouts, ctx.watch);
   if (!response) {

@@ -17,8 +17,7 @@ class ChainCompleter final : public core::Completer {
 public:
   // `deps` must outlive the completer; `request_id` names the council's request in logs;
   // `via`: the askds the request went through, this one last (X-Ask-Via).
-  ChainCompleter(const ChatDeps& deps, net::Watch watch, std::string request_id,
-                 std::string via);
+  ChainCompleter(const ChatDeps& deps, net::Watch watch, std::string request_id, std::string via);
 
   // Thread-safe. Errors: cancelled (the client left), a not-falling-back error of one model
   // (the request's own fault), or upstream_status 502 naming each failed model.

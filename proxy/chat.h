@@ -36,7 +36,7 @@ struct ChatDeps {
   ProxyMetrics& metrics;
   RequestLog& log;
   const core::Clock& clock;
-  const AliasStore* aliases = nullptr; // runtime aliases; none: the config's alone
+  const AliasStore* aliases = nullptr;  // runtime aliases; none: the config's alone
   const PeerDirectory* peers = nullptr; // the models other askds offer here; none: no peers
   std::string instance;                 // this askd's id, for X-Ask-Via (proxy/peers.h)
 

@@ -21,7 +21,9 @@ void check(bool ok) {
   }
 }
 
-bool labelled(std::string_view label) { return label.ends_with("@box2"); }
+bool labelled(std::string_view label) {
+  return label.ends_with("@box2");
+}
 
 } // namespace
 
