@@ -371,8 +371,12 @@ TEST_CASE(
       {"models", Json::object()}};
   AskdProcess front(front_cfg.dump(2));
   REQUIRE(eventually(
-      [&] { return front.get("/v1/models").second.find("keep/fast-9b") != std::string::npos; }, 10s,
-      20ms));
+      [&] {
+        const std::string listed = front.get("/v1/models").second;
+        return listed.find("keep/fast-9b") != std::string::npos &&
+               listed.find("box2/fast-1b") != std::string::npos;
+      },
+      10s, 20ms));
   AskUser user(world.config(), front.port());
 
   AskResult r = user.run({"-m", "box2/fast-1b", "from the other machine"});
