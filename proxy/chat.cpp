@@ -219,9 +219,10 @@ void ChatCall::run() {
     }
     chain_of = resolved->council->chairman;
   }
-  auto chain = m_deps.config.find_model(chain_of) == nullptr && find_model(chain_of) != nullptr
-                   ? core::Result<std::vector<std::string>>({chain_of}) // a peer's model
-                   : config::fallback_chain(m_deps.config, chain_of);
+  // A peer's model is its own chain: its fallbacks are the peer's business (or none).
+  const bool peers_model = m_peer_models != nullptr && m_peer_models->find(chain_of) != nullptr;
+  auto chain = peers_model ? core::Result<std::vector<std::string>>({chain_of})
+                           : config::fallback_chain(m_deps.config, chain_of);
   if (!chain) {
     reject(chain.error().status_for_client(), "bad_request", chain.error());
     return;

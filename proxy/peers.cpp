@@ -10,6 +10,7 @@
 
 #include "core/strings.h"
 #include "proxy/backend_http.h"
+#include "proxy/metrics.h"
 
 namespace ask::proxy {
 
@@ -53,21 +54,6 @@ net::ClientTimeouts probe_timeouts() {
   t.idle = std::chrono::milliseconds(2'000);
   t.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(3'000);
   return t;
-}
-
-std::string escape_label(std::string_view s) {
-  std::string out;
-  for (const char c : s) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 // The part of an askd's /api/status the page shows of a peer's machine.
@@ -573,7 +559,7 @@ void PeerDirectory::render_metrics(std::string& out) const {
       std::lock_guard lock(e->peer->m_mutex);
       is_up = e->peer->m_health.state() == PeerHealth::State::up;
     }
-    const std::string label = "{peer=\"" + escape_label(e->backend->name) + "\"} ";
+    const std::string label = "{peer=\"" + escape_label_value(e->backend->name) + "\"} ";
     std::lock_guard lock(m_mutex);
     up += "askd_peer_up" + label + (is_up ? "1\n" : "0\n");
     models += "askd_peer_models" + label + std::to_string(e->offered.size()) + "\n";
