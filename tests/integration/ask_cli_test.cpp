@@ -249,10 +249,14 @@ TEST_CASE("ask: without default_tier the 9b tier is the default; with no such ti
 
   config["tiers"] = {{"nine", "fast-9b"}, {"tiny", "fast-1b"}};
   AskUser user(config, world.askd().port());
-  const std::size_t proxied = world.askd().log_lines().size();
+  // askd writes a request's line after its response: wait for the one request so far.
+  const std::size_t proxied = world.askd().wait_log_lines(1).size();
+  REQUIRE(proxied == 1);
+  const std::size_t backend_before = world.llama_requests() + world.ollama_requests();
   AskResult none = user.run({"which model?"});
   CHECK(none.code == 2);
   CHECK(contains(none.err, "default_tier"));
+  CHECK(world.llama_requests() + world.ollama_requests() == backend_before);
   CHECK(world.askd().log_lines().size() == proxied);
   CHECK(user.run({"--nine", "which model?"}).code == 0); // a tier of the user's own naming
   CHECK(last_request(world.ollama())["model"] == "qwen3.5:9b");

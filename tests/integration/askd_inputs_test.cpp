@@ -453,8 +453,13 @@ TEST_CASE("askd: /v1/models lists models, councils and aliases - /health answers
   said.erase("instance");
   CHECK(said == Json{{"status", "ok"}, {"api_key_required", false}});
   // The 404s and the 405 are logged like every error askd answers itself; the listings are
-  // not.
-  CHECK(askd.log_lines().size() == 5);
+  // not. A line is written after its response: wait for the fifth, then make sure no sixth
+  // follows the /health that came after the last of them.
+  CHECK(askd.wait_log_lines(5).size() == 5);
+  CHECK(askd.request("GET", "/v1/models/nope").status == 404);
+  const auto lines = askd.wait_log_lines(6);
+  REQUIRE(lines.size() == 6);
+  CHECK(lines.back()["status"] == 404);
 }
 
 TEST_CASE("askd inputs: SIGHUP rotates the API keys, file: keys included") {
