@@ -401,7 +401,7 @@ TEST_CASE("attach: totals over all the attachments of a question") {
                                          "once encoded (images in base64), more than the 30 MiB"));
 }
 
-TEST_CASE("attach: http and https URLs are sent, not fetched; other schemes are refused") {
+TEST_CASE("attach: http and https URLs are sent, not fetched - other schemes are refused") {
   for (const char* url : {"http://example.com/cat.png", "https://example.com/a/b.jpg?w=1#x",
                           "HTTPS://EXAMPLE.COM/x"}) {
     CAPTURE(url);

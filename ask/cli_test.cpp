@@ -42,7 +42,7 @@ auto parse(std::vector<std::string> args) {
 
 } // namespace
 
-TEST_CASE("ask cli: a tier flag from the config selects the tier; words form the prompt") {
+TEST_CASE("ask cli: a tier flag from the config selects the tier - words form the prompt") {
   auto inv = parse({"--think", "why", "is", "the", "sky", "blue?"});
   REQUIRE(inv.has_value());
   CHECK(inv->command == Command::ask);
@@ -53,7 +53,7 @@ TEST_CASE("ask cli: a tier flag from the config selects the tier; words form the
   CHECK(user_tier->ask.tier == "tiny-model");
 }
 
-TEST_CASE("ask cli: no tier leaves the choice to the default; -m takes any name") {
+TEST_CASE("ask cli: no tier leaves the choice to the default - -m takes any name") {
   auto plain = parse({"hello"});
   REQUIRE(plain.has_value());
   CHECK_FALSE(plain->ask.tier.has_value());
@@ -211,7 +211,7 @@ TEST_CASE("ask cli: a lone misspelt command is an error with a suggestion") {
   CHECK(word->command == Command::ask);
 }
 
-TEST_CASE("ask cli: -a and -f repeat and take one value each; the words stay the prompt") {
+TEST_CASE("ask cli: -a and -f repeat and take one value each - the words stay the prompt") {
   auto inv = parse({"-a", "x.png", "describe", "-a", "y.png", "-f", "notes.txt", "both"});
   REQUIRE(inv.has_value());
   const auto& a = inv->ask.attachments;
@@ -245,7 +245,7 @@ TEST_CASE("ask cli: conversations: -c or --cid, a valid id, not with --no-histor
   CHECK_FALSE(parse({"-c", "--no-history", "hi"}).has_value());
 }
 
-TEST_CASE("ask cli: logs takes -n, -q as its query, --cid and --json; completion a shell") {
+TEST_CASE("ask cli: logs takes -n, -q as its query, --cid and --json - completion a shell") {
   auto logs = parse({"-q", "logs", "-n", "3", "-q", "dead lock", "--json"});
   REQUIRE(logs.has_value());
   CHECK(logs->command == Command::logs);

@@ -85,7 +85,7 @@ TEST_CASE("History: a new file is empty, made 0600 in new folders made 0700") {
   }
 }
 
-TEST_CASE("History: append then read back every field; ts from the clock when 0") {
+TEST_CASE("History: append then read back every field - ts from the clock when 0") {
   HistoryHarness h;
   auto history = h.open();
   hist::Exchange e = history_exchange("c1", "héllo\nworld", "an answer");
@@ -131,7 +131,7 @@ TEST_CASE("History: append then read back every field; ts from the clock when 0"
   CHECK(b.answer.empty());
 }
 
-TEST_CASE("History: conversations read oldest first; last_cid is the newest exchange's") {
+TEST_CASE("History: conversations read oldest first - last_cid is the newest exchange's") {
   HistoryHarness h;
   auto history = h.open();
   history_append_ok(*history, history_exchange("a", "a1", "A1"));
@@ -267,7 +267,7 @@ TEST_CASE("History: search matches all words in prompt or answer, newest first")
         std::vector<std::string>{"mutex question", "why does this deadlock"});
 }
 
-TEST_CASE("History: match_expression quotes every word; nothing is FTS5 syntax") {
+TEST_CASE("History: match_expression quotes every word - nothing is FTS5 syntax") {
   CHECK(hist::match_expression("") == "");
   CHECK(hist::match_expression(" \t\n ") == "");
   CHECK(hist::match_expression("why deadlock") == R"("why" "deadlock")");

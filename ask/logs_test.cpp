@@ -99,7 +99,7 @@ TEST_CASE("ask logs: no history file yet is said on stderr, with nothing on stdo
   CHECK_FALSE(fs::exists(h.db_path())); // reading never creates it
 }
 
-TEST_CASE("ask logs: text output, newest first; --cid reads oldest first") {
+TEST_CASE("ask logs: text output, newest first - --cid reads oldest first") {
   HistoryTimeZone utc("UTC0");
   HistoryHarness h;
   {
@@ -158,7 +158,7 @@ TEST_CASE("ask logs: text output, newest first; --cid reads oldest first") {
   CHECK(none.err().find("no exchanges match") != std::string::npos);
 }
 
-TEST_CASE("ask logs: --json is one array of exchanges; -q filters") {
+TEST_CASE("ask logs: --json is one array of exchanges - -q filters") {
   HistoryHarness h;
   {
     auto history = h.open();

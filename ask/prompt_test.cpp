@@ -20,7 +20,7 @@ TEST_CASE("ask prompt: nothing to ask is a usage error") {
   CHECK(assemble_prompt({}, "").error().kind == ask::core::ErrorKind::bad_request);
 }
 
-TEST_CASE("ask prompt: invalid UTF-8 becomes U+FFFD; code points are counted") {
+TEST_CASE("ask prompt: invalid UTF-8 becomes U+FFFD - code points are counted") {
   CHECK(ask::cli::to_valid_utf8("a\xff"
                                 "b") == "a\xEF\xBF\xBD"
                                         "b");

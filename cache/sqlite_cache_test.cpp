@@ -172,7 +172,7 @@ TEST_CASE("SqliteCache: a hit writes nothing: the database and its WAL stay as t
   CHECK((fs::exists(wal) ? fs::file_size(wal) : 0) == wal_size);
 }
 
-TEST_CASE("SqliteCache: entries expire after the TTL; forever never does") {
+TEST_CASE("SqliteCache: entries expire after the TTL - forever never does") {
   Harness h;
   auto cache = h.open(Duration::seconds(3600));
   put_ok(*cache, make_entry("k"));
@@ -738,7 +738,7 @@ TEST_CASE("SqliteCache: a lock held by another process bounds open, get and put"
   }
 }
 
-TEST_CASE("SqliteCache: another process's WAL write transaction bounds put; get goes on") {
+TEST_CASE("SqliteCache: another process's WAL write transaction bounds put - get goes on") {
   Harness h;
   make_cache_with_k1(h);
   LockingChild child(h.db_path(), LockHow::wal_write);
@@ -756,7 +756,7 @@ TEST_CASE("SqliteCache: another process's WAL write transaction bounds put; get 
   CHECK(get_ok(cache, "k2")->answer == "after the lock");
 }
 
-TEST_CASE("SqliteCache: a new file locked by its creator bounds open; it works once released") {
+TEST_CASE("SqliteCache: a new file locked by its creator bounds open - it works once released") {
   // The other process holds the file before any schema exists: open's user_version read, the
   // WAL switch and the schema all share the one deadline.
   Harness h;

@@ -45,7 +45,7 @@ struct stat stat_of(const fs::path& path) {
 
 } // namespace
 
-TEST_CASE("sqlite_file: busy and locked codes, plain or extended, are busy; others are not") {
+TEST_CASE("sqlite_file: busy and locked codes, plain or extended, are busy - others are not") {
   CHECK(sqlite_is_busy(SQLite::Exception("x", SQLITE_BUSY)));
   CHECK(sqlite_is_busy(SQLite::Exception("x", SQLITE_LOCKED)));
   CHECK(sqlite_is_busy(SQLite::Exception("x", SQLITE_BUSY_SNAPSHOT)));
@@ -58,7 +58,7 @@ TEST_CASE("sqlite_file: busy and locked codes, plain or extended, are busy; othe
   CHECK(sqlite_primary_code(SQLite::Exception("x", SQLITE_BUSY_SNAPSHOT)) == SQLITE_BUSY);
 }
 
-TEST_CASE("sqlite_file: corrupt and not-a-database codes are corrupt; busy and I/O are not") {
+TEST_CASE("sqlite_file: corrupt and not-a-database codes are corrupt - busy and I/O are not") {
   CHECK(sqlite_is_corrupt(SQLite::Exception("x", SQLITE_CORRUPT)));
   CHECK(sqlite_is_corrupt(SQLite::Exception("x", SQLITE_CORRUPT_VTAB)));
   CHECK(sqlite_is_corrupt(SQLite::Exception("x", SQLITE_NOTADB)));

@@ -78,7 +78,7 @@ TEST_CASE("Examples: config.jsonc describes the seed deployment") {
   check_round_trip(c);
 }
 
-TEST_CASE("Examples: workstation.jsonc is valid; only missing files are warned about") {
+TEST_CASE("Examples: workstation.jsonc is valid - only missing files are warned about") {
   const LoadedConfig loaded = loaded_or_fail(load_example("workstation.jsonc"));
   for (const Diagnostic& w : loaded.warnings) {
     CAPTURE(w.to_string());

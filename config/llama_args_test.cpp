@@ -223,7 +223,7 @@ TEST_CASE("llama args: load modes that do more than mmap stay on the command lin
   CHECK(both.rest == std::vector<std::string>{"-lm", "mmap+mlock"});
 }
 
-TEST_CASE("llama args: --long_name is --long-name; the last of a repeated setting wins") {
+TEST_CASE("llama args: --long_name is --long-name - the last of a repeated setting wins") {
   const ParsedLlamaArgs p =
       parse({"--ctx_size", "1024", "-c", "2048", "--ubatch_size", "256", "--no_kv_offload"});
   CHECK_MESSAGE(p.problems.empty(), problems(p));

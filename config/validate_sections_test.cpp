@@ -122,7 +122,7 @@ TEST_CASE("Config: malformed gpus.host is reported with its key path") {
   CHECK_DIAG(type, 2, "gpus.host", "expected an object");
 }
 
-TEST_CASE("Config: gpus.rpc lists rpc-server devices; GPU and rpc ids are one namespace") {
+TEST_CASE("Config: gpus.rpc lists rpc-server devices - GPU and rpc ids are one namespace") {
   const auto c = VALID(lines({
       "{",
       R"("gpus": {"devices": [{"id": "g0", "backend_index": {"cuda": 0}}],)",
@@ -310,7 +310,7 @@ TEST_CASE("Config: draft and mtp: bad values and both at once are errors naming 
                 testing::dump(d));
 }
 
-TEST_CASE("Config: mtp on a managed model; not on another backend") {
+TEST_CASE("Config: mtp on a managed model - not on another backend") {
   const auto c = VALID(with_managed_models({
       R"("a": {"backend": "l", "preset": "cuda", "gguf": "/m/a.gguf", "mtp": true},)",
       R"("b": {"backend": "l", "preset": "cuda", "gguf": "/m/b.gguf", "mtp": false})",
@@ -388,7 +388,7 @@ TEST_CASE("Config: rejects malformed listen addresses and api keys") {
 }
 
 TEST_CASE(
-    "Config: an askd backend (a peer): url, prefix, peer_fallback, refresh; only it takes them") {
+    "Config: an askd backend (a peer): url, prefix, peer_fallback, refresh - only it takes them") {
   auto ok = testing::parse(lines({
       "{",
       R"("backends": {"box2": {"kind": "askd", "url": "http://100.64.0.2:11436",)",
@@ -604,7 +604,7 @@ TEST_CASE("Config: memory settings: keys, llama-server's defaults when unset, pr
   check_printed_reads_back(c);
 }
 
-TEST_CASE("Config: extra_args that set memory are folded into the settings; the rest stay") {
+TEST_CASE("Config: extra_args that set memory are folded into the settings - the rest stay") {
   testing::TempDir dir;
   auto loaded = parse_config(
       with_managed_models({

@@ -377,7 +377,7 @@ TEST_CASE("Config: a syntax error is one diagnostic with line and column") {
   CHECK(r.error().kind == core::ErrorKind::bad_request);
 }
 
-TEST_CASE("Config: the root must be an object; an empty object is the minimal config") {
+TEST_CASE("Config: the root must be an object - an empty object is the minimal config") {
   const auto d = ERRORS_OF("[1, 2]");
   CHECK_DIAG(d, 1, "", "expected an object, got array");
   const auto c = VALID("{}");
@@ -410,7 +410,7 @@ TEST_CASE("Config: reads cache and telemetry paths, expanding ~") {
   CHECK(c.config.listen.max_request_body == 1ull << 20);
 }
 
-TEST_CASE("Config: reads the history section, expanding ~; rejects unknown keys and bad types") {
+TEST_CASE("Config: reads the history section, expanding ~ - rejects unknown keys and bad types") {
   const auto c = VALID(R"({"history": {"enabled": false, "path": "~/h.sqlite"}})");
   CHECK_FALSE(c.config.history.enabled);
   CHECK(c.config.history.path == "/home/test/h.sqlite");

@@ -198,7 +198,7 @@ TEST_CASE("platform: another child's exit does not read as this child's") {
   reap(running);
 }
 
-TEST_CASE("platform: ChildExitWatch moves; child_has_exited without reaping") {
+TEST_CASE("platform: ChildExitWatch moves - child_has_exited without reaping") {
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::_exit(0);
@@ -316,7 +316,7 @@ TEST_CASE("platform: close_fds_on_exec: nothing from 3 up survives exec but the 
   CHECK(WEXITSTATUS(status) == 0);
 }
 
-TEST_CASE("platform: die_with_parent is real on Linux only; the parent check on both") {
+TEST_CASE("platform: die_with_parent is real on Linux only - the parent check on both") {
   CHECK(platform::children_die_with_parent() == !portable());
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();

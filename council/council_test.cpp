@@ -94,7 +94,7 @@ std::string chairman_prompt(const council::Deliberation& d) {
 
 } // namespace
 
-TEST_CASE("council: members run in parallel; the chairman sees every answer and no model name") {
+TEST_CASE("council: members run in parallel - the chairman sees every answer and no model name") {
   FakeCompleter fake;
   fake.answers = {{"fast-9b", "Paris is the capital."}, {"llama-3b", "It is Paris, France."}};
   fake.rendezvous = 2; // each member waits until both are in flight
@@ -140,7 +140,7 @@ TEST_CASE("council: the labelled order varies from request to request") {
   CHECK(first_labelled.size() == 3); // each member was "Response A" at some point
 }
 
-TEST_CASE("council: a failed member leaves a council of the rest; all failing is a 502") {
+TEST_CASE("council: a failed member leaves a council of the rest - all failing is a 502") {
   FakeCompleter fake;
   fake.answers = {{"a", "answer a"}, {"b", "answer b"}};
   fake.failing = {"b"};
@@ -188,7 +188,7 @@ TEST_CASE("council: peer review ranks the anonymised answers for the chairman") 
   CHECK(d->usage.total_tokens == 60);
 }
 
-TEST_CASE("council: a streamed request streams the chairman; no user message is a 400") {
+TEST_CASE("council: a streamed request streams the chairman - no user message is a 400") {
   FakeCompleter fake;
   fake.answers = {{"a", "x"}};
   std::mt19937_64 rng(5);

@@ -24,7 +24,7 @@ TEST_CASE("parse_ballot: the lines after the last FINAL RANKING:") {
         std::vector<std::string>{"Response AB", "Response A"});
 }
 
-TEST_CASE("aggregate: by average position; unranked labels last") {
+TEST_CASE("aggregate: by average position - unranked labels last") {
   auto ranked = aggregate({{"Response B", "Response A"}, {"Response A", "Response B"},
                            {"Response B"}},
                           k_labels);

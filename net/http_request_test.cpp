@@ -120,7 +120,7 @@ TEST_CASE("RequestParser: sizes are bounded") {
   CHECK(after_failure.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n") == State::failed);
 }
 
-TEST_CASE("RequestParser: HTTP/1.0 needs no Host; leading empty lines are skipped") {
+TEST_CASE("RequestParser: HTTP/1.0 needs no Host - leading empty lines are skipped") {
   RequestParser p;
   CHECK(p.feed("\r\n\r\nGET /x HTTP/1.0\r\n\r\n") == State::complete);
   CHECK(p.take().path == "/x");

@@ -971,7 +971,7 @@ TEST_CASE("ChainCompleter: walks the chain like a client request and answers who
   CHECK(b.metric(R"(askd_tokens_total{model="small",type="prompt"})") == 5);
 }
 
-TEST_CASE("ChainCompleter: a malformed reply falls back; the request's own fault stops") {
+TEST_CASE("ChainCompleter: a malformed reply falls back - the request's own fault stops") {
   ChatBench b;
   b.alpha->script("big", answering({{"id", "x"}, {"choices", "none"}}));
   b.beta->script("small", refusing(Error::upstream(400, "beta answered 400: bad")));

@@ -63,7 +63,7 @@ TEST_CASE("AnthropicDialect: a minimal request becomes the same chat request") {
   CHECK(k_dialect.stream_usage_always());
 }
 
-TEST_CASE("AnthropicDialect: sampling fields, stream and stop_sequences carry over; metadata "
+TEST_CASE("AnthropicDialect: sampling fields, stream and stop_sequences carry over - metadata "
           "and unknown fields are dropped") {
   const auto out = translate(request({{"stream", true},
                                       {"temperature", 0.5},
@@ -142,7 +142,7 @@ TEST_CASE("AnthropicDialect: Claude Code's per-request billing stamp is normalis
   CHECK(translate(request({{"system", "cch=a5145;"}}))["messages"][0]["content"] == "cch=a5145;");
 }
 
-TEST_CASE("AnthropicDialect: user text blocks join with newlines; images become image_url parts") {
+TEST_CASE("AnthropicDialect: user text blocks join with newlines - images become image_url parts") {
   CHECK(messages_of({{{"role", "user"},
                       {"content",
                        {{{"type", "text"}, {"text", "one"}},
@@ -238,7 +238,7 @@ TEST_CASE("AnthropicDialect: thinking blocks become reasoning_content, redacted 
       {"role":"user","content":"and 3+3?"}])"));
 }
 
-TEST_CASE("AnthropicDialect: a last assistant message is a prefill; an empty one is dropped") {
+TEST_CASE("AnthropicDialect: a last assistant message is a prefill - an empty one is dropped") {
   const auto prefill = messages_of(Json::parse(R"([
       {"role":"user","content":"Say a JSON object"},
       {"role":"assistant","content":"{"}])"));

@@ -241,7 +241,7 @@ TEST_CASE("ResponsesDialect: replies echo the request's settings, or the default
         Json::array());
 }
 
-TEST_CASE("ResponsesDialect: empty text makes no message item; content_filter is incomplete") {
+TEST_CASE("ResponsesDialect: empty text makes no message item - content_filter is incomplete") {
   const auto completion = Json::parse(R"({"id":"x","object":"chat.completion","created":1,
       "model":"m","choices":[{"index":0,"finish_reason":"content_filter",
       "message":{"role":"assistant","content":""}}]})");

@@ -69,7 +69,7 @@ TEST_CASE("ResponsesDialect: settings map to chat fields, stateless ones are dro
       "top_k":40,"seed":7,"max_tokens":16})"));
 }
 
-TEST_CASE("ResponsesDialect: message items with text and image parts; developer is system") {
+TEST_CASE("ResponsesDialect: message items with text and image parts - developer is system") {
   const auto chat = to_chat_ok(Json::parse(R"({"model":"m","input":[
       {"role":"developer","content":"Be brief."},
       {"type":"message","role":"system","content":[{"type":"input_text","text":"Rule."}]},
@@ -90,7 +90,7 @@ TEST_CASE("ResponsesDialect: message items with text and image parts; developer 
       {"role":"assistant","content":"No comment."}])"));
 }
 
-TEST_CASE("ResponsesDialect: one agent turn (reasoning, text, calls) is one assistant message; "
+TEST_CASE("ResponsesDialect: one agent turn (reasoning, text, calls) is one assistant message - "
           "outputs are tool messages") {
   const auto chat = to_chat_ok(Json::parse(R"({"model":"m","input":[
       {"role":"user","content":"Weather in Paris and Rome?"},
@@ -122,8 +122,8 @@ TEST_CASE("ResponsesDialect: one agent turn (reasoning, text, calls) is one assi
       {"role":"tool","tool_call_id":"call_3","content":"noon"}])"));
 }
 
-TEST_CASE("ResponsesDialect: reasoning alone makes an assistant message with empty content; "
-          "a summary stands in for missing text; empty reasoning is dropped") {
+TEST_CASE("ResponsesDialect: reasoning alone makes an assistant message with empty content - "
+          "a summary stands in for missing text - empty reasoning is dropped") {
   const auto chat = to_chat_ok(Json::parse(R"({"model":"m","input":[
       {"role":"user","content":"a"},
       {"type":"reasoning","summary":[{"type":"summary_text","text":"One."},

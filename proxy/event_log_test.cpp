@@ -16,7 +16,7 @@ std::chrono::steady_clock::time_point event_deadline(std::chrono::milliseconds d
 
 } // namespace
 
-TEST_CASE("EventLog: numbered in order; a reader that lagged past the history is told") {
+TEST_CASE("EventLog: numbered in order - a reader that lagged past the history is told") {
   EventLog log(3);
   CHECK(log.last() == 0);
   CHECK(log.publish("load", {{"model", "a"}}) == 1);

@@ -166,7 +166,7 @@ TEST_CASE("InfillStreamTranslator: the recorded stream, which has no [DONE]") {
   CHECK(after.error().http_status == 502);
 }
 
-TEST_CASE("InfillStreamTranslator: no usage chunk unless asked; an error event") {
+TEST_CASE("InfillStreamTranslator: no usage chunk unless asked - an error event") {
   InfillStreamTranslator t(k_infill_meta, false);
   auto out = t.translate(Json::parse(R"({"content":"x","stop":true,"stop_type":"eos",
       "tokens_predicted":1,"tokens_evaluated":4})"));

@@ -154,7 +154,8 @@ TEST_CASE("managed router: GPU free memory is re-read and limits what may be pla
   CHECK(r.router.status()["gpus"][0]["available_bytes"].get<std::uint64_t>() > (5ull << 30));
 }
 
-TEST_CASE("managed router: host memory and rpc devices are in the status; host memory is re-read") {
+TEST_CASE("managed router: host memory and rpc devices are in the status - host memory is "
+          "re-read") {
   const config::Config cfg = parse(Setup{});
   router::Inventory inv = one_gpu(cfg);
   router::add_rpc_devices(inv, {{"box", "", "10.0.0.2:50052", 0, 16ull << 30}});
@@ -252,7 +253,7 @@ TEST_CASE("managed router: a model whose file was unreadable at start becomes av
   CHECK(r.router.status()["models"].contains("tiny"));
 }
 
-TEST_CASE("managed router: a model's mmproj is read and counted; an unreadable one is named") {
+TEST_CASE("managed router: a model's mmproj is read and counted - an unreadable one is named") {
   Router plain(Setup{});
   Setup with;
   with.mmproj = k_tiny; // any GGUF file stands in for a projector here

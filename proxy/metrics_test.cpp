@@ -311,7 +311,7 @@ TEST_CASE("Metrics: a small registry renders exactly, families and series sorted
   CHECK(check_exposition(rendered) == "");
 }
 
-TEST_CASE("Metrics: label values escape backslash, double quote and newline; HELP too") {
+TEST_CASE("Metrics: label values escape backslash, double quote and newline - HELP too") {
   Registry registry;
   auto& counter = registry.add_counter("x_total", "Line one\nback\\slash \"quoted\".", {"v"});
   counter.inc({"a\\b\"c\nd"});

@@ -151,7 +151,7 @@ TEST_CASE("OllamaGenerateTranslator: NDJSON lines become text_completion chunks"
   CHECK(after.error().http_status == 502);
 }
 
-TEST_CASE("OllamaGenerateTranslator: no usage chunk unless asked; errors mid-stream") {
+TEST_CASE("OllamaGenerateTranslator: no usage chunk unless asked - errors mid-stream") {
   OllamaGenerateTranslator t(k_generate_meta, false);
   auto out = t.translate(Json::parse(R"({"response":"x","done":true,"done_reason":"length"})"));
   REQUIRE(out.has_value());
@@ -176,7 +176,7 @@ TEST_CASE("OllamaGenerateTranslator: no usage chunk unless asked; errors mid-str
   }
 }
 
-TEST_CASE("generate_error: Ollama's insert refusal falls back; other errors stay") {
+TEST_CASE("generate_error: Ollama's insert refusal falls back - other errors stay") {
   using ask::core::Error;
   using ask::proxy::generate_error;
   const Error insert = generate_error(Error::upstream(

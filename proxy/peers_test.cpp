@@ -31,7 +31,7 @@ TEST_CASE("new_instance_id: 16 hex digits, a new one each time") {
   CHECK(new_instance_id() != a);
 }
 
-TEST_CASE("parse_via: ids separated by commas; anything else is refused") {
+TEST_CASE("parse_via: ids separated by commas - anything else is refused") {
   auto one = parse_via(k_a);
   REQUIRE(one);
   CHECK(*one == std::vector<std::string>{k_a});
@@ -100,7 +100,7 @@ TEST_CASE("parse_peer_models: an askd's own models, what it says of them, and wh
   CHECK(capped->models.size() == k_max_peer_models);
 }
 
-TEST_CASE("PeerHealth: up, down with a doubling backoff, back up; a loop is never used") {
+TEST_CASE("PeerHealth: up, down with a doubling backoff, back up - a loop is never used") {
   core::FakeClock clock;
   PeerHealth h(clock.now());
   CHECK(h.state() == State::unknown);
@@ -146,7 +146,7 @@ TEST_CASE("PeerHealth: up, down with a doubling backoff, back up; a loop is neve
   CHECK(h.next_probe() == clock.now() + PeerHealth::k_max_backoff);
 }
 
-TEST_CASE("Peer: a request that cannot connect marks it down; other errors do not") {
+TEST_CASE("Peer: a request that cannot connect marks it down - other errors do not") {
   auto cfg = config::testing::parse(R"({"backends": {"box2": {"kind": "askd",
       "url": "http://127.0.0.1:9"}}})");
   REQUIRE(cfg);
@@ -167,7 +167,7 @@ TEST_CASE("Peer: a request that cannot connect marks it down; other errors do no
   CHECK_FALSE(peer.unavailable());
 }
 
-TEST_CASE("read_peer_answer: a peer's head labelled with its machine; bad values ignored") {
+TEST_CASE("read_peer_answer: a peer's head labelled with its machine - bad values ignored") {
   const PeerAnswer a = read_peer_answer(
       head_with({{"X-Served-By", "small"},
                  {"X-Fallback-Path", "coder>small"},
@@ -197,7 +197,7 @@ TEST_CASE("read_peer_answer: a peer's head labelled with its machine; bad values
   CHECK(read_peer_answer(head_with({{"X-Fallback-Path", long_path}}), "b").path.size() == 64);
 }
 
-TEST_CASE("PeerDirectory: nothing offered before a peer answers; a dead peer is down") {
+TEST_CASE("PeerDirectory: nothing offered before a peer answers - a dead peer is down") {
   auto cfg = config::testing::parse(R"({"backends": {
       "box2": {"kind": "askd", "url": "http://127.0.0.1:1", "prefix": "box2/"},
       "plain": {"kind": "openai", "url": "http://127.0.0.1:1"}}})");

@@ -166,7 +166,7 @@ TEST_CASE("askd plan: a model name takes its settings, preset API and pins from 
   CHECK(contains(o.out, "note: flash attention \"auto\" is passed as -fa on, as estimated"));
 }
 
-TEST_CASE("askd plan: command-line settings override the model's; --json is one document") {
+TEST_CASE("askd plan: command-line settings override the model's - --json is one document") {
   TempDir dir;
   const config::Config cfg = managed_config(dir);
   NoTools tools;
@@ -194,7 +194,7 @@ TEST_CASE("askd plan: command-line settings override the model's; --json is one 
   CHECK(j["gpus"].size() == 2);
 }
 
-TEST_CASE("askd plan: --gpu declares the machine instead of probing; too small does not fit") {
+TEST_CASE("askd plan: --gpu declares the machine instead of probing - too small does not fit") {
   TempDir dir;
   NoTools tools;
   PlanOptions opts;
@@ -214,7 +214,7 @@ TEST_CASE("askd plan: --gpu declares the machine instead of probing; too small d
   CHECK(contains(fits.out, "CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES=1 llama-server"));
 }
 
-TEST_CASE("askd plan: notes say what the plan assumed: -fa auto; a draft \"auto\" resolved") {
+TEST_CASE("askd plan: notes say what the plan assumed: -fa auto - a draft \"auto\" resolved") {
   TempDir dir;
   NoTools tools;
   PlanOptions path;
@@ -289,7 +289,7 @@ TEST_CASE("askd plan: pins: unknown is bad input, a config's are dropped for --g
   CHECK(contains(no_api.out, "does not fit: no GPU among the pinned ones has a cuda device"));
 }
 
-TEST_CASE("askd plan: without --gpu the machine is probed; no GPU places on the CPU") {
+TEST_CASE("askd plan: without --gpu the machine is probed - no GPU places on the CPU") {
   NoTools tools;
   PlanOptions opts;
   opts.target = k_tiny_gguf;
@@ -488,7 +488,7 @@ TEST_CASE("askd plan: mtp shows the MTP layers, KV and compute, and passes draft
                  "note: 1 MTP layer (nextn_predict_layers) not loaded: mtp is off"));
 }
 
-TEST_CASE("askd plan: mtp from the config; refused without MTP layers; --draft replaces it") {
+TEST_CASE("askd plan: mtp from the config - refused without MTP layers - --draft replaces it") {
   TempDir dir;
   const auto plain = write_model(dir.path() / "plain.gguf", 4, 64);
   NoTools tools;
@@ -690,7 +690,7 @@ TEST_CASE("askd plan: --rpc places on rpc-server devices and says what crosses t
   CHECK(j["gpus"][0]["endpoint"] == "127.0.0.1:50152");
 }
 
-TEST_CASE("askd plan: a bare --rpc takes the config's size; bad ones are bad input") {
+TEST_CASE("askd plan: a bare --rpc takes the config's size - bad ones are bad input") {
   TempDir dir;
   const auto cfg = dir.write("c.jsonc", R"({"gpus": {"probe": false, "rpc": [
       {"id": "box", "endpoint": "10.0.0.2:50052", "memory": "48GiB"}]}})")

@@ -30,7 +30,7 @@ void write_bytes(const fs::path& p, const std::string& text) {
 
 } // namespace
 
-TEST_CASE("identify_file: size and modification time; a replaced file is another identity") {
+TEST_CASE("identify_file: size and modification time - a replaced file is another identity") {
   TempDir dir;
   const fs::path file = dir.path() / "model.gguf";
   CHECK_FALSE(identify_file(file).has_value());

@@ -208,7 +208,7 @@ TEST_CASE("CalibrationStore: an entry measured on the CPU alone holds only for t
   CHECK(store.why_not("tiny", key(), k_gpu0) == "measured on the CPU alone; it runs on GPUs now");
 }
 
-TEST_CASE("CalibrationStore: the newest entry that holds wins; a same key and devices replace") {
+TEST_CASE("CalibrationStore: the newest entry that holds wins - a same key and devices replace") {
   TempDir dir;
   CalibrationStore store(dir.path() / "calibration.json");
   const std::vector<CalibratedDevice> gpu1 = {{"gpu1", "NVIDIA GeForce RTX 4090", "CUDA0"}};
@@ -367,7 +367,7 @@ TEST_CASE("CalibrationStore: past its cap the oldest entries go") {
   CHECK(ctx == std::vector<Json>{2048, 3072, 4096}); // the oldest (i = 4, then i = 0) went
 }
 
-TEST_CASE("CalibrationStore: a write leaves the file and nothing else; a failed one says why") {
+TEST_CASE("CalibrationStore: a write leaves the file and nothing else - a failed one says why") {
   TempDir dir;
   const fs::path file = dir.path() / "calibration.json";
   CalibrationStore store(file);
@@ -385,7 +385,7 @@ TEST_CASE("CalibrationStore: a write leaves the file and nothing else; a failed 
   CHECK(blocked.entries().size() == 1); // it holds while askd runs
 }
 
-TEST_CASE("CalibrationStore: two stores on one file keep each other's entries; a file deleted "
+TEST_CASE("CalibrationStore: two stores on one file keep each other's entries - a file deleted "
           "while askd runs stays reset") {
   TempDir dir;
   const fs::path file = dir.path() / "calibration.json";

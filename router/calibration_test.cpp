@@ -226,7 +226,7 @@ TEST_CASE("parse_startup_log: fifteen GPUs with two-digit ordinals") {
   CHECK(cal.gpu_total() == 13ULL * 5995768054 + 5995778540);
 }
 
-TEST_CASE("parse_startup_log: 2024 CPU-only log; the input buffer kind is ignored") {
+TEST_CASE("parse_startup_log: 2024 CPU-only log - the input buffer kind is ignored") {
   const Calibration cal = parse_fixture("gpu-logs/cpu-only-2024-01.log");
   REQUIRE(names(cal) == std::vector<std::string>{"CPU"});
   const DeviceBuffers& cpu = cal.devices[0];

@@ -123,7 +123,7 @@ TEST_CASE("estimate: mtp loads the MTP layers, gives them a KV cache and a compu
   CHECK(has_note(on, "1 MTP layer (nextn_predict_layers) loaded"));
 }
 
-TEST_CASE("estimate: the MTP context takes the cache types; without flash attention KQ too") {
+TEST_CASE("estimate: the MTP context takes the cache types - without flash attention KQ too") {
   EstimateInput in = mtp_settings(true);
   in.cache_type_k = in.cache_type_v = "f32";
   in.ctx = 4096;
@@ -165,7 +165,7 @@ TEST_CASE("estimate: a draft with MTP layers of its own is estimated without the
   CHECK(with_draft.draft == run_mtp(target, trunk_in).draft);
 }
 
-TEST_CASE("estimate: mtp from the config; its compute is corrected with the compute buffers") {
+TEST_CASE("estimate: mtp from the config - its compute is corrected with the compute buffers") {
   config::ManagedSpec spec;
   spec.mtp = true;
   CHECK(estimate_input(spec).mtp);

@@ -365,7 +365,7 @@ TEST_CASE("estimate: jamba hybrid: Mamba state per slot, KV only on attention la
   CHECK(e.layers[3].kv == 512u * 3 * 2 * 32 * 2); // n_ctx_seq = PAD(1024/3, 256) = 512
 }
 
-TEST_CASE("estimate: mamba2 state uses groups; rwkv6 and lfm2 use their own state sizes") {
+TEST_CASE("estimate: mamba2 state uses groups - rwkv6 and lfm2 use their own state sizes") {
   Meta mt;
   mt.arch = "mamba2", mt.n_layer = 2, mt.n_head = 0, mt.head_kv = false;
   auto w = meta(mt);

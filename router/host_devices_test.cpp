@@ -53,7 +53,7 @@ TEST_CASE("parse_meminfo: a missing, malformed or zero MemTotal fails") {
   }
 }
 
-TEST_CASE("read_meminfo: reads the file; a missing one is an error naming it") {
+TEST_CASE("read_meminfo: reads the file - a missing one is an error naming it") {
   config::testing::TempDir dir;
   const auto path = dir.path() / "meminfo";
   std::ofstream(path) << k_meminfo;
@@ -92,7 +92,7 @@ TEST_CASE("add_host: from meminfo, with the default cap and reserve") {
   CHECK(h->index.empty());                // no API: placement never puts layers on it
 }
 
-TEST_CASE("add_host: a declared size wins and nothing is read; a cap in bytes is bounded") {
+TEST_CASE("add_host: a declared size wins and nothing is read - a cap in bytes is bounded") {
   Inventory inv;
   config::HostSpec spec;
   spec.memory = 16 * k_gib;
@@ -118,7 +118,7 @@ TEST_CASE("add_host: unknown size leaves host memory out, with a warning") {
                            "(declare its size in gpus.host.memory)");
 }
 
-TEST_CASE("add_rpc_devices: declared memory is the total and the cap; no reading") {
+TEST_CASE("add_rpc_devices: declared memory is the total and the cap - no reading") {
   Inventory inv;
   add_rpc_devices(inv, {{"box", "", "10.0.0.2:50052", 0, 48 * k_gib},
                         {"box-b", "second", "10.0.0.2:50052", 1, 24 * k_gib}});
@@ -197,7 +197,7 @@ TEST_CASE("ask_rpc_servers: asks each undeclared server once, with the first bin
   CHECK(r->devices.size() == 2);
 }
 
-TEST_CASE("ask_rpc_servers: a build without RPC passes to the next; a timeout stops") {
+TEST_CASE("ask_rpc_servers: a build without RPC passes to the next - a timeout stops") {
   FakeRpcRunner fake;
   fake.no_rpc = {"/opt/old/llama-server"};
   fake.answers.emplace("h:1", list_output("h:1", 8192, 8000));

@@ -148,7 +148,7 @@ TEST_CASE("merge: one iGPU seen by a ROCm and a Vulkan build is one card with bo
   CHECK(g.total_bytes == 114163 * k_mib);
 }
 
-TEST_CASE("merge: a patched build's PCI addresses pick the cards; identical names in order") {
+TEST_CASE("merge: a patched build's PCI addresses pick the cards - identical names in order") {
   std::vector<ProbedGpu> rocm;
   for (int i = 0; i < 2; ++i) {
     rocm.push_back(tool(GpuApi::rocm, i, "AMD Radeon AI PRO R9700",
@@ -299,7 +299,7 @@ TEST_CASE("probe: each preset binary is asked its version and devices, then merg
   CHECK(asked_in_env);
 }
 
-TEST_CASE("probe: a build listing no GPU is a warning; probe=false asks no build") {
+TEST_CASE("probe: a build listing no GPU is a warning - probe=false asks no build") {
   Tools tools;
   tools.answers.emplace(k_vk + " --version",
                         gpu_fixture("llama-server-version-b10587-cpu-no-git.txt"));

@@ -92,7 +92,7 @@ TEST_CASE("merge: NVIDIA's Vulkan deviceUUID matches its CUDA UUID when no PCI i
   CHECK(inv.gpus[0].free_bytes == 20 * k_gib);
 }
 
-TEST_CASE("merge: records without PCI id or UUID stay separate; CPU devices are dropped") {
+TEST_CASE("merge: records without PCI id or UUID stay separate - CPU devices are dropped") {
   ProbedGpu a = rec(GpuApi::vulkan, 0, "AMD Radeon Graphics", "", 2 * k_gib, std::nullopt,
                     "vulkaninfo");
   a.unified = true;
@@ -243,7 +243,7 @@ TEST_CASE("probe: no tools installed gives an empty inventory without warnings")
         std::vector<std::string>{"nvidia-smi", "amd-smi", "rocm-smi", "vulkaninfo", "xpu-smi"});
 }
 
-TEST_CASE("probe: a failing tool is a warning naming it; probe=false runs nothing") {
+TEST_CASE("probe: a failing tool is a warning naming it - probe=false runs nothing") {
   FakeTools tools;
   tools.answers.emplace("nvidia-smi",
                         fail(Error::internal("exited with status 9: NVIDIA-SMI has failed")));

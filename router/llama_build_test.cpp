@@ -76,7 +76,7 @@ TEST_CASE("ask_llama_build: both questions asked in the preset's environment, st
   CHECK(b.devices->gpus[1].device == "CUDA1");
 }
 
-TEST_CASE("ask_llama_build: a preset's own CUDA_DEVICE_ORDER is kept; halves fail apart") {
+TEST_CASE("ask_llama_build: a preset's own CUDA_DEVICE_ORDER is kept - halves fail apart") {
   FakeRunner fake;
   fake.answers.emplace("--version", "llama-server: unknown option\n");
   fake.answers.emplace("--list-devices",

@@ -107,7 +107,7 @@ TEST_CASE("place: host memory too small for the host bytes: does not fit, naming
   CHECK(plan.error().per_gpu[0].available == 600 * k_mib);
 }
 
-TEST_CASE("place: a host-only load is charged everything; its weights are mapped") {
+TEST_CASE("place: a host-only load is charged everything - its weights are mapped") {
   Inventory inv;
   add_host_of(inv, 32 * k_gib);
   const Estimate e = make_estimate(32);
@@ -294,7 +294,7 @@ TEST_CASE("place: a model no device holds alone is split over the fewest rpc dev
   CHECK(plan->env.empty()); // no local GPU: nothing to make visible
 }
 
-TEST_CASE("place: local GPUs and rpc devices together; the visibility covers the local ones") {
+TEST_CASE("place: local GPUs and rpc devices together - the visibility covers the local ones") {
   Inventory inv = rpc_rig({{"box", "", "10.0.0.2:50052", 0, 16 * k_gib}});
   inv.gpus.insert(inv.gpus.begin(), placement_gpu("g", GpuApi::cuda, 3, 16 * k_gib, "GPU-aaaa"));
   const auto plan = place(make_estimate(64), inv, request(GpuApi::cuda));
@@ -326,7 +326,7 @@ TEST_CASE("place: rpc numbers count every device of the servers listed before") 
   CHECK(plan->rpc == std::vector<std::string>{"a:50052", "b:50052"});
 }
 
-TEST_CASE("place: pins select rpc devices too; host memory cannot be pinned") {
+TEST_CASE("place: pins select rpc devices too - host memory cannot be pinned") {
   Inventory inv = rpc_rig({{"box", "", "10.0.0.2:50052", 0, 16 * k_gib},
                            {"box2", "", "10.0.0.3:50052", 0, 24 * k_gib}});
   add_host_of(inv, 32 * k_gib);

@@ -150,7 +150,7 @@ TEST_CASE("place: the printed --tensor-split makes llama.cpp assign exactly the 
   }
 }
 
-TEST_CASE("place: does not fit gives the shortfall per GPU; partial offload when allowed") {
+TEST_CASE("place: does not fit gives the shortfall per GPU - partial offload when allowed") {
   Inventory inv;
   inv.gpus = {placement_gpu("a", GpuApi::cuda, 0, 12 * k_gib),
               placement_gpu("b", GpuApi::cuda, 1, 12 * k_gib)};
@@ -180,7 +180,7 @@ TEST_CASE("place: does not fit gives the shortfall per GPU; partial offload when
   CHECK(args_of(*partial).starts_with("--device CUDA0,CUDA1 -ngl 43 "));
 }
 
-TEST_CASE("place: pins restrict the GPUs; an unknown pin is a clear error") {
+TEST_CASE("place: pins restrict the GPUs - an unknown pin is a clear error") {
   Inventory inv;
   inv.gpus = {placement_gpu("a", GpuApi::vulkan, 0, 24 * k_gib),
               placement_gpu("b", GpuApi::vulkan, 1, 16 * k_gib)};

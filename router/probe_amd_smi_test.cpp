@@ -105,7 +105,7 @@ TEST_CASE("parse_amd_smi: ROCm 6.0's plain numbers and vram_size_mb") {
   CHECK(r->gpus[0].free_bytes == 23536 * k_mib);
 }
 
-TEST_CASE("parse_amd_smi: free from used when free is missing; units; N/A") {
+TEST_CASE("parse_amd_smi: free from used when free is missing - units - N/A") {
   const auto r = parse_amd_smi(
       R"({"gpu_data": [{"gpu": 2, "asic": {"market_name": "N/A", "target_graphics_version": "gfx942"},
                         "board": {"product_name": "N/A"}, "bus": {"bdf": "N/A"},

@@ -92,7 +92,7 @@ TEST_CASE("parse_rocm_smi: the seed workstation's four R9700 (Device Name, Card 
   CHECK(r->gpus[3].uuid == "0xa2b4c6d8e0f21304");
 }
 
-TEST_CASE("parse_rocm_smi: warning lines before the JSON are skipped; lines still count") {
+TEST_CASE("parse_rocm_smi: warning lines before the JSON are skipped - lines still count") {
   const std::string text =
       "WARNING: AMD GPU device(s) is/are in a low-power state. Check power control/runtime_status\n"
       "\n"
@@ -109,7 +109,7 @@ TEST_CASE("parse_rocm_smi: warning lines before the JSON are skipped; lines stil
   CHECK(any_warning_has(*r, "rocm-smi line 4: card1: no readable"));
 }
 
-TEST_CASE("parse_rocm_smi: index is N of cardN; odd members are skipped with a warning") {
+TEST_CASE("parse_rocm_smi: index is N of cardN - odd members are skipped with a warning") {
   const auto r = parse_rocm_smi(R"json({"card2": {"VRAM Total Memory (B)": 1024},
     "cardX": {}, "card1": "not an object", "card3": {"VRAM Total Memory (B)": "-1"},
     "card99999": {}, "system": {"Driver version": "6.8"}})json");

@@ -65,7 +65,7 @@ TEST_CASE("server_args: draft and projector go on the output device, where they 
   CHECK(c.find("-mmdev none") != std::string::npos);
 }
 
-TEST_CASE("server_args: a draft model runs as draft-simple; MTP as draft-mtp without -md") {
+TEST_CASE("server_args: a draft model runs as draft-simple - MTP as draft-mtp without -md") {
   EstimateInput in;
   in.cache_type_k = "q8_0";
   in.cache_type_v = "q4_0";

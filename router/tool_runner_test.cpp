@@ -95,7 +95,7 @@ TEST_CASE("system_tool_runner: exit status 127 from the tool itself is not 'not 
   CHECK(out.error().message == "/bin/sh: exited with status 127");
 }
 
-TEST_CASE("system_tool_runner: stderr stays out of stdout; its first line goes in the error") {
+TEST_CASE("system_tool_runner: stderr stays out of stdout - its first line goes in the error") {
   const auto ok = system_tool_runner(2s)({"/bin/sh", "-c", "echo out; echo noise >&2"});
   REQUIRE(ok.has_value());
   CHECK(*ok == "out\n");

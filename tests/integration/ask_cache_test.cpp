@@ -11,7 +11,7 @@
 using namespace ask::testing;
 namespace fs = std::filesystem;
 
-TEST_CASE("ask cache: the key is docs/cache.md's recipe; aliases and stdin give the same key") {
+TEST_CASE("ask cache: the key is docs/cache.md's recipe - aliases and stdin give the same key") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   // docs/cache.md's worked example (cache/key_test.cpp pins the whole keys).
@@ -34,7 +34,7 @@ TEST_CASE("ask cache: the key is docs/cache.md's recipe; aliases and stdin give 
   CHECK(user.last_line()["cache_hit"] == false);
 }
 
-TEST_CASE("ask cache: --json from a hit prints the stored response; streamed or not, one key") {
+TEST_CASE("ask cache: --json from a hit prints the stored response - streamed or not, one key") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   AskResult streamed = user.run({"--9b", "streamed first"});
@@ -59,7 +59,7 @@ TEST_CASE("ask cache: --json from a hit prints the stored response; streamed or 
   CHECK(text.out == answer + "\n");
 }
 
-TEST_CASE("ask cache: ttl 0 stores but never reuses; prune deletes what expired") {
+TEST_CASE("ask cache: ttl 0 stores but never reuses - prune deletes what expired") {
   AskWorld world;
   Json config = world.config();
   config["cache"] = {{"ttl", 0}};
@@ -137,7 +137,7 @@ TEST_CASE("ask cache: a cache that cannot be opened is a warning, and the answer
   CHECK(contains(stats.err, blocker.string()));
 }
 
-TEST_CASE("ask cache: a council named with -m is not cached either; its members answer anew") {
+TEST_CASE("ask cache: a council named with -m is not cached either - its members answer anew") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   std::string first;

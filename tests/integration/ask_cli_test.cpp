@@ -19,7 +19,7 @@ std::string askd_url(AskWorld& world) {
 
 } // namespace
 
-TEST_CASE("ask: --url wins over $ASK_URL; a /v1 suffix is accepted; a bad URL is usage") {
+TEST_CASE("ask: --url wins over $ASK_URL - a /v1 suffix is accepted - a bad URL is usage") {
   AskWorld world;
   AskUser user(world.config(), closed_port()); // $ASK_URL points at nothing
   CHECK(user.run({"--9b", "through $ASK_URL"}).code == 3);
@@ -41,7 +41,7 @@ TEST_CASE("ask: --url wins over $ASK_URL; a /v1 suffix is accepted; a bad URL is
   CHECK(bad.out.empty());
 }
 
-TEST_CASE("ask -v says who answered on stderr; -q still says it was degraded") {
+TEST_CASE("ask -v says who answered on stderr - -q still says it was degraded") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   AskResult plain = user.run({"--tiny", "--no-cache", "the same words"});
@@ -239,7 +239,7 @@ TEST_CASE("ask: usage errors are exit 2 and send nothing") {
   CHECK(world.askd().log_lines().empty()); // askd logs every request it proxies
 }
 
-TEST_CASE("ask: without default_tier the 9b tier is the default; with no such tier, usage") {
+TEST_CASE("ask: without default_tier the 9b tier is the default - with no such tier, usage") {
   AskWorld world;
   Json config = world.config();
   config.erase("default_tier");
@@ -278,7 +278,7 @@ TEST_CASE("ask: invalid UTF-8 in the prompt reaches the backend as U+FFFD") {
   CHECK(line["prompt_chars"] == 37); // code points, each U+FFFD one
 }
 
-TEST_CASE("ask --help and --version print on stdout and exit 0; the help lists the tiers") {
+TEST_CASE("ask --help and --version print on stdout and exit 0 - the help lists the tiers") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   AskResult help = user.run({"--help"});

@@ -145,7 +145,7 @@ TEST_CASE("ask: the prompt is the arguments, then a blank line, then standard in
   CHECK(last_request(world.ollama())["messages"][0]["content"] == "just the piped text");
 }
 
-TEST_CASE("ask: --temperature and --max-tokens reach the backend; --json prints the response") {
+TEST_CASE("ask: --temperature and --max-tokens reach the backend - --json prints the response") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   AskResult r = user.run({"--tiny", "--temperature", "0.2", "--max-tokens", "5", "--json", "q"});
@@ -235,7 +235,7 @@ TEST_CASE("ask: --timeout is exit 5, and the backend sees the request cancelled"
   CHECK(stats["client_disconnects"] == 1);
 }
 
-TEST_CASE("ask: SIGINT while waiting is exit 130; the request is cancelled and logged") {
+TEST_CASE("ask: SIGINT while waiting is exit 130 - the request is cancelled and logged") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   auto child = user.start({"--tiny", "[[sim: hang]] never answered"});
@@ -251,7 +251,7 @@ TEST_CASE("ask: SIGINT while waiting is exit 130; the request is cancelled and l
   CHECK(user.last_line()["exit_code"] == 130);
 }
 
-TEST_CASE("ask: with api_keys a missing key is exit 2; --api-key and $ASK_API_KEY work") {
+TEST_CASE("ask: with api_keys a missing key is exit 2 - --api-key and $ASK_API_KEY work") {
   AskWorld world(Json{{"api_keys", {"sk-test-0123456789abcdef"}}});
   AskUser user(world.config(), world.askd().port());
   AskResult none = user.run({"--tiny", "q"});
@@ -265,7 +265,7 @@ TEST_CASE("ask: with api_keys a missing key is exit 2; --api-key and $ASK_API_KE
   }
 }
 
-TEST_CASE("ask: --show-thinking puts the reasoning on stderr; without it, it is hidden") {
+TEST_CASE("ask: --show-thinking puts the reasoning on stderr - without it, it is hidden") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   AskResult hidden = user.run({"--think", "why?"});
@@ -328,7 +328,7 @@ TEST_CASE("ask on a terminal: a progress line that is erased, colour unless NO_C
   CHECK(cached.find("[cached: fast-1b") != std::string::npos); // a hit is never silent here
 }
 
-TEST_CASE("ask --council: a shrunken council is noted; degraded only for the chairman") {
+TEST_CASE("ask --council: a shrunken council is noted - degraded only for the chairman") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   world.stop_ollama(); // think-9b (a member) fails; fast-1b answers and chairs
@@ -361,7 +361,7 @@ TEST_CASE("ask: askd's resolution wins when ask's config knows less (an alias, a
 }
 
 TEST_CASE(
-    "ask: an answer from a peer askd is what was asked; the peer's own fallback is a demotion") {
+    "ask: an answer from a peer askd is what was asked - the peer's own fallback is a demotion") {
   AskWorld world; // its askd is the peer, "box2"
   const std::string box2 = "http://127.0.0.1:" + std::to_string(world.askd().port());
   const Json front_cfg = {

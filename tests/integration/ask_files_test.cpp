@@ -78,7 +78,7 @@ TEST_CASE("ask cache: a hit needs no askd at all") {
   CHECK(user.run({"--9b", "not cached"}).code == 3);
 }
 
-TEST_CASE("ask cache: --refresh asks again and stores; --no-cache neither reads nor writes") {
+TEST_CASE("ask cache: --refresh asks again and stores - --no-cache neither reads nor writes") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   REQUIRE(user.run({"--tiny", "q"}).code == 0);

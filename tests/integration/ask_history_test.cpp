@@ -46,7 +46,7 @@ std::string history_test_png() {
 
 } // namespace
 
-TEST_CASE("ask -c continues the last conversation; --cid a named one; each is in the history") {
+TEST_CASE("ask -c continues the last conversation - --cid a named one - each is in the history") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   AskResult first = user.run({"--tiny", "name a colour"});
@@ -91,7 +91,7 @@ TEST_CASE("ask -c continues the last conversation; --cid a named one; each is in
   CHECK(none.out.empty());
 }
 
-TEST_CASE("ask: --no-history keeps a question out; a plain cache hit is not recorded twice") {
+TEST_CASE("ask: --no-history keeps a question out - a plain cache hit is not recorded twice") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   REQUIRE(user.run({"--tiny", "--no-history", "secret question"}).code == 0);

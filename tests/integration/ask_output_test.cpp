@@ -29,7 +29,7 @@ std::string long_prompt(std::size_t tokens) {
 
 } // namespace
 
-TEST_CASE("ask: commands after global options run; a lone misspelt one is refused; -- asks") {
+TEST_CASE("ask: commands after global options run - a lone misspelt one is refused - -- asks") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   const std::string url = "http://127.0.0.1:" + std::to_string(world.askd().port());
@@ -105,7 +105,7 @@ TEST_CASE("ask: the degraded line says why the first model failed (not pulled, p
   CHECK(line["queue_s"].is_number());
 }
 
-TEST_CASE("ask: a prompt that fits no model is exit 2 with the token counts; nothing cached") {
+TEST_CASE("ask: a prompt that fits no model is exit 2 with the token counts - nothing cached") {
   AskWorld world(Json{{"models", models_with({{"fast-9b", {{"context_length", 64}}},
                                               {"fast-3b", {{"context_length", 64}}},
                                               {"fast-1b", {{"context_length", 80}}}})}});

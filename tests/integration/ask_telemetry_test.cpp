@@ -148,7 +148,7 @@ TEST_CASE("ask telemetry: every field in order, with its type, for each kind of 
   CHECK(unreachable["request_id"].is_null());
 }
 
-TEST_CASE("ask's files: $XDG_DATA_HOME and $XDG_CACHE_HOME, else under $HOME; the config too") {
+TEST_CASE("ask's files: $XDG_DATA_HOME and $XDG_CACHE_HOME, else under $HOME - the config too") {
   AskWorld world;
   TempFolder home;
   const fs::path& h = home.path();
@@ -198,7 +198,7 @@ TEST_CASE("ask's files: $XDG_DATA_HOME and $XDG_CACHE_HOME, else under $HOME; th
   CHECK_MESSAGE(chosen.code == 0, chosen.err);
 }
 
-TEST_CASE("ask telemetry: telemetry.enabled false writes nothing; ask stats still reads") {
+TEST_CASE("ask telemetry: telemetry.enabled false writes nothing - ask stats still reads") {
   AskWorld world;
   AskUser writer(world.config(), world.askd().port());
   REQUIRE(writer.run({"--tiny", "one"}).code == 0);
@@ -217,7 +217,7 @@ TEST_CASE("ask telemetry: telemetry.enabled false writes nothing; ask stats stil
   CHECK(Json::parse(stats.out)["total"]["calls"] == 2);
 }
 
-TEST_CASE("ask stats --json: demotions, errors and who served, per model; damaged lines") {
+TEST_CASE("ask stats --json: demotions, errors and who served, per model - damaged lines") {
   AskWorld world;
   AskUser user(world.config(), world.askd().port());
   REQUIRE(user.run({"--tiny", "a"}).code == 0); // fast-1b miss

@@ -142,7 +142,7 @@ TEST_CASE("askd calibration: a restarted askd places a calibrated model with the
   }
 }
 
-TEST_CASE("askd calibration: a corrupt state file is moved aside with a warning; askd serves") {
+TEST_CASE("askd calibration: a corrupt state file is moved aside with a warning - askd serves") {
   TempFolder state;
   const std::filesystem::path file = state.path() / "ask" / "calibration.json";
   std::filesystem::create_directories(file.parent_path());

@@ -116,7 +116,7 @@ TEST_CASE("askd aliases: what the API refuses, with a sentence that says why") {
   CHECK(askd.chat(chat_body("m0", "hello")).header("X-Served-By") == "m0");
 }
 
-TEST_CASE("askd control: the page needs no key, every API route does; the config is masked") {
+TEST_CASE("askd control: the page needs no key, every API route does - the config is masked") {
   SimProcess a(llama_args());
   SimProcess b(llama_args());
   AskdProcess askd(control_config(a, b, true));

@@ -86,7 +86,7 @@ Json council_body(const std::string& model, const std::string& text, bool stream
 
 } // namespace
 
-TEST_CASE("askd council: the chairman gets every member answer, anonymised; usage is summed") {
+TEST_CASE("askd council: the chairman gets every member answer, anonymised - usage is summed") {
   Council c;
   Reply r = c.askd.chat(council_body("council", "Why is the sky blue?"));
   REQUIRE_MESSAGE(r.status == 200, r.body);

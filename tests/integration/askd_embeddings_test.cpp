@@ -192,7 +192,7 @@ TEST_CASE("askd embeddings: what askd sends Ollama's /api/embed") {
   CHECK(error_message(tokens).find("Ollama embeds text only") != std::string::npos);
 }
 
-TEST_CASE("askd embeddings: a failing embedding model falls back; a chat-only one is skipped") {
+TEST_CASE("askd embeddings: a failing embedding model falls back - a chat-only one is skipped") {
   Embeddings t;
   Reply r = t.post("/v1/embeddings", {{"model", "emb-broken"}, {"input", "hello"}});
   check_list(r, "emb-ollama", 1);
@@ -232,7 +232,7 @@ TEST_CASE("askd embeddings: capabilities gate both doors with a 400 naming them"
   CHECK(error_message(rerank).find("'rerank' capability") != std::string::npos);
 }
 
-TEST_CASE("askd rerank: managed and OpenAI-compatible answer; Ollama's 501 falls back") {
+TEST_CASE("askd rerank: managed and OpenAI-compatible answer - Ollama's 501 falls back") {
   Embeddings t;
   const Json docs = {"pandas eat bamboo", "harbors shelter boats", "bamboo grows fast"};
   for (const std::string model : {"rr-openai", "rr-managed"}) {

@@ -220,7 +220,7 @@ TEST_CASE("askd events: without managed models the stream carries requests and a
   CHECK(recent.back()["id"] == r.header("X-Request-Id"));
 }
 
-TEST_CASE("askd events: an eviction comes with its reason; pin keeps an instance from it") {
+TEST_CASE("askd events: an eviction comes with its reason - pin keeps an instance from it") {
   // One GPU that holds one tiny model at a time: loading b evicts a, unless a is pinned.
   const std::uint64_t tiny = tiny_estimate_bytes();
   const Json gpus = Json::array({declared_gpu("gpu0", 0, "8GiB", tiny * 3 / 2)});

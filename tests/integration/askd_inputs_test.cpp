@@ -186,7 +186,7 @@ TEST_CASE("askd inputs: a body over max_request_body is a 413, logged") {
   check_alive(askd);
 }
 
-TEST_CASE("askd inputs: a wrong method is a 405 with Allow - an unknown route a 404; logged") {
+TEST_CASE("askd inputs: a wrong method is a 405 with Allow - an unknown route a 404 - logged") {
   AskdProcess askd(chain_config({closed_port()}));
   struct Case {
     const char* method;
@@ -200,7 +200,7 @@ TEST_CASE("askd inputs: a wrong method is a 405 with Allow - an unknown route a 
       {"POST", "/v1/models", 405, "GET"},
       {"DELETE", "/metrics", 405, "GET"},
       {"GET", "/v2/chat/completions", 404, ""},
-      {"POST", "/v1/completions", 404, ""},
+      {"POST", "/v1/assistants", 404, ""}, // /v1/completions is a route
       {"GET", "/", 404, ""},
   };
   std::multiset<int> statuses;

@@ -82,7 +82,7 @@ TEST_CASE("askd sched: an idle model is evicted to make room for another") {
   CHECK(with_b["gpus"][0]["used_by_askd_bytes"] == one);
 }
 
-TEST_CASE("askd sched: a busy instance is not evicted; the other model waits for it to drain") {
+TEST_CASE("askd sched: a busy instance is not evicted - the other model waits for it to drain") {
   AskdProcess askd(two_models_one_gpu());
   // alpha's answer waits 2 s before its first byte: beta is asked meanwhile.
   auto a = chat_async(askd, chat_body("alpha", "tell me about the sea [[sim: ttft=2s]]"));

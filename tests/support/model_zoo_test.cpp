@@ -160,7 +160,7 @@ TEST_CASE("ModelZoo: Gemma 3 has full attention on every sixth layer only") {
   }
 }
 
-TEST_CASE("ModelZoo: DeepSeek MLA caches one 576-wide head; Qwen3-Next attends every 4th layer") {
+TEST_CASE("ModelZoo: DeepSeek MLA caches one 576-wide head - Qwen3-Next attends every 4th layer") {
   auto ds = in_memory("deepseek-v2-lite");
   REQUIRE(ds.has_value());
   const auto p = params_of(*ds);

@@ -78,7 +78,7 @@ TEST_CASE("quant_mix: Q4_K_M gives Q6_K to output, and to attn_v / ffn_down on '
   }
 }
 
-TEST_CASE("quant_mix: tied embeddings are typed as the output; 70B attn_v goes to Q5_K") {
+TEST_CASE("quant_mix: tied embeddings are typed as the output - 70B attn_v goes to Q5_K") {
   auto t = layered(80, 8192, true);
   assign_types(t, *file_type("q4_k_m"), {80, 0, true, 8});
   CHECK(type_of(t, "token_embd.weight") == gt::q6_k);
