@@ -522,7 +522,10 @@ void Question::note_route() {
     }
     m_term.note(line + "]");
   }
-  if ((m_route.queue_s && *m_route.queue_s > 0) || (m_route.load_s && *m_route.load_s > 0)) {
+  // Waits under a millisecond would read "waited 0 ms …, 0 ms …": worth no line.
+  constexpr double k_noteworthy_s = 0.001;
+  if (m_route.queue_s.value_or(0) >= k_noteworthy_s ||
+      m_route.load_s.value_or(0) >= k_noteworthy_s) {
     m_term.note("[waited " + format_seconds(m_route.queue_s.value_or(0)) + " in askd's queue, " +
                 format_seconds(m_route.load_s.value_or(0)) + " for the model to load]");
   }
