@@ -86,7 +86,10 @@ if ((sanitize)); then
     -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" -DCMAKE_UNITY_BUILD_BATCH_SIZE=32 \
     -DASK_BUILD_BENCH=OFF -DASK_PORTABLE=ON
   cmake --build "$root/build-asan" --parallel "$(nproc)"
-  run_ctest "$root/build-asan"
+  # Left out here: the model zoo's sweep of every entry in every variant (170 s of one core
+  # under ASan). `ModelZoo: every entry parses …` still builds every entry here, in its
+  # default variant, through the same code; the first suite runs the sweep whole.
+  run_ctest "$root/build-asan" -E '^ModelZoo: every entry builds in every variant'
 fi
 
 if ((tsan)); then

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <csignal>
 #include <mutex>
 #include <thread>
@@ -29,7 +30,12 @@ public:
   EventReader(int port, std::function<bool(const std::vector<SseEvent>&)> enough,
               const httplib::Headers& headers = {})
       : m_enough(std::move(enough)), m_thread([this, port, headers] { run(port, headers); }) {}
-  ~EventReader() { m_thread.join(); }
+  // A check that failed while the stream was open ends the test here: the reader stops at
+  // the next chunk (askd sends a comment every 15 s), where it used to read on forever.
+  ~EventReader() {
+    m_stopping = true;
+    m_thread.join();
+  }
 
   // Waits for the reader to be done (or `limit`); returns the events.
   std::vector<SseEvent> wait(std::chrono::milliseconds limit = 15s) {
@@ -73,7 +79,7 @@ private:
             parse(buffer.substr(0, end));
             buffer.erase(0, end + 2);
           }
-          return !m_enough(m_events);
+          return !m_stopping && !m_enough(m_events);
         });
     (void)result;
     std::lock_guard lock(m_mutex);
@@ -108,6 +114,7 @@ private:
   int m_status = 0;
   std::string m_type;
   bool m_done = false;
+  std::atomic<bool> m_stopping{false};
   std::thread m_thread;
 };
 
