@@ -52,9 +52,18 @@ configure() {
 # The sanitizer builds keep only line tables (-g1: file and line in every report, much less
 # to compile and link than full debug information) and batch 32 sources per compiler run:
 # they are built once, from scratch, in CI.
+#
+# The load test (256 streams at once) runs by itself after the others: beside it, a
+# sanitized askd in another test answered its control requests too late (an events test
+# failed three times in four under TSAN), and the load test itself means nothing then.
+# `left_out` (a regex, may be unset) leaves more out of the parallel run.
+alone='^askd load: 256 concurrent streams'
 run_ctest() {
   local dir=$1; shift
-  (cd "$dir" && ctest --output-on-failure --parallel "$(nproc)" --timeout 300 "$@")
+  (cd "$dir" &&
+    ctest --output-on-failure --parallel "$(nproc)" --timeout 300 \
+      -E "$alone${left_out:+|$left_out}" "$@" &&
+    ctest --output-on-failure --timeout 300 -R "$alone" "$@")
 }
 
 stage "build/: build and test"
@@ -89,7 +98,7 @@ if ((sanitize)); then
   # Left out here: the model zoo's sweep of every entry in every variant (170 s of one core
   # under ASan). `ModelZoo: every entry parses …` still builds every entry here, in its
   # default variant, through the same code; the first suite runs the sweep whole.
-  run_ctest "$root/build-asan" -E '^ModelZoo: every entry builds in every variant'
+  left_out='^ModelZoo: every entry builds in every variant' run_ctest "$root/build-asan"
 fi
 
 if ((tsan)); then
@@ -117,8 +126,10 @@ suppressions=$root/tests/tsan.supp ${TSAN_OPTIONS:-}"
     no_aslr=(setarch "$(uname -m)" -R)
   fi
   status=0
-  "${no_aslr[@]}" ctest --test-dir "$tsan_dir" --output-on-failure --parallel "$(nproc)" \
-    --timeout 300 -L threads || status=$?
+  tsan_ctest() {
+    "${no_aslr[@]}" ctest --test-dir "$tsan_dir" --output-on-failure --timeout 300 -L threads "$@"
+  }
+  { tsan_ctest --parallel "$(nproc)" -E "$alone" && tsan_ctest -R "$alone"; } || status=$?
   if compgen -G "$reports/tsan*" >/dev/null; then
     echo "test.sh: ThreadSanitizer reports ($reports):" >&2
     cat "$reports"/tsan* >&2

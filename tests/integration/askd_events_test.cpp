@@ -256,7 +256,11 @@ TEST_CASE("askd events: an eviction comes with its reason - pin keeps an instanc
   REQUIRE(askd.request("POST", "/api/models/b/load").status == 200);
   const std::vector<SseEvent> events = reader.wait();
   const SseEvent* unpin = find(events, "pin");
-  REQUIRE(unpin != nullptr);
+  std::string seen; // what came instead, when the checks below fail
+  for (const SseEvent& e : events) {
+    seen += e.kind + " " + e.data.dump() + "\n";
+  }
+  REQUIRE_MESSAGE(unpin != nullptr, seen);
   CHECK(unpin->data["pinned"] == false);
   const SseEvent* stop = find(events, "stop");
   REQUIRE(stop != nullptr);
