@@ -365,6 +365,9 @@ void ManagedRouter::apply_correction(const std::string& model, const Corrected& 
   spdlog::info("calibration: {}: next placements use {} instead of {}", model,
                router::human_bytes(mm->spec.estimate.single_gpu_bytes()),
                router::human_bytes(it->second.spec.estimate.single_gpu_bytes()));
+  // What the API set since the config was read stays: a pin (POST /api/models/NAME/pin) is
+  // not undone by the calibration that follows a load.
+  mm->spec.pinned = it->second.spec.pinned;
   it->second = std::move(*mm);
   m_scheduler->update_models(specs());
   log_events();
